@@ -1,0 +1,110 @@
+"""Temporary certificates (党员证明信) and mobile member certificates (流动党员活动证).
+
+Invariant: a certificate never moves a member: the holder stays on the home roster; a
+temporary certificate covers at most 6 months, and each certificate is returned once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from domain.base import Context, LedgerAggregate
+from domain.errors import InvalidTransition, UseFormalTransfer, ValidationError
+from domain.identifiers import certificate_id
+
+KINDS = ("temporary", "mobile")
+TEMPORARY_MAX_MONTHS = 6
+
+
+def add_months(day: date, months: int) -> date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+class Certificate(LedgerAggregate):
+    if TYPE_CHECKING:  # state, set by the events (not constructor arguments)
+        certificate_no: str
+        kind: str
+        registration_no: str
+        home_organization_code: str
+        host_organization_code: str | None
+        host_description: str | None
+        purpose: str
+        contact_person: str | None
+        issued_on: date
+        valid_until: date
+        status: str  # issued | returned
+        returned_on: date | None
+
+
+    class Issued(LedgerAggregate.Created):
+        certificate_no: str
+        kind: str
+        registration_no: str
+        home_organization_code: str
+        host_organization_code: str | None
+        host_description: str | None
+        purpose: str
+        contact_person: str | None
+        valid_until: date
+
+        def change(self, c: Certificate) -> None:
+            for key in (
+                "certificate_no", "kind", "registration_no", "home_organization_code",
+                "host_organization_code", "host_description", "purpose", "contact_person",
+                "valid_until",
+            ):
+                setattr(c, key, getattr(self, key))
+            c.issued_on, c.status, c.returned_on = self.on, "issued", None
+
+    class Returned(LedgerAggregate.Event):
+        def change(self, c: Certificate) -> None:
+            c.status, c.returned_on = "returned", self.on
+
+    @classmethod
+    def issue(cls, ctx: Context, **fields: Any) -> Certificate:
+        kind, valid_until = fields["kind"], fields["valid_until"]
+        if kind not in KINDS:
+            raise ValidationError(f"kind must be one of {', '.join(KINDS)}")
+        if not (fields.get("purpose") or "").strip():
+            raise ValidationError("purpose is required")
+        if not isinstance(valid_until, date) or valid_until <= ctx.on:
+            raise ValidationError("valid_until must be a date after the effective date")
+        if not fields.get("host_organization_code") and not (fields.get("host_description") or "").strip():
+            raise ValidationError("name the host: host_organization_code or host_description")
+        if kind == "temporary" and valid_until > add_months(ctx.on, TEMPORARY_MAX_MONTHS):
+            raise UseFormalTransfer(
+                f"a temporary certificate covers at most {TEMPORARY_MAX_MONTHS} months "
+                f"(until {add_months(ctx.on, TEMPORARY_MAX_MONTHS)}): use a formal transfer"
+            )
+        return cls._create(
+            cls.Issued, id=certificate_id(fields["certificate_no"]), **ctx.meta(), **fields
+        )
+
+    def return_(self, ctx: Context) -> None:
+        if self.status != "issued":
+            raise InvalidTransition(f"certificate {self.certificate_no} was returned on {self.returned_on}")
+        self.record(self.Returned, ctx)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "certificate_no": self.certificate_no,
+            "kind": self.kind,
+            "registration_no": self.registration_no,
+            "home_organization_code": self.home_organization_code,
+            "host_organization_code": self.host_organization_code,
+            "host_description": self.host_description,
+            "purpose": self.purpose,
+            "contact_person": self.contact_person,
+            "issued_on": self.issued_on,
+            "valid_until": self.valid_until,
+            "status": self.status,
+            "returned_on": self.returned_on,
+        }

@@ -1,0 +1,66 @@
+"""Settings: one `LEDGER_DATABASE_URL` picks the store; this maps it to eventsourcing.
+
+    sqlite:///./ledger.db                (default: an embedded file)
+    sqlite:///:memory:
+    postgresql://user:password@host:5432/db?schema=ledger
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./ledger.db"
+    # Keys the digests that keep resident ID numbers unique. No default: a leaked or
+    # guessable key would make the digests reversible.
+    id_key: SecretStr
+    timezone: str = "Asia/Shanghai"
+    create_tables: bool = True
+
+    def event_store_env(self) -> dict[str, str]:
+        env = store_env(self.database_url, create_tables=self.create_tables)
+        env["LEDGER_ID_KEY"] = self.id_key.get_secret_value()
+        env["LEDGER_TIMEZONE"] = self.timezone
+        return env
+
+
+def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str]:
+    """The eventsourcing environment for a database URL."""
+    parts = urlsplit(database_url)
+    create = "y" if create_tables else "n"
+    if parts.scheme == "sqlite":
+        path = unquote(database_url[len("sqlite:///"):]) if database_url.startswith("sqlite:///") else ""
+        if not path:
+            raise ValueError("a SQLite URL looks like sqlite:///./ledger.db")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path if path != ":memory:" else "file::memory:?mode=memory&cache=shared",
+            "SQLITE_LOCK_TIMEOUT": "10",
+            "CREATE_TABLE": create,
+        }
+    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_LOCK_TIMEOUT": "5",
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
+            "POSTGRES_MAX_OVERFLOW": "5",
+            "POSTGRES_MAX_WAITING": "20",
+            "CREATE_TABLE": create,
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise ValueError(f"unsupported LEDGER_DATABASE_URL scheme {parts.scheme!r}: use sqlite or postgresql")

@@ -1,0 +1,288 @@
+"""Formal transfers (正式组织关系转接), like a two-phase ledger transfer.
+
+requested -> issued -> received -> receipt_returned; requested -> declined;
+issued -> cancelled (by the sender) or rejected (by the receiver).
+Issue is pending, receipt posts it, cancel or reject voids it. Expiry voids nothing.
+Invariant: a transfer is received at most once, and only while issued.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from domain.base import Context, LedgerAggregate
+from domain.errors import (
+    EvidenceRequired,
+    InvalidTransition,
+    LetterExpired,
+    ValidationError,
+    ValidityTooLong,
+)
+
+REASONS = (
+    "job_change", "graduation", "military_transfer", "retirement_relocation", "mobile_work", "other",
+)
+BASES = ("workplace", "residence", "household")
+EVIDENCE_FOR_BASIS = {"workplace": ("labor_contract",), "residence": ("property_deed", "lease")}
+EVIDENCE_KINDS = ("labor_contract", "property_deed", "lease")
+DEFAULT_VALID_DAYS = 30
+MAX_VALID_DAYS = 90
+RECEIPT_DUE_DAYS = 30
+# Stops a member makes on paper for each route (seed 000), and with network transfer.
+PAPER_STOPS = {"within_committee": 3, "within_county": 4, "cross_county": 6, "cross_province": 6}
+NETWORK_STOPS = 2
+OPEN_STATUSES = ("requested", "issued")
+
+
+def classify_route(
+    sending_committee: str, receiving_committee: str, from_region: str, to_region: str
+) -> str:
+    """Where the two sides sit: same committee, same county, same province, or neither."""
+    if sending_committee == receiving_committee:
+        return "within_committee"
+    if from_region == to_region:
+        return "within_county"
+    if from_region[:2] == to_region[:2]:
+        return "cross_county"
+    return "cross_province"
+
+
+def check_basis(basis: str, evidence: dict[str, str] | None) -> None:
+    """Workplace first (labor contract), then residence (deed or lease), then household."""
+    if basis not in BASES:
+        raise ValidationError(f"basis must be one of {', '.join(BASES)}")
+    needed = EVIDENCE_FOR_BASIS.get(basis)
+    if needed is None:
+        return
+    if not evidence or evidence.get("kind") not in needed or not (evidence.get("reference") or "").strip():
+        raise EvidenceRequired(
+            f"basis {basis} needs evidence of kind {' or '.join(needed)} with its reference"
+        )
+
+
+class Transfer(LedgerAggregate):
+    if TYPE_CHECKING:  # state, set by the events (not constructor arguments)
+        transfer_id: str
+        registration_no: str
+        from_organization_code: str
+        to_organization_code: str
+        reason: str
+        basis: str
+        evidence: dict[str, str] | None
+        performance_record: str | None
+        probation_override_reason: str | None
+        route: str
+        status: str
+        requested_on: date
+        letter_no: str | None
+        issuing_organization_code: str | None
+        issued_on: date | None
+        valid_until: date | None
+        received_in_code: str | None
+        received_on: date | None
+        on_time: bool | None
+        late_certificate: str | None
+        receipt_returned_on: date | None
+        closed_on: date | None
+        closing_reason: str | None
+
+
+    class Requested(LedgerAggregate.Created):
+        registration_no: str
+        from_organization_code: str
+        to_organization_code: str
+        reason: str
+        basis: str
+        evidence: dict[str, str] | None
+        performance_record: str | None
+        probation_override_reason: str | None
+        route: str
+
+        def change(self, t: Transfer) -> None:
+            t.transfer_id = str(self.originator_id)
+            for key in (
+                "registration_no", "from_organization_code", "to_organization_code", "reason",
+                "basis", "evidence", "performance_record", "probation_override_reason", "route",
+            ):
+                setattr(t, key, getattr(self, key))
+            t.status, t.requested_on = "requested", self.on
+            t.letter_no = t.issuing_organization_code = t.issued_on = t.valid_until = None
+            t.received_in_code = t.received_on = t.on_time = t.late_certificate = None
+            t.receipt_returned_on = t.closed_on = t.closing_reason = None
+
+    class Declined(LedgerAggregate.Event):
+        reason: str
+
+        def change(self, t: Transfer) -> None:
+            t.status, t.closed_on, t.closing_reason = "declined", self.on, self.reason
+
+    class LetterIssued(LedgerAggregate.Event):
+        letter_no: str
+        issuing_organization_code: str
+        valid_until: date
+        route: str
+
+        def change(self, t: Transfer) -> None:
+            t.status, t.letter_no, t.issued_on = "issued", self.letter_no, self.on
+            t.issuing_organization_code, t.valid_until, t.route = (
+                self.issuing_organization_code, self.valid_until, self.route,
+            )
+
+    class LetterExtended(LedgerAggregate.Event):
+        valid_until: date
+
+        def change(self, t: Transfer) -> None:
+            t.valid_until = self.valid_until
+
+    class MemberReceived(LedgerAggregate.Event):
+        organization_code: str
+        on_time: bool
+        late_certificate: str | None
+
+        def change(self, t: Transfer) -> None:
+            t.status, t.received_in_code, t.received_on = "received", self.organization_code, self.on
+            t.on_time, t.late_certificate = self.on_time, self.late_certificate
+
+    class ReceiptReturned(LedgerAggregate.Event):
+        days: int
+
+        def change(self, t: Transfer) -> None:
+            t.status, t.receipt_returned_on = "receipt_returned", self.on
+
+    class Rejected(LedgerAggregate.Event):
+        reason: str
+
+        def change(self, t: Transfer) -> None:
+            t.status, t.closed_on, t.closing_reason = "rejected", self.on, self.reason
+
+    class Cancelled(LedgerAggregate.Event):
+        reason: str
+
+        def change(self, t: Transfer) -> None:
+            t.status, t.closed_on, t.closing_reason = "cancelled", self.on, self.reason
+
+    @classmethod
+    def request(cls, ctx: Context, **fields: Any) -> Transfer:
+        if fields["reason"] not in REASONS:
+            raise ValidationError(f"reason must be one of {', '.join(REASONS)}")
+        evidence = fields.get("evidence")
+        if evidence is not None and evidence.get("kind") not in EVIDENCE_KINDS:
+            raise ValidationError(f"evidence kind must be one of {', '.join(EVIDENCE_KINDS)}")
+        check_basis(fields["basis"], evidence)
+        return cls._create(cls.Requested, id=uuid4(), **ctx.meta(), **fields)
+
+    # --- rules -------------------------------------------------------------------
+
+    def check_status(self, *allowed: str) -> None:
+        """Each step follows from the states named in the module docstring, once."""
+        if self.status not in allowed:
+            raise InvalidTransition(
+                f"transfer {self.transfer_id} is {self.status}; this needs it {' or '.join(allowed)}"
+            )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def paper_stops(self) -> int:
+        return PAPER_STOPS[self.route]
+
+    @property
+    def network_stops(self) -> int:
+        return NETWORK_STOPS
+
+    def receipt_due_on(self) -> date | None:
+        return self.received_on + timedelta(days=RECEIPT_DUE_DAYS) if self.received_on else None
+
+    # --- commands ------------------------------------------------------------------
+
+    def decline(self, ctx: Context, reason: str) -> None:
+        self.check_status("requested")
+        self.record(self.Declined, ctx, reason=_reason(reason))
+
+    def issue(
+        self, ctx: Context, letter_no: str, issuing_organization_code: str, valid_days: int, route: str
+    ) -> None:
+        self.check_status("requested")
+        if not isinstance(valid_days, int) or isinstance(valid_days, bool) or valid_days < 1:
+            raise ValidationError("valid_days must be a whole number of days, at least 1")
+        if valid_days > MAX_VALID_DAYS:
+            raise ValidityTooLong(f"a letter is valid for at most {MAX_VALID_DAYS} days")
+        self.record(
+            self.LetterIssued, ctx, letter_no=letter_no,
+            issuing_organization_code=issuing_organization_code,
+            valid_until=ctx.on + timedelta(days=valid_days), route=route,
+        )
+
+    def extend(self, ctx: Context, valid_until: date) -> None:
+        self.check_status("issued")
+        assert self.issued_on is not None and self.valid_until is not None
+        if valid_until <= self.valid_until:
+            raise ValidationError(f"the letter is already valid until {self.valid_until}")
+        if valid_until > self.issued_on + timedelta(days=MAX_VALID_DAYS):
+            raise ValidityTooLong(
+                f"a letter is valid for at most {MAX_VALID_DAYS} days from issue "
+                f"(until {self.issued_on + timedelta(days=MAX_VALID_DAYS)}), extensions included"
+            )
+        self.record(self.LetterExtended, ctx, valid_until=valid_until)
+
+    def receive(self, ctx: Context, organization_code: str, late_certificate: str | None) -> None:
+        self.check_status("issued")
+        self.check_effective_order(ctx)
+        assert self.valid_until is not None
+        on_time = ctx.on <= self.valid_until
+        late_certificate = (late_certificate or "").strip() or None
+        if not on_time and late_certificate is None:
+            raise LetterExpired(
+                f"letter {self.letter_no} was valid until {self.valid_until}: receiving it later "
+                "needs a late certificate; otherwise the sender extends or cancels it"
+            )
+        self.record(
+            self.MemberReceived, ctx, organization_code=organization_code, on_time=on_time,
+            late_certificate=None if on_time else late_certificate,
+        )
+
+    def return_receipt(self, ctx: Context) -> None:
+        self.check_status("received")
+        assert self.received_on is not None
+        self.record(self.ReceiptReturned, ctx, days=(ctx.on - self.received_on).days)
+
+    def reject(self, ctx: Context, reason: str) -> None:
+        self.check_status("issued")
+        self.record(self.Rejected, ctx, reason=_reason(reason))
+
+    def cancel(self, ctx: Context, reason: str) -> None:
+        self.check_status("issued")
+        self.record(self.Cancelled, ctx, reason=_reason(reason))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "transfer_id": self.transfer_id,
+            "letter_no": self.letter_no,
+            "registration_no": self.registration_no,
+            "from_organization_code": self.from_organization_code,
+            "to_organization_code": self.to_organization_code,
+            "received_in_code": self.received_in_code,
+            "status": self.status,
+            "reason": self.reason,
+            "basis": self.basis,
+            "route": self.route,
+            "paper_stops": self.paper_stops,
+            "network_stops": self.network_stops,
+            "requested_on": self.requested_on,
+            "issued_on": self.issued_on,
+            "valid_until": self.valid_until,
+            "received_on": self.received_on,
+            "on_time": self.on_time,
+            "receipt_returned_on": self.receipt_returned_on,
+        }
+
+
+def _reason(reason: str) -> str:
+    text = (reason or "").strip()
+    if not text or len(text) > 500:
+        raise ValidationError("reason must be 1-500 characters")
+    return text

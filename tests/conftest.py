@@ -1,0 +1,96 @@
+"""One fixture, two stores: every test that takes `ledger` runs on SQLite and PostgreSQL.
+
+Each test gets an isolated store: a fresh SQLite file, or a fresh PostgreSQL schema that
+is dropped afterwards. PostgreSQL is found at LEDGER_TEST_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/test); where it can't be reached the PostgreSQL
+half is skipped, except under CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from domain.ledger import Ledger
+from domain.settings import store_env
+
+TODAY = date(2026, 11, 20)
+POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_ID_KEY = "test-only-key-" + uuid.uuid4().hex
+
+_postgres_error: str | None = None
+_postgres_checked = False
+
+
+def postgres_available() -> None:
+    """Skip (or, under CI=true, fail) when PostgreSQL can't be reached."""
+    global _postgres_checked, _postgres_error
+    if not _postgres_checked:
+        _postgres_checked = True
+        try:
+            with psycopg.connect(POSTGRES_URL, connect_timeout=5):
+                pass
+        except psycopg.Error as error:
+            _postgres_error = str(error).strip()
+    if _postgres_error is not None:
+        message = f"PostgreSQL unreachable at {POSTGRES_URL}: {_postgres_error}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+class Store:
+    """A database URL for one test, and a way to open more ledgers on it."""
+
+    def __init__(self, kind: str, url: str) -> None:
+        self.kind, self.url = kind, url
+        self._opened: list[Ledger] = []
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = store_env(self.url)
+        env["LEDGER_ID_KEY"] = TEST_ID_KEY
+        env.update(overrides)
+        return env
+
+    def ledger(self, today: Callable[[], date] = lambda: TODAY, **overrides: str) -> Ledger:
+        ledger = Ledger(self.env(**overrides), today=today)
+        self._opened.append(ledger)
+        return ledger
+
+    def close(self) -> None:
+        for ledger in self._opened:
+            ledger.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Store]:
+    if request.param == "sqlite":
+        if request.node.get_closest_marker("postgres_only"):
+            pytest.skip("PostgreSQL only")
+        s = Store("sqlite", f"sqlite:///{tmp_path}/ledger.db")
+        yield s
+        s.close()
+        return
+    postgres_available()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    s = Store("postgres", f"{POSTGRES_URL}{separator}schema={schema}")
+    try:
+        yield s
+    finally:
+        s.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def ledger(store: Store) -> Ledger:
+    return store.ledger()
