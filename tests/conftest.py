@@ -2,7 +2,7 @@
 
 Each test gets an isolated store: a fresh SQLite file, or a fresh PostgreSQL schema that
 is dropped afterwards. PostgreSQL is found at LEDGER_TEST_POSTGRES_URL (default
-postgresql://postgres@127.0.0.1:5432/test); where it can't be reached the PostgreSQL
+postgresql://postgres:postgres@127.0.0.1:5432/test); where it can't be reached the PostgreSQL
 half is skipped, except under CI=true, where that is a failure.
 """
 
@@ -21,7 +21,7 @@ from domain.ledger import Ledger
 from domain.settings import store_env
 
 TODAY = date(2026, 11, 20)
-POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/test")
 TEST_ID_KEY = "test-only-key-" + uuid.uuid4().hex
 
 _postgres_error: str | None = None
