@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
 from domain.certificate import Certificate
 from domain.errors import (
+    BeforeLastEvent,
     ConfirmationDue,
     Conflict,
     DuplicateRegistration,
@@ -209,7 +210,9 @@ class Ledger(Application[UUID]):
 
     @staticmethod
     def _check_open_period(ctx: Context, loaded: _Loaded, *orgs: Organization) -> None:
-        """A filed month is frozen for the filing organization's whole subtree."""
+        """A filed month is frozen for the filing organization's whole subtree, and nothing
+        is effective before the last restructuring (registration, move, dissolution) of
+        any organization it touches or of their ancestors: reports see one tree per date."""
         month = f"{ctx.on:%Y-%m}"
         for org in orgs:
             for node in loaded.chain(org):
@@ -218,6 +221,26 @@ class Ledger(Application[UUID]):
                         f"{node.code} has filed {node.filed_months[-1]}: nothing may be "
                         f"recorded on {ctx.on} or earlier"
                     )
+                if ctx.on < node.last_on:
+                    raise BeforeLastEvent(
+                        f"effective date {ctx.on} is before the last change to organization "
+                        f"{node.code} ({node.last_on})"
+                    )
+
+    @staticmethod
+    def _check_after_subtree_activity(ctx: Context, loaded: _Loaded, org: Organization) -> None:
+        """A restructuring can't be back-dated before what its members already did."""
+        pending = [org]
+        while pending:
+            node = pending.pop()
+            latest = [node.last_member_on] + [loaded.member(no).last_on for no in node.members]
+            for day in latest:
+                if day is not None and ctx.on < day:
+                    raise BeforeLastEvent(
+                        f"effective date {ctx.on} is before events already recorded for members "
+                        f"of {node.code} ({day})"
+                    )
+            pending.extend(loaded.org(child) for child in node.children)
 
     # --- organizations ------------------------------------------------------------------
 
@@ -264,6 +287,7 @@ class Ledger(Application[UUID]):
             if loaded.is_within(successor, org.code):
                 raise ValidationError("the successor can't sit inside the dissolved organization")
             self._check_open_period(ctx, loaded, org, successor)
+            self._check_after_subtree_activity(ctx, loaded, org)
             members = [loaded.member(no) for no in sorted(org.members)]
             for member in members:
                 if member.transfer_id is not None:
@@ -303,6 +327,7 @@ class Ledger(Application[UUID]):
             if loaded.is_within(new_parent, org.code):
                 raise ValidationError("an organization can't move under its own subtree")
             self._check_open_period(ctx, loaded, org, new_parent)
+            self._check_after_subtree_activity(ctx, loaded, org)
             old_parent = loaded.org(org.parent_code) if org.parent_code else None
             org.move(ctx, new_parent)
             if old_parent is not None:

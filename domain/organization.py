@@ -48,6 +48,7 @@ class Organization(LedgerAggregate):
         registered_on: date
         dissolved_on: date | None
         members: dict[str, str]  # registration_no -> "" (of record here: held or in transit)
+        last_member_on: date | None  # latest effective date a member came or went
         children: dict[str, str]  # child code -> ""
         counters: dict[str, int]  # numbering series -> last number given
         filed_months: list[str]
@@ -66,6 +67,7 @@ class Organization(LedgerAggregate):
             org.status, org.successor_code = "active", None
             org.registered_on, org.dissolved_on = self.on, None
             org.members, org.children, org.counters, org.filed_months = {}, {}, {}, []
+            org.last_member_on = None
 
     class Dissolved(LedgerAggregate.Event):
         successor_code: str
@@ -106,12 +108,14 @@ class Organization(LedgerAggregate):
 
         def change(self, org: Organization) -> None:
             org.members[self.registration_no] = ""
+            org.last_member_on = max(org.last_member_on or self.on, self.on)
 
     class MemberDetached(LedgerAggregate.Bookkeeping):
         registration_no: str
 
         def change(self, org: Organization) -> None:
             org.members.pop(self.registration_no, None)
+            org.last_member_on = max(org.last_member_on or self.on, self.on)
 
     class NumberTaken(LedgerAggregate.Bookkeeping):
         """A number from this organization's register of letters or certificates (存根)."""

@@ -64,9 +64,9 @@ def build_tree(ledger: Ledger, on: date = SETUP_DAY) -> None:
 
 
 def admit(
-    ledger: Ledger, n: int, org: str = "XW-C1-B1", on: date = date(2016, 1, 1), **overrides: Any
+    ledger: Ledger, n: int, org: str = "XW-C1-B1", on: date = date(2020, 6, 1), **overrides: Any
 ) -> str:
-    """Import a full member (joined 2015) into `org`; returns the registration number."""
+    """Import a full member (joined 2015) into `org` on 2020-06-01; returns the registration number."""
     fields = person(n, **overrides)
     return ledger.import_member(
         org, registration_no=None, status=overrides.pop("status", "full"), on=on,
