@@ -1,0 +1,131 @@
+"""The read side's connection to the same database as the events.
+
+One SQL text serves both stores: statements use `?` placeholders (translated to `%s` for
+PostgreSQL), TEXT for dates (ISO strings compare in date order) and INTEGER for numbers,
+so the views read back the same values on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import psycopg
+from psycopg import sql as pgsql
+
+Row = tuple[Any, ...]
+
+
+class ViewDatabase:
+    """A single connection used by one thread at a time (the engine serializes access)."""
+
+    kind: str
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        if parts.scheme == "sqlite":
+            path = unquote(url[len("sqlite:///"):])
+            self.kind = "sqlite"
+            if path == ":memory:":
+                self._sqlite = sqlite3.connect(
+                    "file::memory:?mode=memory&cache=shared", uri=True, check_same_thread=False,
+                    isolation_level=None, timeout=30,
+                )
+            else:
+                self._sqlite = sqlite3.connect(
+                    path, check_same_thread=False, isolation_level=None, timeout=30
+                )
+                self._sqlite.execute("PRAGMA journal_mode=WAL")
+            self._sqlite.execute("PRAGMA synchronous=NORMAL")
+        elif parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+            self.kind = "postgres"
+            query = parse_qs(parts.query)
+            self.schema = query.get("schema", [None])[0]
+            self._pg = psycopg.connect(
+                host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
+                user=unquote(parts.username or "postgres"), password=unquote(parts.password or ""),
+                dbname=unquote(parts.path.lstrip("/")) or "postgres", connect_timeout=5,
+                autocommit=True,
+            )
+            if self.schema:
+                self._pg.execute(
+                    pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema))
+                )
+        else:
+            raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
+
+    @classmethod
+    def scratch(cls) -> ViewDatabase:
+        """A private in-memory SQLite database, for verification."""
+        db = cls.__new__(cls)
+        db.url, db.kind = "sqlite://scratch", "sqlite"
+        db._sqlite = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        return db
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.kind == "postgres" else statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        if self.kind == "postgres":
+            self._pg.execute(self._sql(statement), params)  # type: ignore[arg-type]
+        else:
+            self._sqlite.execute(statement, params)
+
+    def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.kind == "postgres":
+            with self._pg.cursor() as cursor:
+                cursor.executemany(self._sql(statement), rows)  # type: ignore[arg-type]
+        else:
+            self._sqlite.executemany(statement, rows)
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
+        if self.kind == "postgres":
+            with self._pg.cursor() as cursor:
+                cursor.execute(self._sql(statement), params)  # type: ignore[arg-type]
+                return [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+        return [tuple(r) for r in self._sqlite.execute(statement, params).fetchall()]
+
+    def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        rows = self.query(statement, params)
+        return rows[0][0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: the views and the tracking position commit together."""
+        if self.kind == "postgres":
+            with self._pg.transaction():
+                yield
+        else:
+            self._sqlite.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._sqlite.execute("ROLLBACK")
+                raise
+            self._sqlite.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read-only transaction that sees one consistent state."""
+        if self.kind == "postgres":
+            with self._pg.transaction():
+                self._pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                yield
+        else:
+            self._sqlite.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._sqlite.execute("ROLLBACK")
+
+    def close(self) -> None:
+        if self.kind == "postgres":
+            self._pg.close()
+        else:
+            self._sqlite.close()

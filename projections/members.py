@@ -1,0 +1,186 @@
+"""Read model of members: where each is now (the locator), where each was on any date
+(stints, for as-of rosters), and monthly activity (org life, dues) for inactivity flags.
+
+Tables: proj_members (one row a member), proj_stints (one row per continuous stay:
+`held` at an organization or `in_transit` from it, [from_on, to_on)), proj_activity.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import singledispatchmethod
+from typing import Any
+
+from domain.member import Member
+from projections.db import ViewDatabase
+from projections.tables import Row, Table
+
+MEMBERS = Table(
+    "proj_members",
+    ["member_id", "registration_no", "name", "gender", "birth_date", "category",
+     "household_region", "joined_on", "origin", "status", "probation_ends_on", "confirmed_on",
+     "place", "organization_code", "transfer_id", "since", "stint_key", "left_reason", "gone_on",
+     "enrolled_on", "last_activity_on"],
+    ["member_id"],
+    ["CREATE TABLE IF NOT EXISTS proj_members (member_id TEXT PRIMARY KEY, "
+     "registration_no TEXT NOT NULL UNIQUE, name TEXT NOT NULL, gender TEXT NOT NULL, "
+     "birth_date TEXT NOT NULL, category TEXT NOT NULL, household_region TEXT NOT NULL, "
+     "joined_on TEXT NOT NULL, origin TEXT NOT NULL, status TEXT NOT NULL, probation_ends_on TEXT, "
+     "confirmed_on TEXT, place TEXT NOT NULL, organization_code TEXT NOT NULL, transfer_id TEXT, "
+     "since TEXT NOT NULL, stint_key INTEGER NOT NULL, left_reason TEXT, gone_on TEXT, "
+     "enrolled_on TEXT NOT NULL, last_activity_on TEXT)",
+     "CREATE INDEX IF NOT EXISTS proj_members_org ON proj_members (organization_code, place)",
+     "CREATE INDEX IF NOT EXISTS proj_members_name ON proj_members (name)"],
+)
+STINTS = Table(
+    "proj_stints",
+    ["registration_no", "start_position", "organization_code", "kind", "transfer_id", "from_on", "to_on"],
+    ["registration_no", "start_position"],
+    ["CREATE TABLE IF NOT EXISTS proj_stints (registration_no TEXT NOT NULL, "
+     "start_position INTEGER NOT NULL, organization_code TEXT NOT NULL, kind TEXT NOT NULL, "
+     "transfer_id TEXT, from_on TEXT NOT NULL, to_on TEXT, PRIMARY KEY (registration_no, start_position))",
+     "CREATE INDEX IF NOT EXISTS proj_stints_org ON proj_stints (organization_code, from_on)"],
+)
+ACTIVITY = Table(
+    "proj_activity",
+    ["registration_no", "month", "org_life", "dues", "dues_fen"],
+    ["registration_no", "month"],
+    ["CREATE TABLE IF NOT EXISTS proj_activity (registration_no TEXT NOT NULL, month TEXT NOT NULL, "
+     "org_life INTEGER NOT NULL, dues INTEGER NOT NULL, dues_fen INTEGER NOT NULL, "
+     "PRIMARY KEY (registration_no, month))"],
+)
+
+
+class MembersView:
+    def __init__(self) -> None:
+        self.members, self.stints, self.activity = MEMBERS.fresh(), STINTS.fresh(), ACTIVITY.fresh()
+        self.tables = (self.members, self.stints, self.activity)
+
+    def member(self, db: ViewDatabase, event: Any) -> Row:
+        row = self.members.get(db, (str(event.originator_id),))
+        assert row is not None, f"no member row for {event.originator_id}"
+        return row
+
+    def _stay(self, db: ViewDatabase, row: Row, position: int, on: str,
+              kind: str | None, organization_code: str | None = None) -> None:
+        """End the current stint on `on`; start a new one of `kind` unless the member is gone."""
+        current = self.stints.get(db, (row["registration_no"], row["stint_key"]))
+        assert current is not None
+        current["to_on"] = on
+        self.stints.touch(current)
+        if kind is None:
+            return
+        code = organization_code or row["organization_code"]
+        self.stints.put({"registration_no": row["registration_no"], "start_position": position,
+                         "organization_code": code, "kind": kind,
+                         "transfer_id": row["transfer_id"] if kind == "in_transit" else None,
+                         "from_on": on, "to_on": None})
+        row["stint_key"], row["organization_code"] = position, code
+        if kind == "held":
+            row["since"] = on
+
+    @singledispatchmethod
+    def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
+        """Events of other kinds change nothing here."""
+
+    @apply.register
+    def _(self, event: Member.Enrolled, position: int, db: ViewDatabase) -> None:
+        on = event.on.isoformat()
+        self.members.put({
+            "member_id": str(event.originator_id), "registration_no": event.registration_no,
+            "name": event.name, "gender": event.gender, "birth_date": event.birth_date.isoformat(),
+            "category": event.category, "household_region": event.household_region,
+            "joined_on": event.joined_on.isoformat(),
+            "origin": "imported" if isinstance(event, Member.Imported) else "admitted",
+            "status": event.status,
+            "probation_ends_on": event.probation_ends_on.isoformat() if event.probation_ends_on else None,
+            "confirmed_on": None, "place": "held", "organization_code": event.organization_code,
+            "transfer_id": None, "since": on, "stint_key": position, "left_reason": None,
+            "gone_on": None, "enrolled_on": on, "last_activity_on": None,
+        })
+        self.stints.put({"registration_no": event.registration_no, "start_position": position,
+                         "organization_code": event.organization_code, "kind": "held",
+                         "transfer_id": None, "from_on": on, "to_on": None})
+
+    @apply.register
+    def _(self, event: Member.Confirmed, position: int, db: ViewDatabase) -> None:
+        row = self.member(db, event)
+        row.update(status="full", confirmed_on=event.on.isoformat())
+        self.members.touch(row)
+
+    @apply.register
+    def _(self, event: Member.TransferOpened, position: int, db: ViewDatabase) -> None:
+        row = self.member(db, event)
+        row["transfer_id"] = event.transfer_id
+        self.members.touch(row)
+
+    @apply.register
+    def _(self, event: Member.TransferClosed, position: int, db: ViewDatabase) -> None:
+        row = self.member(db, event)
+        row["transfer_id"] = None
+        self.members.touch(row)
+
+    @apply.register
+    def _(self, event: Member.WentInTransit, position: int, db: ViewDatabase) -> None:
+        row = self.member(db, event)
+        self._stay(db, row, position, event.on.isoformat(), "in_transit")
+        row["place"] = "in_transit"
+        self.members.touch(row)
+
+    @apply.register
+    def _(self, event: Member.Received, position: int, db: ViewDatabase) -> None:
+        row = self.member(db, event)
+        row["transfer_id"] = None
+        self._stay(db, row, position, event.on.isoformat(), "held", event.organization_code)
+        row["place"] = "held"
+        self.members.touch(row)
+
+    @apply.register
+    def _(self, event: Member.ReturnedHome, position: int, db: ViewDatabase) -> None:
+        row = self.member(db, event)
+        row["transfer_id"] = None
+        self._stay(db, row, position, event.on.isoformat(), "held")
+        row["place"] = "held"
+        self.members.touch(row)
+
+    @apply.register
+    def _(self, event: Member.MovedOnDissolution, position: int, db: ViewDatabase) -> None:
+        row = self.member(db, event)
+        self._stay(db, row, position, event.on.isoformat(), "held", event.organization_code)
+        self.members.touch(row)
+
+    @apply.register
+    def _(self, event: Member.Died, position: int, db: ViewDatabase) -> None:
+        self._gone(db, event, position, "deceased", None)
+
+    @apply.register
+    def _(self, event: Member.Left, position: int, db: ViewDatabase) -> None:
+        self._gone(db, event, position, "left", event.reason)
+
+    def _gone(self, db: ViewDatabase, event: Any, position: int, place: str, reason: str | None) -> None:
+        row = self.member(db, event)
+        self._stay(db, row, position, event.on.isoformat(), None)
+        row.update(place=place, left_reason=reason, gone_on=event.on.isoformat())
+        self.members.touch(row)
+
+    @apply.register
+    def _(self, event: Member.OrgLifeAttended, position: int, db: ViewDatabase) -> None:
+        self._active(db, event, f"{event.on:%Y-%m}", org_life=1)
+
+    @apply.register
+    def _(self, event: Member.DuesPaid, position: int, db: ViewDatabase) -> None:
+        self._active(db, event, event.month, dues=1, dues_fen=int(Decimal(event.amount) * 100))
+
+    def _active(self, db: ViewDatabase, event: Any, month: str, **added: int) -> None:
+        row = self.member(db, event)
+        on = event.on.isoformat()
+        if row["last_activity_on"] is None or row["last_activity_on"] < on:
+            row["last_activity_on"] = on
+            self.members.touch(row)
+        key = (row["registration_no"], month)
+        activity = self.activity.get(db, key) or self.activity.put(
+            {"registration_no": key[0], "month": month, "org_life": 0, "dues": 0, "dues_fen": 0}
+        )
+        for column, amount in added.items():
+            activity[column] += amount
+        self.activity.touch(activity)

@@ -1,0 +1,166 @@
+"""Read model of the organization tree: current organizations, their parent over time,
+the ancestor closure (for subtree queries) and filed months.
+
+Tables: proj_organizations, proj_org_tree (parent intervals), proj_org_closure,
+proj_filings. The engine also keeps the whole tree in memory (`Tree`): other read models
+ask it for an organization's ancestors at the moment an event is applied.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+from typing import Any
+
+from domain.organization import COMMITTEE_KINDS, Organization
+from projections.db import ViewDatabase
+from projections.tables import Table
+
+ORGANIZATIONS = Table(
+    "proj_organizations",
+    ["code", "org_id", "name", "kind", "parent_code", "region", "status", "successor_code",
+     "registered_on", "dissolved_on", "tree_key"],
+    ["code"],
+    ["CREATE TABLE IF NOT EXISTS proj_organizations (code TEXT PRIMARY KEY, org_id TEXT NOT NULL, "
+     "name TEXT NOT NULL, kind TEXT NOT NULL, parent_code TEXT, region TEXT NOT NULL, "
+     "status TEXT NOT NULL, successor_code TEXT, registered_on TEXT NOT NULL, dissolved_on TEXT, "
+     "tree_key INTEGER NOT NULL)",
+     "CREATE INDEX IF NOT EXISTS proj_organizations_parent ON proj_organizations (parent_code)"],
+)
+TREE = Table(
+    "proj_org_tree",
+    ["code", "start_position", "parent_code", "from_on", "to_on"],
+    ["code", "start_position"],
+    ["CREATE TABLE IF NOT EXISTS proj_org_tree (code TEXT NOT NULL, start_position INTEGER NOT NULL, "
+     "parent_code TEXT, from_on TEXT NOT NULL, to_on TEXT, PRIMARY KEY (code, start_position))",
+     "CREATE INDEX IF NOT EXISTS proj_org_tree_parent ON proj_org_tree (parent_code, from_on)"],
+)
+CLOSURE = Table(
+    "proj_org_closure",
+    ["ancestor", "descendant", "depth"],
+    ["ancestor", "descendant"],
+    ["CREATE TABLE IF NOT EXISTS proj_org_closure (ancestor TEXT NOT NULL, descendant TEXT NOT NULL, "
+     "depth INTEGER NOT NULL, PRIMARY KEY (ancestor, descendant))",
+     "CREATE INDEX IF NOT EXISTS proj_org_closure_descendant ON proj_org_closure (descendant)"],
+)
+FILINGS = Table(
+    "proj_filings",
+    ["organization_code", "month", "filed_on", "actor", "position"],
+    ["organization_code", "month"],
+    ["CREATE TABLE IF NOT EXISTS proj_filings (organization_code TEXT NOT NULL, month TEXT NOT NULL, "
+     "filed_on TEXT NOT NULL, actor TEXT NOT NULL, position INTEGER NOT NULL, "
+     "PRIMARY KEY (organization_code, month))"],
+)
+
+
+class Tree:
+    """The current tree in memory: parents, kinds, children, ids."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str | None] = {}
+        self.kind: dict[str, str] = {}
+        self.children: dict[str, set[str]] = {}
+        self.code_by_id: dict[str, str] = {}
+
+    def load(self, db: ViewDatabase) -> None:
+        self.__init__()  # type: ignore[misc]
+        for code, org_id, kind, parent in db.query(
+            "SELECT code, org_id, kind, parent_code FROM proj_organizations"
+        ):
+            self.add(code, org_id, kind, parent)
+
+    def add(self, code: str, org_id: str, kind: str, parent: str | None) -> None:
+        self.parent[code], self.kind[code], self.code_by_id[org_id] = parent, kind, code
+        self.children.setdefault(code, set())
+        if parent is not None:
+            self.children.setdefault(parent, set()).add(code)
+
+    def reparent(self, code: str, parent: str) -> None:
+        old = self.parent[code]
+        if old is not None:
+            self.children[old].discard(code)
+        self.parent[code] = parent
+        self.children.setdefault(parent, set()).add(code)
+
+    def ancestors(self, code: str) -> list[str]:
+        """The organization and its ancestors, nearest first."""
+        chain = [code]
+        while (up := self.parent.get(chain[-1])) is not None:
+            chain.append(up)
+        return chain
+
+    def subtree(self, code: str) -> list[str]:
+        found, pending = [], [code]
+        while pending:
+            node = pending.pop()
+            found.append(node)
+            pending.extend(self.children.get(node, ()))
+        return found
+
+    def committee_of(self, code: str) -> str:
+        chain = self.ancestors(code)
+        return next((c for c in chain if self.kind.get(c) in COMMITTEE_KINDS), chain[-1])
+
+
+class OrganizationsView:
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.organizations, self.intervals = ORGANIZATIONS.fresh(), TREE.fresh()
+        self.closure, self.filings = CLOSURE.fresh(), FILINGS.fresh()
+        self.tables = (self.organizations, self.intervals, self.closure, self.filings)
+
+    @singledispatchmethod
+    def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
+        """Events of other kinds change nothing here."""
+
+    @apply.register
+    def _(self, event: Organization.Registered, position: int, db: ViewDatabase) -> None:
+        self.organizations.put({
+            "code": event.code, "org_id": str(event.originator_id), "name": event.name,
+            "kind": event.kind, "parent_code": event.parent_code, "region": event.region,
+            "status": "active", "successor_code": None, "registered_on": event.on.isoformat(),
+            "dissolved_on": None, "tree_key": position,
+        })
+        self.intervals.put({"code": event.code, "start_position": position, "parent_code": event.parent_code,
+                  "from_on": event.on.isoformat(), "to_on": None})
+        ancestors = self.tree.ancestors(event.parent_code) if event.parent_code else []
+        for depth, ancestor in enumerate([event.code, *ancestors]):
+            self.closure.put({"ancestor": ancestor, "descendant": event.code, "depth": depth})
+        self.tree.add(event.code, str(event.originator_id), event.kind, event.parent_code)
+
+    @apply.register
+    def _(self, event: Organization.Moved, position: int, db: ViewDatabase) -> None:
+        code = self.tree.code_by_id[str(event.originator_id)]
+        org = self.organizations.get(db, (code,))
+        assert org is not None
+        current = self.intervals.get(db, (code, org["tree_key"]))
+        assert current is not None
+        current["to_on"] = event.on.isoformat()
+        self.intervals.touch(current)
+        self.intervals.put({"code": code, "start_position": position, "parent_code": event.to_parent_code,
+                  "from_on": event.on.isoformat(), "to_on": None})
+        org["parent_code"], org["tree_key"] = event.to_parent_code, position
+        self.organizations.touch(org)
+        old_above = self.tree.ancestors(code)[1:]
+        new_above = self.tree.ancestors(event.to_parent_code)
+        for descendant in self.tree.subtree(code):
+            depth_below = len(self.tree.ancestors(descendant)) - len(old_above) - 1
+            for ancestor in old_above:
+                self.closure.delete((ancestor, descendant))
+            for i, ancestor in enumerate(new_above):
+                self.closure.put({"ancestor": ancestor, "descendant": descendant,
+                             "depth": depth_below + 1 + i})
+        self.tree.reparent(code, event.to_parent_code)
+
+    @apply.register
+    def _(self, event: Organization.Dissolved, position: int, db: ViewDatabase) -> None:
+        org = self.organizations.get(db, (self.tree.code_by_id[str(event.originator_id)],))
+        assert org is not None
+        org.update(status="dissolved", successor_code=event.successor_code,
+                   dissolved_on=event.on.isoformat())
+        self.organizations.touch(org)
+
+    @apply.register
+    def _(self, event: Organization.MonthFiled, position: int, db: ViewDatabase) -> None:
+        self.filings.put({"organization_code": self.tree.code_by_id[str(event.originator_id)],
+                     "month": event.month, "filed_on": event.on.isoformat(),
+                     "actor": event.actor, "position": position})

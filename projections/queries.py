@@ -1,0 +1,381 @@
+"""What users ask of the views: rosters (now and as of any date), the locator, transfer
+and certificate lists, the overdue list (pocket members) and the monthly and annual
+reports of DOMAIN.md §8. Every query reads only the view tables.
+"""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from datetime import date, timedelta
+from typing import Any
+
+from domain.errors import NotFound, ValidationError
+from domain.member import validate_month
+from domain.transfer import NETWORK_STOPS, PAPER_STOPS, REASONS, RECEIPT_DUE_DAYS
+from projections.db import ViewDatabase
+from projections.figures import STOCKS
+
+SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"
+# The subtree as it stood on a date, from the parent intervals.
+SUBTREE_AS_OF = (
+    "WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT t.code FROM proj_org_tree t "
+    "JOIN sub ON t.parent_code = sub.code WHERE t.from_on <= ? AND (t.to_on IS NULL OR t.to_on > ?)) "
+)
+ROUTES = ("within_committee", "within_county", "cross_county", "cross_province")
+LEFT_REASONS = ("expelled", "withdrew", "self_withdrawal")
+OVERDUE_KINDS = ("overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m")
+INACTIVE_MONTHS = 6
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    year, mon = int(month[:4]), int(month[5:7])
+    return date(year, mon, 1), date(year, mon, monthrange(year, mon)[1])
+
+
+def months_before(day: date, count: int) -> list[str]:
+    """The `count` full months before `day`'s month, oldest first."""
+    months, year, mon = [], day.year, day.month
+    for _ in range(count):
+        year, mon = (year, mon - 1) if mon > 1 else (year - 1, 12)
+        months.append(f"{year:04d}-{mon:02d}")
+    return months[::-1]
+
+
+class Queries:
+    def __init__(self, db: ViewDatabase) -> None:
+        self.db = db
+
+    # --- organizations -----------------------------------------------------------------
+
+    def organization(self, code: str) -> dict[str, Any]:
+        rows = self.db.query(
+            "SELECT code, name, kind, parent_code, region, status, successor_code, registered_on, "
+            "dissolved_on FROM proj_organizations WHERE code = ?", (code,),
+        )
+        if not rows:
+            raise NotFound(f"organization {code!r} is not in the ledger")
+        keys = ("code", "name", "kind", "parent_code", "region", "status", "successor_code",
+                "registered_on", "dissolved_on")
+        return dict(zip(keys, rows[0], strict=True))
+
+    def children(self, code: str) -> list[dict[str, Any]]:
+        self.organization(code)
+        rows = self.db.query(
+            "SELECT code FROM proj_organizations WHERE parent_code = ? ORDER BY code", (code,)
+        )
+        return [self.organization(row[0]) for row in rows]
+
+    def position(self) -> int:
+        return int(self.db.scalar("SELECT position FROM proj_tracking WHERE name = 'views'") or 0)
+
+    # --- rosters and the locator -------------------------------------------------------
+
+    def roster(
+        self, code: str, as_of: date | None = None, subtree: bool = False,
+        include_in_transit: bool = False, limit: int = 100, offset: int = 0,
+        search: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Members of an organization (or its subtree) now, or as of a past date. An
+        in-transit member appears, when asked, at the sending organization."""
+        self.organization(code)
+        kinds = ("held", "in_transit") if include_in_transit else ("held",)
+        kind_marks = ", ".join("?" for _ in kinds)
+        filters, params = "", []
+        if search:
+            filters = " AND (m.name LIKE ? OR m.registration_no LIKE ?)"
+            params = [f"%{search}%", f"{search.upper()}%"]
+        if as_of is None:
+            orgs = f"({SUBTREE})" if subtree else "(?)"
+            base = (
+                "FROM proj_members m WHERE m.organization_code IN " + orgs
+                + f" AND m.place IN ({kind_marks})" + filters
+            )
+            args = [code, *kinds, *params]
+            select = ("SELECT m.registration_no, m.name, m.status, m.organization_code, m.since, m.place "
+                      + base + " ORDER BY m.organization_code, m.registration_no LIMIT ? OFFSET ?")
+            count = self.db.scalar("SELECT COUNT(*) " + base, args)
+            rows = self.db.query(select, [*args, limit, offset])
+        else:
+            day = as_of.isoformat()
+            prefix = SUBTREE_AS_OF if subtree else ""
+            orgs = "(SELECT code FROM sub)" if subtree else "(?)"
+            base = (
+                "FROM proj_stints s JOIN proj_members m ON m.registration_no = s.registration_no "
+                "WHERE s.organization_code IN " + orgs
+                + " AND s.from_on <= ? AND (s.to_on IS NULL OR s.to_on > ?)"
+                + f" AND s.kind IN ({kind_marks})" + filters
+            )
+            head = [code, day, day] if subtree else []
+            org_param = [] if subtree else [code]
+            tail = [day, day, *kinds, *params]
+            status = ("CASE WHEN m.status = 'full' AND (m.confirmed_on IS NULL OR m.confirmed_on <= ?) "
+                      "THEN 'full' ELSE 'probationary' END")
+            select = (prefix + f"SELECT m.registration_no, m.name, {status}, s.organization_code, "
+                      "s.from_on, s.kind " + base
+                      + " ORDER BY s.organization_code, m.registration_no LIMIT ? OFFSET ?")
+            count = self.db.scalar(prefix + "SELECT COUNT(*) " + base, [*head, *org_param, *tail])
+            rows = self.db.query(select, [*head, day, *org_param, *tail, limit, offset])
+        keys = ("registration_no", "name", "status", "organization_code", "since", "place")
+        return [dict(zip(keys, row, strict=True)) for row in rows], int(count or 0)
+
+    def locate(self, registration_no: str) -> dict[str, Any]:
+        rows = self.db.query(
+            "SELECT registration_no, name, status, probation_ends_on, place, organization_code, "
+            "transfer_id, since, category, gender, origin, left_reason, gone_on, last_activity_on "
+            "FROM proj_members WHERE registration_no = ?", ((registration_no or "").upper(),),
+        )
+        if not rows:
+            raise NotFound(f"member {registration_no!r} is not in the ledger")
+        keys = ("registration_no", "name", "status", "probation_ends_on", "place",
+                "organization_code", "transfer_id", "since", "category", "gender", "origin",
+                "left_reason", "gone_on", "last_activity_on")
+        return dict(zip(keys, rows[0], strict=True))
+
+    # --- lists ---------------------------------------------------------------------------
+
+    TRANSFER_COLUMNS = (
+        "transfer_id", "letter_no", "registration_no", "from_organization_code",
+        "to_organization_code", "received_in_code", "status", "reason", "basis", "route",
+        "paper_stops", "network_stops", "requested_on", "issued_on", "valid_until", "received_on",
+        "on_time", "receipt_returned_on",
+    )
+
+    def transfers(
+        self, organization_code: str | None = None, status: str | None = None,
+        letter_no: str | None = None, registration_no: str | None = None,
+        direction: str = "both", limit: int = 100, offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Transfers by organization subtree (sent from, addressed to, or either), status,
+        letter number or member."""
+        clauses, params = [], []
+        if organization_code:
+            sides = {"out": ["from_organization_code"], "in": ["to_organization_code", "received_in_code"],
+                     "both": ["from_organization_code", "to_organization_code", "received_in_code"]}
+            if direction not in sides:
+                raise ValidationError("direction must be in, out or both")
+            clauses.append("(" + " OR ".join(f"{c} IN ({SUBTREE})" for c in sides[direction]) + ")")
+            params += [organization_code] * len(sides[direction])
+        for column, value in (("status", status), ("letter_no", letter_no),
+                              ("registration_no", registration_no)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        count = self.db.scalar("SELECT COUNT(*) FROM proj_transfers" + where, params)
+        rows = self.db.query(
+            "SELECT " + ", ".join(self.TRANSFER_COLUMNS) + " FROM proj_transfers" + where
+            + " ORDER BY requested_on DESC, transfer_id LIMIT ? OFFSET ?", [*params, limit, offset],
+        )
+        data = [dict(zip(self.TRANSFER_COLUMNS, row, strict=True)) for row in rows]
+        for row in data:
+            row["on_time"] = None if row["on_time"] is None else bool(row["on_time"])
+        return data, int(count or 0)
+
+    def certificates(
+        self, organization_code: str | None = None, status: str | None = None,
+        registration_no: str | None = None, limit: int = 100, offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        columns = ("certificate_no", "kind", "registration_no", "home_organization_code",
+                   "host_organization_code", "host_description", "purpose", "issued_on",
+                   "valid_until", "status", "returned_on")
+        clauses, params = [], []
+        if organization_code:
+            clauses.append(f"(home_organization_code IN ({SUBTREE}) OR host_organization_code IN ({SUBTREE}))")
+            params += [organization_code, organization_code]
+        for column, value in (("status", status), ("registration_no", registration_no)):
+            if value:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        count = self.db.scalar("SELECT COUNT(*) FROM proj_certificates" + where, params)
+        rows = self.db.query(
+            "SELECT " + ", ".join(columns) + " FROM proj_certificates" + where
+            + " ORDER BY issued_on DESC, certificate_no LIMIT ? OFFSET ?", [*params, limit, offset],
+        )
+        return [dict(zip(columns, row, strict=True)) for row in rows], int(count or 0)
+
+    # --- the overdue list (pocket members) ---------------------------------------------
+
+    def overdue(
+        self, code: str, on: date, kind: str | None = None, limit: int = 1000, offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Pocket-member detection as of `on`, for an organization's subtree: rows whose
+        organization or whose responsible organization is in it, most overdue first."""
+        self.organization(code)
+        if kind is not None and kind not in OVERDUE_KINDS:
+            raise ValidationError(f"kind must be one of {', '.join(OVERDUE_KINDS)}")
+        kinds = [kind] if kind else list(OVERDUE_KINDS)
+        rows: list[dict[str, Any]] = []
+        day = on.isoformat()
+        if "overdue_letter" in kinds:
+            rows += self._rows("overdue_letter", (
+                "SELECT t.registration_no, m.name, t.from_organization_code, t.letter_no, t.valid_until, "
+                "t.sending_committee_code FROM proj_transfers t JOIN proj_members m "
+                "ON m.registration_no = t.registration_no WHERE t.issued_on <= ? AND t.valid_until < ? "
+                "AND (t.received_on IS NULL OR t.received_on > ?) AND (t.closed_on IS NULL OR t.closed_on > ?) "
+                f"AND (t.from_organization_code IN ({SUBTREE}) OR t.sending_committee_code IN ({SUBTREE}))"
+            ), [day, day, day, day, code, code], on)
+        if "unreturned_receipt" in kinds:
+            cutoff = (on - timedelta(days=RECEIPT_DUE_DAYS)).isoformat()
+            rows += self._rows("unreturned_receipt", (
+                "SELECT t.registration_no, m.name, t.from_organization_code, t.letter_no, t.received_on, "
+                "t.receiving_committee_code FROM proj_transfers t JOIN proj_members m "
+                "ON m.registration_no = t.registration_no WHERE t.received_on < ? "
+                "AND (t.receipt_returned_on IS NULL OR t.receipt_returned_on > ?) "
+                f"AND (t.from_organization_code IN ({SUBTREE}) OR t.received_in_code IN ({SUBTREE}) "
+                f"OR t.receiving_committee_code IN ({SUBTREE}))"
+            ), [cutoff, day, code, code, code], on, due_after_days=RECEIPT_DUE_DAYS)
+        if "unreturned_certificate" in kinds:
+            rows += self._rows("unreturned_certificate", (
+                "SELECT c.registration_no, m.name, c.home_organization_code, c.certificate_no, c.valid_until, "
+                "(SELECT o.code FROM proj_org_closure k JOIN proj_organizations o ON o.code = k.ancestor "
+                "WHERE k.descendant = c.home_organization_code AND o.kind IN "
+                "('committee', 'work_committee', 'service_center', 'department') ORDER BY k.depth LIMIT 1) "
+                "FROM proj_certificates c JOIN proj_members m ON m.registration_no = c.registration_no "
+                "WHERE c.kind = 'temporary' AND c.issued_on <= ? AND c.valid_until < ? "
+                "AND (c.returned_on IS NULL OR c.returned_on > ?) "
+                f"AND c.home_organization_code IN ({SUBTREE})"
+            ), [day, day, day, code], on)
+        if "inactive_6m" in kinds:
+            rows += self._inactive(code, on)
+        rows.sort(key=lambda r: (-r["days_overdue"], r["kind"], r["registration_no"]))
+        return rows[offset:offset + limit], len(rows)
+
+    def _rows(self, kind: str, statement: str, params: list[Any], on: date,
+              due_after_days: int = 0) -> list[dict[str, Any]]:
+        found = []
+        for registration_no, name, org, reference, due, responsible in self.db.query(statement, params):
+            due_on = date.fromisoformat(due) + timedelta(days=due_after_days)
+            found.append({
+                "kind": kind, "registration_no": registration_no, "name": name,
+                "organization_code": org, "reference": reference, "due_on": due_on.isoformat(),
+                "days_overdue": (on - due_on).days, "responsible_organization_code": responsible,
+            })
+        return found
+
+    def _inactive(self, code: str, on: date) -> list[dict[str, Any]]:
+        """Held members with neither org life nor dues in each of the last 6 full months,
+        who were in the ledger for all of them. The ledger flags; it removes no one."""
+        window = months_before(on, INACTIVE_MONTHS)
+        start = month_bounds(window[0])[0].isoformat()
+        due_on = month_bounds(window[-1])[1] + timedelta(days=1)
+        marks = ", ".join("?" for _ in window)
+        day = on.isoformat()
+        rows = self.db.query(
+            "SELECT m.registration_no, m.name, s.organization_code, m.last_activity_on "
+            "FROM proj_stints s JOIN proj_members m ON m.registration_no = s.registration_no "
+            f"WHERE s.organization_code IN ({SUBTREE}) AND s.kind = 'held' AND s.from_on <= ? "
+            "AND (s.to_on IS NULL OR s.to_on > ?) AND m.enrolled_on <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = m.registration_no "
+            f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))",
+            [code, day, day, start, *window],
+        )
+        return [{
+            "kind": "inactive_6m", "registration_no": no, "name": name, "organization_code": org,
+            "reference": last, "due_on": due_on.isoformat(), "days_overdue": (on - due_on).days,
+            "responsible_organization_code": org,
+        } for no, name, org, last in rows]
+
+    # --- reports ---------------------------------------------------------------------------
+
+    def monthly_report(self, code: str, month: str) -> dict[str, Any]:
+        """The figures of DOMAIN.md §8 for an organization's subtree and a month, by
+        effective date; counts are of record (in-transit members count at the sender)."""
+        self.organization(code)
+        validate_month(month)
+        first, last = month_bounds(month)
+        flows = dict(self.db.query(
+            "SELECT figure, value FROM proj_counts WHERE organization_code = ? AND month = ?", (code, month)
+        ))
+        stock_marks = ", ".join("?" for _ in STOCKS)
+        stocks = dict.fromkeys(STOCKS, 0)
+        stocks.update(dict(self.db.query(
+            "SELECT figure, SUM(value) FROM proj_counts WHERE organization_code = ? AND month <= ? "
+            f"AND figure IN ({stock_marks}) GROUP BY figure", (code, month, *STOCKS),
+        )))
+        f = {k: int(v) for k, v in flows.items()}
+
+        def g(name: str) -> int:
+            return f.get(name, 0)
+
+        closing = int(stocks["net"])
+        opening = closing - g("net")
+        transferred_in = {k: g(f"transferred_in_{k}") for k in ("internal", "external", "whole_org")}
+        transferred_out = {k: g(f"transferred_out_{k}") for k in ("internal", "external", "whole_org")}
+        left_by_reason = {r: g(f"left_{r}") for r in LEFT_REASONS}
+        overdue = self.db.scalar(
+            "SELECT COUNT(*) FROM proj_transfers WHERE issued_on <= ? AND valid_until < ? "
+            "AND (received_on IS NULL OR received_on > ?) AND (closed_on IS NULL OR closed_on > ?) "
+            f"AND from_organization_code IN ({SUBTREE})",
+            (last.isoformat(),) * 4 + (code,),
+        )
+        received, on_time = g("letters_received"), g("received_on_time")
+        issued_by_route = {r: g(f"route_{r}") for r in ROUTES}
+        report = {
+            "organization_code": code, "month": month,
+            "period_start": first.isoformat(), "period_end": last.isoformat(),
+            "opening": opening,
+            "admitted": g("admitted"), "imported": g("imported"),
+            **{f"transferred_in_{k}": v for k, v in transferred_in.items()},
+            "transferred_in": sum(transferred_in.values()),
+            **{f"transferred_out_{k}": v for k, v in transferred_out.items()},
+            "transferred_out": sum(transferred_out.values()),
+            "deceased": g("deceased"), "left": g("left"), "left_by_reason": left_by_reason,
+            "closing": closing,
+            "held": closing - int(stocks["in_transit"]), "in_transit": int(stocks["in_transit"]),
+            "overdue_letters": int(overdue or 0),
+            "certificates_out": int(stocks["certificates_out"]), "mobile_out": int(stocks["mobile_out"]),
+            "hosted": int(stocks["hosted"]),
+            "probationary": int(stocks["probationary"]), "full": int(stocks["full"]),
+            "letters_issued": g("letters_issued"), "letters_received": received,
+            "letters_cancelled": g("letters_cancelled"), "letters_rejected": g("letters_rejected"),
+            "received_on_time": on_time, "received_late": g("received_late"),
+            "timely_rate": round(on_time / received, 4) if received else None,
+            "receipts_returned": g("receipts_returned"),
+            "receipt_days_total": g("receipt_days"),
+            "receipt_days_average": round(g("receipt_days") / g("receipts_returned"), 2)
+            if g("receipts_returned") else None,
+            "certificates_issued": g("certificates_issued"),
+            "certificates_returned": g("certificates_returned"),
+            "by_reason": {r: g(f"reason_{r}") for r in REASONS},
+            "by_route": issued_by_route,
+            "paper_stops": sum(PAPER_STOPS[r] * n for r, n in issued_by_route.items()),
+            "network_stops": sum(NETWORK_STOPS * n for n in issued_by_route.values()),
+        }
+        filed = self.db.query(
+            "SELECT filed_on FROM proj_filings WHERE organization_code = ? AND month >= ? "
+            "ORDER BY month LIMIT 1", (code, month),
+        )
+        report["filed"] = bool(filed)
+        return report
+
+    def annual_report(self, code: str, year: int) -> dict[str, Any]:
+        """The year's twelve months, their totals, and the composition at year end."""
+        if not isinstance(year, int) or not 1900 <= year <= 2999:
+            raise ValidationError("year must be a four-digit year")
+        months = [self.monthly_report(code, f"{year:04d}-{m:02d}") for m in range(1, 13)]
+        summed = ("admitted", "imported", "transferred_in", "transferred_out", "deceased", "left",
+                  "letters_issued", "letters_received", "received_on_time", "receipts_returned",
+                  "certificates_issued", "certificates_returned")
+        year_end = date(year, 12, 31).isoformat()
+        composition: dict[str, dict[str, int]] = {}
+        for column in ("category", "gender"):
+            composition[column] = {
+                key: int(n) for key, n in self.db.query(
+                    f"SELECT m.{column}, COUNT(*) FROM proj_stints s JOIN proj_members m "
+                    "ON m.registration_no = s.registration_no "
+                    f"WHERE s.organization_code IN ({SUBTREE}) AND s.from_on <= ? "
+                    "AND (s.to_on IS NULL OR s.to_on > ?) GROUP BY m." + column,
+                    (code, year_end, year_end),
+                )
+            }
+        return {
+            "organization_code": code, "year": year,
+            "opening": months[0]["opening"], "closing": months[-1]["closing"],
+            "totals": {k: sum(m[k] for m in months) for k in summed},
+            "composition": {
+                "probationary": months[-1]["probationary"], "full": months[-1]["full"],
+                "held": months[-1]["held"], "in_transit": months[-1]["in_transit"], **composition,
+            },
+            "months": months,
+        }

@@ -1,0 +1,145 @@
+"""Read model of transfers and certificates with their states, for lists by organization,
+by letter number and by status, and for the overdue list.
+
+Tables: proj_transfers, proj_certificates.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+from typing import Any
+
+from domain.certificate import Certificate
+from domain.transfer import NETWORK_STOPS, PAPER_STOPS, Transfer
+from projections.db import ViewDatabase
+from projections.organizations import Tree
+from projections.tables import Row, Table
+
+TRANSFERS = Table(
+    "proj_transfers",
+    ["transfer_id", "letter_no", "registration_no", "from_organization_code", "to_organization_code",
+     "sending_committee_code", "receiving_committee_code", "received_in_code", "status", "reason",
+     "basis", "route", "paper_stops", "network_stops", "requested_on", "issued_on", "valid_until",
+     "received_on", "on_time", "late_certificate", "receipt_returned_on", "receipt_days",
+     "closed_on", "closing_reason"],
+    ["transfer_id"],
+    ["CREATE TABLE IF NOT EXISTS proj_transfers (transfer_id TEXT PRIMARY KEY, letter_no TEXT, "
+     "registration_no TEXT NOT NULL, from_organization_code TEXT NOT NULL, "
+     "to_organization_code TEXT NOT NULL, sending_committee_code TEXT NOT NULL, "
+     "receiving_committee_code TEXT NOT NULL, received_in_code TEXT, status TEXT NOT NULL, "
+     "reason TEXT NOT NULL, basis TEXT NOT NULL, route TEXT NOT NULL, paper_stops INTEGER NOT NULL, "
+     "network_stops INTEGER NOT NULL, requested_on TEXT NOT NULL, issued_on TEXT, valid_until TEXT, "
+     "received_on TEXT, on_time INTEGER, late_certificate TEXT, receipt_returned_on TEXT, "
+     "receipt_days INTEGER, closed_on TEXT, closing_reason TEXT)",
+     "CREATE INDEX IF NOT EXISTS proj_transfers_letter ON proj_transfers (letter_no)",
+     "CREATE INDEX IF NOT EXISTS proj_transfers_from ON proj_transfers (from_organization_code, status)",
+     "CREATE INDEX IF NOT EXISTS proj_transfers_to ON proj_transfers (to_organization_code, status)",
+     "CREATE INDEX IF NOT EXISTS proj_transfers_member ON proj_transfers (registration_no)",
+     "CREATE INDEX IF NOT EXISTS proj_transfers_status ON proj_transfers (status, valid_until)"],
+)
+CERTIFICATES = Table(
+    "proj_certificates",
+    ["certificate_id", "certificate_no", "kind", "registration_no", "home_organization_code",
+     "host_organization_code", "host_description", "purpose", "contact_person", "issued_on",
+     "valid_until", "status", "returned_on"],
+    ["certificate_id"],
+    ["CREATE TABLE IF NOT EXISTS proj_certificates (certificate_id TEXT PRIMARY KEY, "
+     "certificate_no TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, registration_no TEXT NOT NULL, "
+     "home_organization_code TEXT NOT NULL, host_organization_code TEXT, host_description TEXT, "
+     "purpose TEXT NOT NULL, contact_person TEXT, issued_on TEXT NOT NULL, valid_until TEXT NOT NULL, "
+     "status TEXT NOT NULL, returned_on TEXT)",
+     "CREATE INDEX IF NOT EXISTS proj_certificates_home ON proj_certificates (home_organization_code, status)",
+     "CREATE INDEX IF NOT EXISTS proj_certificates_member ON proj_certificates (registration_no)"],
+)
+
+
+class TransfersView:
+    def __init__(self, tree: Tree) -> None:
+        self.tree = tree
+        self.transfers, self.certificates = TRANSFERS.fresh(), CERTIFICATES.fresh()
+        self.tables = (self.transfers, self.certificates)
+
+    def transfer(self, db: ViewDatabase, event: Any) -> Row:
+        row = self.transfers.get(db, (str(event.originator_id),))
+        assert row is not None, f"no transfer row for {event.originator_id}"
+        return row
+
+    def _update(self, db: ViewDatabase, event: Any, **changes: Any) -> Row:
+        row = self.transfer(db, event)
+        row.update(changes)
+        self.transfers.touch(row)
+        return row
+
+    @singledispatchmethod
+    def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
+        """Events of other kinds change nothing here."""
+
+    @apply.register
+    def _(self, event: Transfer.Requested, position: int, db: ViewDatabase) -> None:
+        self.transfers.put({
+            "transfer_id": str(event.originator_id), "letter_no": None,
+            "registration_no": event.registration_no,
+            "from_organization_code": event.from_organization_code,
+            "to_organization_code": event.to_organization_code,
+            "sending_committee_code": self.tree.committee_of(event.from_organization_code),
+            "receiving_committee_code": self.tree.committee_of(event.to_organization_code),
+            "received_in_code": None, "status": "requested", "reason": event.reason,
+            "basis": event.basis, "route": event.route, "paper_stops": PAPER_STOPS[event.route],
+            "network_stops": NETWORK_STOPS, "requested_on": event.on.isoformat(), "issued_on": None,
+            "valid_until": None, "received_on": None, "on_time": None, "late_certificate": None,
+            "receipt_returned_on": None, "receipt_days": None, "closed_on": None,
+            "closing_reason": None,
+        })
+
+    @apply.register
+    def _(self, event: Transfer.LetterIssued, position: int, db: ViewDatabase) -> None:
+        self._update(db, event, status="issued", letter_no=event.letter_no,
+                     issued_on=event.on.isoformat(), valid_until=event.valid_until.isoformat(),
+                     route=event.route, paper_stops=PAPER_STOPS[event.route],
+                     sending_committee_code=event.issuing_organization_code)
+
+    @apply.register
+    def _(self, event: Transfer.LetterExtended, position: int, db: ViewDatabase) -> None:
+        self._update(db, event, valid_until=event.valid_until.isoformat())
+
+    @apply.register
+    def _(self, event: Transfer.MemberReceived, position: int, db: ViewDatabase) -> None:
+        self._update(db, event, status="received", received_in_code=event.organization_code,
+                     received_on=event.on.isoformat(), on_time=int(event.on_time),
+                     late_certificate=event.late_certificate)
+
+    @apply.register
+    def _(self, event: Transfer.ReceiptReturned, position: int, db: ViewDatabase) -> None:
+        self._update(db, event, status="receipt_returned", receipt_returned_on=event.on.isoformat(),
+                     receipt_days=event.days)
+
+    @apply.register
+    def _(self, event: Transfer.Declined, position: int, db: ViewDatabase) -> None:
+        self._update(db, event, status="declined", closed_on=event.on.isoformat(), closing_reason=event.reason)
+
+    @apply.register
+    def _(self, event: Transfer.Rejected, position: int, db: ViewDatabase) -> None:
+        self._update(db, event, status="rejected", closed_on=event.on.isoformat(), closing_reason=event.reason)
+
+    @apply.register
+    def _(self, event: Transfer.Cancelled, position: int, db: ViewDatabase) -> None:
+        self._update(db, event, status="cancelled", closed_on=event.on.isoformat(), closing_reason=event.reason)
+
+    @apply.register
+    def _(self, event: Certificate.Issued, position: int, db: ViewDatabase) -> None:
+        self.certificates.put({
+            "certificate_id": str(event.originator_id), "certificate_no": event.certificate_no,
+            "kind": event.kind, "registration_no": event.registration_no,
+            "home_organization_code": event.home_organization_code,
+            "host_organization_code": event.host_organization_code,
+            "host_description": event.host_description, "purpose": event.purpose,
+            "contact_person": event.contact_person, "issued_on": event.on.isoformat(),
+            "valid_until": event.valid_until.isoformat(), "status": "issued", "returned_on": None,
+        })
+
+    @apply.register
+    def _(self, event: Certificate.Returned, position: int, db: ViewDatabase) -> None:
+        row = self.certificates.get(db, (str(event.originator_id),))
+        assert row is not None
+        row.update(status="returned", returned_on=event.on.isoformat())
+        self.certificates.touch(row)
