@@ -19,6 +19,9 @@ from psycopg import sql
 
 from domain.ledger import Ledger
 from domain.settings import store_env
+from projections.db import ViewDatabase
+from projections.engine import ProjectionEngine
+from projections.queries import Queries
 
 TODAY = date(2026, 11, 20)
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/test")
@@ -51,6 +54,8 @@ class Store:
     def __init__(self, kind: str, url: str) -> None:
         self.kind, self.url = kind, url
         self._opened: list[Ledger] = []
+        self._engines: list[ProjectionEngine] = []
+        self._dbs: list[ViewDatabase] = []
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = store_env(self.url)
@@ -63,7 +68,23 @@ class Store:
         self._opened.append(ledger)
         return ledger
 
+    def engine(self, ledger: Ledger, **options: int) -> ProjectionEngine:
+        """A projection engine writing this store's views (its own connection)."""
+        engine = ProjectionEngine(ledger, ViewDatabase(self.url), **options)
+        self._engines.append(engine)
+        return engine
+
+    def queries(self) -> Queries:
+        db = ViewDatabase(self.url)
+        self._dbs.append(db)
+        return Queries(db)
+
     def close(self) -> None:
+        for engine in self._engines:
+            engine.stop()
+            engine.db.close()
+        for db in self._dbs:
+            db.close()
         for ledger in self._opened:
             ledger.close()
 
