@@ -163,7 +163,9 @@ class Ledger(Application[UUID]):
         self._id_key = key.encode()
         zone = ZoneInfo(self.env.get("LEDGER_TIMEZONE") or "Asia/Shanghai")
         self._today = today or (lambda: datetime.now(zone).date())
-        # Projections (DOMAIN.md §8) may add checks that run inside every command.
+        # Called with the position of the last event after every save (e.g. to bring the
+        # embedded store's views up to date before the command returns).
+        self.on_saved: list[Callable[[int], None]] = []
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -171,6 +173,12 @@ class Ledger(Application[UUID]):
             transcoder.register(transcoding)
 
     # --- plumbing ----------------------------------------------------------------------
+
+    def _notify(self, recordings: list[Any]) -> None:
+        if recordings and self.on_saved:
+            position = max(r.notification.id for r in recordings)
+            for callback in self.on_saved:
+                callback(position)
 
     def today(self) -> date:
         return self._today()

@@ -167,6 +167,10 @@ class ProjectionEngine:
         )
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask `run_forever()` or the background thread to return (safe from a signal handler)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -1,0 +1,39 @@
+"""The projection worker as a process of its own, following the store."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+
+from tests.conftest import TEST_ID_KEY, Store
+from tests.factories import admit, build_tree
+
+
+def test_a_separate_worker_process_brings_the_views_up_to_date(store: Store) -> None:
+    ledger = store.ledger()
+    build_tree(ledger)
+    ledger_queries = store.queries()
+    store.engine(ledger)  # creates the view tables, as set-up does
+    env = {**os.environ, "LEDGER_DATABASE_URL": store.url, "LEDGER_ID_KEY": TEST_ID_KEY}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "projections.worker", "--poll-interval", "0.05"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        number = admit(ledger, 7)
+        position = ledger.record_org_life(number, "XW-C1-B1", on=date(2026, 11, 2)).position
+        deadline = time.monotonic() + 30
+        while ledger_queries.position() < position:
+            assert worker.poll() is None, worker.stdout.read() if worker.stdout else ""
+            assert time.monotonic() < deadline, "the worker did not catch up within 30 s"
+            time.sleep(0.05)
+        located = ledger_queries.locate(number)
+        assert located["organization_code"] == "XW-C1-B1"
+        assert located["last_activity_on"] == "2026-11-02"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
+    assert worker.returncode == 0
