@@ -51,6 +51,7 @@ from domain.identifiers import (
     validate_registration_no,
 )
 from domain.member import Member, one_year_after, validate_month
+from domain.operator import Operator, new_token, operator_id_for
 from domain.organization import COMMITTEE_KINDS, Organization
 from domain.transcodings import TRANSCODINGS
 from domain.transfer import DEFAULT_VALID_DAYS, Transfer, classify_route
@@ -774,6 +775,58 @@ class Ledger(Application[UUID]):
                             certificate_no=certificate.certificate_no)
 
         return self._run(command)
+
+    # --- operators -----------------------------------------------------------------------
+
+    def grant_operator(
+        self, name: str, role: str, organization_code: str,
+        *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> tuple[Recorded, str]:
+        """A new operator, acting in `role` over `organization_code`'s subtree. Returns the
+        bearer token, which is stored nowhere: show it once."""
+        ctx = self.context(actor, None, request_id)
+        token = new_token()
+
+        def command(loaded: _Loaded) -> Recorded:
+            org = loaded.org(organization_code)
+            org.check_active()
+            self._check_scope(ctx, loaded, org)
+            operator = loaded.add(Operator.grant(ctx, token, name, role, org.code))
+            return Recorded(0, code=str(operator.id))
+
+        return self._run(command), token
+
+    def revoke_operator(
+        self, operator_id: str, *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, None, request_id)
+
+        def command(loaded: _Loaded) -> Recorded:
+            operator = self._operator(loaded, operator_id)
+            self._check_scope(ctx, loaded, loaded.org(operator.organization_code))
+            operator.revoke(ctx)
+            return Recorded(0, code=str(operator.id))
+
+        return self._run(command)
+
+    @staticmethod
+    def _operator(loaded: _Loaded, operator_id: str) -> Operator:
+        try:
+            key = UUID(str(operator_id))
+        except ValueError:
+            raise NotFound(f"operator {operator_id!r} is not in the ledger") from None
+        return loaded.get(key, Operator, f"operator {operator_id!r}")
+
+    def operator(self, operator_id: str) -> Operator:
+        return self._operator(_Loaded(self), operator_id)
+
+    def operator_for_token(self, token: str) -> Operator | None:
+        """The active operator a bearer token belongs to, or None."""
+        try:
+            operator = self.repository.get(operator_id_for(token))
+        except AggregateNotFoundError:
+            return None
+        return operator if isinstance(operator, Operator) and operator.active else None
 
     # --- reading -----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from psycopg import sql as pgsql
 from domain.ledger import Ledger
 from projections.db import ViewDatabase
 from projections.figures import FiguresView
+from projections.history import HistoryView
 from projections.members import MembersView
 from projections.organizations import OrganizationsView, Tree
 from projections.tables import Counters, Table
@@ -45,8 +46,10 @@ class ProjectionEngine:
         self.members = MembersView()
         self.transfers = TransfersView(self.tree)
         self.figures = FiguresView(self.tree, self.members, self.transfers)
-        # Order matters: figures first, so it sees each member's state before the event.
-        self.views = (self.figures, self.organizations, self.members, self.transfers)
+        self.history = HistoryView(self.members, self.transfers)
+        # Order matters: figures first, so it sees each member's state before the event;
+        # history last, so it sees the rows an event creates.
+        self.views = (self.figures, self.organizations, self.members, self.transfers, self.history)
         self.tables: list[Table] = [t for v in self.views for t in v.tables]  # type: ignore[attr-defined]
         self.counters: list[Counters] = list(self.figures.counters)
         self.position = 0

@@ -1,0 +1,122 @@
+"""Read model of each member's history and of the operators, for auditors.
+
+Tables: proj_history (one row per event that concerns a member: its own events and those
+of its transfers and certificates, with the global position), proj_operators.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from domain.certificate import Certificate
+from domain.member import Member
+from domain.operator import Operator
+from domain.transfer import Transfer
+from projections.db import ViewDatabase
+from projections.members import MembersView
+from projections.tables import Table
+from projections.transfers import TransfersView
+
+BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "on", "actor",
+               "actor_organization", "request_id"}
+
+HISTORY = Table(
+    "proj_history",
+    ["registration_no", "position", "aggregate_id", "version", "type", "on_date", "recorded_at",
+     "actor", "actor_organization", "request_id", "data"],
+    ["registration_no", "position"],
+    ["CREATE TABLE IF NOT EXISTS proj_history (registration_no TEXT NOT NULL, position INTEGER NOT NULL, "
+     "aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, on_date TEXT NOT NULL, "
+     "recorded_at TEXT NOT NULL, actor TEXT NOT NULL, actor_organization TEXT, request_id TEXT NOT NULL, "
+     "data TEXT NOT NULL, PRIMARY KEY (registration_no, position))"],
+)
+OPERATORS = Table(
+    "proj_operators",
+    ["operator_id", "name", "role", "organization_code", "active", "granted_on", "revoked_on"],
+    ["operator_id"],
+    ["CREATE TABLE IF NOT EXISTS proj_operators (operator_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+     "role TEXT NOT NULL, organization_code TEXT NOT NULL, active INTEGER NOT NULL, granted_on TEXT NOT NULL, "
+     "revoked_on TEXT)",
+     "CREATE INDEX IF NOT EXISTS proj_operators_org ON proj_operators (organization_code)"],
+)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, date | datetime | UUID | Decimal):
+        return value.isoformat() if isinstance(value, date | datetime) else str(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def event_type(event: Any) -> str:
+    return type(event).__qualname__
+
+
+def event_data(event: Any) -> dict[str, Any]:
+    """An event's own fields (not the envelope), as JSON-ready values."""
+    return {k: _plain(v) for k, v in event.__dict__.items() if k not in BASE_FIELDS}
+
+
+class HistoryView:
+    """Applied after the other views have seen the event's aggregate created."""
+
+    def __init__(self, members: MembersView, transfers: TransfersView) -> None:
+        self.members_view, self.transfers_view = members, transfers
+        self.history, self.operators = HISTORY.fresh(), OPERATORS.fresh()
+        self.tables = (self.history, self.operators)
+
+    def _record(self, registration_no: str, event: Any, position: int) -> None:
+        self.history.put({
+            "registration_no": registration_no, "position": position,
+            "aggregate_id": str(event.originator_id), "version": event.originator_version,
+            "type": event_type(event), "on_date": event.on.isoformat(),
+            "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
+            "actor_organization": event.actor_organization, "request_id": event.request_id,
+            "data": json.dumps(event_data(event), ensure_ascii=False, sort_keys=True),
+        })
+
+    @singledispatchmethod
+    def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
+        """Events of other kinds concern no member."""
+
+    @apply.register
+    def _(self, event: Member.Event, position: int, db: ViewDatabase) -> None:
+        row = self.members_view.members.get(db, (str(event.originator_id),))
+        assert row is not None
+        self._record(row["registration_no"], event, position)
+
+    @apply.register
+    def _(self, event: Transfer.Event, position: int, db: ViewDatabase) -> None:
+        row = self.transfers_view.transfers.get(db, (str(event.originator_id),))
+        assert row is not None
+        self._record(row["registration_no"], event, position)
+
+    @apply.register
+    def _(self, event: Certificate.Event, position: int, db: ViewDatabase) -> None:
+        row = self.transfers_view.certificates.get(db, (str(event.originator_id),))
+        assert row is not None
+        self._record(row["registration_no"], event, position)
+
+    @apply.register
+    def _(self, event: Operator.Granted, position: int, db: ViewDatabase) -> None:
+        self.operators.put({
+            "operator_id": str(event.originator_id), "name": event.name, "role": event.role,
+            "organization_code": event.organization_code, "active": 1,
+            "granted_on": event.on.isoformat(), "revoked_on": None,
+        })
+
+    @apply.register
+    def _(self, event: Operator.Revoked, position: int, db: ViewDatabase) -> None:
+        row = self.operators.get(db, (str(event.originator_id),))
+        assert row is not None
+        row.update(active=0, revoked_on=event.on.isoformat())
+        self.operators.touch(row)
+
