@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from typing import Literal
+
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,6 +24,11 @@ class Settings(BaseSettings):
     id_key: SecretStr
     timezone: str = "Asia/Shanghai"
     create_tables: bool = True
+    # inline: this process keeps the views current after each command (the embedded
+    # default); worker: a separate `python -m projections.worker` process does.
+    projections: Literal["inline", "worker"] = "inline"
+    # How long a read with min_position waits for the views before answering 503.
+    read_wait_seconds: float = 5.0
 
     def event_store_env(self) -> dict[str, str]:
         env = store_env(self.database_url, create_tables=self.create_tables)

@@ -75,6 +75,14 @@ class ViewDatabase:
         else:
             self._sqlite.execute(statement, params)
 
+    def execute_count(self, statement: str, params: Sequence[Any] = ()) -> int:
+        """Execute and return the number of rows changed."""
+        if self.kind == "postgres":
+            with self._pg.cursor() as cursor:
+                cursor.execute(self._sql(statement), params)  # type: ignore[arg-type]
+                return cursor.rowcount
+        return self._sqlite.execute(statement, params).rowcount
+
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return

@@ -131,6 +131,17 @@ class Queries:
                 "left_reason", "gone_on", "last_activity_on")
         return dict(zip(keys, rows[0], strict=True))
 
+    def member_flags(self, registration_no: str, on: date) -> tuple[set[str], int]:
+        """The overdue kinds that name this member as of `on`; and how many rows."""
+        rows = self.db.query(
+            "SELECT ancestor FROM proj_org_closure WHERE descendant = "
+            "(SELECT organization_code FROM proj_members WHERE registration_no = ?) ORDER BY depth DESC LIMIT 1",
+            (registration_no,))
+        if not rows:
+            return set(), 0
+        found, count = self.overdue(rows[0][0], on, member=registration_no)
+        return {r["kind"] for r in found}, count
+
     # --- lists ---------------------------------------------------------------------------
 
     TRANSFER_COLUMNS = (
@@ -198,6 +209,7 @@ class Queries:
 
     def overdue(
         self, code: str, on: date, kind: str | None = None, limit: int = 1000, offset: int = 0,
+        member: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Pocket-member detection as of `on`, for an organization's subtree: rows whose
         organization or whose responsible organization is in it, most overdue first."""
@@ -207,6 +219,7 @@ class Queries:
         kinds = [kind] if kind else list(OVERDUE_KINDS)
         rows: list[dict[str, Any]] = []
         day = on.isoformat()
+        only, who = (" AND t.registration_no = ?", [member]) if member else ("", [])
         if "overdue_letter" in kinds:
             rows += self._rows("overdue_letter", (
                 "SELECT t.registration_no, m.name, t.from_organization_code, t.letter_no, t.valid_until, "
@@ -214,7 +227,8 @@ class Queries:
                 "ON m.registration_no = t.registration_no WHERE t.issued_on <= ? AND t.valid_until < ? "
                 "AND (t.received_on IS NULL OR t.received_on > ?) AND (t.closed_on IS NULL OR t.closed_on > ?) "
                 f"AND (t.from_organization_code IN ({SUBTREE}) OR t.sending_committee_code IN ({SUBTREE}))"
-            ), [day, day, day, day, code, code], on)
+                + only
+            ), [day, day, day, day, code, code, *who], on)
         if "unreturned_receipt" in kinds:
             cutoff = (on - timedelta(days=RECEIPT_DUE_DAYS)).isoformat()
             rows += self._rows("unreturned_receipt", (
@@ -223,8 +237,8 @@ class Queries:
                 "ON m.registration_no = t.registration_no WHERE t.received_on < ? "
                 "AND (t.receipt_returned_on IS NULL OR t.receipt_returned_on > ?) "
                 f"AND (t.from_organization_code IN ({SUBTREE}) OR t.received_in_code IN ({SUBTREE}) "
-                f"OR t.receiving_committee_code IN ({SUBTREE}))"
-            ), [cutoff, day, code, code, code], on, due_after_days=RECEIPT_DUE_DAYS)
+                f"OR t.receiving_committee_code IN ({SUBTREE}))" + only
+            ), [cutoff, day, code, code, code, *who], on, due_after_days=RECEIPT_DUE_DAYS)
         if "unreturned_certificate" in kinds:
             rows += self._rows("unreturned_certificate", (
                 "SELECT c.registration_no, m.name, c.home_organization_code, c.certificate_no, c.valid_until, "
@@ -234,10 +248,10 @@ class Queries:
                 "FROM proj_certificates c JOIN proj_members m ON m.registration_no = c.registration_no "
                 "WHERE c.kind = 'temporary' AND c.issued_on <= ? AND c.valid_until < ? "
                 "AND (c.returned_on IS NULL OR c.returned_on > ?) "
-                f"AND c.home_organization_code IN ({SUBTREE})"
-            ), [day, day, day, code], on)
+                f"AND c.home_organization_code IN ({SUBTREE})" + only.replace("t.", "c.")
+            ), [day, day, day, code, *who], on)
         if "inactive_6m" in kinds:
-            rows += self._inactive(code, on)
+            rows += [r for r in self._inactive(code, on, member) if member is None or r["registration_no"] == member]
         rows.sort(key=lambda r: (-r["days_overdue"], r["kind"], r["registration_no"]))
         return rows[offset:offset + limit], len(rows)
 
@@ -253,7 +267,7 @@ class Queries:
             })
         return found
 
-    def _inactive(self, code: str, on: date) -> list[dict[str, Any]]:
+    def _inactive(self, code: str, on: date, member: str | None = None) -> list[dict[str, Any]]:
         """Held members with neither org life nor dues in each of the last 6 full months,
         who were in the ledger for all of them. The ledger flags; it removes no one."""
         window = months_before(on, INACTIVE_MONTHS)
@@ -267,8 +281,9 @@ class Queries:
             f"WHERE s.organization_code IN ({SUBTREE}) AND s.kind = 'held' AND s.from_on <= ? "
             "AND (s.to_on IS NULL OR s.to_on > ?) AND m.enrolled_on <= ? "
             "AND NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = m.registration_no "
-            f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))",
-            [code, day, day, start, *window],
+            f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))"
+            + (" AND m.registration_no = ?" if member else ""),
+            [code, day, day, start, *window, *([member] if member else [])],
         )
         return [{
             "kind": "inactive_6m", "registration_no": no, "name": name, "organization_code": org,

@@ -1,0 +1,47 @@
+"""The FastAPI application: routers, error handling, and the services built from settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import audit, certificates, members, operators, organizations, reports, transfers
+from api.services import Services
+from domain.settings import Settings
+
+DESCRIPTION = """An event-sourced ledger of party members' organizational relationship transfers
+(党员组织关系接转). Every call under /v1 needs `Authorization: Bearer <token>`; errors are
+application/problem+json with a stable `code`; every POST accepts `Idempotency-Key`."""
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or Services(settings or Settings())  # type: ignore[call-arg]
+        app.state.services.attach_idempotency()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(title="Transfer ledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    errors.install(app)
+    for module in (organizations, operators, members, transfers, certificates, reports, audit):
+        app.include_router(module.routes)
+
+    @app.get("/", include_in_schema=False)
+    def index() -> dict[str, Any]:
+        return {"name": "transfer ledger", "api": "/v1", "docs": "/docs", "openapi": "/openapi.json"}
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, Any]:
+        return {"ok": True, "position": app.state.services.ledger.max_position()}
+
+    return app
+

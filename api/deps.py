@@ -1,0 +1,66 @@
+"""Request dependencies: the services, the authenticated operator and its rights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from uuid import uuid4
+
+from fastapi import Depends, Header, Request
+
+from api.errors import ApiError
+from api.services import Services
+from domain.base import Actor
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The authenticated operator: its role and the subtree it acts on."""
+
+    id: str
+    name: str
+    role: str
+    organization_code: str
+    request_id: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(id=self.id, organization_code=self.organization_code)
+
+    def require(self, *roles: str) -> None:
+        """Roles: admin manages organizations, members and operators; clerk acts on
+        members, transfers and certificates; auditor reads and changes nothing."""
+        if self.role not in roles:
+            raise ApiError("forbidden", f"the {self.role} role can't do this (needs {' or '.join(roles)})")
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def get_operator(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_request_id: Annotated[str | None, Header()] = None,
+) -> Operator:
+    token = bearer_token(authorization)
+    if token is None:
+        raise ApiError("unauthenticated", "send Authorization: Bearer <token>")
+    found = services.ledger.operator_for_token(token)
+    if found is None:
+        raise ApiError("unauthenticated", "the token is unknown or revoked")
+    request_id = (x_request_id or "").strip()[:100] or uuid4().hex
+    return Operator(str(found.id), found.name, found.role, found.organization_code, request_id)
+
+
+CurrentOperator = Annotated[Operator, Depends(get_operator)]

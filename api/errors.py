@@ -1,0 +1,90 @@
+"""Errors as application/problem+json, mapped from the domain's stable codes in one place."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import OperationalError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import LedgerError
+
+log = logging.getLogger("api")
+
+# Bad input is 422; a refusal by a rule or by a concurrent change is 409.
+STATUS_BY_CODE: dict[str, int] = {
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "out_of_jurisdiction": 403,
+    "not_found": 404,
+    "validation_error": 422,
+    "invalid_registration_no": 422,
+    "future_date": 422,
+    "validity_too_long": 422,
+    "idempotency_key_reused": 422,
+    "not_ready": 503,
+}
+TITLES = {401: "Unauthenticated", 403: "Forbidden", 404: "Not found", 409: "Refused",
+          422: "Invalid request", 500: "Internal error", 503: "Not ready"}
+
+
+class ApiError(Exception):
+    """An error raised by the API layer itself (authentication, roles, idempotency)."""
+
+    def __init__(self, code: str, detail: str, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.code, self.detail = code, detail
+        self.status = status or STATUS_BY_CODE.get(code, 409)
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"/problems/{code}", "title": TITLES.get(status, "Error"), "status": status,
+            "detail": detail, "code": code, **extra}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
+def known_error_response(error: BaseException) -> JSONResponse | None:
+    """The problem response for a refusal or bad input; None for anything unexpected."""
+    if isinstance(error, LedgerError):
+        return problem(STATUS_BY_CODE.get(error.code, 409), error.code, error.detail)
+    if isinstance(error, ApiError):
+        return problem(error.status, error.code, error.detail)
+    if isinstance(error, RequestValidationError):
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in error.errors()
+        ]
+        detail = "; ".join(f"{'.'.join(e['loc'][1:] or e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
+        return problem(422, "validation_error", detail, errors=errors)
+    return None
+
+
+def install(app: FastAPI) -> None:
+    async def known(_: Request, error: Exception) -> JSONResponse:
+        response = known_error_response(error)
+        assert response is not None
+        return response
+
+    for kind in (LedgerError, ApiError, RequestValidationError):
+        app.add_exception_handler(kind, known)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+            error.status_code, "http_error")
+        return problem(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        if isinstance(error, OperationalError | psycopg.OperationalError | sqlite3.OperationalError):
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(error).__name__)
+            return problem(503, "not_ready", "the database is unavailable or busy; try again")
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", "an unexpected error occurred")

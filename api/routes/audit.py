@@ -1,0 +1,48 @@
+"""For auditors: the event stream itself, and a verification of every view against a
+re-derivation from the events. The whole stream is read by operators of a root."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from api.deps import CurrentOperator, Operator, ServicesDep
+from api.routes.common import router
+from api.services import Services
+from domain.errors import OutOfJurisdiction
+from projections.history import event_data, event_type
+
+routes = router("/v1/audit", "audit")
+
+
+def check_root_auditor(services: Services, operator: Operator) -> None:
+    operator.require("auditor", "admin")
+    if services.ledger.organization(operator.organization_code).parent_code is not None:
+        raise OutOfJurisdiction("the whole event stream is for operators of a root department")
+
+
+@routes.get("/events")
+def events(services: ServicesDep, operator: CurrentOperator,
+           after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> Any:
+    check_root_auditor(services, operator)
+    data = []
+    for position, event in services.ledger.read_events(after=after, limit=limit):
+        data.append({
+            "position": position, "type": event_type(event), "aggregate_id": str(event.originator_id),
+            "version": event.originator_version, "on": event.on.isoformat(),  # type: ignore[attr-defined]
+            "recorded_at": event.timestamp.isoformat(), "actor": event.actor,  # type: ignore[attr-defined]
+            "actor_organization": event.actor_organization,  # type: ignore[attr-defined]
+            "request_id": event.request_id, "data": event_data(event),  # type: ignore[attr-defined]
+        })
+        if len(data) >= limit:
+            break
+    return {"data": data, "next_after": data[-1]["position"] if data else after}
+
+
+@routes.get("/verify")
+def verify(services: ServicesDep, operator: CurrentOperator) -> Any:
+    check_root_auditor(services, operator)
+    result = services.engine.verify()
+    return {"ok": result["ok"], "events": result["events"], "position": result["position"],
+            "mismatch_count": result["mismatch_count"], "mismatches": result["mismatches"]}

@@ -1,0 +1,52 @@
+"""Temporary and mobile member certificates: issue, return, read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.deps import CurrentOperator, Operator, ServicesDep
+from api.routes.common import router
+from api.schemas import CertificateCreate, CertificatePublic, OnRequest
+from api.services import Services
+from domain.errors import OutOfJurisdiction
+
+routes = router("/v1/certificates", "certificates")
+
+
+def public(services: Services, certificate_no: str, position: int | None = None) -> dict[str, Any]:
+    return {**services.ledger.certificate(certificate_no).summary(), "position": position}
+
+
+def check_visible(services: Services, operator: Operator, certificate_no: str) -> None:
+    certificate = services.ledger.certificate(certificate_no)
+    for code in (certificate.home_organization_code, certificate.host_organization_code):
+        if code and operator.organization_code in services.ledger.ancestors(code):
+            return
+    raise OutOfJurisdiction(f"certificate {certificate_no} is outside the jurisdiction of {operator.organization_code}")
+
+
+@routes.post("", status_code=201, response_model=CertificatePublic)
+def issue_certificate(body: CertificateCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require("admin", "clerk")
+    recorded = services.ledger.issue_certificate(
+        body.registration_no, kind=body.kind, purpose=body.purpose, valid_until=body.valid_until,
+        host_organization_code=body.host_organization_code, host_description=body.host_description,
+        contact_person=body.contact_person, actor=operator.actor, on=body.on, request_id=operator.request_id,
+    )
+    assert recorded.certificate_no is not None
+    return public(services, recorded.certificate_no, recorded.position)
+
+
+@routes.post("/{certificate_no}/return", response_model=CertificatePublic)
+def return_certificate(certificate_no: str, services: ServicesDep, operator: CurrentOperator,
+                       body: OnRequest | None = None) -> Any:
+    operator.require("admin", "clerk")
+    recorded = services.ledger.return_certificate(
+        certificate_no, actor=operator.actor, on=body.on if body else None, request_id=operator.request_id)
+    return public(services, certificate_no, recorded.position)
+
+
+@routes.get("/{certificate_no}", response_model=CertificatePublic)
+def get_certificate(certificate_no: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+    check_visible(services, operator, certificate_no)
+    return public(services, certificate_no)

@@ -1,0 +1,35 @@
+"""Helpers shared by the routers: jurisdiction checks and common query parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Operator
+from api.idempotency import IdempotentRoute
+from api.services import Services
+from domain.errors import OutOfJurisdiction
+
+MinPosition = Annotated[int | None, Query(ge=0, description="answer once the views have applied this position")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def router(prefix: str, tag: str) -> APIRouter:
+    return APIRouter(prefix=prefix, tags=[tag], route_class=IdempotentRoute)
+
+
+def check_within(services: Services, operator: Operator, code: str) -> None:
+    """Reads, like commands, stay inside the operator's subtree (NotFound if unknown)."""
+    if operator.organization_code not in services.ledger.ancestors(code):
+        raise OutOfJurisdiction(f"organization {code} is outside the jurisdiction of {operator.organization_code}")
+
+
+def within_or_above(services: Services, operator: Operator, code: str) -> None:
+    """An organization inside the subtree, or one of the operator's own ancestors."""
+    if operator.organization_code in services.ledger.ancestors(code):
+        return
+    if code in services.ledger.ancestors(operator.organization_code):
+        return
+    raise OutOfJurisdiction(f"organization {code} is outside the jurisdiction of {operator.organization_code}")

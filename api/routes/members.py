@@ -1,0 +1,140 @@
+"""Members: admit or import, read (with flags), history, confirm, death, leave, activity."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from api.deps import CurrentOperator, Operator, ServicesDep
+from api.routes.common import MinPosition, router
+from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
+from api.services import Services
+from domain.errors import OutOfJurisdiction
+
+routes = router("/v1/members", "members")
+
+MEMBER_ROLES = ("admin", "clerk")
+
+
+def check_member_visible(services: Services, operator: Operator, registration_no: str) -> None:
+    """A member is visible where it is of record, to the receiving side of its open
+    transfer, and where it was ever held (for history)."""
+    member = services.ledger.member(registration_no)
+    scope = operator.organization_code
+    if scope in services.ledger.ancestors(member.organization_code):
+        return
+    if member.transfer_id is not None:
+        transfer = services.ledger.transfer(member.transfer_id)
+        if scope in services.ledger.ancestors(transfer.to_organization_code):
+            return
+    with services.queries() as queries:
+        if queries.db.scalar(
+            "SELECT COUNT(*) FROM proj_stints s JOIN proj_org_closure c ON c.descendant = s.organization_code "
+            "WHERE s.registration_no = ? AND c.ancestor = ?", (member.registration_no, scope),
+        ):
+            return
+    raise OutOfJurisdiction(f"member {member.registration_no} is outside the jurisdiction of {scope}")
+
+
+def member_public(services: Services, registration_no: str, position: int | None = None) -> dict[str, Any]:
+    member = services.ledger.member(registration_no)
+    today = services.ledger.today()
+    flags = []
+    if member.status == "probationary" and member.probation_ends_on and today >= member.probation_ends_on:
+        flags.append("confirmation_due")
+    if member.place == "in_transit":
+        transfer = services.ledger.transfer(member.transfer_id) if member.transfer_id else None
+        if transfer and transfer.valid_until and today > transfer.valid_until:
+            flags.append("overdue_letter")
+    if not member.is_gone:
+        with services.queries() as queries:
+            rows, _ = queries.member_flags(member.registration_no, today)
+        flags.extend(sorted(rows))
+    return {
+        "registration_no": member.registration_no, "name": member.name, "status": member.status,
+        "probation_ends_on": member.probation_ends_on,
+        "place": {"kind": member.place, "organization_code": member.organization_code,
+                  "transfer_id": member.transfer_id},
+        "flags": flags, "gender": member.gender, "category": member.category, "joined_on": member.joined_on,
+        "origin": member.origin, "position": position,
+    }
+
+
+@routes.post("", status_code=201, response_model=MemberPublic)
+def create_member(body: MemberCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*MEMBER_ROLES)
+    fields = body.model_dump(exclude={"registration_no", "status", "organization_code", "on"})
+    common = {"actor": operator.actor, "on": body.on, "request_id": operator.request_id}
+    if body.registration_no is None and body.status == "probationary":
+        recorded = services.ledger.admit_member(body.organization_code, **fields, **common)
+    else:
+        recorded = services.ledger.import_member(
+            body.organization_code, registration_no=body.registration_no, status=body.status, **fields, **common
+        )
+    assert recorded.registration_no is not None
+    return member_public(services, recorded.registration_no, recorded.position)
+
+
+@routes.get("/{registration_no}", response_model=MemberPublic)
+def get_member(registration_no: str, services: ServicesDep, operator: CurrentOperator,
+               min_position: MinPosition = None) -> Any:
+    if min_position:
+        services.wait_for(min_position)
+    check_member_visible(services, operator, registration_no)
+    return member_public(services, registration_no)
+
+
+@routes.get("/{registration_no}/history", response_model=HistoryPublic)
+def history(registration_no: str, services: ServicesDep, operator: CurrentOperator,
+            min_position: MinPosition = None) -> Any:
+    check_member_visible(services, operator, registration_no)
+    number = services.ledger.member(registration_no).registration_no
+    with services.queries(min_position) as queries:
+        rows = queries.db.query(
+            "SELECT position, type, on_date, recorded_at, actor, actor_organization, request_id, data "
+            "FROM proj_history WHERE registration_no = ? ORDER BY position", (number,),
+        )
+    data = [{"position": p, "type": t, "on": on, "recorded_at": at, "actor": a, "actor_organization": ao,
+             "request_id": r, "data": json.loads(d)} for p, t, on, at, a, ao, r, d in rows]
+    return {"data": data, "count": len(data)}
+
+
+@routes.post("/{registration_no}/confirm", response_model=MemberPublic)
+def confirm(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*MEMBER_ROLES)
+    recorded = services.ledger.confirm_member(
+        registration_no, actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return member_public(services, registration_no, recorded.position)
+
+
+@routes.post("/{registration_no}/death", response_model=MemberPublic)
+def death(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*MEMBER_ROLES)
+    recorded = services.ledger.record_death(
+        registration_no, actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return member_public(services, registration_no, recorded.position)
+
+
+@routes.post("/{registration_no}/leave", response_model=MemberPublic)
+def leave(registration_no: str, body: LeaveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*MEMBER_ROLES)
+    recorded = services.ledger.record_leaving(
+        registration_no, body.reason, actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return member_public(services, registration_no, recorded.position)
+
+
+@routes.post("/{registration_no}/org-life", response_model=MemberPublic)
+def org_life(registration_no: str, body: OrgLifeRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*MEMBER_ROLES)
+    recorded = services.ledger.record_org_life(
+        registration_no, body.organization_code, actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return member_public(services, registration_no, recorded.position)
+
+
+@routes.post("/{registration_no}/dues", response_model=MemberPublic)
+def dues(registration_no: str, body: DuesRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*MEMBER_ROLES)
+    recorded = services.ledger.record_dues(
+        registration_no, body.month, str(body.amount), actor=operator.actor, on=body.on,
+        request_id=operator.request_id)
+    return member_public(services, registration_no, recorded.position)

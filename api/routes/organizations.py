@@ -1,0 +1,97 @@
+"""Organizations: register, dissolve, move (whole-organization transfer), read, rosters,
+overdue lists."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from api.deps import CurrentOperator, ServicesDep
+from api.routes.common import Limit, MinPosition, Offset, check_within, router, within_or_above
+from api.schemas import (
+    DissolveRequest,
+    MoveRequest,
+    OrganizationCreate,
+    OrganizationPublic,
+    OrganizationsPublic,
+    OverduePublic,
+    RosterPublic,
+)
+
+routes = router("/v1/organizations", "organizations")
+
+
+def public(services: Any, code: str, position: int | None = None) -> OrganizationPublic:
+    return OrganizationPublic(**services.ledger.organization(code).summary(), position=position)
+
+
+@routes.post("", status_code=201, response_model=OrganizationPublic)
+def register_organization(body: OrganizationCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require("admin")
+    recorded = services.ledger.register_organization(
+        body.code, body.name, body.kind, body.parent_code, body.region,
+        actor=operator.actor, on=body.on, request_id=operator.request_id,
+    )
+    return public(services, body.code, recorded.position)
+
+
+@routes.get("/{code}", response_model=OrganizationPublic)
+def get_organization(code: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+    within_or_above(services, operator, code)
+    return public(services, code)
+
+
+@routes.get("/{code}/children", response_model=OrganizationsPublic)
+def get_children(code: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+    within_or_above(services, operator, code)
+    children = sorted(services.ledger.organization(code).children)
+    data = [public(services, child) for child in children]
+    return {"data": data, "count": len(data)}
+
+
+@routes.post("/{code}/dissolve", response_model=OrganizationPublic)
+def dissolve(code: str, body: DissolveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require("admin")
+    recorded = services.ledger.dissolve_organization(
+        code, body.successor_code, actor=operator.actor, on=body.on, request_id=operator.request_id
+    )
+    return public(services, code, recorded.position)
+
+
+@routes.post("/{code}/move", response_model=OrganizationPublic)
+def move(code: str, body: MoveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require("admin")
+    recorded = services.ledger.move_organization(
+        code, body.parent_code, actor=operator.actor, on=body.on, request_id=operator.request_id
+    )
+    return public(services, code, recorded.position)
+
+
+@routes.get("/{code}/roster", response_model=RosterPublic)
+def roster(
+    code: str, services: ServicesDep, operator: CurrentOperator,
+    as_of: Annotated[date | None, Query()] = None, subtree: bool = False, include_in_transit: bool = False,
+    q: Annotated[str | None, Query(max_length=50, description="name or registration number")] = None,
+    limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
+) -> Any:
+    check_within(services, operator, code)
+    with services.queries(min_position) as queries:
+        rows, count = queries.roster(code, as_of=as_of, subtree=subtree, include_in_transit=include_in_transit,
+                                     limit=limit, offset=offset, search=q)
+    return {"data": rows, "count": count}
+
+
+@routes.get("/{code}/overdue", response_model=OverduePublic)
+def overdue(
+    code: str, services: ServicesDep, operator: CurrentOperator,
+    on: Annotated[date | None, Query()] = None,
+    kind: Annotated[str | None, Query(description="overdue_letter, unreturned_receipt, "
+                                                  "unreturned_certificate or inactive_6m")] = None,
+    limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None,
+) -> Any:
+    check_within(services, operator, code)
+    with services.queries(min_position) as queries:
+        rows, count = queries.overdue(code, on or services.ledger.today(), kind=kind, limit=limit, offset=offset)
+    return {"data": rows, "count": count}

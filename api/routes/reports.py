@@ -1,0 +1,73 @@
+"""Monthly and annual reports (JSON, or CSV with Accept: text/csv) and filing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+from fastapi import Query, Request, Response
+
+from api.deps import CurrentOperator, ServicesDep
+from api.routes.common import MinPosition, check_within, router
+from api.schemas import FileRequest
+from domain.member import validate_month
+
+routes = router("/v1/reports", "reports")
+
+
+def flatten(report: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in report.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        elif not isinstance(value, list):
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def as_csv(rows: list[dict[str, Any]]) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+
+
+def wants_csv(request: Request) -> bool:
+    return "text/csv" in (request.headers.get("accept") or "")
+
+
+@routes.get("/monthly", responses={200: {"content": {"text/csv": {}}}})
+def monthly(
+    request: Request, services: ServicesDep, operator: CurrentOperator,
+    organization_code: Annotated[str, Query()], month: Annotated[str, Query(description="YYYY-MM")],
+    min_position: MinPosition = None,
+) -> Any:
+    check_within(services, operator, organization_code)
+    validate_month(month)
+    with services.queries(min_position) as queries:
+        report = queries.monthly_report(organization_code, month)
+    return as_csv([flatten(report)]) if wants_csv(request) else report
+
+
+@routes.get("/annual", responses={200: {"content": {"text/csv": {}}}})
+def annual(
+    request: Request, services: ServicesDep, operator: CurrentOperator,
+    organization_code: Annotated[str, Query()], year: Annotated[int, Query(ge=1900, le=2999)],
+    min_position: MinPosition = None,
+) -> Any:
+    check_within(services, operator, organization_code)
+    with services.queries(min_position) as queries:
+        report = queries.annual_report(organization_code, year)
+    return as_csv([flatten(m) for m in report["months"]]) if wants_csv(request) else report
+
+
+@routes.post("/monthly/file")
+def file_month(body: FileRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    """Filing (报送) freezes the month, and every earlier one, for the subtree."""
+    operator.require("admin")
+    recorded = services.ledger.file_month(
+        body.organization_code, body.month, actor=operator.actor, request_id=operator.request_id)
+    return {"organization_code": body.organization_code, "month": body.month, "filed": True,
+            "position": recorded.position}

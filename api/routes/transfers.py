@@ -1,0 +1,133 @@
+"""Transfers: request, issue, decline, receive, return the receipt, reject, cancel, extend;
+read one or list them. The sending side acts on its members' transfers, the receiving
+side on transfers addressed into its subtree; both sides may read a transfer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from api.deps import CurrentOperator, Operator, ServicesDep
+from api.routes.common import Limit, MinPosition, Offset, check_within, router
+from api.schemas import (
+    ExtendRequest,
+    IssueRequest,
+    OnRequest,
+    ReasonRequest,
+    ReceiveRequest,
+    TransferCreate,
+    TransferPublic,
+    TransfersPublic,
+)
+from api.services import Services
+from domain.errors import OutOfJurisdiction
+
+routes = router("/v1/transfers", "transfers")
+TRANSFER_ROLES = ("admin", "clerk")
+
+
+def public(services: Services, transfer_id: str, position: int | None = None) -> dict[str, Any]:
+    return {**services.ledger.transfer(transfer_id).summary(), "position": position}
+
+
+def check_visible(services: Services, operator: Operator, transfer_id: str) -> None:
+    transfer = services.ledger.transfer(transfer_id)
+    sides = [transfer.from_organization_code, transfer.to_organization_code, transfer.received_in_code]
+    if not any(code and operator.organization_code in services.ledger.ancestors(code) for code in sides):
+        raise OutOfJurisdiction(f"transfer {transfer_id} is outside the jurisdiction of {operator.organization_code}")
+
+
+@routes.post("", status_code=201, response_model=TransferPublic)
+def request_transfer(body: TransferCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*TRANSFER_ROLES)
+    recorded = services.ledger.request_transfer(
+        body.registration_no, body.to_organization_code, reason=body.reason, basis=body.basis,
+        evidence=body.evidence.model_dump() if body.evidence else None,
+        performance_record=body.performance_record, probation_override_reason=body.probation_override_reason,
+        actor=operator.actor, on=body.on, request_id=operator.request_id,
+    )
+    assert recorded.transfer_id is not None
+    return public(services, recorded.transfer_id, recorded.position)
+
+
+@routes.get("", response_model=TransfersPublic)
+def list_transfers(
+    services: ServicesDep, operator: CurrentOperator,
+    status: Annotated[str | None, Query()] = None,
+    organization_code: Annotated[str | None, Query()] = None,
+    letter_no: Annotated[str | None, Query()] = None,
+    registration_no: Annotated[str | None, Query()] = None,
+    direction: Annotated[str, Query(description="in, out or both")] = "both",
+    limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
+) -> Any:
+    code = organization_code or operator.organization_code
+    check_within(services, operator, code)
+    with services.queries(min_position) as queries:
+        rows, count = queries.transfers(code, status=status, letter_no=letter_no, registration_no=registration_no,
+                                        direction=direction, limit=limit, offset=offset)
+    return {"data": rows, "count": count}
+
+
+@routes.get("/{transfer_id}", response_model=TransferPublic)
+def get_transfer(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+    check_visible(services, operator, transfer_id)
+    return public(services, transfer_id)
+
+
+@routes.post("/{transfer_id}/issue", response_model=TransferPublic)
+def issue(transfer_id: str, body: IssueRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*TRANSFER_ROLES)
+    recorded = services.ledger.issue_letter(
+        transfer_id, body.valid_days, actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return public(services, transfer_id, recorded.position)
+
+
+@routes.post("/{transfer_id}/decline", response_model=TransferPublic)
+def decline(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*TRANSFER_ROLES)
+    recorded = services.ledger.decline_transfer(
+        transfer_id, body.reason, actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return public(services, transfer_id, recorded.position)
+
+
+@routes.post("/{transfer_id}/receive", response_model=TransferPublic)
+def receive(transfer_id: str, body: ReceiveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*TRANSFER_ROLES)
+    recorded = services.ledger.receive_member(
+        transfer_id, body.organization_code, body.late_certificate,
+        actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return public(services, transfer_id, recorded.position)
+
+
+@routes.post("/{transfer_id}/return-receipt", response_model=TransferPublic)
+def return_receipt(transfer_id: str, services: ServicesDep, operator: CurrentOperator,
+                   body: OnRequest | None = None) -> Any:
+    operator.require(*TRANSFER_ROLES)
+    recorded = services.ledger.return_receipt(
+        transfer_id, actor=operator.actor, on=body.on if body else None, request_id=operator.request_id)
+    return public(services, transfer_id, recorded.position)
+
+
+@routes.post("/{transfer_id}/reject", response_model=TransferPublic)
+def reject(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*TRANSFER_ROLES)
+    recorded = services.ledger.reject_transfer(
+        transfer_id, body.reason, actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return public(services, transfer_id, recorded.position)
+
+
+@routes.post("/{transfer_id}/cancel", response_model=TransferPublic)
+def cancel(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*TRANSFER_ROLES)
+    recorded = services.ledger.cancel_transfer(
+        transfer_id, body.reason, actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return public(services, transfer_id, recorded.position)
+
+
+@routes.post("/{transfer_id}/extend", response_model=TransferPublic)
+def extend(transfer_id: str, body: ExtendRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+    operator.require(*TRANSFER_ROLES)
+    recorded = services.ledger.extend_letter(
+        transfer_id, body.valid_until, actor=operator.actor, on=body.on, request_id=operator.request_id)
+    return public(services, transfer_id, recorded.position)

@@ -1,0 +1,104 @@
+"""Wiring in one place: the settings build the Ledger, the projection engine and the
+pools of view connections the API reads from."""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import psycopg
+
+from api.errors import ApiError
+from api.idempotency import IdempotencyStore
+from api.idempotency import setup as setup_idempotency
+from domain.ledger import Ledger
+from domain.settings import Settings
+from projections.db import ViewDatabase
+from projections.engine import ProjectionEngine
+from projections.queries import Queries
+
+
+class ViewPool:
+    """A few view connections shared by the request threads."""
+
+    def __init__(self, url: str, size: int = 4) -> None:
+        self.url = url
+        self._idle: queue.LifoQueue[ViewDatabase] = queue.LifoQueue()
+        self._slots = queue.Queue[None]()
+        for _ in range(size):
+            self._slots.put(None)
+
+    @contextmanager
+    def connection(self) -> Iterator[ViewDatabase]:
+        try:
+            self._slots.get(timeout=10)
+        except queue.Empty:
+            raise ApiError("not_ready", "the database is busy; try again", 503) from None
+        try:
+            try:
+                db = self._idle.get_nowait()
+            except queue.Empty:
+                db = ViewDatabase(self.url)
+            try:
+                yield db
+            except (psycopg.Error, sqlite3.Error):
+                db.close()  # its state is unknown: don't reuse it
+                raise
+            self._idle.put(db)
+        finally:
+            self._slots.put(None)
+
+    def close(self) -> None:
+        while not self._idle.empty():
+            self._idle.get_nowait().close()
+
+
+class Services:
+    def __init__(self, settings: Settings, *, today: Callable[[], date] | None = None) -> None:
+        self.settings = settings
+        self.ledger = Ledger(settings.event_store_env(), today=today)
+        self.engine = ProjectionEngine(self.ledger, ViewDatabase(settings.database_url))
+        self.inline = settings.projections == "inline"
+        if self.inline:
+            self.ledger.on_saved.append(lambda _: self.engine.catch_up())
+            self.engine.catch_up()
+            self.engine.start()  # also follows what other processes record
+        self.pool = ViewPool(settings.database_url)
+        self.idempotency = IdempotencyStore(self.pool.connection)
+
+    def attach_idempotency(self) -> None:
+        with self.pool.connection() as db:
+            setup_idempotency(db)
+
+    @contextmanager
+    def queries(self, min_position: int | None = None) -> Iterator[Queries]:
+        """Queries on the views, once they have applied `min_position` (else 503)."""
+        if min_position:
+            self.wait_for(min_position)
+        with self.pool.connection() as db:
+            yield Queries(db)
+
+    def wait_for(self, position: int) -> None:
+        timeout = self.settings.read_wait_seconds
+        if self.inline:
+            if not self.engine.wait_for(position, timeout=timeout):
+                raise ApiError("not_ready", f"the views have not reached position {position} yet", 503)
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.pool.connection() as db:
+                if Queries(db).position() >= position:
+                    return
+            if time.monotonic() > deadline:
+                raise ApiError("not_ready", f"the views have not reached position {position} yet", 503)
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self.engine.stop()
+        self.engine.db.close()
+        self.pool.close()
+        self.ledger.close()
