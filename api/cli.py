@@ -60,6 +60,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.run(create_app(settings()), host=host, port=port, log_level="info")
 
 
+@app.command()
+def status(field: Annotated[str | None, typer.Option(help="print only this field")] = None) -> None:
+    """The store's state: its last position and its first root department."""
+    ledger = open_ledger()
+    root = next((e.code for _, e in ledger.read_events(limit=100)  # type: ignore[attr-defined]
+                 if type(e).__qualname__ == "Organization.Registered" and e.parent_code is None), "")
+    info = {"position": ledger.max_position(), "root": root,
+            "store": settings().database_url.split("@")[-1]}
+    typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))
+
+
 @org_app.command("add-root")
 def add_root(
     code: Annotated[str, typer.Option(help="the department's code")],
