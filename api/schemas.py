@@ -129,7 +129,7 @@ class OrgLifeRequest(Body):
 
 class DuesRequest(Body):
     month: StrictStr = Field(description="YYYY-MM")
-    amount: StrictStr | StrictInt = Field(description='yuan as a decimal string, e.g. "12.50"')
+    amount: StrictStr = Field(description='yuan as a decimal string, e.g. "12.50"')
     on: OptionalDay = None
 
 

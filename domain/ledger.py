@@ -570,11 +570,7 @@ class Ledger(Application[UUID]):
         """Probation rules of seed 003 for a probationary member's transfer."""
         if member.status != "probationary" or member.probation_ends_on is None:
             return
-        if ctx.on >= member.probation_ends_on:
-            raise ConfirmationDue(
-                f"probation ended on {member.probation_ends_on}: the organization confirms "
-                "(or not) before any transfer"
-            )
+        Ledger._check_confirmation_due(ctx, member)
         if (member.probation_ends_on - ctx.on).days <= PROBATION_ENDING_DAYS and not (override or "").strip():
             raise ProbationEnding(
                 f"probation ends on {member.probation_ends_on}, within {PROBATION_ENDING_DAYS} "
@@ -586,6 +582,16 @@ class Ledger(Application[UUID]):
             raise PerformanceRecordRequired(
                 f"more than {PERFORMANCE_RECORD_AFTER_DAYS} days into probation: the developing "
                 "organization's performance_record goes with the member"
+            )
+
+    @staticmethod
+    def _check_confirmation_due(ctx: Context, member: Member) -> None:
+        """A member whose probation has ended is confirmed (or not) by the old
+        organization before any letter goes out."""
+        if member.status == "probationary" and member.probation_ends_on and ctx.on >= member.probation_ends_on:
+            raise ConfirmationDue(
+                f"probation ended on {member.probation_ends_on}: the organization confirms "
+                "(or not) before any transfer"
             )
 
     def _transfer_command(
@@ -630,6 +636,7 @@ class Ledger(Application[UUID]):
 
         def act(transfer: Transfer, member: Member, loaded: _Loaded) -> None:
             transfer.check_status("requested")
+            self._check_confirmation_due(ctx, member)
             home = loaded.org(transfer.from_organization_code)
             target = loaded.org(transfer.to_organization_code)
             target.check_can_be_target()

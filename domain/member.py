@@ -45,9 +45,12 @@ def validate_month(month: str, field: str = "month") -> str:
 
 
 def validate_amount(amount: Any) -> Decimal:
-    """Money is a decimal string or Decimal in yuan with at most 2 places, never a float."""
+    """Money is never a float: an int is fen (cents); a Decimal or a decimal string is yuan
+    with at most 2 places. Returns yuan."""
     if isinstance(amount, float | bool):
         raise ValidationError("amount must be a decimal string such as \"12.50\", not a float")
+    if isinstance(amount, int):
+        amount = Decimal(amount) / 100
     try:
         value = Decimal(str(amount))
     except InvalidOperation:
