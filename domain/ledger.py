@@ -607,7 +607,7 @@ class Ledger(Application[UUID]):
             side_org = home if side == "from" else loaded.org(transfer.to_organization_code)
             self._check_scope(ctx, loaded, loaded.committee_of(side_org))
             member = loaded.member(transfer.registration_no)
-            self._check_open_period(ctx, loaded, home)
+            self._check_open_period(ctx, loaded, home, loaded.org(transfer.to_organization_code))
             result = act(transfer, member, loaded)
             return result or Recorded(
                 0, registration_no=transfer.registration_no, transfer_id=transfer.transfer_id,
@@ -637,6 +637,8 @@ class Ledger(Application[UUID]):
         def act(transfer: Transfer, member: Member, loaded: _Loaded) -> None:
             transfer.check_status("requested")
             self._check_confirmation_due(ctx, member)
+            if member.status == "probationary" and not transfer.probation_override_reason:
+                self._check_probation(ctx, member, transfer.performance_record, None)
             home = loaded.org(transfer.from_organization_code)
             target = loaded.org(transfer.to_organization_code)
             target.check_can_be_target()

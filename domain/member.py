@@ -31,11 +31,15 @@ LEAVE_REASONS = ("expelled", "withdrew", "self_withdrawal")
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-def one_year_after(day: date) -> date:
+def years_after(day: date, years: int) -> date:
     try:
-        return day.replace(year=day.year + 1)
+        return day.replace(year=day.year + years)
     except ValueError:  # 29 February
-        return day.replace(year=day.year + 1, day=28)
+        return day.replace(year=day.year + years, day=28)
+
+
+def one_year_after(day: date) -> date:
+    return years_after(day, 1)
 
 
 def validate_month(month: str, field: str = "month") -> str:
@@ -208,8 +212,8 @@ class Member(LedgerAggregate):
             raise ValidationError("birth_date and joined_on must be dates")
         if joined > ctx.on:
             raise ValidationError("joined_on can't be after the effective date")
-        if birth >= joined or (joined.year - birth.year) < 14:
-            raise ValidationError("birth_date must be well before joined_on")
+        if birth >= joined or years_after(birth, 18) > joined:
+            raise ValidationError("a member joins at 18 or older (党章 art. 1): check birth_date and joined_on")
         return cls._create(
             event_class, id=member_id(fields["registration_no"]), **ctx.meta(), **fields
         )
