@@ -607,7 +607,10 @@ class Ledger(Application[UUID]):
             side_org = home if side == "from" else loaded.org(transfer.to_organization_code)
             self._check_scope(ctx, loaded, loaded.committee_of(side_org))
             member = loaded.member(transfer.registration_no)
-            self._check_open_period(ctx, loaded, home, loaded.org(transfer.to_organization_code))
+            sides = [home, loaded.org(transfer.to_organization_code)]
+            if transfer.received_in_code:
+                sides.append(loaded.org(transfer.received_in_code))
+            self._check_open_period(ctx, loaded, *sides)
             result = act(transfer, member, loaded)
             return result or Recorded(
                 0, registration_no=transfer.registration_no, transfer_id=transfer.transfer_id,
@@ -757,6 +760,7 @@ class Ledger(Application[UUID]):
                 purpose=(purpose or "").strip(), contact_person=(contact_person or "").strip() or None,
                 valid_until=valid_until,
             ))
+            member.note_certificate(ctx, certificate.certificate_no)
             return Recorded(0, registration_no=member.registration_no,
                             certificate_no=certificate.certificate_no)
 
@@ -780,6 +784,8 @@ class Ledger(Application[UUID]):
                 self._check_scope(ctx, loaded, home)
             self._check_open_period(ctx, loaded, home)
             certificate.return_(ctx)
+            loaded.member(certificate.registration_no).note_certificate(
+                ctx, certificate.certificate_no, returned=True)
             return Recorded(0, registration_no=certificate.registration_no,
                             certificate_no=certificate.certificate_no)
 

@@ -178,6 +178,14 @@ class Member(LedgerAggregate):
         def change(self, m: Member) -> None:
             m.organization_code = self.organization_code
 
+    class CertificateIssued(LedgerAggregate.Event):
+        """A certificate went out for this member (the member stays on the home roster)."""
+
+        certificate_no: str
+
+    class CertificateReturned(LedgerAggregate.Event):
+        certificate_no: str
+
     class Died(LedgerAggregate.Event):
         def change(self, m: Member) -> None:
             m.place = "deceased"
@@ -283,6 +291,10 @@ class Member(LedgerAggregate):
             self.MovedOnDissolution, ctx,
             from_organization_code=self.organization_code, organization_code=successor_code,
         )
+
+    def note_certificate(self, ctx: Context, certificate_no: str, returned: bool = False) -> None:
+        event = self.CertificateReturned if returned else self.CertificateIssued
+        self.record(event, ctx, certificate_no=certificate_no)
 
     def check_can_go(self) -> None:
         self.check_not_gone()

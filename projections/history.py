@@ -89,6 +89,8 @@ class HistoryView:
 
     @apply.register
     def _(self, event: Member.Event, position: int, db: ViewDatabase) -> None:
+        if isinstance(event, Member.CertificateIssued | Member.CertificateReturned):
+            return  # the certificate's own events tell it, with the details
         row = self.members_view.members.get(db, (str(event.originator_id),))
         assert row is not None
         self._record(row["registration_no"], event, position)

@@ -105,7 +105,7 @@ class MembersView:
     @apply.register
     def _(self, event: Member.Confirmed, position: int, db: ViewDatabase) -> None:
         row = self.member(db, event)
-        row.update(status="full", confirmed_on=event.on.isoformat())
+        row.update(status="full", confirmed_on=event.on.isoformat(), probation_ends_on=None)
         self.members.touch(row)
 
     @apply.register
@@ -169,7 +169,8 @@ class MembersView:
 
     @apply.register
     def _(self, event: Member.DuesPaid, position: int, db: ViewDatabase) -> None:
-        self._active(db, event, event.month, dues=1, dues_fen=int(Decimal(event.amount) * 100))
+        # Counted in the month paid: arrears paid later don't rewrite past inactivity.
+        self._active(db, event, f"{event.on:%Y-%m}", dues=1, dues_fen=int(Decimal(event.amount) * 100))
 
     def _active(self, db: ViewDatabase, event: Any, month: str, **added: int) -> None:
         row = self.member(db, event)

@@ -14,6 +14,7 @@ from domain.member import validate_month
 from domain.transfer import NETWORK_STOPS, PAPER_STOPS, REASONS, RECEIPT_DUE_DAYS
 from projections.db import ViewDatabase
 from projections.figures import STOCKS
+from projections.transfers import VALID_UNTIL_ON
 
 SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"
 # The subtree as it stood on a date, from the parent intervals.
@@ -222,13 +223,13 @@ class Queries:
         only, who = (" AND t.registration_no = ?", [member]) if member else ("", [])
         if "overdue_letter" in kinds:
             rows += self._rows("overdue_letter", (
-                "SELECT t.registration_no, m.name, t.from_organization_code, t.letter_no, t.valid_until, "
+                f"SELECT t.registration_no, m.name, t.from_organization_code, t.letter_no, {VALID_UNTIL_ON}, "
                 "t.sending_committee_code FROM proj_transfers t JOIN proj_members m "
-                "ON m.registration_no = t.registration_no WHERE t.issued_on <= ? AND t.valid_until < ? "
+                f"ON m.registration_no = t.registration_no WHERE t.issued_on <= ? AND {VALID_UNTIL_ON} < ? "
                 "AND (t.received_on IS NULL OR t.received_on > ?) AND (t.closed_on IS NULL OR t.closed_on > ?) "
                 f"AND (t.from_organization_code IN ({SUBTREE}) OR t.sending_committee_code IN ({SUBTREE}))"
                 + only
-            ), [day, day, day, day, code, code, *who], on)
+            ), [day, day, day, day, day, day, code, code, *who], on)
         if "unreturned_receipt" in kinds:
             cutoff = (on - timedelta(days=RECEIPT_DUE_DAYS)).isoformat()
             rows += self._rows("unreturned_receipt", (
@@ -318,11 +319,12 @@ class Queries:
         transferred_in = {k: g(f"transferred_in_{k}") for k in ("internal", "external", "whole_org")}
         transferred_out = {k: g(f"transferred_out_{k}") for k in ("internal", "external", "whole_org")}
         left_by_reason = {r: g(f"left_{r}") for r in LEFT_REASONS}
-        overdue = self.db.scalar(
-            "SELECT COUNT(*) FROM proj_transfers WHERE issued_on <= ? AND valid_until < ? "
-            "AND (received_on IS NULL OR received_on > ?) AND (closed_on IS NULL OR closed_on > ?) "
-            f"AND from_organization_code IN ({SUBTREE})",
-            (last.isoformat(),) * 4 + (code,),
+        end = last.isoformat()
+        overdue = self.db.scalar(  # letters out of the subtree as it stood at the month's end
+            SUBTREE_AS_OF + f"SELECT COUNT(*) FROM proj_transfers t WHERE t.issued_on <= ? AND {VALID_UNTIL_ON} < ? "
+            "AND (t.received_on IS NULL OR t.received_on > ?) AND (t.closed_on IS NULL OR t.closed_on > ?) "
+            "AND t.from_organization_code IN (SELECT code FROM sub)",
+            (code, end, end, end, end, end, end, end),
         )
         received, on_time = g("letters_received"), g("received_on_time")
         issued_by_route = {r: g(f"route_{r}") for r in ROUTES}

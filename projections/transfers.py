@@ -20,7 +20,7 @@ TRANSFERS = Table(
     ["transfer_id", "letter_no", "registration_no", "from_organization_code", "to_organization_code",
      "sending_committee_code", "receiving_committee_code", "received_in_code", "status", "reason",
      "basis", "route", "paper_stops", "network_stops", "requested_on", "issued_on", "valid_until",
-     "received_on", "on_time", "late_certificate", "receipt_returned_on", "receipt_days",
+     "first_valid_until", "received_on", "on_time", "late_certificate", "receipt_returned_on", "receipt_days",
      "closed_on", "closing_reason"],
     ["transfer_id"],
     ["CREATE TABLE IF NOT EXISTS proj_transfers (transfer_id TEXT PRIMARY KEY, letter_no TEXT, "
@@ -29,6 +29,7 @@ TRANSFERS = Table(
      "receiving_committee_code TEXT NOT NULL, received_in_code TEXT, status TEXT NOT NULL, "
      "reason TEXT NOT NULL, basis TEXT NOT NULL, route TEXT NOT NULL, paper_stops INTEGER NOT NULL, "
      "network_stops INTEGER NOT NULL, requested_on TEXT NOT NULL, issued_on TEXT, valid_until TEXT, "
+     "first_valid_until TEXT, "
      "received_on TEXT, on_time INTEGER, late_certificate TEXT, receipt_returned_on TEXT, "
      "receipt_days INTEGER, closed_on TEXT, closing_reason TEXT)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_letter ON proj_transfers (letter_no)",
@@ -36,6 +37,19 @@ TRANSFERS = Table(
      "CREATE INDEX IF NOT EXISTS proj_transfers_to ON proj_transfers (to_organization_code, status)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_member ON proj_transfers (registration_no)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_status ON proj_transfers (status, valid_until)"],
+)
+# Each extension of a letter, so that "overdue as of a date" sees the validity of that date.
+EXTENSIONS = Table(
+    "proj_extensions",
+    ["transfer_id", "position", "on_date", "valid_until"],
+    ["transfer_id", "position"],
+    ["CREATE TABLE IF NOT EXISTS proj_extensions (transfer_id TEXT NOT NULL, position INTEGER NOT NULL, "
+     "on_date TEXT NOT NULL, valid_until TEXT NOT NULL, PRIMARY KEY (transfer_id, position))"],
+)
+# The validity in effect on a date (the `?`), for a transfer row aliased `t`.
+VALID_UNTIL_ON = (
+    "COALESCE((SELECT e.valid_until FROM proj_extensions e WHERE e.transfer_id = t.transfer_id "
+    "AND e.on_date <= ? ORDER BY e.position DESC LIMIT 1), t.first_valid_until)"
 )
 CERTIFICATES = Table(
     "proj_certificates",
@@ -57,7 +71,8 @@ class TransfersView:
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
         self.transfers, self.certificates = TRANSFERS.fresh(), CERTIFICATES.fresh()
-        self.tables = (self.transfers, self.certificates)
+        self.extensions = EXTENSIONS.fresh()
+        self.tables = (self.transfers, self.certificates, self.extensions)
 
     def transfer(self, db: ViewDatabase, event: Any) -> Row:
         row = self.transfers.get(db, (str(event.originator_id),))
@@ -86,7 +101,8 @@ class TransfersView:
             "received_in_code": None, "status": "requested", "reason": event.reason,
             "basis": event.basis, "route": event.route, "paper_stops": PAPER_STOPS[event.route],
             "network_stops": NETWORK_STOPS, "requested_on": event.on.isoformat(), "issued_on": None,
-            "valid_until": None, "received_on": None, "on_time": None, "late_certificate": None,
+            "valid_until": None, "first_valid_until": None, "received_on": None, "on_time": None,
+            "late_certificate": None,
             "receipt_returned_on": None, "receipt_days": None, "closed_on": None,
             "closing_reason": None,
         })
@@ -95,12 +111,15 @@ class TransfersView:
     def _(self, event: Transfer.LetterIssued, position: int, db: ViewDatabase) -> None:
         self._update(db, event, status="issued", letter_no=event.letter_no,
                      issued_on=event.on.isoformat(), valid_until=event.valid_until.isoformat(),
+                     first_valid_until=event.valid_until.isoformat(),
                      route=event.route, paper_stops=PAPER_STOPS[event.route],
                      sending_committee_code=event.issuing_organization_code)
 
     @apply.register
     def _(self, event: Transfer.LetterExtended, position: int, db: ViewDatabase) -> None:
-        self._update(db, event, valid_until=event.valid_until.isoformat())
+        row = self._update(db, event, valid_until=event.valid_until.isoformat())
+        self.extensions.put({"transfer_id": row["transfer_id"], "position": position,
+                             "on_date": event.on.isoformat(), "valid_until": event.valid_until.isoformat()})
 
     @apply.register
     def _(self, event: Transfer.MemberReceived, position: int, db: ViewDatabase) -> None:
