@@ -132,6 +132,15 @@ class _Loaded:
             chain.append(self.org(chain[-1].parent_code))
         return chain
 
+    def receiving_org(self, code: str) -> Organization:
+        """A letter's target, or, if it was dissolved since, its successor (in turn)."""
+        org = self.org(code)
+        for _ in range(64):
+            if org.status == "active" or org.successor_code is None:
+                return org
+            org = self.org(org.successor_code)
+        raise AssertionError(f"successor chain of {code} does not end")
+
     def committee_of(self, org: Organization) -> Organization:
         """The nearest organization at or above `org` that issues and receives letters."""
         for node in self.chain(org):
@@ -604,7 +613,7 @@ class Ledger(Application[UUID]):
         def command(loaded: _Loaded) -> Recorded:
             transfer = loaded.transfer(transfer_id)
             home = loaded.org(transfer.from_organization_code)
-            side_org = home if side == "from" else loaded.org(transfer.to_organization_code)
+            side_org = home if side == "from" else loaded.receiving_org(transfer.to_organization_code)
             self._check_scope(ctx, loaded, loaded.committee_of(side_org))
             member = loaded.member(transfer.registration_no)
             sides = [home, loaded.org(transfer.to_organization_code)]
@@ -703,10 +712,9 @@ class Ledger(Application[UUID]):
             transfer.check_status("issued")
             into = loaded.org(organization_code)
             into.check_can_hold()
-            if not loaded.is_within(into, transfer.to_organization_code):
-                raise NotInTargetSubtree(
-                    f"{into.code} is not {transfer.to_organization_code} or below it"
-                )
+            target = loaded.receiving_org(transfer.to_organization_code)
+            if not loaded.is_within(into, target.code):
+                raise NotInTargetSubtree(f"{into.code} is not {target.code} or below it")
             home = loaded.org(transfer.from_organization_code)
             if into.code == home.code:
                 raise SameOrganization(f"the member was sent from {home.code}")

@@ -490,3 +490,21 @@ def test_probation_ending_around_the_letter(ledger: Ledger) -> None:
     ledger.issue_letter(liu_t, on=PROBATION_ENDS)
     ledger.receive_member(liu_t, "AH-HS-ZF-XC", on=date(2026, 3, 10))
     assert (ledger.member(liu).status, ledger.member(liu).organization_code) == ("full", "AH-HS-ZF-XC")
+
+
+def test_a_letter_to_an_organization_dissolved_meanwhile_lands_at_its_successor(ledger: Ledger) -> None:
+    """Seed 000: redistricting can abolish the receiving side while a letter is out; the
+    successor receives it, so the member is not left a pocket member by the merger."""
+    from tests.factories import admit as import_full
+    from tests.factories import build_tree
+
+    build_tree(ledger)
+    number = import_full(ledger, 41)
+    transfer_id = ledger.request_transfer(number, "XW-C2-B1", reason="job_change", basis="household",
+                                          on=date(2026, 3, 1)).transfer_id
+    assert transfer_id is not None
+    ledger.issue_letter(transfer_id, on=date(2026, 3, 2))
+    ledger.dissolve_organization("XW-C2-B1", "XW-C1-B3", on=date(2026, 3, 3))
+    ledger.receive_member(transfer_id, "XW-C1-B3", on=date(2026, 3, 5))
+    assert ledger.member(number).organization_code == "XW-C1-B3"
+    assert ledger.transfer(transfer_id).received_in_code == "XW-C1-B3"
