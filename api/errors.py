@@ -77,6 +77,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:  # e.g. a body that is not JSON or not UTF-8
+            return problem(422, "validation_error", str(error.detail))
         code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
             error.status_code, "http_error")
         return problem(error.status_code, code, str(error.detail))

@@ -84,12 +84,15 @@ class IdempotentRoute(APIRoute):
                 return await original(request)
             if len(key) > 200:
                 return problem(422, "validation_error", "Idempotency-Key is at most 200 characters")
+            services = request.app.state.services
+            if await run_in_threadpool(services.ledger.operator_for_token, token) is None:
+                return problem(401, "unauthenticated", "the token is unknown or revoked")
             owner = str(operator_id_for(token))
             body = await request.body()
             digest = hashlib.sha256(
                 b"\n".join([request.method.encode(), request.url.path.encode(), request.url.query.encode(), body])
             ).hexdigest()
-            store: IdempotencyStore = request.app.state.services.idempotency
+            store: IdempotencyStore = services.idempotency
             verdict, stored = await run_in_threadpool(store.claim, owner, key, digest)
             if verdict == "reused":
                 return problem(422, "idempotency_key_reused",

@@ -3,6 +3,7 @@ pools of view connections the API reads from."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import time
@@ -20,6 +21,8 @@ from domain.settings import Settings
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
 from projections.queries import Queries
+
+log = logging.getLogger("api")
 
 
 class ViewPool:
@@ -64,7 +67,7 @@ class Services:
         self.engine = ProjectionEngine(self.ledger, ViewDatabase(settings.database_url))
         self.inline = settings.projections == "inline"
         if self.inline:
-            self.ledger.on_saved.append(lambda _: self.engine.catch_up())
+            self.ledger.on_saved.append(self._bring_views_up_to_date)
             self.engine.catch_up()
             self.engine.start()  # also follows what other processes record
         self.pool = ViewPool(settings.database_url)
@@ -73,6 +76,14 @@ class Services:
     def attach_idempotency(self) -> None:
         with self.pool.connection() as db:
             setup_idempotency(db)
+
+    def _bring_views_up_to_date(self, _: int) -> None:
+        """After a command: the command is saved whatever happens here; a failure to
+        project it is logged, and reads that need it answer 503 until it is resolved."""
+        try:
+            self.engine.catch_up()
+        except Exception:
+            log.exception("the views could not apply the latest events")
 
     @contextmanager
     def queries(self, min_position: int | None = None) -> Iterator[Queries]:

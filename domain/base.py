@@ -7,6 +7,7 @@ An aggregate refuses an event effective before its own last event.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,24 @@ from uuid import uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import BeforeLastEvent
+from domain.errors import BeforeLastEvent, ValidationError
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_text(fields: dict[str, Any]) -> None:
+    """Text is stored as given (Chinese round-trips) but never with control characters
+    or unpaired surrogates, which no report, CSV or database column should carry."""
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            check_text(value)
+        elif isinstance(value, str):
+            if _CONTROL.search(value):
+                raise ValidationError(f"{key} contains a control character")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValidationError(f"{key} is not valid Unicode text") from None
 
 
 @dataclass(frozen=True)
@@ -80,4 +98,10 @@ class LedgerAggregate(Aggregate):
     def record(self, event_class: type[Event], ctx: Context, **fields: Any) -> None:
         if not issubclass(event_class, LedgerAggregate.Bookkeeping):
             self.check_effective_order(ctx)
+        check_text(fields)
         self.trigger_event(event_class, **ctx.meta(), **fields)
+
+    @classmethod
+    def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
+        check_text(kwargs)
+        return super()._create(event_class, id=id, **kwargs)

@@ -50,7 +50,7 @@ from domain.identifiers import (
     validate_region,
     validate_registration_no,
 )
-from domain.member import Member, one_year_after, validate_month
+from domain.member import FOUNDED, Member, one_year_after, validate_month
 from domain.operator import Operator, new_token, operator_id_for
 from domain.organization import COMMITTEE_KINDS, Organization
 from domain.transcodings import TRANSCODINGS
@@ -203,6 +203,8 @@ class Ledger(Application[UUID]):
             raise ValidationError("on must be a date (YYYY-MM-DD)")
         if on > today:
             raise FutureDate(f"effective date {on} is after today ({today})")
+        if on.year < 1900:
+            raise ValidationError("effective dates start in 1900")
         return Context(on=on, actor=actor, **({"request_id": request_id} if request_id else {}))
 
     def _run(self, command: Callable[[_Loaded], Recorded]) -> Recorded:
@@ -387,6 +389,8 @@ class Ledger(Application[UUID]):
         validate_region(household_region, "household_region")
         if not isinstance(joined_on, date):
             raise ValidationError("joined_on must be a date")
+        if joined_on < FOUNDED:
+            raise ValidationError(f"joined_on can't be before {FOUNDED}")
         digest = id_card_digest(validate_id_card_no(id_card_no), self._id_key)
         claim = None
         if loaded.exists(id_claim_id(digest)):
@@ -751,12 +755,14 @@ class Ledger(Application[UUID]):
             member.check_held()
             home = loaded.org(member.organization_code)
             self._check_scope(ctx, loaded, home)
+            sides = [home]
             if host_organization_code:
                 host = loaded.org(host_organization_code)
                 host.check_active()
                 if host.code == home.code:
                     raise SameOrganization("the host is the member's own organization")
-            self._check_open_period(ctx, loaded, home)
+                sides.append(host)
+            self._check_open_period(ctx, loaded, *sides)
             committee = loaded.committee_of(home)
             prefix = "T" if kind == "temporary" else "M"
             number = committee.take_number(ctx, f"certificate-{ctx.on.year}", member.registration_no)
@@ -790,7 +796,8 @@ class Ledger(Application[UUID]):
             )
             if not in_host:
                 self._check_scope(ctx, loaded, home)
-            self._check_open_period(ctx, loaded, home)
+            sides = [home] + ([loaded.org(host_code)] if host_code else [])
+            self._check_open_period(ctx, loaded, *sides)
             certificate.return_(ctx)
             loaded.member(certificate.registration_no).note_certificate(
                 ctx, certificate.certificate_no, returned=True)

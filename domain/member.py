@@ -28,6 +28,7 @@ CATEGORIES = (
     "cadre", "student", "military_transferee", "auxiliary_police", "retiree", "worker", "farmer", "other",
 )
 LEAVE_REASONS = ("expelled", "withdrew", "self_withdrawal")
+FOUNDED = date(1921, 7, 1)
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -43,8 +44,8 @@ def one_year_after(day: date) -> date:
 
 
 def validate_month(month: str, field: str = "month") -> str:
-    if not isinstance(month, str) or not _MONTH.match(month):
-        raise ValidationError(f"{field} must be YYYY-MM")
+    if not isinstance(month, str) or not _MONTH.match(month) or not "1900" <= month[:4] <= "2999":
+        raise ValidationError(f"{field} must be YYYY-MM (1900-2999)")
     return month
 
 
@@ -59,7 +60,7 @@ def validate_amount(amount: Any) -> Decimal:
         value = Decimal(str(amount))
     except InvalidOperation:
         raise ValidationError("amount must be a decimal string such as \"12.50\"") from None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+    if not value.is_finite() or value <= 0 or value.adjusted() > 6 or value.as_tuple().exponent < -2:
         raise ValidationError("amount must be positive with at most 2 decimal places")
     if value >= Decimal("1000000"):
         raise ValidationError("amount is implausibly large")
@@ -220,6 +221,8 @@ class Member(LedgerAggregate):
             raise ValidationError("birth_date and joined_on must be dates")
         if joined > ctx.on:
             raise ValidationError("joined_on can't be after the effective date")
+        if joined < FOUNDED:
+            raise ValidationError(f"joined_on can't be before {FOUNDED}")
         if birth >= joined or years_after(birth, 18) > joined:
             raise ValidationError("a member joins at 18 or older (党章 art. 1): check birth_date and joined_on")
         return cls._create(

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 TRACKING_DDL = "CREATE TABLE IF NOT EXISTS proj_tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
 TRACKING_NAME = "views"
+
+
+class _Stale(Exception):
+    """The stored position moved on under this engine."""
 Progress = Callable[[int, int], None]  # (position reached, target position)
 
 
@@ -58,6 +62,8 @@ class ProjectionEngine:
         self._advanced = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._lock_tracking = "SELECT position FROM proj_tracking WHERE name = ?" + (
+            " FOR UPDATE" if db.kind == "postgres" else "")
         self.setup()
 
     # --- set-up ------------------------------------------------------------------------
@@ -99,7 +105,8 @@ class ProjectionEngine:
         """Called inside each batch's transaction after all writes (a seam for tests)."""
 
     def process_batch(self, until: int | None = None) -> int:
-        """Apply the next batch of events; returns how many were applied (0: caught up)."""
+        """Apply the next batch of events; returns how many were applied (0: caught up;
+        -1: another engine had applied them, and this one has moved to where it is)."""
         with self._lock:
             limit = self.batch_size
             notifications = self.ledger.recorder.select_notifications(
@@ -110,6 +117,9 @@ class ProjectionEngine:
             mapper = self.ledger.mapper
             try:
                 with self.db.transaction():
+                    stored = self.db.scalar(self._lock_tracking, (TRACKING_NAME,))
+                    if stored != self.position:
+                        raise _Stale(stored)
                     for notification in notifications:
                         event = mapper.to_domain_event(notification)
                         for view in self.views:
@@ -123,6 +133,10 @@ class ProjectionEngine:
                         (notifications[-1].id, TRACKING_NAME),
                     )
                     self._before_commit()
+            except _Stale:
+                # Another engine (another process) applied these events first: follow it.
+                self._reload()
+                return -1
             except BaseException:
                 # The transaction rolled back: forget what the caches saw and reload.
                 self._reload()
@@ -136,7 +150,7 @@ class ProjectionEngine:
         """Apply every event recorded so far (or up to `until`); returns the position."""
         with self._lock:
             target = until if until is not None else self.ledger.max_position()
-            while self.position < target and self.process_batch(until=target):
+            while self.position < target and self.process_batch(until=target) != 0:
                 if progress is not None:
                     progress(self.position, target)
             return self.position

@@ -28,6 +28,11 @@ OVERDUE_KINDS = ("overdue_letter", "unreturned_receipt", "unreturned_certificate
 INACTIVE_MONTHS = 6
 
 
+def check_day(day: date | None, field: str = "date") -> None:
+    if day is not None and not 1900 <= day.year <= 2999:
+        raise ValidationError(f"{field} must be between 1900 and 2999")
+
+
 def month_bounds(month: str) -> tuple[date, date]:
     year, mon = int(month[:4]), int(month[5:7])
     return date(year, mon, 1), date(year, mon, monthrange(year, mon)[1])
@@ -78,6 +83,7 @@ class Queries:
     ) -> tuple[list[dict[str, Any]], int]:
         """Members of an organization (or its subtree) now, or as of a past date. An
         in-transit member appears, when asked, at the sending organization."""
+        check_day(as_of, "as_of")
         self.organization(code)
         kinds = ("held", "in_transit") if include_in_transit else ("held",)
         kind_marks = ", ".join("?" for _ in kinds)
@@ -214,6 +220,7 @@ class Queries:
     ) -> tuple[list[dict[str, Any]], int]:
         """Pocket-member detection as of `on`, for an organization's subtree: rows whose
         organization or whose responsible organization is in it, most overdue first."""
+        check_day(on, "on")
         self.organization(code)
         if kind is not None and kind not in OVERDUE_KINDS:
             raise ValidationError(f"kind must be one of {', '.join(OVERDUE_KINDS)}")

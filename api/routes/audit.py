@@ -24,7 +24,7 @@ def check_root_auditor(services: Services, operator: Operator) -> None:
 
 @routes.get("/events")
 def events(services: ServicesDep, operator: CurrentOperator,
-           after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> Any:
+           after: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> Any:
     check_root_auditor(services, operator)
     data = []
     for position, event in services.ledger.read_events(after=after, limit=limit):

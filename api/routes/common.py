@@ -11,9 +11,10 @@ from api.idempotency import IdempotentRoute
 from api.services import Services
 from domain.errors import OutOfJurisdiction
 
-MinPosition = Annotated[int | None, Query(ge=0, description="answer once the views have applied this position")]
+MinPosition = Annotated[int | None, Query(ge=0, le=2**53,
+                                          description="answer once the views have applied this position")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
 
 def router(prefix: str, tag: str) -> APIRouter:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import MinPosition, router
+from api.routes.common import Limit, MinPosition, Offset, router
 from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
 from api.services import Services
 from domain.errors import OutOfJurisdiction
@@ -86,17 +86,18 @@ def get_member(registration_no: str, services: ServicesDep, operator: CurrentOpe
 
 @routes.get("/{registration_no}/history", response_model=HistoryPublic)
 def history(registration_no: str, services: ServicesDep, operator: CurrentOperator,
-            min_position: MinPosition = None) -> Any:
+            limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None) -> Any:
     check_member_visible(services, operator, registration_no)
     number = services.ledger.member(registration_no).registration_no
     with services.queries(min_position) as queries:
+        count = queries.db.scalar("SELECT COUNT(*) FROM proj_history WHERE registration_no = ?", (number,))
         rows = queries.db.query(
             "SELECT position, type, on_date, recorded_at, actor, actor_organization, request_id, data "
-            "FROM proj_history WHERE registration_no = ? ORDER BY position", (number,),
+            "FROM proj_history WHERE registration_no = ? ORDER BY position LIMIT ? OFFSET ?", (number, limit, offset),
         )
     data = [{"position": p, "type": t, "on": on, "recorded_at": at, "actor": a, "actor_organization": ao,
              "request_id": r, "data": json.loads(d)} for p, t, on, at, a, ao, r, d in rows]
-    return {"data": data, "count": len(data)}
+    return {"data": data, "count": int(count or 0)}
 
 
 @routes.post("/{registration_no}/confirm", response_model=MemberPublic)

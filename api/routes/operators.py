@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from api.deps import CurrentOperator, ServicesDep
-from api.routes.common import MinPosition, check_within, router
+from api.routes.common import Limit, MinPosition, Offset, check_within, router
 from api.schemas import OperatorCreate, OperatorCreated, OperatorPublic, OperatorsPublic
 from api.services import Services
 from projections.queries import SUBTREE
@@ -40,16 +40,19 @@ def revoke(operator_id: str, services: ServicesDep, operator: CurrentOperator) -
 @routes.get("", response_model=OperatorsPublic)
 def list_operators(services: ServicesDep, operator: CurrentOperator,
                    organization_code: Annotated[str | None, Query()] = None,
-                   min_position: MinPosition = None) -> Any:
+                   limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None) -> Any:
     operator.require("admin", "auditor")
     code = organization_code or operator.organization_code
     check_within(services, operator, code)
     with services.queries(min_position) as queries:
+        count = queries.db.scalar(f"SELECT COUNT(*) FROM proj_operators WHERE organization_code IN ({SUBTREE})",
+                                  (code,))
         rows = queries.db.query(
             "SELECT operator_id, name, role, organization_code, active, granted_on, revoked_on FROM proj_operators "
-            f"WHERE organization_code IN ({SUBTREE}) ORDER BY organization_code, name", (code,))
+            f"WHERE organization_code IN ({SUBTREE}) ORDER BY organization_code, name, operator_id LIMIT ? OFFSET ?",
+            (code, limit, offset))
     keys = ("operator_id", "name", "role", "organization_code", "active", "granted_on", "revoked_on")
     data = [dict(zip(keys, row, strict=True)) for row in rows]
     for row in data:
         row["active"] = bool(row["active"])
-    return {"data": data, "count": len(data)}
+    return {"data": data, "count": int(count or 0)}

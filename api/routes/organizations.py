@@ -44,11 +44,12 @@ def get_organization(code: str, services: ServicesDep, operator: CurrentOperator
 
 
 @routes.get("/{code}/children", response_model=OrganizationsPublic)
-def get_children(code: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+def get_children(code: str, services: ServicesDep, operator: CurrentOperator,
+                 limit: Limit = 100, offset: Offset = 0) -> Any:
     within_or_above(services, operator, code)
     children = sorted(services.ledger.organization(code).children)
-    data = [public(services, child) for child in children]
-    return {"data": data, "count": len(data)}
+    data = [public(services, child) for child in children[offset:offset + limit]]
+    return {"data": data, "count": len(children)}
 
 
 @routes.post("/{code}/dissolve", response_model=OrganizationPublic)

@@ -464,10 +464,6 @@ def test_a_revoked_token_is_401(api: Api) -> None:
     assert api.client("xw_clerk").get("/v1/organizations/XW-C1").status_code == 200  # others unaffected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: api/idempotency.py replays a stored response before authenticating: a revoked token that "
-    "repeats an earlier Idempotency-Key gets the first 201 (with its body) instead of 401 "
-    "(API.md: Authorization on every /v1 call; 401 without a valid one)"))
 def test_a_revoked_token_cannot_replay_an_idempotency_key(api: Api) -> None:
     granted = api.client("admin").post("/v1/operators", {"name": "临时管理员乙", "role": "admin",
                                                          "organization_code": "XW"})

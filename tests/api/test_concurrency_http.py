@@ -120,11 +120,6 @@ def test_two_receivers_on_two_apps_over_one_store(api: Api, second_app: FastAPI)
     race_receivers(api, (api.app, second_app), figures=False)  # figures: see the next test
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: two apps (server processes) on one store with the default inline projections both apply "
-    "every event to the shared view tables (ProjectionEngine keeps its position in memory and "
-    "overwrites proj_tracking without checking it): one import through the second app is counted "
-    "twice in the monthly report and /v1/audit/verify reports mismatches"))
 def test_two_apps_over_one_store_count_each_event_once(api: Api, second_app: FastAPI) -> None:
     number = admit(api.ledger, 1, "XW-C1-B1", joined_on=date(2010, 1, 1))
     other = ApiClient(TestClient(second_app, raise_server_exceptions=False), api.tokens["qh_clerk"])

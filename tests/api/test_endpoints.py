@@ -204,9 +204,6 @@ def test_a_body_that_is_not_a_json_object_is_a_validation_error(api: Api, conten
     refused(api, lambda: api.test_client.post("/v1/members", content=content, headers=headers), "validation_error")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a JSON body that is not valid UTF-8 is answered 400 with code `http_error` (FastAPI's "
-    "'There was an error parsing the body'), a code API.md doesn't list: bad input is `validation_error`"))
 @pytest.mark.parametrize("content", [b"\xff", b'{"name": "\xff"}'], ids=["byte", "in_a_string"])
 def test_a_body_that_is_not_utf8_is_a_validation_error(api: Api, content: bytes) -> None:
     headers = {**api.client("admin").headers(), "Content-Type": "application/json"}
@@ -1361,10 +1358,6 @@ def test_a_command_position_is_readable_at_once(api: Api) -> None:
 # --- more of the contract: filing reaches every side, lists page, history as of a date ---------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: issue_certificate checks only the home organization's filed months: a mobile certificate "
-    "back-dated into a month its HOST organization filed is recorded (201) and changes the host's "
-    "published `hosted` figure (DOMAIN.md §8 Filing: refused with period_closed)"))
 def test_a_mobile_certificate_cannot_be_back_dated_into_the_hosts_filed_month(api: Api) -> None:
     host = fresh_org(api, "XW-C2")
     number = full_member(api)
@@ -1441,17 +1434,7 @@ def _list_with_two_rows(api: Api, which: str) -> tuple[str, dict[str, Any]]:
     raise AssertionError(which)
 
 
-def _unpaged(reason: str) -> Any:
-    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason} ignores limit/offset (API.md: Lists: "
-                                                 "{data, count} with limit and offset)")
-
-
-@pytest.mark.parametrize("which", [
-    "roster", "overdue", "transfers",
-    pytest.param("operators", marks=_unpaged("GET /v1/operators")),
-    pytest.param("children", marks=_unpaged("GET /v1/organizations/{code}/children")),
-    pytest.param("history", marks=_unpaged("GET /v1/members/{no}/history")),
-])
+@pytest.mark.parametrize("which", ["roster", "overdue", "transfers", "operators", "children", "history"])
 def test_every_list_pages_with_limit_and_offset(api: Api, which: str) -> None:
     path, params = _list_with_two_rows(api, which)
     reader = api.client("admin")
@@ -1511,51 +1494,33 @@ def _no_500(response: Response, *, empty_ok: bool = True) -> None:
 HUGE = 2**63  # one past the largest 64-bit integer
 
 
-@pytest.mark.parametrize(("path", "params", "fails_on"), [
-    ("/v1/organizations/XW/roster", {"offset": HUGE}, {"sqlite", "postgres"}),
-    ("/v1/transfers", {"offset": HUGE}, {"sqlite", "postgres"}),
-    ("/v1/audit/events", {"after": HUGE}, {"sqlite"}),
-    ("/v1/organizations/XW/overdue", {"offset": HUGE}, set()),
+@pytest.mark.parametrize(("path", "params"), [
+    ("/v1/organizations/XW/roster", {"offset": HUGE}),
+    ("/v1/transfers", {"offset": HUGE}),
+    ("/v1/audit/events", {"after": HUGE}),
+    ("/v1/organizations/XW/overdue", {"offset": HUGE}),
 ], ids=["roster_offset", "transfers_offset", "audit_after", "overdue_offset"])
-def test_huge_integers_in_the_query_are_no_500(api: Api, shared_store: Store, request: pytest.FixtureRequest,
-                                               path: str, params: dict[str, int], fails_on: set[str]) -> None:
-    if shared_store.kind in fails_on:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            f"BUG: GET {path}?{next(iter(params))}=2**63 answers 500 on {shared_store.kind} (the integer is "
-            "passed to the database unchecked; API.md: bad input is 400/422)")))
+def test_huge_integers_in_the_query_are_no_500(api: Api, path: str, params: dict[str, int]) -> None:
     response = api.client("admin").get(path, **params)
     _no_500(response)
     if response.status_code == 200:
         assert response.json()["data"] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'BUG: POST /v1/members/{no}/dues {"amount": "1e999999"} answers 500: validate_amount\'s '
-    "Decimal.quantize raises InvalidOperation (bad input: 422 validation_error)"))
 def test_an_absurd_amount_is_a_validation_error(api: Api) -> None:
     number = full_member(api)
     refused(api, lambda: api.client("xw_clerk").post(f"/v1/members/{number}/dues",
                                                       {"month": "2026-10", "amount": "1e999999"}), "validation_error")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: GET /v1/organizations/{code}/overdue?on=0001-01-15 answers 500: months_before() reaches "
-    "year 0 (a date the API accepts must not crash the read: 200 or 422)"))
 def test_the_overdue_list_of_the_first_year_is_no_500(api: Api) -> None:
     _no_500(api.client("admin").get("/v1/organizations/XW/overdue", on="0001-01-15"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: GET /v1/reports/monthly?month=0000-01 answers 500: validate_month accepts year 0000 and "
-    "month_bounds builds date(0, 1, 1) (bad input: 422 validation_error)"))
 def test_month_zero_zero_zero_zero_is_no_500(api: Api) -> None:
     _no_500(api.client("admin").get("/v1/reports/monthly", organization_code="XW", month="0000-01"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: admitting a member who joined before the year 1000 answers 500: make_registration_no "
-    "formats the date with an unpadded %Y (17-character number, zip(strict=True) fails); the API "
-    "accepts such dates, so it must answer 201 with a valid number or 422"))
 def test_a_member_who_joined_before_the_year_1000_is_no_500(api: Api) -> None:
     before = api.ledger.max_position()
     response = api.client("xw_clerk").post("/v1/members", new_member_body(
@@ -1567,14 +1532,8 @@ def test_a_member_who_joined_before_the_year_1000_is_no_500(api: Api) -> None:
         assert api.ledger.max_position() == before
 
 
-def test_a_nul_character_in_a_name_is_refused_or_kept(store: Store, request: pytest.FixtureRequest) -> None:
-    """Own store: on PostgreSQL this input stops the views for good."""
-    if store.kind == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            'BUG (PostgreSQL): POST /v1/organizations with "name": "a\\u0000b" records the event, then '
-            "answers 500 (PostgreSQL TEXT can't hold NUL, so the projection fails); from then on every "
-            "command answers 500 although it is recorded, and every read with min_position answers 503: "
-            "the views never move again. Expected: 422 validation_error, or 201 and a working ledger")))
+def test_a_nul_character_in_a_name_is_refused_or_kept(store: Store) -> None:
+    """Own store: a NUL can't reach PostgreSQL's views (it would stop them for good)."""
     own = Api(store)
     try:
         own.services.settings.read_wait_seconds = 1.0
