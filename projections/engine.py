@@ -57,6 +57,7 @@ class ProjectionEngine:
         self.tables: list[Table] = [t for v in self.views for t in v.tables]  # type: ignore[attr-defined]
         self.counters: list[Counters] = list(self.figures.counters)
         self.position = 0
+        self._dispatch: dict[type, list[tuple[Any, Callable[..., None]]]] = {}
         self.applied = 0  # events applied by this engine object
         self._lock = threading.RLock()
         self._advanced = threading.Condition(self._lock)
@@ -101,6 +102,20 @@ class ProjectionEngine:
 
     # --- applying ----------------------------------------------------------------------
 
+    def _handlers(self, event_type: type) -> list[tuple[Any, Callable[..., None]]]:
+        """Each view's handler for an event type, resolved once per type (views that
+        ignore the type are left out)."""
+        found = self._dispatch.get(event_type)
+        if found is None:
+            found = []
+            for view in self.views:
+                dispatcher = type(view).__dict__["apply"].dispatcher
+                handler = dispatcher.dispatch(event_type)
+                if handler is not dispatcher.dispatch(object):
+                    found.append((view, handler))
+            self._dispatch[event_type] = found
+        return found
+
     def _before_commit(self) -> None:
         """Called inside each batch's transaction after all writes (a seam for tests)."""
 
@@ -122,8 +137,8 @@ class ProjectionEngine:
                         raise _Stale(stored)
                     for notification in notifications:
                         event = mapper.to_domain_event(notification)
-                        for view in self.views:
-                            view.apply(event, notification.id, self.db)  # type: ignore[attr-defined]
+                        for view, handler in self._handlers(type(event)):
+                            handler(view, event, notification.id, self.db)
                     for table in self.tables:
                         table.flush(self.db)
                     for counters in self.counters:
