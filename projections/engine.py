@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 TRACKING_DDL = "CREATE TABLE IF NOT EXISTS proj_tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
 TRACKING_NAME = "views"
+REBUILD_BATCH = 20_000
 
 
 class _Stale(Exception):
@@ -119,11 +120,11 @@ class ProjectionEngine:
     def _before_commit(self) -> None:
         """Called inside each batch's transaction after all writes (a seam for tests)."""
 
-    def process_batch(self, until: int | None = None) -> int:
+    def process_batch(self, until: int | None = None, limit: int | None = None) -> int:
         """Apply the next batch of events; returns how many were applied (0: caught up;
         -1: another engine had applied them, and this one has moved to where it is)."""
         with self._lock:
-            limit = self.batch_size
+            limit = limit or self.batch_size
             notifications = self.ledger.recorder.select_notifications(
                 start=self.position, limit=limit, stop=until, inclusive_of_start=False
             )
@@ -161,11 +162,13 @@ class ProjectionEngine:
             self._advanced.notify_all()
             return len(notifications)
 
-    def catch_up(self, until: int | None = None, progress: Progress | None = None) -> int:
+    def catch_up(
+        self, until: int | None = None, progress: Progress | None = None, batch_size: int | None = None
+    ) -> int:
         """Apply every event recorded so far (or up to `until`); returns the position."""
         with self._lock:
             target = until if until is not None else self.ledger.max_position()
-            while self.position < target and self.process_batch(until=target) != 0:
+            while self.position < target and self.process_batch(until=target, limit=batch_size) != 0:
                 if progress is not None:
                     progress(self.position, target)
             return self.position
@@ -255,7 +258,8 @@ class ProjectionEngine:
         with self._lock:
             self.drop()
             self.setup()
-            return self.catch_up(progress=progress)
+            # Larger batches while rebuilding: a row changed by many events is written once a batch.
+            return self.catch_up(progress=progress, batch_size=max(self.batch_size, REBUILD_BATCH))
 
     def snapshot(self) -> tuple[int, dict[str, list[tuple[Any, ...]]]]:
         """The tracking position and every view table's rows, read consistently."""
@@ -272,7 +276,7 @@ class ProjectionEngine:
         position, live = self.snapshot()
         scratch = ProjectionEngine(self.ledger, ViewDatabase.scratch(), batch_size=self.batch_size)
         try:
-            scratch.catch_up(until=position, progress=progress)
+            scratch.catch_up(until=position, progress=progress, batch_size=max(self.batch_size, REBUILD_BATCH))
             _, rebuilt = scratch.snapshot()
             events = scratch.applied
         finally:

@@ -1,12 +1,11 @@
 """Read model of each member's history and of the operators, for auditors.
 
-Tables: proj_history (one row per event that concerns a member: its own events and those
-of its transfers and certificates, with the global position), proj_operators.
+Tables: proj_history (an index of the events that concern a member: its own and those of
+its transfers and certificates, by global position), proj_operators.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from functools import singledispatchmethod
@@ -25,15 +24,14 @@ from projections.transfers import TransfersView
 BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "on", "actor",
                "actor_organization", "request_id"}
 
+# An index, not a copy: which events (aggregate, version, global position) concern a
+# member. The events themselves are read from the store when a history is asked for.
 HISTORY = Table(
     "proj_history",
-    ["registration_no", "position", "aggregate_id", "version", "type", "on_date", "recorded_at",
-     "actor", "actor_organization", "request_id", "data"],
+    ["registration_no", "position", "aggregate_id", "version"],
     ["registration_no", "position"],
     ["CREATE TABLE IF NOT EXISTS proj_history (registration_no TEXT NOT NULL, position INTEGER NOT NULL, "
-     "aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL, on_date TEXT NOT NULL, "
-     "recorded_at TEXT NOT NULL, actor TEXT NOT NULL, actor_organization TEXT, request_id TEXT NOT NULL, "
-     "data TEXT NOT NULL, PRIMARY KEY (registration_no, position))"],
+     "aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (registration_no, position))"],
 )
 OPERATORS = Table(
     "proj_operators",
@@ -74,14 +72,8 @@ class HistoryView:
         self.tables = (self.history, self.operators)
 
     def _record(self, registration_no: str, event: Any, position: int) -> None:
-        self.history.put({
-            "registration_no": registration_no, "position": position,
-            "aggregate_id": str(event.originator_id), "version": event.originator_version,
-            "type": event_type(event), "on_date": event.on.isoformat(),
-            "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
-            "actor_organization": event.actor_organization, "request_id": event.request_id,
-            "data": json.dumps(event_data(event), ensure_ascii=False, sort_keys=True),
-        })
+        self.history.put({"registration_no": registration_no, "position": position,
+                          "aggregate_id": str(event.originator_id), "version": event.originator_version})
 
     @singledispatchmethod
     def apply(self, event: Any, position: int, db: ViewDatabase) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
+from uuid import UUID
 
 from api.deps import CurrentOperator, Operator, ServicesDep
 from api.routes.common import Limit, MinPosition, Offset, router
 from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
 from api.services import Services
 from domain.errors import OutOfJurisdiction
+from projections.history import event_data, event_type
 
 routes = router("/v1/members", "members")
 
@@ -92,11 +93,19 @@ def history(registration_no: str, services: ServicesDep, operator: CurrentOperat
     with services.queries(min_position) as queries:
         count = queries.db.scalar("SELECT COUNT(*) FROM proj_history WHERE registration_no = ?", (number,))
         rows = queries.db.query(
-            "SELECT position, type, on_date, recorded_at, actor, actor_organization, request_id, data "
-            "FROM proj_history WHERE registration_no = ? ORDER BY position LIMIT ? OFFSET ?", (number, limit, offset),
+            "SELECT position, aggregate_id, version FROM proj_history WHERE registration_no = ? "
+            "ORDER BY position LIMIT ? OFFSET ?", (number, limit, offset),
         )
-    data = [{"position": p, "type": t, "on": on, "recorded_at": at, "actor": a, "actor_organization": ao,
-             "request_id": r, "data": json.loads(d)} for p, t, on, at, a, ao, r, d in rows]
+    events: dict[str, dict[int, Any]] = {}
+    for aggregate_id in {row[1] for row in rows}:  # one read of the store per aggregate
+        events[aggregate_id] = {e.originator_version: e for e in services.ledger.aggregate_events(UUID(aggregate_id))}
+    data = []
+    for position, aggregate_id, version in rows:
+        event = events[aggregate_id][version]
+        data.append({"position": position, "type": event_type(event), "on": event.on.isoformat(),
+                     "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
+                     "actor_organization": event.actor_organization, "request_id": event.request_id,
+                     "data": event_data(event)})
     return {"data": data, "count": int(count or 0)}
 
 
