@@ -173,13 +173,19 @@ def report_monthly(
 
 
 @app.command()
-def demo(seed: int = 1) -> None:
+def demo(
+    seed: Annotated[int, typer.Option(help="the random seed: the same seed, the same city")] = 1,
+    scale: Annotated[str, typer.Option(help="city (seed 001's sizes) or small (a county, for trying out)")] = "city",
+) -> None:
     """Load the demo city (seed 001's sizes) into an empty store; prints an admin token last."""
     from api.demo import load_demo
 
+    if scale not in ("city", "small"):
+        err.print("[red]validation_error:[/red] --scale is city or small")
+        raise typer.Exit(2)
     ledger = open_ledger()
     try:
-        token = load_demo(ledger, seed=seed, progress=err)
+        token = load_demo(ledger, seed=seed, progress=err, scale_name=scale)
     except LedgerError as error:
         fail(error)
     engine = _engine(ledger)

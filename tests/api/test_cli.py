@@ -1,0 +1,67 @@
+"""The `ledger` command line through typer's runner, on both stores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.conftest import TEST_ID_KEY, Store
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
+    monkeypatch.setenv("LEDGER_ID_KEY", TEST_ID_KEY)
+    yield store
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout
+
+
+def test_set_up_a_root_and_an_operator_whose_token_is_the_last_line(env: Store) -> None:
+    code, out = run("org", "add-root", "--code", "XW", "--name", "玄武区委组织部", "--region", "320102",
+                    "--on", "2020-01-01")
+    assert code == 0, out
+    code, out = run("operator", "add", "--role", "admin", "--organization", "XW", "--name", "张三")
+    assert code == 0, out
+    token = out.strip().splitlines()[-1]
+    operator = env.ledger().operator_for_token(token)
+    assert operator is not None and (operator.role, operator.organization_code) == ("admin", "XW")
+    code, out = run("status")
+    assert json.loads(out)["root"] == "XW"
+
+
+def test_refusals_exit_non_zero_with_the_code(env: Store) -> None:
+    code, _ = run("operator", "add", "--role", "admin", "--organization", "NOWHERE", "--name", "x")
+    assert code == 1
+    code, _ = run("org", "add-root", "--code", "XW", "--name", "n", "--region", "12")
+    assert code == 1
+
+
+def test_demo_then_report_rebuild_and_verify(env: Store) -> None:
+    code, out = run("demo", "--scale", "small")
+    assert code == 0, out
+    token = out.strip().splitlines()[-1]
+    assert env.ledger().operator_for_token(token) is not None
+    root = json.loads(run("status")[1])["root"]
+    code, out = run("report", "monthly", "--organization", root, "--month", "2026-10")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["closing"] == report["held"] + report["in_transit"] > 0
+    code, csv_out = run("report", "monthly", "--organization", root, "--month", "2026-10", "--format", "csv")
+    header, row = csv_out.strip().splitlines()
+    assert dict(zip(header.split(","), row.split(","), strict=True))["closing"] == str(report["closing"])
+    assert run("rebuild")[0] == 0
+    code, out = run("verify")
+    assert code == 0
+    assert json.loads(out[out.index("{"):])["ok"] is True
+    code, _ = run("demo", "--scale", "small")
+    assert code == 1  # only into an empty store
