@@ -212,17 +212,15 @@ class TimeLimit(Exception):
 
 def progress_printer(label: str, total: int, limit: float | None) -> Callable[[int, int], None]:
     started = last = time.monotonic()
-    first = {"position": None}
+    first: dict[str, int] = {}
 
     def progress(position: int, target: int) -> None:
         nonlocal last
         now = time.monotonic()
-        if first["position"] is None:
-            first["position"] = position
+        first.setdefault("position", position)  # after the first batch: a lower bound of the start
         if now - last >= 15:
             last = now
-            done = position
-            rate = done / (now - started)
+            rate = (position - first["position"]) / (now - started)
             eta = (target - position) / rate if rate else float("inf")
             log(f"{label}: position {position:,}/{target:,}, {rate:,.0f} events/s, ETA {eta / 60:,.1f} min")
         if limit is not None and now - started > limit:
