@@ -56,7 +56,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,6 @@ from api.services import Services
 from domain.base import Actor
 from domain.errors import LedgerError
 from domain.ledger import Ledger
-from domain.member import years_after
 from domain.settings import Settings, store_env
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
@@ -116,46 +115,10 @@ def analyze(schema: str) -> float:
     return time.perf_counter() - started
 
 
-class AdultGenerator(Generator):
-    """`synthetic.Generator` with every person at least 18 years old on joining.
-
-    The domain refuses younger members (domain/member.py, "a member joins at 18 or older"),
-    but `Generator.person` draws the age at joining as `randint(18 * 365, 40 * 365)` days,
-    which is up to 5 days short of 18 years (leap days): at city scale a few members fail
-    and the generation stops. Here that one draw is raised to the least number of days
-    that makes 18 years; every other draw is unchanged, so the history is the synthetic
-    one but for those births (counted in `clamped`). Harmless once synthetic.py is fixed."""
-
-    clamped = 0
-
-    def person(self, region: str, joined_on: date) -> dict[str, Any]:
-        days = 18 * 365
-        while years_after(joined_on - timedelta(days=days), 18) > joined_on:
-            days += 1
-        rng = self.rng
-        real = rng.randint
-
-        def age_at_joining(a: int, b: int) -> int:  # the first draw of Generator.person
-            rng.__dict__.pop("randint", None)
-            value = real(a, b)
-            if value < days:
-                type(self).clamped += 1
-            return max(value, days)
-
-        rng.randint = age_at_joining  # type: ignore[method-assign]
-        try:
-            return super().person(region, joined_on)
-        finally:
-            rng.__dict__.pop("randint", None)
-
-
 def generate(ledger: Ledger, scale_name: str, seed: int) -> dict[str, Any]:
     if ledger.max_position():
         raise SystemExit("the store is not empty: generate into a fresh schema")
-    AdultGenerator.clamped = 0
-    stats = AdultGenerator(ledger, SCALES[scale_name], seed, progress=log).run().as_dict()
-    stats["clamped_births"] = AdultGenerator.clamped
-    return stats
+    return Generator(ledger, SCALES[scale_name], seed, progress=log).run().as_dict()
 
 
 @dataclass
@@ -687,8 +650,7 @@ def main(argv: list[str] | None = None) -> int:
             with contextlib.closing(ledger_for(url, scale, id_key=id_key)) as ledger:
                 started = time.perf_counter()
                 stats = generate(ledger, args.scale, args.seed)
-                how = (f"generated in {time.perf_counter() - started:,.0f} s; {stats['clamped_births']} "
-                       "births moved back to make the member 18 on joining, see `AdultGenerator`")
+                how = f"generated in {time.perf_counter() - started:,.0f} s"
                 root = stats["samples"]["root"]
         else:
             how = "a kept store"
