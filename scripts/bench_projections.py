@@ -53,6 +53,7 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
 from domain.ledger import Ledger
+from projections import engine as engine_module
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
 from projections.queries import Queries
@@ -210,8 +211,12 @@ class TimeLimit(Exception):
     pass
 
 
-def progress_printer(label: str, total: int, limit: float | None) -> Callable[[int, int], None]:
+def progress_printer(label: str, total: int, limit: float | None,
+                     mark: float | None = None, marks: dict[str, Any] | None = None) -> Callable[[int, int], None]:
+    """Log progress every 15 s; note where the work stood at `mark` seconds (into `marks`);
+    raise TimeLimit after `limit` seconds."""
     started = last = time.monotonic()
+    cpu = time.process_time()
     first: dict[str, int] = {}
 
     def progress(position: int, target: int) -> None:
@@ -223,35 +228,51 @@ def progress_printer(label: str, total: int, limit: float | None) -> Callable[[i
             rate = (position - first["position"]) / (now - started)
             eta = (target - position) / rate if rate else float("inf")
             log(f"{label}: position {position:,}/{target:,}, {rate:,.0f} events/s, ETA {eta / 60:,.1f} min")
+        if mark is not None and marks is not None and "seconds" not in marks and now - started >= mark:
+            marks.update(seconds=round(now - started, 1), position=position,
+                         cpu_seconds=round(time.process_time() - cpu, 1))
+            log(f"{label}: at the {mark:.0f} s mark, position {position:,} of {target:,}")
         if limit is not None and now - started > limit:
             raise TimeLimit(f"{label} passed its time limit of {limit:.0f} s at position {position:,}")
 
     return progress
 
 
-def rebuild(ledger: Ledger, url: str, batch_size: int, until: int | None, limit: float | None,
-            label: str) -> dict[str, Any]:
+def rebuild_batch(batch_size: int) -> int:
+    """The batch size `rebuild()` applies (the engine may use larger batches when rebuilding)."""
+    return max(batch_size, getattr(engine_module, "REBUILD_BATCH", 0))
+
+
+def rebuild(ledger: Ledger, url: str, batch_size: int, until: int | None, mark: float | None,
+            limit: float | None, label: str) -> dict[str, Any]:
     db = ViewDatabase(url)
     engine = ProjectionEngine(ledger, db, batch_size=batch_size)
     target = until if until is not None else ledger.max_position()
-    progress = progress_printer(label, target, limit)
+    marks: dict[str, Any] = {}
+    progress = progress_printer(label, target, limit, mark, marks)
     started, cpu = time.perf_counter(), time.process_time()
     complete = True
     try:
         if until is None:
             engine.rebuild(progress=progress)
-        else:
+        else:  # what rebuild() does, up to `until`
             engine.drop()
             engine.setup()
-            engine.catch_up(until=until, progress=progress)
+            if "batch_size" in inspect.signature(engine.catch_up).parameters:
+                engine.catch_up(until=until, progress=progress, batch_size=rebuild_batch(batch_size))
+            else:
+                engine.catch_up(until=until, progress=progress)
     except TimeLimit as stopped:
         log(str(stopped))
         complete = False
     seconds = time.perf_counter() - started
     result = {"events": engine.applied, "seconds": round(seconds, 3),
-              "rate": round(engine.applied / seconds), "batch_size": batch_size,
+              "rate": round(engine.applied / seconds), "batch_size": rebuild_batch(batch_size),
               "complete": complete, "position": engine.position,
               "cpu_seconds": round(time.process_time() - cpu, 3)}
+    if marks:
+        result["mark"] = {**marks, "events": marks["position"], "target": target,
+                          "rate": round(marks["position"] / marks["seconds"])}
     db.close()
     del engine
     gc.collect()
@@ -284,7 +305,7 @@ def pick_members(db: ViewDatabase, count: int) -> list[tuple[str, str]]:
     )]
 
 
-def latency(store: Store, scale_name: str, commands: int, poll_interval: float, seed: int,
+def latency(store: Store, scale_name: str, commands: int, poll_interval: float, seed: int, worker_log: Path,
             modes: tuple[str, ...] = ("catch_up", "thread", "worker")) -> dict[str, Any]:
     scale = SCALES[scale_name]
     ledger = ledger_for(store.url, scale)
@@ -301,11 +322,21 @@ def latency(store: Store, scale_name: str, commands: int, poll_interval: float, 
         position = ledger.record_org_life(number, org).position
         return position, (time.perf_counter() - started) * 1000
 
+    worker: subprocess.Popen[str] | None = None
+
     def wait_visible(position: int, deadline: float = 60.0) -> None:
         limit = time.monotonic() + deadline
+        checked = time.monotonic()
         while queries.position() < position:
+            if worker is not None and time.monotonic() - checked > 1.0:
+                checked = time.monotonic()
+                if worker.poll() is not None:
+                    raise RuntimeError(f"the worker exited ({worker.returncode}); see {worker_log}")
+                errors = [line for line in worker_log.read_text().splitlines() if " ERROR " in line or "Error:" in line]
+                if errors:
+                    raise RuntimeError(f"the worker fails: {errors[-1]} (see {worker_log})")
             if time.monotonic() > limit:
-                raise TimeoutError(f"position {position} not visible after {deadline} s")
+                raise TimeoutError(f"position {position} not visible after {deadline} s (worker log: {worker_log})")
             time.sleep(0.0005)
 
     def run(mode: str, after_commit: Callable[[int], None]) -> None:
@@ -346,10 +377,11 @@ def latency(store: Store, scale_name: str, commands: int, poll_interval: float, 
         if "worker" in modes:
             env = {**os.environ, "LEDGER_DATABASE_URL": store.url,
                    "LEDGER_ID_KEY": ledger.env.get("LEDGER_ID_KEY") or BENCH_ID_KEY}
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "projections.worker", "--poll-interval", str(poll_interval)],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            )
+            with open(worker_log, "w") as output:
+                worker = subprocess.Popen(
+                    [sys.executable, "-m", "projections.worker", "--poll-interval", str(poll_interval)],
+                    cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, text=True,
+                )
             try:
                 position, _ = command()  # warm-up: the worker is up once it has applied this
                 wait_visible(position, deadline=300)
@@ -506,6 +538,11 @@ def table_rows(results: dict[str, dict[str, Any]], stores: list[str]) -> list[tu
         fmt_rate(get(s, "rebuild", "rate")) + ("" if get(s, "rebuild", "complete") in (True, None)
                                                else f" (stopped at {get(s, 'rebuild', 'events'):,})")
         for s in stores]))
+    marked = [get(s, "rebuild", "mark") for s in stores]
+    if any(marked):
+        seconds = next(m for m in marked if m)["seconds"]
+        rows.append((f"(b) rebuild after {seconds:,.0f} s: events applied of all (events/s so far)", [
+            f"{m['events']:,} of {m['target']:,} ({m['rate']:,})" if m else "finished before" for m in marked]))
     rows.append(("(b) rebuild time, s (CPU s in the benchmark process)", [
         f"{fmt_seconds(get(s, 'rebuild', 'seconds'))} ({fmt_seconds(get(s, 'rebuild', 'cpu_seconds'))})"
         for s in stores]))
@@ -524,7 +561,8 @@ def table_rows(results: dict[str, dict[str, Any]], stores: list[str]) -> list[tu
                      [fmt_rate(get(s, "single", "one_per_transaction", "rate")) for s in stores]))
         rows.append(("(c) one per transaction / raw",
                      [ratio(get(s, "single", "one_per_transaction", "rate"), get(s, "raw", "rate")) for s in stores]))
-        rows.append((f"(c) batched ({batch}) over the same events, events/s",
+        catch_batch = get(stores[0], "single", "batched", "batch_size") or DEFAULT_BATCH
+        rows.append((f"(c) batched ({catch_batch} a transaction, as `catch_up()`) over the same events, events/s",
                      [fmt_rate(get(s, "single", "batched", "rate")) for s in stores]))
         rows.append(("(c) one per transaction / batched, same events",
                      [ratio(get(s, "single", "one_per_transaction", "rate"), get(s, "single", "batched", "rate"))
@@ -660,7 +698,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-interval", type=float, default=0.2, help="engine poll interval (SQLite)")
     parser.add_argument("--query-runs", type=int, default=100)
     parser.add_argument("--query-budget", type=float, default=120.0, help="seconds per query at most")
-    parser.add_argument("--time-limit", type=float, default=1500.0, help="stop a rebuild after this many seconds")
+    parser.add_argument("--time-mark", type=float, default=1200.0,
+                        help="note how far a rebuild got after this many seconds (the figures keep going)")
+    parser.add_argument("--time-limit", type=float, default=3600.0, help="stop a rebuild after this many seconds")
     parser.add_argument("--only", action="append", choices=STEPS, help="run only these steps (repeatable)")
     parser.add_argument("--profile", type=int, default=0, metavar="EVENTS",
                         help="also cProfile the engine over the first EVENTS events and print the top functions")
@@ -745,6 +785,15 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("no statistics for the reused store(s): their .stats.json is missing in --work-dir")
 
         # --- the measurements ------------------------------------------------------------
+        def this_run() -> dict[str, Any]:
+            info["load_end"] = [round(x, 2) for x in os.getloadavg()]
+            return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": info,
+                    "scale": args.scale, "seed": args.seed, "stores": [k for k in kinds if k in results],
+                    "command": command, "store_names": {k: s.name for k, s in stores.items()},
+                    "generation": generation, "results": results,
+                    "notes": notes + [f"- {n}" for n in args.note]}
+
+        baseline = load_latest(args.work_dir, args.scale, {k: s.name for k, s in stores.items()})
         for kind in kinds:
             store = stores[kind]
             ledger = ledger_for(store.url, scale)
@@ -752,16 +801,11 @@ def main(argv: list[str] | None = None) -> int:
             results[kind] = result
             until = position_of_nth(ledger, args.events)
             try:
-                measure(args, steps, store, ledger, until, samples, result, notes)
+                measure(args, steps, store, ledger, until, samples, result, notes,
+                        save=lambda: merge_run(args.work_dir, args.scale, this_run(), baseline))
             finally:
                 ledger.close()
-        info["load_end"] = [round(x, 2) for x in os.getloadavg()]
-        run = merge_run(args.work_dir, args.scale, {
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": info,
-            "scale": args.scale, "seed": args.seed, "stores": kinds, "command": command,
-            "store_names": {k: s.name for k, s in stores.items()}, "generation": generation,
-            "results": results, "notes": notes + [f"- {n}" for n in args.note],
-        })
+        run = merge_run(args.work_dir, args.scale, this_run(), baseline)
         out = args.work_dir / f"results-{args.scale}-{args.store}-{datetime.now():%Y%m%d-%H%M%S}.json"
         out.write_text(json.dumps(run, indent=2, ensure_ascii=False, default=str))
         print(render_table(run["results"], run["stores"]))
@@ -780,19 +824,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledger: Ledger, until: int | None,
-            samples: dict[str, Any], result: dict[str, Any], notes: list[str]) -> None:
-    """Steps (a) to (e) on one store, in order; each fills its key of `result`."""
+            samples: dict[str, Any], result: dict[str, Any], notes: list[str],
+            save: Callable[[], None] = lambda: None) -> None:
+    """Steps (a) to (e) on one store, in order; each fills its key of `result` (and `save()`s)."""
     if "raw" in steps:
         note_load(result, "raw")
         log(f"(a) raw read on {store.label}")
         result["raw"] = raw_read(ledger, until)
         log(f"(a) {store.label}: {result['raw']['rate']:,} events/s")
+        save()
     if "rebuild" in steps:
         note_load(result, "rebuild")
         log(f"(b) rebuild on {store.label}, batch {args.batch_size}")
-        result["rebuild"] = rebuild(ledger, store.url, args.batch_size, until, args.time_limit,
+        result["rebuild"] = rebuild(ledger, store.url, args.batch_size, until, args.time_mark, args.time_limit,
                                     f"rebuild {store.label}")
         log(f"(b) {store.label}: {result['rebuild']['rate']:,} events/s in {result['rebuild']['seconds']:,.0f} s")
+        save()
         if not result["rebuild"]["complete"]:
             notes.append(f"- The {store.label} rebuild was stopped at its time limit ({args.time_limit:.0f} s) "
                          f"after {result['rebuild']['events']:,} events; its rate is over those events, and "
@@ -801,6 +848,7 @@ def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledg
         note_load(result, "single")
         log(f"(c) one event per transaction on {store.label}, first {args.single_events:,} events")
         result["single"] = single(ledger, store, args.single_events, args.batch_size)
+        save()
     if args.profile:
         log(f"profiling the engine over the first {args.profile:,} events on {store.label}")
         result["profile"] = profile_rebuild(ledger, store, args.profile, args.batch_size, 30)
@@ -817,7 +865,9 @@ def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledg
     if "latency" in steps and args.commands:
         note_load(result, "latency")
         log(f"(d) catch-up latency on {store.label}, {args.commands} commands per mode")
-        result["latency"] = latency(store, args.scale, args.commands, args.poll_interval, args.seed)
+        result["latency"] = latency(store, args.scale, args.commands, args.poll_interval, args.seed,
+                                    args.work_dir / f"worker-{Path(store.name).stem}.log")
+        save()
     if "queries" in steps and args.query_runs:
         if store.kind == "postgres" and not args.no_analyze:
             result["analyzed"] = analyze_views(store)
@@ -825,30 +875,38 @@ def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledg
         log(f"(e) query latency on {store.label}")
         result["queries"] = query_latency(store, samples, args.query_runs, args.query_budget)
         result["queries_analyzed"] = store.kind == "postgres" and not args.no_analyze
+        save()
 
 
-def merge_run(work_dir: Path, scale: str, run: dict[str, Any]) -> dict[str, Any]:
-    """Fold this run into the latest one of the same scale on the same stores, so that a
-    run of some steps (--only) updates their figures and keeps the others."""
+def load_latest(work_dir: Path, scale: str, store_names: dict[str, str]) -> dict[str, Any] | None:
+    """The latest results of this scale, if they were measured on these same stores."""
     path = work_dir / f"latest-{scale}.json"
     previous = json.loads(path.read_text()) if path.exists() else None
-    if previous and all(previous.get("store_names", {}).get(k) == v for k, v in run["store_names"].items()):
-        merged = previous
+    if previous and all(previous.get("store_names", {}).get(k) == v for k, v in store_names.items()):
+        return previous
+    return None
+
+
+def merge_run(work_dir: Path, scale: str, run: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
+    """Fold this run into the latest one of the same scale on the same stores (`baseline`),
+    so that a run of some steps (--only) updates their figures and keeps the others; write it."""
+    if baseline is not None:
+        merged = json.loads(json.dumps(baseline))
         for kind, result in run["results"].items():
             target = merged["results"].setdefault(kind, {})
             load = {**target.get("load", {}), **result.get("load", {})}
-            target.update(result)
+            target.update(json.loads(json.dumps(result, default=str)))
             target["load"] = load
         merged["stores"] = [k for k in ("postgres", "sqlite") if k in merged["results"]]
         merged["store_names"].update(run["store_names"])
-        for key in ("generation",):
-            merged[key] = {**merged.get(key, {}), **run[key]}
+        merged["generation"] = {**merged.get("generation", {}), **run["generation"]}
         merged["notes"] = sorted({*merged.get("notes", []), *run["notes"]})
         merged.update(date=run["date"], machine=run["machine"])
         if set(run["stores"]) >= set(merged["stores"]):
             merged["command"] = run["command"]
     else:
         merged = run
+    path = work_dir / f"latest-{scale}.json"
     path.write_text(json.dumps(merged, indent=2, ensure_ascii=False, default=str))
     return merged
 
