@@ -195,6 +195,10 @@ def demo(
     typer.echo(token)
 
 
+# Command groups kept in their own modules register themselves on `app` when imported.
+from api import cli_audit, cli_import, cli_simulate  # noqa: E402,F401
+
+
 def main() -> None:
     app()
 
