@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+import pytest
+
+from domain.errors import LedgerError
 from domain.identifiers import check_character
 from domain.ledger import Ledger
 
@@ -72,3 +77,18 @@ def admit(
         org, registration_no=None, status=overrides.pop("status", "full"), on=on,
         **{k: v for k, v in fields.items() if k != "status"},
     ).registration_no  # type: ignore[return-value]
+
+@contextmanager
+def refused(ledger: Ledger, error: type[LedgerError], code: str, case: object = None) -> Iterator[None]:
+    """The block raises `error` carrying `code`, and the store records nothing.
+    `case` names the case in a failure's report when a test loops over cases."""
+    before = ledger.max_position()
+    try:
+        with pytest.raises(error) as caught:
+            yield
+        assert caught.value.code == code
+        assert ledger.max_position() == before, "a refused command recorded events"
+    except BaseException as failure:
+        if case is not None:
+            failure.add_note(f"case: {case!r}")
+        raise

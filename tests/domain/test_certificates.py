@@ -4,17 +4,12 @@ temporary one covers at most 6 months, each is returned once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
-
-import pytest
 
 from domain.base import Actor
 from domain.errors import (
     InvalidTransition,
-    LedgerError,
     MemberNotHeld,
     NotFound,
     OrganizationDissolved,
@@ -24,26 +19,12 @@ from domain.errors import (
     ValidationError,
 )
 from domain.ledger import Ledger
-from tests.factories import admit, build_tree
+from tests.factories import admit, build_tree, refused
 
 ISSUED = date(2026, 5, 20)
 SIX_MONTHS_LATER = date(2026, 11, 20)
 
 
-@contextmanager
-def refused(ledger: Ledger, error: type[LedgerError], code: str, case: object = None) -> Iterator[None]:
-    """The block raises `error` carrying `code`, and the store records nothing.
-    `case` names the case in a failure's report when a test loops over cases."""
-    before = ledger.max_position()
-    try:
-        with pytest.raises(error) as caught:
-            yield
-        assert caught.value.code == code
-        assert ledger.max_position() == before, "a refused command recorded events"
-    except BaseException as failure:
-        if case is not None:
-            failure.add_note(f"case: {case!r}")
-        raise
 
 
 def member(ledger: Ledger) -> str:

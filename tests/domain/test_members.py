@@ -3,13 +3,9 @@ person, confirmation, death and leaving, dues, effective dates."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from typing import Any
-
-import pytest
 
 from domain.base import Actor
 from domain.errors import (
@@ -19,7 +15,6 @@ from domain.errors import (
     FutureDate,
     InvalidRegistrationNo,
     InvalidTransition,
-    LedgerError,
     MemberNotHeld,
     OrganizationDissolved,
     OutOfJurisdiction,
@@ -31,23 +26,7 @@ from domain.identifiers import check_character, make_registration_no
 from domain.ledger import Ledger
 from domain.member import Member
 from tests.conftest import TODAY
-from tests.factories import admit, build_tree, person
-
-
-@contextmanager
-def refused(ledger: Ledger, error: type[LedgerError], code: str, case: object = None) -> Iterator[None]:
-    """The block raises `error` carrying `code`, and the store records nothing.
-    `case` names the case in a failure's report when a test loops over cases."""
-    before = ledger.max_position()
-    try:
-        with pytest.raises(error) as caught:
-            yield
-        assert caught.value.code == code
-        assert ledger.max_position() == before, "a refused command recorded events"
-    except BaseException as failure:
-        if case is not None:
-            failure.add_note(f"case: {case!r}")
-        raise
+from tests.factories import admit, build_tree, person, refused
 
 
 def probationary(ledger: Ledger, n: int, joined_on: date, org: str = "XW-C1-B1") -> str:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
-
-import pytest
 
 from domain.base import Actor
 from domain.errors import (
     CannotHoldMembers,
     Conflict,
     InvalidTransition,
-    LedgerError,
     OrganizationDissolved,
     OutOfJurisdiction,
     PeriodClosed,
@@ -23,25 +19,11 @@ from domain.errors import (
 from domain.ledger import Ledger
 from domain.member import Member
 from domain.organization import Organization
-from tests.factories import TREE, admit, build_tree, person
+from tests.factories import TREE, admit, build_tree, person, refused
 
 DAY = date(2026, 6, 1)
 
 
-@contextmanager
-def refused(ledger: Ledger, error: type[LedgerError], code: str, case: object = None) -> Iterator[None]:
-    """The block raises `error` carrying `code`, and the store records nothing.
-    `case` names the case in a failure's report when a test loops over cases."""
-    before = ledger.max_position()
-    try:
-        with pytest.raises(error) as caught:
-            yield
-        assert caught.value.code == code
-        assert ledger.max_position() == before, "a refused command recorded events"
-    except BaseException as failure:
-        if case is not None:
-            failure.add_note(f"case: {case!r}")
-        raise
 
 
 def test_registered_tree_round_trips_fields_and_links_parents(ledger: Ledger) -> None:

@@ -4,8 +4,7 @@ routes; jurisdiction; and where the member is of record at each step (§4)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from domain.errors import (
     ConfirmationDue,
     EvidenceRequired,
     InvalidTransition,
-    LedgerError,
     LetterExpired,
     MemberNotHeld,
     NotFound,
@@ -34,7 +32,7 @@ from domain.errors import (
 )
 from domain.ledger import Ledger
 from domain.transfer import Transfer
-from tests.factories import admit, build_tree, person
+from tests.factories import admit, build_tree, person, refused
 
 REQUESTED = date(2026, 9, 1)
 ISSUED = date(2026, 9, 2)
@@ -44,20 +42,6 @@ SENDER = Actor("clerk-xw-c1", "XW-C1")  # the sending committee
 RECEIVER = Actor("clerk-qh-c1", "QH-C1")  # the receiving committee
 
 
-@contextmanager
-def refused(ledger: Ledger, error: type[LedgerError], code: str, case: object = None) -> Iterator[None]:
-    """The block raises `error` carrying `code`, and the store records nothing.
-    `case` names the case in a failure's report when a test loops over cases."""
-    before = ledger.max_position()
-    try:
-        with pytest.raises(error) as caught:
-            yield
-        assert caught.value.code == code
-        assert ledger.max_position() == before, "a refused command recorded events"
-    except BaseException as failure:
-        if case is not None:
-            failure.add_note(f"case: {case!r}")
-        raise
 
 
 def member(ledger: Ledger) -> str:
