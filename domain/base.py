@@ -82,6 +82,10 @@ class LedgerAggregate(Aggregate):
         def change(self, aggregate: Any) -> None:
             """The event's effect on the aggregate's state (one per event class)."""
 
+    if TYPE_CHECKING:  # at run time the library's metaclass makes Created a subclass of Event
+        class Created(Event, Aggregate.Created):  # type: ignore[misc]
+            pass
+
     class Bookkeeping(Event):
         """An index entry kept for a rule's sake; it does not move `last_on`."""
 

@@ -9,6 +9,7 @@ load, so the loser of a race is judged by the rules against the winner's result
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +29,7 @@ from domain.errors import (
     Conflict,
     DuplicateRegistration,
     FutureDate,
+    LedgerError,
     NotFound,
     NotInTargetSubtree,
     OutOfJurisdiction,
@@ -61,6 +63,8 @@ A = TypeVar("A", bound=LedgerAggregate)
 PROBATION_ENDING_DAYS = 90
 PERFORMANCE_RECORD_AFTER_DAYS = 180
 SAVE_ATTEMPTS = 4
+# The batch (see `Ledger.batch`) the commands of this thread are gathered into, if any.
+_BATCH = threading.local()
 
 
 @dataclass(frozen=True)
@@ -208,6 +212,9 @@ class Ledger(Application[UUID]):
         return Context(on=on, actor=actor, **({"request_id": request_id} if request_id else {}))
 
     def _run(self, command: Callable[[_Loaded], Recorded]) -> Recorded:
+        batch = getattr(_BATCH, "loaded", None)
+        if batch is not None and batch.ledger is self:
+            return command(batch)  # saved with the rest of the batch by `batch()`
         for _ in range(SAVE_ATTEMPTS):
             loaded = _Loaded(self)
             result = command(loaded)
@@ -217,6 +224,39 @@ class Ledger(Application[UUID]):
                 continue  # someone else saved first: judge the command again
             position = max((r.notification.id for r in recordings), default=0)
             return Recorded(**{**result.__dict__, "position": position})
+        raise Conflict("the records changed concurrently several times; nothing was recorded")
+
+    def batch(
+        self, commands: Sequence[Callable[[], object]], *, dry_run: bool = False,
+        on_error: Callable[[int, LedgerError], None] | None = None,
+    ) -> int:
+        """Run several commands (e.g. `lambda: ledger.import_member(...)`, one per row of an
+        import) as one atomic save. Each is judged by exactly the rules it has on its own,
+        against the state the earlier ones of the batch left. A refusal is raised, or given
+        to `on_error(index, error)` and the next command judged; either way nothing of the
+        batch is recorded, nor with `dry_run`. Keep batches to about a hundred aggregates.
+        Returns the position of the last event saved (0 if none)."""
+        for _ in range(SAVE_ATTEMPTS):
+            _BATCH.loaded = loaded = _Loaded(self)
+            refused = False
+            try:
+                for index, command in enumerate(commands):
+                    try:
+                        command()
+                    except LedgerError as error:
+                        if on_error is None:
+                            raise
+                        refused = True
+                        on_error(index, error)
+            finally:
+                _BATCH.loaded = None
+            if refused or dry_run:
+                return 0
+            try:
+                recordings = self.save(*loaded.pending())
+            except IntegrityError:
+                continue  # someone else saved first: judge the batch again
+            return max((r.notification.id for r in recordings), default=0)
         raise Conflict("the records changed concurrently several times; nothing was recorded")
 
     @staticmethod
@@ -853,7 +893,7 @@ class Ledger(Application[UUID]):
     def operator_for_token(self, token: str) -> Operator | None:
         """The active operator a bearer token belongs to, or None."""
         try:
-            operator = self.repository.get(operator_id_for(token))
+            operator: Operator = self.repository.get(operator_id_for(token))
         except AggregateNotFoundError:
             return None
         return operator if isinstance(operator, Operator) and operator.active else None
@@ -896,7 +936,7 @@ class Ledger(Application[UUID]):
         }
         for transfer_id in transfer_ids:
             events.extend(self.aggregate_events(UUID(transfer_id)))
-        return sorted(events, key=lambda e: e.timestamp)
+        return sorted(events, key=lambda e: e.timestamp)  # type: ignore[attr-defined]
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -60,7 +60,8 @@ def validate_amount(amount: Any) -> Decimal:
         value = Decimal(str(amount))
     except InvalidOperation:
         raise ValidationError("amount must be a decimal string such as \"12.50\"") from None
-    if not value.is_finite() or value <= 0 or value.adjusted() > 6 or value.as_tuple().exponent < -2:
+    exponent = value.as_tuple().exponent  # a str ('n', 'N', 'F') for NaN and infinities
+    if not isinstance(exponent, int) or value <= 0 or value.adjusted() > 6 or exponent < -2:
         raise ValidationError("amount must be positive with at most 2 decimal places")
     if value >= Decimal("1000000"):
         raise ValidationError("amount is implausibly large")

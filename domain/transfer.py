@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from domain.base import Context, LedgerAggregate
 from domain.errors import (
@@ -164,14 +164,16 @@ class Transfer(LedgerAggregate):
             t.status, t.closed_on, t.closing_reason = "cancelled", self.on, self.reason
 
     @classmethod
-    def request(cls, ctx: Context, **fields: Any) -> Transfer:
+    def request(cls, ctx: Context, *, transfer_id: UUID | None = None, **fields: Any) -> Transfer:
+        """A new transfer, with a fresh random id unless one is given (a generator that
+        must be reproducible draws its own)."""
         if fields["reason"] not in REASONS:
             raise ValidationError(f"reason must be one of {', '.join(REASONS)}")
         evidence = fields.get("evidence")
         if evidence is not None and evidence.get("kind") not in EVIDENCE_KINDS:
             raise ValidationError(f"evidence kind must be one of {', '.join(EVIDENCE_KINDS)}")
         check_basis(fields["basis"], evidence)
-        return cls._create(cls.Requested, id=uuid4(), **ctx.meta(), **fields)
+        return cls._create(cls.Requested, id=transfer_id or uuid4(), **ctx.meta(), **fields)
 
     # --- rules -------------------------------------------------------------------
 

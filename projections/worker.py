@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=2000, help="events applied per transaction")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings(create_tables=False)  # the event tables are created at set-up, once
+    settings = Settings(create_tables=False)  # type: ignore[call-arg]  # the event tables are created at set-up, once
     ledger = Ledger(settings.event_store_env())
     engine = ProjectionEngine(ledger, ViewDatabase(settings.database_url), batch_size=args.batch_size)
 
