@@ -1,10 +1,9 @@
 """The `ledger` command line: serve the API, set up roots and operators, load the demo,
-rebuild and verify the views, print reports."""
+rebuild and verify the views (reports and the auditor's commands: api/cli_audit.py)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import date
 from typing import Annotated
 
@@ -20,11 +19,9 @@ app = typer.Typer(help="The transfer ledger (党员组织关系接转台账).", 
                   pretty_exceptions_enable=False)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operators and their bearer tokens.", no_args_is_help=True)
-report_app = typer.Typer(help="Reports.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(operator_app, name="operator")
-app.add_typer(report_app, name="report")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the width
 
 
 def settings() -> Settings:
@@ -37,7 +34,17 @@ def settings() -> Settings:
 
 
 def open_ledger() -> Ledger:
-    return Ledger(settings().event_store_env())
+    from eventsourcing.persistence import PersistenceError
+
+    env = settings().event_store_env()
+    try:
+        return Ledger(env)
+    except ValueError as error:  # a setting the ledger refuses, such as a short LEDGER_ID_KEY
+        err.print(f"[red]configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+    except PersistenceError as error:
+        err.print(f"[red]store_unavailable:[/red] {error}")
+        raise typer.Exit(2) from None
 
 
 def fail(error: LedgerError) -> None:
@@ -132,44 +139,46 @@ def rebuild() -> None:
     typer.echo(f"rebuilt to position {position}")
 
 
+def _difference(columns: tuple[str, ...], live: tuple[object, ...] | None,
+                rebuilt: tuple[object, ...] | None) -> str:
+    """Which columns of a view row differ from the re-derived row (names, not values:
+    view rows can hold personal data; the JSON on standard output has the rows)."""
+    if live is None:
+        return "missing from the view"
+    if rebuilt is None:
+        return "in the view but not re-derived from the events"
+    changed = [name for name, a, b in zip(columns, live, rebuilt, strict=False) if a != b]
+    return "differs in " + ", ".join(changed or ["its values"])
+
+
 @app.command()
-def verify() -> None:
-    """Re-derive every view from the events and compare; exit 1 on any mismatch."""
+def verify(
+    show: Annotated[int, typer.Option(min=1, help="list at most this many mismatches")] = 1000,
+) -> None:
+    """Re-derive every view from the events and compare; exit 1 on any mismatch.
+
+    Prints the result as JSON on standard output, and each mismatch (view table, row
+    key, live row, re-derived row) on standard error."""
     ledger = open_ledger()
     engine = _engine(ledger)
     with progress_bar("verifying") as bar:
         task = bar.add_task("events", total=engine.position)
-        result = engine.verify(progress=lambda done, total: bar.update(task, completed=done, total=total))
+        result = engine.verify(progress=lambda done, total: bar.update(task, completed=done, total=total),
+                               limit=show)
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    columns = {t.name: getattr(t, "columns", ("organization_code", "month", "figure", "value"))
+               for t in [*engine.tables, *engine.counters]}
+    for mismatch in result["mismatches"]:
+        err.print(f"[red]mismatch[/red] {mismatch['table']} {mismatch['key']}: "
+                  f"{_difference(columns[mismatch['table']], mismatch['live'], mismatch['rebuilt'])}",
+                  highlight=False)
+    hidden = result["mismatch_count"] - len(result["mismatches"])
+    if hidden > 0:
+        err.print(f"... and {hidden} more mismatches (raise --show to list them)")
+    if not result["ok"]:
+        err.print(f"[red]verify failed:[/red] {result['mismatch_count']} mismatches; `ledger rebuild` "
+                  "re-derives the views from the events")
     raise typer.Exit(0 if result["ok"] else 1)
-
-
-@report_app.command("monthly")
-def report_monthly(
-    organization: Annotated[str, typer.Option(help="organization code")],
-    month: Annotated[str, typer.Option(help="YYYY-MM")],
-    format: Annotated[str, typer.Option(help="json or csv")] = "json",
-) -> None:
-    """The monthly report of an organization's subtree."""
-    from api.routes.reports import flatten
-    from projections.queries import Queries
-
-    ledger = open_ledger()
-    engine = _engine(ledger)
-    engine.catch_up()
-    try:
-        report = Queries(engine.db).monthly_report(organization, month)
-    except LedgerError as error:
-        fail(error)
-    if format == "csv":
-        import csv
-
-        flat = flatten(report)
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(flat), lineterminator="\n")
-        writer.writeheader()
-        writer.writerow(flat)
-    else:
-        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
 
 
 @app.command()
@@ -203,5 +212,7 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":  # `python -m api.cli`: run the imported module's app, which has every group
+    from api.cli import main as imported_main
+
+    imported_main()

@@ -1,6 +1,430 @@
 """Reports as scheduled jobs and the auditor's commands: `ledger report`, `ledger history`,
-`ledger export`, `ledger overdue`."""
+`ledger export`, `ledger overdue`.
+
+Every command reads the configured store (LEDGER_DATABASE_URL), brings the views up to
+date first, and answers a refusal with its code and words on standard error and exit
+status 1 (2 for a usage error such as an unknown option value).
+"""
 
 from __future__ import annotations
 
-from api.cli import app  # noqa: F401
+import csv
+import inspect
+import io
+import json
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
+
+import psycopg
+import typer
+from eventsourcing.persistence import PersistenceError
+from rich.console import Console
+from rich.table import Table
+
+from api import reportfiles
+from api.cli import _engine, app, err, fail, open_ledger
+from api.routes.audit import event_record
+from api.routes.members import member_history
+from domain.errors import LedgerError, ValidationError
+from domain.ledger import Ledger
+from domain.member import validate_month
+from projections.engine import ProjectionEngine
+from projections.queries import Queries
+
+report_app = typer.Typer(
+    help="Reports of an organization's subtree: monthly, annual, a chart of a year.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+class ReportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class HistoryFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+Organization = Annotated[str, typer.Option(help="organization code (the report covers its subtree)")]
+Output = Annotated[Path | None, typer.Option(help="write to this file instead of standard output",
+                                             dir_okay=False)]
+LangOption = Annotated[Lang, typer.Option(
+    help="headings: zh (Chinese, the default) or en (the report's field names, as in the HTTP API's "
+         "CSV); JSON always has the field names")]
+
+
+# --- plumbing --------------------------------------------------------------------------
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def prose(command: Command) -> Command:
+    """Let `--help` wrap the docstring's paragraphs to the terminal (typer keeps line breaks)."""
+    paragraphs = inspect.cleandoc(command.__doc__ or "").split("\n\n")
+    command.__doc__ = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    return command
+
+
+
+class Opened:
+    """The ledger and its views, for one command."""
+
+    def __init__(self, ledger: Ledger, engine: ProjectionEngine) -> None:
+        self.ledger, self.engine = ledger, engine
+
+    def queries(self) -> Queries:
+        """Queries on the views, once they have applied every recorded event."""
+        self.engine.catch_up()
+        return Queries(self.engine.db)
+
+
+@contextmanager
+def opened() -> Iterator[Opened]:
+    """Open the store; a refusal inside exits 1 with its code and words."""
+    ledger = open_ledger()
+    try:
+        engine = _engine(ledger)
+    except (psycopg.Error, sqlite3.Error) as error:
+        ledger.close()
+        unavailable(error)
+    try:
+        yield Opened(ledger, engine)
+    except LedgerError as error:
+        fail(error)
+    except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
+        unavailable(error)
+    finally:
+        engine.db.close()
+        ledger.close()
+
+
+def unavailable(error: Exception) -> NoReturn:
+    err.print(f"[red]store_unavailable:[/red] {str(error).strip()}")
+    raise typer.Exit(2) from None
+
+
+def parse_day(text: str, field: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"--{field} must be a date YYYY-MM-DD, not {text!r}") from None
+
+
+def stdout_bytes() -> BinaryIO:
+    sys.stdout.flush()  # what was echoed as text goes first
+    return sys.stdout.buffer
+
+
+def emit(content: bytes, output: Path | None, *, binary: bool = False) -> None:
+    """Write to the file, or to standard output; binary content is refused on a terminal."""
+    if output is not None:
+        try:
+            output.write_bytes(content)
+        except OSError as error:
+            err.print(f"[red]validation_error:[/red] cannot write {output}: {error.strerror}")
+            raise typer.Exit(1) from None
+        err.print(f"wrote {output} ({len(content)} bytes)", highlight=False)
+        return
+    if binary and sys.stdout.isatty():
+        err.print("[red]validation_error:[/red] an Excel file is binary: give --output FILE.xlsx "
+                  "or redirect standard output to a file")
+        raise typer.Exit(2)
+    stream = stdout_bytes()
+    stream.write(content)
+    stream.flush()
+
+
+def stdout_console() -> Console:
+    """Tables on standard output: the terminal's width, or 160 columns into a pipe."""
+    return Console(width=None if sys.stdout.isatty() else 160, highlight=False, soft_wrap=False)
+
+
+def render_report(report: dict[str, Any], kind: str, format: ReportFormat, lang: Lang) -> bytes:
+    if format is ReportFormat.json:
+        return reportfiles.report_json(report)
+    if format is ReportFormat.csv:
+        render = reportfiles.monthly_csv if kind == "monthly" else reportfiles.annual_csv
+        return render(report, lang.value)
+    render = reportfiles.monthly_xlsx if kind == "monthly" else reportfiles.annual_xlsx
+    return render(report, lang.value)
+
+
+# --- reports ---------------------------------------------------------------------------
+
+
+@report_app.command("monthly")
+@prose
+def report_monthly(
+    organization: Organization,
+    month: Annotated[str, typer.Option(help="the month, YYYY-MM")],
+    format: Annotated[ReportFormat, typer.Option(help="json (default), csv or xlsx")] = ReportFormat.json,
+    lang: LangOption = Lang.zh,
+    output: Output = None,
+    file: Annotated[bool, typer.Option(
+        "--file", help="first record the filing (报送) of the month, which freezes it and every "
+                       "earlier month for the subtree; refused if already filed or not over")] = False,
+) -> None:
+    """The monthly report (DOMAIN.md §8) of an organization's subtree.
+
+    JSON to standard output by default; csv and xlsx headings follow --lang. An xlsx goes
+    to --output, or to standard output only when that is redirected (not a terminal).
+    With --file the month is filed first, and the report printed is the filed one; a
+    refusal (invalid_transition when already filed, validation_error when the month is
+    not over, not_found for an unknown organization) exits 1 and writes no report.
+    """
+    with opened() as ledger:
+        validate_month(month)
+        if file:
+            recorded = ledger.ledger.file_month(organization, month)
+            err.print(f"filed {organization} {month} at position {recorded.position}", highlight=False)
+        report = ledger.queries().monthly_report(organization, month)
+    emit(render_report(report, "monthly", format, lang), output, binary=format is ReportFormat.xlsx)
+
+
+@report_app.command("annual")
+@prose
+def report_annual(
+    organization: Organization,
+    year: Annotated[int, typer.Option(help="the year, YYYY")],
+    format: Annotated[ReportFormat, typer.Option(help="json (default), csv or xlsx")] = ReportFormat.json,
+    lang: LangOption = Lang.zh,
+    output: Output = None,
+) -> None:
+    """The annual report of an organization's subtree: twelve months, their totals and
+    the composition at year end.
+
+    csv: one row per month; xlsx: every figure by month with the year's column, and a
+    sheet of the year-end composition.
+    """
+    with opened() as ledger:
+        report = ledger.queries().annual_report(organization, year)
+    emit(render_report(report, "annual", format, lang), output, binary=format is ReportFormat.xlsx)
+
+
+@report_app.command("chart")
+@prose
+def report_chart(
+    organization: Organization,
+    year: Annotated[int, typer.Option(help="the year, YYYY")],
+    output: Annotated[Path, typer.Option(help="the PNG file to write", dir_okay=False)],
+    lang: Annotated[Lang, typer.Option(
+        help="labels: zh needs a font with Chinese glyphs (fc-list :lang=zh), else English")] = Lang.zh,
+) -> None:
+    """A PNG chart of an organization's twelve months of a year: members at month end
+    (held and in transit) and the month's flows. The same figures give the same bytes."""
+    with opened() as ledger:
+        report = ledger.queries().annual_report(organization, year)
+    emit(reportfiles.year_chart_png(report, lang.value), output)
+
+
+# --- a member's history ----------------------------------------------------------------
+
+EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "Member.Admitted": ("发展入党", "admitted"),
+    "Member.Imported": ("接收导入", "imported"),
+    "Member.Confirmed": ("转为正式党员", "confirmed as full member"),
+    "Member.TransferOpened": ("转接开始", "transfer opened"),
+    "Member.TransferClosed": ("转接结束", "transfer closed"),
+    "Member.WentInTransit": ("介绍信开出，转接在途", "in transit"),
+    "Member.Received": ("转入新组织", "received"),
+    "Member.ReturnedHome": ("回到原组织", "back at the sending organization"),
+    "Member.MovedOnDissolution": ("组织撤销，随转继任组织", "moved on dissolution"),
+    "Member.Died": ("去世", "died"),
+    "Member.Left": ("出党", "left"),
+    "Member.OrgLifeAttended": ("参加组织生活", "attended organization life"),
+    "Member.DuesPaid": ("交纳党费", "paid dues"),
+    "Transfer.Requested": ("申请转接", "transfer requested"),
+    "Transfer.Declined": ("不予开具介绍信", "transfer declined"),
+    "Transfer.LetterIssued": ("开具介绍信", "letter issued"),
+    "Transfer.LetterExtended": ("介绍信延期", "letter extended"),
+    "Transfer.MemberReceived": ("接收党员", "member received"),
+    "Transfer.ReceiptReturned": ("回执退回", "receipt returned"),
+    "Transfer.Rejected": ("退回介绍信", "letter rejected"),
+    "Transfer.Cancelled": ("撤销转接", "transfer cancelled"),
+    "Certificate.Issued": ("开具证明", "certificate issued"),
+    "Certificate.Returned": ("证明收回", "certificate returned"),
+}
+ORGANIZATION_FIELDS = ("from_organization_code", "organization_code", "to_organization_code",
+                       "issuing_organization_code", "home_organization_code", "host_organization_code")
+DOCUMENT_FIELDS = ("letter_no", "certificate_no", "late_certificate")
+DETAIL_FIELDS = {  # never names, ID digests or other personal fields
+    "status": "状态", "kind": "类别", "reason": "原因", "basis": "依据", "route": "路径",
+    "valid_until": "有效期至", "on_time": "按期", "days": "天数", "outcome": "结果", "month": "月份",
+    "amount": "金额", "purpose": "事由", "host_description": "前往",
+}
+HISTORY_HEADINGS = {
+    "zh": ("序号", "日期", "事件", "组织", "文书", "详情", "经办组织"),
+    "en": ("position", "date", "event", "organizations", "documents", "details", "acted from"),
+}
+
+
+def _organizations(data: dict[str, Any]) -> str:
+    codes = [data[f] for f in ORGANIZATION_FIELDS if data.get(f)]
+    return " → ".join(dict.fromkeys(codes))
+
+
+def history_rows(entries: list[dict[str, Any]], lang: str) -> list[tuple[str, ...]]:
+    """The history's entries as table rows: position, date, event, organizations,
+    documents, details, acting organization."""
+    rows: list[tuple[str, ...]] = []
+    for entry in entries:
+        data = entry["data"]
+        zh, en = EVENT_LABELS.get(entry["type"], (entry["type"], entry["type"]))
+        details = "; ".join(f"{DETAIL_FIELDS[k] if lang == 'zh' else k}={data[k]}"
+                            for k in DETAIL_FIELDS if data.get(k) not in (None, ""))
+        rows.append((str(entry["position"]), entry["on"], zh if lang == "zh" else en, _organizations(data),
+                     " ".join(str(data[f]) for f in DOCUMENT_FIELDS if data.get(f)), details,
+                     entry.get("actor_organization") or ""))
+    return rows
+
+
+def whole_history(ledger: Ledger, queries: Queries, registration_no: str) -> dict[str, Any]:
+    """Every entry of the member's history, read a page at a time."""
+    entries: list[dict[str, Any]] = []
+    while True:
+        page = member_history(ledger, queries, registration_no, limit=1000, offset=len(entries))
+        entries.extend(page["data"])
+        if len(page["data"]) < 1000:
+            return {"data": entries, "count": page["count"]}
+
+
+@app.command()
+@prose
+def history(
+    member: Annotated[str, typer.Argument(help="the member's registration number (党员登记号码)")],
+    format: Annotated[HistoryFormat, typer.Option(help="table (default) or json")] = HistoryFormat.table,
+    lang: Annotated[Lang, typer.Option(help="the table's language")] = Lang.zh,
+) -> None:
+    """A member's whole story, oldest first: admission, transfers with their letters,
+    certificates, organization life and dues, each with its date and organizations.
+
+    json gives the entries of the HTTP API's member history: {data: [{position, type,
+    on, recorded_at, actor, actor_organization, request_id, data}], count}.
+    """
+    with opened() as ledger:
+        found = ledger.ledger.member(member)
+        story = whole_history(ledger.ledger, ledger.queries(), member)
+    if format is HistoryFormat.json:
+        emit(reportfiles.report_json(story), None)
+        return
+    words = lang.value
+    console = stdout_console()
+    place = f"{found.place} {found.organization_code or ''}".strip()
+    console.print(f"{found.registration_no}  {found.name}  {found.status}  {place}")
+    table = Table(*HISTORY_HEADINGS[words], show_lines=False)
+    for row in history_rows(story["data"], words):
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"{story['count']} 条记录" if words == "zh" else f"{story['count']} entries")
+
+
+# --- the event stream --------------------------------------------------------------------
+
+
+@app.command()
+@prose
+def export(
+    after: Annotated[int, typer.Option(min=0, help="export the events after this global position")] = 0,
+    limit: Annotated[int | None, typer.Option(min=1, help="at most this many events")] = None,
+    output: Output = None,
+) -> None:
+    """The event stream as JSON lines, oldest first: position, type, aggregate_id,
+    version, on, recorded_at, actor, actor_organization, request_id and the event's own
+    fields under data (the lines of GET /v1/audit/events).
+
+    Resumable: run again with --after the last position written to continue exactly
+    where it stopped (standard error says which). Positions may have gaps.
+    """
+    with opened() as ledger:
+        target: BinaryIO = stdout_bytes()
+        if output is not None:
+            try:
+                target = open(output, "wb")  # noqa: SIM115 (closed below)
+            except OSError as error:
+                err.print(f"[red]validation_error:[/red] cannot write {output}: {error.strerror}")
+                raise typer.Exit(1) from None
+        written, last = 0, after
+        try:
+            for position, event in ledger.ledger.read_events(after=after, limit=min(limit or 1000, 1000)):
+                target.write(json.dumps(event_record(position, event), ensure_ascii=False).encode() + b"\n")
+                written, last = written + 1, position
+                if limit is not None and written >= limit:
+                    break
+            target.flush()
+        finally:
+            if output is not None:
+                target.close()
+    err.print(f"exported {written} events after position {after}; last position {last} "
+              f"(continue with --after {last})", highlight=False)
+
+
+# --- the overdue list ------------------------------------------------------------------
+
+OVERDUE_COLUMNS = ("kind", "registration_no", "name", "organization_code", "reference", "due_on",
+                   "days_overdue", "responsible_organization_code")
+OVERDUE_HEADINGS = {
+    "zh": ("类型", "登记号码", "姓名", "组织", "文书/最近活动", "应办日期", "逾期天数", "责任组织"),
+    "en": OVERDUE_COLUMNS,
+}
+OVERDUE_KINDS_ZH = {"overdue_letter": "介绍信逾期", "unreturned_receipt": "回执未退回",
+                    "unreturned_certificate": "证明信未收回", "inactive_6m": "连续六个月未参加组织生活"}
+
+
+@app.command()
+@prose
+def overdue(
+    organization: Annotated[str, typer.Option(help="organization code (its subtree is searched)")],
+    on: Annotated[str | None, typer.Option(help="as of this date, YYYY-MM-DD (default today)")] = None,
+    kind: Annotated[str | None, typer.Option(
+        help="only overdue_letter, unreturned_receipt, unreturned_certificate or inactive_6m")] = None,
+    format: Annotated[ListFormat, typer.Option(help="table (default), json or csv")] = ListFormat.table,
+    lang: Annotated[Lang, typer.Option(help="the table's language")] = Lang.zh,
+) -> None:
+    """The overdue list (pocket members) of an organization's subtree as of a date, most
+    overdue first: letters not received in time, receipts not returned, temporary
+    certificates not returned, members inactive for six months.
+
+    json: {data, count} as GET /v1/organizations/{code}/overdue; csv: those columns.
+    """
+    with opened() as ledger:
+        day = parse_day(on, "on") if on else ledger.ledger.today()
+        rows, count = ledger.queries().overdue(organization, day, kind=kind, limit=sys.maxsize)
+    if format is ListFormat.json:
+        emit(reportfiles.report_json({"data": rows, "count": count}), None)
+        return
+    if format is ListFormat.csv:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=OVERDUE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        emit(out.getvalue().encode(), None)
+        return
+    words = lang.value
+    console = stdout_console()
+    table = Table(*OVERDUE_HEADINGS[words])
+    for row in rows:
+        cells = [row[c] for c in OVERDUE_COLUMNS]
+        if words == "zh":
+            cells[0] = OVERDUE_KINDS_ZH.get(cells[0], cells[0])
+        table.add_row(*("" if c is None else str(c) for c in cells))
+    console.print(table)
+    console.print(f"{organization} {day.isoformat()}: " + (f"{count} 条逾期" if words == "zh" else f"{count} overdue"))

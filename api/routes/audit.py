@@ -16,6 +16,17 @@ from projections.history import event_data, event_type
 routes = router("/v1/audit", "audit")
 
 
+def event_record(position: int, event: Any) -> dict[str, Any]:
+    """One event of the stream with its envelope (also the lines of `ledger export`)."""
+    return {
+        "position": position, "type": event_type(event), "aggregate_id": str(event.originator_id),
+        "version": event.originator_version, "on": event.on.isoformat(),
+        "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
+        "actor_organization": event.actor_organization,
+        "request_id": event.request_id, "data": event_data(event),
+    }
+
+
 def check_root_auditor(services: Services, operator: Operator) -> None:
     operator.require("auditor", "admin")
     if services.ledger.organization(operator.organization_code).parent_code is not None:
@@ -28,13 +39,7 @@ def events(services: ServicesDep, operator: CurrentOperator,
     check_root_auditor(services, operator)
     data = []
     for position, event in services.ledger.read_events(after=after, limit=limit):
-        data.append({
-            "position": position, "type": event_type(event), "aggregate_id": str(event.originator_id),
-            "version": event.originator_version, "on": event.on.isoformat(),  # type: ignore[attr-defined]
-            "recorded_at": event.timestamp.isoformat(), "actor": event.actor,  # type: ignore[attr-defined]
-            "actor_organization": event.actor_organization,  # type: ignore[attr-defined]
-            "request_id": event.request_id, "data": event_data(event),  # type: ignore[attr-defined]
-        })
+        data.append(event_record(position, event))
         if len(data) >= limit:
             break
     return {"data": data, "next_after": data[-1]["position"] if data else after}

@@ -10,7 +10,9 @@ from api.routes.common import Limit, MinPosition, Offset, router
 from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
 from api.services import Services
 from domain.errors import OutOfJurisdiction
+from domain.ledger import Ledger
 from projections.history import event_data, event_type
+from projections.queries import Queries
 
 routes = router("/v1/members", "members")
 
@@ -85,20 +87,18 @@ def get_member(registration_no: str, services: ServicesDep, operator: CurrentOpe
     return member_public(services, registration_no)
 
 
-@routes.get("/{registration_no}/history", response_model=HistoryPublic)
-def history(registration_no: str, services: ServicesDep, operator: CurrentOperator,
-            limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None) -> Any:
-    check_member_visible(services, operator, registration_no)
-    number = services.ledger.member(registration_no).registration_no
-    with services.queries(min_position) as queries:
-        count = queries.db.scalar("SELECT COUNT(*) FROM proj_history WHERE registration_no = ?", (number,))
-        rows = queries.db.query(
-            "SELECT position, aggregate_id, version FROM proj_history WHERE registration_no = ? "
-            "ORDER BY position LIMIT ? OFFSET ?", (number, limit, offset),
-        )
+def member_history(ledger: Ledger, queries: Queries, registration_no: str,
+                   limit: int = 1000, offset: int = 0) -> dict[str, Any]:
+    """A member's history, oldest first, as `{data, count}` (also the CLI's `ledger history`)."""
+    number = ledger.member(registration_no).registration_no
+    count = queries.db.scalar("SELECT COUNT(*) FROM proj_history WHERE registration_no = ?", (number,))
+    rows = queries.db.query(
+        "SELECT position, aggregate_id, version FROM proj_history WHERE registration_no = ? "
+        "ORDER BY position LIMIT ? OFFSET ?", (number, limit, offset),
+    )
     events: dict[str, dict[int, Any]] = {}
     for aggregate_id in {row[1] for row in rows}:  # one read of the store per aggregate
-        events[aggregate_id] = {e.originator_version: e for e in services.ledger.aggregate_events(UUID(aggregate_id))}
+        events[aggregate_id] = {e.originator_version: e for e in ledger.aggregate_events(UUID(aggregate_id))}
     data = []
     for position, aggregate_id, version in rows:
         event = events[aggregate_id][version]
@@ -107,6 +107,14 @@ def history(registration_no: str, services: ServicesDep, operator: CurrentOperat
                      "actor_organization": event.actor_organization, "request_id": event.request_id,
                      "data": event_data(event)})
     return {"data": data, "count": int(count or 0)}
+
+
+@routes.get("/{registration_no}/history", response_model=HistoryPublic)
+def history(registration_no: str, services: ServicesDep, operator: CurrentOperator,
+            limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None) -> Any:
+    check_member_visible(services, operator, registration_no)
+    with services.queries(min_position) as queries:
+        return member_history(services.ledger, queries, registration_no, limit, offset)
 
 
 @routes.post("/{registration_no}/confirm", response_model=MemberPublic)

@@ -1,4 +1,5 @@
-"""Monthly and annual reports (JSON, or CSV with Accept: text/csv) and filing."""
+"""Monthly and annual reports (JSON; CSV with Accept: text/csv; Excel with Accept:
+application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) and filing."""
 
 from __future__ import annotations
 
@@ -9,21 +10,12 @@ from typing import Annotated, Any
 from fastapi import Query, Request, Response
 
 from api.deps import CurrentOperator, ServicesDep
+from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, flatten, monthly_xlsx
 from api.routes.common import MinPosition, check_within, router
 from api.schemas import FileRequest
 from domain.member import validate_month
 
 routes = router("/v1/reports", "reports")
-
-
-def flatten(report: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in report.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        elif not isinstance(value, list):
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def as_csv(rows: list[dict[str, Any]]) -> Response:
@@ -38,7 +30,19 @@ def wants_csv(request: Request) -> bool:
     return "text/csv" in (request.headers.get("accept") or "")
 
 
-@routes.get("/monthly", responses={200: {"content": {"text/csv": {}}}})
+def wants_xlsx(request: Request) -> bool:
+    return XLSX_MEDIA_TYPE in (request.headers.get("accept") or "")
+
+
+def as_xlsx(content: bytes, name: str) -> Response:
+    return Response(content, media_type=XLSX_MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+
+
+FILE_TYPES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}, XLSX_MEDIA_TYPE: {}}}}
+
+
+@routes.get("/monthly", responses=FILE_TYPES)
 def monthly(
     request: Request, services: ServicesDep, operator: CurrentOperator,
     organization_code: Annotated[str, Query()], month: Annotated[str, Query(description="YYYY-MM")],
@@ -48,10 +52,12 @@ def monthly(
     validate_month(month)
     with services.queries(min_position) as queries:
         report = queries.monthly_report(organization_code, month)
+    if wants_xlsx(request):
+        return as_xlsx(monthly_xlsx(report), f"monthly-{organization_code}-{month}")
     return as_csv([flatten(report)]) if wants_csv(request) else report
 
 
-@routes.get("/annual", responses={200: {"content": {"text/csv": {}}}})
+@routes.get("/annual", responses=FILE_TYPES)
 def annual(
     request: Request, services: ServicesDep, operator: CurrentOperator,
     organization_code: Annotated[str, Query()], year: Annotated[int, Query(ge=1900, le=2999)],
@@ -60,6 +66,8 @@ def annual(
     check_within(services, operator, organization_code)
     with services.queries(min_position) as queries:
         report = queries.annual_report(organization_code, year)
+    if wants_xlsx(request):
+        return as_xlsx(annual_xlsx(report), f"annual-{organization_code}-{year}")
     return as_csv([flatten(m) for m in report["months"]]) if wants_csv(request) else report
 
 

@@ -56,7 +56,8 @@ def test_demo_then_report_rebuild_and_verify(env: Store) -> None:
     assert code == 0, out
     report = json.loads(out)
     assert report["closing"] == report["held"] + report["in_transit"] > 0
-    code, csv_out = run("report", "monthly", "--organization", root, "--month", "2026-10", "--format", "csv")
+    code, csv_out = run("report", "monthly", "--organization", root, "--month", "2026-10", "--format", "csv",
+                      "--lang", "en")
     header, row = csv_out.strip().splitlines()
     assert dict(zip(header.split(","), row.split(","), strict=True))["closing"] == str(report["closing"])
     assert run("rebuild")[0] == 0
