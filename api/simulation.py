@@ -13,17 +13,22 @@ It runs day by day, so every aggregate's effective dates are non-decreasing and 
 step follows the one it needs (a letter is received after it is issued, a receipt
 returned after the receipt, a probationary member confirmed after a year).
 
-Scales: `small` (a county, ~200 members, a year: a few thousand events), `city` (seed 001:
+Scales: `small` (a county, ~200 members, a year, dense with every kind of case: several
+thousand events), `city` (seed 001:
 a city police bureau with 16 committees, 12 general branches, 238 branches and ~4,800
 members, a year of transfers), `province` (~50,000 organizations, ~1,000,000 members,
-three years; several million events). The seed fixes everything but the transfers' ids
-(`Transfer.request` draws uuid4) and the recording timestamps.
+three years; several million events). The seed (with the scale and its dates) fixes
+everything but the recording timestamps: the transfers' ids come from a generator of their
+own, so the same seed records the same events. `Stats.cases` counts what happened by kind
+(reasons, routes, letters received on time or late, overdue, certificates issued and
+returned, inactive members) for summaries and checks.
 """
 
 from __future__ import annotations
 
 import argparse
 import heapq
+import itertools
 import json
 import math
 import os
@@ -73,11 +78,16 @@ class Scale:
     activity_months: int = 0  # org life and dues only in the last N months (0: all along)
     dissolutions: int = 2  # branches dissolved into a sibling, a year
     moves: int = 1  # branches moved under another committee of the county, a year
+    # Shares of requested transfers that are declined, cancelled, rejected, or issued and
+    # never received (overdue); the rest are received.
+    outcomes: tuple[float, float, float, float] = (0.02, 0.02, 0.01, 0.015)
 
 
 SCALES: dict[str, Scale] = {
+    # Dense, so that every kind of case shows in a few thousand events (tests, trying out).
     "small": Scale("small", date(2024, 1, 1), date(2024, 12, 31), 10, 200, 20,
-                   transfer_rate=0.10, dissolutions=1, moves=1),
+                   transfer_rate=0.5, temporary_rate=0.15, mobile_rate=0.06, inactive_share=0.04,
+                   dissolutions=1, moves=1, outcomes=(0.05, 0.08, 0.06, 0.08)),
     "city": Scale("city", date(2024, 1, 1), date(2024, 12, 31), 20, 4950, 120),
     "province": Scale("province", date(2022, 1, 1), date(2024, 12, 31), 90, 1_000_000, 10_000,
                       transfer_rate=0.04, admission_rate=0.015, temporary_rate=0.01,
@@ -236,6 +246,7 @@ class Stats:
     members: int = 0
     by_event: Counter[str] = field(default_factory=Counter)
     transfers: Counter[str] = field(default_factory=Counter)  # by outcome
+    cases: Counter[str] = field(default_factory=Counter)  # "group.kind", e.g. "route.cross_province"
     samples: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -243,6 +254,7 @@ class Stats:
         data["rate"] = round(self.events / self.seconds) if self.seconds else None
         data["by_event"] = dict(sorted(self.by_event.items()))
         data["transfers"] = dict(sorted(self.transfers.items()))
+        data["cases"] = dict(sorted(self.cases.items()))
         return data
 
 
@@ -264,6 +276,8 @@ class Generator:
     ) -> None:
         self.ledger, self.scale, self.seed = ledger, scale, seed
         self.rng = random.Random(f"synthetic:{scale.name}:{seed}")
+        # Transfer ids: drawn apart from `rng`, so they don't shift the rest of the history.
+        self.ids = random.Random(f"synthetic-ids:{scale.name}:{seed}")
         # The digests must be the ones the Ledger computes, with its key.
         self.key = (ledger.env.get("LEDGER_ID_KEY") or "").encode()
         self.max_aggregates, self.max_events = max_aggregates, max_events
@@ -294,6 +308,7 @@ class Generator:
         self.id_seq: Counter[tuple[str, date]] = Counter()
         self.categories = _weighted(CATEGORIES["police" if scale.name == "city" else "default"])
         self.reasons = _weighted(REASONS)
+        self.outcome_limits = tuple(itertools.accumulate(scale.outcomes))
         # the agenda: (day, sequence, action, arguments)
         self.agenda: list[tuple[date, int, str, Any]] = []
         self.plans: dict[str, Plan] = {}
@@ -386,6 +401,11 @@ class Generator:
         self.stats.members = len(self.members)
         for plan in self.plans.values():
             self.stats.transfers[f"open_{plan.transfer.status}"] += 1
+            valid_until = plan.transfer.valid_until
+            if plan.transfer.status == "issued" and valid_until is not None and valid_until < scale.end:
+                self.stats.cases["letter.overdue"] += 1
+        self.stats.cases["members.inactive"] = sum(
+            1 for number in self.inactive if not self.by_number[number].is_gone)
         self.stats.samples = self.samples()
         if self.progress:
             self.progress(f"{scale.name}: done, {self.stats.events:,} events in {self.stats.seconds:,.1f} s "
@@ -579,17 +599,21 @@ class Generator:
         route = classify_route(self.committee_of(home.code), self.committee_of(target), home.region,
                                self.orgs[target].region)
         ctx = self.ctx(day, self.actor_for(home.code))
+        reason = rng.choices(self.reasons[0], cum_weights=self.reasons[1])[0]
         transfer = Transfer.request(
-            ctx, registration_no=member.registration_no, from_organization_code=home.code,
-            to_organization_code=target, reason=rng.choices(self.reasons[0], cum_weights=self.reasons[1])[0],
-            basis=basis, evidence=evidence, performance_record=performance_record,
-            probation_override_reason=override, route=route,
+            ctx, transfer_id=UUID(int=self.ids.getrandbits(128), version=4),
+            registration_no=member.registration_no, from_organization_code=home.code,
+            to_organization_code=target, reason=reason, basis=basis, evidence=evidence,
+            performance_record=performance_record, probation_override_reason=override, route=route,
         )
+        self.stats.cases[f"reason.{reason}"] += 1
+        self.stats.cases[f"route.{route}"] += 1
         member.open_transfer(ctx, transfer.transfer_id)
         self.touch(transfer, member)
         roll = rng.random()
-        outcome = ("declined" if roll < 0.02 else "cancelled" if roll < 0.04 else "rejected" if roll < 0.05
-                   else "pocket" if roll < 0.065 else "received")
+        declined, cancelled, rejected, pocket = self.outcome_limits
+        outcome = ("declined" if roll < declined else "cancelled" if roll < cancelled else "rejected"
+                   if roll < rejected else "pocket" if roll < pocket else "received")
         self.plans[transfer.transfer_id] = Plan(transfer, member, into, outcome)
         if outcome == "declined":
             self.schedule(day + timedelta(days=rng.randint(1, 10)), "decline", transfer.transfer_id)
@@ -649,6 +673,7 @@ class Generator:
         until = transfer.issued_on + timedelta(days=90)
         transfer.extend(self.ctx(day, self.actor_for(transfer.from_organization_code)), until)
         self.touch(transfer)
+        self.stats.cases["letter.extended"] += 1
         self.schedule(day + timedelta(days=self.rng.randint(1, (until - day).days)), "receive", transfer_id)
 
     def do_cancel(self, day: date, transfer_id: str, reason: str = "本人工作变动取消") -> None:
@@ -691,6 +716,7 @@ class Generator:
         into.attach_member(ctx, member.registration_no)
         self.touch(transfer, member, home, into)
         self.stats.transfers["received"] += 1
+        self.stats.cases["letter.received_on_time" if late is None else "letter.received_late"] += 1
         roll = rng.random()
         if roll < 0.85:
             self.schedule(day + timedelta(days=rng.randint(1, 25)), "return_receipt", transfer_id)
@@ -771,6 +797,7 @@ class Generator:
             contact_person=contact, valid_until=valid_until,
         )
         self.touch(committee, certificate)
+        self.stats.cases[f"certificate.{kind}_issued"] += 1
         if kind == "mobile" and host is not None:
             self.hosted_by[member.registration_no] = host
         if rng.random() < (0.45 if kind == "temporary" else 0.3):  # seed 001: "有去无回"
@@ -780,6 +807,7 @@ class Generator:
     def do_return_certificate(self, day: date, certificate: Certificate) -> None:
         certificate.return_(self.ctx(day, self.actor_for(certificate.home_organization_code)))
         self.touch(certificate)
+        self.stats.cases[f"certificate.{certificate.kind}_returned"] += 1
         if certificate.kind == "mobile":
             self.hosted_by.pop(certificate.registration_no, None)
 
