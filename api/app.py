@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors
+from api import errors, web
 from api.routes import audit, certificates, members, operators, organizations, reports, transfers
 from api.services import Services
 from domain.settings import Settings
@@ -35,9 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in (organizations, operators, members, transfers, certificates, reports, audit):
         app.include_router(module.routes)
 
-    @app.get("/", include_in_schema=False)
-    def index() -> dict[str, Any]:
-        return {"name": "transfer ledger", "api": "/v1", "docs": "/docs", "openapi": "/openapi.json"}
+    web.install(app)  # the web pages under /web; `/` leads there
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, Any]:

@@ -149,6 +149,45 @@ class Queries:
         found, count = self.overdue(rows[0][0], on, member=registration_no)
         return {r["kind"] for r in found}, count
 
+    def organization_tree(self, code: str, on: date) -> list[dict[str, Any]]:
+        """An organization's subtree in depth-first order, each node with the members held
+        in its subtree, those in transit from it and its letters overdue on `on`."""
+        check_day(on, "on")
+        self.organization(code)
+        rows = self.db.query(
+            "SELECT o.code, o.name, o.kind, o.parent_code, o.status, c.depth FROM proj_org_closure c "
+            "JOIN proj_organizations o ON o.code = c.descendant WHERE c.ancestor = ? ORDER BY c.depth, o.code",
+            (code,),
+        )
+        counts: dict[str, dict[str, int]] = {r[0]: {"held": 0, "in_transit": 0, "overdue": 0} for r in rows}
+        for place in ("held", "in_transit"):
+            for org, n in self.db.query(
+                "SELECT c.ancestor, COUNT(*) FROM proj_members m JOIN proj_org_closure c "
+                f"ON c.descendant = m.organization_code WHERE m.place = ? AND c.ancestor IN ({SUBTREE}) "
+                "GROUP BY c.ancestor", (place, code),
+            ):
+                counts[org][place] = int(n)
+        day = on.isoformat()
+        for org, n in self.db.query(
+            "SELECT c.ancestor, COUNT(*) FROM proj_transfers t JOIN proj_org_closure c "
+            f"ON c.descendant = t.from_organization_code WHERE t.status = 'issued' AND t.valid_until < ? "
+            f"AND c.ancestor IN ({SUBTREE}) GROUP BY c.ancestor", (day, code),
+        ):
+            counts[org]["overdue"] = int(n)
+        children: dict[str | None, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            children.setdefault(row[3], []).append(row)
+        ordered: list[dict[str, Any]] = []
+
+        def visit(row: tuple[Any, ...]) -> None:
+            ordered.append({"code": row[0], "name": row[1], "kind": row[2], "parent_code": row[3],
+                            "status": row[4], "depth": int(row[5]), **counts[row[0]]})
+            for child in children.get(row[0], []):
+                visit(child)
+
+        visit(rows[0])
+        return ordered
+
     # --- lists ---------------------------------------------------------------------------
 
     TRANSFER_COLUMNS = (

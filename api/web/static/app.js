@@ -1,0 +1,12 @@
+// A little plain JavaScript: no framework, nothing loaded from elsewhere.
+// A submitted form can't be sent twice by a double click; "back" links go back.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.dataset.sent) { event.preventDefault(); return; }
+  form.dataset.sent = "1";
+  form.querySelectorAll("button[type=submit]").forEach(function (b) { b.setAttribute("aria-busy", "true"); });
+});
+document.addEventListener("click", function (event) {
+  var link = event.target.closest("a[data-back]");
+  if (link && window.history.length > 1) { event.preventDefault(); window.history.back(); }
+});
