@@ -227,6 +227,13 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                     return node
             return self.chain(code)[-1]
 
+        def receiving(self, code: str) -> str:
+            """A letter's target, or, if it was dissolved since, its successor (in turn):
+            the side that receives, rejects and returns the receipt."""
+            while self.org_m[code].status != "active" and self.org_m[code].successor is not None:
+                code = self.org_m[code].successor  # type: ignore[assignment]
+            return code
+
         def route(self, from_org: str, to_org: str) -> str:
             a, b = self.org_m[from_org], self.org_m[to_org]
             if self.letter_office(from_org) == self.letter_office(to_org):
@@ -608,7 +615,7 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
         def void(self, transfer: str, by_receiver: bool, who: str) -> None:
             """Cancel (the sender) or reject (the receiver) an issued letter: back home."""
             t = self.transfer_m[transfer]
-            side, other = (t.to_org, t.from_org) if by_receiver else (t.from_org, t.to_org)
+            side, other = (self.receiving(t.to_org), t.from_org) if by_receiver else (t.from_org, t.to_org)
             actor, allowed = self.actor(who, side, other)
             expected: set[str] = set() if allowed else {"out_of_jurisdiction"}
             if t.status != "issued":
@@ -636,7 +643,7 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                 expected.add("organization_dissolved")
             if self.org_m[into].kind not in HOLDING:
                 expected.add("cannot_hold_members")
-            if not self.within(into, t.to_org):
+            if not self.within(into, self.receiving(t.to_org)):
                 expected.add("not_in_target_subtree")
             if into == t.from_org:
                 expected.add("same_organization")
@@ -647,10 +654,11 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
             return expected
 
         def _pick_into(self, t: TransferM, where: str, pick: int, other: str) -> str:
+            target = self.receiving(t.to_org)
             if where == "subtree":
-                candidates = sorted(c for c in self.org_m if self.can_hold(c) and self.within(c, t.to_org))
-                return candidates[pick % len(candidates)] if candidates else t.to_org
-            return {"home": t.from_org, "office": self.letter_office(t.to_org), "any": other}[where]
+                candidates = sorted(c for c in self.org_m if self.can_hold(c) and self.within(c, target))
+                return candidates[pick % len(candidates)] if candidates else target
+            return {"home": t.from_org, "office": self.letter_office(target), "any": other}[where]
 
         @rule(
             transfer=transfers, other=orgs, pick=st.integers(0, 50),
@@ -662,7 +670,7 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                     who: str) -> None:
             t = self.transfer_m[transfer]
             into = self._pick_into(t, where, pick, other)
-            actor, allowed = self.actor(who, t.to_org, t.from_org)
+            actor, allowed = self.actor(who, self.receiving(t.to_org), t.from_org)
             expected = self._receive_expected(t, into, late_certificate, allowed)
             result = self.attempt(
                 f"receive {t.status} letter {t.letter_no} (valid until {t.valid_until}) of "
@@ -719,7 +727,7 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
         @rule(transfer=transfers, who=WHO)
         def return_receipt(self, transfer: str, who: str) -> None:
             t = self.transfer_m[transfer]
-            actor, allowed = self.actor(who, t.to_org, t.from_org)
+            actor, allowed = self.actor(who, self.receiving(t.to_org), t.from_org)
             expected: set[str] = set()
             if t.status != "received":
                 expected.add("invalid_transition")
