@@ -10,7 +10,7 @@ load, so the loser of a race is judged by the rules against the winner's result
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -82,9 +82,11 @@ class Recorded:
 class _Loaded:
     """The aggregates one attempt of one command has loaded, each loaded once."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, absent: Collection[UUID] = ()) -> None:
         self.ledger = ledger
         self.by_id: dict[UUID, LedgerAggregate] = {}
+        # ids known not to be in the store (a batch's hint; a wrong one fails the save)
+        self.absent = absent
 
     def get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
         if aggregate_id not in self.by_id:
@@ -104,6 +106,8 @@ class _Loaded:
     def exists(self, aggregate_id: UUID) -> bool:
         if aggregate_id in self.by_id:
             return True
+        if aggregate_id in self.absent:
+            return False
         return bool(self.ledger.recorder.select_events(aggregate_id, desc=True, limit=1))
 
     def org(self, code: str) -> Organization:
@@ -228,16 +232,19 @@ class Ledger(Application[UUID]):
 
     def batch(
         self, commands: Sequence[Callable[[], object]], *, dry_run: bool = False,
-        on_error: Callable[[int, LedgerError], None] | None = None,
+        on_error: Callable[[int, LedgerError], None] | None = None, absent: Collection[UUID] = (),
     ) -> int:
         """Run several commands (e.g. `lambda: ledger.import_member(...)`, one per row of an
         import) as one atomic save. Each is judged by exactly the rules it has on its own,
         against the state the earlier ones of the batch left. A refusal is raised, or given
         to `on_error(index, error)` and the next command judged; either way nothing of the
         batch is recorded, nor with `dry_run`. Keep batches to about a hundred aggregates.
+        `absent` may name aggregate ids the caller found missing from the store just before
+        (it spares a query each): should one exist by the time of the save, the store refuses
+        the save (ids are unique) and the batch is judged again without the hint.
         Returns the position of the last event saved (0 if none)."""
         for _ in range(SAVE_ATTEMPTS):
-            _BATCH.loaded = loaded = _Loaded(self)
+            _BATCH.loaded = loaded = _Loaded(self, absent)
             refused = False
             try:
                 for index, command in enumerate(commands):
@@ -255,6 +262,7 @@ class Ledger(Application[UUID]):
             try:
                 recordings = self.save(*loaded.pending())
             except IntegrityError:
+                absent = ()
                 continue  # someone else saved first: judge the batch again
             return max((r.notification.id for r in recordings), default=0)
         raise Conflict("the records changed concurrently several times; nothing was recorded")
