@@ -170,6 +170,11 @@ class Ledger(Application[UUID]):
 
     name = "ledger"
     snapshotting_intervals = {Organization: 100, Member: 100}  # noqa: RUF012
+    # Commands load the organization chains again and again: keep recently used aggregates
+    # and bring them up to date with only their newer events (fast-forward) on each load.
+    # The library hands out a deep copy, so a refused command leaves the cache untouched,
+    # and the events written by other processes are read on every load.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}  # noqa: RUF012
 
     def __init__(
         self, env: dict[str, str] | None = None, *, today: Callable[[], date] | None = None
