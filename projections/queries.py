@@ -149,31 +149,40 @@ class Queries:
         found, count = self.overdue(rows[0][0], on, member=registration_no)
         return {r["kind"] for r in found}, count
 
-    def organization_tree(self, code: str, on: date) -> list[dict[str, Any]]:
-        """An organization's subtree in depth-first order, each node with the members held
-        in its subtree, those in transit from it and its letters overdue on `on`."""
+    def organization_tree(self, code: str, on: date, depth: int | None = None) -> list[dict[str, Any]]:
+        """An organization's subtree in depth-first order (down to `depth` levels below it,
+        or all of it), each node with the members of record in its subtree (held there, and
+        in transit from it) and its letters overdue on `on`. The member counts are the
+        running stock figures of the monthly reports, so a province's root costs no more
+        than a branch."""
         check_day(on, "on")
         self.organization(code)
         rows = self.db.query(
             "SELECT o.code, o.name, o.kind, o.parent_code, o.status, c.depth FROM proj_org_closure c "
-            "JOIN proj_organizations o ON o.code = c.descendant WHERE c.ancestor = ? ORDER BY c.depth, o.code",
-            (code,),
+            "JOIN proj_organizations o ON o.code = c.descendant WHERE c.ancestor = ? "
+            + ("AND c.depth <= ? " if depth is not None else "") + "ORDER BY c.depth, o.code",
+            (code, depth) if depth is not None else (code,),
         )
         counts: dict[str, dict[str, int]] = {r[0]: {"held": 0, "in_transit": 0, "overdue": 0} for r in rows}
-        for place in ("held", "in_transit"):
-            for org, n in self.db.query(
-                "SELECT c.ancestor, COUNT(*) FROM proj_members m JOIN proj_org_closure c "
-                f"ON c.descendant = m.organization_code WHERE m.place = ? AND c.ancestor IN ({SUBTREE}) "
-                "GROUP BY c.ancestor", (place, code),
+        shown = [r[0] for r in rows]
+        month = f"{on:%Y-%m}"
+        for start in range(0, len(shown), 500):  # bounded IN lists
+            part = shown[start:start + 500]
+            marks = ", ".join("?" for _ in part)
+            for org, figure, value in self.db.query(
+                f"SELECT organization_code, figure, SUM(value) FROM proj_counts WHERE organization_code IN ({marks}) "
+                "AND month <= ? AND figure IN ('net', 'in_transit') GROUP BY organization_code, figure",
+                (*part, month),
             ):
-                counts[org][place] = int(n)
-        day = on.isoformat()
-        for org, n in self.db.query(
-            "SELECT c.ancestor, COUNT(*) FROM proj_transfers t JOIN proj_org_closure c "
-            f"ON c.descendant = t.from_organization_code WHERE t.status = 'issued' AND t.valid_until < ? "
-            f"AND c.ancestor IN ({SUBTREE}) GROUP BY c.ancestor", (day, code),
-        ):
-            counts[org]["overdue"] = int(n)
+                counts[org]["in_transit" if figure == "in_transit" else "held"] += int(value or 0)
+            for org, n in self.db.query(
+                "SELECT c.ancestor, COUNT(*) FROM proj_transfers t JOIN proj_org_closure c "
+                "ON c.descendant = t.from_organization_code WHERE t.status = 'issued' AND t.valid_until < ? "
+                f"AND c.ancestor IN ({marks}) GROUP BY c.ancestor", (on.isoformat(), *part),
+            ):
+                counts[org]["overdue"] = int(n)
+        for node in counts.values():  # "net" is everyone of record: those held are net - in transit
+            node["held"] -= node["in_transit"]
         children: dict[str | None, list[tuple[Any, ...]]] = {}
         for row in rows:
             children.setdefault(row[3], []).append(row)

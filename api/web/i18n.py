@@ -56,6 +56,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "kind_branch": ("党支部", "branch"),
     "kind_service_center": ("党员服务中心", "service center"),
     "tree_title": ("组织树（含下级合计）", "Organizations (subtree totals)"),
+    "tree_up": ("上一级", "Up one level"),
+    "tree_depth_note": ("显示本级以下两级；点击组织名称查看其下级。",
+                        "Two levels below are shown; choose an organization to see below it."),
     # roster and members
     "roster_title": ("花名册", "Roster"),
     "query": ("姓名或登记号码", "Name or registration number"),

@@ -233,6 +233,9 @@ def sign_out(request: Request, operator: WebOperator, csrf_token: FormText = "")
 
 # --- organizations ---------------------------------------------------------------------------
 
+TREE_DEPTH = 2  # levels shown below the chosen organization (a province has 50,000 of them)
+
+
 @routes.get("/")
 def tree(request: Request, services: ServicesDep, operator: WebOperator,
          org: str | None = None, min_position: MinPosition = None) -> Response:
@@ -240,8 +243,10 @@ def tree(request: Request, services: ServicesDep, operator: WebOperator,
     code = org or operator.organization_code
     check_within(services, operator, code)
     with services.queries(min_position) as queries:
-        nodes = queries.organization_tree(code, services.ledger.today())
-    return render(request, "tree.html", operator=operator, nodes=nodes, org=code)
+        nodes = queries.organization_tree(code, services.ledger.today(), depth=TREE_DEPTH)
+    up = nodes[0]["parent_code"] if code != operator.organization_code else None
+    return render(request, "tree.html", operator=operator, nodes=nodes, org=code, up=up,
+                  deeper=any(n["depth"] == TREE_DEPTH for n in nodes))
 
 
 @routes.get("/orgs/{code}/roster")

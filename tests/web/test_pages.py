@@ -122,6 +122,21 @@ def test_tree_counts_held_in_transit_and_overdue_by_subtree(web) -> None:  # typ
     assert scenario.foreign_member not in xw
 
 
+def test_tree_shows_two_levels_and_leads_down_and_back_up(web) -> None:  # type: ignore[no-untyped-def]
+    api, _ = web
+    client = WebClient(api, "xw_admin")  # XW > XW-C1 > XW-C1-G1 > XW-C1-B1
+    top = client.get("/web/").text
+    assert 'data-org="XW-C1-G1"' in top and 'data-org="XW-C1-B1"' not in top
+    assert WORDS["tree_depth_note"][0] in top and WORDS["tree_up"][0] not in top  # its own top: no way up
+    below = client.get("/web/", org="XW-C1-G1").text
+    assert 'data-org="XW-C1-B1"' in below and 'data-org="XW-C2"' not in below
+    assert 'href="/web/?org=XW-C1"' in below and WORDS["tree_up"][0] in below
+    # The subtree totals are the same whichever level the page starts from.
+    held = re.search(r'data-org="XW-C1-G1">.*?class="num held">(\d+)<', top, re.S)
+    again = re.search(r'data-org="XW-C1-G1">.*?class="num held">(\d+)<', below, re.S)
+    assert held and again and held.group(1) == again.group(1) != "0"
+
+
 def test_roster_searches_by_name_and_number_as_of_a_date_with_paging(web, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     api, scenario = web
     client = WebClient(api, "xw_clerk")
