@@ -17,6 +17,8 @@ import psycopg
 from psycopg import sql as pgsql
 
 Row = tuple[Any, ...]
+# From this many rows, PostgreSQL writes go through COPY (fewer round trips and conversions).
+COPY_MIN_ROWS = 200
 
 
 class ViewDatabase:
@@ -92,6 +94,35 @@ class ViewDatabase:
         else:
             self._sqlite.executemany(statement, rows)
 
+    def write_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str = ""
+    ) -> None:
+        """Insert rows into a table (`on_conflict`: the clause that upserts them). Many rows go
+        to PostgreSQL with COPY: straight into the table, or through a temporary staging table
+        for an upsert. `table`, `columns` and `on_conflict` are fixed identifiers of the views."""
+        if not rows:
+            return
+        if self.kind == "postgres" and len(rows) >= COPY_MIN_ROWS:
+            target = table
+            if on_conflict:
+                target = "stage_" + table
+                self._pg.execute(pgsql.SQL(
+                    "CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {})"
+                ).format(pgsql.Identifier(target), pgsql.Identifier(table)))
+            names = pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
+            with self._pg.cursor() as cursor:
+                with cursor.copy(pgsql.SQL("COPY {} ({}) FROM STDIN").format(pgsql.Identifier(target), names)) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                if on_conflict:
+                    cursor.execute(pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ").format(
+                        pgsql.Identifier(table), names, names, pgsql.Identifier(target)
+                    ) + pgsql.SQL(on_conflict))  # type: ignore[arg-type]
+                    cursor.execute(pgsql.SQL("TRUNCATE {}").format(pgsql.Identifier(target)))
+            return
+        marks = ", ".join("?" for _ in columns)
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {on_conflict}", rows)
+
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         if self.kind == "postgres":
             with self._pg.cursor() as cursor:
@@ -117,6 +148,28 @@ class ViewDatabase:
                 self._sqlite.execute("ROLLBACK")
                 raise
             self._sqlite.execute("COMMIT")
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Faster, less durable commits while the views are rebuilt, restored afterwards: a
+        crash may lose the last commits, never part of one (PostgreSQL's asynchronous
+        commit; SQLite without fsync, WAL kept, a larger page cache)."""
+        if self.kind == "postgres":
+            self._pg.execute("SET synchronous_commit = off")
+            try:
+                yield
+            finally:
+                self._pg.execute("RESET synchronous_commit")
+            return
+        synchronous = self._sqlite.execute("PRAGMA synchronous").fetchone()[0]
+        cache_size = self._sqlite.execute("PRAGMA cache_size").fetchone()[0]
+        self._sqlite.execute("PRAGMA synchronous=OFF")
+        self._sqlite.execute("PRAGMA cache_size=-262144")  # KiB: 256 MiB
+        try:
+            yield
+        finally:
+            self._sqlite.execute(f"PRAGMA synchronous={int(synchronous)}")
+            self._sqlite.execute(f"PRAGMA cache_size={int(cache_size)}")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -13,11 +13,14 @@ have gaps, which the engine simply passes over.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for_futures
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql as pgsql
@@ -35,12 +38,29 @@ log = logging.getLogger(__name__)
 
 TRACKING_DDL = "CREATE TABLE IF NOT EXISTS proj_tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
 TRACKING_NAME = "views"
+# A fingerprint of the view tables' DDL, kept beside the position: views built by other
+# table definitions are dropped and rebuilt from the first event.
+SCHEMA_NAME = "schema"
 REBUILD_BATCH = 20_000
 
 
 class _Stale(Exception):
     """The stored position moved on under this engine."""
 Progress = Callable[[int, int], None]  # (position reached, target position)
+
+
+class _AfterWrites:
+    """The view database as the handlers see it while a batch's writes may still be in
+    flight on the writer thread: anything asked of it first waits for those writes."""
+
+    def __init__(self, db: ViewDatabase) -> None:
+        self._db = db
+        self.pending: Future[tuple[int, int]] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self.pending is not None:
+            self.pending.result()
+        return getattr(self._db, name)
 
 
 class ProjectionEngine:
@@ -70,21 +90,43 @@ class ProjectionEngine:
 
     # --- set-up ------------------------------------------------------------------------
 
-    def ddl(self) -> list[str]:
+    def ddl(self, indexes: bool = True) -> list[str]:
+        """The views' DDL; without the secondary indexes when not `indexes` (a bulk load
+        builds them once at its end)."""
         statements = [TRACKING_DDL]
         for table in [*self.tables, *self.counters]:
-            statements.extend(table.ddl)
+            statements.extend(s for s in table.ddl if indexes or not s.startswith("CREATE INDEX"))
         return statements
 
-    def setup(self) -> None:
-        """Create the view tables if missing and load the tracking position and tree."""
+    def fingerprint(self) -> int:
+        """A number that changes with the view tables' definitions (not with their indexes)."""
+        tables = "\n".join(s for s in self.ddl() if not s.startswith("CREATE INDEX"))
+        return int(hashlib.sha256(tables.encode()).hexdigest()[:7], 16)
+
+    def setup(self, indexes: bool = True) -> None:
+        """Create the view tables if missing and load the tracking position and tree. Views
+        applied with other table definitions (an older version) are dropped first, so the
+        engine rebuilds them from the first event."""
         with self._lock:
+            fingerprint = self.fingerprint()
             with self.db.transaction():
-                for statement in self.ddl():
+                self.db.execute(TRACKING_DDL)
+                stored = self.db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (SCHEMA_NAME,))
+                applied = self.db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (TRACKING_NAME,))
+                if stored != fingerprint and (stored is not None or applied):
+                    log.warning("the view tables' definitions changed: rebuilding the views from the first event")
+                    self._drop_tables()
+                    self.db.execute(TRACKING_DDL)
+                for statement in self.ddl(indexes):
                     self.db.execute(statement)
                 self.db.execute(
                     "INSERT INTO proj_tracking (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
                     (TRACKING_NAME,),
+                )
+                self.db.execute(
+                    "INSERT INTO proj_tracking (name, position) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                    (SCHEMA_NAME, fingerprint),
                 )
             self._reload()
 
@@ -163,15 +205,82 @@ class ProjectionEngine:
             return len(notifications)
 
     def catch_up(
-        self, until: int | None = None, progress: Progress | None = None, batch_size: int | None = None
+        self, until: int | None = None, progress: Progress | None = None, batch_size: int | None = None,
+        overlapped: bool = False,
     ) -> int:
-        """Apply every event recorded so far (or up to `until`); returns the position."""
+        """Apply every event recorded so far (or up to `until`); returns the position.
+        `overlapped`: write and commit each batch on a writer thread while the next one is
+        applied in memory (for long catch-ups such as a rebuild)."""
         with self._lock:
             target = until if until is not None else self.ledger.max_position()
+            if overlapped and self.position < target:
+                self._catch_up_overlapped(target, batch_size or self.batch_size, progress)
             while self.position < target and self.process_batch(until=target, limit=batch_size) != 0:
                 if progress is not None:
                     progress(self.position, target)
             return self.position
+
+    def _catch_up_overlapped(self, target: int, limit: int, progress: Progress | None) -> None:
+        """Batches as in `process_batch()`, each written with its tracking position in one
+        transaction, but on a writer thread: batch n+1 is applied to the caches while batch
+        n is written (one batch in flight at most). A handler's read of the database waits
+        for the writes in flight. After a failed batch the writer is waited for, and the
+        caches reload from the committed state (the later batch, never written, is lost
+        with them); when another engine moved the position, the caller goes on from there."""
+        mapper = self.ledger.mapper
+        reader = _AfterWrites(self.db)
+        db = cast(ViewDatabase, reader)
+        applied = self.position
+        with ThreadPoolExecutor(1, thread_name_prefix="projection-writer") as writer:
+            try:
+                while applied < target:
+                    notifications = self.ledger.recorder.select_notifications(
+                        start=applied, limit=limit, stop=target, inclusive_of_start=False
+                    )
+                    if not notifications:
+                        break
+                    for notification in notifications:
+                        event = mapper.to_domain_event(notification)
+                        for view, handler in self._handlers(type(event)):
+                            handler(view, event, notification.id, db)
+                    writes = [t.take() for t in self.tables] + [c.take() for c in self.counters]
+                    self._settle(reader)
+                    reader.pending = writer.submit(
+                        self._write_batch, writes, applied, notifications[-1].id, len(notifications)
+                    )
+                    applied = notifications[-1].id
+                    if progress is not None:
+                        progress(applied, target)
+                self._settle(reader)
+            except _Stale:
+                self._reload()
+            except BaseException:
+                if reader.pending is not None:
+                    wait_for_futures([reader.pending])
+                self._reload()
+                raise
+
+    def _settle(self, reader: _AfterWrites) -> None:
+        """Wait for the batch in flight (raising its error) and count it as applied."""
+        if reader.pending is None:
+            return
+        position, count = reader.pending.result()
+        reader.pending = None
+        self.position = position
+        self.applied += count
+        self._advanced.notify_all()
+
+    def _write_batch(self, writes: list[Callable[[ViewDatabase], None]], start: int, position: int,
+                     count: int) -> tuple[int, int]:
+        with self.db.transaction():
+            stored = self.db.scalar(self._lock_tracking, (TRACKING_NAME,))
+            if stored != start:
+                raise _Stale(stored)
+            for write in writes:
+                write(self.db)
+            self.db.execute("UPDATE proj_tracking SET position = ? WHERE name = ?", (position, TRACKING_NAME))
+            self._before_commit()
+        return position, count
 
     def wait_for(self, position: int, timeout: float = 5.0) -> bool:
         """Read-your-writes: True once `position` is applied, False after `timeout`."""
@@ -250,16 +359,30 @@ class ProjectionEngine:
 
     def drop(self) -> None:
         with self.db.transaction():
-            for name in ["proj_tracking", *(t.name for t in self.tables), *(c.name for c in self.counters)]:
-                self.db.execute("DROP TABLE IF EXISTS " + name)  # names are this module's constants
+            self._drop_tables()
 
-    def rebuild(self, progress: Progress | None = None) -> int:
-        """Drop every view and apply every event again from the first; returns the position."""
+    def _drop_tables(self) -> None:
+        for name in ["proj_tracking", *(t.name for t in self.tables), *(c.name for c in self.counters)]:
+            self.db.execute("DROP TABLE IF EXISTS " + name)  # names are this module's constants
+
+    def rebuild(self, progress: Progress | None = None, until: int | None = None) -> int:
+        """Drop every view and apply every event again from the first (up to `until`);
+        returns the position. Batches are written while the next ones are applied.
+        The secondary indexes are built after the load (an interrupted rebuild leaves them to
+        the next `setup()`), and the database's durability settings are relaxed meanwhile:
+        each batch still commits with its tracking position, so a batch lost in a crash is
+        lost with its position and applied again."""
         with self._lock:
             self.drop()
-            self.setup()
-            # Larger batches while rebuilding: a row changed by many events is written once a batch.
-            return self.catch_up(progress=progress, batch_size=max(self.batch_size, REBUILD_BATCH))
+            self.setup(indexes=False)
+            with self.db.bulk_load():
+                # Larger batches while rebuilding: a row changed by many events is written once a batch.
+                position = self.catch_up(until=until, progress=progress,
+                                         batch_size=max(self.batch_size, REBUILD_BATCH), overlapped=True)
+            with self.db.transaction():
+                for statement in self.ddl():
+                    self.db.execute(statement)
+            return position
 
     def snapshot(self) -> tuple[int, dict[str, list[tuple[Any, ...]]]]:
         """The tracking position and every view table's rows, read consistently."""

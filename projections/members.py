@@ -2,7 +2,11 @@
 (stints, for as-of rosters), and monthly activity (org life, dues) for inactivity flags.
 
 Tables: proj_members (one row a member), proj_stints (one row per continuous stay:
-`held` at an organization or `in_transit` from it, [from_on, to_on)), proj_activity.
+`held` at an organization or `in_transit` from it, [from_on, to_on)), proj_activity (a
+member's org life and dues of a month), proj_last_activity (a narrow row a member: the
+last activity's date, its month and the latest active month before that one, '' for
+none; activity events rewrite it, not the wide member row, and its month indexes find
+the members inactive over a window without scanning everyone's activity).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ MEMBERS = Table(
     ["member_id", "registration_no", "name", "gender", "birth_date", "category",
      "household_region", "joined_on", "origin", "status", "probation_ends_on", "confirmed_on",
      "place", "organization_code", "transfer_id", "since", "stint_key", "left_reason", "gone_on",
-     "enrolled_on", "last_activity_on"],
+     "enrolled_on"],
     ["member_id"],
     ["CREATE TABLE IF NOT EXISTS proj_members (member_id TEXT PRIMARY KEY, "
      "registration_no TEXT NOT NULL UNIQUE, name TEXT NOT NULL, gender TEXT NOT NULL, "
@@ -28,7 +32,7 @@ MEMBERS = Table(
      "joined_on TEXT NOT NULL, origin TEXT NOT NULL, status TEXT NOT NULL, probation_ends_on TEXT, "
      "confirmed_on TEXT, place TEXT NOT NULL, organization_code TEXT NOT NULL, transfer_id TEXT, "
      "since TEXT NOT NULL, stint_key INTEGER NOT NULL, left_reason TEXT, gone_on TEXT, "
-     "enrolled_on TEXT NOT NULL, last_activity_on TEXT)",
+     "enrolled_on TEXT NOT NULL)",
      "CREATE INDEX IF NOT EXISTS proj_members_org ON proj_members (organization_code, place)",
      "CREATE INDEX IF NOT EXISTS proj_members_name ON proj_members (name)"],
 )
@@ -51,10 +55,22 @@ ACTIVITY = Table(
 )
 
 
+LAST_ACTIVITY = Table(
+    "proj_last_activity",
+    ["registration_no", "last_activity_on", "last_month", "previous_month"],
+    ["registration_no"],
+    ["CREATE TABLE IF NOT EXISTS proj_last_activity (registration_no TEXT PRIMARY KEY, "
+     "last_activity_on TEXT, last_month TEXT NOT NULL, previous_month TEXT NOT NULL)",
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_last ON proj_last_activity (last_month)",
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_previous ON proj_last_activity (previous_month)"],
+)
+
+
 class MembersView:
     def __init__(self) -> None:
         self.members, self.stints, self.activity = MEMBERS.fresh(), STINTS.fresh(), ACTIVITY.fresh()
-        self.tables = (self.members, self.stints, self.activity)
+        self.last_activity = LAST_ACTIVITY.fresh()
+        self.tables = (self.members, self.stints, self.activity, self.last_activity)
 
     def member(self, db: ViewDatabase, event: Any) -> Row:
         row = self.members.get(db, (str(event.originator_id),))
@@ -96,8 +112,10 @@ class MembersView:
             "probation_ends_on": event.probation_ends_on.isoformat() if event.probation_ends_on else None,
             "confirmed_on": None, "place": "held", "organization_code": event.organization_code,
             "transfer_id": None, "since": on, "stint_key": position, "left_reason": None,
-            "gone_on": None, "enrolled_on": on, "last_activity_on": None,
+            "gone_on": None, "enrolled_on": on,
         })
+        self.last_activity.put({"registration_no": event.registration_no, "last_activity_on": None,
+                                "last_month": "", "previous_month": ""})
         self.stints.put({"registration_no": event.registration_no, "start_position": position,
                          "organization_code": event.organization_code, "kind": "held",
                          "transfer_id": None, "from_on": on, "to_on": None})
@@ -175,11 +193,19 @@ class MembersView:
     def _active(self, db: ViewDatabase, event: Any, month: str, **added: int) -> None:
         row = self.member(db, event)
         on = event.on.isoformat()
-        if row["last_activity_on"] is None or row["last_activity_on"] < on:
-            row["last_activity_on"] = on
-            self.members.touch(row)
+        last = self.last_activity.get(db, (row["registration_no"],))
+        assert last is not None, f"no activity row for {event.originator_id}"
+        if last["last_activity_on"] is None or last["last_activity_on"] < on:
+            last["last_activity_on"] = on
+        previous_last = last["last_month"]
+        if month > last["last_month"]:
+            last["previous_month"], last["last_month"] = last["last_month"], month
+        elif last["previous_month"] < month < last["last_month"]:
+            last["previous_month"] = month
+        self.last_activity.touch(last)
         key = (row["registration_no"], month)
-        activity = self.activity.get(db, key) or self.activity.put(
+        # No activity row is later than the member's last active month (before this event).
+        activity = self.activity.get(db, key, absent=month > previous_last) or self.activity.put(
             {"registration_no": key[0], "month": month, "org_life": 0, "dues": 0, "dues_fen": 0}
         )
         for column, amount in added.items():

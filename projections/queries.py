@@ -22,6 +22,10 @@ SUBTREE_AS_OF = (
     "WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT t.code FROM proj_org_tree t "
     "JOIN sub ON t.parent_code = sub.code WHERE t.from_on <= ? AND (t.to_on IS NULL OR t.to_on > ?)) "
 )
+# The transfers whose organization in a column (a fixed name) is in a subtree, by that
+# column's index: for a small subtree a union of these, not an OR of IN clauses, which
+# scans every transfer.
+TRANSFERS_OF = f"SELECT transfer_id FROM proj_transfers WHERE %s IN ({SUBTREE})"
 ROUTES = ("within_committee", "within_county", "cross_county", "cross_province")
 LEFT_REASONS = ("expelled", "withdrew", "self_withdrawal")
 OVERDUE_KINDS = ("overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m")
@@ -117,9 +121,11 @@ class Queries:
             tail = [day, day, *kinds, *params]
             status = ("CASE WHEN m.status = 'full' AND (m.confirmed_on IS NULL OR m.confirmed_on <= ?) "
                       "THEN 'full' ELSE 'probationary' END")
+            # `|| ''`: the same order, which no index gives, so that PostgreSQL joins from the
+            # subtree's organizations instead of walking every stint in index order.
             select = (prefix + f"SELECT m.registration_no, m.name, {status}, s.organization_code, "
                       "s.from_on, s.kind " + base
-                      + " ORDER BY s.organization_code, m.registration_no LIMIT ? OFFSET ?")
+                      + " ORDER BY s.organization_code || '', m.registration_no LIMIT ? OFFSET ?")
             count = self.db.scalar(prefix + "SELECT COUNT(*) " + base, [*head, *org_param, *tail])
             rows = self.db.query(select, [*head, day, *org_param, *tail, limit, offset])
         keys = ("registration_no", "name", "status", "organization_code", "since", "place")
@@ -128,8 +134,9 @@ class Queries:
     def locate(self, registration_no: str) -> dict[str, Any]:
         rows = self.db.query(
             "SELECT registration_no, name, status, probation_ends_on, place, organization_code, "
-            "transfer_id, since, category, gender, origin, left_reason, gone_on, last_activity_on "
-            "FROM proj_members WHERE registration_no = ?", ((registration_no or "").upper(),),
+            "transfer_id, since, category, gender, origin, left_reason, gone_on, "
+            "(SELECT l.last_activity_on FROM proj_last_activity l WHERE l.registration_no = m.registration_no) "
+            "FROM proj_members m WHERE registration_no = ?", ((registration_no or "").upper(),),
         )
         if not rows:
             raise NotFound(f"member {registration_no!r} is not in the ledger")
@@ -269,7 +276,13 @@ class Queries:
         """Pocket-member detection as of `on`, for an organization's subtree: rows whose
         organization or whose responsible organization is in it, most overdue first."""
         check_day(on, "on")
-        self.organization(code)
+        # A department's subtree holds most rows: scan them; a smaller one: start from it.
+        wide = self.organization(code)["kind"] == "department"
+
+        def transfer_in_subtree(*columns: str) -> str:
+            if wide:
+                return "(" + " OR ".join(f"t.{c} IN ({SUBTREE})" for c in columns) + ")"
+            return "t.transfer_id IN (" + " UNION ".join(TRANSFERS_OF % c for c in columns) + ")"
         if kind is not None and kind not in OVERDUE_KINDS:
             raise ValidationError(f"kind must be one of {', '.join(OVERDUE_KINDS)}")
         kinds = [kind] if kind else list(OVERDUE_KINDS)
@@ -282,8 +295,7 @@ class Queries:
                 "t.sending_committee_code FROM proj_transfers t JOIN proj_members m "
                 f"ON m.registration_no = t.registration_no WHERE t.issued_on <= ? AND {VALID_UNTIL_ON} < ? "
                 "AND (t.received_on IS NULL OR t.received_on > ?) AND (t.closed_on IS NULL OR t.closed_on > ?) "
-                f"AND (t.from_organization_code IN ({SUBTREE}) OR t.sending_committee_code IN ({SUBTREE}))"
-                + only
+                "AND " + transfer_in_subtree("from_organization_code", "sending_committee_code") + only
             ), [day, day, day, day, day, day, code, code, *who], on)
         if "unreturned_receipt" in kinds:
             cutoff = (on - timedelta(days=RECEIPT_DUE_DAYS)).isoformat()
@@ -292,8 +304,8 @@ class Queries:
                 "t.receiving_committee_code FROM proj_transfers t JOIN proj_members m "
                 "ON m.registration_no = t.registration_no WHERE t.received_on < ? "
                 "AND (t.receipt_returned_on IS NULL OR t.receipt_returned_on > ?) "
-                f"AND (t.from_organization_code IN ({SUBTREE}) OR t.received_in_code IN ({SUBTREE}) "
-                f"OR t.receiving_committee_code IN ({SUBTREE}))" + only
+                "AND " + transfer_in_subtree("from_organization_code", "received_in_code", "receiving_committee_code")
+                + only
             ), [cutoff, day, code, code, code, *who], on, due_after_days=RECEIPT_DUE_DAYS)
         if "unreturned_certificate" in kinds:
             rows += self._rows("unreturned_certificate", (
@@ -307,7 +319,8 @@ class Queries:
                 f"AND c.home_organization_code IN ({SUBTREE})" + only.replace("t.", "c.")
             ), [day, day, day, code, *who], on)
         if "inactive_6m" in kinds:
-            rows += [r for r in self._inactive(code, on, member) if member is None or r["registration_no"] == member]
+            rows += [r for r in self._inactive(code, on, member, wide=wide and member is None)
+                     if member is None or r["registration_no"] == member]
         rows.sort(key=lambda r: (-r["days_overdue"], r["kind"], r["registration_no"]))
         return rows[offset:offset + limit], len(rows)
 
@@ -323,24 +336,51 @@ class Queries:
             })
         return found
 
-    def _inactive(self, code: str, on: date, member: str | None = None) -> list[dict[str, Any]]:
+    def _inactive(self, code: str, on: date, member: str | None = None, wide: bool = True) -> list[dict[str, Any]]:
         """Held members with neither org life nor dues in each of the last 6 full months,
-        who were in the ledger for all of them. The ledger flags; it removes no one."""
+        who were in the ledger for all of them. The ledger flags; it removes no one. `wide`
+        (a department's subtree): start from the few members inactive anywhere; else from
+        the subtree's members (the same rows either way)."""
         window = months_before(on, INACTIVE_MONTHS)
         start = month_bounds(window[0])[0].isoformat()
         due_on = month_bounds(window[-1])[1] + timedelta(days=1)
         marks = ", ".join("?" for _ in window)
         day = on.isoformat()
-        rows = self.db.query(
-            "SELECT m.registration_no, m.name, s.organization_code, m.last_activity_on "
-            "FROM proj_stints s JOIN proj_members m ON m.registration_no = s.registration_no "
-            f"WHERE s.organization_code IN ({SUBTREE}) AND s.kind = 'held' AND s.from_on <= ? "
-            "AND (s.to_on IS NULL OR s.to_on > ?) AND m.enrolled_on <= ? "
-            "AND NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = m.registration_no "
-            f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))"
-            + (" AND m.registration_no = ?" if member else ""),
-            [code, day, day, start, *window, *([member] if member else [])],
-        )
+        # Candidates by two index ranges of proj_last_activity instead of every member's
+        # activity: with no active month in the window, the latest active month up to its end
+        # is before it; that is the last active month, or the one before it when the last is
+        # after the window. Members with both after the window (an `on` in the past) are
+        # candidates too. The candidates are then checked against the window in full.
+        first, final = window[0], window[-1]
+        if not wide:
+            rows = self.db.query(
+                "SELECT m.registration_no, m.name, s.organization_code, l.last_activity_on "
+                "FROM proj_stints s JOIN proj_members m ON m.registration_no = s.registration_no "
+                "JOIN proj_last_activity l ON l.registration_no = s.registration_no "
+                f"WHERE s.organization_code IN ({SUBTREE}) AND s.kind = 'held' AND s.from_on <= ? "
+                "AND (s.to_on IS NULL OR s.to_on > ?) AND m.enrolled_on <= ? "
+                "AND NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = m.registration_no "
+                f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))"
+                + (" AND m.registration_no = ?" if member else ""),
+                [code, day, day, start, *window, *([member] if member else [])],
+            )
+        else:
+            rows = self.db.query(
+                "SELECT m.registration_no, m.name, s.organization_code, l.last_activity_on "
+                "FROM (SELECT registration_no, last_activity_on FROM proj_last_activity "
+                "WHERE previous_month < ? AND (last_month < ? OR last_month > ?) "
+                "UNION ALL SELECT registration_no, last_activity_on FROM proj_last_activity "
+                "WHERE previous_month > ?) l "
+                # CROSS JOIN: SQLite keeps this order (candidates first); PostgreSQL plans it freely.
+                "CROSS JOIN proj_members m CROSS JOIN proj_stints s "
+                "WHERE m.registration_no = l.registration_no AND s.registration_no = l.registration_no "
+                f"AND s.organization_code IN ({SUBTREE}) AND s.kind = 'held' AND s.from_on <= ? "
+                "AND (s.to_on IS NULL OR s.to_on > ?) AND m.enrolled_on <= ? "
+                "AND NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = m.registration_no "
+                f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))"
+                + (" AND m.registration_no = ?" if member else ""),
+                [first, first, final, final, code, day, day, start, *window, *([member] if member else [])],
+            )
         return [{
             "kind": "inactive_6m", "registration_no": no, "name": name, "organization_code": org,
             "reference": last, "due_on": due_on.isoformat(), "days_overdue": (on - due_on).days,

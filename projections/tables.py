@@ -3,18 +3,28 @@
 Read models change rows in memory while a batch is applied; `flush()` writes the changed
 rows with one upsert (or delete) per table, inside the batch's transaction. After a
 failed batch the caches are dropped and reload lazily from the committed tables.
+
+When a cache is `complete` (the engine started from empty, as in a rebuild) it knows
+which rows the table holds, so rows it has never written are inserted plainly (COPY on
+PostgreSQL) and only rows written before are upserted.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from projections.db import ViewDatabase
 
 Key = tuple[Any, ...]
 Row = dict[str, Any]
+COUNTER_COLUMNS = ("organization_code", "month", "figure", "value")
+# Rows a cache keeps across batches at most; a complete cache that outgrows its limit
+# forgets its rows and reads misses from the table again.
+CACHE_LIMIT = 400_000
+COMPLETE_CACHE_LIMIT = 2_000_000
 
 
 class Table:
@@ -26,16 +36,20 @@ class Table:
         self.name, self.columns, self.key, self.ddl = name, tuple(columns), tuple(key), tuple(ddl)
         self.rows: dict[Key, Row | None] = {}
         self.dirty: set[Key] = set()
+        # Keys first put since the last flush while complete: rows the table does not hold yet.
+        self.new: set[Key] = set()
         # True when the cache holds every row (a rebuild from empty): a miss means "absent".
         self.complete = False
+        self._key_of: Callable[[Row], Key] = (
+            itemgetter(*self.key) if len(self.key) > 1 else lambda row, k=self.key[0]: (row[k],)  # type: ignore[misc]
+        )
+        self._values: Callable[[Row], tuple[Any, ...]] = itemgetter(*self.columns)
         # SQL from this table's fixed identifiers (never from input).
         cols = ", ".join(self.columns)
-        marks = ", ".join("?" for _ in self.columns)
         keys = ", ".join(self.key)
         updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in self.key)
-        self._upsert = (
-            f"INSERT INTO {name} ({cols}) VALUES ({marks}) ON CONFLICT ({keys}) DO UPDATE SET {updates}"
-        )
+        self._conflict = f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+        self._upsert = f"INSERT INTO {name} ({cols}) VALUES ({', '.join('?' for _ in self.columns)}) {self._conflict}"
         where = " AND ".join(f"{k} = ?" for k in self.key)
         self._delete = f"DELETE FROM {name} WHERE {where}"
         self._select = f"SELECT {cols} FROM {name} WHERE {where}"
@@ -45,10 +59,12 @@ class Table:
         """The same table with an empty cache (each engine has its own)."""
         return Table(self.name, self.columns, self.key, self.ddl)
 
-    def get(self, db: ViewDatabase, key: Key) -> Row | None:
+    def get(self, db: ViewDatabase, key: Key, absent: bool = False) -> Row | None:
+        """The row of `key`, from the cache or the table; `absent`: the caller knows that
+        the table holds no such row (no read)."""
         if key in self.rows:
             return self.rows[key]
-        if self.complete:
+        if self.complete or absent:
             return None
         found = db.query(self._select, key)
         row = dict(zip(self.columns, found[0], strict=True)) if found else None
@@ -56,35 +72,58 @@ class Table:
         return row
 
     def put(self, row: Row) -> Row:
-        key = tuple(row[k] for k in self.key)
+        key = self._key_of(row)
+        if self.complete and key not in self.rows:
+            self.new.add(key)
         self.rows[key] = row
         self.dirty.add(key)
         return row
 
     def touch(self, row: Row) -> None:
-        self.dirty.add(tuple(row[k] for k in self.key))
+        self.dirty.add(self._key_of(row))
 
     def delete(self, key: Key) -> None:
+        if key in self.new:  # never written: nothing to delete
+            self.new.discard(key)
+            self.dirty.discard(key)
+            del self.rows[key]
+            return
         self.rows[key] = None
         self.dirty.add(key)
 
     def flush(self, db: ViewDatabase) -> None:
-        upserts, deletes = [], []
+        self.take()(db)
+
+    def take(self) -> Callable[[ViewDatabase], None]:
+        """The changed rows as they are now, written by the returned function (later, maybe
+        while the cache goes on changing); the cache counts them as written."""
+        rows, values, new = self.rows, self._values, self.new
+        inserts, upserts, deletes = [], [], []
         for key in self.dirty:
-            row = self.rows.get(key)
+            row = rows.get(key)
             if row is None:
                 deletes.append(key)
+            elif key in new:
+                inserts.append(values(row))
             else:
-                upserts.append(tuple(row[c] for c in self.columns))
-        db.executemany(self._delete, deletes)
-        db.executemany(self._upsert, upserts)
+                upserts.append(values(row))
         self.dirty.clear()
-        if len(self.rows) > 400_000 and not self.complete:
-            self.rows.clear()
+        new.clear()
+        if len(rows) > (COMPLETE_CACHE_LIMIT if self.complete else CACHE_LIMIT):
+            rows.clear()
+            self.complete = False
+
+        def write(db: ViewDatabase) -> None:
+            db.executemany(self._delete, deletes)
+            db.write_rows(self.name, self.columns, inserts)
+            db.write_rows(self.name, self.columns, upserts, self._conflict)
+
+        return write
 
     def forget(self) -> None:
         self.rows.clear()
         self.dirty.clear()
+        self.new.clear()
         self.complete = False
 
 
@@ -94,8 +133,7 @@ class Counters:
     def __init__(self, name: str, ddl: Sequence[str]) -> None:
         self.name, self.ddl = name, tuple(ddl)
         self.deltas: dict[tuple[str, str, str], int] = defaultdict(int)
-        self._add = (
-            f"INSERT INTO {name} (organization_code, month, figure, value) VALUES (?, ?, ?, ?) "
+        self._conflict = (
             f"ON CONFLICT (organization_code, month, figure) DO UPDATE SET value = {name}.value + excluded.value"
         )
         self.select_all = (
@@ -111,8 +149,13 @@ class Counters:
             self.deltas[(org, month, figure)] += delta
 
     def flush(self, db: ViewDatabase) -> None:
-        db.executemany(self._add, [(*k, v) for k, v in self.deltas.items() if v])
+        self.take()(db)
+
+    def take(self) -> Callable[[ViewDatabase], None]:
+        """The deltas summed so far, added by the returned function; the cache starts again."""
+        rows = [(*k, v) for k, v in self.deltas.items() if v]
         self.deltas.clear()
+        return lambda db: db.write_rows(self.name, COUNTER_COLUMNS, rows, self._conflict)
 
     def forget(self) -> None:
         self.deltas.clear()

@@ -36,7 +36,10 @@ TRANSFERS = Table(
      "CREATE INDEX IF NOT EXISTS proj_transfers_from ON proj_transfers (from_organization_code, status)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_to ON proj_transfers (to_organization_code, status)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_member ON proj_transfers (registration_no)",
-     "CREATE INDEX IF NOT EXISTS proj_transfers_status ON proj_transfers (status, valid_until)"],
+     "CREATE INDEX IF NOT EXISTS proj_transfers_status ON proj_transfers (status, valid_until)",
+     "CREATE INDEX IF NOT EXISTS proj_transfers_sending ON proj_transfers (sending_committee_code)",
+     "CREATE INDEX IF NOT EXISTS proj_transfers_received_in ON proj_transfers (received_in_code)",
+     "CREATE INDEX IF NOT EXISTS proj_transfers_receiving ON proj_transfers (receiving_committee_code)"],
 )
 # Each extension of a letter, so that "overdue as of a date" sees the validity of that date.
 EXTENSIONS = Table(

@@ -138,11 +138,13 @@ def stats_path(store: Store, work_dir: Path) -> Path:
     return work_dir / f"{Path(store.name).stem}.stats.json"
 
 
-def copy_events(source: Ledger, target: Ledger) -> int:
-    """Copy the stored events, unchanged and in order, from one store to another."""
+def copy_events(source: Ledger, target: Ledger, until: int | None = None) -> int:
+    """Copy the stored events, unchanged and in order, from one store to another (up to the
+    position `until`: a prefix of the history)."""
     position = copied = 0
     while True:
-        page = source.recorder.select_notifications(start=position, limit=PAGE, inclusive_of_start=False)
+        page = source.recorder.select_notifications(start=position, limit=PAGE, stop=until,
+                                                    inclusive_of_start=False)
         if not page:
             return copied
         target.recorder.insert_events([
@@ -255,6 +257,8 @@ def rebuild(ledger: Ledger, url: str, batch_size: int, until: int | None, mark: 
     try:
         if until is None:
             engine.rebuild(progress=progress)
+        elif "until" in inspect.signature(engine.rebuild).parameters:
+            engine.rebuild(progress=progress, until=until)
         else:  # what rebuild() does, up to `until`
             engine.drop()
             engine.setup()
@@ -707,6 +711,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-analyze", action="store_true",
                         help="query PostgreSQL views without ANALYZE first (as right after a rebuild)")
     parser.add_argument("--keep", action="store_true", help="keep the stores (schemas, files) afterwards")
+    parser.add_argument("--copy-events", type=int, metavar="N",
+                        help="copy only the first N events into a fresh SQLite store (a prefix of the history)")
+    parser.add_argument("--measure", action="append", choices=("postgres", "sqlite"),
+                        help="with --store both: measure only this store (repeatable); the other may "
+                             "still be the source of a copy")
+    parser.add_argument("--rebuild-apart", action="store_true",
+                        help="(b) rebuilds into scratch views of their own (schema or file), dropped afterwards, "
+                             "and leaves the store's views as they are")
     parser.add_argument("--reuse-postgres", metavar="SCHEMA", help="run on a kept PostgreSQL schema")
     parser.add_argument("--reuse-sqlite", metavar="PATH", help="run on a kept SQLite file")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/ledger-bench"))
@@ -756,6 +768,8 @@ def main(argv: list[str] | None = None) -> int:
                     generation.setdefault("stats", kept["stats"])
                     if kept.get("generation"):
                         generation[kind] = kept["generation"]
+                if kind == "postgres":
+                    source = store  # a fresh SQLite store copies its events
                 continue
             ledger = ledger_for(store.url, scale)
             started = time.perf_counter()
@@ -772,16 +786,16 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 log(f"copying the stored events from {source.label} to {store.label} ({store.name})")
                 with contextlib.closing(ledger_for(source.url, scale)) as origin:
-                    copied = copy_events(origin, ledger)
+                    copied = copy_events(origin, ledger, position_of_nth(origin, args.copy_events))
                 seconds = time.perf_counter() - started
                 generation[kind] = {"label": store.label, "how": "copied", "seconds": round(seconds, 1),
                                     "events": copied, "load": round(os.getloadavg()[0], 2)}
-                stats = generation["stats"]
+                stats = generation.get("stats", {})
             ledger.close()
             path.write_text(json.dumps({"samples": samples, "stats": stats, "generation": generation[kind]},
                                        ensure_ascii=False, default=str))
             log(f"{store.label}: {generation[kind]['events']:,} events in {seconds:,.0f} s")
-        if samples is None:
+        if samples is None and ({"latency", "queries"} & set(steps)):
             raise SystemExit("no statistics for the reused store(s): their .stats.json is missing in --work-dir")
 
         # --- the measurements ------------------------------------------------------------
@@ -795,6 +809,8 @@ def main(argv: list[str] | None = None) -> int:
 
         baseline = load_latest(args.work_dir, args.scale, {k: s.name for k, s in stores.items()})
         for kind in kinds:
+            if args.measure and kind not in args.measure:
+                continue
             store = stores[kind]
             ledger = ledger_for(store.url, scale)
             result: dict[str, Any] = {"store_events": ledger.max_position()}
@@ -824,7 +840,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledger: Ledger, until: int | None,
-            samples: dict[str, Any], result: dict[str, Any], notes: list[str],
+            samples: dict[str, Any] | None, result: dict[str, Any], notes: list[str],
             save: Callable[[], None] = lambda: None) -> None:
     """Steps (a) to (e) on one store, in order; each fills its key of `result` (and `save()`s)."""
     if "raw" in steps:
@@ -836,14 +852,19 @@ def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledg
     if "rebuild" in steps:
         note_load(result, "rebuild")
         log(f"(b) rebuild on {store.label}, batch {args.batch_size}")
-        result["rebuild"] = rebuild(ledger, store.url, args.batch_size, until, args.time_mark, args.time_limit,
+        url = store.view_url("rebuild") if args.rebuild_apart else store.url
+        result["rebuild"] = rebuild(ledger, url, args.batch_size, until, args.time_mark, args.time_limit,
                                     f"rebuild {store.label}")
         log(f"(b) {store.label}: {result['rebuild']['rate']:,} events/s in {result['rebuild']['seconds']:,.0f} s")
         save()
+        if args.rebuild_apart:
+            notes.append("- (b) rebuilt into scratch views apart from the store's own (`--rebuild-apart`), "
+                         "which (d) and (e) used as they were.")
         if not result["rebuild"]["complete"]:
             notes.append(f"- The {store.label} rebuild was stopped at its time limit ({args.time_limit:.0f} s) "
-                         f"after {result['rebuild']['events']:,} events; its rate is over those events, and "
-                         "(d) and (e) ran on views then caught up without timing.")
+                         f"after {result['rebuild']['events']:,} events; its rate is over those events"
+                         + ("." if args.rebuild_apart else
+                            ", and (d) and (e) ran on views then caught up without timing."))
     if "single" in steps and args.single_events:
         note_load(result, "single")
         log(f"(c) one event per transaction on {store.label}, first {args.single_events:,} events")
@@ -873,6 +894,7 @@ def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledg
             result["analyzed"] = analyze_views(store)
         note_load(result, "queries")
         log(f"(e) query latency on {store.label}")
+        assert samples is not None
         result["queries"] = query_latency(store, samples, args.query_runs, args.query_budget)
         result["queries_analyzed"] = store.kind == "postgres" and not args.no_analyze
         save()
