@@ -57,6 +57,9 @@ class ViewDatabase:
                 self._pg.execute(
                     pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema))
                 )
+            # The views' queries are short index walks whose cost estimates (correlated
+            # subqueries) can pass the JIT threshold: compiling then costs far more than running.
+            self._pg.execute("SET jit = off")
         else:
             raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
 

@@ -389,6 +389,44 @@ class Queries:
 
     # --- reports ---------------------------------------------------------------------------
 
+    LARGE_SUBTREE = 1000  # organizations: above this, start from the letters, not the tree
+
+    def overdue_letters_at(self, code: str, end: date) -> int:
+        """The letters out of the subtree as it stood on `end` that were overdue that day:
+        issued, past their validity of that day, neither received nor closed by then. A
+        small subtree is walked down as it stood; for a large one (a province has 50,000
+        organizations) the letters still open on `end` are found by index and each walks
+        up its organization's chain as it stood, to see whether it reaches `code`."""
+        day = end.isoformat()
+        size = self.db.scalar(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM proj_org_closure WHERE ancestor = ? LIMIT ?) s",
+            (code, self.LARGE_SUBTREE + 1),
+        )
+        if int(size or 0) <= self.LARGE_SUBTREE:
+            return int(self.db.scalar(
+                SUBTREE_AS_OF + f"SELECT COUNT(*) FROM proj_transfers t WHERE t.issued_on <= ? "
+                f"AND {VALID_UNTIL_ON} < ? AND (t.received_on IS NULL OR t.received_on > ?) "
+                "AND (t.closed_on IS NULL OR t.closed_on > ?) AND t.from_organization_code IN (SELECT code FROM sub)",
+                (code, day, day, day, day, day, day, day),
+            ) or 0)
+        still_open = (  # three index ranges of (received_on, closed_on)
+            "SELECT transfer_id, from_organization_code, first_valid_until FROM proj_transfers "
+            "WHERE received_on > ? AND issued_on <= ? AND (closed_on IS NULL OR closed_on > ?) "
+            "UNION ALL SELECT transfer_id, from_organization_code, first_valid_until FROM proj_transfers "
+            "WHERE received_on IS NULL AND closed_on IS NULL AND issued_on <= ? "
+            "UNION ALL SELECT transfer_id, from_organization_code, first_valid_until FROM proj_transfers "
+            "WHERE received_on IS NULL AND closed_on > ? AND issued_on <= ?"
+        )
+        return int(self.db.scalar(
+            "WITH RECURSIVE up(transfer_id, code) AS ("
+            f"SELECT t.transfer_id, t.from_organization_code FROM ({still_open}) t "
+            f"WHERE {VALID_UNTIL_ON} < ? "
+            "UNION SELECT up.transfer_id, o.parent_code FROM up JOIN proj_org_tree o ON o.code = up.code "
+            "WHERE o.parent_code IS NOT NULL AND o.from_on <= ? AND (o.to_on IS NULL OR o.to_on > ?)) "
+            "SELECT COUNT(DISTINCT transfer_id) FROM up WHERE code = ?",
+            (day, day, day, day, day, day, day, day, day, day, code),
+        ) or 0)
+
     def monthly_report(self, code: str, month: str) -> dict[str, Any]:
         """The figures of DOMAIN.md §8 for an organization's subtree and a month, by
         effective date; counts are of record (in-transit members count at the sender)."""
@@ -414,13 +452,7 @@ class Queries:
         transferred_in = {k: g(f"transferred_in_{k}") for k in ("internal", "external", "whole_org")}
         transferred_out = {k: g(f"transferred_out_{k}") for k in ("internal", "external", "whole_org")}
         left_by_reason = {r: g(f"left_{r}") for r in LEFT_REASONS}
-        end = last.isoformat()
-        overdue = self.db.scalar(  # letters out of the subtree as it stood at the month's end
-            SUBTREE_AS_OF + f"SELECT COUNT(*) FROM proj_transfers t WHERE t.issued_on <= ? AND {VALID_UNTIL_ON} < ? "
-            "AND (t.received_on IS NULL OR t.received_on > ?) AND (t.closed_on IS NULL OR t.closed_on > ?) "
-            "AND t.from_organization_code IN (SELECT code FROM sub)",
-            (code, end, end, end, end, end, end, end),
-        )
+        overdue = self.overdue_letters_at(code, last)
         received, on_time = g("letters_received"), g("received_on_time")
         issued_by_route = {r: g(f"route_{r}") for r in ROUTES}
         report = {

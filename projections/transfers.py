@@ -39,7 +39,9 @@ TRANSFERS = Table(
      "CREATE INDEX IF NOT EXISTS proj_transfers_status ON proj_transfers (status, valid_until)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_sending ON proj_transfers (sending_committee_code)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_received_in ON proj_transfers (received_in_code)",
-     "CREATE INDEX IF NOT EXISTS proj_transfers_receiving ON proj_transfers (receiving_committee_code)"],
+     "CREATE INDEX IF NOT EXISTS proj_transfers_receiving ON proj_transfers (receiving_committee_code)",
+     # letters still open on a date: not received by then (received later, or never) and not closed
+     "CREATE INDEX IF NOT EXISTS proj_transfers_open ON proj_transfers (received_on, closed_on)"],
 )
 # Each extension of a letter, so that "overdue as of a date" sees the validity of that date.
 EXTENSIONS = Table(
