@@ -44,7 +44,6 @@ import contextlib
 import json
 import math
 import os
-import platform
 import random
 import socket
 import statistics
@@ -57,7 +56,6 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +72,7 @@ from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib
 from synthetic import BENCH_ID_KEY, SCALES, Generator, create_schema, ledger_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -431,23 +430,6 @@ def server(url: str, id_key: str, port: int, log_path: Path) -> Iterator[tuple[s
 
 # --- reporting -----------------------------------------------------------------------------------
 
-def machine() -> dict[str, Any]:
-    memory = cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with psycopg.connect(POSTGRES_URL, connect_timeout=5) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    return {"nproc": os.cpu_count(), "memory": memory, "cpu": cpu, "python": platform.python_version(),
-            "postgres": row[0] if row else "?", "eventsourcing": metadata.version("eventsourcing"),
-            "psycopg": psycopg.__version__, "fastapi": metadata.version("fastapi"),
-            "uvicorn": metadata.version("uvicorn"), "httpx": metadata.version("httpx"),
-            "load_start": [round(x, 2) for x in os.getloadavg()]}
 
 
 def lat(entry: dict[str, Any] | None) -> str:
@@ -576,26 +558,18 @@ def render_section(run: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(path: Path, section: str) -> None:
-    """Replace the "## API" section (or append it), keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## API"), None)
-    if start is None:
-        before, after = lines, []
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        before, after = lines[:start], lines[end:]
-    while before and not before[-1].strip():
-        before = before[:-1]
-    result = [*before, "", *section.splitlines(), ""]
-    if after:
-        result.extend(after)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(result).rstrip() + "\n")
 
 
 # --- main ----------------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    return benchlib.machine(POSTGRES_URL, ("fastapi", "uvicorn", "httpx"))
+
+
+def write_docs(path: Path, section: str) -> None:
+    benchlib.replace_section(path, section, "## API")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -33,13 +33,11 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import sys
 import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +46,8 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 
 from api.simulation import BENCH_ID_KEY, SCALES, Generator  # noqa: E402
 from domain.base import Actor  # noqa: E402
@@ -307,18 +307,6 @@ def build(schema: str) -> dict[str, Any]:
 
 # --- reporting -----------------------------------------------------------------------------------
 
-def machine() -> dict[str, Any]:
-    cpu = ""
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    with psycopg.connect(POSTGRES_URL, connect_timeout=5) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-        commit = conn.execute("SHOW synchronous_commit").fetchone()
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "postgres": row[0] if row else "?", "synchronous_commit": commit[0] if commit else "?",
-            "eventsourcing": metadata.version("eventsourcing"), "psycopg": psycopg.__version__}
 
 
 def render(run: dict[str, Any]) -> str:
@@ -390,22 +378,12 @@ def render(run: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(path: Path, section: str, title: str = "## Commands") -> None:
-    """Replace the section `title` (or append it), keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == title), None)
-    if start is None:
-        before, after = lines, []
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        before, after = lines[:start], lines[end:]
-    while before and not before[-1].strip():
-        before = before[:-1]
-    result = [*before, "", *section.splitlines(), ""]
-    if after:
-        result.extend(["", *after] if after[0].strip() else after)
-    path.write_text("\n".join(result).rstrip() + "\n")
+def machine() -> dict[str, Any]:
+    return benchlib.machine(POSTGRES_URL, ())
+
+
+def write_docs(path: Path, section: str) -> None:
+    benchlib.replace_section(path, section, "## Commands")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,18 +24,15 @@ The schema (and the SQLite file) are dropped at the end unless --keep.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import os
-import platform
 import random
 import sys
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +41,8 @@ from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402
 
 from api.importer import MEMBER_COLUMNS, ORGANIZATION_COLUMNS, _Import, import_file  # noqa: E402
 from api.simulation import GIVEN, HOLDING_KINDS, SURNAMES, tree_province  # noqa: E402
@@ -185,24 +184,6 @@ def run_store(kind: str, url: str, orgs: Path, members: Path) -> dict[str, Any]:
     return figures
 
 
-def machine() -> dict[str, Any]:
-    memory = cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    with psycopg.connect(POSTGRES_URL, connect_timeout=5) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    import sqlite3
-
-    return {"nproc": os.cpu_count(), "memory": memory, "cpu": cpu, "python": platform.python_version(),
-            "postgres": row[0] if row else "?", "sqlite": sqlite3.sqlite_version,
-            "eventsourcing": metadata.version("eventsourcing"), "psycopg": psycopg.__version__,
-            "openpyxl": metadata.version("openpyxl")}
 
 
 def phases(figures: dict[str, Any]) -> str:
@@ -268,20 +249,12 @@ def render(run: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def machine() -> dict[str, Any]:
+    return benchlib.machine(POSTGRES_URL, ("openpyxl",))
+
+
 def write_docs(path: Path, section: str) -> None:
-    """Replace the "## Import" section (or append it), keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == "## Import"), None)
-    if start is None:
-        before, after = lines, []
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        before, after = lines[:start], lines[end:]
-    while before and not before[-1].strip():
-        before = before[:-1]
-    result = [*before, "", *section.splitlines(), "", *after]
-    path.write_text("\n".join(result).rstrip() + "\n")
+    benchlib.replace_section(path, section, "## Import")
 
 
 def main(argv: list[str] | None = None) -> int:

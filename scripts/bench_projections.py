@@ -33,9 +33,7 @@ import inspect
 import json
 import math
 import os
-import platform
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -44,7 +42,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +56,7 @@ from projections.engine import ProjectionEngine
 from projections.queries import Queries
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib
 from synthetic import BENCH_ID_KEY, SCALES, create_schema, generate, ledger_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -483,26 +481,9 @@ def profile_rebuild(ledger: Ledger, store: Store, events: int, batch_size: int, 
 
 # --- reporting ---------------------------------------------------------------------------
 
+
 def machine() -> dict[str, Any]:
-    memory = cpu = ""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    try:
-        with psycopg.connect(POSTGRES_URL, connect_timeout=5) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-            postgres = row[0] if row else "?"
-    except psycopg.Error:
-        postgres = "unreachable"
-    return {"nproc": os.cpu_count(), "memory": memory, "cpu": cpu, "python": platform.python_version(),
-            "postgres": postgres, "sqlite": sqlite3.sqlite_version,
-            "eventsourcing": metadata.version("eventsourcing"), "psycopg": psycopg.__version__,
-            "load_start": [round(x, 2) for x in os.getloadavg()]}
+    return benchlib.machine(POSTGRES_URL)
 
 
 def fmt_rate(value: Any) -> str:
