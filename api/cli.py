@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from domain.errors import LedgerError
 from domain.ledger import Ledger
+from domain.organization import Organization
 from domain.settings import Settings
 
 app = typer.Typer(help="The transfer ledger (党员组织关系接转台账).", no_args_is_help=True,
@@ -71,8 +72,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 def status(field: Annotated[str | None, typer.Option(help="print only this field")] = None) -> None:
     """The store's state: its last position and its first root department."""
     ledger = open_ledger()
-    root = next((e.code for _, e in ledger.read_events(limit=100)  # type: ignore[attr-defined]
-                 if type(e).__qualname__ == "Organization.Registered" and e.parent_code is None), "")
+    root = next((e.code for _, e in ledger.read_events(limit=100)
+                 if isinstance(e, Organization.Registered) and e.parent_code is None), "")
     info = {"position": ledger.max_position(), "root": root,
             "store": settings().database_url.split("@")[-1]}
     typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))

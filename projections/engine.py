@@ -77,6 +77,7 @@ class ProjectionEngine:
         self.views = (self.figures, self.organizations, self.members, self.transfers, self.history)
         self.tables: list[Table] = [t for v in self.views for t in v.tables]  # type: ignore[attr-defined]
         self.counters: list[Counters] = list(self.figures.counters)
+        self.all_tables: list[Table | Counters] = [*self.tables, *self.counters]
         self.position = 0
         self._dispatch: dict[type, list[tuple[Any, Callable[..., None]]]] = {}
         self.applied = 0  # events applied by this engine object
@@ -94,7 +95,7 @@ class ProjectionEngine:
         """The views' DDL; without the secondary indexes when not `indexes` (a bulk load
         builds them once at its end)."""
         statements = [TRACKING_DDL]
-        for table in [*self.tables, *self.counters]:
+        for table in self.all_tables:
             statements.extend(s for s in table.ddl if indexes or not s.startswith("CREATE INDEX"))
         return statements
 
@@ -390,7 +391,7 @@ class ProjectionEngine:
             position = int(
                 self.db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (TRACKING_NAME,)) or 0
             )
-            rows = {t.name: self.db.query(t.select_all) for t in [*self.tables, *self.counters]}
+            rows = {t.name: self.db.query(t.select_all) for t in self.all_tables}
             return position, rows
 
     def verify(self, progress: Progress | None = None, limit: int = 100) -> dict[str, Any]:
@@ -406,7 +407,7 @@ class ProjectionEngine:
             scratch.db.close()
         mismatches: list[dict[str, Any]] = []
         total = 0
-        for table in [*self.tables, *self.counters]:
+        for table in self.all_tables:
             key_len = len(getattr(table, "key", ("organization_code", "month", "figure")))
             left = {row[:key_len]: row for row in live[table.name]}
             right = {row[:key_len]: row for row in rebuilt[table.name]}

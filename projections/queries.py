@@ -433,7 +433,7 @@ class Queries:
         self.organization(code)
         validate_month(month)
         first, last = month_bounds(month)
-        flows = dict(self.db.query(
+        flows: dict[str, Any] = dict(self.db.query(
             "SELECT figure, value FROM proj_counts WHERE organization_code = ? AND month = ?", (code, month)
         ))
         stock_marks = ", ".join("?" for _ in STOCKS)

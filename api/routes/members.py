@@ -66,8 +66,8 @@ def member_public(services: Services, registration_no: str, position: int | None
 @routes.post("", status_code=201, response_model=MemberPublic)
 def create_member(body: MemberCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
     operator.require(*MEMBER_ROLES)
-    fields = body.model_dump(exclude={"registration_no", "status", "organization_code", "on"})
-    common = {"actor": operator.actor, "on": body.on, "request_id": operator.request_id}
+    fields: dict[str, Any] = body.model_dump(exclude={"registration_no", "status", "organization_code", "on"})
+    common: dict[str, Any] = {"actor": operator.actor, "on": body.on, "request_id": operator.request_id}
     if body.registration_no is None and body.status == "probationary":
         recorded = services.ledger.admit_member(body.organization_code, **fields, **common)
     else:
