@@ -621,10 +621,11 @@ class Generator:
             self.schedule(day + timedelta(days=rng.choice((0, 0, 1, 1, 2, 3, 5, 7))), "issue",
                           transfer.transfer_id)
 
-    def do_decline(self, day: date, transfer_id: str) -> None:
+    def do_decline(self, day: date, transfer_id: str, reason: str = "材料不全,请补充后重新申请",
+                   ctx: Context | None = None) -> None:
         plan = self.plans.pop(transfer_id)
-        ctx = self.ctx(day, self.actor_for(plan.transfer.from_organization_code))
-        plan.transfer.decline(ctx, "材料不全,请补充后重新申请")
+        ctx = ctx or self.ctx(day, self.actor_for(plan.transfer.from_organization_code))
+        plan.transfer.decline(ctx, reason)
         plan.member.close_transfer(ctx, transfer_id)
         self.touch(plan.transfer, plan.member)
         self.stats.transfers["declined"] += 1
@@ -638,11 +639,7 @@ class Generator:
         probation_over = member.status == "probationary" and member.probation_ends_on is not None and (
             day >= member.probation_ends_on)  # the Ledger refuses: confirmation_due
         if target.status != "active" or probation_over:
-            self.plans.pop(transfer_id)
-            transfer.decline(ctx, "预备期已满,先转正" if probation_over else "接收组织已撤销")
-            member.close_transfer(ctx, transfer_id)
-            self.touch(transfer, member)
-            self.stats.transfers["declined"] += 1
+            self.do_decline(day, transfer_id, "预备期已满,先转正" if probation_over else "接收组织已撤销", ctx)
             return
         committee = self.orgs[self.committee_of(home.code)]
         route = classify_route(committee.code, self.committee_of(target.code), home.region, target.region)

@@ -156,13 +156,9 @@ class Queries:
         found, count = self.overdue(rows[0][0], on, member=registration_no)
         return {r["kind"] for r in found}, count
 
-    def organization_tree(self, code: str, on: date, depth: int | None = None) -> list[dict[str, Any]]:
-        """An organization's subtree in depth-first order (down to `depth` levels below it,
-        or all of it), each node with the members of record in its subtree (held there, and
-        in transit from it) and its letters overdue on `on`. The member counts are the
-        running stock figures of the monthly reports, so a province's root costs no more
-        than a branch."""
-        check_day(on, "on")
+    def subtree(self, code: str, depth: int | None = None) -> list[dict[str, Any]]:
+        """An organization's subtree (down to `depth` levels below it, or all of it) in
+        depth-first order: code, name, kind, parent_code, status, depth."""
         self.organization(code)
         rows = self.db.query(
             "SELECT o.code, o.name, o.kind, o.parent_code, o.status, c.depth FROM proj_org_closure c "
@@ -170,26 +166,6 @@ class Queries:
             + ("AND c.depth <= ? " if depth is not None else "") + "ORDER BY c.depth, o.code",
             (code, depth) if depth is not None else (code,),
         )
-        counts: dict[str, dict[str, int]] = {r[0]: {"held": 0, "in_transit": 0, "overdue": 0} for r in rows}
-        shown = [r[0] for r in rows]
-        month = f"{on:%Y-%m}"
-        for start in range(0, len(shown), 500):  # bounded IN lists
-            part = shown[start:start + 500]
-            marks = ", ".join("?" for _ in part)
-            for org, figure, value in self.db.query(
-                f"SELECT organization_code, figure, SUM(value) FROM proj_counts WHERE organization_code IN ({marks}) "
-                "AND month <= ? AND figure IN ('net', 'in_transit') GROUP BY organization_code, figure",
-                (*part, month),
-            ):
-                counts[org]["in_transit" if figure == "in_transit" else "held"] += int(value or 0)
-            for org, n in self.db.query(
-                "SELECT c.ancestor, COUNT(*) FROM proj_transfers t JOIN proj_org_closure c "
-                "ON c.descendant = t.from_organization_code WHERE t.status = 'issued' AND t.valid_until < ? "
-                f"AND c.ancestor IN ({marks}) GROUP BY c.ancestor", (on.isoformat(), *part),
-            ):
-                counts[org]["overdue"] = int(n)
-        for node in counts.values():  # "net" is everyone of record: those held are net - in transit
-            node["held"] -= node["in_transit"]
         children: dict[str | None, list[tuple[Any, ...]]] = {}
         for row in rows:
             children.setdefault(row[3], []).append(row)
@@ -197,12 +173,43 @@ class Queries:
 
         def visit(row: tuple[Any, ...]) -> None:
             ordered.append({"code": row[0], "name": row[1], "kind": row[2], "parent_code": row[3],
-                            "status": row[4], "depth": int(row[5]), **counts[row[0]]})
+                            "status": row[4], "depth": int(row[5])})
             for child in children.get(row[0], []):
                 visit(child)
 
         visit(rows[0])
         return ordered
+
+    def organization_tree(self, code: str, on: date, depth: int | None = None) -> list[dict[str, Any]]:
+        """`subtree()`, each node with the members of record in its subtree (held there,
+        and in transit from it) and its letters overdue on `on`. The member counts are the
+        running stock figures of the monthly reports, so a province's root costs no more
+        than a branch."""
+        check_day(on, "on")
+        nodes = self.subtree(code, depth)
+        by_code = {n["code"]: n for n in nodes}
+        for node in nodes:
+            node.update(held=0, in_transit=0, overdue=0)
+        codes = list(by_code)
+        month = f"{on:%Y-%m}"
+        for start in range(0, len(codes), 500):  # bounded IN lists
+            part = codes[start:start + 500]
+            marks = ", ".join("?" for _ in part)
+            for org, figure, value in self.db.query(
+                f"SELECT organization_code, figure, SUM(value) FROM proj_counts WHERE organization_code IN ({marks}) "
+                "AND month <= ? AND figure IN ('net', 'in_transit') GROUP BY organization_code, figure",
+                (*part, month),
+            ):
+                by_code[org]["in_transit" if figure == "in_transit" else "held"] += int(value or 0)
+            for org, n in self.db.query(
+                "SELECT c.ancestor, COUNT(*) FROM proj_transfers t JOIN proj_org_closure c "
+                "ON c.descendant = t.from_organization_code WHERE t.status = 'issued' AND t.valid_until < ? "
+                f"AND c.ancestor IN ({marks}) GROUP BY c.ancestor", (on.isoformat(), *part),
+            ):
+                by_code[org]["overdue"] = int(n)
+        for node in nodes:  # "net" is everyone of record: those held are net - in transit
+            node["held"] -= node["in_transit"]
+        return nodes
 
     # --- lists ---------------------------------------------------------------------------
 

@@ -184,6 +184,14 @@ def seen(operator: Operator, request: Request) -> Operator:
     return operator
 
 
+def chosen_org(request: Request, services: Services, operator: Operator, org: str | None) -> str:
+    """The organization a page is about: `org`, or the operator's own; within its subtree."""
+    seen(operator, request)
+    code = org or operator.organization_code
+    check_within(services, operator, code)
+    return code
+
+
 MinPosition = Annotated[int | None, Query(ge=0, le=2**53)]
 FormText = Annotated[str, Form(max_length=500)]
 
@@ -239,9 +247,7 @@ TREE_DEPTH = 2  # levels shown below the chosen organization (a province has 50,
 @routes.get("/")
 def tree(request: Request, services: ServicesDep, operator: WebOperator,
          org: str | None = None, min_position: MinPosition = None) -> Response:
-    seen(operator, request)
-    code = org or operator.organization_code
-    check_within(services, operator, code)
+    code = chosen_org(request, services, operator, org)
     with services.queries(min_position) as queries:
         nodes = queries.organization_tree(code, services.ledger.today(), depth=TREE_DEPTH)
     up = nodes[0]["parent_code"] if code != operator.organization_code else None
@@ -360,19 +366,11 @@ def report_file(request: Request, code: str, services: ServicesDep, operator: We
 def receiving_choices(services: Services, operator: Operator, to_code: str) -> list[dict[str, Any]]:
     """Member-holding organizations in the letter's target subtree that the operator acts for."""
     with services.queries() as queries:
-        nodes = queries.organization_tree(to_code, services.ledger.today())
-    parents = {n["code"]: n["parent_code"] for n in nodes}
-    above = operator.organization_code in services.ledger.ancestors(to_code)
-
-    def within(code: str | None) -> bool:
-        while code is not None and code in parents:
-            if code == operator.organization_code:
-                return True
-            code = parents[code]
-        return False
-
-    return [n for n in nodes if n["kind"] in MEMBER_HOLDING and n["status"] == "active"
-            and (above or within(n["code"]))]
+        nodes = queries.subtree(to_code)
+        if operator.organization_code not in services.ledger.ancestors(to_code):
+            mine = {n["code"] for n in queries.subtree(operator.organization_code)}
+            nodes = [n for n in nodes if n["code"] in mine]
+    return [n for n in nodes if n["kind"] in MEMBER_HOLDING and n["status"] == "active"]
 
 
 class Sides:
@@ -395,9 +393,7 @@ class Sides:
 @routes.get("/inbox")
 def inbox(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
           min_position: MinPosition = None) -> Response:
-    seen(operator, request)
-    code = org or operator.organization_code
-    check_within(services, operator, code)
+    code = chosen_org(request, services, operator, org)
     with services.queries(min_position) as queries:
         organization = queries.organization(code)
         waiting, _ = queries.transfers(code, status="issued", direction="in", limit=200)
@@ -415,9 +411,7 @@ def inbox(request: Request, services: ServicesDep, operator: WebOperator, org: s
 @routes.get("/outbox")
 def outbox(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
            min_position: MinPosition = None) -> Response:
-    seen(operator, request)
-    code = org or operator.organization_code
-    check_within(services, operator, code)
+    code = chosen_org(request, services, operator, org)
     with services.queries(min_position) as queries:
         organization = queries.organization(code)
         requested, _ = queries.transfers(code, status="requested", direction="out", limit=200)
