@@ -5,8 +5,10 @@ Tables: proj_members (one row a member), proj_stints (one row per continuous sta
 `held` at an organization or `in_transit` from it, [from_on, to_on)), proj_activity (a
 member's org life and dues of a month), proj_last_activity (a narrow row a member: the
 last activity's date, its month and the latest active month before that one, '' for
-none; activity events rewrite it, not the wide member row, and its month indexes find
-the members inactive over a window without scanning everyone's activity).
+none; where the member is held now and since when, or when its last held stint ended;
+and when it entered the ledger. Activity events rewrite it, not the wide member row. Its
+indexes find the members inactive over a window, and where they are held, without
+scanning everyone's activity or joining the wide tables).
 """
 
 from __future__ import annotations
@@ -57,12 +59,21 @@ ACTIVITY = Table(
 
 LAST_ACTIVITY = Table(
     "proj_last_activity",
-    ["registration_no", "last_activity_on", "last_month", "previous_month"],
+    ["registration_no", "last_activity_on", "last_month", "previous_month", "held_org", "held_from",
+     "held_to", "enrolled_on"],
     ["registration_no"],
     ["CREATE TABLE IF NOT EXISTS proj_last_activity (registration_no TEXT PRIMARY KEY, "
-     "last_activity_on TEXT, last_month TEXT NOT NULL, previous_month TEXT NOT NULL)",
-     "CREATE INDEX IF NOT EXISTS proj_last_activity_last ON proj_last_activity (last_month)",
-     "CREATE INDEX IF NOT EXISTS proj_last_activity_previous ON proj_last_activity (previous_month)"],
+     "last_activity_on TEXT, last_month TEXT NOT NULL, previous_month TEXT NOT NULL, "
+     # held_org, held_from: where and since when the member is held now (held_to NULL); when
+     # it is not held now, held_to is the day its last held stint ended.
+     "held_org TEXT, held_from TEXT NOT NULL, held_to TEXT, enrolled_on TEXT NOT NULL)",
+     # The members held now, by their latest active month before the last one: covers the
+     # inactivity check of those whose current stint began by the day asked about.
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_previous ON proj_last_activity "
+     "(previous_month, last_month, held_from, enrolled_on, held_org) WHERE held_to IS NULL",
+     # The few others who were held on a past day: they left their stint after it.
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_held_to ON proj_last_activity (held_to)",
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_held_from ON proj_last_activity (held_from)"],
 )
 
 
@@ -84,6 +95,13 @@ class MembersView:
         assert current is not None
         current["to_on"] = on
         self.stints.touch(current)
+        last = self.last_activity.get(db, (row["registration_no"],))
+        assert last is not None, f"no activity row for {row['registration_no']}"
+        if kind == "held":
+            last.update(held_org=organization_code or row["organization_code"], held_from=on, held_to=None)
+        elif current["kind"] == "held":
+            last.update(held_org=None, held_to=on)
+        self.last_activity.touch(last)
         if kind is None:
             return
         code = organization_code or row["organization_code"]
@@ -115,7 +133,8 @@ class MembersView:
             "gone_on": None, "enrolled_on": on,
         })
         self.last_activity.put({"registration_no": event.registration_no, "last_activity_on": None,
-                                "last_month": "", "previous_month": ""})
+                                "last_month": "", "previous_month": "", "held_org": event.organization_code,
+                                "held_from": on, "held_to": None, "enrolled_on": on})
         self.stints.put({"registration_no": event.registration_no, "start_position": position,
                          "organization_code": event.organization_code, "kind": "held",
                          "transfer_id": None, "from_on": on, "to_on": None})

@@ -5,6 +5,7 @@ reports of DOMAIN.md §8. Every query reads only the view tables.
 
 from __future__ import annotations
 
+import sys
 from calendar import monthrange
 from datetime import date, timedelta
 from typing import Any
@@ -30,6 +31,18 @@ ROUTES = ("within_committee", "within_county", "cross_county", "cross_province")
 LEFT_REASONS = ("expelled", "withdrew", "self_withdrawal")
 OVERDUE_KINDS = ("overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m")
 INACTIVE_MONTHS = 6
+# The committee (or department) that chases a temporary certificate: the nearest one above
+# its member's home organization, for a certificate row aliased `c`.
+RESPONSIBLE_FOR_HOME = (
+    "(SELECT o.code FROM proj_org_closure k JOIN proj_organizations o ON o.code = k.ancestor "
+    "WHERE k.descendant = c.home_organization_code AND o.kind IN "
+    "('committee', 'work_committee', 'service_center', 'department') ORDER BY k.depth LIMIT 1)"
+)
+
+
+def overdue_order(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The overdue list's order: most overdue first, then kind, member and reference."""
+    return (-row["days_overdue"], row["kind"], row["registration_no"], row["reference"] or "")
 
 
 def check_day(day: date | None, field: str = "date") -> None:
@@ -281,18 +294,29 @@ class Queries:
         member: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Pocket-member detection as of `on`, for an organization's subtree: rows whose
-        organization or whose responsible organization is in it, most overdue first."""
+        organization or whose responsible organization is in it, most overdue first (then
+        by kind, member and reference); one page and the number of rows in all."""
         check_day(on, "on")
-        # A department's subtree holds most rows: scan them; a smaller one: start from it.
-        wide = self.organization(code)["kind"] == "department"
-
-        def transfer_in_subtree(*columns: str) -> str:
-            if wide:
-                return "(" + " OR ".join(f"t.{c} IN ({SUBTREE})" for c in columns) + ")"
-            return "t.transfer_id IN (" + " UNION ".join(TRANSFERS_OF % c for c in columns) + ")"
         if kind is not None and kind not in OVERDUE_KINDS:
             raise ValidationError(f"kind must be one of {', '.join(OVERDUE_KINDS)}")
         kinds = [kind] if kind else list(OVERDUE_KINDS)
+        organization = self.organization(code)
+        if member is None and organization["kind"] == "department":
+            # A department's subtree holds most rows: each kind is counted, sorted and cut
+            # to the page in SQL from the open cases' indexes; names only for the page.
+            return self._overdue_wide(organization, on, kinds, limit, offset)
+        rows = self._overdue_narrow(code, on, kinds, member)
+        rows.sort(key=overdue_order)
+        return rows[offset:offset + limit], len(rows)
+
+    def _overdue_narrow(self, code: str, on: date, kinds: list[str], member: str | None) -> list[dict[str, Any]]:
+        """Every row of a smaller subtree, starting from the subtree; or of one member,
+        starting from the member."""
+
+        def transfer_in_subtree(*columns: str) -> str:
+            if member:
+                return "(" + " OR ".join(f"t.{c} IN ({SUBTREE})" for c in columns) + ")"
+            return "t.transfer_id IN (" + " UNION ".join(TRANSFERS_OF % c for c in columns) + ")"
         rows: list[dict[str, Any]] = []
         day = on.isoformat()
         only, who = (" AND t.registration_no = ?", [member]) if member else ("", [])
@@ -317,19 +341,15 @@ class Queries:
         if "unreturned_certificate" in kinds:
             rows += self._rows("unreturned_certificate", (
                 "SELECT c.registration_no, m.name, c.home_organization_code, c.certificate_no, c.valid_until, "
-                "(SELECT o.code FROM proj_org_closure k JOIN proj_organizations o ON o.code = k.ancestor "
-                "WHERE k.descendant = c.home_organization_code AND o.kind IN "
-                "('committee', 'work_committee', 'service_center', 'department') ORDER BY k.depth LIMIT 1) "
+                f"{RESPONSIBLE_FOR_HOME} "
                 "FROM proj_certificates c JOIN proj_members m ON m.registration_no = c.registration_no "
                 "WHERE c.kind = 'temporary' AND c.issued_on <= ? AND c.valid_until < ? "
                 "AND (c.returned_on IS NULL OR c.returned_on > ?) "
                 f"AND c.home_organization_code IN ({SUBTREE})" + only.replace("t.", "c.")
             ), [day, day, day, code, *who], on)
         if "inactive_6m" in kinds:
-            rows += [r for r in self._inactive(code, on, member, wide=wide and member is None)
-                     if member is None or r["registration_no"] == member]
-        rows.sort(key=lambda r: (-r["days_overdue"], r["kind"], r["registration_no"]))
-        return rows[offset:offset + limit], len(rows)
+            rows += self._inactive(code, on, member)
+        return rows
 
     def _rows(self, kind: str, statement: str, params: list[Any], on: date,
               due_after_days: int = 0) -> list[dict[str, Any]]:
@@ -343,56 +363,166 @@ class Queries:
             })
         return found
 
-    def _inactive(self, code: str, on: date, member: str | None = None, wide: bool = True) -> list[dict[str, Any]]:
-        """Held members with neither org life nor dues in each of the last 6 full months,
-        who were in the ledger for all of them. The ledger flags; it removes no one. `wide`
-        (a department's subtree): start from the few members inactive anywhere; else from
-        the subtree's members (the same rows either way)."""
+    def _inactive(self, code: str, on: date, member: str | None = None) -> list[dict[str, Any]]:
+        """Held members of a smaller subtree (or one member) with neither org life nor dues
+        in each of the last 6 full months, who were in the ledger for all of them. The
+        ledger flags; it removes no one."""
         window = months_before(on, INACTIVE_MONTHS)
         start = month_bounds(window[0])[0].isoformat()
         due_on = month_bounds(window[-1])[1] + timedelta(days=1)
         marks = ", ".join("?" for _ in window)
         day = on.isoformat()
-        # Candidates by two index ranges of proj_last_activity instead of every member's
-        # activity: with no active month in the window, the latest active month up to its end
-        # is before it; that is the last active month, or the one before it when the last is
-        # after the window. Members with both after the window (an `on` in the past) are
-        # candidates too. The candidates are then checked against the window in full.
-        first, final = window[0], window[-1]
-        if not wide:
-            rows = self.db.query(
-                "SELECT m.registration_no, m.name, s.organization_code, l.last_activity_on "
-                "FROM proj_stints s JOIN proj_members m ON m.registration_no = s.registration_no "
-                "JOIN proj_last_activity l ON l.registration_no = s.registration_no "
-                f"WHERE s.organization_code IN ({SUBTREE}) AND s.kind = 'held' AND s.from_on <= ? "
-                "AND (s.to_on IS NULL OR s.to_on > ?) AND m.enrolled_on <= ? "
-                "AND NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = m.registration_no "
-                f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))"
-                + (" AND m.registration_no = ?" if member else ""),
-                [code, day, day, start, *window, *([member] if member else [])],
-            )
-        else:
-            rows = self.db.query(
-                "SELECT m.registration_no, m.name, s.organization_code, l.last_activity_on "
-                "FROM (SELECT registration_no, last_activity_on FROM proj_last_activity "
-                "WHERE previous_month < ? AND (last_month < ? OR last_month > ?) "
-                "UNION ALL SELECT registration_no, last_activity_on FROM proj_last_activity "
-                "WHERE previous_month > ?) l "
-                # CROSS JOIN: SQLite keeps this order (candidates first); PostgreSQL plans it freely.
-                "CROSS JOIN proj_members m CROSS JOIN proj_stints s "
-                "WHERE m.registration_no = l.registration_no AND s.registration_no = l.registration_no "
-                f"AND s.organization_code IN ({SUBTREE}) AND s.kind = 'held' AND s.from_on <= ? "
-                "AND (s.to_on IS NULL OR s.to_on > ?) AND m.enrolled_on <= ? "
-                "AND NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = m.registration_no "
-                f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))"
-                + (" AND m.registration_no = ?" if member else ""),
-                [first, first, final, final, code, day, day, start, *window, *([member] if member else [])],
-            )
+        rows = self.db.query(
+            "SELECT m.registration_no, m.name, s.organization_code, l.last_activity_on "
+            "FROM proj_stints s JOIN proj_members m ON m.registration_no = s.registration_no "
+            "JOIN proj_last_activity l ON l.registration_no = s.registration_no "
+            f"WHERE s.organization_code IN ({SUBTREE}) AND s.kind = 'held' AND s.from_on <= ? "
+            "AND (s.to_on IS NULL OR s.to_on > ?) AND m.enrolled_on <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = m.registration_no "
+            f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))"
+            + (" AND m.registration_no = ?" if member else ""),
+            [code, day, day, start, *window, *([member] if member else [])],
+        )
         return [{
             "kind": "inactive_6m", "registration_no": no, "name": name, "organization_code": org,
             "reference": last, "due_on": due_on.isoformat(), "days_overdue": (on - due_on).days,
             "responsible_organization_code": org,
         } for no, name, org, last in rows]
+
+    def _sole_root(self, organization: dict[str, Any]) -> bool:
+        """Whether the organization is the ledger's only root: its subtree is everything."""
+        return organization["parent_code"] is None and int(self.db.scalar(
+            "SELECT COUNT(*) FROM proj_organizations WHERE parent_code IS NULL") or 0) == 1
+
+    def _overdue_wide(self, organization: dict[str, Any], on: date, kinds: list[str], limit: int,
+                      offset: int) -> tuple[list[dict[str, Any]], int]:
+        """The overdue list of a large subtree. Each kind is one statement that finds its
+        rows from the open cases only (letters not received or closed, receipts and
+        temporary certificates not returned, members inactive over the window), by index,
+        counts them and returns the first `offset + limit` in the list's order; the pages
+        are merged here, and the names (and a certificate's responsible committee) are read
+        for the rows of the page alone. The rows are those of `_overdue_narrow()`."""
+        code, day = organization["code"], on.isoformat()
+        everything = self._sole_root(organization)
+        cut = min(offset + limit, sys.maxsize)
+
+        def within(*columns: str) -> tuple[str, list[Any]]:
+            if everything:
+                return "", []
+            return ("AND (" + " OR ".join(f"x.{c} IN ({SUBTREE})" for c in columns) + ")",
+                    [code] * len(columns))
+
+        def page(kind: str, statement: str, params: list[Any], due_after_days: int = 0) -> int:
+            ordered = self.db.query(
+                f"SELECT x.registration_no, x.organization_code, x.reference, x.due, x.responsible, "
+                f"COUNT(*) OVER () FROM ({statement}) x ORDER BY x.due, x.registration_no, x.reference LIMIT ?",
+                [*params, max(cut, 1)],  # one row at least, for the count
+            )
+            for registration_no, org, reference, due, responsible, _ in ordered[:cut]:
+                due_on = date.fromisoformat(due) + timedelta(days=due_after_days)
+                found.append({
+                    "kind": kind, "registration_no": registration_no, "name": None, "organization_code": org,
+                    "reference": reference, "due_on": due_on.isoformat(), "days_overdue": (on - due_on).days,
+                    "responsible_organization_code": responsible,
+                })
+            return int(ordered[0][5]) if ordered else 0
+
+        found: list[dict[str, Any]] = []
+        total = 0
+        if "overdue_letter" in kinds:
+            # Letters still open on `on` (three index ranges of (received_on, closed_on)),
+            # with the validity of that day.
+            columns = ("transfer_id, registration_no, from_organization_code, sending_committee_code, letter_no, "
+                       "first_valid_until")
+            still_open = (
+                f"SELECT {columns} FROM proj_transfers WHERE received_on > ? AND issued_on <= ? "
+                "AND (closed_on IS NULL OR closed_on > ?) "
+                f"UNION ALL SELECT {columns} FROM proj_transfers "
+                "WHERE received_on IS NULL AND closed_on IS NULL AND issued_on <= ? "
+                f"UNION ALL SELECT {columns} FROM proj_transfers "
+                "WHERE received_on IS NULL AND closed_on > ? AND issued_on <= ?"
+            )
+            where, extra = within("organization_code", "responsible")
+            total += page("overdue_letter", (
+                "SELECT x.* FROM (SELECT t.registration_no, t.from_organization_code AS organization_code, "
+                f"t.letter_no AS reference, {VALID_UNTIL_ON} AS due, t.sending_committee_code AS responsible "
+                f"FROM ({still_open}) t) x WHERE x.due < ? {where}"
+            ), [day, day, day, day, day, day, day, day, *extra])
+        if "unreturned_receipt" in kinds:
+            cutoff = (on - timedelta(days=RECEIPT_DUE_DAYS)).isoformat()
+            columns = ("registration_no, from_organization_code AS organization_code, letter_no AS reference, "
+                       "received_on AS due, receiving_committee_code AS responsible, received_in_code")
+            where, extra = within("organization_code", "received_in_code", "responsible")
+            total += page("unreturned_receipt", (
+                f"SELECT x.* FROM (SELECT {columns} FROM proj_transfers "
+                "WHERE receipt_returned_on IS NULL AND received_on < ? "
+                f"UNION ALL SELECT {columns} FROM proj_transfers WHERE receipt_returned_on > ? "
+                f"AND received_on < ?) x WHERE 1 = 1 {where}"
+            ), [cutoff, day, cutoff, *extra], due_after_days=RECEIPT_DUE_DAYS)
+        if "unreturned_certificate" in kinds:
+            columns = ("registration_no, home_organization_code AS organization_code, certificate_no AS reference, "
+                       "valid_until AS due, NULL AS responsible")
+            where, extra = within("organization_code")
+            total += page("unreturned_certificate", (
+                f"SELECT x.* FROM (SELECT {columns} FROM proj_certificates WHERE returned_on IS NULL "
+                "AND valid_until < ? AND kind = 'temporary' AND issued_on <= ? "
+                f"UNION ALL SELECT {columns} FROM proj_certificates WHERE returned_on > ? "
+                f"AND valid_until < ? AND kind = 'temporary' AND issued_on <= ?) x WHERE 1 = 1 {where}"
+            ), [day, day, day, day, day, *extra])
+        if "inactive_6m" in kinds:
+            window = months_before(on, INACTIVE_MONTHS)
+            first, final = window[0], window[-1]
+            start = month_bounds(first)[0].isoformat()
+            due = (month_bounds(final)[1] + timedelta(days=1)).isoformat()
+            marks = ", ".join("?" for _ in window)
+            idle = ("NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = l.registration_no "
+                    f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))")
+            columns = "l.registration_no, l.held_org AS organization_code, l.last_activity_on AS reference"
+            where, extra = within("organization_code")
+            total += page("inactive_6m", (
+                # Held now, since `on` at the latest. With no active month in the window, the
+                # latest active month up to the window's end is before it: that is the last
+                # active month, or the one before it when the last is after the window (the
+                # covering partial index finds them). Both after the window: check the window.
+                f"SELECT x.*, ? AS due, x.organization_code AS responsible FROM (SELECT {columns} "
+                "FROM proj_last_activity l WHERE l.held_to IS NULL AND l.previous_month < ? "
+                "AND (l.last_month < ? OR l.last_month > ?) AND l.held_from <= ? AND l.enrolled_on <= ? "
+                f"UNION ALL SELECT {columns} FROM proj_last_activity l WHERE l.held_to IS NULL "
+                f"AND l.previous_month > ? AND l.held_from <= ? AND l.enrolled_on <= ? AND {idle} "
+                # Held on `on` but not now, or held now by a stint begun after `on`: the few
+                # who moved after it, through their stints.
+                "UNION ALL SELECT l.registration_no, s.organization_code, l.last_activity_on "
+                "FROM (SELECT registration_no, last_activity_on, enrolled_on FROM proj_last_activity WHERE held_to > ? "
+                "UNION ALL SELECT registration_no, last_activity_on, enrolled_on FROM proj_last_activity "
+                "WHERE held_from > ? AND held_to IS NULL) l "
+                "JOIN proj_stints s ON s.registration_no = l.registration_no "
+                "WHERE s.kind = 'held' AND s.from_on <= ? AND (s.to_on IS NULL OR s.to_on > ?) "
+                f"AND l.enrolled_on <= ? AND {idle}) x WHERE 1 = 1 {where}"
+            ), [due, first, first, final, day, start, final, day, start, *window, day, day, day, day, start, *window,
+                *extra])
+        found.sort(key=overdue_order)
+        rows = found[offset:offset + limit]
+        self._fill_page(rows)
+        return rows, total
+
+    def _fill_page(self, rows: list[dict[str, Any]]) -> None:
+        """Names, and the committee responsible for an unreturned certificate, of a page."""
+        numbers = sorted({r["registration_no"] for r in rows})
+        names: dict[str, str] = {}
+        for at in range(0, len(numbers), 500):
+            chunk = numbers[at:at + 500]
+            names.update(self.db.query(
+                f"SELECT registration_no, name FROM proj_members WHERE registration_no IN "
+                f"({', '.join('?' for _ in chunk)})", chunk))
+        homes = sorted({r["organization_code"] for r in rows if r["kind"] == "unreturned_certificate"})
+        responsible: dict[str, str] = {}
+        for home in homes:
+            responsible[home] = self.db.scalar(
+                f"SELECT {RESPONSIBLE_FOR_HOME.replace('c.home_organization_code', '?')}", (home,))
+        for row in rows:
+            row["name"] = names.get(row["registration_no"])
+            if row["kind"] == "unreturned_certificate":
+                row["responsible_organization_code"] = responsible[row["organization_code"]]
 
     # --- reports ---------------------------------------------------------------------------
 

@@ -41,7 +41,9 @@ TRANSFERS = Table(
      "CREATE INDEX IF NOT EXISTS proj_transfers_received_in ON proj_transfers (received_in_code)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_receiving ON proj_transfers (receiving_committee_code)",
      # letters still open on a date: not received by then (received later, or never) and not closed
-     "CREATE INDEX IF NOT EXISTS proj_transfers_open ON proj_transfers (received_on, closed_on)"],
+     "CREATE INDEX IF NOT EXISTS proj_transfers_open ON proj_transfers (received_on, closed_on)",
+     # receipts not returned by a date (never, or later), by the day the member was received
+     "CREATE INDEX IF NOT EXISTS proj_transfers_receipt ON proj_transfers (receipt_returned_on, received_on)"],
 )
 # Each extension of a letter, so that "overdue as of a date" sees the validity of that date.
 EXTENSIONS = Table(
@@ -68,7 +70,9 @@ CERTIFICATES = Table(
      "purpose TEXT NOT NULL, contact_person TEXT, issued_on TEXT NOT NULL, valid_until TEXT NOT NULL, "
      "status TEXT NOT NULL, returned_on TEXT)",
      "CREATE INDEX IF NOT EXISTS proj_certificates_home ON proj_certificates (home_organization_code, status)",
-     "CREATE INDEX IF NOT EXISTS proj_certificates_member ON proj_certificates (registration_no)"],
+     "CREATE INDEX IF NOT EXISTS proj_certificates_member ON proj_certificates (registration_no)",
+     # certificates not returned by a date (never, or later), by their validity
+     "CREATE INDEX IF NOT EXISTS proj_certificates_open ON proj_certificates (returned_on, valid_until)"],
 )
 
 
