@@ -19,7 +19,7 @@ from typing import Any
 
 from domain.member import Member
 from projections.db import ViewDatabase
-from projections.tables import Row, Table
+from projections.tables import Row, Table, month_text, originator_key
 
 MEMBERS = Table(
     "proj_members",
@@ -71,9 +71,12 @@ LAST_ACTIVITY = Table(
      # inactivity check of those whose current stint began by the day asked about.
      "CREATE INDEX IF NOT EXISTS proj_last_activity_previous ON proj_last_activity "
      "(previous_month, last_month, held_from, enrolled_on, held_org) WHERE held_to IS NULL",
-     # The few others who were held on a past day: they left their stint after it.
-     "CREATE INDEX IF NOT EXISTS proj_last_activity_held_to ON proj_last_activity (held_to)",
-     "CREATE INDEX IF NOT EXISTS proj_last_activity_held_from ON proj_last_activity (held_from)"],
+     # The few others who were held on a past day: they left their stint, or began the
+     # current one, after it. (Partial, so that "held now" is never looked up by them.)
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_held_to ON proj_last_activity (held_to) "
+     "WHERE held_to IS NOT NULL",
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_held_from ON proj_last_activity (held_from, registration_no) "
+     "WHERE held_to IS NULL"],
 )
 
 
@@ -84,7 +87,7 @@ class MembersView:
         self.tables = (self.members, self.stints, self.activity, self.last_activity)
 
     def member(self, db: ViewDatabase, event: Any) -> Row:
-        row = self.members.get(db, (str(event.originator_id),))
+        row = self.members.get(db, (originator_key(event),))
         assert row is not None, f"no member row for {event.originator_id}"
         return row
 
@@ -202,30 +205,30 @@ class MembersView:
 
     @apply.register
     def _(self, event: Member.OrgLifeAttended, position: int, db: ViewDatabase) -> None:
-        self._active(db, event, f"{event.on:%Y-%m}", org_life=1)
+        self._active(db, event, month_text(event.on), org_life=1)
 
     @apply.register
     def _(self, event: Member.DuesPaid, position: int, db: ViewDatabase) -> None:
         # Counted in the month paid: arrears paid later don't rewrite past inactivity.
-        self._active(db, event, f"{event.on:%Y-%m}", dues=1, dues_fen=int(Decimal(event.amount) * 100))
+        self._active(db, event, month_text(event.on), dues=1, dues_fen=int(Decimal(event.amount) * 100))
 
     def _active(self, db: ViewDatabase, event: Any, month: str, **added: int) -> None:
-        row = self.member(db, event)
+        registration_no = self.member(db, event)["registration_no"]
         on = event.on.isoformat()
-        last = self.last_activity.get(db, (row["registration_no"],))
+        last = self.last_activity.get(db, (registration_no,))
         assert last is not None, f"no activity row for {event.originator_id}"
-        if last["last_activity_on"] is None or last["last_activity_on"] < on:
+        last_on, previous_last = last["last_activity_on"], last["last_month"]
+        if last_on is None or last_on < on:
             last["last_activity_on"] = on
-        previous_last = last["last_month"]
-        if month > last["last_month"]:
-            last["previous_month"], last["last_month"] = last["last_month"], month
-        elif last["previous_month"] < month < last["last_month"]:
+        if month > previous_last:
+            last["previous_month"], last["last_month"] = previous_last, month
+        elif last["previous_month"] < month < previous_last:
             last["previous_month"] = month
         self.last_activity.touch(last)
-        key = (row["registration_no"], month)
+        key = (registration_no, month)
         # No activity row is later than the member's last active month (before this event).
         activity = self.activity.get(db, key, absent=month > previous_last) or self.activity.put(
-            {"registration_no": key[0], "month": month, "org_life": 0, "dues": 0, "dues_fen": 0}
+            {"registration_no": registration_no, "month": month, "org_life": 0, "dues": 0, "dues_fen": 0}
         )
         for column, amount in added.items():
             activity[column] += amount

@@ -407,10 +407,12 @@ class Queries:
         cut = min(offset + limit, sys.maxsize)
 
         def within(*columns: str) -> tuple[str, list[Any]]:
+            # EXISTS, not IN: a filter on the rows found, never a way in (an IN list of a
+            # large subtree would lead SQLite to start from the subtree's organizations).
             if everything:
                 return "", []
-            return ("AND (" + " OR ".join(f"x.{c} IN ({SUBTREE})" for c in columns) + ")",
-                    [code] * len(columns))
+            return ("AND EXISTS (SELECT 1 FROM proj_org_closure k WHERE k.ancestor = ? AND k.descendant IN ("
+                    + ", ".join(f"x.{c}" for c in columns) + "))", [code])
 
         def page(kind: str, statement: str, params: list[Any], due_after_days: int = 0) -> int:
             ordered = self.db.query(
@@ -478,28 +480,30 @@ class Queries:
             idle = ("NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = l.registration_no "
                     f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))")
             columns = "l.registration_no, l.held_org AS organization_code, l.last_activity_on AS reference"
+            moved = ("l.registration_no, s.organization_code, l.last_activity_on FROM proj_last_activity l "
+                     "CROSS JOIN proj_stints s")
+            held_on = ("s.registration_no = l.registration_no AND s.kind = 'held' AND s.from_on <= ? "
+                       f"AND (s.to_on IS NULL OR s.to_on > ?) AND l.enrolled_on <= ? AND {idle}")
             where, extra = within("organization_code")
             total += page("inactive_6m", (
                 # Held now, since `on` at the latest. With no active month in the window, the
                 # latest active month up to the window's end is before it: that is the last
                 # active month, or the one before it when the last is after the window (the
                 # covering partial index finds them). Both after the window: check the window.
+                # (COALESCE keeps SQLite, without statistics, off the held_from index here.)
                 f"SELECT x.*, ? AS due, x.organization_code AS responsible FROM (SELECT {columns} "
                 "FROM proj_last_activity l WHERE l.held_to IS NULL AND l.previous_month < ? "
-                "AND (l.last_month < ? OR l.last_month > ?) AND l.held_from <= ? AND l.enrolled_on <= ? "
-                f"UNION ALL SELECT {columns} FROM proj_last_activity l WHERE l.held_to IS NULL "
-                f"AND l.previous_month > ? AND l.held_from <= ? AND l.enrolled_on <= ? AND {idle} "
+                "AND (l.last_month < ? OR l.last_month > ?) AND COALESCE(l.held_from, '') <= ? "
+                f"AND l.enrolled_on <= ? UNION ALL SELECT {columns} FROM proj_last_activity l "
+                "WHERE l.held_to IS NULL AND l.previous_month > ? AND COALESCE(l.held_from, '') <= ? "
+                f"AND l.enrolled_on <= ? AND {idle} "
                 # Held on `on` but not now, or held now by a stint begun after `on`: the few
-                # who moved after it, through their stints.
-                "UNION ALL SELECT l.registration_no, s.organization_code, l.last_activity_on "
-                "FROM (SELECT registration_no, last_activity_on, enrolled_on FROM proj_last_activity WHERE held_to > ? "
-                "UNION ALL SELECT registration_no, last_activity_on, enrolled_on FROM proj_last_activity "
-                "WHERE held_from > ? AND held_to IS NULL) l "
-                "JOIN proj_stints s ON s.registration_no = l.registration_no "
-                "WHERE s.kind = 'held' AND s.from_on <= ? AND (s.to_on IS NULL OR s.to_on > ?) "
-                f"AND l.enrolled_on <= ? AND {idle}) x WHERE 1 = 1 {where}"
-            ), [due, first, first, final, day, start, final, day, start, *window, day, day, day, day, start, *window,
-                *extra])
+                # who moved after it, through their stints (CROSS JOIN: SQLite keeps this order).
+                f"UNION ALL SELECT {moved} WHERE l.held_to > ? AND {held_on} "
+                f"UNION ALL SELECT {moved} WHERE l.held_to IS NULL AND l.held_from > ? AND {held_on}"
+                f") x WHERE 1 = 1 {where}"
+            ), [due, first, first, final, day, start, final, day, start, *window,
+                day, day, day, start, *window, day, day, day, start, *window, *extra])
         found.sort(key=overdue_order)
         rows = found[offset:offset + limit]
         self._fill_page(rows)
