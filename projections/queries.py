@@ -33,10 +33,10 @@ OVERDUE_KINDS = ("overdue_letter", "unreturned_receipt", "unreturned_certificate
 INACTIVE_MONTHS = 6
 # The committee (or department) that chases a temporary certificate: the nearest one above
 # its member's home organization, for a certificate row aliased `c`.
+CHASING_KINDS = "('committee', 'work_committee', 'service_center', 'department')"
 RESPONSIBLE_FOR_HOME = (
     "(SELECT o.code FROM proj_org_closure k JOIN proj_organizations o ON o.code = k.ancestor "
-    "WHERE k.descendant = c.home_organization_code AND o.kind IN "
-    "('committee', 'work_committee', 'service_center', 'department') ORDER BY k.depth LIMIT 1)"
+    f"WHERE k.descendant = c.home_organization_code AND o.kind IN {CHASING_KINDS} ORDER BY k.depth LIMIT 1)"
 )
 
 
@@ -520,13 +520,19 @@ class Queries:
                 f"({', '.join('?' for _ in chunk)})", chunk))
         homes = sorted({r["organization_code"] for r in rows if r["kind"] == "unreturned_certificate"})
         responsible: dict[str, str] = {}
-        for home in homes:
-            responsible[home] = self.db.scalar(
-                f"SELECT {RESPONSIBLE_FOR_HOME.replace('c.home_organization_code', '?')}", (home,))
+        nearest: dict[str, int] = {}
+        for at in range(0, len(homes), 500):
+            chunk = homes[at:at + 500]
+            for home, code, depth in self.db.query(
+                "SELECT k.descendant, o.code, k.depth FROM proj_org_closure k JOIN proj_organizations o "
+                f"ON o.code = k.ancestor WHERE k.descendant IN ({', '.join('?' for _ in chunk)}) "
+                f"AND o.kind IN {CHASING_KINDS}", chunk):
+                if depth < nearest.get(home, depth + 1):
+                    nearest[home], responsible[home] = depth, code
         for row in rows:
             row["name"] = names.get(row["registration_no"])
             if row["kind"] == "unreturned_certificate":
-                row["responsible_organization_code"] = responsible[row["organization_code"]]
+                row["responsible_organization_code"] = responsible.get(row["organization_code"])
 
     # --- reports ---------------------------------------------------------------------------
 
