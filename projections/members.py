@@ -19,7 +19,7 @@ from typing import Any
 
 from domain.member import Member
 from projections.db import ViewDatabase
-from projections.tables import Row, Table, month_text, originator_key
+from projections.tables import Row, Table
 
 MEMBERS = Table(
     "proj_members",
@@ -87,7 +87,7 @@ class MembersView:
         self.tables = (self.members, self.stints, self.activity, self.last_activity)
 
     def member(self, db: ViewDatabase, event: Any) -> Row:
-        row = self.members.get(db, (originator_key(event),))
+        row = self.members.get(db, (str(event.originator_id),))
         assert row is not None, f"no member row for {event.originator_id}"
         return row
 
@@ -205,30 +205,30 @@ class MembersView:
 
     @apply.register
     def _(self, event: Member.OrgLifeAttended, position: int, db: ViewDatabase) -> None:
-        self._active(db, event, month_text(event.on), org_life=1)
+        self._active(db, event, f"{event.on:%Y-%m}", org_life=1)
 
     @apply.register
     def _(self, event: Member.DuesPaid, position: int, db: ViewDatabase) -> None:
         # Counted in the month paid: arrears paid later don't rewrite past inactivity.
-        self._active(db, event, month_text(event.on), dues=1, dues_fen=int(Decimal(event.amount) * 100))
+        self._active(db, event, f"{event.on:%Y-%m}", dues=1, dues_fen=int(Decimal(event.amount) * 100))
 
     def _active(self, db: ViewDatabase, event: Any, month: str, **added: int) -> None:
-        registration_no = self.member(db, event)["registration_no"]
+        row = self.member(db, event)
         on = event.on.isoformat()
-        last = self.last_activity.get(db, (registration_no,))
+        last = self.last_activity.get(db, (row["registration_no"],))
         assert last is not None, f"no activity row for {event.originator_id}"
-        last_on, previous_last = last["last_activity_on"], last["last_month"]
-        if last_on is None or last_on < on:
+        if last["last_activity_on"] is None or last["last_activity_on"] < on:
             last["last_activity_on"] = on
-        if month > previous_last:
-            last["previous_month"], last["last_month"] = previous_last, month
-        elif last["previous_month"] < month < previous_last:
+        previous_last = last["last_month"]
+        if month > last["last_month"]:
+            last["previous_month"], last["last_month"] = last["last_month"], month
+        elif last["previous_month"] < month < last["last_month"]:
             last["previous_month"] = month
         self.last_activity.touch(last)
-        key = (registration_no, month)
+        key = (row["registration_no"], month)
         # No activity row is later than the member's last active month (before this event).
         activity = self.activity.get(db, key, absent=month > previous_last) or self.activity.put(
-            {"registration_no": registration_no, "month": month, "org_life": 0, "dues": 0, "dues_fen": 0}
+            {"registration_no": key[0], "month": month, "org_life": 0, "dues": 0, "dues_fen": 0}
         )
         for column, amount in added.items():
             activity[column] += amount
