@@ -152,6 +152,16 @@ class ViewDatabase:
                 raise
             self._sqlite.execute("COMMIT")
 
+    def settle(self, tables: Sequence[str]) -> None:
+        """After a bulk load, on PostgreSQL: VACUUM (ANALYZE) the tables, so the planner has
+        statistics and index-only scans need no heap visits (the visibility map is set),
+        as autovacuum would do, later. (SQLite: nothing; its queries are written for a
+        planner without statistics.)"""
+        if self.kind != "postgres":
+            return
+        for table in tables:
+            self._pg.execute(pgsql.SQL("VACUUM (ANALYZE) {}").format(pgsql.Identifier(table)))
+
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
         """Faster, less durable commits while the views are rebuilt, restored afterwards: a

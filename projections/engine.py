@@ -13,20 +13,23 @@ have gaps, which the engine simply passes over.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from typing import Any, cast
 
 import psycopg
+from eventsourcing.persistence import Notification
 from psycopg import sql as pgsql
 
 from domain.ledger import Ledger
 from projections.db import ViewDatabase
+from projections.decoding import EventDecoder
 from projections.figures import FiguresView
 from projections.history import HistoryView
 from projections.members import MembersView
@@ -79,6 +82,7 @@ class ProjectionEngine:
         self.counters: list[Counters] = list(self.figures.counters)
         self.all_tables: list[Table | Counters] = [*self.tables, *self.counters]
         self.position = 0
+        self.decoder = EventDecoder(ledger.mapper)
         self._dispatch: dict[type, list[tuple[Any, Callable[..., None]]]] = {}
         self.applied = 0  # events applied by this engine object
         self._lock = threading.RLock()
@@ -173,14 +177,14 @@ class ProjectionEngine:
             )
             if not notifications:
                 return 0
-            mapper = self.ledger.mapper
+            decode = self.decoder.decode
             try:
                 with self.db.transaction():
                     stored = self.db.scalar(self._lock_tracking, (TRACKING_NAME,))
                     if stored != self.position:
                         raise _Stale(stored)
                     for notification in notifications:
-                        event = mapper.to_domain_event(notification)
+                        event = decode(notification)
                         for view, handler in self._handlers(type(event)):
                             handler(view, event, notification.id, self.db)
                     for table in self.tables:
@@ -224,34 +228,57 @@ class ProjectionEngine:
     def _catch_up_overlapped(self, target: int, limit: int, progress: Progress | None) -> None:
         """Batches as in `process_batch()`, each written with its tracking position in one
         transaction, but on a writer thread: batch n+1 is applied to the caches while batch
-        n is written (one batch in flight at most). A handler's read of the database waits
-        for the writes in flight. After a failed batch the writer is waited for, and the
-        caches reload from the committed state (the later batch, never written, is lost
-        with them); when another engine moved the position, the caller goes on from there."""
-        mapper = self.ledger.mapper
+        n is written (one batch in flight at most). On PostgreSQL the page of batch n+2 is
+        read meanwhile on a reader thread, so the server's work and the transfer overlap the
+        applying (on SQLite reading is mostly the library's Python building notifications,
+        which would only contend with the applying for the interpreter). A handler's read of
+        the database waits for the writes in flight. After a failed batch the writer is
+        waited for, and the caches reload from the committed state (the later batch, never
+        written, is lost with them); when another engine moved the position, the caller goes
+        on from there.
+
+        The cyclic garbage collector is paused meanwhile (and resumed as it was): pages,
+        events, rows and their keys form no reference cycles, so reference counting frees
+        them all, while the collector would walk each page's objects several times over as
+        they outlive its young generations."""
+        select = self.ledger.recorder.select_notifications
+        decode = self.decoder.decode
+        dispatch = self._dispatch
+        prefetch = self.db.kind == "postgres"
+
+        def read(start: int) -> Sequence[Notification]:
+            return select(start=start, limit=limit, stop=target, inclusive_of_start=False)
+
         reader = _AfterWrites(self.db)
         db = cast(ViewDatabase, reader)
         applied = self.position
-        with ThreadPoolExecutor(1, thread_name_prefix="projection-writer") as writer:
+        collecting = gc.isenabled()
+        with ThreadPoolExecutor(1, thread_name_prefix="projection-writer") as writer, \
+                ThreadPoolExecutor(1, thread_name_prefix="projection-reader") as reading:
             try:
-                while applied < target:
-                    notifications = self.ledger.recorder.select_notifications(
-                        start=applied, limit=limit, stop=target, inclusive_of_start=False
-                    )
-                    if not notifications:
-                        break
+                gc.disable()
+                notifications = read(applied) if applied < target else []
+                while notifications:
+                    last = notifications[-1].id
+                    upcoming = reading.submit(read, last) if prefetch and last < target else None
                     for notification in notifications:
-                        event = mapper.to_domain_event(notification)
-                        for view, handler in self._handlers(type(event)):
-                            handler(view, event, notification.id, db)
+                        event = decode(notification)
+                        handlers = dispatch.get(type(event))
+                        if handlers is None:
+                            handlers = self._handlers(type(event))
+                        position = notification.id
+                        for view, handler in handlers:
+                            handler(view, event, position, db)
                     writes = [t.take() for t in self.tables] + [c.take() for c in self.counters]
                     self._settle(reader)
-                    reader.pending = writer.submit(
-                        self._write_batch, writes, applied, notifications[-1].id, len(notifications)
-                    )
-                    applied = notifications[-1].id
+                    reader.pending = writer.submit(self._write_batch, writes, applied, last, len(notifications))
+                    applied = last
                     if progress is not None:
                         progress(applied, target)
+                    if upcoming is not None:
+                        notifications = upcoming.result()
+                    else:
+                        notifications = read(applied) if applied < target else []
                 self._settle(reader)
             except _Stale:
                 self._reload()
@@ -260,6 +287,9 @@ class ProjectionEngine:
                     wait_for_futures([reader.pending])
                 self._reload()
                 raise
+            finally:
+                if collecting:
+                    gc.enable()
 
     def _settle(self, reader: _AfterWrites) -> None:
         """Wait for the batch in flight (raising its error) and count it as applied."""
@@ -383,6 +413,7 @@ class ProjectionEngine:
             with self.db.transaction():
                 for statement in self.ddl():
                     self.db.execute(statement)
+            self.db.settle([t.name for t in self.all_tables])
             return position
 
     def snapshot(self) -> tuple[int, dict[str, list[tuple[Any, ...]]]]:

@@ -26,7 +26,7 @@ from domain.transfer import Transfer
 from projections.db import ViewDatabase
 from projections.members import MembersView
 from projections.organizations import Tree
-from projections.tables import Counters, Table
+from projections.tables import Counters, Table, month_text, originator_key
 from projections.transfers import TransfersView
 
 # Stock figures: their deltas add up to the state at a month's end.
@@ -48,7 +48,7 @@ OWN = Table(
 
 
 def month_of(event: Any) -> str:
-    return f"{event.on:%Y-%m}"
+    return month_text(event.on)
 
 
 class FiguresView:
@@ -201,7 +201,7 @@ class FiguresView:
 
     @apply.register
     def _(self, event: Certificate.Returned, position: int, db: ViewDatabase) -> None:
-        row = self.transfers.certificates.get(db, (str(event.originator_id),))
+        row = self.transfers.certificates.get(db, (originator_key(event),))
         assert row is not None
         month, home = month_of(event), row["home_organization_code"]
         self.flow(db, home, month, "certificates_returned")
@@ -215,9 +215,9 @@ class FiguresView:
     def _(self, event: Organization.Moved, position: int, db: ViewDatabase) -> None:
         """A whole organization moves: its subtree's stock leaves the old ancestors and
         joins the new ones, counted as whole-organization transfers."""
-        code = self.tree.code_by_id[str(event.originator_id)]
+        code = self.tree.code_by_id[originator_key(event)]
         month = month_of(event)
-        before = self.tree.ancestors(event.from_parent_code) if event.from_parent_code else []
+        before = self.tree.ancestors(event.from_parent_code) if event.from_parent_code else ()
         after = self.tree.ancestors(event.to_parent_code)
         totals = dict.fromkeys(STOCKS, 0)
         for org in self.tree.subtree(code):

@@ -18,7 +18,7 @@ from domain.operator import Operator
 from domain.transfer import Transfer
 from projections.db import ViewDatabase
 from projections.members import MembersView
-from projections.tables import Table
+from projections.tables import Table, originator_key
 from projections.transfers import TransfersView
 
 BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic", "on", "actor",
@@ -32,6 +32,7 @@ HISTORY = Table(
     ["registration_no", "position"],
     ["CREATE TABLE IF NOT EXISTS proj_history (registration_no TEXT NOT NULL, position INTEGER NOT NULL, "
      "aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (registration_no, position))"],
+    written_once=True,  # one row an event and member, never changed
 )
 OPERATORS = Table(
     "proj_operators",
@@ -71,45 +72,51 @@ class HistoryView:
         self.history, self.operators = HISTORY.fresh(), OPERATORS.fresh()
         self.tables = (self.history, self.operators)
 
-    def _record(self, registration_no: str, event: Any, position: int) -> None:
+    def _record(self, registration_no: str, aggregate_id: str, event: Any, position: int) -> None:
         self.history.put({"registration_no": registration_no, "position": position,
-                          "aggregate_id": str(event.originator_id), "version": event.originator_version})
+                          "aggregate_id": aggregate_id, "version": event.originator_version})
 
     @singledispatchmethod
     def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
         """Events of other kinds concern no member."""
 
     @apply.register
+    def _(self, event: Member.CertificateIssued | Member.CertificateReturned, position: int,
+          db: ViewDatabase) -> None:
+        """The certificate's own events tell it, with the details."""
+
+    @apply.register
     def _(self, event: Member.Event, position: int, db: ViewDatabase) -> None:
-        if isinstance(event, Member.CertificateIssued | Member.CertificateReturned):
-            return  # the certificate's own events tell it, with the details
-        row = self.members_view.members.get(db, (str(event.originator_id),))
+        key = originator_key(event)
+        row = self.members_view.members.get(db, (key,))
         assert row is not None
-        self._record(row["registration_no"], event, position)
+        self._record(row["registration_no"], key, event, position)
 
     @apply.register
     def _(self, event: Transfer.Event, position: int, db: ViewDatabase) -> None:
-        row = self.transfers_view.transfers.get(db, (str(event.originator_id),))
+        key = originator_key(event)
+        row = self.transfers_view.transfers.get(db, (key,))
         assert row is not None
-        self._record(row["registration_no"], event, position)
+        self._record(row["registration_no"], key, event, position)
 
     @apply.register
     def _(self, event: Certificate.Event, position: int, db: ViewDatabase) -> None:
-        row = self.transfers_view.certificates.get(db, (str(event.originator_id),))
+        key = originator_key(event)
+        row = self.transfers_view.certificates.get(db, (key,))
         assert row is not None
-        self._record(row["registration_no"], event, position)
+        self._record(row["registration_no"], key, event, position)
 
     @apply.register
     def _(self, event: Operator.Granted, position: int, db: ViewDatabase) -> None:
         self.operators.put({
-            "operator_id": str(event.originator_id), "name": event.name, "role": event.role,
+            "operator_id": originator_key(event), "name": event.name, "role": event.role,
             "organization_code": event.organization_code, "active": 1,
             "granted_on": event.on.isoformat(), "revoked_on": None,
         })
 
     @apply.register
     def _(self, event: Operator.Revoked, position: int, db: ViewDatabase) -> None:
-        row = self.operators.get(db, (str(event.originator_id),))
+        row = self.operators.get(db, (originator_key(event),))
         assert row is not None
         row.update(active=0, revoked_on=event.on.isoformat())
         self.operators.touch(row)

@@ -19,7 +19,7 @@ from typing import Any
 
 from domain.member import Member
 from projections.db import ViewDatabase
-from projections.tables import Row, Table
+from projections.tables import Row, Table, month_text, originator_key
 
 MEMBERS = Table(
     "proj_members",
@@ -59,18 +59,26 @@ ACTIVITY = Table(
 
 LAST_ACTIVITY = Table(
     "proj_last_activity",
-    ["registration_no", "last_activity_on", "last_month", "previous_month", "held_org", "held_from",
-     "held_to", "enrolled_on"],
+    ["registration_no", "last_activity_on", "last_month", "previous_month", "quiet_from", "held_org",
+     "held_from", "held_to", "enrolled_on"],
     ["registration_no"],
     ["CREATE TABLE IF NOT EXISTS proj_last_activity (registration_no TEXT PRIMARY KEY, "
-     "last_activity_on TEXT, last_month TEXT NOT NULL, previous_month TEXT NOT NULL, "
+     "last_activity_on TEXT, last_month TEXT NOT NULL, previous_month TEXT NOT NULL, quiet_from TEXT, "
      # held_org, held_from: where and since when the member is held now (held_to NULL); when
      # it is not held now, held_to is the day its last held stint ended.
      "held_org TEXT, held_from TEXT NOT NULL, held_to TEXT, enrolled_on TEXT NOT NULL)",
-     # The members held now, by their latest active month before the last one: covers the
-     # inactivity check of those whose current stint began by the day asked about.
-     "CREATE INDEX IF NOT EXISTS proj_last_activity_previous ON proj_last_activity "
-     "(previous_month, last_month, held_from, enrolled_on, held_org) WHERE held_to IS NULL",
+     # The inactivity check of the members held now (partial, covering indexes): those with
+     # no activity since before a window, by their last active month;
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_last ON proj_last_activity "
+     "(last_month, held_from, enrolled_on, held_org, registration_no, last_activity_on) WHERE held_to IS NULL",
+     # those active again after a quiet spell of more than 6 months (quiet_from: the month
+     # before it; NULL when the last two active months are closer), by its start;
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_quiet ON proj_last_activity "
+     "(quiet_from, last_month, held_from, enrolled_on, held_org, registration_no, last_activity_on) "
+     "WHERE held_to IS NULL AND quiet_from IS NOT NULL",
+     # and those whose last two active months are both after a window (a day in the past).
+     "CREATE INDEX IF NOT EXISTS proj_last_activity_previous ON proj_last_activity (previous_month) "
+     "WHERE held_to IS NULL",
      # The few others who were held on a past day: they left their stint, or began the
      # current one, after it. (Partial, so that "held now" is never looked up by them.)
      "CREATE INDEX IF NOT EXISTS proj_last_activity_held_to ON proj_last_activity (held_to) "
@@ -78,6 +86,19 @@ LAST_ACTIVITY = Table(
      "CREATE INDEX IF NOT EXISTS proj_last_activity_held_from ON proj_last_activity (held_from, registration_no) "
      "WHERE held_to IS NULL"],
 )
+QUIET_MONTHS = 6  # a quiet spell longer than this can hold a whole inactivity window
+
+
+def quiet_from(previous_month: str, last_month: str) -> str | None:
+    """The last active month before a quiet spell of more than QUIET_MONTHS months that
+    ends with the last active month ('' when there is no earlier active month); None when
+    the last two active months are closer, or there is none."""
+    if not last_month:
+        return None
+    if not previous_month:
+        return ""
+    gap = (int(last_month[:4]) - int(previous_month[:4])) * 12 + int(last_month[5:7]) - int(previous_month[5:7])
+    return previous_month if gap > QUIET_MONTHS else None
 
 
 class MembersView:
@@ -87,7 +108,7 @@ class MembersView:
         self.tables = (self.members, self.stints, self.activity, self.last_activity)
 
     def member(self, db: ViewDatabase, event: Any) -> Row:
-        row = self.members.get(db, (str(event.originator_id),))
+        row = self.members.get(db, (originator_key(event),))
         assert row is not None, f"no member row for {event.originator_id}"
         return row
 
@@ -136,7 +157,8 @@ class MembersView:
             "gone_on": None, "enrolled_on": on,
         })
         self.last_activity.put({"registration_no": event.registration_no, "last_activity_on": None,
-                                "last_month": "", "previous_month": "", "held_org": event.organization_code,
+                                "last_month": "", "previous_month": "", "quiet_from": None,
+                                "held_org": event.organization_code,
                                 "held_from": on, "held_to": None, "enrolled_on": on})
         self.stints.put({"registration_no": event.registration_no, "start_position": position,
                          "organization_code": event.organization_code, "kind": "held",
@@ -205,30 +227,32 @@ class MembersView:
 
     @apply.register
     def _(self, event: Member.OrgLifeAttended, position: int, db: ViewDatabase) -> None:
-        self._active(db, event, f"{event.on:%Y-%m}", org_life=1)
+        self._active(db, event, month_text(event.on), org_life=1)
 
     @apply.register
     def _(self, event: Member.DuesPaid, position: int, db: ViewDatabase) -> None:
         # Counted in the month paid: arrears paid later don't rewrite past inactivity.
-        self._active(db, event, f"{event.on:%Y-%m}", dues=1, dues_fen=int(Decimal(event.amount) * 100))
+        self._active(db, event, month_text(event.on), dues=1, dues_fen=int(Decimal(event.amount) * 100))
 
     def _active(self, db: ViewDatabase, event: Any, month: str, **added: int) -> None:
-        row = self.member(db, event)
+        registration_no = self.member(db, event)["registration_no"]
         on = event.on.isoformat()
-        last = self.last_activity.get(db, (row["registration_no"],))
+        last = self.last_activity.get(db, (registration_no,))
         assert last is not None, f"no activity row for {event.originator_id}"
-        if last["last_activity_on"] is None or last["last_activity_on"] < on:
+        last_on, previous_last = last["last_activity_on"], last["last_month"]
+        if last_on is None or last_on < on:
             last["last_activity_on"] = on
-        previous_last = last["last_month"]
-        if month > last["last_month"]:
-            last["previous_month"], last["last_month"] = last["last_month"], month
-        elif last["previous_month"] < month < last["last_month"]:
+        if month > previous_last:
+            last["previous_month"], last["last_month"] = previous_last, month
+            last["quiet_from"] = quiet_from(previous_last, month)
+        elif last["previous_month"] < month < previous_last:
             last["previous_month"] = month
+            last["quiet_from"] = quiet_from(month, previous_last)
         self.last_activity.touch(last)
-        key = (row["registration_no"], month)
+        key = (registration_no, month)
         # No activity row is later than the member's last active month (before this event).
         activity = self.activity.get(db, key, absent=month > previous_last) or self.activity.put(
-            {"registration_no": key[0], "month": month, "org_life": 0, "dues": 0, "dues_fen": 0}
+            {"registration_no": registration_no, "month": month, "org_life": 0, "dues": 0, "dues_fen": 0}
         )
         for column, amount in added.items():
             activity[column] += amount

@@ -13,7 +13,7 @@ from typing import Any
 
 from domain.organization import COMMITTEE_KINDS, Organization
 from projections.db import ViewDatabase
-from projections.tables import Table
+from projections.tables import Table, originator_key
 
 ORGANIZATIONS = Table(
     "proj_organizations",
@@ -60,6 +60,8 @@ class Tree:
         self.kind: dict[str, str] = {}
         self.children: dict[str, set[str]] = {}
         self.code_by_id: dict[str, str] = {}
+        # Each organization's chain of ancestors as asked for, forgotten whenever the tree changes.
+        self._chains: dict[str, tuple[str, ...]] = {}
 
     def load(self, db: ViewDatabase) -> None:
         self.__init__()  # type: ignore[misc]
@@ -73,6 +75,7 @@ class Tree:
         self.children.setdefault(code, set())
         if parent is not None:
             self.children.setdefault(parent, set()).add(code)
+        self._chains.clear()
 
     def reparent(self, code: str, parent: str) -> None:
         old = self.parent[code]
@@ -80,12 +83,16 @@ class Tree:
             self.children[old].discard(code)
         self.parent[code] = parent
         self.children.setdefault(parent, set()).add(code)
+        self._chains.clear()
 
-    def ancestors(self, code: str) -> list[str]:
+    def ancestors(self, code: str) -> tuple[str, ...]:
         """The organization and its ancestors, nearest first."""
-        chain = [code]
-        while (up := self.parent.get(chain[-1])) is not None:
-            chain.append(up)
+        chain = self._chains.get(code)
+        if chain is None:
+            found = [code]
+            while (up := self.parent.get(found[-1])) is not None:
+                found.append(up)
+            chain = self._chains[code] = tuple(found)
         return chain
 
     def subtree(self, code: str) -> list[str]:
@@ -115,21 +122,21 @@ class OrganizationsView:
     @apply.register
     def _(self, event: Organization.Registered, position: int, db: ViewDatabase) -> None:
         self.organizations.put({
-            "code": event.code, "org_id": str(event.originator_id), "name": event.name,
+            "code": event.code, "org_id": originator_key(event), "name": event.name,
             "kind": event.kind, "parent_code": event.parent_code, "region": event.region,
             "status": "active", "successor_code": None, "registered_on": event.on.isoformat(),
             "dissolved_on": None, "tree_key": position,
         })
         self.intervals.put({"code": event.code, "start_position": position, "parent_code": event.parent_code,
                   "from_on": event.on.isoformat(), "to_on": None})
-        ancestors = self.tree.ancestors(event.parent_code) if event.parent_code else []
+        ancestors = self.tree.ancestors(event.parent_code) if event.parent_code else ()
         for depth, ancestor in enumerate([event.code, *ancestors]):
             self.closure.put({"ancestor": ancestor, "descendant": event.code, "depth": depth})
-        self.tree.add(event.code, str(event.originator_id), event.kind, event.parent_code)
+        self.tree.add(event.code, originator_key(event), event.kind, event.parent_code)
 
     @apply.register
     def _(self, event: Organization.Moved, position: int, db: ViewDatabase) -> None:
-        code = self.tree.code_by_id[str(event.originator_id)]
+        code = self.tree.code_by_id[originator_key(event)]
         org = self.organizations.get(db, (code,))
         assert org is not None
         current = self.intervals.get(db, (code, org["tree_key"]))
@@ -153,7 +160,7 @@ class OrganizationsView:
 
     @apply.register
     def _(self, event: Organization.Dissolved, position: int, db: ViewDatabase) -> None:
-        org = self.organizations.get(db, (self.tree.code_by_id[str(event.originator_id)],))
+        org = self.organizations.get(db, (self.tree.code_by_id[originator_key(event)],))
         assert org is not None
         org.update(status="dissolved", successor_code=event.successor_code,
                    dissolved_on=event.on.isoformat())
@@ -161,6 +168,6 @@ class OrganizationsView:
 
     @apply.register
     def _(self, event: Organization.MonthFiled, position: int, db: ViewDatabase) -> None:
-        self.filings.put({"organization_code": self.tree.code_by_id[str(event.originator_id)],
+        self.filings.put({"organization_code": self.tree.code_by_id[originator_key(event)],
                      "month": event.month, "filed_on": event.on.isoformat(),
                      "actor": event.actor, "position": position})

@@ -18,6 +18,11 @@ from projections.figures import STOCKS
 from projections.transfers import VALID_UNTIL_ON
 
 SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"
+# Every organization outside a root's subtree: those of the other roots.
+OTHER_ROOTS_SUBTREES = (
+    "SELECT descendant FROM proj_org_closure WHERE ancestor IN "
+    "(SELECT code FROM proj_organizations WHERE parent_code IS NULL AND code <> ?)"
+)
 # The subtree as it stood on a date, from the parent intervals.
 SUBTREE_AS_OF = (
     "WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT t.code FROM proj_org_tree t "
@@ -404,13 +409,19 @@ class Queries:
         for the rows of the page alone. The rows are those of `_overdue_narrow()`."""
         code, day = organization["code"], on.isoformat()
         everything = self._sole_root(organization)
+        root = organization["parent_code"] is None
         cut = min(offset + limit, sys.maxsize)
 
         def within(*columns: str) -> tuple[str, list[Any]]:
-            # EXISTS, not IN: a filter on the rows found, never a way in (an IN list of a
-            # large subtree would lead SQLite to start from the subtree's organizations).
+            """The rows with an organization (of `columns`) in the subtree: for a root, those
+            not all in the other roots' subtrees (a short list); else EXISTS, a filter on the
+            rows found, never a way in (an IN list of a large subtree would lead SQLite to
+            start from the subtree's organizations)."""
             if everything:
                 return "", []
+            if root:
+                return ("AND (" + " OR ".join(f"x.{c} NOT IN ({OTHER_ROOTS_SUBTREES})" for c in columns) + ")",
+                        [code] * len(columns))
             return ("AND EXISTS (SELECT 1 FROM proj_org_closure k WHERE k.ancestor = ? AND k.descendant IN ("
                     + ", ".join(f"x.{c}" for c in columns) + "))", [code])
 
@@ -488,12 +499,15 @@ class Queries:
             total += page("inactive_6m", (
                 # Held now, since `on` at the latest. With no active month in the window, the
                 # latest active month up to the window's end is before it: that is the last
-                # active month, or the one before it when the last is after the window (the
-                # covering partial index finds them). Both after the window: check the window.
-                # (COALESCE keeps SQLite, without statistics, off the held_from index here.)
+                # active month (before the window), or, when the last is after the window, the
+                # one before it, which then began a quiet spell of more than 6 months. Both
+                # after the window (a day in the past): check the window. (COALESCE keeps
+                # SQLite, without statistics, off the indexes that would not narrow the search.)
                 f"SELECT x.*, ? AS due, x.organization_code AS responsible FROM (SELECT {columns} "
-                "FROM proj_last_activity l WHERE l.held_to IS NULL AND l.previous_month < ? "
-                "AND (l.last_month < ? OR l.last_month > ?) AND COALESCE(l.held_from, '') <= ? "
+                "FROM proj_last_activity l WHERE l.held_to IS NULL AND l.last_month < ? "
+                f"AND COALESCE(l.held_from, '') <= ? AND l.enrolled_on <= ? UNION ALL SELECT {columns} "
+                "FROM proj_last_activity l WHERE l.held_to IS NULL AND l.quiet_from IS NOT NULL "
+                "AND l.quiet_from < ? AND COALESCE(l.last_month, '') > ? AND COALESCE(l.held_from, '') <= ? "
                 f"AND l.enrolled_on <= ? UNION ALL SELECT {columns} FROM proj_last_activity l "
                 "WHERE l.held_to IS NULL AND l.previous_month > ? AND COALESCE(l.held_from, '') <= ? "
                 f"AND l.enrolled_on <= ? AND {idle} "
@@ -502,7 +516,7 @@ class Queries:
                 f"UNION ALL SELECT {moved} WHERE l.held_to > ? AND {held_on} "
                 f"UNION ALL SELECT {moved} WHERE l.held_to IS NULL AND l.held_from > ? AND {held_on}"
                 f") x WHERE 1 = 1 {where}"
-            ), [due, first, first, final, day, start, final, day, start, *window,
+            ), [due, first, day, start, first, final, day, start, final, day, start, *window,
                 day, day, day, start, *window, day, day, day, start, *window, *extra])
         found.sort(key=overdue_order)
         rows = found[offset:offset + limit]
@@ -511,24 +525,29 @@ class Queries:
 
     def _fill_page(self, rows: list[dict[str, Any]]) -> None:
         """Names, and the committee responsible for an unreturned certificate, of a page."""
+        def chunks(values: list[str]) -> Any:
+            for at in range(0, len(values), 1000):
+                chunk = values[at:at + 1000]
+                yield chunk, ", ".join("?" for _ in chunk)
+
         numbers = sorted({r["registration_no"] for r in rows})
         names: dict[str, str] = {}
-        for at in range(0, len(numbers), 500):
-            chunk = numbers[at:at + 500]
+        for chunk, marks in chunks(numbers):
             names.update(self.db.query(
-                f"SELECT registration_no, name FROM proj_members WHERE registration_no IN "
-                f"({', '.join('?' for _ in chunk)})", chunk))
+                f"SELECT registration_no, name FROM proj_members WHERE registration_no IN ({marks})", chunk))
+        # The nearest ancestor of a chasing kind: each home's ancestors, then their kinds.
         homes = sorted({r["organization_code"] for r in rows if r["kind"] == "unreturned_certificate"})
-        responsible: dict[str, str] = {}
-        nearest: dict[str, int] = {}
-        for at in range(0, len(homes), 500):
-            chunk = homes[at:at + 500]
-            for home, code, depth in self.db.query(
-                "SELECT k.descendant, o.code, k.depth FROM proj_org_closure k JOIN proj_organizations o "
-                f"ON o.code = k.ancestor WHERE k.descendant IN ({', '.join('?' for _ in chunk)}) "
-                f"AND o.kind IN {CHASING_KINDS}", chunk):
-                if depth < nearest.get(home, depth + 1):
-                    nearest[home], responsible[home] = depth, code
+        chains: dict[str, list[tuple[int, str]]] = {}
+        for chunk, marks in chunks(homes):
+            for home, ancestor, depth in self.db.query(
+                    f"SELECT descendant, ancestor, depth FROM proj_org_closure WHERE descendant IN ({marks})", chunk):
+                chains.setdefault(home, []).append((int(depth), ancestor))
+        chasing: set[str] = set()
+        for chunk, marks in chunks(sorted({a for chain in chains.values() for _, a in chain})):
+            chasing.update(code for (code,) in self.db.query(
+                f"SELECT code FROM proj_organizations WHERE code IN ({marks}) AND kind IN {CHASING_KINDS}", chunk))
+        responsible = {home: min((d, a) for d, a in chain if a in chasing)[1]
+                       for home, chain in chains.items() if any(a in chasing for _, a in chain)}
         for row in rows:
             row["name"] = names.get(row["registration_no"])
             if row["kind"] == "unreturned_certificate":

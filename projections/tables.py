@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import date
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from projections.db import ViewDatabase
 
 Key = tuple[Any, ...]
 Row = dict[str, Any]
+_MISSING: Any = object()
 COUNTER_COLUMNS = ("organization_code", "month", "figure", "value")
 # Rows a cache keeps across batches at most; a complete cache that outgrows its limit
 # forgets its rows and reads misses from the table again.
@@ -27,13 +29,37 @@ CACHE_LIMIT = 400_000
 COMPLETE_CACHE_LIMIT = 2_000_000
 
 
+_last_originator: tuple[object, str] = (None, "")
+
+
+def originator_key(event: Any) -> str:
+    """`str(event.originator_id)`, made once per event however many handlers ask for it
+    (the last event's text is kept; a tuple swapped whole, so threads can share it)."""
+    global _last_originator
+    last = _last_originator
+    if last[0] is event:
+        return last[1]
+    key = str(event.originator_id)
+    _last_originator = (event, key)
+    return key
+
+
+def month_text(day: date) -> str:
+    """`f"{day:%Y-%m}"` without strftime (which pads no year below 1000: those still take it)."""
+    return day.isoformat()[:7] if day.year >= 1000 else f"{day:%Y-%m}"
+
+
 class Table:
     """One view table: its DDL, and the rows this engine has touched."""
 
     def __init__(
-        self, name: str, columns: Sequence[str], key: Sequence[str], ddl: Sequence[str]
+        self, name: str, columns: Sequence[str], key: Sequence[str], ddl: Sequence[str],
+        written_once: bool = False,
     ) -> None:
         self.name, self.columns, self.key, self.ddl = name, tuple(columns), tuple(key), tuple(ddl)
+        # Rows put once under a key never put again, and never read back through the cache
+        # (an index of events): the cache forgets them once taken, holding one batch at most.
+        self.written_once = written_once
         self.rows: dict[Key, Row | None] = {}
         self.dirty: set[Key] = set()
         # Keys first put since the last flush while complete: rows the table does not hold yet.
@@ -57,13 +83,14 @@ class Table:
 
     def fresh(self) -> Table:
         """The same table with an empty cache (each engine has its own)."""
-        return Table(self.name, self.columns, self.key, self.ddl)
+        return Table(self.name, self.columns, self.key, self.ddl, self.written_once)
 
     def get(self, db: ViewDatabase, key: Key, absent: bool = False) -> Row | None:
         """The row of `key`, from the cache or the table; `absent`: the caller knows that
         the table holds no such row (no read)."""
-        if key in self.rows:
-            return self.rows[key]
+        row = self.rows.get(key, _MISSING)
+        if row is not _MISSING:
+            return row
         if self.complete or absent:
             return None
         found = db.query(self._select, key)
@@ -98,18 +125,20 @@ class Table:
         """The changed rows as they are now, written by the returned function (later, maybe
         while the cache goes on changing); the cache counts them as written."""
         rows, values, new = self.rows, self._values, self.new
-        inserts, upserts, deletes = [], [], []
-        for key in self.dirty:
+        # Rows first put since the last take (`new` is part of `dirty`, and never deleted).
+        inserts = list(map(values, map(cast(Callable[[Key], Row], rows.__getitem__), new)))
+        upserts, deletes = [], []
+        for key in self.dirty - new if new else self.dirty:
             row = rows.get(key)
             if row is None:
                 deletes.append(key)
-            elif key in new:
-                inserts.append(values(row))
             else:
                 upserts.append(values(row))
         self.dirty.clear()
         new.clear()
-        if len(rows) > (COMPLETE_CACHE_LIMIT if self.complete else CACHE_LIMIT):
+        if self.written_once:
+            rows.clear()
+        elif len(rows) > (COMPLETE_CACHE_LIMIT if self.complete else CACHE_LIMIT):
             rows.clear()
             self.complete = False
 

@@ -6,9 +6,11 @@ query latency, on PostgreSQL and SQLite, over a synthetic history (scripts/synth
 
 What it measures, per store:
   (a) raw: every event read (`select_notifications`, pages of 5,000) and decoded
-      (`ledger.mapper.to_domain_event`): events/s, the ceiling for any projection;
+      (`ledger.mapper.to_domain_event`): events/s, the ceiling for any projection; and in
+      the same step, right after, the same read decoded by the engine's own decoder
+      (`projections.decoding.EventDecoder`, the same event objects): "raw, engine decoder";
   (b) rebuild: `ProjectionEngine.rebuild()` (drop, create, apply all): events/s and its
-      ratio to (a) measured in the same run;
+      ratios to both rates of (a) measured in the same run;
   (c) one event per transaction (the engine with batch_size=1, like a library runner
       that records a tracking row per event) over the first events: events/s, ratio to (a);
   (d) catch-up latency from a command's commit (`Ledger.record_org_life`) until another
@@ -52,6 +54,7 @@ from psycopg import sql
 from domain.ledger import Ledger
 from projections import engine as engine_module
 from projections.db import ViewDatabase
+from projections.decoding import EventDecoder
 from projections.engine import ProjectionEngine
 from projections.queries import Queries
 
@@ -188,10 +191,11 @@ def position_of_nth(ledger: Ledger, n: int | None) -> int | None:
     return position
 
 
-def raw_read(ledger: Ledger, until: int | None) -> dict[str, Any]:
+def raw_read(ledger: Ledger, until: int | None, decode: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """Every event read in pages and decoded, by the library's mapper unless `decode`."""
     position = events = 0
     started, cpu = time.perf_counter(), time.process_time()
-    to_domain_event = ledger.mapper.to_domain_event
+    to_domain_event = decode or ledger.mapper.to_domain_event
     while True:
         page = ledger.recorder.select_notifications(
             start=position, limit=PAGE, stop=until, inclusive_of_start=False
@@ -516,9 +520,14 @@ def table_rows(results: dict[str, dict[str, Any]], stores: list[str]) -> list[tu
     batch = (some.get("rebuild") or {}).get("batch_size", DEFAULT_BATCH)
     single_events = get(stores[0], "single", "one_per_transaction", "events")
     rows.append(("events in the store", [fmt_rate(get(s, "store_events")) for s in stores]))
-    rows.append(("(a) raw read + decode, events/s", [fmt_rate(get(s, "raw", "rate")) for s in stores]))
-    rows.append(("(a) raw read time, s (CPU s in the benchmark process)", [
-        f"{fmt_seconds(get(s, 'raw', 'seconds'))} ({fmt_seconds(get(s, 'raw', 'cpu_seconds'))})" for s in stores]))
+    rows.append(("(a) raw read + decode (the library's mapper), events/s",
+                 [fmt_rate(get(s, "raw", "rate")) for s in stores]))
+    rows.append(("(a) raw read + decode by the engine's decoder, events/s",
+                 [fmt_rate(get(s, "raw_engine", "rate")) for s in stores]))
+    rows.append(("(a) raw read time, s (CPU s in the benchmark process): mapper; engine decoder", [
+        f"{fmt_seconds(get(s, 'raw', 'seconds'))} ({fmt_seconds(get(s, 'raw', 'cpu_seconds'))}); "
+        f"{fmt_seconds(get(s, 'raw_engine', 'seconds'))} ({fmt_seconds(get(s, 'raw_engine', 'cpu_seconds'))})"
+        for s in stores]))
     rows.append((f"(b) rebuild, events/s (batch {batch})", [
         fmt_rate(get(s, "rebuild", "rate")) + ("" if get(s, "rebuild", "complete") in (True, None)
                                                else f" (stopped at {get(s, 'rebuild', 'events'):,})")
@@ -531,16 +540,21 @@ def table_rows(results: dict[str, dict[str, Any]], stores: list[str]) -> list[tu
     rows.append(("(b) rebuild time, s (CPU s in the benchmark process)", [
         f"{fmt_seconds(get(s, 'rebuild', 'seconds'))} ({fmt_seconds(get(s, 'rebuild', 'cpu_seconds'))})"
         for s in stores]))
-    rows.append(("(b) rebuild / raw", [ratio(get(s, "rebuild", "rate"), get(s, "raw", "rate")) for s in stores]))
+    rows.append(("(b) rebuild / raw (the library's mapper)",
+                 [ratio(get(s, "rebuild", "rate"), get(s, "raw", "rate")) for s in stores]))
+    rows.append(("(b) rebuild / raw with the engine's decoder",
+                 [ratio(get(s, "rebuild", "rate"), get(s, "raw_engine", "rate")) for s in stores]))
 
     def per_cpu(store: str, step: str) -> Any:
         events, cpu = get(store, step, "events"), get(store, step, "cpu_seconds")
         return events / cpu if isinstance(events, int) and cpu else None
 
     rows.append(("(a) and (b) per CPU-second of the benchmark process (less sensitive to a loaded "
-                 "machine; the database server's CPU is not counted): raw, rebuild, ratio", [
-                     f"{fmt_rate(per_cpu(s, 'raw'))}, {fmt_rate(per_cpu(s, 'rebuild'))}, "
-                     f"{ratio(per_cpu(s, 'rebuild'), per_cpu(s, 'raw'))}" for s in stores]))
+                 "machine; the database server's CPU is not counted): raw (mapper), raw (engine decoder), "
+                 "rebuild; rebuild / raw (mapper), rebuild / raw (engine decoder)", [
+                     f"{fmt_rate(per_cpu(s, 'raw'))}, {fmt_rate(per_cpu(s, 'raw_engine'))}, "
+                     f"{fmt_rate(per_cpu(s, 'rebuild'))}; {ratio(per_cpu(s, 'rebuild'), per_cpu(s, 'raw'))}, "
+                     f"{ratio(per_cpu(s, 'rebuild'), per_cpu(s, 'raw_engine'))}" for s in stores]))
     if single_events:
         rows.append((f"(c) one event per transaction, events/s (first {single_events:,} events)",
                      [fmt_rate(get(s, "single", "one_per_transaction", "rate")) for s in stores]))
@@ -629,7 +643,10 @@ def render_section(scale: str, run: dict[str, Any]) -> str:
 
 SECTION_INTRO = """Read-side figures from `scripts/bench_projections.py` over synthetic histories from
 `scripts/synthetic.py` (deterministic by seed). (a) is the ceiling for any projection: reading
-every event in pages of 5,000 and decoding it. (b) is `ProjectionEngine.rebuild()`. (c) applies
+every event in pages of 5,000 and decoding it, by the library's mapper (the baseline of the
+ratios) and, right after in the same step, by the engine's own decoder
+(`projections/decoding.py`: the same event objects, parsed with orjson). (b) is
+`ProjectionEngine.rebuild()`, with its ratio to each rate of (a). (c) applies
 one event per transaction (batch_size=1, the way a library runner that records a tracking row
 per event works). (d) is the time from a command's commit to another connection seeing it in
 `proj_tracking`. (e) are `projections.queries.Queries` calls on the rebuilt views. Each scale's
@@ -829,6 +846,9 @@ def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledg
         log(f"(a) raw read on {store.label}")
         result["raw"] = raw_read(ledger, until)
         log(f"(a) {store.label}: {result['raw']['rate']:,} events/s")
+        decoder = EventDecoder(ledger.mapper)
+        result["raw_engine"] = {**raw_read(ledger, until, decoder.decode), "fallbacks": decoder.fallbacks}
+        log(f"(a) {store.label}, engine decoder: {result['raw_engine']['rate']:,} events/s")
         save()
     if "rebuild" in steps:
         note_load(result, "rebuild")

@@ -122,6 +122,11 @@ def test_a_bulk_rebuild_gives_the_views_of_small_batches(store: Store, monkeypat
         indexes = {r[0] for r in engine.db.query(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")}
         assert engine.db.scalar("SHOW synchronous_commit") == "on"
+        # Vacuumed and analyzed at the end (statistics, and the visibility map for index-only scans).
+        settled = dict(engine.db.query(
+            "SELECT relname, last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE schemaname = current_schema() AND left(relname, 5) = 'proj_'"))
+        assert all(settled[t.name] for t in engine.all_tables), settled
     assert {"proj_members_org", "proj_last_activity_previous", "proj_transfers_status"} <= indexes
 
 

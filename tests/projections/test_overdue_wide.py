@@ -120,3 +120,32 @@ def test_inactive_members_who_moved_after_the_day_are_listed_where_they_were(sto
             organization = queries.organization(code)
             assert queries._overdue_wide(organization, on, list(OVERDUE_KINDS), 10**6, 0)[0] == narrow(
                 queries, code, on, list(OVERDUE_KINDS)), (code, on)
+
+
+def test_members_active_again_after_a_quiet_spell_are_inactive_over_it(store: Store) -> None:
+    """On 20 January 2026 the window is July to December 2025. Of four members of XW-C1-B1:
+    one attended org life in May 2025 and again on 5 January 2026 (quiet over the window:
+    listed); one paid dues in May and September 2025 (active in the window); one attended
+    only on 5 January 2026 (never before: listed); one attended in June 2025 and on 5
+    January (a spell of 6 months is not quiet over the window: June is before it, so the
+    window itself has no activity: listed). Both paths agree, at JS and at XW-C1."""
+    ledger = store.ledger(today=lambda: date(2026, 1, 20))
+    build_tree(ledger)
+    members = [admit(ledger, n) for n in range(4)]
+    ledger.record_org_life(members[0], "XW-C1-B1", on=date(2025, 5, 10))
+    ledger.record_org_life(members[0], "XW-C1-B1", on=date(2026, 1, 5))
+    ledger.record_dues(members[1], "2025-05", "10.00", on=date(2025, 5, 10))
+    ledger.record_dues(members[1], "2025-09", "10.00", on=date(2025, 9, 10))
+    ledger.record_org_life(members[2], "XW-C1-B1", on=date(2026, 1, 5))
+    ledger.record_org_life(members[3], "XW-C1-B1", on=date(2025, 6, 10))
+    ledger.record_org_life(members[3], "XW-C1-B1", on=date(2026, 1, 5))
+    store.engine(ledger).catch_up()
+    queries: Queries = store.queries()
+    on = date(2026, 1, 20)
+    for code in ("JS", "XW-C1"):
+        rows, total = queries.overdue(code, on, kind="inactive_6m")
+        assert sorted(r["registration_no"] for r in rows) == sorted([members[0], members[2], members[3]]), code
+        assert total == 3
+    for code in ("JS", "XW"):
+        assert queries._overdue_wide(queries.organization(code), on, list(OVERDUE_KINDS), 10**6, 0)[0] == narrow(
+            queries, code, on, list(OVERDUE_KINDS))
