@@ -853,7 +853,7 @@ def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledg
         save()
     if "rebuild" in steps:
         note_load(result, "rebuild")
-        log(f"(b) rebuild on {store.label}, batch {args.batch_size}")
+        log(f"(b) rebuild on {store.label}, batch {rebuild_batch(args.batch_size)}")
         url = store.view_url("rebuild") if args.rebuild_apart else store.url
         result["rebuild"] = rebuild(ledger, url, args.batch_size, until, args.time_mark, args.time_limit,
                                     f"rebuild {store.label}")
