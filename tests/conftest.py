@@ -115,3 +115,11 @@ def store(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Store]:
 @pytest.fixture
 def ledger(store: Store) -> Ledger:
     return store.ledger()
+
+
+@pytest.fixture
+def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """The store, with the command line's environment pointing at it."""
+    monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
+    monkeypatch.setenv("LEDGER_ID_KEY", TEST_ID_KEY)
+    yield store

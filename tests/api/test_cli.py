@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from tests.conftest import TEST_ID_KEY, Store
+from tests.conftest import Store
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
-    monkeypatch.setenv("LEDGER_ID_KEY", TEST_ID_KEY)
-    yield store
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from api.importer import MAX_AGGREGATES, import_file
 from domain.errors import Conflict, ValidationError
 from domain.identifiers import make_registration_no, organization_id
 from domain.ledger import Ledger
-from tests.conftest import TEST_ID_KEY, Store
+from tests.conftest import Store
 from tests.factories import TREE, id_card
 
 runner = CliRunner()
@@ -72,13 +71,6 @@ def write_xlsx(path: Path, headings: list[str], rows: list[list[Any]], sheet: st
         worksheet.append(row)
     book.save(path)
     return path
-
-
-@pytest.fixture
-def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
-    monkeypatch.setenv("LEDGER_ID_KEY", TEST_ID_KEY)
-    yield store
 
 
 def run(*args: Any) -> tuple[int, str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -14,19 +13,12 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from domain.transfer import REASONS
-from tests.conftest import TEST_ID_KEY, Store
+from tests.conftest import Store
 
 runner = CliRunner()
 DATES = ("--start", "2025-01-01", "--end", "2025-12-31")
 END = date(2025, 12, 31)
 ROUTES = {"within_committee", "within_county", "cross_county", "cross_province"}
-
-
-@pytest.fixture
-def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
-    monkeypatch.setenv("LEDGER_ID_KEY", TEST_ID_KEY)
-    yield store
 
 
 def run(*args: str) -> tuple[int, str, str]:
