@@ -410,7 +410,7 @@ class Queries:
         code, day = organization["code"], on.isoformat()
         everything = self._sole_root(organization)
         root = organization["parent_code"] is None
-        cut = min(offset + limit, sys.maxsize)
+        cut = max(1, min(offset + limit, sys.maxsize))  # one row at least, for the count
 
         def within(*columns: str) -> tuple[str, list[Any]]:
             """The rows with an organization (of `columns`) in the subtree: for a root, those
@@ -425,22 +425,31 @@ class Queries:
             return ("AND EXISTS (SELECT 1 FROM proj_org_closure k WHERE k.ancestor = ? AND k.descendant IN ("
                     + ", ".join(f"x.{c}" for c in columns) + "))", [code])
 
-        def page(kind: str, statement: str, params: list[Any], due_after_days: int = 0) -> int:
+        def page(kind: str, statement: str, params: list[Any], due_after_days: int = 0,
+                 need: int | None = None) -> int:
+            """Count the kind's rows and add its first `need` (default `cut`) in the list's
+            order to `found`; with `need` 0 only count them (no sort)."""
+            need = cut if need is None else need
+            if need <= 0:
+                return int(self.db.scalar(f"SELECT COUNT(*) FROM ({statement}) x", params) or 0)
             ordered = self.db.query(
                 f"SELECT x.registration_no, x.organization_code, x.reference, x.due, x.responsible, "
                 f"COUNT(*) OVER () FROM ({statement}) x ORDER BY x.due, x.registration_no, x.reference LIMIT ?",
-                [*params, max(cut, 1)],  # one row at least, for the count
+                [*params, need],
             )
-            for registration_no, org, reference, due, responsible, _ in ordered[:cut]:
+            for registration_no, org, reference, due, responsible, _ in ordered:
                 due_on = date.fromisoformat(due) + timedelta(days=due_after_days)
                 found.append({
                     "kind": kind, "registration_no": registration_no, "name": None, "organization_code": org,
                     "reference": reference, "due_on": due_on.isoformat(), "days_overdue": (on - due_on).days,
                     "responsible_organization_code": responsible,
                 })
+            if len(ordered) == need:
+                last_due[kind] = found[-1]["due_on"]  # cut short: later rows are due then or after
             return int(ordered[0][5]) if ordered else 0
 
         found: list[dict[str, Any]] = []
+        last_due: dict[str, str] = {}  # the due day of the last row fetched, for kinds cut short
         total = 0
         if "overdue_letter" in kinds:
             # Letters still open on `on` (three index ranges of (received_on, closed_on)),
@@ -496,6 +505,12 @@ class Queries:
             held_on = ("s.registration_no = l.registration_no AND s.kind = 'held' AND s.from_on <= ? "
                        f"AND (s.to_on IS NULL OR s.to_on > ?) AND l.enrolled_on <= ? AND {idle}")
             where, extra = within("organization_code")
+            # Every inactive row is due on `due`, and sorts before the other kinds' rows of
+            # that day ('inactive_6m' comes first): the rows of the other kinds due earlier
+            # come before them all. Only the inactive rows the page reaches are read; none
+            # when one kind alone fills the page with rows due earlier (then only counted).
+            before = sum(1 for row in found if row["due_on"] < due)
+            need = 0 if any(last < due for last in last_due.values()) else max(0, cut - before)
             total += page("inactive_6m", (
                 # Held now, since `on` at the latest. With no active month in the window, the
                 # latest active month up to the window's end is before it: that is the last
@@ -517,7 +532,7 @@ class Queries:
                 f"UNION ALL SELECT {moved} WHERE l.held_to IS NULL AND l.held_from > ? AND {held_on}"
                 f") x WHERE 1 = 1 {where}"
             ), [due, first, day, start, first, final, day, start, final, day, start, *window,
-                day, day, day, start, *window, day, day, day, start, *window, *extra])
+                day, day, day, start, *window, day, day, day, start, *window, *extra], need=need)
         found.sort(key=overdue_order)
         rows = found[offset:offset + limit]
         self._fill_page(rows)
