@@ -13,12 +13,21 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import orjson
 import psycopg
 from psycopg import sql as pgsql
 
 Row = tuple[Any, ...]
 # From this many rows, PostgreSQL writes go through COPY (fewer round trips and conversions).
 COPY_MIN_ROWS = 200
+# From this many rows, SQLite writes go in one statement over a JSON array of the rows.
+JSON_MIN_ROWS = 200
+# SQLite's page cache while views are rebuilt (KiB): rows are changed all over tables
+# of hundreds of MB, at random (by member), so a province's views should fit.
+BULK_CACHE_KIB = 2 * 1024 * 1024
+# The end of the DDL of a view table that SQLite keeps in its primary key's order (narrow
+# rows, changed by key, many times: one B-tree to walk, not a table and an index).
+WITHOUT_ROWID = " WITHOUT ROWID"
 
 
 class ViewDatabase:
@@ -76,6 +85,8 @@ class ViewDatabase:
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         if self.kind == "postgres":
+            if statement.endswith(WITHOUT_ROWID):  # SQLite's table kind: PostgreSQL's tables have none
+                statement = statement[:-len(WITHOUT_ROWID)]
             self._pg.execute(self._sql(statement), params)  # type: ignore[arg-type]
         else:
             self._sqlite.execute(statement, params)
@@ -123,6 +134,19 @@ class ViewDatabase:
                     ) + pgsql.SQL(on_conflict))  # type: ignore[arg-type]
                     cursor.execute(pgsql.SQL("TRUNCATE {}").format(pgsql.Identifier(target)))
             return
+        if self.kind == "sqlite" and len(rows) >= JSON_MIN_ROWS:
+            try:
+                array = orjson.dumps(rows)
+            except TypeError:  # a value JSON can't hold as SQLite binds it (an integer beyond 64 bits)
+                array = b"\\u0000"
+            if b"\\u0000" not in array:  # (SQLite's JSON functions end a text at a NUL character)
+                # One statement over a JSON array of the rows: SQLite reads it without the
+                # interpreter, so a writer thread holds the GIL for the encoding alone.
+                values = ", ".join(f"value ->> {n}" for n in range(len(columns)))
+                self._sqlite.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?) "
+                    f"WHERE true {on_conflict}", (array,))
+                return
         marks = ", ".join("?" for _ in columns)
         self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {on_conflict}", rows)
 
@@ -177,7 +201,7 @@ class ViewDatabase:
         synchronous = self._sqlite.execute("PRAGMA synchronous").fetchone()[0]
         cache_size = self._sqlite.execute("PRAGMA cache_size").fetchone()[0]
         self._sqlite.execute("PRAGMA synchronous=OFF")
-        self._sqlite.execute("PRAGMA cache_size=-262144")  # KiB: 256 MiB
+        self._sqlite.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
         try:
             yield
         finally:

@@ -69,7 +69,8 @@ def fast_path_possible(mapper: Mapper[Any]) -> bool:
 
 
 class EventDecoder:
-    """`decode(notification)` returns what `mapper.to_domain_event(notification)` returns."""
+    """`decode(notification)` returns what `mapper.to_domain_event(notification)` returns
+    (`decode_row()` for a notification as a tuple)."""
 
     def __init__(self, mapper: Mapper[Any]) -> None:
         self.mapper = mapper
@@ -83,21 +84,33 @@ class EventDecoder:
     def decode(self, notification: Notification) -> Any:
         if self.fast:
             try:
-                return self._decode(notification)
+                return self._decode(notification.topic, notification.originator_id, notification.state,
+                                    notification.originator_version)
             except Exception:  # _Unsure, or any error: the mapper decides (and raises its own error)
                 pass
         self.fallbacks += 1
         return self.mapper.to_domain_event(notification)
 
-    def _decode(self, notification: Notification) -> Any:
-        topic, originator_id = notification.topic, notification.originator_id
+    def decode_row(self, row: tuple[int, Any, int, str, bytes]) -> Any:
+        """The same, for a notification as a tuple (id, originator_id, originator_version,
+        topic, state)."""
+        if self.fast:
+            try:
+                return self._decode(row[3], row[1], row[4], row[2])
+            except Exception:
+                pass
+        self.fallbacks += 1
+        return self.mapper.to_domain_event(Notification(
+            id=row[0], originator_id=row[1], originator_version=row[2], topic=row[3], state=row[4]))
+
+    def _decode(self, topic: str, originator_id: Any, stored: bytes, originator_version: int) -> Any:
         found = self._classes.get(topic, _UNKNOWN)
         if found is _UNKNOWN or (found is not None and type(originator_id) is not found[1]):
             found = self._resolve(topic, type(originator_id))
         if found is None:
             raise _Unsure
         cls, _, convert = found
-        state = orjson.loads(notification.state)
+        state = orjson.loads(stored)
         if type(state) is not dict:
             raise _Unsure
         names, text_decoders = self._names, self._text_decoders
@@ -119,7 +132,7 @@ class EventDecoder:
         if "class_version" in state or (len(state) == 2 and "_type_" in state and "_data_" in state):
             raise _Unsure
         state["originator_id"] = originator_id if convert is pass_through_convertor else convert(originator_id)
-        state["originator_version"] = notification.originator_version
+        state["originator_version"] = originator_version
         event: Any = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         return event

@@ -18,13 +18,12 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for_futures
 from typing import Any, cast
 
 import psycopg
-from eventsourcing.persistence import Notification
 from psycopg import sql as pgsql
 
 from domain.ledger import Ledger
@@ -34,6 +33,7 @@ from projections.figures import FiguresView
 from projections.history import HistoryView
 from projections.members import MembersView
 from projections.organizations import OrganizationsView, Tree
+from projections.reading import NotificationReader, Page
 from projections.tables import Counters, Table
 from projections.transfers import TransfersView
 
@@ -44,7 +44,7 @@ TRACKING_NAME = "views"
 # A fingerprint of the view tables' DDL, kept beside the position: views built by other
 # table definitions are dropped and rebuilt from the first event.
 SCHEMA_NAME = "schema"
-REBUILD_BATCH = 20_000
+REBUILD_BATCH = 100_000
 
 
 class _Stale(Exception):
@@ -83,6 +83,8 @@ class ProjectionEngine:
         self.all_tables: list[Table | Counters] = [*self.tables, *self.counters]
         self.position = 0
         self.decoder = EventDecoder(ledger.mapper)
+        self.reader = NotificationReader(ledger.recorder)
+        self._decode = self.decoder.decode_row if self.reader.rows else self.decoder.decode
         self._dispatch: dict[type, list[tuple[Any, Callable[..., None]]]] = {}
         self.applied = 0  # events applied by this engine object
         self._lock = threading.RLock()
@@ -147,6 +149,8 @@ class ProjectionEngine:
         if self.position == 0:  # nothing applied yet: the caches are the whole (empty) truth
             for table in self.tables:
                 table.complete = True
+            for counters in self.counters:
+                counters.known = set()
 
     # --- applying ----------------------------------------------------------------------
 
@@ -172,12 +176,10 @@ class ProjectionEngine:
         -1: another engine had applied them, and this one has moved to where it is)."""
         with self._lock:
             limit = limit or self.batch_size
-            notifications = self.ledger.recorder.select_notifications(
-                start=self.position, limit=limit, stop=until, inclusive_of_start=False
-            )
+            notifications = self.reader.select(self.position, limit, until)
             if not notifications:
                 return 0
-            decode = self.decoder.decode
+            decode, position_of = self._decode, self.reader.position
             try:
                 with self.db.transaction():
                     stored = self.db.scalar(self._lock_tracking, (TRACKING_NAME,))
@@ -185,15 +187,16 @@ class ProjectionEngine:
                         raise _Stale(stored)
                     for notification in notifications:
                         event = decode(notification)
+                        position = position_of(notification)
                         for view, handler in self._handlers(type(event)):
-                            handler(view, event, notification.id, self.db)
+                            handler(view, event, position, self.db)
                     for table in self.tables:
                         table.flush(self.db)
                     for counters in self.counters:
                         counters.flush(self.db)
                     self.db.execute(
                         "UPDATE proj_tracking SET position = ? WHERE name = ?",
-                        (notifications[-1].id, TRACKING_NAME),
+                        (position_of(notifications[-1]), TRACKING_NAME),
                     )
                     self._before_commit()
             except _Stale:
@@ -204,7 +207,7 @@ class ProjectionEngine:
                 # The transaction rolled back: forget what the caches saw and reload.
                 self._reload()
                 raise
-            self.position = notifications[-1].id
+            self.position = position_of(notifications[-1])
             self.applied += len(notifications)
             self._advanced.notify_all()
             return len(notifications)
@@ -230,7 +233,7 @@ class ProjectionEngine:
         transaction, but on a writer thread: batch n+1 is applied to the caches while batch
         n is written (one batch in flight at most). On PostgreSQL the page of batch n+2 is
         read meanwhile on a reader thread, so the server's work and the transfer overlap the
-        applying (on SQLite reading is mostly the library's Python building notifications,
+        applying (on SQLite reading is mostly the interpreter building the page's rows and ids,
         which would only contend with the applying for the interpreter). A handler's read of
         the database waits for the writes in flight. After a failed batch the writer is
         waited for, and the caches reload from the committed state (the later batch, never
@@ -241,13 +244,13 @@ class ProjectionEngine:
         events, rows and their keys form no reference cycles, so reference counting frees
         them all, while the collector would walk each page's objects several times over as
         they outlive its young generations."""
-        select = self.ledger.recorder.select_notifications
-        decode = self.decoder.decode
+        select, position_of = self.reader.select, self.reader.position
+        decode = self._decode
         dispatch = self._dispatch
         prefetch = self.db.kind == "postgres"
 
-        def read(start: int) -> Sequence[Notification]:
-            return select(start=start, limit=limit, stop=target, inclusive_of_start=False)
+        def read(start: int) -> Page:
+            return select(start, limit, target)
 
         reader = _AfterWrites(self.db)
         db = cast(ViewDatabase, reader)
@@ -259,14 +262,14 @@ class ProjectionEngine:
                 gc.disable()
                 notifications = read(applied) if applied < target else []
                 while notifications:
-                    last = notifications[-1].id
+                    last = position_of(notifications[-1])
                     upcoming = reading.submit(read, last) if prefetch and last < target else None
                     for notification in notifications:
                         event = decode(notification)
                         handlers = dispatch.get(type(event))
                         if handlers is None:
                             handlers = self._handlers(type(event))
-                        position = notification.id
+                        position = position_of(notification)
                         for view, handler in handlers:
                             handler(view, event, position, db)
                     writes = [t.take() for t in self.tables] + [c.take() for c in self.counters]
@@ -388,12 +391,16 @@ class ProjectionEngine:
 
     # --- rebuild and verify ------------------------------------------------------------
 
+    def table_names(self) -> list[str]:
+        """The tracking table and every view table (this module's constants)."""
+        return ["proj_tracking", *(t.name for t in self.all_tables)]
+
     def drop(self) -> None:
         with self.db.transaction():
             self._drop_tables()
 
     def _drop_tables(self) -> None:
-        for name in ["proj_tracking", *(t.name for t in self.tables), *(c.name for c in self.counters)]:
+        for name in self.table_names():
             self.db.execute("DROP TABLE IF EXISTS " + name)  # names are this module's constants
 
     def rebuild(self, progress: Progress | None = None, until: int | None = None) -> int:

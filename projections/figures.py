@@ -35,7 +35,7 @@ STOCKS = ("net", "in_transit", "probationary", "full", "certificates_out", "mobi
 COUNTS = Counters(
     "proj_counts",
     ["CREATE TABLE IF NOT EXISTS proj_counts (organization_code TEXT NOT NULL, month TEXT NOT NULL, "
-     "figure TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (organization_code, month, figure))",
+     "figure TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (organization_code, month, figure)) WITHOUT ROWID",
      "CREATE INDEX IF NOT EXISTS proj_counts_figure ON proj_counts (organization_code, figure, month)"],
 )
 OWN = Table(
@@ -43,7 +43,7 @@ OWN = Table(
     ["organization_code", "figure", "value"],
     ["organization_code", "figure"],
     ["CREATE TABLE IF NOT EXISTS proj_own_counts (organization_code TEXT NOT NULL, "
-     "figure TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (organization_code, figure))"],
+     "figure TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (organization_code, figure)) WITHOUT ROWID"],
 )
 
 

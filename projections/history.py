@@ -25,14 +25,17 @@ BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_t
                "actor_organization", "request_id"}
 
 # An index, not a copy: which events (aggregate, version, global position) concern a
-# member. The events themselves are read from the store when a history is asked for.
+# member. The events themselves are read from the store when a history is asked for. One
+# row an event at most, in the order of positions: a rebuild appends rows, and builds the
+# members' index once, at its end.
 HISTORY = Table(
     "proj_history",
-    ["registration_no", "position", "aggregate_id", "version"],
-    ["registration_no", "position"],
-    ["CREATE TABLE IF NOT EXISTS proj_history (registration_no TEXT NOT NULL, position INTEGER NOT NULL, "
-     "aggregate_id TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (registration_no, position))"],
-    written_once=True,  # one row an event and member, never changed
+    ["position", "registration_no", "aggregate_id", "version"],
+    ["position"],
+    ["CREATE TABLE IF NOT EXISTS proj_history (position INTEGER PRIMARY KEY, registration_no TEXT NOT NULL, "
+     "aggregate_id TEXT NOT NULL, version INTEGER NOT NULL)",
+     "CREATE INDEX IF NOT EXISTS proj_history_member ON proj_history (registration_no, position)"],
+    written_once=True,  # one row an event, never changed
 )
 OPERATORS = Table(
     "proj_operators",

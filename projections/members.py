@@ -44,7 +44,8 @@ STINTS = Table(
     ["registration_no", "start_position"],
     ["CREATE TABLE IF NOT EXISTS proj_stints (registration_no TEXT NOT NULL, "
      "start_position INTEGER NOT NULL, organization_code TEXT NOT NULL, kind TEXT NOT NULL, "
-     "transfer_id TEXT, from_on TEXT NOT NULL, to_on TEXT, PRIMARY KEY (registration_no, start_position))",
+     "transfer_id TEXT, from_on TEXT NOT NULL, to_on TEXT, PRIMARY KEY (registration_no, start_position)) "
+     "WITHOUT ROWID",
      "CREATE INDEX IF NOT EXISTS proj_stints_org ON proj_stints (organization_code, from_on)"],
 )
 ACTIVITY = Table(
@@ -53,7 +54,7 @@ ACTIVITY = Table(
     ["registration_no", "month"],
     ["CREATE TABLE IF NOT EXISTS proj_activity (registration_no TEXT NOT NULL, month TEXT NOT NULL, "
      "org_life INTEGER NOT NULL, dues INTEGER NOT NULL, dues_fen INTEGER NOT NULL, "
-     "PRIMARY KEY (registration_no, month))"],
+     "PRIMARY KEY (registration_no, month)) WITHOUT ROWID"],
 )
 
 
@@ -66,7 +67,7 @@ LAST_ACTIVITY = Table(
      "last_activity_on TEXT, last_month TEXT NOT NULL, previous_month TEXT NOT NULL, quiet_from TEXT, "
      # held_org, held_from: where and since when the member is held now (held_to NULL); when
      # it is not held now, held_to is the day its last held stint ended.
-     "held_org TEXT, held_from TEXT NOT NULL, held_to TEXT, enrolled_on TEXT NOT NULL)",
+     "held_org TEXT, held_from TEXT NOT NULL, held_to TEXT, enrolled_on TEXT NOT NULL) WITHOUT ROWID",
      # The inactivity check of the members held now (partial, covering indexes): those with
      # no activity since before a window, by their last active month;
      "CREATE INDEX IF NOT EXISTS proj_last_activity_last ON proj_last_activity "
@@ -132,7 +133,7 @@ class MembersView:
         self.stints.put({"registration_no": row["registration_no"], "start_position": position,
                          "organization_code": code, "kind": kind,
                          "transfer_id": row["transfer_id"] if kind == "in_transit" else None,
-                         "from_on": on, "to_on": None})
+                         "from_on": on, "to_on": None}, new=True)  # keyed by this event's position
         row["stint_key"], row["organization_code"] = position, code
         if kind == "held":
             row["since"] = on
@@ -155,14 +156,14 @@ class MembersView:
             "confirmed_on": None, "place": "held", "organization_code": event.organization_code,
             "transfer_id": None, "since": on, "stint_key": position, "left_reason": None,
             "gone_on": None, "enrolled_on": on,
-        })
+        }, new=True)  # a member's first event: its rows are new
         self.last_activity.put({"registration_no": event.registration_no, "last_activity_on": None,
                                 "last_month": "", "previous_month": "", "quiet_from": None,
                                 "held_org": event.organization_code,
-                                "held_from": on, "held_to": None, "enrolled_on": on})
+                                "held_from": on, "held_to": None, "enrolled_on": on}, new=True)
         self.stints.put({"registration_no": event.registration_no, "start_position": position,
                          "organization_code": event.organization_code, "kind": "held",
-                         "transfer_id": None, "from_on": on, "to_on": None})
+                         "transfer_id": None, "from_on": on, "to_on": None}, new=True)
 
     @apply.register
     def _(self, event: Member.Confirmed, position: int, db: ViewDatabase) -> None:
@@ -252,7 +253,8 @@ class MembersView:
         key = (registration_no, month)
         # No activity row is later than the member's last active month (before this event).
         activity = self.activity.get(db, key, absent=month > previous_last) or self.activity.put(
-            {"registration_no": registration_no, "month": month, "org_life": 0, "dues": 0, "dues_fen": 0}
+            {"registration_no": registration_no, "month": month, "org_life": 0, "dues": 0, "dues_fen": 0},
+            new=True,  # activity rows are never deleted: none found is none in the table
         )
         for column, amount in added.items():
             activity[column] += amount

@@ -39,7 +39,7 @@ CLOSURE = Table(
     ["ancestor", "descendant", "depth"],
     ["ancestor", "descendant"],
     ["CREATE TABLE IF NOT EXISTS proj_org_closure (ancestor TEXT NOT NULL, descendant TEXT NOT NULL, "
-     "depth INTEGER NOT NULL, PRIMARY KEY (ancestor, descendant))",
+     "depth INTEGER NOT NULL, PRIMARY KEY (ancestor, descendant)) WITHOUT ROWID",
      "CREATE INDEX IF NOT EXISTS proj_org_closure_descendant ON proj_org_closure (descendant)"],
 )
 FILINGS = Table(
@@ -128,7 +128,7 @@ class OrganizationsView:
             "dissolved_on": None, "tree_key": position,
         })
         self.intervals.put({"code": event.code, "start_position": position, "parent_code": event.parent_code,
-                  "from_on": event.on.isoformat(), "to_on": None})
+                  "from_on": event.on.isoformat(), "to_on": None}, new=True)
         ancestors = self.tree.ancestors(event.parent_code) if event.parent_code else ()
         for depth, ancestor in enumerate([event.code, *ancestors]):
             self.closure.put({"ancestor": ancestor, "descendant": event.code, "depth": depth})
@@ -144,7 +144,7 @@ class OrganizationsView:
         current["to_on"] = event.on.isoformat()
         self.intervals.touch(current)
         self.intervals.put({"code": code, "start_position": position, "parent_code": event.to_parent_code,
-                  "from_on": event.on.isoformat(), "to_on": None})
+                  "from_on": event.on.isoformat(), "to_on": None}, new=True)
         org["parent_code"], org["tree_key"] = event.to_parent_code, position
         self.organizations.touch(org)
         old_above = self.tree.ancestors(code)[1:]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import date
+from itertools import islice
 from operator import itemgetter
 from typing import Any, cast
 
@@ -23,10 +24,12 @@ Key = tuple[Any, ...]
 Row = dict[str, Any]
 _MISSING: Any = object()
 COUNTER_COLUMNS = ("organization_code", "month", "figure", "value")
-# Rows a cache keeps across batches at most; a complete cache that outgrows its limit
-# forgets its rows and reads misses from the table again.
+# Rows a cache keeps across batches at most; a cache that outgrows its limit forgets the
+# rows it has kept longest, down to half the limit, and reads misses from the table again.
 CACHE_LIMIT = 400_000
 COMPLETE_CACHE_LIMIT = 2_000_000
+# Keys a counter table remembers writing at most (while it knows every key its table holds).
+COUNTER_KEYS_LIMIT = 8_000_000
 
 
 _last_originator: tuple[object, str] = (None, "")
@@ -58,8 +61,9 @@ class Table:
     ) -> None:
         self.name, self.columns, self.key, self.ddl = name, tuple(columns), tuple(key), tuple(ddl)
         # Rows put once under a key never put again, and never read back through the cache
-        # (an index of events): the cache forgets them once taken, holding one batch at most.
+        # (an index of events): kept as the values to insert, until taken.
         self.written_once = written_once
+        self.appended: list[tuple[Any, ...]] = []
         self.rows: dict[Key, Row | None] = {}
         self.dirty: set[Key] = set()
         # Keys first put since the last flush while complete: rows the table does not hold yet.
@@ -98,9 +102,15 @@ class Table:
         self.rows[key] = row
         return row
 
-    def put(self, row: Row) -> Row:
+    def put(self, row: Row, new: bool = False) -> Row:
+        """Keep `row` and write it with the next flush. `new`: the caller knows that the
+        table holds no row of its key (as it knows of a write-once table's rows), so it is
+        inserted, not upserted."""
+        if self.written_once:
+            self.appended.append(self._values(row))
+            return row
         key = self._key_of(row)
-        if self.complete and key not in self.rows:
+        if (new and key not in self.dirty) or (self.complete and key not in self.rows):
             self.new.add(key)
         self.rows[key] = row
         self.dirty.add(key)
@@ -127,6 +137,9 @@ class Table:
         rows, values, new = self.rows, self._values, self.new
         # Rows first put since the last take (`new` is part of `dirty`, and never deleted).
         inserts = list(map(values, map(cast(Callable[[Key], Row], rows.__getitem__), new)))
+        if self.appended:
+            inserts += self.appended
+            self.appended = []
         upserts, deletes = [], []
         for key in self.dirty - new if new else self.dirty:
             row = rows.get(key)
@@ -136,10 +149,11 @@ class Table:
                 upserts.append(values(row))
         self.dirty.clear()
         new.clear()
-        if self.written_once:
-            rows.clear()
-        elif len(rows) > (COMPLETE_CACHE_LIMIT if self.complete else CACHE_LIMIT):
-            rows.clear()
+        if len(rows) > (limit := COMPLETE_CACHE_LIMIT if self.complete else CACHE_LIMIT):
+            # Forget the rows first kept longest ago, down to half the limit (the recent
+            # ones are those the next events most likely change): misses now read the table.
+            for key in list(islice(rows, len(rows) - limit // 2)):
+                del rows[key]
             self.complete = False
 
         def write(db: ViewDatabase) -> None:
@@ -153,6 +167,7 @@ class Table:
         self.rows.clear()
         self.dirty.clear()
         self.new.clear()
+        self.appended = []
         self.complete = False
 
 
@@ -162,6 +177,9 @@ class Counters:
     def __init__(self, name: str, ddl: Sequence[str]) -> None:
         self.name, self.ddl = name, tuple(ddl)
         self.deltas: dict[tuple[str, str, str], int] = defaultdict(int)
+        # Every key the table holds, when known (the engine started from empty, as in a
+        # rebuild): a key not in it is inserted plainly (COPY on PostgreSQL), not upserted.
+        self.known: set[tuple[str, str, str]] | None = None
         self._conflict = (
             f"ON CONFLICT (organization_code, month, figure) DO UPDATE SET value = {name}.value + excluded.value"
         )
@@ -182,9 +200,31 @@ class Counters:
 
     def take(self) -> Callable[[ViewDatabase], None]:
         """The deltas summed so far, added by the returned function; the cache starts again."""
-        rows = [(*k, v) for k, v in self.deltas.items() if v]
+        known = self.known
+        if known is None:
+            rows = [(*k, v) for k, v in self.deltas.items() if v]
+            self.deltas.clear()
+            return lambda db: db.write_rows(self.name, COUNTER_COLUMNS, rows, self._conflict)
+        inserts, upserts, added = [], [], []
+        for k, v in self.deltas.items():
+            if not v:
+                continue
+            if k in known:
+                upserts.append((*k, v))
+            else:
+                inserts.append((*k, v))
+                added.append(k)
         self.deltas.clear()
-        return lambda db: db.write_rows(self.name, COUNTER_COLUMNS, rows, self._conflict)
+        known.update(added)
+        if len(known) > COUNTER_KEYS_LIMIT:
+            self.known = None
+
+        def write(db: ViewDatabase) -> None:
+            db.write_rows(self.name, COUNTER_COLUMNS, inserts)
+            db.write_rows(self.name, COUNTER_COLUMNS, upserts, self._conflict)
+
+        return write
 
     def forget(self) -> None:
         self.deltas.clear()
+        self.known = None

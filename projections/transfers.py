@@ -132,7 +132,8 @@ class TransfersView:
     def _(self, event: Transfer.LetterExtended, position: int, db: ViewDatabase) -> None:
         row = self._update(db, event, valid_until=event.valid_until.isoformat())
         self.extensions.put({"transfer_id": row["transfer_id"], "position": position,
-                             "on_date": event.on.isoformat(), "valid_until": event.valid_until.isoformat()})
+                             "on_date": event.on.isoformat(), "valid_until": event.valid_until.isoformat()},
+                            new=True)  # keyed by this event's position
 
     @apply.register
     def _(self, event: Transfer.MemberReceived, position: int, db: ViewDatabase) -> None:

@@ -29,6 +29,7 @@ from domain.ledger import Ledger
 from domain.member import Member
 from domain.transcodings import TRANSCODINGS
 from projections.decoding import EventDecoder, fast_path_possible
+from projections.reading import NotificationReader
 from tests.conftest import Store
 
 DUES_TOPIC = get_topic(Member.DuesPaid)
@@ -67,6 +68,27 @@ def test_every_event_of_a_generated_history_decodes_as_the_mapper_decodes_it(sto
     assert decoder.fallbacks == 0  # every event on the fast path
     assert len(stored) > 3000 and len(topics) > 25  # every kind of case of the simulation
 
+    # The engine's reader gives the same notifications, page by page (as tuples,
+    # decoded by `decode_row()` into the same events).
+    reader = NotificationReader(ledger.recorder)
+    assert reader.rows
+    read: list[Any] = []
+    while page := reader.select(reader.position(read[-1]) if read else 0, 700, stored[-5].id):
+        assert len(page) <= 700
+        read.extend(page)
+    assert len(read) == len(stored) - 4  # up to `stop`, inclusive
+    for item, notification in zip(read, stored, strict=False):
+        again = reader.notification(item)
+        assert (again.id, again.originator_id, again.originator_version, again.topic, again.state) == (
+            notification.id, notification.originator_id, notification.originator_version, notification.topic,
+            notification.state)
+        assert type(again.originator_id) is type(notification.originator_id)
+        assert str(again.originator_id) == str(notification.originator_id)
+        decoded = decoder.decode_row(item) if reader.rows else decoder.decode(item)
+        assert same(decoded, ledger.mapper.to_domain_event(notification)), notification.id
+    assert reader.select(stored[-1].id, 10) == []
+    assert decoder.fallbacks == 0
+
 
 def test_an_event_the_decoder_is_not_sure_of_goes_through_the_mapper(ledger: Ledger) -> None:
     decoder = EventDecoder(ledger.mapper)
@@ -87,6 +109,9 @@ def test_an_event_the_decoder_is_not_sure_of_goes_through_the_mapper(ledger: Led
         decoded[case] = decoder.decode(notification)
         assert decoder.fallbacks == before + 1, case
         assert same(decoded[case], ledger.mapper.to_domain_event(notification)), case
+        row = (notification.id, notification.originator_id, 3, DUES_TOPIC, notification.state)
+        assert same(decoder.decode_row(row), decoded[case]), case  # as a tuple: the same way
+        assert decoder.fallbacks == before + 2, case
     assert "class_version" not in vars(decoded["class_version"])
     assert decoded["a number beyond 64 bits"].request_id == 2**64 + 1  # orjson would make it a float
     assert decoded["a float"].request_id == 0.1

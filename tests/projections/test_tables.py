@@ -1,0 +1,146 @@
+"""The write-behind row cache of a view table: which rows it inserts and which it upserts,
+and what it forgets when it outgrows its limit, on both stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from projections import db as db_module
+from projections import tables as tables_module
+from projections.db import ViewDatabase
+from projections.tables import Counters, Table
+from tests.conftest import Store
+
+COLUMNS = ["code", "month", "value"]
+
+
+def table(**options: Any) -> Table:
+    return Table("t_cache", COLUMNS, ["code", "month"],
+                 ["CREATE TABLE IF NOT EXISTS t_cache (code TEXT NOT NULL, month TEXT NOT NULL, "
+                  "value INTEGER NOT NULL, PRIMARY KEY (code, month))"], **options)
+
+
+@pytest.fixture
+def db(store: Store) -> Any:
+    db = ViewDatabase(store.url)
+    for statement in table().ddl:
+        db.execute(statement)
+    yield db
+    db.close()
+
+
+def flush(t: Table | Counters, db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """Flush `t`, returning (rows, upsert?) of each write it made."""
+    written: list[tuple[int, bool]] = []
+    write_rows = db.write_rows
+
+    def spy(name: str, columns: Any, rows: Any, on_conflict: str = "") -> None:
+        if rows:
+            written.append((len(rows), bool(on_conflict)))
+        write_rows(name, columns, rows, on_conflict)
+
+    monkeypatch.setattr(db, "write_rows", spy)
+    with db.transaction():
+        t.flush(db)
+    monkeypatch.undo()
+    return written
+
+
+def rows(db: ViewDatabase) -> list[tuple[Any, ...]]:
+    return db.query("SELECT code, month, value FROM t_cache ORDER BY code, month")
+
+
+def test_rows_known_to_be_new_are_inserted_even_when_the_cache_is_not_complete(
+        db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    t = table()
+    assert not t.complete
+    t.put({"code": "A", "month": "2024-01", "value": 1}, new=True)
+    t.put({"code": "B", "month": "2024-01", "value": 2})  # not known: upserted
+    assert sorted(flush(t, db, monkeypatch)) == [(1, False), (1, True)]
+    # Changed after it was written: upserted, never inserted twice.
+    row = t.get(db, ("A", "2024-01"))
+    assert row is not None
+    row["value"] = 5
+    t.touch(row)
+    assert flush(t, db, monkeypatch) == [(1, True)]
+    # A key with a change waiting (here a delete) is not taken for new: the delete is kept.
+    t.delete(("B", "2024-01"))
+    t.put({"code": "B", "month": "2024-01", "value": 7}, new=True)
+    assert flush(t, db, monkeypatch) == [(1, True)]
+    assert rows(db) == [("A", "2024-01", 5), ("B", "2024-01", 7)]
+
+
+def test_write_once_tables_always_insert(db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    t = table(written_once=True)
+    for n in range(3):
+        t.put({"code": f"C{n}", "month": "2024-02", "value": n})
+    assert flush(t, db, monkeypatch) == [(3, False)]
+    assert not t.rows  # nothing kept once written
+    assert len(rows(db)) == 3
+
+
+def test_an_outgrown_cache_forgets_its_oldest_rows_and_reads_them_back(
+        db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tables_module, "COMPLETE_CACHE_LIMIT", 10)
+    t = table()
+    t.complete = True  # as in a rebuild from empty
+    for n in range(12):
+        t.put({"code": f"M{n:02}", "month": "2024-03", "value": n})
+    assert flush(t, db, monkeypatch) == [(12, False)]  # all new: inserted
+    assert not t.complete
+    assert list(t.rows) == [(f"M{n:02}", "2024-03") for n in range(7, 12)]  # the newest half of the limit
+    # A forgotten row is read back from the table (not taken for absent), then upserted.
+    old = t.get(db, ("M00", "2024-03"))
+    assert old == {"code": "M00", "month": "2024-03", "value": 0}
+    old["value"] = 100
+    t.touch(old)
+    assert flush(t, db, monkeypatch) == [(1, True)]
+    assert rows(db)[0] == ("M00", "2024-03", 100)
+    assert len(rows(db)) == 12
+
+
+@pytest.mark.parametrize("many", [1, 10_000])
+def test_rows_are_written_as_they_are_whichever_way(db: ViewDatabase, monkeypatch: pytest.MonkeyPatch,
+                                                     many: int) -> None:
+    """Many rows go to SQLite in one statement over a JSON array (to PostgreSQL by COPY),
+    a few one by one: the values read back are the same either way."""
+    monkeypatch.setattr(db_module, "JSON_MIN_ROWS", many)
+    monkeypatch.setattr(db_module, "COPY_MIN_ROWS", many)
+    db.execute("CREATE TABLE t_values (k INTEGER PRIMARY KEY, t TEXT, n BIGINT)")
+    values = [(1, None, None), (2, "", 0), (3, 'a "quoted", \\ back\nslash', -1), (4, "江苏省委组织部 ✓", 2**63 - 1),
+              (5, "tab\tand ☃", -(2**63)), (6, "1.50", 7)]
+    if db.kind == "sqlite":  # (PostgreSQL's text holds no NUL character)
+        values.append((7, "before\u0000after", 1))
+    with db.transaction():
+        db.write_rows("t_values", ["k", "t", "n"], values)
+        db.write_rows("t_values", ["k", "t", "n"], [(6, "changed", 8)], "ON CONFLICT (k) DO UPDATE SET t = excluded.t")
+    expected = [*values[:5], (6, "changed", 7), *values[6:]]
+    assert db.query("SELECT k, t, n FROM t_values ORDER BY k") == expected
+    assert [type(v) for row in db.query("SELECT t, n FROM t_values WHERE k = 4") for v in row] == [str, int]
+
+
+def test_counters_insert_the_keys_their_table_does_not_hold_yet(
+        db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    db.execute("CREATE TABLE t_counts (organization_code TEXT NOT NULL, month TEXT NOT NULL, figure TEXT NOT NULL, "
+               "value INTEGER NOT NULL, PRIMARY KEY (organization_code, month, figure))")
+    counters = Counters("t_counts", [])
+    counters.known = set()  # as the engine starts a rebuild: the table is empty
+    counters.add(["A", "B"], "2024-01", "net", 2)
+    counters.add(["A"], "2024-01", "left", 0)  # nothing to write
+    assert flush(counters, db, monkeypatch) == [(2, False)]
+    counters.add(["A", "C"], "2024-01", "net", 1)
+    assert sorted(flush(counters, db, monkeypatch)) == [(1, False), (1, True)]  # C new, A added to
+    monkeypatch.setattr(tables_module, "COUNTER_KEYS_LIMIT", 2)
+    counters.add(["D"], "2024-02", "net", 1)
+    assert flush(counters, db, monkeypatch) == [(1, False)]
+    assert counters.known is None  # past its limit: every key upserted from now on
+    counters.add(["D", "E"], "2024-02", "net", 1)
+    assert flush(counters, db, monkeypatch) == [(2, True)]
+    assert db.query("SELECT organization_code, month, figure, value FROM t_counts ORDER BY 1") == [
+        ("A", "2024-01", "net", 3), ("B", "2024-01", "net", 2), ("C", "2024-01", "net", 1),
+        ("D", "2024-02", "net", 2), ("E", "2024-02", "net", 1)]
+    counters.known = set()
+    counters.forget()  # after a failed batch: the table's keys are no longer known
+    assert counters.known is None
