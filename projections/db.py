@@ -80,6 +80,16 @@ class ViewDatabase:
         db._sqlite = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
         return db
 
+    def any_of(self, column: str) -> str:
+        """A condition that `column` (a fixed name) is one of a list given as one parameter,
+        `list_param(values)`: no statement with a placeholder a value, to parse and plan."""
+        if self.kind == "postgres":
+            return f"{column} = ANY(?)"
+        return f"{column} IN (SELECT value FROM json_each(?))"
+
+    def list_param(self, values: Sequence[Any]) -> Any:
+        return list(values) if self.kind == "postgres" else orjson.dumps(list(values)).decode()
+
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.kind == "postgres" else statement
 

@@ -68,14 +68,15 @@ LAST_ACTIVITY = Table(
      # held_org, held_from: where and since when the member is held now (held_to NULL); when
      # it is not held now, held_to is the day its last held stint ended.
      "held_org TEXT, held_from TEXT NOT NULL, held_to TEXT, enrolled_on TEXT NOT NULL) WITHOUT ROWID",
-     # The inactivity check of the members held now (partial, covering indexes): those with
+     # The inactivity check of the members held now (partial, covering indexes: held_to,
+     # always NULL in them, too, or SQLite would read each row for it): those with
      # no activity since before a window, by their last active month;
      "CREATE INDEX IF NOT EXISTS proj_last_activity_last ON proj_last_activity "
-     "(last_month, held_from, enrolled_on, held_org, registration_no, last_activity_on) WHERE held_to IS NULL",
+     "(last_month, held_from, enrolled_on, held_org, registration_no, last_activity_on, held_to) WHERE held_to IS NULL",
      # those active again after a quiet spell of more than 6 months (quiet_from: the month
      # before it; NULL when the last two active months are closer), by its start;
      "CREATE INDEX IF NOT EXISTS proj_last_activity_quiet ON proj_last_activity "
-     "(quiet_from, last_month, held_from, enrolled_on, held_org, registration_no, last_activity_on) "
+     "(quiet_from, last_month, held_from, enrolled_on, held_org, registration_no, last_activity_on, held_to) "
      "WHERE held_to IS NULL AND quiet_from IS NOT NULL",
      # and those whose last two active months are both after a window (a day in the past).
      "CREATE INDEX IF NOT EXISTS proj_last_activity_previous ON proj_last_activity (previous_month) "

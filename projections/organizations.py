@@ -40,7 +40,8 @@ CLOSURE = Table(
     ["ancestor", "descendant"],
     ["CREATE TABLE IF NOT EXISTS proj_org_closure (ancestor TEXT NOT NULL, descendant TEXT NOT NULL, "
      "depth INTEGER NOT NULL, PRIMARY KEY (ancestor, descendant)) WITHOUT ROWID",
-     "CREATE INDEX IF NOT EXISTS proj_org_closure_descendant ON proj_org_closure (descendant)"],
+     # Each organization's ancestors, nearest first, without reading the table.
+     "CREATE INDEX IF NOT EXISTS proj_org_closure_up ON proj_org_closure (descendant, depth, ancestor)"],
 )
 FILINGS = Table(
     "proj_filings",

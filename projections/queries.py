@@ -521,8 +521,13 @@ class Queries:
                 f"SELECT x.*, ? AS due, x.organization_code AS responsible FROM (SELECT {columns} "
                 "FROM proj_last_activity l WHERE l.held_to IS NULL AND l.last_month < ? "
                 f"AND COALESCE(l.held_from, '') <= ? AND l.enrolled_on <= ? UNION ALL SELECT {columns} "
+                # (quiet since entering the ledger, '', most members: by their last active month)
                 "FROM proj_last_activity l WHERE l.held_to IS NULL AND l.quiet_from IS NOT NULL "
-                "AND l.quiet_from < ? AND COALESCE(l.last_month, '') > ? AND COALESCE(l.held_from, '') <= ? "
+                "AND l.quiet_from = '' AND l.last_month > ? AND COALESCE(l.held_from, '') <= ? "
+                f"AND l.enrolled_on <= ? UNION ALL SELECT {columns} "
+                "FROM proj_last_activity l WHERE l.held_to IS NULL AND l.quiet_from IS NOT NULL "
+                "AND l.quiet_from > '' AND l.quiet_from < ? AND COALESCE(l.last_month, '') > ? "
+                "AND COALESCE(l.held_from, '') <= ? "
                 f"AND l.enrolled_on <= ? UNION ALL SELECT {columns} FROM proj_last_activity l "
                 "WHERE l.held_to IS NULL AND l.previous_month > ? AND COALESCE(l.held_from, '') <= ? "
                 f"AND l.enrolled_on <= ? AND {idle} "
@@ -531,7 +536,7 @@ class Queries:
                 f"UNION ALL SELECT {moved} WHERE l.held_to > ? AND {held_on} "
                 f"UNION ALL SELECT {moved} WHERE l.held_to IS NULL AND l.held_from > ? AND {held_on}"
                 f") x WHERE 1 = 1 {where}"
-            ), [due, first, day, start, first, final, day, start, final, day, start, *window,
+            ), [due, first, day, start, final, day, start, first, final, day, start, final, day, start, *window,
                 day, day, day, start, *window, day, day, day, start, *window, *extra], need=need)
         found.sort(key=overdue_order)
         rows = found[offset:offset + limit]
@@ -540,33 +545,26 @@ class Queries:
 
     def _fill_page(self, rows: list[dict[str, Any]]) -> None:
         """Names, and the committee responsible for an unreturned certificate, of a page."""
-        def chunks(values: list[str]) -> Any:
-            for at in range(0, len(values), 1000):
-                chunk = values[at:at + 1000]
-                yield chunk, ", ".join("?" for _ in chunk)
-
+        db = self.db
         numbers = sorted({r["registration_no"] for r in rows})
-        names: dict[str, str] = {}
-        for chunk, marks in chunks(numbers):
-            names.update(self.db.query(
-                f"SELECT registration_no, name FROM proj_members WHERE registration_no IN ({marks})", chunk))
-        # The nearest ancestor of a chasing kind: each home's ancestors, then their kinds.
+        names: dict[str, str] = dict(db.query(  # type: ignore[arg-type]
+            f"SELECT registration_no, name FROM proj_members WHERE {db.any_of('registration_no')}",
+            [db.list_param(numbers)])) if numbers else {}
+        # The nearest ancestor of a chasing kind of each home organization.
         homes = sorted({r["organization_code"] for r in rows if r["kind"] == "unreturned_certificate"})
-        chains: dict[str, list[tuple[int, str]]] = {}
-        for chunk, marks in chunks(homes):
-            for home, ancestor, depth in self.db.query(
-                    f"SELECT descendant, ancestor, depth FROM proj_org_closure WHERE descendant IN ({marks})", chunk):
-                chains.setdefault(home, []).append((int(depth), ancestor))
-        chasing: set[str] = set()
-        for chunk, marks in chunks(sorted({a for chain in chains.values() for _, a in chain})):
-            chasing.update(code for (code,) in self.db.query(
-                f"SELECT code FROM proj_organizations WHERE code IN ({marks}) AND kind IN {CHASING_KINDS}", chunk))
-        responsible = {home: min((d, a) for d, a in chain if a in chasing)[1]
-                       for home, chain in chains.items() if any(a in chasing for _, a in chain)}
+        responsible: dict[str, tuple[int, str]] = {}
+        if homes:
+            for home, ancestor, depth in db.query(
+                    "SELECT k.descendant, k.ancestor, k.depth FROM proj_org_closure k JOIN proj_organizations o "
+                    f"ON o.code = k.ancestor WHERE {db.any_of('k.descendant')} AND o.kind IN {CHASING_KINDS}",
+                    [db.list_param(homes)]):
+                if home not in responsible or int(depth) < responsible[home][0]:
+                    responsible[home] = (int(depth), ancestor)
         for row in rows:
             row["name"] = names.get(row["registration_no"])
             if row["kind"] == "unreturned_certificate":
-                row["responsible_organization_code"] = responsible.get(row["organization_code"])
+                found = responsible.get(row["organization_code"])
+                row["responsible_organization_code"] = found[1] if found else None
 
     # --- reports ---------------------------------------------------------------------------
 
