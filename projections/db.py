@@ -95,8 +95,9 @@ class ViewDatabase:
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         if self.kind == "postgres":
-            if statement.endswith(WITHOUT_ROWID):  # SQLite's table kind: PostgreSQL's tables have none
-                statement = statement[:-len(WITHOUT_ROWID)]
+            if statement.endswith(WITHOUT_ROWID):  # SQLite's table kind: on PostgreSQL, room in each
+                # page for a changed row's new version (a HOT update: no new index entries)
+                statement = statement[:-len(WITHOUT_ROWID)] + " WITH (fillfactor = 80)"
             self._pg.execute(self._sql(statement), params)  # type: ignore[arg-type]
         else:
             self._sqlite.execute(statement, params)
