@@ -30,6 +30,17 @@ BULK_CACHE_KIB = 2 * 1024 * 1024
 WITHOUT_ROWID = " WITHOUT ROWID"
 
 
+def _json_rows(rows: Sequence[Sequence[Any]]) -> bytes | None:
+    """The rows as a JSON array that SQLite reads back as the values it would bind; None
+    when it could not: an integer beyond 64 bits, or a NUL character (SQLite's JSON
+    functions end a text there)."""
+    try:
+        array = orjson.dumps(rows)
+    except TypeError:
+        return None
+    return None if b"\\u0000" in array else array
+
+
 class ViewDatabase:
     """A single connection used by one thread at a time (the engine serializes access)."""
 
@@ -145,19 +156,15 @@ class ViewDatabase:
                     ) + pgsql.SQL(on_conflict))  # type: ignore[arg-type]
                     cursor.execute(pgsql.SQL("TRUNCATE {}").format(pgsql.Identifier(target)))
             return
-        if self.kind == "sqlite" and len(rows) >= JSON_MIN_ROWS:
-            try:
-                array = orjson.dumps(rows)
-            except TypeError:  # a value JSON can't hold as SQLite binds it (an integer beyond 64 bits)
-                array = b"\\u0000"
-            if b"\\u0000" not in array:  # (SQLite's JSON functions end a text at a NUL character)
-                # One statement over a JSON array of the rows: SQLite reads it without the
-                # interpreter, so a writer thread holds the GIL for the encoding alone.
-                values = ", ".join(f"value ->> {n}" for n in range(len(columns)))
-                self._sqlite.execute(
-                    f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?) "
-                    f"WHERE true {on_conflict}", (array,))
-                return
+        array = _json_rows(rows) if self.kind == "sqlite" and len(rows) >= JSON_MIN_ROWS else None
+        if array is not None:
+            # One statement over a JSON array of the rows: SQLite reads it without the
+            # interpreter, so a writer thread holds the GIL for the encoding alone.
+            values = ", ".join(f"value ->> {n}" for n in range(len(columns)))
+            self._sqlite.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM json_each(?) "
+                f"WHERE true {on_conflict}", (array,))
+            return
         marks = ", ".join("?" for _ in columns)
         self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {on_conflict}", rows)
 

@@ -37,6 +37,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import resolve_topic
 
 from domain.transcodings import DateAsISO
+from projections.reading import as_notification
 
 # Transcodings whose `decode(text)` is exactly this function of the text: called directly.
 _DIRECT: dict[type, Callable[[str], Any]] = {
@@ -100,8 +101,7 @@ class EventDecoder:
             except Exception:
                 pass
         self.fallbacks += 1
-        return self.mapper.to_domain_event(Notification(
-            id=row[0], originator_id=row[1], originator_version=row[2], topic=row[3], state=row[4]))
+        return self.mapper.to_domain_event(as_notification(row))
 
     def _decode(self, topic: str, originator_id: Any, stored: bytes, originator_version: int) -> Any:
         found = self._classes.get(topic, _UNKNOWN)

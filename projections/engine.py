@@ -391,16 +391,12 @@ class ProjectionEngine:
 
     # --- rebuild and verify ------------------------------------------------------------
 
-    def table_names(self) -> list[str]:
-        """The tracking table and every view table (this module's constants)."""
-        return ["proj_tracking", *(t.name for t in self.all_tables)]
-
     def drop(self) -> None:
         with self.db.transaction():
             self._drop_tables()
 
     def _drop_tables(self) -> None:
-        for name in self.table_names():
+        for name in ["proj_tracking", *(t.name for t in self.all_tables)]:
             self.db.execute("DROP TABLE IF EXISTS " + name)  # names are this module's constants
 
     def rebuild(self, progress: Progress | None = None, until: int | None = None) -> int:

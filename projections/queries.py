@@ -547,7 +547,7 @@ class Queries:
         """Names, and the committee responsible for an unreturned certificate, of a page."""
         db = self.db
         numbers = sorted({r["registration_no"] for r in rows})
-        names: dict[str, str] = dict(db.query(  # type: ignore[arg-type]
+        names: dict[str, str] = dict(db.query(
             f"SELECT registration_no, name FROM proj_members WHERE {db.any_of('registration_no')}",
             [db.list_param(numbers)])) if numbers else {}
         # The nearest ancestor of a chasing kind of each home organization.

@@ -39,6 +39,12 @@ def uuid_of(text: str) -> UUID:
     return value
 
 
+def as_notification(row: tuple[int, Any, int, str, bytes]) -> Notification:
+    """The library's notification of a row (id, originator_id, originator_version, topic, state)."""
+    id_, originator_id, version, topic, state = row
+    return Notification(id=id_, originator_id=originator_id, originator_version=version, topic=topic, state=state)
+
+
 class NotificationReader:
     """`select(start, limit, stop)`: the next page after `start`; `position(item)` and
     `parts(item)` (originator_id, originator_version, topic, state) of its items."""
@@ -77,11 +83,3 @@ class NotificationReader:
             cursor.execute(self._statement, params)
             return [(id_, uuid_of(originator_id), version, topic, state)
                     for id_, originator_id, version, topic, state in cursor.fetchall()]
-
-    def notification(self, item: Any) -> Notification:
-        """The library's notification of a page item."""
-        if not self.rows:
-            return item  # type: ignore[no-any-return]
-        id_, originator_id, version, topic, state = item
-        return Notification(id=id_, originator_id=originator_id, originator_version=version, topic=topic,
-                            state=state)

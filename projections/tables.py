@@ -201,22 +201,17 @@ class Counters:
     def take(self) -> Callable[[ViewDatabase], None]:
         """The deltas summed so far, added by the returned function; the cache starts again."""
         known = self.known
-        if known is None:
-            rows = [(*k, v) for k, v in self.deltas.items() if v]
-            self.deltas.clear()
-            return lambda db: db.write_rows(self.name, COUNTER_COLUMNS, rows, self._conflict)
-        inserts, upserts, added = [], [], []
-        for k, v in self.deltas.items():
-            if not v:
+        inserts, upserts = [], []
+        for key, delta in self.deltas.items():
+            if not delta:
                 continue
-            if k in known:
-                upserts.append((*k, v))
+            if known is None or key in known:
+                upserts.append((*key, delta))
             else:
-                inserts.append((*k, v))
-                added.append(k)
+                inserts.append((*key, delta))
+                known.add(key)
         self.deltas.clear()
-        known.update(added)
-        if len(known) > COUNTER_KEYS_LIMIT:
+        if known is not None and len(known) > COUNTER_KEYS_LIMIT:
             self.known = None
 
         def write(db: ViewDatabase) -> None:

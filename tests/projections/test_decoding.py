@@ -29,7 +29,7 @@ from domain.ledger import Ledger
 from domain.member import Member
 from domain.transcodings import TRANSCODINGS
 from projections.decoding import EventDecoder, fast_path_possible
-from projections.reading import NotificationReader
+from projections.reading import NotificationReader, as_notification
 from tests.conftest import Store
 
 DUES_TOPIC = get_topic(Member.DuesPaid)
@@ -78,7 +78,7 @@ def test_every_event_of_a_generated_history_decodes_as_the_mapper_decodes_it(sto
         read.extend(page)
     assert len(read) == len(stored) - 4  # up to `stop`, inclusive
     for item, notification in zip(read, stored, strict=False):
-        again = reader.notification(item)
+        again = as_notification(item)
         assert (again.id, again.originator_id, again.originator_version, again.topic, again.state) == (
             notification.id, notification.originator_id, notification.originator_version, notification.topic,
             notification.state)
