@@ -18,7 +18,8 @@ import psycopg
 from psycopg import sql as pgsql
 
 Row = tuple[Any, ...]
-# From this many rows, PostgreSQL writes go through COPY (fewer round trips and conversions).
+# From this many rows, PostgreSQL writes go through COPY in binary (fewer round trips, and
+# values made by psycopg's dumpers in C: no text to format here or to parse on the server).
 COPY_MIN_ROWS = 200
 # From this many rows, SQLite writes go in one statement over a JSON array of the rows.
 JSON_MIN_ROWS = 200
@@ -48,6 +49,8 @@ class ViewDatabase:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # PostgreSQL: each table's column types (oids) for binary COPY, forgotten on any DDL.
+        self._types: dict[str, dict[str, int]] = {}
         parts = urlsplit(url)
         if parts.scheme == "sqlite":
             path = unquote(url[len("sqlite:///"):])
@@ -109,6 +112,8 @@ class ViewDatabase:
             if statement.endswith(WITHOUT_ROWID):  # SQLite's table kind: on PostgreSQL, room in each
                 # page for a changed row's new version (a HOT update: no new index entries)
                 statement = statement[:-len(WITHOUT_ROWID)] + " WITH (fillfactor = 80)"
+            if not statement.startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
+                self._types.clear()  # a table may be dropped or made anew
             self._pg.execute(self._sql(statement), params)  # type: ignore[arg-type]
         else:
             self._sqlite.execute(statement, params)
@@ -146,8 +151,11 @@ class ViewDatabase:
                     "CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {})"
                 ).format(pgsql.Identifier(target), pgsql.Identifier(table)))
             names = pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
+            types = self._column_types(table)
             with self._pg.cursor() as cursor:
-                with cursor.copy(pgsql.SQL("COPY {} ({}) FROM STDIN").format(pgsql.Identifier(target), names)) as copy:
+                with cursor.copy(pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                        pgsql.Identifier(target), names)) as copy:
+                    copy.set_types([types[c] for c in columns])
                     for row in rows:
                         copy.write_row(row)
                 if on_conflict:
@@ -167,6 +175,15 @@ class ViewDatabase:
             return
         marks = ", ".join("?" for _ in columns)
         self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {on_conflict}", rows)
+
+    def _column_types(self, table: str) -> dict[str, int]:
+        """A PostgreSQL table's column types (oids), which binary COPY sends values as."""
+        found = self._types.get(table)
+        if found is None:
+            found = self._types[table] = dict(self._pg.execute(
+                "SELECT attname, atttypid::int FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (table,)).fetchall())
+        return found
 
     def query(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         if self.kind == "postgres":

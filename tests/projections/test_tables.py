@@ -121,6 +121,19 @@ def test_rows_are_written_as_they_are_whichever_way(db: ViewDatabase, monkeypatc
     assert [type(v) for row in db.query("SELECT t, n FROM t_values WHERE k = 4") for v in row] == [str, int]
 
 
+def test_a_table_made_anew_with_other_column_types_is_written_by_its_new_types(
+        db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL's binary COPY sends each value as its column's type, looked up once per
+    table: a table dropped and made again with other types is looked up again."""
+    monkeypatch.setattr(db_module, "COPY_MIN_ROWS", 1)
+    db.execute("CREATE TABLE t_types (k INTEGER PRIMARY KEY, v INTEGER)")
+    db.write_rows("t_types", ["k", "v"], [(1, 10)])
+    db.execute("DROP TABLE t_types")
+    db.execute("CREATE TABLE t_types (k INTEGER PRIMARY KEY, v TEXT)")
+    db.write_rows("t_types", ["k", "v"], [(1, "ten")])
+    db.write_rows("t_types", ["k", "v"], [(1, "eleven"), (2, None)], "ON CONFLICT (k) DO UPDATE SET v = excluded.v")
+    assert db.query("SELECT k, v FROM t_types ORDER BY k") == [(1, "eleven"), (2, None)]
+
 def test_counters_insert_the_keys_their_table_does_not_hold_yet(
         db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
     db.execute("CREATE TABLE t_counts (organization_code TEXT NOT NULL, month TEXT NOT NULL, figure TEXT NOT NULL, "
