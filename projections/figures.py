@@ -56,17 +56,17 @@ class FiguresView:
 
     def __init__(self, tree: Tree, members: MembersView, transfers: TransfersView) -> None:
         self.tree, self.members, self.transfers = tree, members, transfers
-        self.counts, self.own = COUNTS.fresh(), OWN.fresh()
+        self.counts, self.own = COUNTS.fresh(tree.ancestors), OWN.fresh()
         self.tables = (self.own,)
         self.counters = (self.counts,)
 
     # --- counting helpers ------------------------------------------------------------
 
     def flow(self, db: ViewDatabase, org: str, month: str, figure: str, delta: int = 1) -> None:
-        self.counts.add(self.tree.ancestors(org), month, figure, delta)
+        self.counts.add_up(org, month, figure, delta)
 
     def stock(self, db: ViewDatabase, org: str, month: str, figure: str, delta: int) -> None:
-        self.counts.add(self.tree.ancestors(org), month, figure, delta)
+        self.counts.add_up(org, month, figure, delta)
         row = self.own.get(db, (org, figure)) or self.own.put(
             {"organization_code": org, "figure": figure, "value": 0}
         )
@@ -215,6 +215,7 @@ class FiguresView:
     def _(self, event: Organization.Moved, position: int, db: ViewDatabase) -> None:
         """A whole organization moves: its subtree's stock leaves the old ancestors and
         joins the new ones, counted as whole-organization transfers."""
+        self.counts.spread()  # what was counted before the move, up the tree as it was
         code = self.tree.code_by_id[originator_key(event)]
         month = month_of(event)
         before = self.tree.ancestors(event.from_parent_code) if event.from_parent_code else ()

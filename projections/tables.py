@@ -172,11 +172,18 @@ class Table:
 
 
 class Counters:
-    """Additive figures per (organization, month, figure): deltas summed in memory per batch."""
+    """Additive figures per (organization, month, figure): deltas summed in memory per batch.
 
-    def __init__(self, name: str, ddl: Sequence[str]) -> None:
-        self.name, self.ddl = name, tuple(ddl)
+    A figure counted at an organization and at each of its ancestors (`add_up`) is summed
+    at the organization alone until the batch is taken, and only then spread up its chain
+    (`ancestors`): once for all the batch's changes there, not once a change. The chain
+    is the one when spread: call `spread()` before the tree changes."""
+
+    def __init__(self, name: str, ddl: Sequence[str],
+                 ancestors: Callable[[str], Sequence[str]] | None = None) -> None:
+        self.name, self.ddl, self.ancestors = name, tuple(ddl), ancestors
         self.deltas: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.below: dict[tuple[str, str, str], int] = defaultdict(int)  # added up, not spread yet
         # Every key the table holds, when known (the engine started from empty, as in a
         # rebuild): a key not in it is inserted plainly (COPY on PostgreSQL), not upserted.
         self.known: set[tuple[str, str, str]] | None = None
@@ -188,18 +195,35 @@ class Counters:
             "ORDER BY organization_code, month, figure"
         )
 
-    def fresh(self) -> Counters:
-        return Counters(self.name, self.ddl)
+    def fresh(self, ancestors: Callable[[str], Sequence[str]] | None = None) -> Counters:
+        return Counters(self.name, self.ddl, ancestors)
 
     def add(self, orgs: Sequence[str], month: str, figure: str, delta: int = 1) -> None:
         for org in orgs:
             self.deltas[(org, month, figure)] += delta
+
+    def add_up(self, org: str, month: str, figure: str, delta: int = 1) -> None:
+        """Add at `org` and at each of its ancestors."""
+        self.below[(org, month, figure)] += delta
+
+    def spread(self) -> None:
+        """Add what was added up to each organization's chain of ancestors as it is now."""
+        if not self.below:
+            return
+        deltas, ancestors = self.deltas, self.ancestors
+        assert ancestors is not None, "counters added up need the tree's ancestors"
+        for (org, month, figure), delta in self.below.items():
+            if delta:
+                for up in ancestors(org):
+                    deltas[(up, month, figure)] += delta
+        self.below.clear()
 
     def flush(self, db: ViewDatabase) -> None:
         self.take()(db)
 
     def take(self) -> Callable[[ViewDatabase], None]:
         """The deltas summed so far, added by the returned function; the cache starts again."""
+        self.spread()
         known = self.known
         inserts, upserts = [], []
         for key, delta in self.deltas.items():
@@ -222,4 +246,5 @@ class Counters:
 
     def forget(self) -> None:
         self.deltas.clear()
+        self.below.clear()
         self.known = None

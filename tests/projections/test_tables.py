@@ -157,3 +157,33 @@ def test_counters_insert_the_keys_their_table_does_not_hold_yet(
     counters.known = set()
     counters.forget()  # after a failed batch: the table's keys are no longer known
     assert counters.known is None
+
+
+def test_counters_added_up_spread_over_the_chain_as_it_was_when_spread(
+        db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`add_up` sums at the organization alone and spreads up its chain when taken (or
+    when `spread()` is called before the tree changes): the same figures as adding at
+    each ancestor straight away."""
+    db.execute("CREATE TABLE t_counts (organization_code TEXT NOT NULL, month TEXT NOT NULL, figure TEXT NOT NULL, "
+               "value INTEGER NOT NULL, PRIMARY KEY (organization_code, month, figure))")
+    parents = {"B1": "C1", "C1": "R", "C2": "R"}
+
+    def ancestors(code: str) -> tuple[str, ...]:
+        chain = [code]
+        while chain[-1] in parents:
+            chain.append(parents[chain[-1]])
+        return tuple(chain)
+
+    counters = Counters("t_counts", [], ancestors)
+    counters.add_up("B1", "2024-01", "net", 1)
+    counters.add_up("B1", "2024-01", "net", 2)
+    counters.add_up("B1", "2024-01", "left", 0)  # nothing to write
+    counters.spread()
+    parents["B1"] = "C2"  # B1 moves under C2: what was counted before stays under C1
+    counters.add_up("B1", "2024-01", "net", 10)
+    counters.add(["R"], "2024-01", "net", 100)
+    with db.transaction():
+        counters.take()(db)
+    assert db.query("SELECT organization_code, figure, value FROM t_counts ORDER BY organization_code") == [
+        ("B1", "net", 13), ("C1", "net", 3), ("C2", "net", 10), ("R", "net", 113)]
+    assert not counters.below and not counters.deltas
