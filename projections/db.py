@@ -7,8 +7,11 @@ so the views read back the same values on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -21,11 +24,17 @@ Row = tuple[Any, ...]
 # From this many rows, PostgreSQL writes go through COPY in binary (fewer round trips, and
 # values made by psycopg's dumpers in C: no text to format here or to parse on the server).
 COPY_MIN_ROWS = 200
-# From this many rows, SQLite writes go in one statement over a JSON array of the rows.
-JSON_MIN_ROWS = 200
+# From this many rows, SQLite writes go in one statement over a JSON array of the rows: the
+# statement runs without the interpreter, and a writer thread waits for the interpreter once
+# a table, not once a row (each wait, while another thread applies events, can last a whole
+# switch interval).
+JSON_MIN_ROWS = 1
 # SQLite's page cache while views are rebuilt (KiB): rows are changed all over tables
 # of hundreds of MB, at random (by member), so a province's views should fit.
 BULK_CACHE_KIB = 2 * 1024 * 1024
+# PostgreSQL's memory for sorting while views are rebuilt (KiB; its default is 64 MB): the
+# indexes built at the end of a rebuild sort millions of rows each.
+BULK_SORT_KIB = 512 * 1024
 # The end of the DDL of a view table that SQLite keeps in its primary key's order (narrow
 # rows, changed by key, many times: one B-tree to walk, not a table and an index).
 WITHOUT_ROWID = " WITHOUT ROWID"
@@ -49,8 +58,10 @@ class ViewDatabase:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        # PostgreSQL: each table's column types (oids) for binary COPY, forgotten on any DDL.
+        # PostgreSQL: each table's column types (oids) for binary COPY, and the staging tables
+        # made on this connection: forgotten on any DDL and any rollback.
         self._types: dict[str, dict[str, int]] = {}
+        self._staged: set[str] = set()
         parts = urlsplit(url)
         if parts.scheme == "sqlite":
             path = unquote(url[len("sqlite:///"):])
@@ -113,7 +124,7 @@ class ViewDatabase:
                 # page for a changed row's new version (a HOT update: no new index entries)
                 statement = statement[:-len(WITHOUT_ROWID)] + " WITH (fillfactor = 80)"
             if not statement.startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
-                self._types.clear()  # a table may be dropped or made anew
+                self._forget_tables()  # a table may be dropped or made anew
             self._pg.execute(self._sql(statement), params)  # type: ignore[arg-type]
         else:
             self._sqlite.execute(statement, params)
@@ -147,9 +158,11 @@ class ViewDatabase:
             target = table
             if on_conflict:
                 target = "stage_" + table
-                self._pg.execute(pgsql.SQL(
-                    "CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {})"
-                ).format(pgsql.Identifier(target), pgsql.Identifier(table)))
+                if target not in self._staged:  # made once a connection (again after DDL or a rollback)
+                    self._pg.execute(pgsql.SQL(
+                        "DROP TABLE IF EXISTS pg_temp.{}; CREATE TEMPORARY TABLE {} (LIKE {})"
+                    ).format(pgsql.Identifier(target), pgsql.Identifier(target), pgsql.Identifier(table)))
+                    self._staged.add(target)
             names = pgsql.SQL(", ").join(map(pgsql.Identifier, columns))
             types = self._column_types(table)
             with self._pg.cursor() as cursor:
@@ -158,11 +171,11 @@ class ViewDatabase:
                     copy.set_types([types[c] for c in columns])
                     for row in rows:
                         copy.write_row(row)
-                if on_conflict:
+                if on_conflict:  # one round trip: each is a wait for the interpreter too
                     cursor.execute(pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ").format(
                         pgsql.Identifier(table), names, names, pgsql.Identifier(target)
-                    ) + pgsql.SQL(on_conflict))  # type: ignore[arg-type]
-                    cursor.execute(pgsql.SQL("TRUNCATE {}").format(pgsql.Identifier(target)))
+                    ) + pgsql.SQL(on_conflict) + pgsql.SQL("; TRUNCATE {}").format(  # type: ignore[arg-type]
+                        pgsql.Identifier(target)))
             return
         array = _json_rows(rows) if self.kind == "sqlite" and len(rows) >= JSON_MIN_ROWS else None
         if array is not None:
@@ -175,6 +188,10 @@ class ViewDatabase:
             return
         marks = ", ".join("?" for _ in columns)
         self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {on_conflict}", rows)
+
+    def _forget_tables(self) -> None:
+        self._types.clear()
+        self._staged.clear()
 
     def _column_types(self, table: str) -> dict[str, int]:
         """A PostgreSQL table's column types (oids), which binary COPY sends values as."""
@@ -200,8 +217,12 @@ class ViewDatabase:
     def transaction(self) -> Iterator[None]:
         """All or nothing: the views and the tracking position commit together."""
         if self.kind == "postgres":
-            with self._pg.transaction():
-                yield
+            try:
+                with self._pg.transaction():
+                    yield
+            except BaseException:
+                self._forget_tables()  # what the transaction made is gone with it
+                raise
         else:
             self._sqlite.execute("BEGIN IMMEDIATE")
             try:
@@ -211,37 +232,77 @@ class ViewDatabase:
                 raise
             self._sqlite.execute("COMMIT")
 
-    def settle(self, tables: Sequence[str]) -> None:
-        """After a bulk load, on PostgreSQL: VACUUM (ANALYZE) the tables, so the planner has
-        statistics and index-only scans need no heap visits (the visibility map is set),
-        as autovacuum would do, later. (SQLite: nothing; its queries are written for a
-        planner without statistics.)"""
+    def finish_load(self, indexes: dict[str, list[str]]) -> None:
+        """After a bulk load, build each table's secondary `indexes` (its CREATE INDEX
+        statements) and settle the table. On PostgreSQL settling is VACUUM (ANALYZE), so the
+        planner has statistics and index-only scans need no heap visits (the visibility map
+        is set), as autovacuum would do, later; the tables go largest first to a connection
+        a core, each with its bulk-load settings, so the server builds and vacuums several
+        at once. SQLite builds the indexes here, in one transaction, and settles nothing:
+        its queries are written for a planner without statistics."""
         if self.kind != "postgres":
+            with self.transaction():
+                for statements in indexes.values():
+                    for statement in statements:
+                        self.execute(statement)
             return
-        for table in tables:
-            self._pg.execute(pgsql.SQL("VACUUM (ANALYZE) {}").format(pgsql.Identifier(table)))
+        sizes: dict[str, int] = dict(self.query("SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+                                "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'"))
+        tables = sorted(indexes, key=lambda t: -sizes.get(t, 0))
+        pending = iter(tables)
+        lock = threading.Lock()
+
+        def work() -> None:
+            db = ViewDatabase(self.url)
+            try:
+                with db.bulk_load():
+                    while True:
+                        with lock:
+                            table = next(pending, None)
+                        if table is None:
+                            return
+                        for statement in indexes[table]:
+                            db.execute(statement)
+                        db._pg.execute(pgsql.SQL("VACUUM (ANALYZE) {}").format(pgsql.Identifier(table)))
+            finally:
+                db.close()
+
+        workers = max(1, min(len(tables), os.cpu_count() or 1))
+        with ThreadPoolExecutor(workers, thread_name_prefix="view-indexes") as pool:
+            for done in [pool.submit(work) for _ in range(workers)]:
+                done.result()
 
     @contextmanager
     def bulk_load(self) -> Iterator[None]:
         """Faster, less durable commits while the views are rebuilt, restored afterwards: a
         crash may lose the last commits, never part of one (PostgreSQL's asynchronous
-        commit; SQLite without fsync, WAL kept, a larger page cache)."""
+        commit; SQLite without fsync, WAL kept, a larger page cache). Building indexes sorts
+        in more memory meanwhile (PostgreSQL's maintenance_work_mem; SQLite's sorter takes
+        the page cache's size)."""
         if self.kind == "postgres":
             self._pg.execute("SET synchronous_commit = off")
+            sorting = self.scalar("SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem'")
+            if sorting is not None and sorting < BULK_SORT_KIB:  # (a server set higher keeps its own)
+                self._pg.execute(f"SET maintenance_work_mem = '{BULK_SORT_KIB}kB'")
             try:
                 yield
             finally:
                 self._pg.execute("RESET synchronous_commit")
+                self._pg.execute("RESET maintenance_work_mem")
             return
         synchronous = self._sqlite.execute("PRAGMA synchronous").fetchone()[0]
         cache_size = self._sqlite.execute("PRAGMA cache_size").fetchone()[0]
+        threads = self._sqlite.execute("PRAGMA threads").fetchone()[0]
         self._sqlite.execute("PRAGMA synchronous=OFF")
         self._sqlite.execute(f"PRAGMA cache_size=-{BULK_CACHE_KIB}")
+        # Helper threads for SQLite's sorter (building an index): one a core beside this one.
+        self._sqlite.execute(f"PRAGMA threads={max(int(threads), (os.cpu_count() or 1) - 1)}")
         try:
             yield
         finally:
             self._sqlite.execute(f"PRAGMA synchronous={int(synchronous)}")
             self._sqlite.execute(f"PRAGMA cache_size={int(cache_size)}")
+            self._sqlite.execute(f"PRAGMA threads={int(threads)}")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

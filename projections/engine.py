@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +46,18 @@ TRACKING_NAME = "views"
 # table definitions are dropped and rebuilt from the first event.
 SCHEMA_NAME = "schema"
 REBUILD_BATCH = 100_000
+# SQLite: the suffix of a view table set aside by a rebuild, dropped while the rebuild runs
+# (a DROP walks every page of a table: tens of seconds for a province's views).
+SET_ASIDE = "_set_aside"
+# The interpreter's switch interval while batches are applied on one thread and written on
+# another (seconds; Python's default is 0.005): the writer gives the interpreter up at each
+# call into the database and then waits, up to this long, for the applying thread to let
+# it go again. Short, so that those waits don't add up to the writer's whole time.
+OVERLAPPED_SWITCH_INTERVAL = 0.0005
+# While the writer is still busy with a batch, the applying thread goes on applying pages
+# into the next one, up to this many pages: a row changed again in them is written once, so
+# batches grow where writing sets the pace (and stay one page where applying does).
+OVERLAPPED_MAX_PAGES = 4
 
 
 class _Stale(Exception):
@@ -91,6 +104,7 @@ class ProjectionEngine:
         self._advanced = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._set_aside: list[str] = []  # tables the writer drops between batches (SQLite rebuild)
         self._lock_tracking = "SELECT position FROM proj_tracking WHERE name = ?" + (
             " FOR UPDATE" if db.kind == "postgres" else "")
         self.setup()
@@ -124,6 +138,9 @@ class ProjectionEngine:
                     log.warning("the view tables' definitions changed: rebuilding the views from the first event")
                     self._drop_tables()
                     self.db.execute(TRACKING_DDL)
+                if not self._set_aside:  # tables an interrupted rebuild set aside (their indexes' names clash)
+                    for table in self.all_tables:
+                        self.db.execute("DROP TABLE IF EXISTS " + table.name + SET_ASIDE)
                 for statement in self.ddl(indexes):
                     self.db.execute(statement)
                 self.db.execute(
@@ -231,7 +248,8 @@ class ProjectionEngine:
     def _catch_up_overlapped(self, target: int, limit: int, progress: Progress | None) -> None:
         """Batches as in `process_batch()`, each written with its tracking position in one
         transaction, but on a writer thread: batch n+1 is applied to the caches while batch
-        n is written (one batch in flight at most). On PostgreSQL the page of batch n+2 is
+        n is written (one batch in flight at most). A batch is a page of `limit` events, or
+        more while the writer is still busy (see OVERLAPPED_MAX_PAGES). On PostgreSQL the page of batch n+2 is
         read meanwhile on a reader thread, so the server's work and the transfer overlap the
         applying (on SQLite reading is mostly the interpreter building the page's rows and ids,
         which would only contend with the applying for the interpreter). A handler's read of
@@ -243,7 +261,8 @@ class ProjectionEngine:
         The cyclic garbage collector is paused meanwhile (and resumed as it was): pages,
         events, rows and their keys form no reference cycles, so reference counting frees
         them all, while the collector would walk each page's objects several times over as
-        they outlive its young generations."""
+        they outlive its young generations. The interpreter's switch interval is shortened
+        meanwhile (and restored): see OVERLAPPED_SWITCH_INTERVAL."""
         select, position_of = self.reader.select, self.reader.position
         decode = self._decode
         dispatch = self._dispatch
@@ -255,12 +274,24 @@ class ProjectionEngine:
         reader = _AfterWrites(self.db)
         db = cast(ViewDatabase, reader)
         applied = self.position
-        collecting = gc.isenabled()
+        collecting, switching = gc.isenabled(), sys.getswitchinterval()
         with ThreadPoolExecutor(1, thread_name_prefix="projection-writer") as writer, \
                 ThreadPoolExecutor(1, thread_name_prefix="projection-reader") as reading:
             try:
                 gc.disable()
+                sys.setswitchinterval(min(switching, OVERLAPPED_SWITCH_INTERVAL))
                 notifications = read(applied) if applied < target else []
+                last, pages, count = applied, 0, 0  # the pages applied since the last batch was handed over
+
+                def hand_over() -> None:
+                    nonlocal applied, pages, count
+                    writes = [t.take() for t in self.tables] + [c.take() for c in self.counters]
+                    self._settle(reader)
+                    reader.pending = writer.submit(self._write_batch, writes, applied, last, count)
+                    applied, pages, count = last, 0, 0
+                    if progress is not None:
+                        progress(applied, target)
+
                 while notifications:
                     last = position_of(notifications[-1])
                     upcoming = reading.submit(read, last) if prefetch and last < target else None
@@ -272,16 +303,18 @@ class ProjectionEngine:
                         position = position_of(notification)
                         for view, handler in handlers:
                             handler(view, event, position, db)
-                    writes = [t.take() for t in self.tables] + [c.take() for c in self.counters]
-                    self._settle(reader)
-                    reader.pending = writer.submit(self._write_batch, writes, applied, last, len(notifications))
-                    applied = last
-                    if progress is not None:
-                        progress(applied, target)
+                    pages, count = pages + 1, count + len(notifications)
+                    busy = reader.pending is not None and not reader.pending.done()
+                    if not (busy and last < target and pages < OVERLAPPED_MAX_PAGES):
+                        hand_over()
                     if upcoming is not None:
                         notifications = upcoming.result()
+                    elif last < target:
+                        notifications = read(last)
                     else:
-                        notifications = read(applied) if applied < target else []
+                        notifications = []
+                if count:  # the store ended short of the target (gaps): what was applied still goes
+                    hand_over()
                 self._settle(reader)
             except _Stale:
                 self._reload()
@@ -291,6 +324,7 @@ class ProjectionEngine:
                 self._reload()
                 raise
             finally:
+                sys.setswitchinterval(switching)
                 if collecting:
                     gc.enable()
 
@@ -306,6 +340,8 @@ class ProjectionEngine:
 
     def _write_batch(self, writes: list[Callable[[ViewDatabase], None]], start: int, position: int,
                      count: int) -> tuple[int, int]:
+        if self._set_aside:  # one table set aside by the rebuild, while the next batch is applied
+            self.db.execute("DROP TABLE IF EXISTS " + self._set_aside.pop())
         with self.db.transaction():
             stored = self.db.scalar(self._lock_tracking, (TRACKING_NAME,))
             if stored != start:
@@ -395,6 +431,22 @@ class ProjectionEngine:
         with self.db.transaction():
             self._drop_tables()
 
+    def _set_tables_aside(self) -> list[str]:
+        """SQLite: rename the view tables that hold rows out of the way (at once), for the
+        writer to drop between the rebuild's batches, while the applying thread sets the
+        pace; PostgreSQL drops a table at once anyway."""
+        if self.db.kind != "sqlite":
+            return []
+        names = []
+        with self.db.transaction():
+            for table in self.all_tables:
+                if self.db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?",
+                                  (table.name,)) and self.db.scalar(f"SELECT 1 FROM {table.name} LIMIT 1"):
+                    self.db.execute(f"DROP TABLE IF EXISTS {table.name}{SET_ASIDE}")
+                    self.db.execute(f"ALTER TABLE {table.name} RENAME TO {table.name}{SET_ASIDE}")
+                    names.append(table.name + SET_ASIDE)
+        return names
+
     def _drop_tables(self) -> None:
         for name in ["proj_tracking", *(t.name for t in self.all_tables)]:
             self.db.execute("DROP TABLE IF EXISTS " + name)  # names are this module's constants
@@ -403,20 +455,26 @@ class ProjectionEngine:
         """Drop every view and apply every event again from the first (up to `until`);
         returns the position. Batches are written while the next ones are applied.
         The secondary indexes are built after the load (an interrupted rebuild leaves them to
-        the next `setup()`), and the database's durability settings are relaxed meanwhile:
-        each batch still commits with its tracking position, so a batch lost in a crash is
-        lost with its position and applied again."""
+        the next `setup()`), and the database's durability settings are relaxed meanwhile
+        (and its memory for sorting raised, for the indexes): each batch still commits with
+        its tracking position, so a batch lost in a crash is lost with its position and
+        applied again. On SQLite the old views are set aside at once and dropped by the
+        writer between the first batches."""
         with self._lock:
-            self.drop()
-            self.setup(indexes=False)
-            with self.db.bulk_load():
-                # Larger batches while rebuilding: a row changed by many events is written once a batch.
-                position = self.catch_up(until=until, progress=progress,
-                                         batch_size=max(self.batch_size, REBUILD_BATCH), overlapped=True)
-            with self.db.transaction():
-                for statement in self.ddl():
-                    self.db.execute(statement)
-            self.db.settle([t.name for t in self.all_tables])
+            self._set_aside = self._set_tables_aside()
+            try:
+                self.drop()
+                self.setup(indexes=False)
+                with self.db.bulk_load():
+                    # Larger batches while rebuilding: a row changed by many events is written once a batch.
+                    position = self.catch_up(until=until, progress=progress,
+                                             batch_size=max(self.batch_size, REBUILD_BATCH), overlapped=True)
+                    while self._set_aside:  # before the indexes: the tables set aside hold their names
+                        self.db.execute("DROP TABLE IF EXISTS " + self._set_aside.pop())
+                    self.db.finish_load({t.name: [s for s in t.ddl if s.startswith("CREATE INDEX")]
+                                         for t in self.all_tables})
+            finally:
+                self._set_aside = []  # any left (a failure): dropped by the next setup()
             return position
 
     def snapshot(self) -> tuple[int, dict[str, list[tuple[Any, ...]]]]:

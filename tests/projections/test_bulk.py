@@ -4,7 +4,9 @@ definitions rebuilt at start: the same views as the plain path, on both stores."
 
 from __future__ import annotations
 
+import time
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -98,6 +100,7 @@ def test_a_bulk_rebuild_gives_the_views_of_small_batches(store: Store, monkeypat
     monkeypatch.setattr(db_module, "COPY_MIN_ROWS", 1)  # every write by COPY on PostgreSQL
     monkeypatch.setattr(db_module, "JSON_MIN_ROWS", 1)  # and over a JSON array on SQLite
     monkeypatch.setattr(engine_module, "REBUILD_BATCH", 25)  # rows stored, then changed: staged upserts
+    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", 1)  # each batch one page, however busy the writer
     monkeypatch.setattr(tables_module, "COMPLETE_CACHE_LIMIT", 20)  # caches outgrow their limit
     written: list[tuple[str, int, bool]] = []
     write_rows = engine.db.write_rows
@@ -136,6 +139,76 @@ def test_a_bulk_rebuild_gives_the_views_of_small_batches(store: Store, monkeypat
         assert options["proj_members"] is None
     assert {"proj_members_org", "proj_last_activity_previous", "proj_transfers_status",
             "proj_history_member"} <= indexes
+    assert set_aside(engine.db) == []  # SQLite's old views, set aside at the start, are gone
+
+
+def set_aside(db: ViewDatabase) -> list[str]:
+    """View tables a SQLite rebuild set aside and has not dropped yet."""
+    if db.kind != "sqlite":
+        return []
+    return [r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
+                                   ("%" + engine_module.SET_ASIDE,))]
+
+
+def indexes_of(db: ViewDatabase) -> set[str]:
+    if db.kind == "sqlite":
+        return {r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE ?",
+                                       ("proj%",))}
+    return {r[0] for r in db.query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                                   "AND indexname LIKE ?", ("proj%",))}
+
+
+def test_batches_grow_while_the_writer_is_busy(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a batch is being written, the next pages are applied into the batch after it
+    (up to OVERLAPPED_MAX_PAGES pages): each batch still commits with its own position, and
+    the views are those of the plain path."""
+    ledger = store.ledger()
+    history(ledger)
+    engine = store.engine(ledger, batch_size=5)
+    engine.catch_up()
+    _, before = engine.snapshot()
+
+    monkeypatch.setattr(engine_module, "REBUILD_BATCH", 5)  # pages of five events
+    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", 3)
+    batches: list[tuple[int, int, int]] = []
+    write_batch = engine._write_batch
+
+    def slow_writer(writes: list[Any], start: int, position: int, count: int) -> tuple[int, int]:
+        time.sleep(0.05)  # a writer that sets the pace
+        batches.append((start, position, count))
+        return write_batch(writes, start, position, count)
+
+    monkeypatch.setattr(engine, "_write_batch", slow_writer)
+    applied = engine.applied
+    assert engine.rebuild() == ledger.max_position()
+    _, after = engine.snapshot()
+    assert after == before
+    assert max(count for _, _, count in batches) == 15  # three pages in a batch while the writer was busy
+    assert batches[0][2] == 5  # the first batch alone: nothing was being written yet
+    assert [start for start, _, _ in batches[1:]] == [position for _, position, _ in batches[:-1]]  # contiguous
+    assert batches[-1][1] == ledger.max_position()
+    assert sum(count for _, _, count in batches) == engine.applied - applied
+
+    # Killed in the third batch (grown, after the view writes, before commit): the views
+    # restart from the second batch's position and end as a clean rebuild's.
+    calls = {"n": 0}
+
+    def crash_on_third_batch() -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash("killed after the view writes, before commit")
+
+    batches.clear()
+    engine._before_commit = crash_on_third_batch  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        engine.rebuild()
+    assert engine.position == batches[1][1] < ledger.max_position()
+    assert batches[2][2] > 5  # the batch that failed had grown
+    restarted = store.engine(ledger)
+    assert restarted.position == batches[1][1]
+    assert restarted.catch_up() == ledger.max_position()
+    _, after = restarted.snapshot()
+    assert after == before
 
 
 def test_views_of_other_table_definitions_are_rebuilt_at_start(store: Store) -> None:
@@ -169,6 +242,7 @@ def test_a_rebuild_that_fails_in_a_batch_is_applied_again_exactly_once(
     engine.catch_up()
     _, before = engine.snapshot()
     monkeypatch.setattr(engine_module, "REBUILD_BATCH", 10)  # batches of ten events
+    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", 1)  # (batches of grown size: the test above)
     calls = {"n": 0}
 
     def crash_on_third_batch() -> None:  # on the writer thread, while the next batch is applied
@@ -178,14 +252,19 @@ def test_a_rebuild_that_fails_in_a_batch_is_applied_again_exactly_once(
 
     engine._before_commit = crash_on_third_batch  # type: ignore[method-assign]
     applied = engine.applied
+    indexes = indexes_of(engine.db)
     with pytest.raises(Crash):
         engine.rebuild()
     stopped_at = engine.position
     assert stopped_at == 20  # the two batches committed (no gaps in this history)
     assert engine.applied - applied == 20
     assert stopped_at < ledger.max_position()
+    if store.kind == "sqlite":  # the writer had dropped three of the old tables, one a batch
+        assert len(set_aside(engine.db)) == len([t for t in before.values() if t]) - 3
 
     restarted = store.engine(ledger)  # a new process would start from the committed position
+    assert set_aside(restarted.db) == []  # the old tables left are dropped at start
+    assert indexes_of(restarted.db) == indexes  # and the indexes, whose names they held, made
     assert restarted.position == stopped_at
     assert restarted.catch_up() == ledger.max_position()
     _, after = restarted.snapshot()

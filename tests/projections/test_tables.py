@@ -134,6 +134,21 @@ def test_a_table_made_anew_with_other_column_types_is_written_by_its_new_types(
     db.write_rows("t_types", ["k", "v"], [(1, "eleven"), (2, None)], "ON CONFLICT (k) DO UPDATE SET v = excluded.v")
     assert db.query("SELECT k, v FROM t_types ORDER BY k") == [(1, "eleven"), (2, None)]
 
+def test_upserts_after_a_rolled_back_transaction(db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL stages COPYed upserts in a temporary table made once a connection: one made
+    in a transaction that rolled back is gone, and is made again."""
+    monkeypatch.setattr(db_module, "COPY_MIN_ROWS", 1)
+    db.execute("CREATE TABLE t_up (k INTEGER PRIMARY KEY, v TEXT)")
+    upsert = "ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+    with pytest.raises(RuntimeError), db.transaction():
+        db.write_rows("t_up", ["k", "v"], [(1, "lost")], upsert)
+        raise RuntimeError("the batch fails after its writes")
+    with db.transaction():
+        db.write_rows("t_up", ["k", "v"], [(1, "one"), (2, "two")], upsert)
+    with db.transaction():
+        db.write_rows("t_up", ["k", "v"], [(2, "second")], upsert)
+    assert db.query("SELECT k, v FROM t_up ORDER BY k") == [(1, "one"), (2, "second")]
+
 def test_counters_insert_the_keys_their_table_does_not_hold_yet(
         db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
     db.execute("CREATE TABLE t_counts (organization_code TEXT NOT NULL, month TEXT NOT NULL, figure TEXT NOT NULL, "
