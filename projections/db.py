@@ -232,14 +232,15 @@ class ViewDatabase:
                 raise
             self._sqlite.execute("COMMIT")
 
-    def finish_load(self, indexes: dict[str, list[str]]) -> None:
+    def finish_load(self, indexes: dict[str, list[str]], vacuum: set[str]) -> None:
         """After a bulk load, build each table's secondary `indexes` (its CREATE INDEX
-        statements) and settle the table. On PostgreSQL settling is VACUUM (ANALYZE), so the
-        planner has statistics and index-only scans need no heap visits (the visibility map
-        is set), as autovacuum would do, later; the tables go largest first to a connection
-        a core, each with its bulk-load settings, so the server builds and vacuums several
-        at once. SQLite builds the indexes here, in one transaction, and settles nothing:
-        its queries are written for a planner without statistics."""
+        statements) and settle the table. On PostgreSQL settling is ANALYZE, so the planner
+        has statistics, and for the tables in `vacuum` VACUUM (ANALYZE), so that index-only
+        scans need no heap visits (the visibility map is set), as autovacuum would do, later;
+        the tables go largest first to a connection a core, each with its bulk-load
+        settings, so the server builds and settles several at once. SQLite builds the
+        indexes here, in one transaction, and settles nothing: its queries are written for
+        a planner without statistics."""
         if self.kind != "postgres":
             with self.transaction():
                 for statements in indexes.values():
@@ -263,7 +264,8 @@ class ViewDatabase:
                             return
                         for statement in indexes[table]:
                             db.execute(statement)
-                        db._pg.execute(pgsql.SQL("VACUUM (ANALYZE) {}").format(pgsql.Identifier(table)))
+                        settle = "VACUUM (ANALYZE) {}" if table in vacuum else "ANALYZE {}"
+                        db._pg.execute(pgsql.SQL(settle).format(pgsql.Identifier(table)))
             finally:
                 db.close()
 

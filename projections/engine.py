@@ -472,7 +472,8 @@ class ProjectionEngine:
                     while self._set_aside:  # before the indexes: the tables set aside hold their names
                         self.db.execute("DROP TABLE IF EXISTS " + self._set_aside.pop())
                     self.db.finish_load({t.name: [s for s in t.ddl if s.startswith("CREATE INDEX")]
-                                         for t in self.all_tables})
+                                         for t in self.all_tables},
+                                        {t.name for t in self.tables if t.index_only})
             finally:
                 self._set_aside = []  # any left (a failure): dropped by the next setup()
             return position

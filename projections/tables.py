@@ -57,12 +57,16 @@ class Table:
 
     def __init__(
         self, name: str, columns: Sequence[str], key: Sequence[str], ddl: Sequence[str],
-        written_once: bool = False,
+        written_once: bool = False, index_only: bool = False,
     ) -> None:
         self.name, self.columns, self.key, self.ddl = name, tuple(columns), tuple(key), tuple(ddl)
         # Rows put once under a key never put again, and never read back through the cache
         # (an index of events): kept as the values to insert, until taken.
         self.written_once = written_once
+        # Queries read this table by index-only scans (covering indexes, counts): on
+        # PostgreSQL a bulk load ends with VACUUM, which sets the visibility map they need
+        # (other tables are only analyzed; autovacuum comes to them later).
+        self.index_only = index_only
         self.appended: list[tuple[Any, ...]] = []
         self.rows: dict[Key, Row | None] = {}
         self.dirty: set[Key] = set()
@@ -87,7 +91,7 @@ class Table:
 
     def fresh(self) -> Table:
         """The same table with an empty cache (each engine has its own)."""
-        return Table(self.name, self.columns, self.key, self.ddl, self.written_once)
+        return Table(self.name, self.columns, self.key, self.ddl, self.written_once, self.index_only)
 
     def get(self, db: ViewDatabase, key: Key, absent: bool = False) -> Row | None:
         """The row of `key`, from the cache or the table; `absent`: the caller knows that
