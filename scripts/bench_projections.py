@@ -641,8 +641,8 @@ def render_section(scale: str, run: dict[str, Any]) -> str:
     if any(r.get("queries_analyzed") for r in run["results"].values()):
         lines.append("")
         lines.append("- (e) on PostgreSQL ran after `ANALYZE` of the view tables (this server runs with "
-                     "autovacuum off): a rebuild now ends with `VACUUM (ANALYZE)` of them, but views kept "
-                     "current by the worker are only analyzed by autovacuum.")
+                     "autovacuum off): a rebuild ends with `ANALYZE` of them (and `VACUUM` of those read by "
+                     "index-only scans), but views kept current by the worker are only analyzed by autovacuum.")
     if run.get("notes"):
         lines.append("")
         lines.extend(run["notes"])
