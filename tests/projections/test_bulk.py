@@ -5,6 +5,7 @@ definitions rebuilt at start: the same views as the plain path, on both stores."
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -15,6 +16,7 @@ from projections import db as db_module
 from projections import engine as engine_module
 from projections import tables as tables_module
 from projections.db import ViewDatabase
+from projections.engine import ProjectionEngine
 from projections.queries import INACTIVE_MONTHS, month_bounds, months_before
 from tests.conftest import Store
 from tests.factories import admit, build_tree
@@ -162,15 +164,32 @@ def indexes_of(db: ViewDatabase) -> set[str]:
                                    "AND indexname LIKE ?", ("proj%",))}
 
 
+def caught_up(store: Store, batch_size: int) -> tuple[Ledger, ProjectionEngine, dict[str, list[tuple[Any, ...]]]]:
+    """The history applied in batches of `batch_size`: the ledger, the engine and its views."""
+    ledger = store.ledger()
+    history(ledger)
+    engine = store.engine(ledger, batch_size=batch_size)
+    engine.catch_up()
+    return ledger, engine, engine.snapshot()[1]
+
+
+def crash_on_batch(n: int) -> Callable[[], None]:
+    """A `_before_commit` that kills the n-th batch after its view writes, before commit."""
+    calls = {"n": 0}
+
+    def crash() -> None:  # on the writer thread, while the next batch is applied
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise Crash("killed after the view writes, before commit")
+
+    return crash
+
+
 def test_batches_grow_while_the_writer_is_busy(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """While a batch is being written, the next pages are applied into the batch after it
     (up to OVERLAPPED_MAX_PAGES pages): each batch still commits with its own position, and
     the views are those of the plain path."""
-    ledger = store.ledger()
-    history(ledger)
-    engine = store.engine(ledger, batch_size=5)
-    engine.catch_up()
-    _, before = engine.snapshot()
+    ledger, engine, before = caught_up(store, batch_size=5)
 
     monkeypatch.setattr(engine_module, "REBUILD_BATCH", 5)  # pages of five events
     monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", 3)
@@ -195,15 +214,8 @@ def test_batches_grow_while_the_writer_is_busy(store: Store, monkeypatch: pytest
 
     # Killed in the third batch (grown, after the view writes, before commit): the views
     # restart from the second batch's position and end as a clean rebuild's.
-    calls = {"n": 0}
-
-    def crash_on_third_batch() -> None:
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise Crash("killed after the view writes, before commit")
-
     batches.clear()
-    engine._before_commit = crash_on_third_batch  # type: ignore[method-assign]
+    engine._before_commit = crash_on_batch(3)  # type: ignore[method-assign]
     with pytest.raises(Crash):
         engine.rebuild()
     assert engine.position == batches[1][1] < ledger.max_position()
@@ -240,21 +252,10 @@ class Crash(Exception):
 def test_a_rebuild_that_fails_in_a_batch_is_applied_again_exactly_once(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ledger = store.ledger()
-    history(ledger)
-    engine = store.engine(ledger, batch_size=10)
-    engine.catch_up()
-    _, before = engine.snapshot()
+    ledger, engine, before = caught_up(store, batch_size=10)
     monkeypatch.setattr(engine_module, "REBUILD_BATCH", 10)  # batches of ten events
     monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", 1)  # (batches of grown size: the test above)
-    calls = {"n": 0}
-
-    def crash_on_third_batch() -> None:  # on the writer thread, while the next batch is applied
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise Crash("killed after the view writes, before commit")
-
-    engine._before_commit = crash_on_third_batch  # type: ignore[method-assign]
+    engine._before_commit = crash_on_batch(3)  # type: ignore[method-assign]
     applied = engine.applied
     indexes = indexes_of(engine.db)
     with pytest.raises(Crash):
