@@ -102,7 +102,7 @@ def test_a_bulk_rebuild_gives_the_views_of_small_batches(store: Store, monkeypat
     monkeypatch.setattr(db_module, "COPY_MIN_ROWS", 1)  # every write by COPY on PostgreSQL
     monkeypatch.setattr(db_module, "JSON_MIN_ROWS", 1)  # and over a JSON array on SQLite
     monkeypatch.setattr(engine_module, "REBUILD_BATCH", 25)  # rows stored, then changed: staged upserts
-    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", 1)  # each batch one page, however busy the writer
+    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", {store.kind: 1})  # one page a batch, however busy
     monkeypatch.setattr(tables_module, "COMPLETE_CACHE_LIMIT", 20)  # caches outgrow their limit
     written: list[tuple[str, int, bool]] = []
     write_rows = engine.db.write_rows
@@ -192,7 +192,7 @@ def test_batches_grow_while_the_writer_is_busy(store: Store, monkeypatch: pytest
     ledger, engine, before = caught_up(store, batch_size=5)
 
     monkeypatch.setattr(engine_module, "REBUILD_BATCH", 5)  # pages of five events
-    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", 3)
+    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", {store.kind: 3})
     batches: list[tuple[int, int, int]] = []
     write_batch = engine._write_batch
 
@@ -254,7 +254,7 @@ def test_a_rebuild_that_fails_in_a_batch_is_applied_again_exactly_once(
 ) -> None:
     ledger, engine, before = caught_up(store, batch_size=10)
     monkeypatch.setattr(engine_module, "REBUILD_BATCH", 10)  # batches of ten events
-    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", 1)  # (batches of grown size: the test above)
+    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", {store.kind: 1})  # (grown batches: the test above)
     engine._before_commit = crash_on_batch(3)  # type: ignore[method-assign]
     applied = engine.applied
     indexes = indexes_of(engine.db)
