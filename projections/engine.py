@@ -141,9 +141,11 @@ class ProjectionEngine:
                     log.warning("the view tables' definitions changed: rebuilding the views from the first event")
                     self._drop_tables()
                     self.db.execute(TRACKING_DDL)
-                if not self._set_aside:  # tables an interrupted rebuild set aside (their indexes' names clash)
-                    for table in self.all_tables:
-                        self.db.execute("DROP TABLE IF EXISTS " + table.name + SET_ASIDE)
+                if self.db.kind == "sqlite" and not self._set_aside:
+                    # tables an interrupted rebuild set aside (their indexes' names clash)
+                    for (name,) in self.db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE ?",
+                                                 ("%" + SET_ASIDE,)):
+                        self._drop_table(name)
                 for statement in self.ddl(indexes):
                     self.db.execute(statement)
                 self.db.execute(
@@ -345,7 +347,7 @@ class ProjectionEngine:
     def _write_batch(self, writes: list[Callable[[ViewDatabase], None]], start: int, position: int,
                      count: int) -> tuple[int, int]:
         if self._set_aside:  # one table set aside by the rebuild, while the next batch is applied
-            self.db.execute("DROP TABLE IF EXISTS " + self._set_aside.pop())
+            self._drop_table(self._set_aside.pop())
         with self.db.transaction():
             stored = self.db.scalar(self._lock_tracking, (TRACKING_NAME,))
             if stored != start:
@@ -435,6 +437,9 @@ class ProjectionEngine:
         with self.db.transaction():
             self._drop_tables()
 
+    def _drop_table(self, name: str) -> None:
+        self.db.execute("DROP TABLE IF EXISTS " + name)  # names are this module's constants (and SET_ASIDE)
+
     def _set_tables_aside(self) -> list[str]:
         """SQLite: rename the view tables that hold rows out of the way (at once), for the
         writer to drop between the rebuild's batches, while the applying thread sets the
@@ -474,7 +479,7 @@ class ProjectionEngine:
                     position = self.catch_up(until=until, progress=progress,
                                              batch_size=max(self.batch_size, REBUILD_BATCH), overlapped=True)
                     while self._set_aside:  # before the indexes: the tables set aside hold their names
-                        self.db.execute("DROP TABLE IF EXISTS " + self._set_aside.pop())
+                        self._drop_table(self._set_aside.pop())
                     self.db.finish_load({t.name: [s for s in t.ddl if s.startswith("CREATE INDEX")]
                                          for t in self.all_tables},
                                         {t.name for t in self.tables if t.index_only})
