@@ -32,7 +32,10 @@ TREE = Table(
     ["code", "start_position"],
     ["CREATE TABLE IF NOT EXISTS proj_org_tree (code TEXT NOT NULL, start_position INTEGER NOT NULL, "
      "parent_code TEXT, from_on TEXT NOT NULL, to_on TEXT, PRIMARY KEY (code, start_position))",
-     "CREATE INDEX IF NOT EXISTS proj_org_tree_parent ON proj_org_tree (parent_code, from_on)"],
+     "CREATE INDEX IF NOT EXISTS proj_org_tree_parent ON proj_org_tree (parent_code, from_on)",
+     # The organizations whose parent changed (closed intervals) or began after a day: only
+     # their subtrees can have stood otherwise on that day than they stand now.
+     "CREATE INDEX IF NOT EXISTS proj_org_tree_changed ON proj_org_tree (to_on, from_on, code)"],
 )
 CLOSURE = Table(
     "proj_org_closure",

@@ -573,9 +573,12 @@ class Queries:
     def overdue_letters_at(self, code: str, end: date) -> int:
         """The letters out of the subtree as it stood on `end` that were overdue that day:
         issued, past their validity of that day, neither received nor closed by then. A
-        small subtree is walked down as it stood; for a large one (a province has 50,000
-        organizations) the letters still open on `end` are found by index and each walks
-        up its organization's chain as it stood, to see whether it reaches `code`."""
+        small subtree is walked down as it stood. For a large one (a province has 50,000
+        organizations) the letters still open on `end` are found by index; a letter from an
+        organization whose chain stands as it stood on `end` (no organization in it ever
+        moved or began after that day) is in the subtree as it is now (the closure); the
+        few others walk up their organization's chain as it stood, to see whether it
+        reaches `code`."""
         day = end.isoformat()
         size = self.db.scalar(
             "SELECT COUNT(*) FROM (SELECT 1 FROM proj_org_closure WHERE ancestor = ? LIMIT ?) s",
@@ -596,15 +599,53 @@ class Queries:
             "UNION ALL SELECT transfer_id, from_organization_code, first_valid_until FROM proj_transfers "
             "WHERE received_on IS NULL AND closed_on > ? AND issued_on <= ?"
         )
-        return int(self.db.scalar(
-            "WITH RECURSIVE up(transfer_id, code) AS ("
-            f"SELECT t.transfer_id, t.from_organization_code FROM ({still_open}) t "
-            f"WHERE {VALID_UNTIL_ON} < ? "
-            "UNION SELECT up.transfer_id, o.parent_code FROM up JOIN proj_org_tree o ON o.code = up.code "
-            "WHERE o.parent_code IS NOT NULL AND o.from_on <= ? AND (o.to_on IS NULL OR o.to_on > ?)) "
-            "SELECT COUNT(DISTINCT transfer_id) FROM up WHERE code = ?",
-            (day, day, day, day, day, day, day, day, day, day, code),
-        ) or 0)
+        counted, walked = 0, []
+        for transfer_id, organization, count in self.db.query(
+            f"WITH overdue(transfer_id, code) AS (SELECT t.transfer_id, t.from_organization_code "
+            f"FROM ({still_open}) t WHERE {VALID_UNTIL_ON} < ?), "
+            # the subtrees of the organizations that ever moved, or began after `end`
+            "changed(code) AS (SELECT k.descendant FROM proj_org_closure k WHERE k.ancestor IN ("
+            "SELECT code FROM proj_org_tree WHERE to_on IS NOT NULL "
+            "UNION SELECT code FROM proj_org_tree WHERE to_on IS NULL AND from_on > ?)) "
+            "SELECT NULL, NULL, COUNT(*) FROM overdue WHERE code NOT IN (SELECT code FROM changed) AND EXISTS "
+            "(SELECT 1 FROM proj_org_closure k WHERE k.ancestor = ? AND k.descendant = overdue.code) "
+            "UNION ALL SELECT transfer_id, code, NULL FROM overdue WHERE code IN (SELECT code FROM changed)",
+            (day, day, day, day, day, day, day, day, day, code),
+        ):
+            if transfer_id is None:
+                counted += int(count)
+            else:
+                walked.append((transfer_id, organization))
+        return counted + self._reaching(walked, code, day)
+
+    def _reaching(self, letters: list[tuple[str, str]], code: str, day: str) -> int:
+        """How many of the letters (transfer id, organization) have `code` in their
+        organization's chain as it stood on `day` (the organization itself included): the
+        chains are read a level at a time, for all the letters at once."""
+        parents: dict[str, set[str]] = {}
+        level = {organization for _, organization in letters}
+        while level:
+            for organization in level:
+                parents[organization] = set()
+            for organization, parent in self.db.query(
+                f"SELECT code, parent_code FROM proj_org_tree WHERE {self.db.any_of('code')} "
+                "AND parent_code IS NOT NULL AND from_on <= ? AND (to_on IS NULL OR to_on > ?)",
+                [self.db.list_param(sorted(level)), day, day],
+            ):
+                parents[organization].add(parent)
+            level = {p for found in parents.values() for p in found} - parents.keys()
+
+        def reaches(organization: str) -> bool:
+            seen, stack = set(), [organization]
+            while stack:
+                current = stack.pop()
+                if current == code:
+                    return True
+                if current not in seen:
+                    seen.add(current)
+                    stack.extend(parents.get(current, ()))
+            return False
+        return len({transfer_id for transfer_id, organization in letters if reaches(organization)})
 
     def monthly_report(self, code: str, month: str) -> dict[str, Any]:
         """The figures of DOMAIN.md §8 for an organization's subtree and a month, by

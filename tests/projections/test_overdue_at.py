@@ -65,3 +65,27 @@ def test_letters_overdue_at_a_month_end_and_closed_later_count_on_both_paths(
         monkeypatch.setattr(Queries, "LARGE_SUBTREE", large)
         found = {code: [queries.overdue_letters_at(code, end) for end in ends] for code in expected}
         assert found == expected, f"LARGE_SUBTREE={large}"
+
+
+def test_a_letter_overdue_before_its_branch_moved_counts_where_the_branch_stood(
+    store: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A letter from XW-C1-B3, overdue from 16 January 2026 and never received; the branch
+    moves from XW-C1 to QH-C1 on 10 February. January's end counts it under XW (as the tree
+    stood), February's and later under QH; NJ above both counts it every month."""
+    ledger = store.ledger()
+    build_tree(ledger)
+    number = admit(ledger, 0, org="XW-C1-B3")
+    transfer = ledger.request_transfer(number, "SC-C1", reason="job_change", basis="household",
+                                       on=date(2026, 1, 5)).transfer_id or ""
+    ledger.issue_letter(transfer, valid_days=10, on=date(2026, 1, 5))
+    ledger.move_organization("XW-C1-B3", "QH-C1", on=date(2026, 2, 10))
+    store.engine(ledger).catch_up()
+    queries = store.queries()
+    ends = [date(2025, 12, 31), date(2026, 1, 31), date(2026, 2, 28), date(2026, 3, 31)]
+    expected = {"XW-C1-B3": [0, 1, 1, 1], "XW-C1": [0, 1, 0, 0], "XW": [0, 1, 0, 0], "QH-C1": [0, 0, 1, 1],
+                "QH": [0, 0, 1, 1], "NJ": [0, 1, 1, 1], "JS": [0, 1, 1, 1], "ZJ": [0, 0, 0, 0]}
+    for large in (10**9, 0):
+        monkeypatch.setattr(Queries, "LARGE_SUBTREE", large)
+        found = {code: [queries.overdue_letters_at(code, end) for end in ends] for code in expected}
+        assert found == expected, f"LARGE_SUBTREE={large}"
