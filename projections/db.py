@@ -112,6 +112,13 @@ class ViewDatabase:
             return f"{column} = ANY(?)"
         return f"{column} IN (SELECT value FROM json_each(?))"
 
+    def table_of(self) -> str:
+        """A table `h` of one column, `value`, from a list of texts given as one parameter,
+        `list_param(values)`."""
+        if self.kind == "postgres":
+            return "unnest(?::text[]) AS h(value)"
+        return "json_each(?) AS h"
+
     def list_param(self, values: Sequence[Any]) -> Any:
         return list(values) if self.kind == "postgres" else orjson.dumps(list(values)).decode()
 

@@ -39,10 +39,11 @@ INACTIVE_MONTHS = 6
 # The committee (or department) that chases a temporary certificate: the nearest one above
 # its member's home organization, for a certificate row aliased `c`.
 CHASING_KINDS = "('committee', 'work_committee', 'service_center', 'department')"
-RESPONSIBLE_FOR_HOME = (
+RESPONSIBLE_FOR = (  # (of an organization: its column, or `h.value`)
     "(SELECT o.code FROM proj_org_closure k JOIN proj_organizations o ON o.code = k.ancestor "
-    f"WHERE k.descendant = c.home_organization_code AND o.kind IN {CHASING_KINDS} ORDER BY k.depth LIMIT 1)"
+    f"WHERE k.descendant = %s AND o.kind IN {CHASING_KINDS} ORDER BY k.depth LIMIT 1)"
 )
+RESPONSIBLE_FOR_HOME = RESPONSIBLE_FOR % "c.home_organization_code"
 
 
 def overdue_order(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -550,21 +551,16 @@ class Queries:
         names: dict[str, str] = dict(db.query(
             f"SELECT registration_no, name FROM proj_members WHERE {db.any_of('registration_no')}",
             [db.list_param(numbers)])) if numbers else {}
-        # The nearest ancestor of a chasing kind of each home organization.
+        # The nearest ancestor of a chasing kind of each home organization (nearest first,
+        # each walk stops at the first).
         homes = sorted({r["organization_code"] for r in rows if r["kind"] == "unreturned_certificate"})
-        responsible: dict[str, tuple[int, str]] = {}
-        if homes:
-            for home, ancestor, depth in db.query(
-                    "SELECT k.descendant, k.ancestor, k.depth FROM proj_org_closure k JOIN proj_organizations o "
-                    f"ON o.code = k.ancestor WHERE {db.any_of('k.descendant')} AND o.kind IN {CHASING_KINDS}",
-                    [db.list_param(homes)]):
-                if home not in responsible or int(depth) < responsible[home][0]:
-                    responsible[home] = (int(depth), ancestor)
+        responsible: dict[str, str | None] = dict(db.query(
+            f"SELECT h.value, {RESPONSIBLE_FOR % 'h.value'} FROM {db.table_of()}", [db.list_param(homes)],
+        )) if homes else {}
         for row in rows:
             row["name"] = names.get(row["registration_no"])
             if row["kind"] == "unreturned_certificate":
-                found = responsible.get(row["organization_code"])
-                row["responsible_organization_code"] = found[1] if found else None
+                row["responsible_organization_code"] = responsible.get(row["organization_code"])
 
     # --- reports ---------------------------------------------------------------------------
 
