@@ -438,18 +438,17 @@ class Queries:
                 f"COUNT(*) OVER () FROM ({statement}) x ORDER BY x.due, x.registration_no, x.reference LIMIT ?",
                 [*params, need],
             )
+            # Rows as tuples in the list's order (due day, then kind, member and reference:
+            # most overdue first); only the page's become dicts.
             for registration_no, org, reference, due, responsible, _ in ordered:
-                due_on = date.fromisoformat(due) + timedelta(days=due_after_days)
-                found.append({
-                    "kind": kind, "registration_no": registration_no, "name": None, "organization_code": org,
-                    "reference": reference, "due_on": due_on.isoformat(), "days_overdue": (on - due_on).days,
-                    "responsible_organization_code": responsible,
-                })
+                due_on = (date.fromisoformat(due) + timedelta(days=due_after_days)).isoformat() \
+                    if due_after_days else due
+                found.append((due_on, kind, registration_no, reference or "", reference, org, responsible))
             if len(ordered) == need:
-                last_due[kind] = found[-1]["due_on"]  # cut short: later rows are due then or after
+                last_due[kind] = found[-1][0]  # cut short: later rows are due then or after
             return int(ordered[0][5]) if ordered else 0
 
-        found: list[dict[str, Any]] = []
+        found: list[tuple[Any, ...]] = []
         last_due: dict[str, str] = {}  # the due day of the last row fetched, for kinds cut short
         total = 0
         if "overdue_letter" in kinds:
@@ -510,7 +509,7 @@ class Queries:
             # that day ('inactive_6m' comes first): the rows of the other kinds due earlier
             # come before them all. Only the inactive rows the page reaches are read; none
             # when one kind alone fills the page with rows due earlier (then only counted).
-            before = sum(1 for row in found if row["due_on"] < due)
+            before = sum(1 for row in found if row[0] < due)
             need = 0 if any(last < due for last in last_due.values()) else max(0, cut - before)
             total += page("inactive_6m", (
                 # Held now, since `on` at the latest. With no active month in the window, the
@@ -539,8 +538,12 @@ class Queries:
                 f") x WHERE 1 = 1 {where}"
             ), [due, first, day, start, final, day, start, first, final, day, start, final, day, start, *window,
                 day, day, day, start, *window, day, day, day, start, *window, *extra], need=need)
-        found.sort(key=overdue_order)
-        rows = found[offset:offset + limit]
+        found.sort(key=lambda row: row[:4])
+        rows = [{
+            "kind": kind, "registration_no": registration_no, "name": None, "organization_code": org,
+            "reference": reference, "due_on": due_on, "days_overdue": (on - date.fromisoformat(due_on)).days,
+            "responsible_organization_code": responsible,
+        } for due_on, kind, registration_no, _, reference, org, responsible in found[offset:offset + limit]]
         self._fill_page(rows)
         return rows, total
 
