@@ -46,9 +46,14 @@ RESPONSIBLE_FOR = (  # (of an organization: its column, or `h.value`)
 RESPONSIBLE_FOR_HOME = RESPONSIBLE_FOR % "c.home_organization_code"
 
 
-def overdue_order(row: dict[str, Any]) -> tuple[Any, ...]:
-    """The overdue list's order: most overdue first, then kind, member and reference."""
-    return (-row["days_overdue"], row["kind"], row["registration_no"], row["reference"] or "")
+def overdue_key(due_on: str, kind: str, registration_no: str, reference: str | None) -> tuple[str, str, str, str]:
+    """The overdue list's order: most overdue first (the earliest due day: one list is of
+    one day), then kind, member and reference."""
+    return (due_on, kind, registration_no, reference or "")
+
+
+def overdue_order(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    return overdue_key(row["due_on"], row["kind"], row["registration_no"], row["reference"])
 
 
 def check_day(day: date | None, field: str = "date") -> None:
@@ -438,17 +443,16 @@ class Queries:
                 f"COUNT(*) OVER () FROM ({statement}) x ORDER BY x.due, x.registration_no, x.reference LIMIT ?",
                 [*params, need],
             )
-            # Rows as tuples in the list's order (due day, then kind, member and reference:
-            # most overdue first); only the page's become dicts.
+            # Rows as (their key in the list's order, the rest): only the page's become dicts.
             for registration_no, org, reference, due, responsible, _ in ordered:
                 due_on = (date.fromisoformat(due) + timedelta(days=due_after_days)).isoformat() \
                     if due_after_days else due
-                found.append((due_on, kind, registration_no, reference or "", reference, org, responsible))
+                found.append((overdue_key(due_on, kind, registration_no, reference), reference, org, responsible))
             if len(ordered) == need:
-                last_due[kind] = found[-1][0]  # cut short: later rows are due then or after
+                last_due[kind] = found[-1][0][0]  # cut short: later rows are due then or after
             return int(ordered[0][5]) if ordered else 0
 
-        found: list[tuple[Any, ...]] = []
+        found: list[tuple[tuple[str, str, str, str], Any, Any, Any]] = []
         last_due: dict[str, str] = {}  # the due day of the last row fetched, for kinds cut short
         total = 0
         if "overdue_letter" in kinds:
@@ -509,7 +513,7 @@ class Queries:
             # that day ('inactive_6m' comes first): the rows of the other kinds due earlier
             # come before them all. Only the inactive rows the page reaches are read; none
             # when one kind alone fills the page with rows due earlier (then only counted).
-            before = sum(1 for row in found if row[0] < due)
+            before = sum(1 for row in found if row[0][0] < due)
             need = 0 if any(last < due for last in last_due.values()) else max(0, cut - before)
             total += page("inactive_6m", (
                 # Held now, since `on` at the latest. With no active month in the window, the
@@ -538,12 +542,12 @@ class Queries:
                 f") x WHERE 1 = 1 {where}"
             ), [due, first, day, start, final, day, start, first, final, day, start, final, day, start, *window,
                 day, day, day, start, *window, day, day, day, start, *window, *extra], need=need)
-        found.sort(key=lambda row: row[:4])
+        found.sort(key=lambda row: row[0])
         rows = [{
             "kind": kind, "registration_no": registration_no, "name": None, "organization_code": org,
             "reference": reference, "due_on": due_on, "days_overdue": (on - date.fromisoformat(due_on)).days,
             "responsible_organization_code": responsible,
-        } for due_on, kind, registration_no, _, reference, org, responsible in found[offset:offset + limit]]
+        } for (due_on, kind, registration_no, _), reference, org, responsible in found[offset:offset + limit]]
         self._fill_page(rows)
         return rows, total
 
@@ -624,15 +628,16 @@ class Queries:
         parents: dict[str, set[str]] = {}
         level = {organization for _, organization in letters}
         while level:
-            for organization in level:
-                parents[organization] = set()
+            parents.update((organization, set()) for organization in level)
+            above: set[str] = set()
             for organization, parent in self.db.query(
                 f"SELECT code, parent_code FROM proj_org_tree WHERE {self.db.any_of('code')} "
                 "AND parent_code IS NOT NULL AND from_on <= ? AND (to_on IS NULL OR to_on > ?)",
                 [self.db.list_param(sorted(level)), day, day],
             ):
                 parents[organization].add(parent)
-            level = {p for found in parents.values() for p in found} - parents.keys()
+                above.add(parent)
+            level = above - parents.keys()
 
         def reaches(organization: str) -> bool:
             seen, stack = set(), [organization]
