@@ -7,9 +7,12 @@ so the views read back the same values on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -19,6 +22,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 import psycopg
 from psycopg import sql as pgsql
+
+log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
 # From this many rows, PostgreSQL writes go through COPY in binary (fewer round trips, and
@@ -38,6 +43,8 @@ BULK_SORT_KIB = 512 * 1024
 # The end of the DDL of a view table that SQLite keeps in its primary key's order (narrow
 # rows, changed by key, many times: one B-tree to walk, not a table and an index).
 WITHOUT_ROWID = " WITHOUT ROWID"
+# A TEXT column's type in a view table's DDL.
+_TEXT_COLUMN = re.compile(r"\bTEXT\b")
 
 
 def _json_rows(rows: Sequence[Sequence[Any]]) -> bytes | None:
@@ -125,11 +132,21 @@ class ViewDatabase:
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.kind == "postgres" else statement
 
+    def dialect(self, statement: str) -> str:
+        """A view table's DDL as this store runs it. PostgreSQL: SQLite's WITHOUT ROWID becomes
+        room in each page for a changed row's new version (a HOT update: no new index
+        entries), and TEXT columns compare byte by byte (COLLATE "C"), as SQLite's do: the
+        same order on both stores whatever the database's locale, and keys sorted and
+        compared without the locale (a province's index builds about a third faster)."""
+        if self.kind != "postgres" or not statement.startswith("CREATE TABLE"):
+            return statement
+        if statement.endswith(WITHOUT_ROWID):
+            statement = statement[:-len(WITHOUT_ROWID)] + " WITH (fillfactor = 80)"
+        return _TEXT_COLUMN.sub('TEXT COLLATE "C"', statement)
+
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         if self.kind == "postgres":
-            if statement.endswith(WITHOUT_ROWID):  # SQLite's table kind: on PostgreSQL, room in each
-                # page for a changed row's new version (a HOT update: no new index entries)
-                statement = statement[:-len(WITHOUT_ROWID)] + " WITH (fillfactor = 80)"
+            statement = self.dialect(statement)
             if not statement.startswith(("SELECT", "INSERT", "UPDATE", "DELETE")):
                 self._forget_tables()  # a table may be dropped or made anew
             self._pg.execute(self._sql(statement), params)  # type: ignore[arg-type]
@@ -269,10 +286,15 @@ class ViewDatabase:
                             table = next(pending, None)
                         if table is None:
                             return
+                        started = time.perf_counter()
                         for statement in indexes[table]:
                             db.execute(statement)
+                        built = time.perf_counter()
                         settle = "VACUUM (ANALYZE) {}" if table in vacuum else "ANALYZE {}"
                         db._pg.execute(pgsql.SQL(settle).format(pgsql.Identifier(table)))
+                        log.info("%s: %d indexes in %.1f s, %s in %.1f s", table, len(indexes[table]),
+                                 built - started, settle.split(" (")[0].split(" {")[0],
+                                 time.perf_counter() - built)
             finally:
                 db.close()
 

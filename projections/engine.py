@@ -123,8 +123,9 @@ class ProjectionEngine:
         return statements
 
     def fingerprint(self) -> int:
-        """A number that changes with the view tables' definitions (not with their indexes)."""
-        tables = "\n".join(s for s in self.ddl() if not s.startswith("CREATE INDEX"))
+        """A number that changes with the view tables' definitions (not with their indexes),
+        as this store runs them."""
+        tables = "\n".join(self.db.dialect(s) for s in self.ddl() if not s.startswith("CREATE INDEX"))
         return int(hashlib.sha256(tables.encode()).hexdigest()[:7], 16)
 
     def setup(self, indexes: bool = True) -> None:

@@ -35,8 +35,10 @@ STOCKS = ("net", "in_transit", "probationary", "full", "certificates_out", "mobi
 COUNTS = Counters(
     "proj_counts",
     ["CREATE TABLE IF NOT EXISTS proj_counts (organization_code TEXT NOT NULL, month TEXT NOT NULL, "
-     "figure TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (organization_code, month, figure)) WITHOUT ROWID",
-     "CREATE INDEX IF NOT EXISTS proj_counts_figure ON proj_counts (organization_code, figure, month)"],
+     # In the order the reports read: a figure's months up to one (stocks), or every figure
+     # of one month among an organization's few hundred rows (flows). No other index: a
+     # rebuild builds none for it at its end.
+     "figure TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (organization_code, figure, month)) WITHOUT ROWID"],
 )
 OWN = Table(
     "proj_own_counts",

@@ -23,9 +23,11 @@ OTHER_ROOTS_SUBTREES = (
     "SELECT descendant FROM proj_org_closure WHERE ancestor IN "
     "(SELECT code FROM proj_organizations WHERE parent_code IS NULL AND code <> ?)"
 )
-# The subtree as it stood on a date, from the parent intervals.
+# The subtree as it stood on a date, from the parent intervals. (Its root is read from a
+# view table, not given as a parameter, so that both terms have the views' collation.)
 SUBTREE_AS_OF = (
-    "WITH RECURSIVE sub(code) AS (SELECT ? UNION SELECT t.code FROM proj_org_tree t "
+    "WITH RECURSIVE sub(code) AS (SELECT code FROM proj_organizations WHERE code = ? "
+    "UNION SELECT t.code FROM proj_org_tree t "
     "JOIN sub ON t.parent_code = sub.code WHERE t.from_on <= ? AND (t.to_on IS NULL OR t.to_on > ?)) "
 )
 # The transfers whose organization in a column (a fixed name) is in a subtree, by that
