@@ -134,9 +134,18 @@ def rebuild() -> None:
     """Rebuild every view from the first event."""
     ledger = open_ledger()
     engine = _engine(ledger)
+    told = False
+
+    def advance(done: int, total: int) -> None:
+        nonlocal told
+        bar.update(task, completed=done, total=total)
+        if done >= total and not told:  # the rest takes a while on a large store: say what it is
+            told = True
+            bar.console.print("every event applied: writing the last batch, then building the views' indexes")
+
     with progress_bar("rebuilding") as bar:
         task = bar.add_task("events", total=ledger.max_position())
-        position = engine.rebuild(progress=lambda done, total: bar.update(task, completed=done, total=total))
+        position = engine.rebuild(progress=advance)
     typer.echo(f"rebuilt to position {position}")
 
 

@@ -156,7 +156,10 @@ def test_overdue_refusals_exit_1_with_the_code(told: tuple[Store, Story], args: 
 
 def test_verify_exits_1_and_lists_each_mismatch_of_a_corrupted_view(told: tuple[Store, Story]) -> None:
     store, story = told
-    assert run("rebuild").exit_code == 0
+    rebuilt = run("rebuild")
+    assert rebuilt.exit_code == 0
+    assert rebuilt.stdout == f"rebuilt to position {store.ledger().max_position()}\n"
+    assert "building the views' indexes" in rebuilt.stderr  # what the wait after the bar is
     result = run("verify")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["ok"] is True and "mismatch" not in result.stderr
