@@ -290,11 +290,10 @@ class ViewDatabase:
                         for statement in indexes[table]:
                             db.execute(statement)
                         built = time.perf_counter()
-                        settle = "VACUUM (ANALYZE) {}" if table in vacuum else "ANALYZE {}"
-                        db._pg.execute(pgsql.SQL(settle).format(pgsql.Identifier(table)))
+                        settle = "VACUUM (ANALYZE)" if table in vacuum else "ANALYZE"
+                        db._pg.execute(pgsql.SQL(settle + " {}").format(pgsql.Identifier(table)))
                         log.info("%s: %d indexes in %.1f s, %s in %.1f s", table, len(indexes[table]),
-                                 built - started, settle.split(" (")[0].split(" {")[0],
-                                 time.perf_counter() - built)
+                                 built - started, settle, time.perf_counter() - built)
             finally:
                 db.close()
 
