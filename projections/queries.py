@@ -628,7 +628,8 @@ class Queries:
         organization's chain as it stood on `day` (the organization itself included): the
         chains are read a level at a time, for all the letters at once."""
         parents: dict[str, set[str]] = {}
-        level = {organization for _, organization in letters}
+        origins = {organization for _, organization in letters}
+        level = set(origins)
         while level:
             parents.update((organization, set()) for organization in level)
             above: set[str] = set()
@@ -651,7 +652,8 @@ class Queries:
                     seen.add(current)
                     stack.extend(parents.get(current, ()))
             return False
-        return len({transfer_id for transfer_id, organization in letters if reaches(organization)})
+        reaching = {organization for organization in origins if reaches(organization)}  # each walked once
+        return len({transfer_id for transfer_id, organization in letters if organization in reaching})
 
     def monthly_report(self, code: str, month: str) -> dict[str, Any]:
         """The figures of DOMAIN.md §8 for an organization's subtree and a month, by
