@@ -87,10 +87,12 @@ class Services:
 
     @contextmanager
     def queries(self, min_position: int | None = None) -> Iterator[Queries]:
-        """Queries on the views, once they have applied `min_position` (else 503)."""
+        """Queries on the views, once they have applied `min_position` (else 503), all
+        reading one state of them: a page and its count, a report's figures, agree even
+        while the views apply new events."""
         if min_position:
             self.wait_for(min_position)
-        with self.pool.connection() as db:
+        with self.pool.connection() as db, db.snapshot():
             yield Queries(db)
 
     def wait_for(self, position: int) -> None:

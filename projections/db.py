@@ -339,7 +339,7 @@ class ViewDatabase:
         """A read-only transaction that sees one consistent state."""
         if self.kind == "postgres":
             with self._pg.transaction():
-                self._pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                self._pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 yield
         else:
             self._sqlite.execute("BEGIN")

@@ -350,3 +350,19 @@ def test_worker_stopped_min_position_answers_503_then_200_once_it_runs(store: St
             assert process.stop() == 0
     finally:
         worker_api.close()
+
+
+def test_one_read_sees_one_state_of_the_views_while_they_change(inline_api: Api) -> None:
+    """A read's statements (a page and its count, a report's figures) see one state of the
+    views: events applied meanwhile by another connection show in the next read only."""
+    clerk = inline_api.client("xw_clerk")
+    import_member(clerk, 1)
+    with inline_api.services.queries() as queries:
+        rows, count = queries.roster("XW-C1-B1")
+        assert count == 1
+        import_member(clerk, 2)  # committed and applied to the views meanwhile
+        assert queries.roster("XW-C1-B1") == (rows, count)
+        assert queries.monthly_report("XW-C1-B1", "2026-09")["closing"] == 1
+    with inline_api.services.queries() as queries:
+        assert queries.roster("XW-C1-B1")[1] == 2
+        assert queries.monthly_report("XW-C1-B1", "2026-09")["closing"] == 2
