@@ -41,6 +41,24 @@ class ViewPool:
             self._slots.get(timeout=10)
         except queue.Empty:
             raise ApiError("not_ready", "the database is busy; try again", 503) from None
+        with self._held() as db:
+            yield db
+
+    @contextmanager
+    def spare(self) -> Iterator[ViewDatabase | None]:
+        """A connection if one is free now, else None (never waits): for a read's work
+        beside its own connection, which goes on alone when every connection is busy."""
+        try:
+            self._slots.get_nowait()
+        except queue.Empty:
+            yield None
+            return
+        with self._held() as db:
+            yield db
+
+    @contextmanager
+    def _held(self) -> Iterator[ViewDatabase]:
+        """A connection for a slot taken; the slot is given back afterwards."""
         try:
             try:
                 db = self._idle.get_nowait()
@@ -93,7 +111,7 @@ class Services:
         if min_position:
             self.wait_for(min_position)
         with self.pool.connection() as db, db.snapshot():
-            yield Queries(db)
+            yield Queries(db, spare=self.pool.spare)
 
     def wait_for(self, position: int) -> None:
         timeout = self.settings.read_wait_seconds

@@ -69,6 +69,9 @@ class ViewDatabase:
         # made on this connection: forgotten on any DDL and any rollback.
         self._types: dict[str, dict[str, int]] = {}
         self._staged: set[str] = set()
+        # PostgreSQL: inside snapshot(), and the name of its exported snapshot, once asked.
+        self._reading = False
+        self._exported: str | None = None
         parts = urlsplit(url)
         if parts.scheme == "sqlite":
             path = unquote(url[len("sqlite:///"):])
@@ -340,13 +343,35 @@ class ViewDatabase:
         if self.kind == "postgres":
             with self._pg.transaction():
                 self._pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                yield
+                self._reading = True
+                try:
+                    yield
+                finally:
+                    self._reading, self._exported = False, None
         else:
             self._sqlite.execute("BEGIN")
             try:
                 yield
             finally:
                 self._sqlite.execute("ROLLBACK")
+
+    def export_snapshot(self) -> str | None:
+        """Within `snapshot()` on PostgreSQL: the name under which other connections can
+        read the same state (`shared()`), while this transaction lasts; else None."""
+        if self.kind != "postgres" or not self._reading:
+            return None
+        if self._exported is None:
+            self._exported = str(self.scalar("SELECT pg_export_snapshot()"))
+        return self._exported
+
+    @contextmanager
+    def shared(self, snapshot: str) -> Iterator[None]:
+        """A read-only transaction that sees the state another connection exported
+        (`export_snapshot()`), as long as that connection's transaction lasts."""
+        with self._pg.transaction():
+            self._pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            self._pg.execute(pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(pgsql.Literal(snapshot)))
+            yield
 
     def close(self) -> None:
         if self.kind == "postgres":

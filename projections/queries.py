@@ -6,9 +6,13 @@ reports of DOMAIN.md §8. Every query reads only the view tables.
 from __future__ import annotations
 
 import sys
+import threading
 from calendar import monthrange
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from domain.errors import NotFound, ValidationError
 from domain.member import validate_month
@@ -46,6 +50,17 @@ RESPONSIBLE_FOR = (  # (of an organization: its column, or `h.value`)
     f"WHERE k.descendant = %s AND o.kind IN {CHASING_KINDS} ORDER BY k.depth LIMIT 1)"
 )
 RESPONSIBLE_FOR_HOME = RESPONSIBLE_FOR % "c.home_organization_code"
+T = TypeVar("T")
+
+
+class Found(NamedTuple):
+    """One kind of the overdue list: rows (their key in the list's order, then reference,
+    organization, responsible), how many there are in all, and, when the rows were cut
+    short, the due day of the last."""
+
+    rows: list[tuple[tuple[str, str, str, str], Any, Any, Any]]
+    total: int
+    last_due: str | None
 
 
 def overdue_key(due_on: str, kind: str, registration_no: str, reference: str | None) -> tuple[str, str, str, str]:
@@ -77,9 +92,55 @@ def months_before(day: date, count: int) -> list[str]:
     return months[::-1]
 
 
+# A spare view connection, when one is free (else None), for work beside the main one.
+Spare = Callable[[], AbstractContextManager[ViewDatabase | None]]
+_helpers: ThreadPoolExecutor | None = None
+_helpers_lock = threading.Lock()
+
+
+def _helper_threads() -> ThreadPoolExecutor:
+    global _helpers
+    with _helpers_lock:
+        if _helpers is None:
+            _helpers = ThreadPoolExecutor(4, thread_name_prefix="view-reads")
+        return _helpers
+
+
 class Queries:
-    def __init__(self, db: ViewDatabase) -> None:
+    def __init__(self, db: ViewDatabase, spare: Spare | None = None) -> None:
         self.db = db
+        self.spare = spare
+
+    @contextmanager
+    def _beside(self, work: Callable[[ViewDatabase], T]) -> Iterator[Callable[[], T]]:
+        """`work` started on a spare connection that reads the same snapshot as this one
+        (PostgreSQL, inside `db.snapshot()`, when a spare is free), while this thread goes
+        on; else run on this connection when its result is asked for. Yields the function
+        that returns the result; leaving the block waits for the work to end."""
+        snapshot = self.db.export_snapshot() if self.spare is not None else None
+        lease = self.spare() if self.spare is not None and snapshot is not None else None
+        other = lease.__enter__() if lease is not None else None
+        if lease is None or other is None or snapshot is None:
+            if lease is not None:
+                lease.__exit__(None, None, None)
+            yield lambda: work(self.db)
+            return
+
+        def run() -> T:
+            try:
+                with other.shared(snapshot):
+                    result = work(other)
+            except BaseException as error:
+                lease.__exit__(type(error), error, error.__traceback__)
+                raise
+            lease.__exit__(None, None, None)
+            return result
+
+        future = _helper_threads().submit(run)
+        try:
+            yield future.result
+        finally:
+            wait([future])
 
     # --- organizations -----------------------------------------------------------------
 
@@ -414,7 +475,9 @@ class Queries:
         temporary certificates not returned, members inactive over the window), by index,
         counts them and returns the first `offset + limit` in the list's order; the pages
         are merged here, and the names (and a certificate's responsible committee) are read
-        for the rows of the page alone. The rows are those of `_overdue_narrow()`."""
+        for the rows of the page alone. The rows are those of `_overdue_narrow()`. On
+        PostgreSQL, within a snapshot and with a spare connection free, the certificates
+        and the inactive members are read on it meanwhile, from the same snapshot."""
         code, day = organization["code"], on.isoformat()
         everything = self._sole_root(organization)
         root = organization["parent_code"] is None
@@ -433,31 +496,31 @@ class Queries:
             return ("AND EXISTS (SELECT 1 FROM proj_org_closure k WHERE k.ancestor = ? AND k.descendant IN ("
                     + ", ".join(f"x.{c}" for c in columns) + "))", [code])
 
-        def page(kind: str, statement: str, params: list[Any], due_after_days: int = 0,
-                 need: int | None = None) -> int:
-            """Count the kind's rows and add its first `need` (default `cut`) in the list's
-            order to `found`; with `need` 0 only count them (no sort)."""
+        def page(db: ViewDatabase, kind: str, statement: str, params: list[Any], due_after_days: int = 0,
+                 need: int | None = None) -> Found:
+            """The kind's rows: their number, its first `need` (default `cut`) in the list's
+            order, and, when that cut them short, the due day of the last (later rows are due
+            then or after); with `need` 0 only their number (no sort). The number is a
+            subquery run once, not a window over every row: the page is then read by a
+            top-N sort, or in the index's order, and stops at the `need`th."""
             need = cut if need is None else need
             if need <= 0:
-                return int(self.db.scalar(f"SELECT COUNT(*) FROM ({statement}) x", params) or 0)
-            ordered = self.db.query(
+                return Found([], int(db.scalar(f"SELECT COUNT(*) FROM ({statement}) x", params) or 0), None)
+            ordered = db.query(
                 f"SELECT x.registration_no, x.organization_code, x.reference, x.due, x.responsible, "
-                f"COUNT(*) OVER () FROM ({statement}) x ORDER BY x.due, x.registration_no, x.reference LIMIT ?",
-                [*params, need],
+                f"(SELECT COUNT(*) FROM ({statement}) y) FROM ({statement}) x "
+                "ORDER BY x.due, x.registration_no, x.reference LIMIT ?",
+                [*params, *params, need],
             )
             # Rows as (their key in the list's order, the rest): only the page's become dicts.
+            rows = []
             for registration_no, org, reference, due, responsible, _ in ordered:
                 due_on = (date.fromisoformat(due) + timedelta(days=due_after_days)).isoformat() \
                     if due_after_days else due
-                found.append((overdue_key(due_on, kind, registration_no, reference), reference, org, responsible))
-            if len(ordered) == need:
-                last_due[kind] = found[-1][0][0]  # cut short: later rows are due then or after
-            return int(ordered[0][5]) if ordered else 0
+                rows.append((overdue_key(due_on, kind, registration_no, reference), reference, org, responsible))
+            return Found(rows, int(ordered[0][5]) if ordered else 0, rows[-1][0][0] if len(rows) == need else None)
 
-        found: list[tuple[tuple[str, str, str, str], Any, Any, Any]] = []
-        last_due: dict[str, str] = {}  # the due day of the last row fetched, for kinds cut short
-        total = 0
-        if "overdue_letter" in kinds:
+        def letters(db: ViewDatabase) -> Found:
             # Letters still open on `on` (three index ranges of (received_on, closed_on)),
             # with the validity of that day.
             columns = ("transfer_id, registration_no, from_organization_code, sending_committee_code, letter_no, "
@@ -471,37 +534,42 @@ class Queries:
                 "WHERE received_on IS NULL AND closed_on > ? AND issued_on <= ?"
             )
             where, extra = within("organization_code", "responsible")
-            total += page("overdue_letter", (
+            return page(db, "overdue_letter", (
                 "SELECT x.* FROM (SELECT t.registration_no, t.from_organization_code AS organization_code, "
                 f"t.letter_no AS reference, {VALID_UNTIL_ON} AS due, t.sending_committee_code AS responsible "
                 f"FROM ({still_open}) t) x WHERE x.due < ? {where}"
             ), [day, day, day, day, day, day, day, day, *extra])
-        if "unreturned_receipt" in kinds:
+
+        def receipts(db: ViewDatabase) -> Found:
             cutoff = (on - timedelta(days=RECEIPT_DUE_DAYS)).isoformat()
             columns = ("registration_no, from_organization_code AS organization_code, letter_no AS reference, "
                        "received_on AS due, receiving_committee_code AS responsible, received_in_code")
             where, extra = within("organization_code", "received_in_code", "responsible")
-            total += page("unreturned_receipt", (
+            return page(db, "unreturned_receipt", (
                 f"SELECT x.* FROM (SELECT {columns} FROM proj_transfers "
                 "WHERE receipt_returned_on IS NULL AND received_on < ? "
                 f"UNION ALL SELECT {columns} FROM proj_transfers WHERE receipt_returned_on > ? "
                 f"AND received_on < ?) x WHERE 1 = 1 {where}"
             ), [cutoff, day, cutoff, *extra], due_after_days=RECEIPT_DUE_DAYS)
-        if "unreturned_certificate" in kinds:
+
+        def certificates(db: ViewDatabase) -> Found:
             columns = ("registration_no, home_organization_code AS organization_code, certificate_no AS reference, "
                        "valid_until AS due, NULL AS responsible")
             where, extra = within("organization_code")
-            total += page("unreturned_certificate", (
+            return page(db, "unreturned_certificate", (
                 f"SELECT x.* FROM (SELECT {columns} FROM proj_certificates WHERE returned_on IS NULL "
                 "AND valid_until < ? AND kind = 'temporary' AND issued_on <= ? "
                 f"UNION ALL SELECT {columns} FROM proj_certificates WHERE returned_on > ? "
                 f"AND valid_until < ? AND kind = 'temporary' AND issued_on <= ?) x WHERE 1 = 1 {where}"
             ), [day, day, day, day, day, *extra])
-        if "inactive_6m" in kinds:
-            window = months_before(on, INACTIVE_MONTHS)
+
+        window = months_before(on, INACTIVE_MONTHS)
+        # Every inactive row is due on `due`, the day after the window.
+        due = (month_bounds(window[-1])[1] + timedelta(days=1)).isoformat()
+
+        def inactive(db: ViewDatabase, need: int) -> Found:
             first, final = window[0], window[-1]
             start = month_bounds(first)[0].isoformat()
-            due = (month_bounds(final)[1] + timedelta(days=1)).isoformat()
             marks = ", ".join("?" for _ in window)
             idle = ("NOT EXISTS (SELECT 1 FROM proj_activity a WHERE a.registration_no = l.registration_no "
                     f"AND a.month IN ({marks}) AND (a.org_life > 0 OR a.dues > 0))")
@@ -511,13 +579,7 @@ class Queries:
             held_on = ("s.registration_no = l.registration_no AND s.kind = 'held' AND s.from_on <= ? "
                        f"AND (s.to_on IS NULL OR s.to_on > ?) AND l.enrolled_on <= ? AND {idle}")
             where, extra = within("organization_code")
-            # Every inactive row is due on `due`, and sorts before the other kinds' rows of
-            # that day ('inactive_6m' comes first): the rows of the other kinds due earlier
-            # come before them all. Only the inactive rows the page reaches are read; none
-            # when one kind alone fills the page with rows due earlier (then only counted).
-            before = sum(1 for row in found if row[0][0] < due)
-            need = 0 if any(last < due for last in last_due.values()) else max(0, cut - before)
-            total += page("inactive_6m", (
+            return page(db, "inactive_6m", (
                 # Held now, since `on` at the latest. With no active month in the window, the
                 # latest active month up to the window's end is before it: that is the last
                 # active month (before the window), or, when the last is after the window, the
@@ -544,32 +606,60 @@ class Queries:
                 f") x WHERE 1 = 1 {where}"
             ), [due, first, day, start, final, day, start, first, final, day, start, final, day, start, *window,
                 day, day, day, start, *window, day, day, day, start, *window, *extra], need=need)
-        found.sort(key=lambda row: row[0])
+
+        def aside(db: ViewDatabase) -> list[Found]:
+            # The certificates, and the number of inactive members: read beside the letters.
+            return [*([certificates(db)] if "unreturned_certificate" in kinds else []),
+                    *([inactive(db, 0)] if "inactive_6m" in kinds else [])]
+
+        with self._beside(aside) as other:
+            parts = [*([letters(self.db)] if "overdue_letter" in kinds else []),
+                     *([receipts(self.db)] if "unreturned_receipt" in kinds else [])]
+            parts += other()
+        if "inactive_6m" in kinds:
+            # The inactive rows sort before the other kinds' rows due on `due` ('inactive_6m'
+            # comes first), after those due earlier. They were only counted: read the ones the
+            # page reaches, none when one kind alone fills the page with rows due earlier.
+            counted = parts.pop()
+            before = sum(1 for part in parts for row in part.rows if row[0][0] < due)
+            cut_short = any(part.last_due is not None and part.last_due < due for part in parts)
+            need = 0 if cut_short else max(0, cut - before)
+            if need:
+                parts.append(inactive(self.db, need))
+            else:
+                parts.append(counted)
+        found = sorted((row for part in parts for row in part.rows), key=lambda row: row[0])
         rows = [{
             "kind": kind, "registration_no": registration_no, "name": None, "organization_code": org,
             "reference": reference, "due_on": due_on, "days_overdue": (on - date.fromisoformat(due_on)).days,
             "responsible_organization_code": responsible,
         } for (due_on, kind, registration_no, _), reference, org, responsible in found[offset:offset + limit]]
         self._fill_page(rows)
-        return rows, total
+        return rows, sum(part.total for part in parts)
 
     def _fill_page(self, rows: list[dict[str, Any]]) -> None:
-        """Names, and the committee responsible for an unreturned certificate, of a page."""
-        db = self.db
+        """Names, and the committee responsible for an unreturned certificate, of a page
+        (the latter beside the former, as in `_overdue_wide()`)."""
         numbers = sorted({r["registration_no"] for r in rows})
-        names: dict[str, str] = dict(db.query(
-            f"SELECT registration_no, name FROM proj_members WHERE {db.any_of('registration_no')}",
-            [db.list_param(numbers)])) if numbers else {}
         # The nearest ancestor of a chasing kind of each home organization (nearest first,
         # each walk stops at the first).
         homes = sorted({r["organization_code"] for r in rows if r["kind"] == "unreturned_certificate"})
-        responsible: dict[str, str | None] = dict(db.query(
-            f"SELECT h.value, {RESPONSIBLE_FOR % 'h.value'} FROM {db.table_of()}", [db.list_param(homes)],
-        )) if homes else {}
+
+        def chasing(db: ViewDatabase) -> dict[str, str | None]:
+            return dict(db.query(
+                f"SELECT h.value, {RESPONSIBLE_FOR % 'h.value'} FROM {db.table_of()}", [db.list_param(homes)],
+            )) if homes else {}
+
+        with self._beside(chasing) if homes and numbers else nullcontext(lambda: chasing(self.db)) as responsible:
+            db = self.db
+            names: dict[str, str] = dict(db.query(
+                f"SELECT registration_no, name FROM proj_members WHERE {db.any_of('registration_no')}",
+                [db.list_param(numbers)])) if numbers else {}
+            chased = responsible()
         for row in rows:
             row["name"] = names.get(row["registration_no"])
             if row["kind"] == "unreturned_certificate":
-                row["responsible_organization_code"] = responsible.get(row["organization_code"])
+                row["responsible_organization_code"] = chased.get(row["organization_code"])
 
     # --- reports ---------------------------------------------------------------------------
 

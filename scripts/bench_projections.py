@@ -52,6 +52,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
+from api.services import ViewPool
 from domain.ledger import Ledger
 from projections import engine as engine_module
 from projections.db import ViewDatabase
@@ -429,9 +430,23 @@ def analyze_views(store: Store) -> float:
     return round(seconds, 2)
 
 
+class _AsTheApiReads:
+    """Each call as one API request reads: a pooled connection, one read-only snapshot,
+    and the pool's spare connections for work beside it (`Services.queries()`)."""
+
+    def __init__(self, pool: ViewPool) -> None:
+        self.pool = pool
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self.pool.connection() as db, db.snapshot():
+                return getattr(Queries(db, spare=self.pool.spare), name)(*args, **kwargs)
+        return call
+
+
 def query_latency(store: Store, samples: dict[str, Any], runs: int, budget: float) -> dict[str, Any]:
-    db = ViewDatabase(store.url)
-    q = Queries(db)
+    pool = ViewPool(store.url)
+    q = _AsTheApiReads(pool)
     today, as_of = date.fromisoformat(samples["today"]), date.fromisoformat(samples["as_of"])
     branch, committee, root, month = samples["branch"], samples["committee"], samples["root"], samples["month"]
     cases: list[tuple[str, str, Callable[[], Any], Callable[[Any], int]]] = [
@@ -466,7 +481,7 @@ def query_latency(store: Store, samples: dict[str, Any], runs: int, budget: floa
             log(f"query {store.label} {text}: median {results[key]['median_ms']:.2f} ms, "
                 f"p99 {results[key]['p99_ms']:.2f} ms ({len(times)} runs, result {found:,})")
     finally:
-        db.close()
+        pool.close()
     return results
 
 

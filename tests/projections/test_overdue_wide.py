@@ -9,12 +9,16 @@ its subtree, and paging adds up to the whole list."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
 
+from api.services import ViewPool
 from api.simulation import SCALES, generate
+from projections.db import ViewDatabase
 from projections.queries import OVERDUE_KINDS, Queries, overdue_order
 from tests.conftest import Store
 from tests.factories import admit, build_tree
@@ -149,3 +153,48 @@ def test_members_active_again_after_a_quiet_spell_are_inactive_over_it(store: St
     for code in ("JS", "XW"):
         assert queries._overdue_wide(queries.organization(code), on, list(OVERDUE_KINDS), 10**6, 0)[0] == narrow(
             queries, code, on, list(OVERDUE_KINDS))
+
+
+def test_a_department_list_read_partly_on_a_spare_connection_is_of_one_snapshot(store: Store) -> None:
+    """Within a snapshot, with spare connections to hand, a department's list reads the
+    certificates, the inactive members and the responsible committees on a spare one on
+    PostgreSQL (SQLite reads on its own), from the same snapshot: the certificates and the
+    inactive members deleted from the views by another connection meanwhile are still
+    listed, as the list read before, and are gone from the next snapshot's."""
+    ledger = store.ledger(today=lambda: SCALE.end + timedelta(days=60))
+    generate(ledger, SCALE, seed=5)
+    store.engine(ledger).catch_up()
+    on = date(2025, 12, 31)
+    pool = ViewPool(store.url, size=3)
+    leases: list[bool] = []
+
+    @contextmanager
+    def spare() -> Iterator[ViewDatabase | None]:
+        with pool.spare() as db:
+            leases.append(db is not None)
+            yield db
+
+    writer: Queries = store.queries()
+    try:
+        with pool.connection() as db:
+            queries = Queries(db, spare=spare)
+            roots = [row[0] for row in db.query("SELECT code FROM proj_organizations WHERE parent_code IS NULL")]
+            with db.snapshot():
+                expected, total = queries.overdue(roots[0], on, limit=10**6)
+                assert {"unreturned_certificate", "inactive_6m"} <= {str(row["kind"]) for row in expected}
+                assert expected == narrow(queries, roots[0], on, list(OVERDUE_KINDS))
+                writer.db.execute("DELETE FROM proj_certificates")
+                writer.db.execute("DELETE FROM proj_last_activity")
+                assert queries.overdue(roots[0], on, limit=10**6) == (expected, total)
+                assert queries.overdue(roots[0], on, limit=5, offset=3) == (expected[3:8], total)
+            with db.snapshot():
+                after, _ = queries.overdue(roots[0], on, limit=10**6)
+            assert after and not {"unreturned_certificate", "inactive_6m"} & {str(row["kind"]) for row in after}
+    finally:
+        pool.close()
+    # On PostgreSQL each of the 4 lists leased a spare for the kinds beside, and again for
+    # the responsible committees when its page had certificates; SQLite never asks.
+    if store.kind == "postgres":
+        assert len(leases) >= 4 and all(leases)
+    else:
+        assert leases == []
