@@ -500,17 +500,14 @@ class Queries:
                  need: int | None = None) -> Found:
             """The kind's rows: their number, its first `need` (default `cut`) in the list's
             order, and, when that cut them short, the due day of the last (later rows are due
-            then or after); with `need` 0 only their number (no sort). The number is a
-            subquery run once, not a window over every row: the page is then read by a
-            top-N sort, or in the index's order, and stops at the `need`th."""
+            then or after); with `need` 0 only their number (no sort)."""
             need = cut if need is None else need
             if need <= 0:
                 return Found([], int(db.scalar(f"SELECT COUNT(*) FROM ({statement}) x", params) or 0), None)
             ordered = db.query(
                 f"SELECT x.registration_no, x.organization_code, x.reference, x.due, x.responsible, "
-                f"(SELECT COUNT(*) FROM ({statement}) y) FROM ({statement}) x "
-                "ORDER BY x.due, x.registration_no, x.reference LIMIT ?",
-                [*params, *params, need],
+                f"COUNT(*) OVER () FROM ({statement}) x ORDER BY x.due, x.registration_no, x.reference LIMIT ?",
+                [*params, need],
             )
             # Rows as (their key in the list's order, the rest): only the page's become dicts.
             rows = []
