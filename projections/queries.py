@@ -5,6 +5,7 @@ reports of DOMAIN.md §8. Every query reads only the view tables.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from calendar import monthrange
@@ -21,6 +22,7 @@ from projections.db import ViewDatabase
 from projections.figures import STOCKS
 from projections.transfers import VALID_UNTIL_ON
 
+log = logging.getLogger(__name__)
 SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"
 # Every organization outside a root's subtree: those of the other roots.
 OTHER_ROOTS_SUBTREES = (
@@ -116,14 +118,21 @@ class Queries:
         """`work` started on a spare connection that reads the same snapshot as this one
         (PostgreSQL, inside `db.snapshot()`, when a spare is free), while this thread goes
         on; else run on this connection when its result is asked for. Yields the function
-        that returns the result; leaving the block waits for the work to end."""
+        that returns the result; leaving the block waits for the work to end. Should the
+        spare fail (no connection to be had, the snapshot gone), the work runs here."""
+        here: Callable[[], T] = lambda: work(self.db)  # noqa: E731
         snapshot = self.db.export_snapshot() if self.spare is not None else None
-        lease = self.spare() if self.spare is not None and snapshot is not None else None
-        other = lease.__enter__() if lease is not None else None
-        if lease is None or other is None or snapshot is None:
-            if lease is not None:
-                lease.__exit__(None, None, None)
-            yield lambda: work(self.db)
+        if self.spare is None or snapshot is None:
+            yield here
+            return
+        lease = self.spare()
+        try:
+            other = lease.__enter__()
+        except Exception as error:  # e.g. the server's connection limit
+            log.warning("no spare view connection (%s): reading on one", type(error).__name__)
+            other = None
+        if other is None:
+            yield here
             return
 
         def run() -> T:
@@ -137,8 +146,17 @@ class Queries:
             return result
 
         future = _helper_threads().submit(run)
+
+        def result() -> T:
+            try:
+                return future.result()
+            except Exception as error:
+                log.warning("a read on a spare view connection failed (%s): reading on one",
+                            type(error).__name__)
+                return here()
+
         try:
-            yield future.result
+            yield result
         finally:
             wait([future])
 

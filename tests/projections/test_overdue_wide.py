@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 
+import psycopg
 import pytest
 
 from api.services import ViewPool
@@ -198,3 +199,34 @@ def test_a_department_list_read_partly_on_a_spare_connection_is_of_one_snapshot(
         assert len(leases) >= 4 and all(leases)
     else:
         assert leases == []
+
+
+@pytest.mark.postgres_only
+def test_a_spare_connection_that_fails_leaves_the_list_whole(store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """No spare connection to be had (the server's connection limit), or one whose reads
+    fail: the list is read on the request's own connection, whole, and a warning says so."""
+    ledger = store.ledger(today=lambda: SCALE.end + timedelta(days=60))
+    generate(ledger, SCALE, seed=5)
+    store.engine(ledger).catch_up()
+    on = date(2025, 12, 31)
+    db: ViewDatabase = store.queries().db
+    roots = [row[0] for row in db.query("SELECT code FROM proj_organizations WHERE parent_code IS NULL")]
+    expected = Queries(db).overdue(roots[0], on, limit=10**6)
+    assert {"unreturned_certificate", "inactive_6m"} <= {str(row["kind"]) for row in expected[0]}
+
+    @contextmanager
+    def unreachable() -> Iterator[ViewDatabase | None]:
+        raise psycopg.OperationalError("sorry, too many clients already")
+        yield None
+
+    @contextmanager
+    def closed() -> Iterator[ViewDatabase | None]:
+        spare = ViewDatabase(store.url)
+        spare.close()
+        yield spare
+
+    for spare in (unreachable, closed):
+        caplog.clear()
+        with db.snapshot():
+            assert Queries(db, spare=spare).overdue(roots[0], on, limit=10**6) == expected
+        assert any("spare view connection" in record.getMessage() for record in caplog.records), spare
