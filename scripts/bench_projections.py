@@ -434,19 +434,21 @@ class _AsTheApiReads:
     """Each call as one API request reads: a pooled connection, one read-only snapshot,
     and the pool's spare connections for work beside it (`Services.queries()`)."""
 
-    def __init__(self, pool: ViewPool) -> None:
-        self.pool = pool
+    def __init__(self, pool: ViewPool, spare: bool = True) -> None:
+        self.pool, self.spare = pool, spare
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             with self.pool.connection() as db, db.snapshot():
-                return getattr(Queries(db, spare=self.pool.spare), name)(*args, **kwargs)
+                queries = Queries(db, spare=self.pool.spare if self.spare else None)
+                return getattr(queries, name)(*args, **kwargs)
         return call
 
 
 def query_latency(store: Store, samples: dict[str, Any], runs: int, budget: float) -> dict[str, Any]:
     pool = ViewPool(store.url)
     q = _AsTheApiReads(pool)
+    alone = _AsTheApiReads(pool, spare=False)  # as the CLI reads: its own connection only
     today, as_of = date.fromisoformat(samples["today"]), date.fromisoformat(samples["as_of"])
     branch, committee, root, month = samples["branch"], samples["committee"], samples["root"], samples["month"]
     cases: list[tuple[str, str, Callable[[], Any], Callable[[Any], int]]] = [
@@ -464,6 +466,8 @@ def query_latency(store: Store, samples: dict[str, Any], runs: int, budget: floa
          lambda: q.overdue(committee, today), lambda r: r[1]),
         ("overdue_root", f"overdue({root}, on={today})",
          lambda: q.overdue(root, today), lambda r: r[1]),
+        ("overdue_root_one_connection", f"overdue({root}, on={today}), one connection (no spare)",
+         lambda: alone.overdue(root, today), lambda r: r[1]),
     ]
     results: dict[str, Any] = {}
     try:
