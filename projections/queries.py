@@ -127,11 +127,13 @@ class Queries:
             return
         lease = self.spare()
         try:
-            other = lease.__enter__()
-        except Exception as error:  # e.g. the server's connection limit
+            other, leased = lease.__enter__(), True
+        except Exception as error:  # e.g. the server's connection limit (the lease gave nothing)
             log.warning("no spare view connection (%s): reading on one", type(error).__name__)
-            other = None
+            other, leased = None, False
         if other is None:
+            if leased:  # none free: the lease holds nothing
+                lease.__exit__(None, None, None)
             yield here
             return
 
