@@ -45,6 +45,13 @@ class ViewPool:
             yield db
 
     @contextmanager
+    def queries(self, spare: bool = True) -> Iterator[Queries]:
+        """Queries reading one read-only snapshot of the views on a pooled connection, and
+        (`spare`) the pool's spare connections for work beside it."""
+        with self.connection() as db, db.snapshot():
+            yield Queries(db, spare=self.spare if spare else None)
+
+    @contextmanager
     def spare(self) -> Iterator[ViewDatabase | None]:
         """A connection if one is free now, else None (never waits): for a read's work
         beside its own connection, which goes on alone when every connection is busy."""
@@ -110,8 +117,8 @@ class Services:
         while the views apply new events."""
         if min_position:
             self.wait_for(min_position)
-        with self.pool.connection() as db, db.snapshot():
-            yield Queries(db, spare=self.pool.spare)
+        with self.pool.queries() as queries:
+            yield queries
 
     def wait_for(self, position: int) -> None:
         timeout = self.settings.read_wait_seconds

@@ -118,44 +118,33 @@ class Queries:
         """`work` started on a spare connection that reads the same snapshot as this one
         (PostgreSQL, inside `db.snapshot()`, when a spare is free), while this thread goes
         on; else run on this connection when its result is asked for. Yields the function
-        that returns the result; leaving the block waits for the work to end. Should the
-        spare fail (no connection to be had, the snapshot gone), the work runs here."""
+        that returns the result (never None); leaving the block waits for the work to end.
+        Should the spare fail (no connection to be had, the snapshot gone), the work runs
+        here."""
         here: Callable[[], T] = lambda: work(self.db)  # noqa: E731
-        snapshot = self.db.export_snapshot() if self.spare is not None else None
-        if self.spare is None or snapshot is None:
-            yield here
-            return
-        lease = self.spare()
-        try:
-            other, leased = lease.__enter__(), True
-        except Exception as error:  # e.g. the server's connection limit (the lease gave nothing)
-            log.warning("no spare view connection (%s): reading on one", type(error).__name__)
-            other, leased = None, False
-        if other is None:
-            if leased:  # none free: the lease holds nothing
-                lease.__exit__(None, None, None)
+        spare = self.spare
+        snapshot = self.db.export_snapshot() if spare is not None else None
+        if spare is None or snapshot is None:
             yield here
             return
 
-        def run() -> T:
-            try:
+        def run() -> T | None:
+            with spare() as other:
+                if other is None:  # none free
+                    return None
                 with other.shared(snapshot):
-                    result = work(other)
-            except BaseException as error:
-                lease.__exit__(type(error), error, error.__traceback__)
-                raise
-            lease.__exit__(None, None, None)
-            return result
+                    return work(other)
 
         future = _helper_threads().submit(run)
 
         def result() -> T:
             try:
-                return future.result()
-            except Exception as error:
+                found = future.result()
+            except Exception as error:  # e.g. the server's connection limit, the snapshot gone
                 log.warning("a read on a spare view connection failed (%s): reading on one",
                             type(error).__name__)
                 return here()
+            return here() if found is None else found
 
         try:
             yield result
@@ -624,27 +613,24 @@ class Queries:
             ), [due, first, day, start, final, day, start, first, final, day, start, final, day, start, *window,
                 day, day, day, start, *window, day, day, day, start, *window, *extra], need=need)
 
-        def aside(db: ViewDatabase) -> list[Found]:
+        def aside(db: ViewDatabase) -> tuple[list[Found], Found | None]:
             # The certificates, and the number of inactive members: read beside the letters.
-            return [*([certificates(db)] if "unreturned_certificate" in kinds else []),
-                    *([inactive(db, 0)] if "inactive_6m" in kinds else [])]
+            return ([certificates(db)] if "unreturned_certificate" in kinds else [],
+                    inactive(db, 0) if "inactive_6m" in kinds else None)
 
         with self._beside(aside) as other:
             parts = [*([letters(self.db)] if "overdue_letter" in kinds else []),
                      *([receipts(self.db)] if "unreturned_receipt" in kinds else [])]
-            parts += other()
-        if "inactive_6m" in kinds:
+            more, counted = other()
+        parts += more
+        if counted is not None:
             # The inactive rows sort before the other kinds' rows due on `due` ('inactive_6m'
             # comes first), after those due earlier. They were only counted: read the ones the
             # page reaches, none when one kind alone fills the page with rows due earlier.
-            counted = parts.pop()
             before = sum(1 for part in parts for row in part.rows if row[0][0] < due)
             cut_short = any(part.last_due is not None and part.last_due < due for part in parts)
             need = 0 if cut_short else max(0, cut - before)
-            if need:
-                parts.append(inactive(self.db, need))
-            else:
-                parts.append(counted)
+            parts.append(inactive(self.db, need) if need else counted)
         found = sorted((row for part in parts for row in part.rows), key=lambda row: row[0])
         rows = [{
             "kind": kind, "registration_no": registration_no, "name": None, "organization_code": org,
@@ -665,9 +651,9 @@ class Queries:
         def chasing(db: ViewDatabase) -> dict[str, str | None]:
             return dict(db.query(
                 f"SELECT h.value, {RESPONSIBLE_FOR % 'h.value'} FROM {db.table_of()}", [db.list_param(homes)],
-            )) if homes else {}
+            ))
 
-        with self._beside(chasing) if homes and numbers else nullcontext(lambda: chasing(self.db)) as responsible:
+        with self._beside(chasing) if homes else nullcontext(dict) as responsible:
             db = self.db
             names: dict[str, str] = dict(db.query(
                 f"SELECT registration_no, name FROM proj_members WHERE {db.any_of('registration_no')}",

@@ -439,8 +439,7 @@ class _AsTheApiReads:
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
-            with self.pool.connection() as db, db.snapshot():
-                queries = Queries(db, spare=self.pool.spare if self.spare else None)
+            with self.pool.queries(spare=self.spare) as queries:
                 return getattr(queries, name)(*args, **kwargs)
         return call
 
