@@ -65,7 +65,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     from api.app import create_app
 
-    uvicorn.run(create_app(settings()), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings(), settle=True), host=host, port=port, log_level="info")
 
 
 @app.command()
