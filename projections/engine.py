@@ -8,7 +8,9 @@ embedded default (`catch_up()` after each command, or `start()` for a thread) an
 separate worker process for PostgreSQL deployments (`python -m projections.worker`).
 Notification ids are in commit order on both stores (eventsourcing's PostgreSQL recorder
 locks the table for inserts unless its DB functions are enabled: keep them off) and may
-have gaps, which the engine simply passes over.
+have gaps, which the engine simply passes over. It passes over the events of topics no
+view handles too (`unread_topics()`): they are left out of its pages, but counted, and its
+position moves past them.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from concurrent.futures import wait as wait_for_futures
 from typing import Any, cast
 
 import psycopg
+from eventsourcing.utils import TopicError, resolve_topic
 from psycopg import sql as pgsql
 
+from domain.base import LedgerAggregate
 from domain.ledger import Ledger
 from projections.db import ViewDatabase
 from projections.decoding import EventDecoder
@@ -99,9 +103,9 @@ class ProjectionEngine:
         self.all_tables: list[Table | Counters] = [*self.tables, *self.counters]
         self.position = 0
         self.decoder = EventDecoder(ledger.mapper)
-        self.reader = NotificationReader(ledger.recorder)
-        self._decode = self.decoder.decode_row if self.reader.rows else self.decoder.decode
         self._dispatch: dict[type, list[tuple[Any, Callable[..., None]]]] = {}
+        self.reader = NotificationReader(ledger.recorder, self.unread_topics())
+        self._decode = self.decoder.decode_row if self.reader.rows else self.decoder.decode
         self.applied = 0  # events applied by this engine object
         self._lock = threading.RLock()
         self._advanced = threading.Condition(self._lock)
@@ -165,6 +169,8 @@ class ProjectionEngine:
             table.forget()
         for counters in self.counters:
             counters.forget()
+        self.members.forget()
+        self.transfers.forget()
         self.position = int(
             self.db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (TRACKING_NAME,)) or 0
         )
@@ -191,6 +197,27 @@ class ProjectionEngine:
             self._dispatch[event_type] = found
         return found
 
+    def unread_topics(self) -> list[str]:
+        """The topics of the ledger's event classes that no view handles (bookkeeping such
+        as id claims and organizations' member indexes): the reader passes over their events."""
+        classes: set[type] = set()
+        found: list[type] = [LedgerAggregate.Event]
+        while found:
+            subclasses: list[type] = found.pop().__subclasses__()
+            for subclass in subclasses:
+                if subclass not in classes:
+                    classes.add(subclass)
+                    found.append(subclass)
+        unread = []
+        for topic in sorted({f"{cls.__module__}:{cls.__qualname__}" for cls in classes}):
+            try:
+                resolved = resolve_topic(topic)  # the class the store's topic stands for
+            except TopicError:
+                continue  # (a class defined in a function): read as any topic
+            if isinstance(resolved, type) and not self._handlers(resolved):
+                unread.append(topic)
+        return unread
+
     def _before_commit(self) -> None:
         """Called inside each batch's transaction after all writes (a seam for tests)."""
 
@@ -199,8 +226,8 @@ class ProjectionEngine:
         -1: another engine had applied them, and this one has moved to where it is)."""
         with self._lock:
             limit = limit or self.batch_size
-            notifications = self.reader.select(self.position, limit, until)
-            if not notifications:
+            notifications, end, count = self.reader.select_range(self.position, limit, until)
+            if not count:
                 return 0
             decode, position_of = self._decode, self.reader.position
             try:
@@ -217,10 +244,7 @@ class ProjectionEngine:
                         table.flush(self.db)
                     for counters in self.counters:
                         counters.flush(self.db)
-                    self.db.execute(
-                        "UPDATE proj_tracking SET position = ? WHERE name = ?",
-                        (position_of(notifications[-1]), TRACKING_NAME),
-                    )
+                    self.db.execute("UPDATE proj_tracking SET position = ? WHERE name = ?", (end, TRACKING_NAME))
                     self._before_commit()
             except _Stale:
                 # Another engine (another process) applied these events first: follow it.
@@ -230,10 +254,10 @@ class ProjectionEngine:
                 # The transaction rolled back: forget what the caches saw and reload.
                 self._reload()
                 raise
-            self.position = position_of(notifications[-1])
-            self.applied += len(notifications)
+            self.position = end
+            self.applied += count
             self._advanced.notify_all()
-            return len(notifications)
+            return count
 
     def catch_up(
         self, until: int | None = None, progress: Progress | None = None, batch_size: int | None = None,
@@ -269,13 +293,13 @@ class ProjectionEngine:
         them all, while the collector would walk each page's objects several times over as
         they outlive its young generations. The interpreter's switch interval is shortened
         meanwhile (and restored): see OVERLAPPED_SWITCH_INTERVAL."""
-        select, position_of = self.reader.select, self.reader.position
+        select, position_of = self.reader.select_range, self.reader.position
         decode = self._decode
         dispatch = self._dispatch
         prefetch = self.db.kind == "postgres"
         max_pages = OVERLAPPED_MAX_PAGES.get(self.db.kind, 1)
 
-        def read(start: int) -> Page:
+        def read(start: int) -> tuple[Page, int, int]:
             return select(start, limit, target)
 
         reader = _AfterWrites(self.db)
@@ -287,8 +311,8 @@ class ProjectionEngine:
             try:
                 gc.disable()
                 sys.setswitchinterval(min(switching, OVERLAPPED_SWITCH_INTERVAL))
-                notifications = read(applied) if applied < target else []
-                last, pages, count = applied, 0, 0  # the pages applied since the last batch was handed over
+                notifications, last, scanned = read(applied) if applied < target else ([], applied, 0)
+                pages, count = 0, 0  # the pages applied since the last batch was handed over
 
                 def hand_over() -> None:
                     nonlocal applied, pages, count
@@ -299,8 +323,7 @@ class ProjectionEngine:
                     if progress is not None:
                         progress(applied, target)
 
-                while notifications:
-                    last = position_of(notifications[-1])
+                while scanned:  # events in the page, read or passed over
                     upcoming = reading.submit(read, last) if prefetch and last < target else None
                     for notification in notifications:
                         event = decode(notification)
@@ -310,16 +333,16 @@ class ProjectionEngine:
                         position = position_of(notification)
                         for view, handler in handlers:
                             handler(view, event, position, db)
-                    pages, count = pages + 1, count + len(notifications)
+                    pages, count = pages + 1, count + scanned
                     busy = reader.pending is not None and not reader.pending.done()
                     if not (busy and last < target and pages < max_pages):
                         hand_over()
                     if upcoming is not None:
-                        notifications = upcoming.result()
+                        notifications, last, scanned = upcoming.result()
                     elif last < target:
-                        notifications = read(last)
+                        notifications, last, scanned = read(last)
                     else:
-                        notifications = []
+                        scanned = 0
                 if count:  # the store ended short of the target (gaps): what was applied still goes
                     hand_over()
                 self._settle(reader)

@@ -76,8 +76,7 @@ class HistoryView:
         self.tables = (self.history, self.operators)
 
     def _record(self, registration_no: str, aggregate_id: str, event: Any, position: int) -> None:
-        self.history.put({"registration_no": registration_no, "position": position,
-                          "aggregate_id": aggregate_id, "version": event.originator_version})
+        self.history.append((position, registration_no, aggregate_id, event.originator_version))  # HISTORY's columns
 
     @singledispatchmethod
     def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
@@ -90,17 +89,12 @@ class HistoryView:
 
     @apply.register
     def _(self, event: Member.Event, position: int, db: ViewDatabase) -> None:
-        key = originator_key(event)
-        row = self.members_view.members.get(db, (key,))
-        assert row is not None
-        self._record(row["registration_no"], key, event, position)
+        self._record(self.members_view.member(db, event)["registration_no"], originator_key(event), event, position)
 
     @apply.register
     def _(self, event: Transfer.Event, position: int, db: ViewDatabase) -> None:
-        key = originator_key(event)
-        row = self.transfers_view.transfers.get(db, (key,))
-        assert row is not None
-        self._record(row["registration_no"], key, event, position)
+        self._record(self.transfers_view.transfer(db, event)["registration_no"], originator_key(event), event,
+                     position)
 
     @apply.register
     def _(self, event: Certificate.Event, position: int, db: ViewDatabase) -> None:

@@ -68,9 +68,12 @@ class Table:
         # (other tables are only analyzed; autovacuum comes to them later).
         self.index_only = index_only
         self.appended: list[tuple[Any, ...]] = []
+        # A write-once table's row as its values, in the order of `columns` (no row dict).
+        self.append: Callable[[tuple[Any, ...]], None] = self.appended.append
         self.rows: dict[Key, Row | None] = {}
         self.dirty: set[Key] = set()
-        # Keys first put since the last flush while complete: rows the table does not hold yet.
+        # Keys first put since the last flush (while complete, or known new): rows the table does
+        # not hold yet. Not in `dirty` unless touched again after being put.
         self.new: set[Key] = set()
         # True when the cache holds every row (a rebuild from empty): a miss means "absent".
         self.complete = False
@@ -115,9 +118,10 @@ class Table:
             return row
         key = self._key_of(row)
         if (new and key not in self.dirty) or (self.complete and key not in self.rows):
-            self.new.add(key)
+            self.new.add(key)  # (not in `dirty` too: a row touched after it was put is, and is still new)
+        else:
+            self.dirty.add(key)
         self.rows[key] = row
-        self.dirty.add(key)
         return row
 
     def touch(self, row: Row) -> None:
@@ -139,11 +143,11 @@ class Table:
         """The changed rows as they are now, written by the returned function (later, maybe
         while the cache goes on changing); the cache counts them as written."""
         rows, values, new = self.rows, self._values, self.new
-        # Rows first put since the last take (`new` is part of `dirty`, and never deleted).
+        # Rows first put since the last take (some touched since, in `dirty` too: written once, here).
         inserts = list(map(values, map(cast(Callable[[Key], Row], rows.__getitem__), new)))
         if self.appended:
             inserts += self.appended
-            self.appended = []
+            self.appended.clear()
         upserts, deletes = [], []
         for key in self.dirty - new if new else self.dirty:
             row = rows.get(key)
@@ -171,7 +175,7 @@ class Table:
         self.rows.clear()
         self.dirty.clear()
         self.new.clear()
-        self.appended = []
+        self.appended.clear()
         self.complete = False
 
 

@@ -25,8 +25,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from api.simulation import SCALES, generate
+from domain.idclaim import IdClaim
 from domain.ledger import Ledger
 from domain.member import Member
+from domain.organization import Organization
 from domain.transcodings import TRANSCODINGS
 from projections.decoding import EventDecoder, fast_path_possible
 from projections.reading import NotificationReader, as_notification
@@ -88,6 +90,33 @@ def test_every_event_of_a_generated_history_decodes_as_the_mapper_decodes_it(sto
         assert same(decoded, ledger.mapper.to_domain_event(notification)), notification.id
     assert reader.select(stored[-1].id, 10) == []
     assert decoder.fallbacks == 0
+
+
+def test_the_reader_passes_over_the_topics_it_is_told_to_skip_and_still_counts_their_events(store: Store) -> None:
+    scale = SCALES["small"]
+    ledger = store.ledger(today=lambda: scale.end)
+    generate(ledger, scale, seed=5)
+    stored = notifications(ledger)
+    skipped = {get_topic(IdClaim.Claimed), get_topic(Organization.MemberAttached)}
+    reader = NotificationReader(ledger.recorder, sorted(skipped))
+    plain = NotificationReader(ledger.recorder)
+    # Up to a skipped event, so that the last page ends on an event it passes over.
+    stop = next(n.id for n in reversed(stored[:-3]) if n.topic in skipped)
+    start, pages, read = 0, 0, []
+    while True:
+        page, end, count = reader.select_range(start, 300, stop)
+        if not count:
+            assert (page, end) == ([], start)
+            break
+        events = [n for n in stored if start < n.id <= stop][:300]  # the page, as `select()` pages
+        assert (count, end) == (len(events), events[-1].id)
+        assert page == [row for row in plain.select(start, 300, stop) if row[3] not in skipped]
+        read.extend(page)
+        start, pages = end, pages + 1
+    assert start == stop and pages > 1
+    assert [reader.position(row) for row in read] == [n.id for n in stored if n.id <= stop and n.topic not in skipped]
+    assert 0 < len(read) < len([n for n in stored if n.id <= stop])  # some were passed over, not all
+    assert reader.select_range(stored[-1].id, 10) == ([], stored[-1].id, 0)
 
 
 def test_an_event_the_decoder_is_not_sure_of_goes_through_the_mapper(ledger: Ledger) -> None:

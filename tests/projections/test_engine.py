@@ -6,8 +6,15 @@ from datetime import date
 from typing import Any
 
 import pytest
+from eventsourcing.utils import get_topic, resolve_topic
 
+from domain.certificate import Certificate
+from domain.idclaim import IdClaim
 from domain.ledger import Ledger
+from domain.member import Member
+from domain.operator import Operator
+from domain.organization import Organization
+from domain.transfer import Transfer
 from projections.engine import ProjectionEngine
 from tests.conftest import Store
 from tests.factories import admit, build_tree
@@ -25,6 +32,27 @@ def test_views_reflect_commands_after_catch_up(store: Store) -> None:
     assert engine.catch_up() == ledger.max_position()
     located = store.queries().locate(number)
     assert (located["place"], located["organization_code"]) == ("held", "XW-C1-B1")
+
+
+def test_the_engine_reads_no_event_no_view_handles_yet_counts_it_and_tracks_past_it(store: Store) -> None:
+    ledger = store.ledger()
+    engine = store.engine(ledger)
+    unread = set(engine.reader.skip_topics)
+    assert {get_topic(IdClaim.Claimed), get_topic(Organization.MemberAttached),
+            get_topic(Organization.NumberTaken)} <= unread
+    assert not {get_topic(Member.Imported), get_topic(Member.OrgLifeAttended), get_topic(Organization.Registered),
+                get_topic(Transfer.Requested), get_topic(Certificate.Issued), get_topic(Operator.Granted)} & unread
+    assert all(not engine._handlers(resolve_topic(topic)) for topic in unread)
+
+    build_tree(ledger)
+    admit(ledger, 1)
+    stored = ledger.recorder.select_notifications(start=1, limit=10_000)
+    assert stored[-1].topic in unread  # the history ends on an event the engine passes over
+    assert engine.catch_up() == ledger.max_position() == stored[-1].id
+    assert engine.applied == len(stored)  # every event counted, read or passed over
+    assert engine.db.scalar("SELECT position FROM proj_tracking WHERE name = 'views'") == stored[-1].id
+    assert engine.catch_up() == stored[-1].id and engine.applied == len(stored)  # nothing left to read
+    assert engine.verify()["ok"]
 
 
 def test_a_batch_that_fails_before_commit_is_applied_again_exactly_once(store: Store) -> None:
