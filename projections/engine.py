@@ -169,8 +169,6 @@ class ProjectionEngine:
             table.forget()
         for counters in self.counters:
             counters.forget()
-        self.members.forget()
-        self.transfers.forget()
         self.position = int(
             self.db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (TRACKING_NAME,)) or 0
         )

@@ -19,7 +19,7 @@ from typing import Any
 
 from domain.member import Member
 from projections.db import ViewDatabase
-from projections.tables import Row, Table, month_text, originator_key
+from projections.tables import Row, Table, month_text
 
 MEMBERS = Table(
     "proj_members",
@@ -110,21 +110,11 @@ class MembersView:
         self.members, self.stints, self.activity = MEMBERS.fresh(), STINTS.fresh(), ACTIVITY.fresh()
         self.last_activity = LAST_ACTIVITY.fresh()
         self.tables = (self.members, self.stints, self.activity, self.last_activity)
-        self._last: tuple[Any, Row | None] = (None, None)  # the last event asked about, and its member's row
 
     def member(self, db: ViewDatabase, event: Any) -> Row:
-        """The row of the event's member (looked up once an event, however many views ask)."""
-        last = self._last
-        if last[0] is event and last[1] is not None:
-            return last[1]
-        row = self.members.get(db, (originator_key(event),))
+        row = self.members.originator_row(db, event)
         assert row is not None, f"no member row for {event.originator_id}"
-        self._last = (event, row)
         return row
-
-    def forget(self) -> None:
-        """Called when the caches are dropped."""
-        self._last = (None, None)
 
     def _stay(self, db: ViewDatabase, row: Row, position: int, on: str,
               kind: str | None, organization_code: str | None = None) -> None:

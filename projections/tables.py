@@ -77,6 +77,7 @@ class Table:
         self.new: set[Key] = set()
         # True when the cache holds every row (a rebuild from empty): a miss means "absent".
         self.complete = False
+        self._last_event: tuple[Any, Row | None] = (None, None)  # see originator_row()
         self._key_of: Callable[[Row], Key] = (
             itemgetter(*self.key) if len(self.key) > 1 else lambda row, k=self.key[0]: (row[k],)  # type: ignore[misc]
         )
@@ -107,6 +108,17 @@ class Table:
         found = db.query(self._select, key)
         row = dict(zip(self.columns, found[0], strict=True)) if found else None
         self.rows[key] = row
+        return row
+
+    def originator_row(self, db: ViewDatabase, event: Any) -> Row | None:
+        """The row keyed by the event's `originator_key()`: looked up once an event, however
+        many views ask (a row found is kept with the event until another event asks)."""
+        last = self._last_event
+        if last[0] is event:
+            return last[1]
+        row = self.get(db, (originator_key(event),))
+        if row is not None:
+            self._last_event = (event, row)
         return row
 
     def put(self, row: Row, new: bool = False) -> Row:
@@ -177,6 +189,7 @@ class Table:
         self.new.clear()
         self.appended.clear()
         self.complete = False
+        self._last_event = (None, None)
 
 
 class Counters:

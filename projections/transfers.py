@@ -88,21 +88,11 @@ class TransfersView:
         self.transfers, self.certificates = TRANSFERS.fresh(), CERTIFICATES.fresh()
         self.extensions = EXTENSIONS.fresh()
         self.tables = (self.transfers, self.certificates, self.extensions)
-        self._last: tuple[Any, Row | None] = (None, None)  # the last event asked about, and its transfer's row
 
     def transfer(self, db: ViewDatabase, event: Any) -> Row:
-        """The row of the event's transfer (looked up once an event, however many views ask)."""
-        last = self._last
-        if last[0] is event and last[1] is not None:
-            return last[1]
-        row = self.transfers.get(db, (originator_key(event),))
+        row = self.transfers.originator_row(db, event)
         assert row is not None, f"no transfer row for {event.originator_id}"
-        self._last = (event, row)
         return row
-
-    def forget(self) -> None:
-        """Called when the caches are dropped."""
-        self._last = (None, None)
 
     def _update(self, db: ViewDatabase, event: Any, **changes: Any) -> Row:
         row = self.transfer(db, event)
