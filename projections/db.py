@@ -174,11 +174,16 @@ class ViewDatabase:
             self._sqlite.executemany(statement, rows)
 
     def write_rows(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str = ""
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], on_conflict: str = "",
+        order: Sequence[str] = (),
     ) -> None:
         """Insert rows into a table (`on_conflict`: the clause that upserts them). Many rows go
         to PostgreSQL with COPY: straight into the table, or through a temporary staging table
-        for an upsert. `table`, `columns` and `on_conflict` are fixed identifiers of the views."""
+        for an upsert, which goes through the staged rows in the order of the columns `order`
+        (the table's key): the rows to change are then visited page after page, not at random,
+        and a page changed by several rows is read and changed once (measured on the members'
+        last activity at province scale: 300,000 rows upserted in 2.3-2.8 s instead of 3.1-3.5 s).
+        `table`, `columns`, `on_conflict` and `order` are fixed identifiers of the views."""
         if not rows:
             return
         if self.kind == "postgres" and len(rows) >= COPY_MIN_ROWS:
@@ -199,9 +204,11 @@ class ViewDatabase:
                     for row in rows:
                         copy.write_row(row)
                 if on_conflict:  # one round trip: each is a wait for the interpreter too
-                    cursor.execute(pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ").format(
+                    ordered = pgsql.SQL(" ORDER BY {} ").format(
+                        pgsql.SQL(", ").join(map(pgsql.Identifier, order))) if order else pgsql.SQL(" ")
+                    cursor.execute(pgsql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
                         pgsql.Identifier(table), names, names, pgsql.Identifier(target)
-                    ) + pgsql.SQL(on_conflict) + pgsql.SQL("; TRUNCATE {}").format(  # type: ignore[arg-type]
+                    ) + ordered + pgsql.SQL(on_conflict) + pgsql.SQL("; TRUNCATE {}").format(  # type: ignore[arg-type]
                         pgsql.Identifier(target)))
             return
         array = _json_rows(rows) if self.kind == "sqlite" and len(rows) >= JSON_MIN_ROWS else None

@@ -231,17 +231,20 @@ class MembersView:
 
     @apply.register
     def _(self, event: Member.OrgLifeAttended, position: int, db: ViewDatabase) -> None:
-        self._active(db, event, month_text(event.on), org_life=1)
+        self._active(db, event, 1, 0, 0)
 
     @apply.register
     def _(self, event: Member.DuesPaid, position: int, db: ViewDatabase) -> None:
         # Counted in the month paid: arrears paid later don't rewrite past inactivity.
-        self._active(db, event, month_text(event.on), dues=1, dues_fen=int(Decimal(event.amount) * 100))
+        self._active(db, event, 0, 1, int(Decimal(event.amount) * 100))
 
-    def _active(self, db: ViewDatabase, event: Any, month: str, **added: int) -> None:
+    def _active(self, db: ViewDatabase, event: Any, org_life: int, dues: int, dues_fen: int) -> None:
         registration_no = self.member(db, event)["registration_no"]
-        on = event.on.isoformat()
-        last = self.last_activity.get(db, (registration_no,))
+        day = event.on
+        on = day.isoformat()
+        month = on[:7] if day.year >= 1000 else month_text(day)
+        last_key = (registration_no,)
+        last = self.last_activity.get(db, last_key)
         assert last is not None, f"no activity row for {event.originator_id}"
         last_on, previous_last = last["last_activity_on"], last["last_month"]
         if last_on is None or last_on < on:
@@ -252,13 +255,20 @@ class MembersView:
         elif last["previous_month"] < month < previous_last:
             last["previous_month"] = month
             last["quiet_from"] = quiet_from(month, previous_last)
-        self.last_activity.touch(last)
+        self.last_activity.touch(last, last_key)
         key = (registration_no, month)
-        # No activity row is later than the member's last active month (before this event).
-        activity = self.activity.get(db, key, absent=month > previous_last) or self.activity.put(
-            {"registration_no": registration_no, "month": month, "org_life": 0, "dues": 0, "dues_fen": 0},
-            new=True,  # activity rows are never deleted: none found is none in the table
-        )
-        for column, amount in added.items():
-            activity[column] += amount
-        self.activity.touch(activity)
+        if month > previous_last:
+            # Later than the member's last active month before this event: no activity row of
+            # it in the table, or put since (activity rows are never deleted).
+            self.activity.insert(key, {"registration_no": registration_no, "month": month,
+                                       "org_life": org_life, "dues": dues, "dues_fen": dues_fen})
+            return
+        activity = self.activity.get(db, key)
+        if activity is None:
+            self.activity.put({"registration_no": registration_no, "month": month, "org_life": org_life,
+                               "dues": dues, "dues_fen": dues_fen}, new=True)  # none found: none in the table
+            return
+        activity["org_life"] += org_life
+        activity["dues"] += dues
+        activity["dues_fen"] += dues_fen
+        self.activity.touch(activity, key)

@@ -24,6 +24,7 @@ Key = tuple[Any, ...]
 Row = dict[str, Any]
 _MISSING: Any = object()
 COUNTER_COLUMNS = ("organization_code", "month", "figure", "value")
+COUNTER_KEY = ("organization_code", "figure", "month")  # the counters tables' primary key, in its order
 # Rows a cache keeps across batches at most; a cache that outgrows its limit forgets the
 # rows it has kept longest, down to half the limit, and reads misses from the table again.
 CACHE_LIMIT = 400_000
@@ -97,13 +98,12 @@ class Table:
         """The same table with an empty cache (each engine has its own)."""
         return Table(self.name, self.columns, self.key, self.ddl, self.written_once, self.index_only)
 
-    def get(self, db: ViewDatabase, key: Key, absent: bool = False) -> Row | None:
-        """The row of `key`, from the cache or the table; `absent`: the caller knows that
-        the table holds no such row (no read)."""
+    def get(self, db: ViewDatabase, key: Key) -> Row | None:
+        """The row of `key`, from the cache or the table."""
         row = self.rows.get(key, _MISSING)
         if row is not _MISSING:
             return row
-        if self.complete or absent:
+        if self.complete:
             return None
         found = db.query(self._select, key)
         row = dict(zip(self.columns, found[0], strict=True)) if found else None
@@ -136,8 +136,16 @@ class Table:
         self.rows[key] = row
         return row
 
-    def touch(self, row: Row) -> None:
-        self.dirty.add(self._key_of(row))
+    def insert(self, key: Key, row: Row) -> Row:
+        """Keep `row`, of `key`, and insert it with the next flush: the caller knows that no
+        row of `key` is in the table, or has been put or deleted since the last flush."""
+        self.new.add(key)
+        self.rows[key] = row
+        return row
+
+    def touch(self, row: Row, key: Key | None = None) -> None:
+        """Write `row` (of `key`, when the caller has it) with the next flush."""
+        self.dirty.add(self._key_of(row) if key is None else key)
 
     def delete(self, key: Key) -> None:
         if key in self.new:  # never written: nothing to delete
@@ -179,7 +187,7 @@ class Table:
         def write(db: ViewDatabase) -> None:
             db.executemany(self._delete, deletes)
             db.write_rows(self.name, self.columns, inserts)
-            db.write_rows(self.name, self.columns, upserts, self._conflict)
+            db.write_rows(self.name, self.columns, upserts, self._conflict, self.key)
 
         return write
 
@@ -261,7 +269,7 @@ class Counters:
 
         def write(db: ViewDatabase) -> None:
             db.write_rows(self.name, COUNTER_COLUMNS, inserts)
-            db.write_rows(self.name, COUNTER_COLUMNS, upserts, self._conflict)
+            db.write_rows(self.name, COUNTER_COLUMNS, upserts, self._conflict, COUNTER_KEY)
 
         return write
 

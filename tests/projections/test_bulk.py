@@ -107,9 +107,10 @@ def test_a_bulk_rebuild_gives_the_views_of_small_batches(store: Store, monkeypat
     written: list[tuple[str, int, bool]] = []
     write_rows = engine.db.write_rows
 
-    def spy(table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]], on_conflict: str = "") -> None:
+    def spy(table: str, columns: tuple[str, ...], rows: list[tuple[object, ...]], on_conflict: str = "",
+            order: tuple[str, ...] = ()) -> None:
         written.append((table, len(rows), bool(on_conflict)))
-        write_rows(table, columns, rows, on_conflict)
+        write_rows(table, columns, rows, on_conflict, order)
 
     monkeypatch.setattr(engine.db, "write_rows", spy)
     assert engine.rebuild() == ledger.max_position()

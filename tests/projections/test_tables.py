@@ -3,6 +3,7 @@ and what it forgets when it outgrows its limit, on both stores."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -31,15 +32,19 @@ def db(store: Store) -> Any:
     db.close()
 
 
-def flush(t: Table | Counters, db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
-    """Flush `t`, returning (rows, upsert?) of each write it made."""
+def flush(t: Table | Counters, db: ViewDatabase, monkeypatch: pytest.MonkeyPatch,
+          orders: list[tuple[str, ...]] | None = None) -> list[tuple[int, bool]]:
+    """Flush `t`, returning (rows, upsert?) of each write it made (and appending the order
+    each upsert asked for to `orders`)."""
     written: list[tuple[int, bool]] = []
     write_rows = db.write_rows
 
-    def spy(name: str, columns: Any, rows: Any, on_conflict: str = "") -> None:
+    def spy(name: str, columns: Any, rows: Any, on_conflict: str = "", order: tuple[str, ...] = ()) -> None:
         if rows:
             written.append((len(rows), bool(on_conflict)))
-        write_rows(name, columns, rows, on_conflict)
+            if on_conflict and orders is not None:
+                orders.append(tuple(order))
+        write_rows(name, columns, rows, on_conflict, order)
 
     monkeypatch.setattr(db, "write_rows", spy)
     with db.transaction():
@@ -70,6 +75,64 @@ def test_rows_known_to_be_new_are_inserted_even_when_the_cache_is_not_complete(
     t.put({"code": "B", "month": "2024-01", "value": 7}, new=True)
     assert flush(t, db, monkeypatch) == [(1, True)]
     assert rows(db) == [("A", "2024-01", 5), ("B", "2024-01", 7)]
+
+
+def test_rows_inserted_by_their_key_are_inserted_once_with_their_last_values(
+        db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`insert(key, row)`: the caller knows no row of the key is in the table or the cache
+    (as a member's first activity of a month later than any before): written as an
+    insert, with the values it has when flushed, however often touched before."""
+    t = table()
+    row = t.insert(("A", "2024-01"), {"code": "A", "month": "2024-01", "value": 1})
+    assert t.get(db, ("A", "2024-01")) is row  # kept: read back from the cache
+    row["value"] += 1
+    t.touch(row, ("A", "2024-01"))
+    assert flush(t, db, monkeypatch) == [(1, False)]
+    assert rows(db) == [("A", "2024-01", 2)]
+    row["value"] += 1
+    t.touch(row, ("A", "2024-01"))  # written since: upserted now
+    assert flush(t, db, monkeypatch) == [(1, True)]
+    assert rows(db) == [("A", "2024-01", 3)]
+
+
+def test_upserts_go_through_their_rows_in_the_order_of_the_tables_primary_key(
+        db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each view table's upserts, and the counters', ask for the order of the table's own
+    primary key (PostgreSQL then changes the rows page after page), and the rows written
+    are the same."""
+    from projections import figures, history, members, organizations, transfers
+
+    def primary_key(ddl: tuple[str, ...]) -> tuple[str, ...]:
+        found = re.search(r"PRIMARY KEY \(([^)]*)\)", ddl[0])
+        if found:
+            return tuple(c.strip() for c in found.group(1).split(","))
+        column = re.search(r"\((\w+) \w+ PRIMARY KEY", ddl[0])
+        assert column is not None, ddl[0]
+        return (column.group(1),)
+
+    views = [v for m in (figures, history, members, organizations, transfers) for v in vars(m).values()
+             if isinstance(v, Table)]
+    assert len(views) >= 10
+    for view_table in views:
+        assert view_table.key == primary_key(view_table.ddl), view_table.name
+    assert primary_key(figures.COUNTS.ddl) == tables_module.COUNTER_KEY
+    monkeypatch.setattr(db_module, "COPY_MIN_ROWS", 1)
+    t = table()
+    for code in ("B", "A"):
+        t.put({"code": code, "month": "2024-01", "value": 1})
+    orders: list[tuple[str, ...]] = []
+    assert flush(t, db, monkeypatch, orders) == [(2, True)]
+    assert orders == [("code", "month")]
+    db.execute("CREATE TABLE t_counts (organization_code TEXT NOT NULL, month TEXT NOT NULL, figure TEXT NOT NULL, "
+               "value INTEGER NOT NULL, PRIMARY KEY (organization_code, figure, month))")
+    counters = Counters("t_counts", [])
+    counters.add(["B", "A"], "2024-01", "net", 2)
+    counters.add(["A"], "2023-12", "net", 1)
+    assert flush(counters, db, monkeypatch, orders) == [(3, True)]
+    assert orders[-1] == tables_module.COUNTER_KEY
+    assert rows(db) == [("A", "2024-01", 1), ("B", "2024-01", 1)]
+    assert db.query("SELECT organization_code, month, value FROM t_counts ORDER BY 1, 2") == [
+        ("A", "2023-12", 1), ("A", "2024-01", 2), ("B", "2024-01", 2)]
 
 
 def test_write_once_tables_always_insert(db: ViewDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
