@@ -42,6 +42,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -263,14 +264,50 @@ def rebuild_batch(batch_size: int) -> int:
     return max(batch_size, getattr(engine_module, "REBUILD_BATCH", 0))
 
 
+def time_writes(engine: ProjectionEngine, started: float) -> dict[str, Any]:
+    """Time each batch the engine's writer commits and each table's writes in it (filled in
+    while the engine runs): where a rebuild's time goes once the writer sets the pace."""
+    timed: dict[str, Any] = {"batches": [], "tables": defaultdict(lambda: [0.0, 0])}
+    write_batch, write_rows = engine._write_batch, engine.db.write_rows
+
+    def batch(*args: Any) -> Any:
+        begun = time.perf_counter()
+        done = write_batch(*args)
+        timed["batches"].append((round(begun - started, 2), round(time.perf_counter() - begun, 3), args[-1]))
+        return done
+
+    def rows(table: str, columns: Any, values: Any, on_conflict: str = "", *rest: Any) -> None:
+        begun = time.perf_counter()
+        write_rows(table, columns, values, on_conflict, *rest)
+        entry = timed["tables"][f"{table} ({'upserted' if on_conflict else 'inserted'})"]
+        entry[0] += time.perf_counter() - begun
+        entry[1] += len(values)
+
+    engine._write_batch = batch  # type: ignore[method-assign,assignment]
+    engine.db.write_rows = rows  # type: ignore[method-assign,assignment]
+    return timed
+
+
+def print_writes(timed: dict[str, Any], seconds: float) -> None:
+    busy = sum(b[1] for b in timed["batches"])
+    log(f"writer busy {busy:.1f} s of {seconds:.1f} s, {len(timed['batches'])} batches "
+        "(started at s, took s, events):")
+    for started, took, events in timed["batches"]:
+        log(f"  {started:8.1f} {took:7.1f} {events:>9,}")
+    for table, (took, count) in sorted(timed["tables"].items(), key=lambda kv: -kv[1][0]):
+        if count:
+            log(f"  {table}: {took:.1f} s, {count:,} rows")
+
+
 def rebuild(ledger: Ledger, url: str, batch_size: int, until: int | None, mark: float | None,
-            limit: float | None, label: str) -> dict[str, Any]:
+            limit: float | None, label: str, writes: bool = False) -> dict[str, Any]:
     db = ViewDatabase(url)
     engine = ProjectionEngine(ledger, db, batch_size=batch_size)
     target = until if until is not None else ledger.max_position()
     marks: dict[str, Any] = {}
     progress = progress_printer(label, target, limit, mark, marks)
     started, cpu = time.perf_counter(), time.process_time()
+    timed = time_writes(engine, started) if writes else None
     complete = True
     try:
         if until is None:
@@ -295,6 +332,8 @@ def rebuild(ledger: Ledger, url: str, batch_size: int, until: int | None, mark: 
     if marks:
         result["mark"] = {**marks, "events": marks["position"], "target": target,
                           "rate": round(marks["position"] / marks["seconds"])}
+    if timed is not None:
+        print_writes(timed, seconds)
     db.close()
     del engine
     gc.collect()
@@ -748,6 +787,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=STEPS, help="run only these steps (repeatable)")
     parser.add_argument("--profile", type=int, default=0, metavar="EVENTS",
                         help="also cProfile the engine over the first EVENTS events and print the top functions")
+    parser.add_argument("--time-writes", action="store_true",
+                        help="(b) also times each batch the writer commits and each table's writes, and prints them")
     parser.add_argument("--no-analyze", action="store_true",
                         help="query PostgreSQL views without ANALYZE first (as right after a rebuild)")
     parser.add_argument("--keep", action="store_true", help="keep the stores (schemas, files) afterwards")
@@ -900,7 +941,7 @@ def measure(args: argparse.Namespace, steps: tuple[str, ...], store: Store, ledg
         log(f"(b) rebuild on {store.label}, batch {rebuild_batch(args.batch_size)}")
         url = store.view_url("rebuild") if args.rebuild_apart else store.url
         result["rebuild"] = rebuild(ledger, url, args.batch_size, until, args.time_mark, args.time_limit,
-                                    f"rebuild {store.label}")
+                                    f"rebuild {store.label}", args.time_writes)
         log(f"(b) {store.label}: {result['rebuild']['rate']:,} events/s in {result['rebuild']['seconds']:,.0f} s")
         save()
         if "raw" in steps:
