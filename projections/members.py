@@ -240,9 +240,8 @@ class MembersView:
 
     def _active(self, db: ViewDatabase, event: Any, org_life: int, dues: int, dues_fen: int) -> None:
         registration_no = self.member(db, event)["registration_no"]
-        day = event.on
-        on = day.isoformat()
-        month = on[:7] if day.year >= 1000 else month_text(day)
+        on = event.on.isoformat()
+        month = month_text(event.on)
         last_key = (registration_no,)
         last = self.last_activity.get(db, last_key)
         assert last is not None, f"no activity row for {event.originator_id}"
@@ -257,16 +256,11 @@ class MembersView:
             last["quiet_from"] = quiet_from(month, previous_last)
         self.last_activity.touch(last, last_key)
         key = (registration_no, month)
-        if month > previous_last:
-            # Later than the member's last active month before this event: no activity row of
-            # it in the table, or put since (activity rows are never deleted).
+        # No activity row is later than the member's last active month (before this event).
+        activity = None if month > previous_last else self.activity.get(db, key)
+        if activity is None:  # none in the table, nor put since: activity rows are never deleted
             self.activity.insert(key, {"registration_no": registration_no, "month": month,
                                        "org_life": org_life, "dues": dues, "dues_fen": dues_fen})
-            return
-        activity = self.activity.get(db, key)
-        if activity is None:
-            self.activity.put({"registration_no": registration_no, "month": month, "org_life": org_life,
-                               "dues": dues, "dues_fen": dues_fen}, new=True)  # none found: none in the table
             return
         activity["org_life"] += org_life
         activity["dues"] += dues
