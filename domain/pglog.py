@@ -67,7 +67,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
-from psycopg import Connection, Cursor
+from psycopg import Connection, Cursor, Rollback
 from psycopg import Error as PsycopgError
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier
@@ -149,6 +149,10 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         self.horizon = horizon(Identifier(datastore.schema, events_table_name))
         self.max_notification_id_statement = SQL("SELECT {} AS max").format(self.horizon)
         self.visibility_timeout = float(datastore.lock_timeout or DEFAULT_VISIBILITY_TIMEOUT)
+        # Saves that found their events held back after their commit, and the time they
+        # waited in all (seconds): what older transactions cost the writers.
+        self.held_back = 0
+        self.held_back_seconds = 0.0
 
     # --- set-up ------------------------------------------------------------------------
 
@@ -204,15 +208,15 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                     rows = inserting.fetchall()
                 except Exception as error:  # raised once out of the pipeline (psycopg warns otherwise)
                     failure = error
-                if failure is None and assigned is None:
+                if failure is None and assigned is not None:
+                    # The transaction wrote before it took the lock: its transaction id may be
+                    # older than ids drawn meanwhile by others, so the two orders would differ.
+                    failure = ProgrammingError("a save wrote to the database before drawing its notification ids")
+                    raise Rollback
+                if failure is None:
                     self._inserted(conn)
         if failure is not None:
             raise failure
-        if assigned is not None:
-            # The transaction wrote before it took the lock: its transaction id may be older
-            # than ids drawn meanwhile by others (its rows are committed: no gap is hidden,
-            # but the order of transaction ids and notification ids is no longer one).
-            raise ProgrammingError("a save wrote to the database before drawing its notification ids")
         if len(rows) != len(stored_events):
             msg = f"Couldn't get all notification IDs (got {len(rows)}, expected {len(stored_events)})"
             raise ProgrammingError(msg)
@@ -226,7 +230,8 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         """Wait (bounded) until the horizon reaches the committed transaction's rows; notify the
         channel again when they passed only after waiting, since the notification sent at
         the commit may have found them held back. Never raises: the events are saved."""
-        deadline = time.monotonic() + self.visibility_timeout
+        started = time.monotonic()
+        deadline = started + self.visibility_timeout
         delay, waited = 0.0002, False
         try:
             while True:
@@ -244,6 +249,10 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 delay = min(delay * 2, 0.02)
         except PsycopgError:
             log.warning("could not check that saved events are visible to readers", exc_info=True)
+        finally:
+            if waited:
+                self.held_back += 1
+                self.held_back_seconds += time.monotonic() - started
 
     # --- reading -----------------------------------------------------------------------
 
