@@ -30,7 +30,8 @@ keeps it without that lock, as the event stores on PostgreSQL that read by trans
   their ranges by the horizon rather than test each row (the range then stays an
   index-only scan of the ids). A save waits only for the INSERT statements of others, never
   for their commits, which proceed together. The lock is released when the INSERT fails
-  too; a save that wrote before it took the lock is refused (ProgrammingError).
+  too; a save that wrote before it took the lock is refused (ProgrammingError). Saves
+always go this way: POSTGRES_ENABLE_DB_FUNCTIONS changes nothing here.
 
 After its commit a save waits until the horizon reaches its own events, that is until every
 transaction older than it has ended (at most POSTGRES_LOCK_TIMEOUT, the time a save of the
