@@ -169,22 +169,27 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """One transaction: take the insert lock, insert (drawing the ids), release the lock,
-        commit; then wait until the rows are visible to readers."""
+        commit; then wait until the rows are visible to readers. Two round trips, as the
+        library's: the lock, the INSERT and the release; the commit and a first look at the
+        horizon."""
         if not stored_events:
             return None
         with self.datastore.get_connection() as conn:
             try:
-                notification_ids, transaction_id = self._insert_in(conn, stored_events, **kwargs)
+                notification_ids, transaction_id, visible = self._insert_in(conn, stored_events, **kwargs)
             except BaseException:
                 if not conn.closed:
                     with contextlib.suppress(PsycopgError):
                         conn.execute(self.unlock_all_statement)  # still held after a failed INSERT
                 raise
-            self._wait_until_visible(conn, transaction_id)
+            if not visible:
+                self._wait_until_visible(conn, transaction_id)
         return notification_ids
 
     def _insert_in(self, conn: Connection[DictRow], stored_events: Sequence[StoredEvent],
-                   **kwargs: Any) -> tuple[list[int], str]:
+                   **kwargs: Any) -> tuple[list[int], str, bool]:
+        """Returns the notification ids, the transaction's id, and whether the rows were
+        visible to readers right after the commit."""
         failure: Exception | None = None
         rows: list[DictRow] = []
         assigned: str | None = None
@@ -192,68 +197,74 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
         ]
-        with conn.pipeline() as pipeline, conn.transaction():
-            with conn.cursor() as curs:
-                self._insert_events(curs, stored_events, **kwargs)  # the library's seam
-            with conn.cursor() as setting, conn.cursor() as locking, conn.cursor() as inserting, \
-                    conn.cursor() as unlocking:
-                try:
-                    setting.execute(self.lock_timeout_statement, prepare=True)
-                    setting.execute(self.notify_statement)
-                    locking.execute(self.insert_lock_statement, (self.insert_lock_key,), prepare=True)
-                    inserting.execute(self.insert_events_statement, (pg_stored_events,))
-                    unlocking.execute(self.insert_unlock_statement, (self.insert_lock_key,), prepare=True)
-                    pipeline.sync()
-                    lock_row = locking.fetchone()
-                    assigned = lock_row["assigned"] if lock_row is not None else None
-                    rows = inserting.fetchall()
-                except Exception as error:  # raised once out of the pipeline (psycopg warns otherwise)
-                    failure = error
-                if failure is None and assigned is not None:
-                    # The transaction wrote before it took the lock: its transaction id may be
-                    # older than ids drawn meanwhile by others, so the two orders would differ.
-                    failure = ProgrammingError("a save wrote to the database before drawing its notification ids")
-                    raise Rollback
-                if failure is None:
-                    self._inserted(conn)
-        if failure is not None:
-            raise failure
-        if len(rows) != len(stored_events):
-            msg = f"Couldn't get all notification IDs (got {len(rows)}, expected {len(stored_events)})"
-            raise ProgrammingError(msg)
-        return [row["notification_id"] for row in rows], rows[0]["transaction_id"]
+        with conn.cursor() as checking:
+            with conn.pipeline() as pipeline:
+                with conn.transaction():
+                    with conn.cursor() as curs:
+                        self._insert_events(curs, stored_events, **kwargs)  # the library's seam
+                    with conn.cursor() as setting, conn.cursor() as locking, conn.cursor() as inserting, \
+                            conn.cursor() as unlocking:
+                        try:
+                            setting.execute(self.lock_timeout_statement, prepare=True)
+                            setting.execute(self.notify_statement)
+                            locking.execute(self.insert_lock_statement, (self.insert_lock_key,), prepare=True)
+                            inserting.execute(self.insert_events_statement, (pg_stored_events,))
+                            unlocking.execute(self.insert_unlock_statement, (self.insert_lock_key,), prepare=True)
+                            pipeline.sync()
+                            lock_row = locking.fetchone()
+                            assigned = lock_row["assigned"] if lock_row is not None else None
+                            rows = inserting.fetchall()
+                        except Exception as error:  # raised once out of the pipeline (psycopg warns otherwise)
+                            failure = error
+                        if failure is None and assigned is not None:
+                            # The transaction wrote before it took the lock: its transaction id may
+                            # be older than ids drawn meanwhile by others, so the orders would differ.
+                            failure = ProgrammingError(
+                                "a save wrote to the database before drawing its notification ids")
+                            raise Rollback
+                        if failure is None:
+                            self._inserted(conn)
+                if failure is None and rows:
+                    # Sent with the COMMIT, in its round trip.
+                    checking.execute(self.visible_statement, (rows[0]["transaction_id"],), prepare=True)
+            if failure is not None:
+                raise failure
+            if len(rows) != len(stored_events):
+                msg = f"Couldn't get all notification IDs (got {len(rows)}, expected {len(stored_events)})"
+                raise ProgrammingError(msg)
+            visible = checking.fetchone()
+        return ([row["notification_id"] for row in rows], rows[0]["transaction_id"],
+                bool(visible and visible["visible"]))
 
     def _inserted(self, conn: Connection[DictRow]) -> None:
         """Called inside the save's transaction after its INSERT, before the commit (a
         seam for tests)."""
 
     def _wait_until_visible(self, conn: Connection[DictRow], transaction_id: str) -> None:
-        """Wait (bounded) until the horizon reaches the committed transaction's rows; notify the
-        channel again when they passed only after waiting, since the notification sent at
-        the commit may have found them held back. Never raises: the events are saved."""
+        """The committed transaction's rows were held back (an older transaction is still
+        running): wait, bounded, until the horizon reaches them, then notify the channel
+        again (the notification sent at the commit found them held back). Never raises:
+        the events are saved."""
         started = time.monotonic()
         deadline = started + self.visibility_timeout
-        delay, waited = 0.0002, False
+        delay = 0.0002
+        self.held_back += 1
         try:
             while True:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.02)
                 row = conn.execute(self.visible_statement, (transaction_id,), prepare=True).fetchone()
                 if row is not None and row["visible"]:
-                    if waited:
-                        conn.execute(self.notify_statement)
+                    conn.execute(self.notify_statement)
                     return
                 if time.monotonic() >= deadline:
                     log.warning("saved events are held back from readers by a transaction older than "
                                 "theirs, still running after %.1f s", self.visibility_timeout)
                     return
-                waited = True
-                time.sleep(delay)
-                delay = min(delay * 2, 0.02)
         except PsycopgError:
             log.warning("could not check that saved events are visible to readers", exc_info=True)
         finally:
-            if waited:
-                self.held_back += 1
-                self.held_back_seconds += time.monotonic() - started
+            self.held_back_seconds += time.monotonic() - started
 
     # --- reading -----------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -71,22 +72,22 @@ def log(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def url_for(schema: str) -> str:
-    return f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
+def url_for(base: str, schema: str) -> str:
+    return f"{base}{'&' if '?' in base else '?'}schema={schema}"
 
 
-def open_ledger(schema: str, recorder: str, *, create: bool = False) -> Ledger:
+def open_ledger(base: str, schema: str, recorder: str, *, create: bool = False) -> Ledger:
     topic, extra = RECORDERS[recorder]
-    env = store_env(url_for(schema), create_tables=create)
+    env = store_env(url_for(base, schema), create_tables=create)
     env.update({"LEDGER_ID_KEY": ID_KEY, "APPLICATION_RECORDER_TOPIC": topic, "POSTGRES_POOL_SIZE": "1",
                 "POSTGRES_MAX_OVERFLOW": "1", **extra})
     return Ledger(env)
 
 
-def writer(schema: str, recorder: str, events: int, state_bytes: int, seconds: float,
+def writer(base: str, schema: str, recorder: str, events: int, state_bytes: int, seconds: float,
            barrier: Any, results: Any) -> None:
     """One writer process: saves one after another for `seconds` once all have started."""
-    ledger = open_ledger(schema, recorder)
+    ledger = open_ledger(base, schema, recorder)
     state = b"x" * state_bytes
 
     def save() -> None:
@@ -140,16 +141,16 @@ class Tail(threading.Thread):
                 time.sleep(0.002)
 
 
-def phase(recorder: str, writers: int, args: argparse.Namespace) -> dict[str, Any]:
+def phase(cluster: str, base: str, recorder: str, writers: int, args: argparse.Namespace) -> dict[str, Any]:
     schema = f"bench_log_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+    with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     try:
-        open_ledger(schema, recorder, create=True).close()
-        tail_ledger = open_ledger(schema, recorder)
+        open_ledger(base, schema, recorder, create=True).close()
+        tail_ledger = open_ledger(base, schema, recorder)
         context = mp.get_context("spawn")
         barrier, results = context.Barrier(writers + 1), context.Queue()
-        processes = [context.Process(target=writer, args=(schema, recorder, args.events, args.state_bytes,
+        processes = [context.Process(target=writer, args=(base, schema, recorder, args.events, args.state_bytes,
                                                           args.seconds, barrier, results))
                      for _ in range(writers)]
         for process in processes:
@@ -163,14 +164,14 @@ def phase(recorder: str, writers: int, args: argparse.Namespace) -> dict[str, An
         tail.finishing.set()
         tail.join(timeout=120)
         tail_ledger.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        with psycopg.connect(base, autocommit=True) as conn:
             stored = [row[0] for row in conn.execute(sql.SQL("SELECT notification_id FROM {} ORDER BY 1").format(
                 sql.Identifier(schema, "ledger_events")))]
         seen = tail.seen
         saves = sum(o["saves"] for o in outcomes)
         elapsed = max(o["elapsed"] for o in outcomes)
         result = {
-            "recorder": recorder, "writers": writers, "saves": saves, "events": len(stored),
+            "cluster": cluster, "recorder": recorder, "writers": writers, "saves": saves, "events": len(stored),
             "saves_per_s": saves / elapsed, "events_per_s": saves * args.events / elapsed,
             "p50_ms": 1000 * sorted(o["p50"] for o in outcomes)[len(outcomes) // 2],
             "p99_ms": 1000 * max(o["p99"] for o in outcomes),
@@ -181,23 +182,62 @@ def phase(recorder: str, writers: int, args: argparse.Namespace) -> dict[str, An
             "tail_twice": len(seen) - len(set(seen)),
             "tail_in_order": seen == sorted(seen),
         }
-        log(f"{recorder:9} {writers} writers: {result['saves_per_s']:8.1f} saves/s, p50 {result['p50_ms']:.2f} ms, "
-            f"p99 {result['p99_ms']:.2f} ms; tail passed over {result['tail_passed_over']}")
+        log(f"{cluster}: {recorder:9} {writers} writers: {result['saves_per_s']:8.1f} saves/s, "
+            f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms; "
+            f"tail passed over {result['tail_passed_over']}")
         return result
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        with psycopg.connect(base, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
-def section(results: list[dict[str, Any]], machine: dict[str, Any], args: argparse.Namespace,
-            started: datetime, load_end: list[float]) -> str:
+def tables(results: list[dict[str, Any]]) -> list[str]:
+    """The tables of one cluster's phases."""
     counts = sorted({r["writers"] for r in results})
     by = {(r["recorder"], r["writers"]): r for r in results}
     recorders = [name for name in RECORDERS if any(r["recorder"] == name for r in results)]
+    heads = " | ".join(f"{n} writer{'s' if n > 1 else ''}" for n in counts) + " |"
+    rule = "|---|" + "---:|" * len(counts)
 
     def row(label: str, value: Any) -> str:
         return f"| {label} | " + " | ".join(value(n) for n in counts) + " |"
 
+    lines = ["| saves per second | " + heads, rule]
+    for name in recorders:
+        lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['saves_per_s']:,.1f}"))
+    if "library" in recorders and "log" in recorders:
+        lines.append(row("**ratio `PostgresLogRecorder` / library**",
+                         lambda n: f"**{by[('log', n)]['saves_per_s'] / by[('library', n)]['saves_per_s']:.2f}**"))
+    lines += ["", "| save latency, ms (median writer's p50 / worst p99) | " + heads, rule]
+    for name in recorders:
+        lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['p50_ms']:.2f} / "
+                         f"{by[(name, n)]['p99_ms']:.1f}"))
+    lines += ["", "| tail: events passed over (of those stored) | " + heads, rule]
+    for name in recorders:
+        lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['tail_passed_over']:,} of "
+                         f"{by[(name, n)]['events']:,}"))
+    if "log" in recorders:
+        lines += ["", "| `PostgresLogRecorder`: saves held back after their commit by an older transaction | "
+                  + heads, rule]
+        lines.append(row("share of saves; mean wait, ms",
+                         lambda n: f"{by[('log', n)]['held_back'] / by[('log', n)]['saves']:.0%}; "
+                         f"{1000 * by[('log', n)]['held_back_s'] / max(by[('log', n)]['held_back'], 1):.1f}"))
+    scaling = {name: by[(name, counts[-1])]["saves_per_s"] / by[(name, counts[0])]["saves_per_s"]
+               for name in recorders}
+    lines += ["", f"Scaling from {counts[0]} to {counts[-1]} writers: "
+              + ", ".join(f"{name} {value:.2f}" for name, value in scaling.items()) + ".", ""]
+    twice = [r for r in results if r["tail_twice"] or not r["tail_in_order"]]
+    lines.append("- The tail read no event twice and every id in order in every phase." if not twice else
+                 "- The tail read events twice or out of order in: "
+                 + ", ".join(f"{r['recorder']} with {r['writers']}" for r in twice) + ".")
+    lines.append("- Writers' CPU (s, all writers of a phase): " + "; ".join(
+        f"{name} " + " / ".join(f"{by[(name, n)]['writer_cpu_s']:.1f}" for n in counts) for name in recorders)
+        + ". The database server shares the machine's CPUs with the writers and the tail.")
+    return lines
+
+
+def section(results: list[dict[str, Any]], clusters: dict[str, str], machine: dict[str, Any],
+            args: argparse.Namespace, started: datetime, load_end: list[float], command: str) -> str:
     lines = [
         "## Event log (PostgreSQL)",
         "",
@@ -214,6 +254,11 @@ def section(results: list[dict[str, Any]], machine: dict[str, Any], args: argpar
         "ordering, so its tail may pass over events. The machine is shared: the ratios within the run "
         "are what counts.",
         "",
+        "Any transaction of the database cluster that has written something holds `PostgresLogRecorder`'s "
+        "readers back while it runs, and the saves that committed after it wait for it (their events are "
+        "readable only then): the phases run on each cluster given, alternating, so a cluster that other "
+        "jobs use at the same time can be compared with one that only this benchmark uses.",
+        "",
         f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine['nproc']} CPUs ({machine['cpu']}); load average "
         f"(1, 5, 15 min) {', '.join(str(x) for x in machine['load_start'])} at the start and "
         f"{', '.join(str(x) for x in load_end)} at the end. PostgreSQL {machine['postgres']} (synchronous_commit "
@@ -221,46 +266,13 @@ def section(results: list[dict[str, Any]], machine: dict[str, Any], args: argpar
         f"psycopg {machine['psycopg']}. Each phase {args.seconds:g} s after {WARM_UP} untimed saves per writer.",
         "",
         "```sh",
-        ".venv/bin/python scripts/bench_log.py" + (f" --seconds {args.seconds:g}" if args.seconds != 15 else ""),
+        command,
         "```",
-        "",
-        "| saves per second | " + " | ".join(f"{n} writer{'s' if n > 1 else ''}" for n in counts) + " |",
-        "|---|" + "---:|" * len(counts),
     ]
-    for name in recorders:
-        lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['saves_per_s']:,.1f}"))
-    if "library" in recorders and "log" in recorders:
-        lines.append(row("**ratio `PostgresLogRecorder` / library**",
-                         lambda n: f"**{by[('log', n)]['saves_per_s'] / by[('library', n)]['saves_per_s']:.2f}**"))
-    lines += ["", "| save latency, ms (median writer's p50 / worst p99) | "
-              + " | ".join(f"{n} writer{'s' if n > 1 else ''}" for n in counts) + " |",
-              "|---|" + "---:|" * len(counts)]
-    for name in recorders:
-        lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['p50_ms']:.2f} / "
-                         f"{by[(name, n)]['p99_ms']:.1f}"))
-    lines += ["", "| tail: events passed over (of those stored) | "
-              + " | ".join(f"{n} writer{'s' if n > 1 else ''}" for n in counts) + " |",
-              "|---|" + "---:|" * len(counts)]
-    for name in recorders:
-        lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['tail_passed_over']:,} of "
-                         f"{by[(name, n)]['events']:,}"))
-    if "log" in recorders:
-        lines += ["", "| `PostgresLogRecorder`: saves held back after their commit by an older transaction "
-                  "(share; mean wait, ms) | " + " | ".join(f"{n} writer{'s' if n > 1 else ''}" for n in counts)
-                  + " |", "|---|" + "---:|" * len(counts)]
-        lines.append(row("held back", lambda n: f"{by[('log', n)]['held_back'] / by[('log', n)]['saves']:.0%}; "
-                         f"{1000 * by[('log', n)]['held_back_s'] / max(by[('log', n)]['held_back'], 1):.1f}"))
-    scaling = {name: by[(name, counts[-1])]["saves_per_s"] / by[(name, counts[0])]["saves_per_s"]
-               for name in recorders}
-    lines += ["", f"Scaling from {counts[0]} to {counts[-1]} writers: "
-              + ", ".join(f"{name} {value:.2f}" for name, value in scaling.items()) + ".", ""]
-    twice = [r for r in results if r["tail_twice"] or not r["tail_in_order"]]
-    lines.append("- The tail read no event twice and every id in order in every phase." if not twice else
-                 "- The tail read events twice or out of order in: "
-                 + ", ".join(f"{r['recorder']} with {r['writers']}" for r in twice) + ".")
-    lines.append("- Writers' CPU (s, all writers of a phase): " + "; ".join(
-        f"{name} " + " / ".join(f"{by[(name, n)]['writer_cpu_s']:.1f}" for n in counts) for name in recorders)
-        + ". The database server shares the machine's CPUs with the writers and the tail.")
+    for cluster, url in clusters.items():
+        address = urlsplit(url)
+        lines += ["", f"### {cluster} cluster ({address.hostname}:{address.port or 5432})", ""]
+        lines += tables([r for r in results if r["cluster"] == cluster])
     return "\n".join(lines) + "\n"
 
 
@@ -271,18 +283,24 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3, help="events per save")
     parser.add_argument("--state-bytes", type=int, default=349, help="bytes of state per event")
     parser.add_argument("--recorders", default=",".join(RECORDERS), help="of " + ", ".join(RECORDERS))
+    parser.add_argument("--cluster", action="append", default=[], metavar="LABEL=URL",
+                        help="a PostgreSQL database to run the phases on (repeatable; default: "
+                        "shared=LEDGER_TEST_POSTGRES_URL)")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/BENCHMARKS.md as it is")
     args = parser.parse_args()
+    clusters = dict(item.split("=", 1) for item in args.cluster) or {"shared": POSTGRES_URL}
     counts = [int(n) for n in args.writers.split(",")]
     recorders = [name for name in args.recorders.split(",") if name]
     unknown = [name for name in recorders if name not in RECORDERS]
     if unknown:
         parser.error(f"unknown recorders: {', '.join(unknown)}")
     started = datetime.now(UTC)
-    machine = benchlib.machine(POSTGRES_URL)
-    results = [phase(name, n, args) for n in counts for name in recorders]
+    machine = benchlib.machine(next(iter(clusters.values())))
+    results = [phase(cluster, url, name, n, args)
+               for n in counts for name in recorders for cluster, url in clusters.items()]
     load_end = [round(x, 2) for x in os.getloadavg()]
-    text = section(results, machine, args, started, load_end)
+    command = " ".join([".venv/bin/python scripts/bench_log.py", *sys.argv[1:]])
+    text = section(results, clusters, machine, args, started, load_end, command)
     print(text)
     if not args.no_docs:
         benchlib.replace_section(ROOT / "docs" / "BENCHMARKS.md", text, "## Event log (PostgreSQL)")
