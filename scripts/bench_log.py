@@ -2,11 +2,12 @@
 from each insert to its commit) against `domain.pglog.PostgresLogRecorder` (no table lock;
 readers stop at the oldest transaction in flight), with 1, 4 and 8 concurrent writers.
 
-    .venv/bin/python scripts/bench_log.py                          # 15 s a phase, docs updated
-    .venv/bin/python scripts/bench_log.py --seconds 5 --no-docs    # a quick run
+    .venv/bin/python scripts/bench_log.py                               # docs updated
+    .venv/bin/python scripts/bench_log.py --cluster shared=URL --cluster private=URL2
+    .venv/bin/python scripts/bench_log.py --seconds 3 --repeat 1 --no-docs   # a quick run
 
-What it does, for each number of writers and each recorder, in that order (so that the
-recorders alternate as the machine's load drifts):
+What it does, for each number of writers, `--repeat` times, for each recorder and each
+cluster (`--cluster`), in that order (so that they alternate as the machine's load drifts):
   1. a fresh PostgreSQL schema (TCP, 127.0.0.1), its tables created once by this process;
   2. the writers: separate processes started together, each with its own connection (the
      recorder's pool of one), saving aggregates of `--events` events each (state of
@@ -194,7 +195,13 @@ def phase(cluster: str, base: str, recorder: str, writers: int, args: argparse.N
 def tables(results: list[dict[str, Any]]) -> list[str]:
     """The tables of one cluster's phases."""
     counts = sorted({r["writers"] for r in results})
-    by = {(r["recorder"], r["writers"]): r for r in results}
+    by: dict[tuple[str, int], dict[str, Any]] = {}
+    for key in {(r["recorder"], r["writers"]) for r in results}:
+        runs = sorted((r for r in results if (r["recorder"], r["writers"]) == key), key=lambda r: r["saves_per_s"])
+        median = runs[len(runs) // 2]  # its rate and latencies; counts summed over the runs
+        by[key] = {**median, **{field: sum(r[field] for r in runs) for field in
+                                ("saves", "events", "tail_passed_over", "held_back", "held_back_s", "writer_cpu_s")},
+                   "runs": runs}
     recorders = [name for name in RECORDERS if any(r["recorder"] == name for r in results)]
     heads = " | ".join(f"{n} writer{'s' if n > 1 else ''}" for n in counts) + " |"
     rule = "|---|" + "---:|" * len(counts)
@@ -202,23 +209,24 @@ def tables(results: list[dict[str, Any]]) -> list[str]:
     def row(label: str, value: Any) -> str:
         return f"| {label} | " + " | ".join(value(n) for n in counts) + " |"
 
-    lines = ["| saves per second | " + heads, rule]
+    lines = ["| saves per second (median run; all runs) | " + heads, rule]
     for name in recorders:
-        lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['saves_per_s']:,.1f}"))
+        lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['saves_per_s']:,.1f} ("
+                         + ", ".join(f"{r['saves_per_s']:,.0f}" for r in by[(name, n)]['runs']) + ")"))
     if "library" in recorders and "log" in recorders:
         lines.append(row("**ratio `PostgresLogRecorder` / library**",
                          lambda n: f"**{by[('log', n)]['saves_per_s'] / by[('library', n)]['saves_per_s']:.2f}**"))
-    lines += ["", "| save latency, ms (median writer's p50 / worst p99) | " + heads, rule]
+    lines += ["", "| save latency in the median run, ms (median writer's p50 / worst p99) | " + heads, rule]
     for name in recorders:
         lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['p50_ms']:.2f} / "
                          f"{by[(name, n)]['p99_ms']:.1f}"))
-    lines += ["", "| tail: events passed over (of those stored) | " + heads, rule]
+    lines += ["", "| tail: events passed over (of those stored, all runs) | " + heads, rule]
     for name in recorders:
         lines.append(row(TEXT[name], lambda n, name=name: f"{by[(name, n)]['tail_passed_over']:,} of "
                          f"{by[(name, n)]['events']:,}"))
     if "log" in recorders:
-        lines += ["", "| `PostgresLogRecorder`: saves held back after their commit by an older transaction | "
-                  + heads, rule]
+        lines += ["", "| `PostgresLogRecorder`: saves held back after their commit by an older transaction "
+                  "(all runs) | " + heads, rule]
         lines.append(row("share of saves; mean wait, ms",
                          lambda n: f"{by[('log', n)]['held_back'] / by[('log', n)]['saves']:.0%}; "
                          f"{1000 * by[('log', n)]['held_back_s'] / max(by[('log', n)]['held_back'], 1):.1f}"))
@@ -230,7 +238,7 @@ def tables(results: list[dict[str, Any]]) -> list[str]:
     lines.append("- The tail read no event twice and every id in order in every phase." if not twice else
                  "- The tail read events twice or out of order in: "
                  + ", ".join(f"{r['recorder']} with {r['writers']}" for r in twice) + ".")
-    lines.append("- Writers' CPU (s, all writers of a phase): " + "; ".join(
+    lines.append("- Writers' CPU (s, all writers of all runs): " + "; ".join(
         f"{name} " + " / ".join(f"{by[(name, n)]['writer_cpu_s']:.1f}" for n in counts) for name in recorders)
         + ". The database server shares the machine's CPUs with the writers and the tail.")
     return lines
@@ -263,7 +271,8 @@ def section(results: list[dict[str, Any]], clusters: dict[str, str], machine: di
         f"(1, 5, 15 min) {', '.join(str(x) for x in machine['load_start'])} at the start and "
         f"{', '.join(str(x) for x in load_end)} at the end. PostgreSQL {machine['postgres']} (synchronous_commit "
         f"{machine['synchronous_commit']}), Python {machine['python']}, eventsourcing {machine['eventsourcing']}, "
-        f"psycopg {machine['psycopg']}. Each phase {args.seconds:g} s after {WARM_UP} untimed saves per writer.",
+        f"psycopg {machine['psycopg']}. Each phase {args.seconds:g} s after {WARM_UP} untimed saves per writer, "
+        f"run {args.repeat} times (the recorders and clusters alternating); the median run is shown.",
         "",
         "```sh",
         command,
@@ -278,7 +287,7 @@ def section(results: list[dict[str, Any]], clusters: dict[str, str], machine: di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=15.0, help="each phase's length")
+    parser.add_argument("--seconds", type=float, default=10.0, help="each phase's length")
     parser.add_argument("--writers", default="1,4,8", help="numbers of concurrent writers, comma-separated")
     parser.add_argument("--events", type=int, default=3, help="events per save")
     parser.add_argument("--state-bytes", type=int, default=349, help="bytes of state per event")
@@ -286,6 +295,7 @@ def main() -> None:
     parser.add_argument("--cluster", action="append", default=[], metavar="LABEL=URL",
                         help="a PostgreSQL database to run the phases on (repeatable; default: "
                         "shared=LEDGER_TEST_POSTGRES_URL)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each phase (interleaved); the median counts")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/BENCHMARKS.md as it is")
     args = parser.parse_args()
     clusters = dict(item.split("=", 1) for item in args.cluster) or {"shared": POSTGRES_URL}
@@ -296,8 +306,8 @@ def main() -> None:
         parser.error(f"unknown recorders: {', '.join(unknown)}")
     started = datetime.now(UTC)
     machine = benchlib.machine(next(iter(clusters.values())))
-    results = [phase(cluster, url, name, n, args)
-               for n in counts for name in recorders for cluster, url in clusters.items()]
+    results = [phase(cluster, url, name, n, args) for n in counts for _ in range(args.repeat)
+               for name in recorders for cluster, url in clusters.items()]
     load_end = [round(x, 2) for x in os.getloadavg()]
     command = " ".join([".venv/bin/python scripts/bench_log.py", *sys.argv[1:]])
     text = section(results, clusters, machine, args, started, load_end, command)
