@@ -81,6 +81,7 @@ def open_ledger(base: str, schema: str, recorder: str, *, create: bool = False) 
     topic, extra = RECORDERS[recorder]
     env = store_env(url_for(base, schema), create_tables=create)
     env.update({"LEDGER_ID_KEY": ID_KEY, "APPLICATION_RECORDER_TOPIC": topic, "POSTGRES_POOL_SIZE": "1",
+                "POSTGRES_CONNECT_TIMEOUT": "30",  # a loaded machine may take seconds to connect
                 "POSTGRES_MAX_OVERFLOW": "1", **extra})
     return Ledger(env)
 
