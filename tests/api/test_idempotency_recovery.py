@@ -29,7 +29,7 @@ import httpx
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from api.idempotency import Claimant, command_name, request_digest
+from api.idempotency import Claimant, IdempotencyStore, command_name, request_digest, setup
 from domain.commandkey import CommandKey, keyed
 from domain.ledger import Ledger
 from domain.operator import operator_id_for
@@ -191,6 +191,32 @@ def test_racers_on_a_recovered_key_run_its_command_once(api: Api, store: Store) 
     assert len({r.json()["transfer_id"] for r in results if r.status_code == 201}) == 1
     assert count_events(api.ledger, Transfer.Requested) == 1
     assert count_events(api.ledger, CommandKey.Recorded) == 1
+
+
+def test_a_claim_taken_over_keeps_the_first_answer_and_is_released_only_by_its_holder(store: Store) -> None:
+    db = ViewDatabase(store.url)
+    setup(db)
+
+    @contextmanager
+    def connection() -> Iterator[ViewDatabase]:
+        yield db
+
+    keys = IdempotencyStore(connection)
+    try:
+        slow = keys.claim("owner", "key", "digest", lease_seconds=30)
+        assert slow.verdict == "run" and slow.holder is not None
+        assert keys.claim("owner", "key", "digest", lease_seconds=30).verdict == "running"
+        retry = keys.claim("owner", "key", "digest", lease_seconds=0)  # the slow one's lease is over
+        assert (retry.verdict, retry.recovered) == ("run", True)
+        keys.release("owner", "key", slow.holder)  # no longer the slow one's to release
+        assert keys.claim("owner", "key", "digest", lease_seconds=30).verdict == "running"
+        assert keys.complete("owner", "key", 201, b'{"n": 2}', "application/json") is None
+        # the slow one ends later: the answer kept first is the one given
+        first = (201, '{"n": 2}', "application/json")
+        assert keys.complete("owner", "key", 409, b'{"n": 1}', "application/problem+json") == first
+        assert keys.claim("owner", "key", "digest").answer == first
+    finally:
+        db.close()
 
 
 # --- a real crash -----------------------------------------------------------------------------
