@@ -56,17 +56,22 @@ CLAIM_ATTEMPTS = 8
 def setup(db: ViewDatabase) -> None:
     db.execute(DDL)
     if db.kind == "postgres":
-        for column in ADDED_COLUMNS:
-            db.execute(f"ALTER TABLE api_idempotency ADD COLUMN IF NOT EXISTS {column} TEXT")
-        return
-    present = {row[1] for row in db.query("PRAGMA table_info(api_idempotency)")}
+        present = {row[0] for row in db.query(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'api_idempotency'")}
+    else:
+        present = {row[1] for row in db.query("PRAGMA table_info(api_idempotency)")}
     for column in ADDED_COLUMNS:
-        if column not in present:
-            try:
-                db.execute(f"ALTER TABLE api_idempotency ADD COLUMN {column} TEXT")
-            except sqlite3.OperationalError as error:  # another process added it first
-                if "duplicate column" not in str(error):
-                    raise
+        if column in present:
+            continue
+        if db.kind == "postgres":
+            db.execute(f"ALTER TABLE api_idempotency ADD COLUMN IF NOT EXISTS {column} TEXT")
+            continue
+        try:
+            db.execute(f"ALTER TABLE api_idempotency ADD COLUMN {column} TEXT")
+        except sqlite3.OperationalError as error:  # another process added it first
+            if "duplicate column" not in str(error):
+                raise
 
 
 def request_digest(method: str, path: str, query: str, body: bytes) -> str:
