@@ -4,7 +4,9 @@ rebuild and verify the views (reports and the auditor's commands: api/cli_audit.
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -68,12 +70,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.run(create_app(settings(), settle=True), host=host, port=port, log_level="info")
 
 
+def first_root(ledger: Ledger) -> str:
+    """The code of the first root department registered ("" in an empty store)."""
+    return next((e.code for _, e in ledger.read_events(limit=100)
+                 if isinstance(e, Organization.Registered) and e.parent_code is None), "")
+
+
 @app.command()
 def status(field: Annotated[str | None, typer.Option(help="print only this field")] = None) -> None:
     """The store's state: its last position and its first root department."""
     ledger = open_ledger()
-    root = next((e.code for _, e in ledger.read_events(limit=100)
-                 if isinstance(e, Organization.Registered) and e.parent_code is None), "")
+    root = first_root(ledger)
     info = {"position": ledger.max_position(), "root": root,
             "store": settings().database_url.split("@")[-1]}
     typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))
@@ -108,6 +115,71 @@ def add_operator(
     except LedgerError as error:
         fail(error)
     typer.echo(f"operator_id: {recorded.code}")
+    typer.echo(token)
+
+
+ADMIN_TOKEN = "LEDGER_ADMIN_TOKEN"
+
+
+def read_setting(env_file: Path, name: str) -> str | None:
+    """A `NAME=value` line's value in a .env file (the last one), or None."""
+    try:
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    found = None
+    for line in lines:
+        key, equals, value = line.strip().removeprefix("export ").partition("=")
+        if equals and key.strip() == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            found = value
+    return found
+
+
+def keep_setting(env_file: Path, name: str, value: str) -> None:
+    """Write `NAME=value` into a .env file (replacing the setting's lines, keeping the others),
+    readable by its owner only (mode 600), in one rename."""
+    try:
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    kept = [line for line in lines if line.strip().removeprefix("export ").partition("=")[0].strip() != name]
+    partial = env_file.with_name(env_file.name + ".partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write("\n".join([*kept, f"{name}={value}"]) + "\n")
+    os.replace(partial, env_file)
+    env_file.chmod(0o600)
+
+
+@operator_app.command("ensure-admin")
+def ensure_admin(
+    env_file: Annotated[Path, typer.Option(help="the file that keeps the token, as LEDGER_ADMIN_TOKEN=...")]
+    = Path(".env"),
+    name: Annotated[str, typer.Option(help="the name of an operator granted")] = "admin (scripts/run)",
+) -> None:
+    """An admin token for the first root, kept in ENV_FILE: the one kept there while it is an
+    active admin of that root, else a new one, granted and kept there (mode 600). Prints a
+    new token as the only line on standard output; nothing when the kept one is still valid."""
+    ledger = open_ledger()
+    root = first_root(ledger)
+    if not root:
+        err.print("[red]not_found:[/red] the store has no root department")
+        raise typer.Exit(1)
+    kept = read_setting(env_file, ADMIN_TOKEN)
+    operator = ledger.operator_for_token(kept) if kept else None
+    if operator is not None and (operator.role, operator.organization_code) == ("admin", root):
+        err.print(f"the admin token kept in {env_file} ({ADMIN_TOKEN}) is still valid: operator {operator.id}")
+        return
+    try:
+        recorded, token = ledger.grant_operator(name, "admin", root)
+    except LedgerError as error:
+        fail(error)
+    keep_setting(env_file, ADMIN_TOKEN, token)
+    err.print(f"granted admin operator {recorded.code} of {root}; its token is kept in {env_file} ({ADMIN_TOKEN})")
     typer.echo(token)
 
 
@@ -195,6 +267,8 @@ def verify(
 def demo(
     seed: Annotated[int, typer.Option(help="the random seed: the same seed, the same city")] = 1,
     scale: Annotated[str, typer.Option(help="city (seed 001's sizes) or small (a county, for trying out)")] = "city",
+    env_file: Annotated[Path | None, typer.Option(help="also keep the admin token in this file, as "
+                                                       "LEDGER_ADMIN_TOKEN=... (see operator ensure-admin)")] = None,
 ) -> None:
     """Load the demo city (seed 001's sizes) into an empty store; prints an admin token last."""
     from api.demo import load_demo
@@ -211,6 +285,8 @@ def demo(
     with progress_bar("building views") as bar:
         task = bar.add_task("events", total=ledger.max_position())
         engine.catch_up(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if env_file is not None:
+        keep_setting(env_file, ADMIN_TOKEN, token)
     typer.echo(token)
 
 

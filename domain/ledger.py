@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
 from domain.certificate import Certificate
+from domain.commandkey import CommandKey, next_command_key
 from domain.errors import (
     BeforeLastEvent,
     ConfirmationDue,
@@ -224,16 +225,30 @@ class Ledger(Application[UUID]):
         batch = getattr(_BATCH, "loaded", None)
         if batch is not None and batch.ledger is self:
             return command(batch)  # saved with the rest of the batch by `batch()`
+        key = next_command_key()  # set for a keyed request (see domain/commandkey.py)
         for _ in range(SAVE_ATTEMPTS):
+            if key is not None and (marker := self._command_marker(key)) is not None:
+                return Recorded(self.max_position(), **marker.references)  # recorded before
             loaded = _Loaded(self)
             result = command(loaded)
+            pending = loaded.pending()
+            if key is not None and pending:
+                pending.append(CommandKey.mark(key, pending, result.__dict__))
             try:
-                recordings = self.save(*loaded.pending())
+                recordings = self.save(*pending)
             except IntegrityError:
                 continue  # someone else saved first: judge the command again
             position = max((r.notification.id for r in recordings), default=0)
             return Recorded(**{**result.__dict__, "position": position})
         raise Conflict("the records changed concurrently several times; nothing was recorded")
+
+    def _command_marker(self, key: UUID) -> CommandKey | None:
+        """The marker of a keyed command already recorded, if any."""
+        try:
+            marker: LedgerAggregate = self.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        return marker if isinstance(marker, CommandKey) else None
 
     def batch(
         self, commands: Sequence[Callable[[], object]], *, dry_run: bool = False,
@@ -248,7 +263,10 @@ class Ledger(Application[UUID]):
         (it spares a query each): should one exist by the time of the save, the store refuses
         the save (ids are unique) and the batch is judged again without the hint.
         Returns the position of the last event saved (0 if none)."""
+        key = None if dry_run else next_command_key()
         for _ in range(SAVE_ATTEMPTS):
+            if key is not None and self._command_marker(key) is not None:
+                return self.max_position()  # this keyed batch was recorded before
             _BATCH.loaded = loaded = _Loaded(self, absent)
             refused = False
             try:
@@ -264,8 +282,11 @@ class Ledger(Application[UUID]):
                 _BATCH.loaded = None
             if refused or dry_run:
                 return 0
+            pending = loaded.pending()
+            if key is not None and pending:
+                pending.append(CommandKey.mark(key, pending, {}))
             try:
-                recordings = self.save(*loaded.pending())
+                recordings = self.save(*pending)
             except IntegrityError:
                 absent = ()
                 continue  # someone else saved first: judge the batch again
@@ -877,7 +898,13 @@ class Ledger(Application[UUID]):
             operator = loaded.add(Operator.grant(ctx, token, name, role, org.code))
             return Recorded(0, code=str(operator.id))
 
-        return self._run(command), token
+        recorded = self._run(command)
+        if recorded.code != str(operator_id_for(token)):  # granted by this key's first run
+            raise Conflict(
+                f"operator {recorded.code} was granted by the first run of this request, whose "
+                "answer (with the token, shown once) was lost: revoke it and grant another"
+            )
+        return recorded, token
 
     def revoke_operator(
         self, operator_id: str, *, actor: Actor = SYSTEM, request_id: str | None = None,

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     projections: Literal["inline", "worker"] = "inline"
     # How long a read with min_position waits for the views before answering 503.
     read_wait_seconds: float = 5.0
+    # How long a request holding an Idempotency-Key is taken to be still running: past it
+    # (or at once when its process is known dead), a retry with the same key takes it over.
+    idempotency_lease_seconds: float = 30.0
 
     def event_store_env(self) -> dict[str, str]:
         env = store_env(self.database_url, create_tables=self.create_tables)
