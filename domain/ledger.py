@@ -717,7 +717,9 @@ class Ledger(Application[UUID]):
             transfer = loaded.transfer(transfer_id)
             home = loaded.org(transfer.from_organization_code)
             side_org = home if side == "from" else loaded.receiving_org(transfer.to_organization_code)
-            self._check_scope(ctx, loaded, loaded.committee_of(side_org))
+            self._jurisdiction(ctx, loaded).check(
+                loaded.committee_of(side_org).code, f"transfer {transfer.transfer_id}"
+            )
             member = loaded.member(transfer.registration_no)
             sides = [home, loaded.org(transfer.to_organization_code)]
             if transfer.received_in_code:
@@ -930,7 +932,7 @@ class Ledger(Application[UUID]):
 
         def command(loaded: _Loaded) -> Recorded:
             operator = self._operator(loaded, operator_id)
-            self._check_scope(ctx, loaded, loaded.org(operator.organization_code))
+            self._jurisdiction(ctx, loaded).check(operator.organization_code, f"operator {operator.id}")
             operator.revoke(ctx)
             return Recorded(0, code=str(operator.id))
 
