@@ -53,6 +53,7 @@ from domain.identifiers import (
     validate_region,
     validate_registration_no,
 )
+from domain.jurisdiction import Jurisdiction
 from domain.member import FOUNDED, Member, one_year_after, validate_month
 from domain.operator import Operator, new_token, operator_id_for
 from domain.organization import COMMITTEE_KINDS, Organization
@@ -159,6 +160,10 @@ class _Loaded:
 
     def is_within(self, org: Organization, ancestor_code: str) -> bool:
         return any(node.code == ancestor_code for node in self.chain(org))
+
+    def codes(self, code: str) -> list[str]:
+        """The organization's code and its ancestors', nearest first."""
+        return [node.code for node in self.chain(self.org(code))]
 
     def pending(self) -> list[LedgerAggregate]:
         return [a for a in self.by_id.values() if a.pending_events]
@@ -294,31 +299,51 @@ class Ledger(Application[UUID]):
         raise Conflict("the records changed concurrently several times; nothing was recorded")
 
     @staticmethod
+    def _jurisdiction(ctx: Context, loaded: _Loaded) -> Jurisdiction:
+        """The acting operator's rights (domain/jurisdiction.py), over the tree as loaded."""
+        return Jurisdiction(ctx.actor.organization_code, loaded.codes)
+
+    @staticmethod
     def _check_scope(ctx: Context, loaded: _Loaded, org: Organization) -> None:
         """An operator acts on its own organization and everything below it."""
-        scope = ctx.actor.organization_code
-        if scope is not None and not loaded.is_within(org, scope):
-            raise OutOfJurisdiction(
-                f"organization {org.code} is outside the jurisdiction of {scope}"
-            )
+        Ledger._jurisdiction(ctx, loaded).check(org.code)
+
+    @staticmethod
+    def _held_member(ctx: Context, loaded: _Loaded, registration_no: str) -> tuple[Member, Organization]:
+        """A member the operator holds (where it is of record), with that organization. An
+        unknown number is refused like a member outside the jurisdiction."""
+        rights = Ledger._jurisdiction(ctx, loaded)
+        try:
+            member = loaded.member(registration_no)
+        except NotFound as error:
+            raise rights.unknown(error, f"member {registration_no}") from None
+        rights.check_member(member.registration_no, member.organization_code)
+        return member, loaded.org(member.organization_code)
 
     @staticmethod
     def _check_open_period(ctx: Context, loaded: _Loaded, *orgs: Organization) -> None:
         """A filed month is frozen for the filing organization's whole subtree, and nothing
         is effective before the last restructuring (registration, move, dissolution) of
-        any organization it touches or of their ancestors: reports see one tree per date."""
+        any organization it touches or of their ancestors: reports see one tree per date.
+        A refusal names an ancestor only to an operator who may see it."""
         month = f"{ctx.on:%Y-%m}"
+
+        def name(node: Organization, org: Organization) -> str:
+            if node is org or Ledger._jurisdiction(ctx, loaded).sees(node.code):
+                return node.code
+            return f"an organization above {org.code}"
+
         for org in orgs:
             for node in loaded.chain(org):
                 if node.filed_months and node.filed_months[-1] >= month:
                     raise PeriodClosed(
-                        f"{node.code} has filed {node.filed_months[-1]}: nothing may be "
+                        f"{name(node, org)} has filed {node.filed_months[-1]}: nothing may be "
                         f"recorded on {ctx.on} or earlier"
                     )
                 if ctx.on < node.last_on:
                     raise BeforeLastEvent(
                         f"effective date {ctx.on} is before the last change to organization "
-                        f"{node.code} ({node.last_on})"
+                        f"{name(node, org)} ({node.last_on})"
                     )
 
     @staticmethod
@@ -457,8 +482,8 @@ class Ledger(Application[UUID]):
         joined_on: date, household_region: str, **fields: Any,
     ) -> Recorded:
         org = loaded.org(organization_code)
-        org.check_can_hold()
         self._check_scope(ctx, loaded, org)
+        org.check_can_hold()
         self._check_open_period(ctx, loaded, org)
         validate_region(household_region, "household_region")
         if not isinstance(joined_on, date):
@@ -470,10 +495,7 @@ class Ledger(Application[UUID]):
         if loaded.exists(id_claim_id(digest)):
             claim = loaded.get(id_claim_id(digest), IdClaim, "id claim")
             if claim.registration_no is not None:
-                raise DuplicateRegistration(
-                    "this resident ID number already belongs to a living member "
-                    f"({claim.registration_no})"
-                )
+                raise self._duplicate_id(ctx, loaded, claim.registration_no)
         if registration_no is None:
             registration_no = self._next_registration_no(loaded, org.region, joined_on)
         elif loaded.exists(member_id(registration_no)):
@@ -490,6 +512,16 @@ class Ledger(Application[UUID]):
         else:
             claim.reclaim(ctx, member.registration_no)
         return Recorded(0, registration_no=member.registration_no)
+
+    @staticmethod
+    def _duplicate_id(ctx: Context, loaded: _Loaded, registration_no: str) -> DuplicateRegistration:
+        """The holder of a resident ID number is named only to an operator who holds it."""
+        holder = loaded.member(registration_no)
+        if Ledger._jurisdiction(ctx, loaded).holds(holder.organization_code):
+            return DuplicateRegistration(
+                f"this resident ID number already belongs to a living member ({registration_no})"
+            )
+        return DuplicateRegistration("this resident ID number already belongs to a living member")
 
     @staticmethod
     def _next_registration_no(loaded: _Loaded, region: str, joined_on: date) -> str:
@@ -537,9 +569,7 @@ class Ledger(Application[UUID]):
         self, registration_no: str, ctx: Context, act: Callable[[Member, Organization, _Loaded], None],
     ) -> Recorded:
         def command(loaded: _Loaded) -> Recorded:
-            member = loaded.member(registration_no)
-            org = loaded.org(member.organization_code)
-            self._check_scope(ctx, loaded, org)
+            member, org = self._held_member(ctx, loaded, registration_no)
             self._check_open_period(ctx, loaded, org)
             act(member, org, loaded)
             return Recorded(0, registration_no=member.registration_no)
@@ -586,21 +616,39 @@ class Ledger(Application[UUID]):
         self, registration_no: str, organization_code: str,
         *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
     ) -> Recorded:
-        """Org life at home or, for certificate holders, at the host organization."""
+        """Org life, recorded by the side that holds the member: at the member's own
+        organization or, for a certificate holder, at the host of a certificate valid that
+        day (or an organization below that host)."""
         ctx = self.context(actor, on, request_id)
 
         def command(loaded: _Loaded) -> Recorded:
-            member = loaded.member(registration_no)
-            home, host = loaded.org(member.organization_code), loaded.org(organization_code)
-            scope = ctx.actor.organization_code
-            if scope is not None and not (loaded.is_within(home, scope) or loaded.is_within(host, scope)):
-                raise OutOfJurisdiction(f"neither {home.code} nor {host.code} is within {scope}")
+            member, home = self._held_member(ctx, loaded, registration_no)
+            member.check_not_gone()
+            host = loaded.org(organization_code)
             host.check_active()
+            if host.code != home.code and not self._hosted_on(ctx, loaded, member, host):
+                raise ValidationError(
+                    f"org life of member {member.registration_no} is recorded at {home.code} or at "
+                    f"the host of a certificate valid on {ctx.on}, not at {host.code}"
+                )
             self._check_open_period(ctx, loaded, home)
             member.attend_org_life(ctx, host.code)
             return Recorded(0, registration_no=member.registration_no)
 
         return self._run(command)
+
+    def _hosted_on(self, ctx: Context, loaded: _Loaded, member: Member, org: Organization) -> bool:
+        """Whether a certificate of the member, valid (and not yet returned) on the day,
+        has its host at or above `org`."""
+        events = [*self.aggregate_events(member.id), *member.pending_events]
+        for event in events:
+            if isinstance(event, Member.CertificateIssued):
+                certificate = loaded.certificate(event.certificate_no)
+                host = certificate.host_organization_code
+                ends = certificate.returned_on or certificate.valid_until
+                if host and certificate.issued_on <= ctx.on <= ends and loaded.is_within(org, host):
+                    return True
+        return False
 
     def record_dues(
         self, registration_no: str, month: str, amount: Any,
@@ -622,10 +670,8 @@ class Ledger(Application[UUID]):
         ctx = self.context(actor, on, request_id)
 
         def command(loaded: _Loaded) -> Recorded:
-            member = loaded.member(registration_no)
+            member, home = self._held_member(ctx, loaded, registration_no)
             member.check_held()
-            home = loaded.org(member.organization_code)
-            self._check_scope(ctx, loaded, home)
             member.check_no_open_transfer()
             target = loaded.org(to_organization_code)
             if target.code == home.code:
@@ -692,7 +738,9 @@ class Ledger(Application[UUID]):
             transfer = loaded.transfer(transfer_id)
             home = loaded.org(transfer.from_organization_code)
             side_org = home if side == "from" else loaded.receiving_org(transfer.to_organization_code)
-            self._check_scope(ctx, loaded, loaded.committee_of(side_org))
+            self._jurisdiction(ctx, loaded).check(
+                loaded.committee_of(side_org).code, f"transfer {transfer.transfer_id}"
+            )
             member = loaded.member(transfer.registration_no)
             sides = [home, loaded.org(transfer.to_organization_code)]
             if transfer.received_in_code:
@@ -825,10 +873,8 @@ class Ledger(Application[UUID]):
         ctx = self.context(actor, on, request_id)
 
         def command(loaded: _Loaded) -> Recorded:
-            member = loaded.member(registration_no)
+            member, home = self._held_member(ctx, loaded, registration_no)
             member.check_held()
-            home = loaded.org(member.organization_code)
-            self._check_scope(ctx, loaded, home)
             sides = [home]
             if host_organization_code:
                 host = loaded.org(host_organization_code)
@@ -861,15 +907,15 @@ class Ledger(Application[UUID]):
         ctx = self.context(actor, on, request_id)
 
         def command(loaded: _Loaded) -> Recorded:
-            certificate = loaded.certificate(certificate_no)
+            rights = self._jurisdiction(ctx, loaded)
+            try:
+                certificate = loaded.certificate(certificate_no)
+            except NotFound as error:
+                raise rights.unknown(error, f"certificate {certificate_no}") from None
             home = loaded.org(certificate.home_organization_code)
-            scope = ctx.actor.organization_code
             host_code = certificate.host_organization_code
-            in_host = host_code is not None and scope is not None and loaded.is_within(
-                loaded.org(host_code), scope
-            )
-            if not in_host:
-                self._check_scope(ctx, loaded, home)
+            if not (host_code is not None and rights.holds(host_code)):
+                rights.check(home.code, f"certificate {certificate.certificate_no}")
             sides = [home] + ([loaded.org(host_code)] if host_code else [])
             self._check_open_period(ctx, loaded, *sides)
             certificate.return_(ctx)
@@ -913,7 +959,7 @@ class Ledger(Application[UUID]):
 
         def command(loaded: _Loaded) -> Recorded:
             operator = self._operator(loaded, operator_id)
-            self._check_scope(ctx, loaded, loaded.org(operator.organization_code))
+            self._jurisdiction(ctx, loaded).check(operator.organization_code, f"operator {operator.id}")
             operator.revoke(ctx)
             return Recorded(0, code=str(operator.id))
 
@@ -959,6 +1005,10 @@ class Ledger(Application[UUID]):
 
     def is_within(self, code: str, ancestor_code: str) -> bool:
         return ancestor_code in self.ancestors(code)
+
+    def jurisdiction(self, scope: str | None) -> Jurisdiction:
+        """The rights of an operator scoped to `scope` (domain/jurisdiction.py), for reads."""
+        return Jurisdiction(scope, self.ancestors)
 
     def committee_of(self, code: str) -> str:
         loaded = _Loaded(self)

@@ -8,9 +8,8 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import router
+from api.routes.common import rights, router
 from api.services import Services
-from domain.errors import OutOfJurisdiction
 from projections.history import event_data, event_type
 
 routes = router("/v1/audit", "audit")
@@ -29,8 +28,7 @@ def event_record(position: int, event: Any) -> dict[str, Any]:
 
 def check_root_auditor(services: Services, operator: Operator) -> None:
     operator.require("auditor", "admin")
-    if services.ledger.organization(operator.organization_code).parent_code is not None:
-        raise OutOfJurisdiction("the whole event stream is for operators of a root department")
+    rights(services, operator).check_root()
 
 
 @routes.get("/events")

@@ -1,4 +1,4 @@
-"""Helpers shared by the routers: jurisdiction checks and common query parameters."""
+"""Helpers shared by the routers: the operator's rights and common query parameters."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from api.deps import Operator
 from api.idempotency import IdempotentRoute
 from api.services import Services
-from domain.errors import OutOfJurisdiction
+from domain.jurisdiction import Jurisdiction
 
 MinPosition = Annotated[int | None, Query(ge=0, le=2**53,
                                           description="answer once the views have applied this position")]
@@ -21,16 +21,16 @@ def router(prefix: str, tag: str) -> APIRouter:
     return APIRouter(prefix=prefix, tags=[tag], route_class=IdempotentRoute)
 
 
+def rights(services: Services, operator: Operator) -> Jurisdiction:
+    """The operator's jurisdiction: the one place that decides (domain/jurisdiction.py)."""
+    return services.ledger.jurisdiction(operator.organization_code)
+
+
 def check_within(services: Services, operator: Operator, code: str) -> None:
     """Reads, like commands, stay inside the operator's subtree (NotFound if unknown)."""
-    if operator.organization_code not in services.ledger.ancestors(code):
-        raise OutOfJurisdiction(f"organization {code} is outside the jurisdiction of {operator.organization_code}")
+    rights(services, operator).check(code)
 
 
 def within_or_above(services: Services, operator: Operator, code: str) -> None:
     """An organization inside the subtree, or one of the operator's own ancestors."""
-    if operator.organization_code in services.ledger.ancestors(code):
-        return
-    if code in services.ledger.ancestors(operator.organization_code):
-        return
-    raise OutOfJurisdiction(f"organization {code} is outside the jurisdiction of {operator.organization_code}")
+    rights(services, operator).check_sees(code)

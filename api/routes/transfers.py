@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import Limit, MinPosition, Offset, check_within, router
+from api.routes.common import Limit, MinPosition, Offset, check_within, rights, router
 from api.schemas import (
     ExtendRequest,
     IssueRequest,
@@ -21,7 +21,6 @@ from api.schemas import (
     TransfersPublic,
 )
 from api.services import Services
-from domain.errors import OutOfJurisdiction
 
 routes = router("/v1/transfers", "transfers")
 TRANSFER_ROLES = ("admin", "clerk")
@@ -32,10 +31,10 @@ def public(services: Services, transfer_id: str, position: int | None = None) ->
 
 
 def check_visible(services: Services, operator: Operator, transfer_id: str) -> None:
+    """Both sides read a transfer (domain/jurisdiction.py)."""
     transfer = services.ledger.transfer(transfer_id)
     sides = [transfer.from_organization_code, transfer.to_organization_code, transfer.received_in_code]
-    if not any(code and operator.organization_code in services.ledger.ancestors(code) for code in sides):
-        raise OutOfJurisdiction(f"transfer {transfer_id} is outside the jurisdiction of {operator.organization_code}")
+    rights(services, operator).check_transfer_read(transfer_id, sides)
 
 
 @routes.post("", status_code=201, response_model=TransferPublic)

@@ -27,7 +27,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import Operator, ServicesDep
 from api.errors import STATUS_BY_CODE, ApiError
-from api.routes.common import check_within
+from api.routes.common import check_within, rights
 from api.routes.members import MEMBER_ROLES, check_member_visible, member_public
 from api.routes.members import history as member_history
 from api.routes.transfers import TRANSFER_ROLES, check_visible
@@ -367,7 +367,7 @@ def receiving_choices(services: Services, operator: Operator, to_code: str) -> l
     """Member-holding organizations in the letter's target subtree that the operator acts for."""
     with services.queries() as queries:
         nodes = queries.subtree(to_code)
-        if operator.organization_code not in services.ledger.ancestors(to_code):
+        if not rights(services, operator).holds(to_code):
             mine = {n["code"] for n in queries.subtree(operator.organization_code)}
             nodes = [n for n in nodes if n["code"] in mine]
     return [n for n in nodes if n["kind"] in MEMBER_HOLDING and n["status"] == "active"]
@@ -386,7 +386,7 @@ class Sides:
             return False
         if code not in self.known:
             committee = self.services.ledger.committee_of(code)
-            self.known[code] = self.operator.organization_code in self.services.ledger.ancestors(committee)
+            self.known[code] = rights(self.services, self.operator).holds(committee)
         return self.known[code]
 
 
@@ -508,7 +508,7 @@ def member_page(request: Request, registration_no: str, services: ServicesDep, o
     events = member_history(registration_no, services, operator, 1000, 0, None)["data"]
     place = member["place"]
     can_request = (operator.role in MEMBER_ROLES and place["kind"] == "held"
-                   and services.ledger.is_within(place["organization_code"], operator.organization_code))
+                   and rights(services, operator).holds(place["organization_code"]))
     events.sort(key=lambda e: (e["on"], e["position"]), reverse=True)  # by effective date, newest first
     return render(request, "member.html", operator=operator, member=member, events=events,
                   can_request=can_request, reasons=REASONS, bases=BASES, evidence_kinds=EVIDENCE_KINDS)
