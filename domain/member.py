@@ -7,20 +7,20 @@ and has at most one open transfer.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from domain.base import Context, LedgerAggregate
 from domain.errors import (
+    InvalidRegistrationNo,
     InvalidTransition,
     MemberNotHeld,
     ProbationNotOver,
     TransferOpen,
     ValidationError,
 )
-from domain.identifiers import member_id
+from domain.identifiers import member_id, validate_month, validate_region, validate_registration_no
 
 STATUSES = ("probationary", "full")
 GENDERS = ("male", "female")
@@ -29,7 +29,6 @@ CATEGORIES = (
 )
 LEAVE_REASONS = ("expelled", "withdrew", "self_withdrawal")
 FOUNDED = date(1921, 7, 1)
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def years_after(day: date, years: int) -> date:
@@ -41,12 +40,6 @@ def years_after(day: date, years: int) -> date:
 
 def one_year_after(day: date) -> date:
     return years_after(day, 1)
-
-
-def validate_month(month: str, field: str = "month") -> str:
-    if not isinstance(month, str) or not _MONTH.match(month) or not "1900" <= month[:4] <= "2999":
-        raise ValidationError(f"{field} must be YYYY-MM (1900-2999)")
-    return month
 
 
 def validate_amount(amount: Any) -> Decimal:
@@ -207,6 +200,10 @@ class Member(LedgerAggregate):
 
     @classmethod
     def enroll(cls, ctx: Context, event_class: type[Enrolled], **fields: Any) -> Member:
+        # The natural key and the region, as ASCII wholes: one spelling per member.
+        if validate_registration_no(fields["registration_no"]) != fields["registration_no"]:
+            raise InvalidRegistrationNo("registration_no: give the number upper-cased, without spaces")
+        validate_region(fields["household_region"], "household_region")
         name = (fields.get("name") or "").strip()
         if not name or len(name) > 100:
             raise ValidationError("name must be 1-100 characters")
