@@ -37,6 +37,7 @@ DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 LETTER_NO_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[0-9]{4}-[0-9]{5,9}$"
 CERTIFICATE_NO_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[TM][0-9]{4}-[0-9]{5,9}$"
+AMOUNT_PATTERN = "^[0-9]{1,6}([.][0-9]{1,2})?$"  # yuan, below a million, at most 2 places
 
 
 def _shape(pattern: str) -> re.Pattern[str]:
@@ -52,6 +53,7 @@ _DATE = _shape(DATE_PATTERN)
 _UUID = _shape(UUID_PATTERN)
 _LETTER_NO = _shape(LETTER_NO_PATTERN)
 _CERTIFICATE_NO = _shape(CERTIFICATE_NO_PATTERN)
+_DECIMAL = re.compile(r"[+-]?[0-9]+(?:[.][0-9]+)?", re.ASCII)  # what money may look like, before its rules
 
 _WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
 _CHECK = "10X98765432"
@@ -155,6 +157,12 @@ def is_letter_no(text: Any) -> bool:
 
 def is_certificate_no(text: Any) -> bool:
     return _fullmatch(_CERTIFICATE_NO, text)
+
+
+def is_decimal_text(text: Any) -> bool:
+    """A decimal number in ASCII digits (`Decimal()` also reads other scripts' digits,
+    surrounding whitespace, exponents, NaN and Infinity)."""
+    return _fullmatch(_DECIMAL, text)
 
 
 def make_registration_no(region: str, joined_on: date, sequence: int) -> str:

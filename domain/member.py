@@ -20,7 +20,7 @@ from domain.errors import (
     TransferOpen,
     ValidationError,
 )
-from domain.identifiers import member_id, validate_month, validate_region, validate_registration_no
+from domain.identifiers import is_decimal_text, member_id, validate_month, validate_region, validate_registration_no
 
 STATUSES = ("probationary", "full")
 GENDERS = ("male", "female")
@@ -49,6 +49,8 @@ def validate_amount(amount: Any) -> Decimal:
         raise ValidationError("amount must be a decimal string such as \"12.50\", not a float")
     if isinstance(amount, int):
         amount = Decimal(amount) / 100
+    if isinstance(amount, str) and not is_decimal_text(amount):
+        raise ValidationError("amount must be a decimal string such as \"12.50\" (ASCII digits)")
     try:
         value = Decimal(str(amount))
     except InvalidOperation:

@@ -52,18 +52,36 @@ def check_incoming(value: str, field: str, *, single_line: bool = False) -> str:
     return value
 
 
-def check_incoming_tree(data: Any, field: str = "body") -> None:
-    """`check_incoming` on every string of a JSON document (keys too), naming each by its
-    path (`body.evidence.reference`, `body.items.0`); the values are free text."""
+def incoming_tree_problem(data: Any, path: tuple[str, ...] = ("body",)) -> tuple[tuple[str, ...], str] | None:
+    """The first string of a JSON document (keys too) that `check_incoming` refuses: its
+    path (("body", "evidence", "reference")) and what is wrong; None if all are text. The
+    values are free text; keys are single-line."""
     if isinstance(data, str):
-        check_incoming(data, field)
-    elif isinstance(data, Mapping):
+        problem = incoming_problem(data)
+        return None if problem is None else (path, problem)
+    if isinstance(data, Mapping):
         for key, value in data.items():
-            check_incoming(str(key), f"a key of {field}", single_line=True)
-            check_incoming_tree(value, f"{field}.{key}")
+            problem = incoming_problem(str(key), single_line=True)
+            if problem is not None:
+                return (*path, "(a key)"), problem
+            found = incoming_tree_problem(value, (*path, str(key)))
+            if found is not None:
+                return found
     elif isinstance(data, list | tuple):
         for index, value in enumerate(data):
-            check_incoming_tree(value, f"{field}.{index}")
+            found = incoming_tree_problem(value, (*path, str(index)))
+            if found is not None:
+                return found
+    return None
+
+
+def check_incoming_tree(data: Any, field: str = "body") -> None:
+    """`check_incoming` on every string of a JSON document, naming the first refused by
+    its path (`body.evidence.reference`)."""
+    found = incoming_tree_problem(data, (field,))
+    if found is not None:
+        path, problem = found
+        raise ValidationError(f"{'.'.join(path)} contains {problem}")
 
 
 def normalize_text(value: str) -> str:
