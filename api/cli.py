@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperGroup
 
@@ -79,7 +80,9 @@ def open_ledger() -> Ledger:
 
 
 def fail(error: LedgerError) -> None:
-    err.print(f"[red]{error.code}:[/red] {error.detail}")
+    """`code: words` on standard error, exit 1. The words may quote what was typed: they
+    are printed as they are, never read as console markup."""
+    err.print(f"[red]{error.code}:[/red] {escape(error.detail)}", highlight=False)
     raise typer.Exit(1)
 
 

@@ -56,6 +56,15 @@ def test_an_argument_that_is_not_one_line_of_text_is_refused_before_the_command(
     assert env.ledger().organization("XW").filed_months == []
 
 
+def test_a_refusal_quoting_what_was_typed_prints_it_as_it_is(env: Store) -> None:
+    build_tree(env.ledger())
+    number = make_registration_no("320102", date(2001, 7, 1), 2)
+    for typed in ("[/a]", "[bold]x", number.translate(FULLWIDTH), number + " x"):
+        code, _, err = run("history", typed)
+        assert (code, err.split(":", 1)[0]) == (1, "not_found"), (typed, code, err)
+        assert typed in err
+
+
 def test_add_root_refuses_regions_codes_and_dates_not_in_ascii(env: Store) -> None:
     for args in (("--code", "JS", "--region", "３２００００"), ("--code", "JS", "--region", "٣٢٠٠٠٠"),
                  ("--code", "ＪＳ", "--region", "320000"), ("--code", "JS", "--region", "320000", "--on", "20200101"),
