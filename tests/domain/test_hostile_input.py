@@ -164,6 +164,15 @@ def test_filing_a_month_with_a_trailing_newline_is_refused_and_the_month_is_file
         ledger.record_dues(number, "2026-11\n", "1.00")
 
 
+def test_dues_amounts_are_ascii_decimals(ledger: Ledger) -> None:
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    for amount in ("１２.５０", "١٢.٥٠", " 12.50", "12.50\n", "1e3", "1_000"):
+        with refused(ledger, ValidationError, "validation_error", case=amount):
+            ledger.record_dues(number, "2026-10", amount, on=date(2026, 11, 1))
+    ledger.record_dues(number, "2026-10", "12.50", on=date(2026, 11, 1))
+
+
 def test_aggregates_refuse_bad_identifiers_even_when_called_directly() -> None:
     ctx = Context(on=date(2026, 11, 20))
     for code, region in (("NJ-GA-C02\n", "320100"), ("NJ-GA-C03", "３２０１００"), ("NJ-GA-C04", "320100\n")):
