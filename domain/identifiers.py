@@ -5,8 +5,8 @@ A registration number (党员登记号码) and a resident ID number (身份证�
 ISO 7064 MOD 11-2 check character. Aggregate ids are uuid5 of the natural key, so the
 store itself refuses a second aggregate with the same number: uniqueness by construction.
 That holds only if each key has one spelling: every identifier (organization codes,
-regions, registration and resident ID numbers, months, dates, letter and certificate
-numbers, transfer and operator ids) is ASCII and checked as a whole, so "１１０１…"
+regions, registration and resident ID numbers, months, dates, certificate numbers,
+transfer and operator ids) is ASCII and checked as a whole, so "１１０１…"
 (fullwidth digits), "١١٠١…" (Arabic-Indic) or "320102\n" never name a second person or
 place. The patterns below are the ones the OpenAPI document states; Python checks them
 with `re.fullmatch` and `re.ASCII` (its `\d` matches any script's digits, and its `$`
@@ -35,7 +35,6 @@ ID_CARD_NO_PATTERN = "^[0-9]{17}[0-9Xx]$"
 MONTH_PATTERN = "^[0-9]{4}-(0[1-9]|1[0-2])$"
 DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-LETTER_NO_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[0-9]{4}-[0-9]{5,9}$"
 CERTIFICATE_NO_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[TM][0-9]{4}-[0-9]{5,9}$"
 AMOUNT_PATTERN = "^[0-9]{1,6}([.][0-9]{1,2})?$"  # yuan, below a million, at most 2 places
 
@@ -51,7 +50,6 @@ _NUMBER = _shape(REGISTRATION_NO_PATTERN)  # registration and resident ID number
 _MONTH = _shape(MONTH_PATTERN)
 _DATE = _shape(DATE_PATTERN)
 _UUID = _shape(UUID_PATTERN)
-_LETTER_NO = _shape(LETTER_NO_PATTERN)
 _CERTIFICATE_NO = _shape(CERTIFICATE_NO_PATTERN)
 _DECIMAL = re.compile(r"[+-]?[0-9]+(?:[.][0-9]+)?", re.ASCII)  # what money may look like, before its rules
 
@@ -149,10 +147,6 @@ def uuid_key(text: Any) -> UUID | None:
 
 def is_code(code: Any) -> bool:
     return _fullmatch(_CODE, code)
-
-
-def is_letter_no(text: Any) -> bool:
-    return _fullmatch(_LETTER_NO, text)
 
 
 def is_certificate_no(text: Any) -> bool:
