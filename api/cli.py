@@ -5,21 +5,52 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperGroup
 
 from domain.errors import LedgerError
+from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.organization import Organization
 from domain.settings import Settings
+from domain.text import incoming_problem
+
+
+def argument_name(args: Sequence[str], index: int) -> str:
+    """How a refusal names a command-line argument: its option, else its place."""
+    arg = args[index]
+    if arg.startswith("--") and "=" in arg:
+        return arg.split("=", 1)[0]
+    if index > 0 and args[index - 1].startswith("-") and len(args[index - 1]) > 1:
+        return args[index - 1]
+    return f"argument {index + 1}"
+
+
+class CheckedGroup(TyperGroup):
+    """The `ledger` command: every argument is one line of text, checked once before any
+    command runs (no lone surrogate, which is how an undecodable byte reaches Python's
+    argv, no NUL, no other control character, tab and line breaks included: domain/text.py).
+    A refusal prints `validation_error: ...` naming the argument, not its value, and exits 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        for index, arg in enumerate(args):
+            problem = incoming_problem(arg, single_line=True) if isinstance(arg, str) else None
+            if problem is not None:
+                err.print(f"[red]validation_error:[/red] {argument_name(args, index)} contains {problem}",
+                          highlight=False)
+                raise typer.Exit(2)
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(help="The transfer ledger (党员组织关系接转台账).", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=CheckedGroup)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operators and their bearer tokens.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
@@ -51,7 +82,9 @@ def open_ledger() -> Ledger:
 
 
 def fail(error: LedgerError) -> None:
-    err.print(f"[red]{error.code}:[/red] {error.detail}")
+    """`code: words` on standard error, exit 1. The words may quote what was typed: they
+    are printed as they are, never read as console markup."""
+    err.print(f"[red]{error.code}:[/red] {escape(error.detail)}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -96,7 +129,7 @@ def add_root(
     """Register a root department (only set-up can)."""
     ledger = open_ledger()
     try:
-        recorded = ledger.register_root(code, name, region, on=date.fromisoformat(on) if on else None)
+        recorded = ledger.register_root(code, name, region, on=parse_iso_date(on, "--on") if on else None)
     except LedgerError as error:
         fail(error)
     typer.echo(f"registered {code} at position {recorded.position}")

@@ -46,9 +46,13 @@ from domain.identifiers import (
     certificate_id,
     id_card_digest,
     id_claim_id,
+    is_certificate_no,
+    is_code,
     make_registration_no,
     member_id,
     organization_id,
+    registration_key,
+    uuid_key,
     validate_id_card_no,
     validate_region,
     validate_registration_no,
@@ -112,26 +116,32 @@ class _Loaded:
             return False
         return bool(self.ledger.recorder.select_events(aggregate_id, desc=True, limit=1))
 
+    # Lookups: a key that can't be an identifier (not ASCII, a trailing newline, a lone
+    # surrogate) names nothing in the ledger.
+
     def org(self, code: str) -> Organization:
         if not isinstance(code, str) or not code:
             raise ValidationError("an organization code is required")
+        if not is_code(code):
+            raise NotFound(f"organization {code!r} is not in the ledger")
         return self.get(organization_id(code), Organization, f"organization {code!r}")
 
     def member(self, registration_no: str) -> Member:
-        number = (registration_no or "").strip().upper() if isinstance(registration_no, str) else ""
+        number = registration_key(registration_no)
+        if number is None:
+            raise NotFound(f"member {registration_no!r} is not in the ledger")
         return self.get(member_id(number), Member, f"member {registration_no!r}")
 
     def transfer(self, transfer_id: str) -> Transfer:
-        try:
-            key = UUID(str(transfer_id))
-        except ValueError:
-            raise NotFound(f"transfer {transfer_id!r} is not in the ledger") from None
+        key = uuid_key(transfer_id)
+        if key is None:
+            raise NotFound(f"transfer {transfer_id!r} is not in the ledger")
         return self.get(key, Transfer, f"transfer {transfer_id!r}")
 
     def certificate(self, certificate_no: str) -> Certificate:
-        return self.get(
-            certificate_id(str(certificate_no)), Certificate, f"certificate {certificate_no!r}"
-        )
+        if not is_certificate_no(certificate_no):
+            raise NotFound(f"certificate {certificate_no!r} is not in the ledger")
+        return self.get(certificate_id(certificate_no), Certificate, f"certificate {certificate_no!r}")
 
     def chain(self, org: Organization) -> list[Organization]:
         """The organization and its ancestors, nearest first."""
@@ -967,10 +977,9 @@ class Ledger(Application[UUID]):
 
     @staticmethod
     def _operator(loaded: _Loaded, operator_id: str) -> Operator:
-        try:
-            key = UUID(str(operator_id))
-        except ValueError:
-            raise NotFound(f"operator {operator_id!r} is not in the ledger") from None
+        key = uuid_key(operator_id)
+        if key is None:
+            raise NotFound(f"operator {operator_id!r} is not in the ledger")
         return loaded.get(key, Operator, f"operator {operator_id!r}")
 
     def operator(self, operator_id: str) -> Operator:
