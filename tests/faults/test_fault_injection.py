@@ -53,6 +53,7 @@ STILL_RUNNING_SECONDS = 2.0  # ... and this long while it answers 409 "still run
 STUCK_RETRY_SECONDS = 10.0  # how long a key in flight at a fault may take to answer finally
 START_SECONDS = 60.0  # a server must answer within this
 RUN_SECONDS = 90.0  # the whole stream
+ROOT = Path(__file__).resolve().parents[2]
 CLAIM_SECONDS = 10.0  # how long to watch for a keyed request running, to kill the server then
 
 
@@ -63,7 +64,9 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_ID_KEY": TEST_ID_KEY,
-                    "LEDGER_CREATE_TABLES": "false", "LEDGER_READ_WAIT_SECONDS": "10"}
+                    "LEDGER_CREATE_TABLES": "false", "LEDGER_READ_WAIT_SECONDS": "10",
+                    # the code of this checkout, whichever checkout the environment installed
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.workdir = workdir
         self.log = workdir / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
