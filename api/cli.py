@@ -73,17 +73,26 @@ def status(field: Annotated[str | None, typer.Option(help="print only this field
     """The store's state: its last position, its first root department, and how far the
     views trail the log (`lag`: log_position, views_position, behind: events not yet
     applied to the views)."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+
     from projections.db import ViewDatabase
     from projections.engine import tracked_position, views_lag
 
     ledger = open_ledger()
     root = next((e.code for _, e in ledger.read_events(limit=100)
                  if isinstance(e, Organization.Registered) and e.parent_code is None), "")
-    views = ViewDatabase(settings().database_url)
     try:
-        lag = views_lag(ledger, tracked_position(views))
-    finally:
-        views.close()
+        views = ViewDatabase(settings().database_url)
+        try:
+            lag = views_lag(ledger, tracked_position(views))
+        finally:
+            views.close()
+    except (psycopg.Error, sqlite3.Error, PersistenceError) as error:
+        err.print(f"[red]store_unavailable:[/red] {str(error).strip()}")
+        raise typer.Exit(2) from None
     info = {"position": ledger.max_position(), "root": root,
             "store": settings().database_url.split("@")[-1], "lag": lag}
     if field and isinstance(info.get(field), dict):
