@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -272,6 +273,7 @@ def fault_run(request: pytest.FixtureRequest) -> Iterator[Run]:
     finally:
         stream.stop.set()
         server.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
         if cluster is not None and not cluster.running():
             cluster.start()
 
