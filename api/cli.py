@@ -77,7 +77,7 @@ def open_ledger() -> Ledger:
         err.print(f"[red]configuration error:[/red] {error}")
         raise typer.Exit(2) from None
     except PersistenceError as error:
-        err.print(f"[red]store_unavailable:[/red] {error}")
+        err.print(f"[red]store_unavailable:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
 
 
@@ -111,12 +111,34 @@ def first_root(ledger: Ledger) -> str:
 
 @app.command()
 def status(field: Annotated[str | None, typer.Option(help="print only this field")] = None) -> None:
-    """The store's state: its last position and its first root department."""
+    """The store's state: its last position, its first root department, and how far the
+    views trail the log (`lag`: log_position, views_position, behind: events not yet
+    applied to the views)."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+
+    from projections.db import ViewDatabase
+    from projections.engine import tracked_position, views_lag
+
     ledger = open_ledger()
     root = first_root(ledger)
+    try:
+        views = ViewDatabase(settings().database_url)
+        try:
+            lag = views_lag(ledger, tracked_position(views))
+        finally:
+            views.close()
+    except (psycopg.Error, sqlite3.Error, PersistenceError) as error:
+        err.print(f"[red]store_unavailable:[/red] {escape(str(error).strip())}")
+        raise typer.Exit(2) from None
     info = {"position": ledger.max_position(), "root": root,
-            "store": settings().database_url.split("@")[-1]}
-    typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))
+            "store": settings().database_url.split("@")[-1], "lag": lag}
+    if field and isinstance(info.get(field), dict):
+        typer.echo(json.dumps(info[field]))
+    else:
+        typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))
 
 
 @org_app.command("add-root")
@@ -273,14 +295,21 @@ def verify(
     """Re-derive every view from the events and compare; exit 1 on any mismatch.
 
     Prints the result as JSON on standard output, and each mismatch (view table, row
-    key, live row, re-derived row) on standard error."""
+    key, live row, re-derived row) on standard error. The views are checked as they
+    stand, at their position: `lag` says how far that trails the log, and standard error
+    says so when it does."""
     ledger = open_ledger()
     engine = _engine(ledger)
     with progress_bar("verifying") as bar:
         task = bar.add_task("events", total=engine.position)
         result = engine.verify(progress=lambda done, total: bar.update(task, completed=done, total=total),
                                limit=show)
+    result["lag"] = lag = engine.lag(result["position"])
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    if lag["behind"]:
+        err.print(f"[yellow]stale:[/yellow] the views trail the log by {lag['behind']} events: this answer is "
+                  f"for position {lag['views_position']}, the log is at {lag['log_position']} (the views "
+                  "catch up under `ledger serve` or the worker, or with any `ledger report`)", highlight=False)
     columns = {t.name: getattr(t, "columns", ("organization_code", "month", "figure", "value"))
                for t in [*engine.tables, *engine.counters]}
     for mismatch in result["mismatches"]:

@@ -28,7 +28,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import Operator, ServicesDep
 from api.errors import STATUS_BY_CODE, ApiError
-from api.routes.common import check_within, rights
+from api.routes.common import MinPosition, check_within, rights
 from api.routes.members import MEMBER_ROLES, check_member_visible, member_public
 from api.routes.members import history as member_history
 from api.routes.transfers import TRANSFER_ROLES, check_visible
@@ -218,7 +218,6 @@ def chosen_org(request: Request, services: Services, operator: Operator, org: st
     return code
 
 
-MinPosition = Annotated[int | None, Query(ge=0, le=2**53)]
 FormText = Annotated[str, Form(max_length=500)]
 
 
