@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors, web
+from api import errors, openapi, web
 from api.routes import audit, certificates, members, operators, organizations, reports, transfers
 from api.services import Services
 from domain.settings import Settings
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.install(app)
     for module in (organizations, operators, members, transfers, certificates, reports, audit):
         app.include_router(module.routes)
+    openapi.install(app)  # /openapi.json with every status, problem body and content type answered
 
     web.install(app)  # the web pages under /web; `/` leads there
 
