@@ -8,6 +8,7 @@ input is refused the API refuses it, and where it says it is allowed the API tak
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import jsonschema_rs
@@ -19,7 +20,7 @@ from api.errors import STATUS_BY_CODE
 from domain.errors import ALL_ERRORS
 from domain.settings import Settings
 from tests.api.conftest import Api
-from tests.api.test_endpoints import assert_problem, module_store
+from tests.api.test_endpoints import assert_problem, full_member, issued, module_store, recorded, refused
 from tests.conftest import Store
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -127,3 +128,95 @@ def test_an_undeclared_method_is_a_problem_405_whose_allow_names_every_method_of
         assert response.status_code == 405, (method, response.status_code)
         assert set(response.headers["allow"].split(", ")) == declared, (method, response.headers.get("allow"))
         assert_problem(response, "method_not_allowed", {405})
+
+
+# --- the schema and the API agree ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\u3000", "\t\n", "张\x01三"])
+def test_an_operator_name_the_schema_refuses_is_refused(api: Api, name: str) -> None:
+    body = {"name": name, "role": "clerk", "organization_code": "XW-C1"}
+    assert not accepts("OperatorCreate", body)
+    refused(api, lambda: api.client("admin").post("/v1/operators", body), "validation_error")
+
+
+def test_an_operator_name_the_schema_allows_is_taken(api: Api) -> None:
+    body = {"name": " 张三\t", "role": "clerk", "organization_code": "XW-C1"}
+    assert accepts("OperatorCreate", body)
+    recorded(api, api.client("admin").post("/v1/operators", body), 201)
+
+
+@pytest.mark.parametrize("reason", [" ", "\u2003\n", "a\x7fb"])
+def test_a_blank_reason_refused_by_the_schema_is_refused(api: Api, reason: str) -> None:
+    transfer_id = issued(api, full_member(api), on=date(2026, 10, 1))
+    assert not accepts("ReasonRequest", {"reason": reason})
+    refused(api, lambda: api.client("admin").post(f"/v1/transfers/{transfer_id}/cancel", {"reason": reason}),
+            "validation_error")
+
+
+@pytest.mark.parametrize("body", [
+    {},  # no host at all
+    {"host_description": "  "},
+    {"host_organization_code": None, "host_description": "\u3000"},
+], ids=["no_host", "blank_description", "null_code_blank_description"])
+def test_a_certificate_without_a_host_is_refused_by_the_schema_and_the_api(api: Api, body: dict[str, Any]) -> None:
+    full = {"registration_no": full_member(api), "kind": "temporary", "purpose": "培训",
+            "valid_until": "2026-12-31", "on": "2026-11-01", **body}
+    assert not accepts("CertificateCreate", full)
+    refused(api, lambda: api.client("admin").post("/v1/certificates", full), "validation_error")
+
+
+@pytest.mark.parametrize("purpose", ["", " \u3000 "])
+def test_a_certificate_without_a_purpose_is_refused_by_the_schema_and_the_api(api: Api, purpose: str) -> None:
+    full = {"registration_no": full_member(api), "kind": "temporary", "purpose": purpose,
+            "valid_until": "2026-12-31", "on": "2026-11-01", "host_description": "省委党校"}
+    assert not accepts("CertificateCreate", full)
+    refused(api, lambda: api.client("admin").post("/v1/certificates", full), "validation_error")
+
+
+@pytest.mark.parametrize("amount", ["١٢", "１２", "1e2", " 12", "12 ", "+12", "0", "0.00", "1000000", "12_0"])
+def test_a_dues_amount_other_than_ascii_decimal_yuan_is_refused(api: Api, amount: str) -> None:
+    body = {"month": "2026-10", "amount": amount, "on": "2026-11-01"}
+    assert not accepts("DuesRequest", body)
+    number = full_member(api)
+    refused(api, lambda: api.client("xw_clerk").post(f"/v1/members/{number}/dues", body), "validation_error")
+
+
+@pytest.mark.parametrize("amount", ["12.50", "0.5", ".05", "999999.99", "012"])
+def test_a_dues_amount_the_schema_allows_is_taken(api: Api, amount: str) -> None:
+    body = {"month": "2026-10", "amount": amount, "on": "2026-11-01"}
+    assert accepts("DuesRequest", body)
+    number = full_member(api)
+    recorded(api, api.client("xw_clerk").post(f"/v1/members/{number}/dues", body))
+
+
+def test_valid_days_written_as_a_whole_float_is_taken(api: Api) -> None:
+    transfer_id = api.ledger.request_transfer(full_member(api), "QH-C1", reason="job_change", basis="household",
+                                              on=date(2026, 10, 1)).transfer_id
+    assert accepts("IssueRequest", {"valid_days": 45.0})
+    body = recorded(api, api.client("admin").post(f"/v1/transfers/{transfer_id}/issue",
+                                                  {"valid_days": 45.0, "on": "2026-10-01"}))
+    assert body["valid_until"] == "2026-11-15"
+
+
+@pytest.mark.parametrize(("valid_days", "code"), [(0, "validation_error"), (91, "validity_too_long"),
+                                                   (30.5, "validation_error"), ("30", "validation_error")])
+def test_valid_days_the_schema_refuses_are_refused_with_their_codes(api: Api, valid_days: Any, code: str) -> None:
+    transfer_id = api.ledger.request_transfer(full_member(api), "QH-C1", reason="job_change", basis="household",
+                                              on=date(2026, 10, 1)).transfer_id
+    assert not accepts("IssueRequest", {"valid_days": valid_days})
+    refused(api, lambda: api.client("admin").post(f"/v1/transfers/{transfer_id}/issue",
+                                                  {"valid_days": valid_days, "on": "2026-10-01"}), code)
+
+
+@pytest.mark.parametrize(("path", "name", "value"), [
+    ("/v1/transfers", "direction", "sideways"),
+    ("/v1/organizations/XW/overdue", "kind", "late"),
+])
+def test_a_query_value_outside_its_enum_is_refused(api: Api, path: str, name: str, value: str) -> None:
+    template = "/v1/organizations/{code}/overdue" if "overdue" in path else path
+    parameter = next(p for p in DOC["paths"][template]["get"]["parameters"] if p["name"] == name)
+    schema = parameter["schema"]
+    assert value not in str(schema) and "enum" in str(schema)
+    admin = {"Authorization": f"Bearer {api.tokens['admin']}"}
+    assert_problem(api.test_client.get(path, params={name: value}, headers=admin), "validation_error")
