@@ -25,7 +25,6 @@ from pydantic import (
 
 from domain.errors import ValidationError
 from domain.identifiers import (
-    AMOUNT_PATTERN,
     CODE_PATTERN,
     DATE_PATTERN,
     ID_CARD_NO_PATTERN,
@@ -39,6 +38,15 @@ from domain.identifiers import (
     validate_region,
     validate_registration_no,
 )
+
+# Free text never holds a control character (tab, line feed and carriage return are text), as
+# domain.base.check_text rules; a text that is required also holds something besides white space
+# (str.isspace()), as the domain's strip() rules. The domain refuses, with its own words; these
+# patterns say the same in the OpenAPI document.
+_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_SHOWN_CHAR = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+TEXT_PATTERN = f"^{_TEXT_CHAR}*$"
+FILLED_PATTERN = f"^{_TEXT_CHAR}*{_SHOWN_CHAR}{_TEXT_CHAR}*$"
 
 
 def domain_check(check: Callable[[Any, str], Any]) -> Callable[[Any, ValidationInfo], Any]:
@@ -70,7 +78,8 @@ OptionalDay = Annotated[date | None, BeforeValidator(_iso_date_only),
                         Field(default=None, description="effective date YYYY-MM-DD; default today, never in the "
                               "future", json_schema_extra={"pattern": DATE_PATTERN})]
 Text = Annotated[StrictStr, Field(max_length=500, description="free text, stored in Unicode NFC; no control "
-                                  "characters but tab, line feed and carriage return")]
+                                  "characters but tab, line feed and carriage return",
+                                  json_schema_extra={"pattern": TEXT_PATTERN})]
 Code = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=CODE_PATTERN,
                                   description="organization code: 1-64 ASCII letters, digits, '.', '_' or '-', "
                                               "the first a letter or digit"),
@@ -95,11 +104,25 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON has one kind of number: 30.0 is the whole number 30 (as JSON Schema's `integer`
+    says); 30.5, "30" and true are not a number of days."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole_number)]
+Name = Annotated[StrictStr, Field(max_length=100, json_schema_extra={"pattern": FILLED_PATTERN})]
+OrganizationName = Annotated[StrictStr, Field(max_length=200, json_schema_extra={"pattern": FILLED_PATTERN})]
+FilledText = Annotated[StrictStr, Field(max_length=500, json_schema_extra={"pattern": FILLED_PATTERN})]
+# Yuan, positive, below a million, at most 2 decimal places: "12.50".
+AMOUNT_PATTERN = r"^(0*[1-9][0-9]{0,5}(\.[0-9]{1,2})?|0*\.(0?[1-9]|[1-9][0-9]))$"
+
+
 # --- organizations ---------------------------------------------------------------------
 
 class OrganizationCreate(Body):
     code: Code
-    name: Text
+    name: OrganizationName
     kind: Literal["department", "work_committee", "committee", "general_branch", "branch", "service_center"]
     parent_code: Code | None = None
     region: Region
@@ -135,7 +158,7 @@ class OrganizationsPublic(BaseModel):
 # --- operators ----------------------------------------------------------------------------
 
 class OperatorCreate(Body):
-    name: Text
+    name: Name
     role: Literal["admin", "clerk", "auditor"]
     organization_code: Code
 
@@ -163,7 +186,7 @@ class OperatorsPublic(BaseModel):
 # --- members --------------------------------------------------------------------------------
 
 class MemberCreate(Body):
-    name: Text
+    name: Name
     id_card_no: IdCardNo
     gender: Literal["male", "female"]
     birth_date: Day
@@ -196,8 +219,9 @@ class OrgLifeRequest(Body):
 
 class DuesRequest(Body):
     month: Month
-    amount: StrictStr = Field(pattern=AMOUNT_PATTERN, description='yuan as a decimal string in ASCII digits, '
-                              'e.g. "12.50"')
+    amount: StrictStr = Field(max_length=20, pattern=AMOUNT_PATTERN,
+                              description='yuan as a decimal string, e.g. "12.50": positive, below a million, '
+                                          'at most 2 decimal places')
     on: OptionalDay = None
 
 
@@ -271,12 +295,13 @@ class TransferCreate(Body):
 
 
 class IssueRequest(Body):
-    valid_days: StrictInt = Field(default=30, description="validity in days, at most 90")
+    valid_days: WholeNumber = Field(default=30, description="validity in days, at most 90",
+                                  json_schema_extra={"minimum": 1, "maximum": 90})  # the domain's codes refuse
     on: OptionalDay = None
 
 
 class ReasonRequest(Body):
-    reason: Text
+    reason: FilledText
     on: OptionalDay = None
 
 
@@ -321,11 +346,18 @@ class TransfersPublic(BaseModel):
 # --- certificates -------------------------------------------------------------------------
 
 class CertificateCreate(Body):
+    """The host is named: host_organization_code, or a host_description."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["host_organization_code"], "properties": {"host_organization_code": {"type": "string"}}},
+        {"required": ["host_description"], "properties": {"host_description": {"pattern": FILLED_PATTERN}}},
+    ]})
+
     registration_no: RegistrationNo
     kind: Literal["temporary", "mobile"]
     host_organization_code: Code | None = None
     host_description: Text | None = None
-    purpose: Text
+    purpose: FilledText
     valid_until: Day
     contact_person: Text | None = None
     on: OptionalDay = None
