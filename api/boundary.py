@@ -24,7 +24,9 @@ from api.errors import problem
 from domain.text import incoming_problem, incoming_tree_problem
 
 # The request headers the API reads (api/deps.py, api/idempotency.py, the reports' Accept).
-HEADERS_READ = ("authorization", "x-request-id", "idempotency-key", "accept", "content-type")
+# Not Authorization: a token is only ever hashed, and one that isn't a token (whatever it
+# holds) is 401 `unauthenticated`, as the OpenAPI document's bearer scheme says.
+HEADERS_READ = ("x-request-id", "idempotency-key", "accept", "content-type")
 WEB_PREFIX = "/web"
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 

@@ -21,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.errors import STATUS_BY_CODE
 from domain.errors import ALL_ERRORS
+from domain.identifiers import CODE_PATTERN
 
 PROBLEM_JSON = "application/problem+json"
 # Codes the API layer gives beside the domain's refusals (authentication, roles, idempotency,
@@ -140,6 +141,26 @@ IDEMPOTENCY_KEY = {
 }
 
 
+# A path, query or header value is one line of text (api/boundary.py refuses the rest):
+# no control character at all, tab, line feed and carriage return included.
+LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+
+
+# An optional filter by organization code given empty is no filter.
+CODE_OR_EMPTY_PATTERN = "^(" + CODE_PATTERN.strip("^$") + ")?$"
+
+
+def _one_line(parameter: dict[str, Any]) -> None:
+    """A parameter's string schema (or each string of its anyOf) states it is one line, and
+    an organization code's its form."""
+    name, schema = parameter["name"], parameter.get("schema", {})
+    code = name == "code" or name.endswith("_code")
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string" and "pattern" not in option and "enum" not in option:
+            option["pattern"] = (CODE_PATTERN if parameter.get("required") else CODE_OR_EMPTY_PATTERN) if code \
+                else LINE_PATTERN
+
+
 def document(app: FastAPI) -> dict[str, Any]:
     """The document FastAPI builds from the routes, with the answers they really give."""
     doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
@@ -161,6 +182,8 @@ def document(app: FastAPI) -> dict[str, Any]:
                         response.setdefault("headers", {})["Idempotent-Replayed"] = {
                             "description": "present on a response given again for an Idempotency-Key",
                             "schema": {"type": "string", "const": "true"}}
+            for parameter in parameters:
+                _one_line(parameter)
             operation["parameters"] = parameters
             operation["security"] = [{"bearer": []}]
             operation["responses"].update(_describe_errors(method, operation))

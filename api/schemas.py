@@ -111,11 +111,15 @@ def _whole_number(value: Any) -> Any:
 
 
 WholeNumber = Annotated[StrictInt, BeforeValidator(_whole_number)]
-Name = Annotated[StrictStr, Field(max_length=100, json_schema_extra={"pattern": FILLED_PATTERN})]
-OrganizationName = Annotated[StrictStr, Field(max_length=200, json_schema_extra={"pattern": FILLED_PATTERN})]
-FilledText = Annotated[StrictStr, Field(max_length=500, json_schema_extra={"pattern": FILLED_PATTERN})]
+_FILLED = "something besides white space, stored in Unicode NFC; no control characters but tab, line feed and " \
+    "carriage return"
+Name = Annotated[StrictStr, Field(max_length=100, description=_FILLED, json_schema_extra={"pattern": FILLED_PATTERN})]
+OrganizationName = Annotated[StrictStr, Field(max_length=200, description=_FILLED,
+                                              json_schema_extra={"pattern": FILLED_PATTERN})]
+FilledText = Annotated[StrictStr, Field(max_length=500, description=_FILLED,
+                                        json_schema_extra={"pattern": FILLED_PATTERN})]
 # Yuan, positive, below a million, at most 2 decimal places: "12.50".
-AMOUNT_PATTERN = r"^(0*[1-9][0-9]{0,5}(\.[0-9]{1,2})?|0*\.(0?[1-9]|[1-9][0-9]))$"
+AMOUNT_PATTERN = r"^(0*[1-9][0-9]{0,5}(\.[0-9]{1,2})?|0+\.(0?[1-9]|[1-9][0-9]))$"
 
 
 # --- organizations ---------------------------------------------------------------------
