@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import statistics
@@ -292,13 +293,13 @@ class Client:
         self.conn.close()
 
 
-def run_phase(port: int, token: str, lanes: list[Lane], on: date, seconds: float, max_transfers: int,
-              retries: int, idempotency: bool, server_pid: int) -> dict[str, Any]:
-    """len(lanes) client threads, client i on lanes[i] (the same lane object for the hot spot)."""
+def run_round(stats: Stats, port: int, token: str, lanes: list[Lane], on: date, seconds: float,
+              max_transfers: int, retries: int, idempotency: bool, server_pid: int) -> dict[str, Any]:
+    """len(lanes) client threads, client i on lanes[i] (the same lane object for the hot spot),
+    adding to `stats`; returns the round's time, CPU and load."""
     clients = [Client(port, token, on, retries, idempotency) for _ in lanes]
     for client, lane in zip(clients, lanes, strict=True):  # untimed: connections, code paths, caches
         client.transfer(lane, None)
-    stats = Stats()
     budget = [max_transfers]
     budget_lock = threading.Lock()
     gate = threading.Barrier(len(lanes) + 1)
@@ -333,14 +334,25 @@ def run_phase(port: int, token: str, lanes: list[Lane], on: date, seconds: float
     cpu, server_cpu = time.process_time() - cpu, process_cpu(server_pid) - server_cpu
     for client in clients:
         client.close()
+    return {"load": load, "seconds": elapsed, "cpu": cpu, "server_cpu": server_cpu, "capped": budget[0] <= 0,
+            "transfers": len(stats.transfers), "failures": [repr(f) for f in failures[:3]]}
+
+
+def summary(stats: Stats, rounds: list[dict[str, Any]], clients: int) -> dict[str, Any]:
+    """A phase's figures over its rounds: rates over the rounds' summed time."""
     done = len(stats.transfers)
+    elapsed = sum(r["seconds"] for r in rounds)
     commands = [t for c in COMMANDS for t in stats.times[c]]
+    cpu, server_cpu = sum(r["cpu"] for r in rounds), sum(r["server_cpu"] for r in rounds)
+    counts = [rounds[0]["transfers"], *(b["transfers"] - a["transfers"] for a, b in itertools.pairwise(rounds))]
     return {
-        "clients": len(lanes), "load": load, "seconds": round(elapsed, 2), "transfers": done,
-        "rate": round(done / elapsed, 2) if elapsed else 0, "capped": budget[0] <= 0,
+        "clients": clients, "load": [round(r["load"], 2) for r in rounds], "seconds": round(elapsed, 2),
+        "transfers": done, "rate": round(done / elapsed, 2) if elapsed else 0,
+        "round_rates": [round(n / r["seconds"], 1) for n, r in zip(counts, rounds, strict=True) if r["seconds"]],
+        "capped": any(r["capped"] for r in rounds),
         "refused": dict(sorted(stats.refused.items())), "refused_total": sum(stats.refused.values()),
         "transfers_refused": stats.transfers_refused, "errors": stats.errors, "error_samples": stats.samples,
-        "lost": stats.lost, "failures": [repr(f) for f in failures[:3]],
+        "lost": stats.lost, "failures": [f for r in rounds for f in r["failures"]][:3],
         "transfer_ms": lat(stats.transfers), "command_ms": lat(commands),
         "by_command_ms": {c: lat(stats.times[c]) for c in COMMANDS},
         "server_cpu_ms_per_transfer": round(server_cpu * 1000 / done, 2) if done else None,
@@ -418,8 +430,11 @@ def render_table(run: dict[str, Any]) -> str:
         f"{res['ledger'][k]['server_cpu_ms_per_transfer']}, {res['crud'][k]['server_cpu_ms_per_transfer']}"))
     row("load generator CPU ms per transfer: ledger, CRUD", lambda k: (
         f"{res['ledger'][k]['client_cpu_ms_per_transfer']}, {res['crud'][k]['client_cpu_ms_per_transfer']}"))
-    row("load average (1 min) as the phase began: ledger, CRUD",
-        lambda k: f"{res['ledger'][k]['load']}, {res['crud'][k]['load']}")
+    for system in SYSTEMS:
+        row(f"{SYSTEM_TEXT[system]}: transfers/s in each round", lambda k, s=system: ", ".join(
+            f"{x:,.1f}" for x in res[s][k]["round_rates"]))
+    row("load average (1 min) as each round began: ledger; CRUD",
+        lambda k: f"{', '.join(map(str, res['ledger'][k]['load']))}; {', '.join(map(str, res['crud'][k]['load']))}")
     return "\n".join(lines)
 
 
@@ -430,7 +445,8 @@ psycopg_pool, one uvicorn process, the same three calls with the same bodies and
 request and response models; the bearer token looked up each request; the member checked to exist, be
 held, lie in the caller's subtree and have no open transfer; the letter number from a per-committee
 counter row; the member's organization updated in place; one transaction a call). Same machine, same
-PostgreSQL, same run: both servers up together, the phases of the two systems one after the other.
+PostgreSQL, same run: both servers up together; each phase runs in rounds alternating between the
+two systems (ledger, CRUD, then CRUD, ledger), so that a change in the machine's load meets both alike.
 Clients are threads of one load generator, each with its own keep-alive connection (`http.client`).
 *Distinct*: each client moves members among the branches of a committee of its own. *Hot spot*: every
 client moves members out of the same branch into the same branch (of one committee; when the first is
@@ -457,8 +473,9 @@ def render_section(run: dict[str, Any]) -> str:
                  f"copied into the CRUD peer's tables. Commands dated {store['today']} (the history's last day). "
                  f"Distinct lanes: the {run['clients']} committees with the most free members but the hot spot's "
                  f"({store['distinct_members']:,} members); hot spot: {store['hot']}. Each phase at most "
-                 f"{run['seconds']:g} s and {run['max_transfers']:,} transfers, after one untimed transfer per "
-                 f"client; {'with a fresh' if run['idempotency'] else 'no'} `Idempotency-Key` on the ledger's "
+                 f"{run['seconds']:g} s and {run['max_transfers']:,} transfers a system, in {run['rounds']} rounds, "
+                 "after one untimed transfer per client each round; "
+                 f"{'with a fresh' if run['idempotency'] else 'no'} `Idempotency-Key` on the ledger's "
                  "POSTs.")
     lines += ["", "```sh", run["command"], "```", "", render_table(run), ""]
     lines += [f"- {n}" for n in run.get("notes", [])]
@@ -481,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="clients of the concurrent phases (default 8)")
     parser.add_argument("--seconds", type=float, default=20.0, help="each phase at most this long")
     parser.add_argument("--max-transfers", type=int, default=3000, help="each phase at most this many transfers")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="each phase in this many alternating rounds (ledger, CRUD, then CRUD, ledger, ...)")
     parser.add_argument("--retries", type=int, default=5, help="times a call is sent again after 409 conflict")
     parser.add_argument("--idempotency-key", action="store_true", help="a fresh Idempotency-Key on ledger POSTs")
     parser.add_argument("--reuse", metavar="SCHEMA", help="run the ledger on a kept schema (never dropped)")
@@ -490,8 +509,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--note", action="append", default=[], help="a line to add under the figures")
     args = parser.parse_args(argv)
-    if not 2 <= args.clients <= 16 or args.seconds <= 0 or args.seconds > 300 or args.max_transfers < 1:
-        parser.error("--clients between 2 and 16, --seconds up to 300, --max-transfers at least 1")
+    if (not 2 <= args.clients <= 16 or not 0 < args.seconds <= 300 or args.max_transfers < 1
+            or not 1 <= args.rounds <= 10):
+        parser.error("--clients between 2 and 16, --seconds up to 300, --max-transfers at least 1, --rounds 1 to 10")
     args.work_dir.mkdir(parents=True, exist_ok=True)
     scale = SCALES[args.scale]
     id_key = os.environ.get("LEDGER_ID_KEY") or BENCH_ID_KEY
@@ -504,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join([".venv/bin/python scripts/bench_writes.py", *(
         [f"--scale {args.scale}"] if args.scale != "city" else []), *(
         [f"--seed {args.seed}"] if args.seed != 1 else []), f"--clients {args.clients}",
-        f"--seconds {args.seconds:g}", f"--max-transfers {args.max_transfers}",
+        f"--seconds {args.seconds:g}", f"--max-transfers {args.max_transfers}", f"--rounds {args.rounds}",
         *(["--idempotency-key"] if args.idempotency_key else [])])
     try:
         root: str | None = None
@@ -558,17 +578,23 @@ def main(argv: list[str] | None = None) -> int:
             pids = {"ledger": ledger_pid, "crud": crud_pid}
             for key in order:
                 mix, clients = mixes[key]
+                stats = {system: Stats() for system in SYSTEMS}
+                rounds: dict[str, list[dict[str, Any]]] = {system: [] for system in SYSTEMS}
+                for number in range(args.rounds):  # ledger, CRUD, CRUD, ledger, ...: a drift hits both alike
+                    for system in SYSTEMS if number % 2 == 0 else SYSTEMS[::-1]:
+                        distinct, hot = lanes[system]
+                        phase_lanes = distinct[:clients] if mix == "distinct" else [hot] * clients
+                        done = len(stats[system].transfers)
+                        log(f"{system}: {mix_label(mix, clients)}, round {number + 1} of {args.rounds}")
+                        rounds[system].append(run_round(
+                            stats[system], ports[system], tokens[system], phase_lanes, plan.today,
+                            args.seconds / args.rounds, (args.max_transfers - done) // (args.rounds - number),
+                            args.retries, args.idempotency_key and system == "ledger", pids[system]))
                 for system in SYSTEMS:
-                    distinct, hot = lanes[system]
-                    phase_lanes = distinct[:clients] if mix == "distinct" else [hot] * clients
-                    log(f"{system}: {mix_label(mix, clients)}")
-                    result = run_phase(ports[system], tokens[system], phase_lanes, plan.today, args.seconds,
-                                       args.max_transfers, args.retries,
-                                       args.idempotency_key and system == "ledger", pids[system])
-                    results[system][key] = result
-                    log(f"  {result['transfers']:,} transfers in {result['seconds']:.1f} s: {result['rate']:,.1f}/s; "
-                        f"409s {result['refused_total']}; errors {result['errors']}; "
-                        f"transfer {ms(result['transfer_ms'])} ms")
+                    result = results[system][key] = summary(stats[system], rounds[system], clients)
+                    log(f"  {system}: {result['transfers']:,} transfers in {result['seconds']:.1f} s: "
+                        f"{result['rate']:,.1f}/s (rounds {result['round_rates']}); 409s {result['refused_total']}; "
+                        f"errors {result['errors']}; transfer {ms(result['transfer_ms'])} ms")
         notes = list(args.note)
         for system in SYSTEMS:
             for key, phase in results[system].items():
@@ -578,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
         run = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": info,
                "load_end": [round(x, 2) for x in os.getloadavg()], "scale": args.scale, "seed": args.seed,
                "clients": args.clients, "seconds": args.seconds, "max_transfers": args.max_transfers,
-               "idempotency": args.idempotency_key, "command": command, "store": store_info, "mixes": mixes,
+               "rounds": args.rounds, "idempotency": args.idempotency_key, "command": command,
+               "store": store_info, "mixes": mixes,
                "order": order, "results": results, "notes": notes}
         out = args.work_dir / f"writes-{args.scale}-{datetime.now():%Y%m%d-%H%M%S}.json"
         out.write_text(json.dumps(run, indent=2, ensure_ascii=False, default=str))
