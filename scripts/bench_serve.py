@@ -52,7 +52,19 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
-from bench_api import HOST, POSTGRES_URL, admin, analyze, free_port, log, percentile, serve_command, serve_env, serving
+from bench_api import (
+    HOST,
+    POSTGRES_URL,
+    admin,
+    analyze,
+    free_port,
+    log,
+    percentile,
+    process_cpu,
+    serve_command,
+    serve_env,
+    serving,
+)
 from synthetic import BENCH_ID_KEY, SCALES, Generator, create_schema, ledger_for
 
 from domain.base import Actor
@@ -271,7 +283,9 @@ def start_and_serve(url: str, id_key: str, token: str, plan: dict[str, Any], on:
         driver.receive(first_id[0], first[2])
         log(f"serving: /healthz after {marks['healthz'] - started:.2f} s, first command answered after "
             f"{marks['first_command'] - started:.2f} s; {at_first}")
+        cpu = process_cpu(process.pid)
         result = transfers(rest, driver, time_limit)
+        result["server_cpu_s"] = round(process_cpu(process.pid) - cpu, 2)
         after = memory(process.pid)
         driver.close()
     return {"load": load, "healthz_s": round(marks["healthz"] - started, 2),
@@ -308,6 +322,8 @@ def render_table(run: dict[str, Any]) -> str:
         ("through HTTP: a command, median / p99 ms", ms(serve["http"]["command_ms"])),
         ("through HTTP: request; issue; receive, median / p99 ms",
          "; ".join(ms(serve["http"]["by_command_ms"][c]) for c in COMMANDS)),
+        ("through HTTP: CPU ms per command in the serving process",
+         f"{serve['http']['server_cpu_s'] * 1000 / max(3 * serve['http']['transfers'], 1):.1f}"),
         ("load average (1 min) as each step began: serve, in-process", f"{serve['load']}, {direct['load']}"),
     ]
     return "\n".join(["| figure | value |", "|---|---:|", *(f"| {a} | {b} |" for a, b in rows)])
