@@ -160,7 +160,12 @@ class CrudClient:
         self.conn = connect(schema, autocommit=False)
         self.conn.commit()  # the search_path set by connect() stays for the session
         self.token: str = plan["crud_tokens"][committee]
-        self.members = [list(m) for m in plan["members"][committee]]
+        # [number, branch], where each member is now (an earlier phase may have moved it)
+        numbers = [number for number, _ in plan["members"][committee]]
+        now = dict(self.conn.execute("SELECT registration_no, organization_code FROM crud_members "
+                                     "WHERE registration_no = ANY(%s)", (numbers,)).fetchall())
+        self.conn.commit()
+        self.members = [[number, now[number]] for number in numbers]
         self.branches: list[str] = plan["branches"][committee]
         self.turn = 0
         self.moved = 0
