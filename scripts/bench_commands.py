@@ -336,6 +336,7 @@ def render(run: dict[str, Any]) -> str:
     def r(a: float | None, b: float | None) -> str:
         return f"{a / b:.3f}" if a is not None and b else "–"
 
+    busy = max(run["load_start"][0], run["load_end"][0]) > 1
     lines = [
         "## Commands", "",
         "Command throughput from `scripts/bench_commands.py`: **issue + receive pairs per second** (request a "
@@ -354,7 +355,9 @@ def render(run: dict[str, Any]) -> str:
         "",
         f"Measured {run['date']} on {m['nproc']} CPUs ({m['cpu']}); load average (1, 5, 15 min) "
         f"{', '.join(str(x) for x in run['load_start'])} at the start and "
-        f"{', '.join(str(x) for x in run['load_end'])} at the end. PostgreSQL {m['postgres']} "
+        f"{', '.join(str(x) for x in run['load_end'])} at the end"
+        f"{' (a shared machine: other jobs ran alongside)' if busy else ''}"
+        f". PostgreSQL {m['postgres']} "
         f"(synchronous_commit {m['synchronous_commit']}), Python {m['python']}, eventsourcing "
         f"{m['eventsourcing']}, psycopg {m['psycopg']}. Each phase {run['seconds']:g} s after "
         f"{WARM_UP} untimed pairs per client.",
@@ -381,6 +384,9 @@ def render(run: dict[str, Any]) -> str:
         lines.append(f"| client CPU ms per pair (per {words[mode]}): {mode} | " + " | ".join(
             f"{cpu[(mode, n)] * 1000:.2f} ({cpu[(mode, n)] * 1000 / per_pair[mode]:.2f})"
             if (mode, n) in cpu else "–" for n in levels) + " |")
+    loads = {(p["mode"], p["clients"]): p["load"] for p in phases}
+    lines.append("| load average (1 min) as each phase ended: ledger, raw, CRUD | " + " | ".join(
+        ", ".join(f"{loads[(mode, n)]:.2f}" if (mode, n) in loads else "–" for mode in MODES) for n in levels) + " |")
     if len(levels) > 1:
         lines.append("")
         lines.append(f"Scaling from 1 to {levels[-1]} clients: " + ", ".join(
