@@ -4,20 +4,53 @@ rebuild and verify the views (reports and the auditor's commands: api/cli_audit.
 from __future__ import annotations
 
 import json
-from datetime import date
-from typing import Annotated
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperGroup
 
 from domain.errors import LedgerError
+from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.organization import Organization
 from domain.settings import Settings
+from domain.text import incoming_problem
+
+
+def argument_name(args: Sequence[str], index: int) -> str:
+    """How a refusal names a command-line argument: its option, else its place."""
+    arg = args[index]
+    if arg.startswith("--") and "=" in arg:
+        return arg.split("=", 1)[0]
+    if index > 0 and args[index - 1].startswith("-") and len(args[index - 1]) > 1:
+        return args[index - 1]
+    return f"argument {index + 1}"
+
+
+class CheckedGroup(TyperGroup):
+    """The `ledger` command: every argument is one line of text, checked once before any
+    command runs (no lone surrogate, which is how an undecodable byte reaches Python's
+    argv, no NUL, no other control character, tab and line breaks included: domain/text.py).
+    A refusal prints `validation_error: ...` naming the argument, not its value, and exits 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        for index, arg in enumerate(args):
+            problem = incoming_problem(arg, single_line=True) if isinstance(arg, str) else None
+            if problem is not None:
+                err.print(f"[red]validation_error:[/red] {argument_name(args, index)} contains {problem}",
+                          highlight=False)
+                raise typer.Exit(2)
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(help="The transfer ledger (党员组织关系接转台账).", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=CheckedGroup)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operators and their bearer tokens.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
@@ -44,12 +77,14 @@ def open_ledger() -> Ledger:
         err.print(f"[red]configuration error:[/red] {error}")
         raise typer.Exit(2) from None
     except PersistenceError as error:
-        err.print(f"[red]store_unavailable:[/red] {error}")
+        err.print(f"[red]store_unavailable:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
 
 
 def fail(error: LedgerError) -> None:
-    err.print(f"[red]{error.code}:[/red] {error.detail}")
+    """`code: words` on standard error, exit 1. The words may quote what was typed: they
+    are printed as they are, never read as console markup."""
+    err.print(f"[red]{error.code}:[/red] {escape(error.detail)}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -68,15 +103,42 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.run(create_app(settings(), settle=True), host=host, port=port, log_level="info")
 
 
+def first_root(ledger: Ledger) -> str:
+    """The code of the first root department registered ("" in an empty store)."""
+    return next((e.code for _, e in ledger.read_events(limit=100)
+                 if isinstance(e, Organization.Registered) and e.parent_code is None), "")
+
+
 @app.command()
 def status(field: Annotated[str | None, typer.Option(help="print only this field")] = None) -> None:
-    """The store's state: its last position and its first root department."""
+    """The store's state: its last position, its first root department, and how far the
+    views trail the log (`lag`: log_position, views_position, behind: events not yet
+    applied to the views)."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+
+    from projections.db import ViewDatabase
+    from projections.engine import tracked_position, views_lag
+
     ledger = open_ledger()
-    root = next((e.code for _, e in ledger.read_events(limit=100)
-                 if isinstance(e, Organization.Registered) and e.parent_code is None), "")
+    root = first_root(ledger)
+    try:
+        views = ViewDatabase(settings().database_url)
+        try:
+            lag = views_lag(ledger, tracked_position(views))
+        finally:
+            views.close()
+    except (psycopg.Error, sqlite3.Error, PersistenceError) as error:
+        err.print(f"[red]store_unavailable:[/red] {escape(str(error).strip())}")
+        raise typer.Exit(2) from None
     info = {"position": ledger.max_position(), "root": root,
-            "store": settings().database_url.split("@")[-1]}
-    typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))
+            "store": settings().database_url.split("@")[-1], "lag": lag}
+    if field and isinstance(info.get(field), dict):
+        typer.echo(json.dumps(info[field]))
+    else:
+        typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))
 
 
 @org_app.command("add-root")
@@ -89,7 +151,7 @@ def add_root(
     """Register a root department (only set-up can)."""
     ledger = open_ledger()
     try:
-        recorded = ledger.register_root(code, name, region, on=date.fromisoformat(on) if on else None)
+        recorded = ledger.register_root(code, name, region, on=parse_iso_date(on, "--on") if on else None)
     except LedgerError as error:
         fail(error)
     typer.echo(f"registered {code} at position {recorded.position}")
@@ -108,6 +170,71 @@ def add_operator(
     except LedgerError as error:
         fail(error)
     typer.echo(f"operator_id: {recorded.code}")
+    typer.echo(token)
+
+
+ADMIN_TOKEN = "LEDGER_ADMIN_TOKEN"
+
+
+def read_setting(env_file: Path, name: str) -> str | None:
+    """A `NAME=value` line's value in a .env file (the last one), or None."""
+    try:
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return None
+    found = None
+    for line in lines:
+        key, equals, value = line.strip().removeprefix("export ").partition("=")
+        if equals and key.strip() == name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            found = value
+    return found
+
+
+def keep_setting(env_file: Path, name: str, value: str) -> None:
+    """Write `NAME=value` into a .env file (replacing the setting's lines, keeping the others),
+    readable by its owner only (mode 600), in one rename."""
+    try:
+        lines = env_file.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    kept = [line for line in lines if line.strip().removeprefix("export ").partition("=")[0].strip() != name]
+    partial = env_file.with_name(env_file.name + ".partial")
+    partial.unlink(missing_ok=True)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write("\n".join([*kept, f"{name}={value}"]) + "\n")
+    os.replace(partial, env_file)
+    env_file.chmod(0o600)
+
+
+@operator_app.command("ensure-admin")
+def ensure_admin(
+    env_file: Annotated[Path, typer.Option(help="the file that keeps the token, as LEDGER_ADMIN_TOKEN=...")]
+    = Path(".env"),
+    name: Annotated[str, typer.Option(help="the name of an operator granted")] = "admin (scripts/run)",
+) -> None:
+    """An admin token for the first root, kept in ENV_FILE: the one kept there while it is an
+    active admin of that root, else a new one, granted and kept there (mode 600). Prints a
+    new token as the only line on standard output; nothing when the kept one is still valid."""
+    ledger = open_ledger()
+    root = first_root(ledger)
+    if not root:
+        err.print("[red]not_found:[/red] the store has no root department")
+        raise typer.Exit(1)
+    kept = read_setting(env_file, ADMIN_TOKEN)
+    operator = ledger.operator_for_token(kept) if kept else None
+    if operator is not None and (operator.role, operator.organization_code) == ("admin", root):
+        err.print(f"the admin token kept in {env_file} ({ADMIN_TOKEN}) is still valid: operator {operator.id}")
+        return
+    try:
+        recorded, token = ledger.grant_operator(name, "admin", root)
+    except LedgerError as error:
+        fail(error)
+    keep_setting(env_file, ADMIN_TOKEN, token)
+    err.print(f"granted admin operator {recorded.code} of {root}; its token is kept in {env_file} ({ADMIN_TOKEN})")
     typer.echo(token)
 
 
@@ -168,14 +295,21 @@ def verify(
     """Re-derive every view from the events and compare; exit 1 on any mismatch.
 
     Prints the result as JSON on standard output, and each mismatch (view table, row
-    key, live row, re-derived row) on standard error."""
+    key, live row, re-derived row) on standard error. The views are checked as they
+    stand, at their position: `lag` says how far that trails the log, and standard error
+    says so when it does."""
     ledger = open_ledger()
     engine = _engine(ledger)
     with progress_bar("verifying") as bar:
         task = bar.add_task("events", total=engine.position)
         result = engine.verify(progress=lambda done, total: bar.update(task, completed=done, total=total),
                                limit=show)
+    result["lag"] = lag = engine.lag(result["position"])
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    if lag["behind"]:
+        err.print(f"[yellow]stale:[/yellow] the views trail the log by {lag['behind']} events: this answer is "
+                  f"for position {lag['views_position']}, the log is at {lag['log_position']} (the views "
+                  "catch up under `ledger serve` or the worker, or with any `ledger report`)", highlight=False)
     columns = {t.name: getattr(t, "columns", ("organization_code", "month", "figure", "value"))
                for t in [*engine.tables, *engine.counters]}
     for mismatch in result["mismatches"]:
@@ -195,6 +329,8 @@ def verify(
 def demo(
     seed: Annotated[int, typer.Option(help="the random seed: the same seed, the same city")] = 1,
     scale: Annotated[str, typer.Option(help="city (seed 001's sizes) or small (a county, for trying out)")] = "city",
+    env_file: Annotated[Path | None, typer.Option(help="also keep the admin token in this file, as "
+                                                       "LEDGER_ADMIN_TOKEN=... (see operator ensure-admin)")] = None,
 ) -> None:
     """Load the demo city (seed 001's sizes) into an empty store; prints an admin token last."""
     from api.demo import load_demo
@@ -211,6 +347,8 @@ def demo(
     with progress_bar("building views") as bar:
         task = bar.add_task("events", total=ledger.max_position())
         engine.catch_up(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if env_file is not None:
+        keep_setting(env_file, ADMIN_TOKEN, token)
     typer.echo(token)
 
 

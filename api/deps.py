@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request
 from api.errors import ApiError
 from api.services import Services
 from domain.base import Actor
+from domain.jurisdiction import check_role
 
 
 def get_services(request: Request) -> Services:
@@ -35,10 +36,9 @@ class Operator:
         return Actor(id=self.id, organization_code=self.organization_code)
 
     def require(self, *roles: str) -> None:
-        """Roles: admin manages organizations, members and operators; clerk acts on
-        members, transfers and certificates; auditor reads and changes nothing."""
-        if self.role not in roles:
-            raise ApiError("forbidden", f"the {self.role} role can't do this (needs {' or '.join(roles)})")
+        """Roles (domain/jurisdiction.py): admin manages organizations, members and
+        operators; clerk acts on members, transfers and certificates; auditor reads."""
+        check_role(self.role, roles)
 
 
 def bearer_token(authorization: str | None) -> str | None:

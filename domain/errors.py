@@ -35,6 +35,12 @@ class OutOfJurisdiction(LedgerError):
     code = "out_of_jurisdiction"
 
 
+class Forbidden(LedgerError):
+    """An operator's role does not allow the act (an auditor changes nothing)."""
+
+    code = "forbidden"
+
+
 class FutureDate(LedgerError):
     """An effective date can't be in the future."""
 

@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
 from domain.certificate import Certificate
+from domain.commandkey import CommandKey, next_command_key
 from domain.errors import (
     BeforeLastEvent,
     ConfirmationDue,
@@ -45,13 +46,18 @@ from domain.identifiers import (
     certificate_id,
     id_card_digest,
     id_claim_id,
+    is_certificate_no,
+    is_code,
     make_registration_no,
     member_id,
     organization_id,
+    registration_key,
+    uuid_key,
     validate_id_card_no,
     validate_region,
     validate_registration_no,
 )
+from domain.jurisdiction import Jurisdiction
 from domain.member import FOUNDED, Member, one_year_after, validate_month
 from domain.operator import Operator, new_token, operator_id_for
 from domain.organization import COMMITTEE_KINDS, Organization
@@ -110,26 +116,32 @@ class _Loaded:
             return False
         return bool(self.ledger.recorder.select_events(aggregate_id, desc=True, limit=1))
 
+    # Lookups: a key that can't be an identifier (not ASCII, a trailing newline, a lone
+    # surrogate) names nothing in the ledger.
+
     def org(self, code: str) -> Organization:
         if not isinstance(code, str) or not code:
             raise ValidationError("an organization code is required")
+        if not is_code(code):
+            raise NotFound(f"organization {code!r} is not in the ledger")
         return self.get(organization_id(code), Organization, f"organization {code!r}")
 
     def member(self, registration_no: str) -> Member:
-        number = (registration_no or "").strip().upper() if isinstance(registration_no, str) else ""
+        number = registration_key(registration_no)
+        if number is None:
+            raise NotFound(f"member {registration_no!r} is not in the ledger")
         return self.get(member_id(number), Member, f"member {registration_no!r}")
 
     def transfer(self, transfer_id: str) -> Transfer:
-        try:
-            key = UUID(str(transfer_id))
-        except ValueError:
-            raise NotFound(f"transfer {transfer_id!r} is not in the ledger") from None
+        key = uuid_key(transfer_id)
+        if key is None:
+            raise NotFound(f"transfer {transfer_id!r} is not in the ledger")
         return self.get(key, Transfer, f"transfer {transfer_id!r}")
 
     def certificate(self, certificate_no: str) -> Certificate:
-        return self.get(
-            certificate_id(str(certificate_no)), Certificate, f"certificate {certificate_no!r}"
-        )
+        if not is_certificate_no(certificate_no):
+            raise NotFound(f"certificate {certificate_no!r} is not in the ledger")
+        return self.get(certificate_id(certificate_no), Certificate, f"certificate {certificate_no!r}")
 
     def chain(self, org: Organization) -> list[Organization]:
         """The organization and its ancestors, nearest first."""
@@ -158,6 +170,10 @@ class _Loaded:
 
     def is_within(self, org: Organization, ancestor_code: str) -> bool:
         return any(node.code == ancestor_code for node in self.chain(org))
+
+    def codes(self, code: str) -> list[str]:
+        """The organization's code and its ancestors', nearest first."""
+        return [node.code for node in self.chain(self.org(code))]
 
     def pending(self) -> list[LedgerAggregate]:
         return [a for a in self.by_id.values() if a.pending_events]
@@ -224,16 +240,30 @@ class Ledger(Application[UUID]):
         batch = getattr(_BATCH, "loaded", None)
         if batch is not None and batch.ledger is self:
             return command(batch)  # saved with the rest of the batch by `batch()`
+        key = next_command_key()  # set for a keyed request (see domain/commandkey.py)
         for _ in range(SAVE_ATTEMPTS):
+            if key is not None and (marker := self._command_marker(key)) is not None:
+                return Recorded(self.max_position(), **marker.references)  # recorded before
             loaded = _Loaded(self)
             result = command(loaded)
+            pending = loaded.pending()
+            if key is not None and pending:
+                pending.append(CommandKey.mark(key, pending, result.__dict__))
             try:
-                recordings = self.save(*loaded.pending())
+                recordings = self.save(*pending)
             except IntegrityError:
                 continue  # someone else saved first: judge the command again
             position = max((r.notification.id for r in recordings), default=0)
             return Recorded(**{**result.__dict__, "position": position})
         raise Conflict("the records changed concurrently several times; nothing was recorded")
+
+    def _command_marker(self, key: UUID) -> CommandKey | None:
+        """The marker of a keyed command already recorded, if any."""
+        try:
+            marker: LedgerAggregate = self.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        return marker if isinstance(marker, CommandKey) else None
 
     def batch(
         self, commands: Sequence[Callable[[], object]], *, dry_run: bool = False,
@@ -248,7 +278,10 @@ class Ledger(Application[UUID]):
         (it spares a query each): should one exist by the time of the save, the store refuses
         the save (ids are unique) and the batch is judged again without the hint.
         Returns the position of the last event saved (0 if none)."""
+        key = None if dry_run else next_command_key()
         for _ in range(SAVE_ATTEMPTS):
+            if key is not None and self._command_marker(key) is not None:
+                return self.max_position()  # this keyed batch was recorded before
             _BATCH.loaded = loaded = _Loaded(self, absent)
             refused = False
             try:
@@ -264,8 +297,11 @@ class Ledger(Application[UUID]):
                 _BATCH.loaded = None
             if refused or dry_run:
                 return 0
+            pending = loaded.pending()
+            if key is not None and pending:
+                pending.append(CommandKey.mark(key, pending, {}))
             try:
-                recordings = self.save(*loaded.pending())
+                recordings = self.save(*pending)
             except IntegrityError:
                 absent = ()
                 continue  # someone else saved first: judge the batch again
@@ -273,31 +309,51 @@ class Ledger(Application[UUID]):
         raise Conflict("the records changed concurrently several times; nothing was recorded")
 
     @staticmethod
+    def _jurisdiction(ctx: Context, loaded: _Loaded) -> Jurisdiction:
+        """The acting operator's rights (domain/jurisdiction.py), over the tree as loaded."""
+        return Jurisdiction(ctx.actor.organization_code, loaded.codes)
+
+    @staticmethod
     def _check_scope(ctx: Context, loaded: _Loaded, org: Organization) -> None:
         """An operator acts on its own organization and everything below it."""
-        scope = ctx.actor.organization_code
-        if scope is not None and not loaded.is_within(org, scope):
-            raise OutOfJurisdiction(
-                f"organization {org.code} is outside the jurisdiction of {scope}"
-            )
+        Ledger._jurisdiction(ctx, loaded).check(org.code)
+
+    @staticmethod
+    def _held_member(ctx: Context, loaded: _Loaded, registration_no: str) -> tuple[Member, Organization]:
+        """A member the operator holds (where it is of record), with that organization. An
+        unknown number is refused like a member outside the jurisdiction."""
+        rights = Ledger._jurisdiction(ctx, loaded)
+        try:
+            member = loaded.member(registration_no)
+        except NotFound as error:
+            raise rights.unknown(error, f"member {registration_no}") from None
+        rights.check_member(member.registration_no, member.organization_code)
+        return member, loaded.org(member.organization_code)
 
     @staticmethod
     def _check_open_period(ctx: Context, loaded: _Loaded, *orgs: Organization) -> None:
         """A filed month is frozen for the filing organization's whole subtree, and nothing
         is effective before the last restructuring (registration, move, dissolution) of
-        any organization it touches or of their ancestors: reports see one tree per date."""
+        any organization it touches or of their ancestors: reports see one tree per date.
+        A refusal names an ancestor only to an operator who may see it."""
         month = f"{ctx.on:%Y-%m}"
+
+        def name(node: Organization, org: Organization) -> str:
+            if node is org or Ledger._jurisdiction(ctx, loaded).sees(node.code):
+                return node.code
+            return f"an organization above {org.code}"
+
         for org in orgs:
             for node in loaded.chain(org):
                 if node.filed_months and node.filed_months[-1] >= month:
                     raise PeriodClosed(
-                        f"{node.code} has filed {node.filed_months[-1]}: nothing may be "
+                        f"{name(node, org)} has filed {node.filed_months[-1]}: nothing may be "
                         f"recorded on {ctx.on} or earlier"
                     )
                 if ctx.on < node.last_on:
                     raise BeforeLastEvent(
                         f"effective date {ctx.on} is before the last change to organization "
-                        f"{node.code} ({node.last_on})"
+                        f"{name(node, org)} ({node.last_on})"
                     )
 
     @staticmethod
@@ -436,8 +492,8 @@ class Ledger(Application[UUID]):
         joined_on: date, household_region: str, **fields: Any,
     ) -> Recorded:
         org = loaded.org(organization_code)
-        org.check_can_hold()
         self._check_scope(ctx, loaded, org)
+        org.check_can_hold()
         self._check_open_period(ctx, loaded, org)
         validate_region(household_region, "household_region")
         if not isinstance(joined_on, date):
@@ -449,10 +505,7 @@ class Ledger(Application[UUID]):
         if loaded.exists(id_claim_id(digest)):
             claim = loaded.get(id_claim_id(digest), IdClaim, "id claim")
             if claim.registration_no is not None:
-                raise DuplicateRegistration(
-                    "this resident ID number already belongs to a living member "
-                    f"({claim.registration_no})"
-                )
+                raise self._duplicate_id(ctx, loaded, claim.registration_no)
         if registration_no is None:
             registration_no = self._next_registration_no(loaded, org.region, joined_on)
         elif loaded.exists(member_id(registration_no)):
@@ -469,6 +522,16 @@ class Ledger(Application[UUID]):
         else:
             claim.reclaim(ctx, member.registration_no)
         return Recorded(0, registration_no=member.registration_no)
+
+    @staticmethod
+    def _duplicate_id(ctx: Context, loaded: _Loaded, registration_no: str) -> DuplicateRegistration:
+        """The holder of a resident ID number is named only to an operator who holds it."""
+        holder = loaded.member(registration_no)
+        if Ledger._jurisdiction(ctx, loaded).holds(holder.organization_code):
+            return DuplicateRegistration(
+                f"this resident ID number already belongs to a living member ({registration_no})"
+            )
+        return DuplicateRegistration("this resident ID number already belongs to a living member")
 
     @staticmethod
     def _next_registration_no(loaded: _Loaded, region: str, joined_on: date) -> str:
@@ -516,9 +579,7 @@ class Ledger(Application[UUID]):
         self, registration_no: str, ctx: Context, act: Callable[[Member, Organization, _Loaded], None],
     ) -> Recorded:
         def command(loaded: _Loaded) -> Recorded:
-            member = loaded.member(registration_no)
-            org = loaded.org(member.organization_code)
-            self._check_scope(ctx, loaded, org)
+            member, org = self._held_member(ctx, loaded, registration_no)
             self._check_open_period(ctx, loaded, org)
             act(member, org, loaded)
             return Recorded(0, registration_no=member.registration_no)
@@ -565,21 +626,39 @@ class Ledger(Application[UUID]):
         self, registration_no: str, organization_code: str,
         *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
     ) -> Recorded:
-        """Org life at home or, for certificate holders, at the host organization."""
+        """Org life, recorded by the side that holds the member: at the member's own
+        organization or, for a certificate holder, at the host of a certificate valid that
+        day (or an organization below that host)."""
         ctx = self.context(actor, on, request_id)
 
         def command(loaded: _Loaded) -> Recorded:
-            member = loaded.member(registration_no)
-            home, host = loaded.org(member.organization_code), loaded.org(organization_code)
-            scope = ctx.actor.organization_code
-            if scope is not None and not (loaded.is_within(home, scope) or loaded.is_within(host, scope)):
-                raise OutOfJurisdiction(f"neither {home.code} nor {host.code} is within {scope}")
+            member, home = self._held_member(ctx, loaded, registration_no)
+            member.check_not_gone()
+            host = loaded.org(organization_code)
             host.check_active()
+            if host.code != home.code and not self._hosted_on(ctx, loaded, member, host):
+                raise ValidationError(
+                    f"org life of member {member.registration_no} is recorded at {home.code} or at "
+                    f"the host of a certificate valid on {ctx.on}, not at {host.code}"
+                )
             self._check_open_period(ctx, loaded, home)
             member.attend_org_life(ctx, host.code)
             return Recorded(0, registration_no=member.registration_no)
 
         return self._run(command)
+
+    def _hosted_on(self, ctx: Context, loaded: _Loaded, member: Member, org: Organization) -> bool:
+        """Whether a certificate of the member, valid (and not yet returned) on the day,
+        has its host at or above `org`."""
+        events = [*self.aggregate_events(member.id), *member.pending_events]
+        for event in events:
+            if isinstance(event, Member.CertificateIssued):
+                certificate = loaded.certificate(event.certificate_no)
+                host = certificate.host_organization_code
+                ends = certificate.returned_on or certificate.valid_until
+                if host and certificate.issued_on <= ctx.on <= ends and loaded.is_within(org, host):
+                    return True
+        return False
 
     def record_dues(
         self, registration_no: str, month: str, amount: Any,
@@ -601,10 +680,8 @@ class Ledger(Application[UUID]):
         ctx = self.context(actor, on, request_id)
 
         def command(loaded: _Loaded) -> Recorded:
-            member = loaded.member(registration_no)
+            member, home = self._held_member(ctx, loaded, registration_no)
             member.check_held()
-            home = loaded.org(member.organization_code)
-            self._check_scope(ctx, loaded, home)
             member.check_no_open_transfer()
             target = loaded.org(to_organization_code)
             if target.code == home.code:
@@ -671,7 +748,9 @@ class Ledger(Application[UUID]):
             transfer = loaded.transfer(transfer_id)
             home = loaded.org(transfer.from_organization_code)
             side_org = home if side == "from" else loaded.receiving_org(transfer.to_organization_code)
-            self._check_scope(ctx, loaded, loaded.committee_of(side_org))
+            self._jurisdiction(ctx, loaded).check(
+                loaded.committee_of(side_org).code, f"transfer {transfer.transfer_id}"
+            )
             member = loaded.member(transfer.registration_no)
             sides = [home, loaded.org(transfer.to_organization_code)]
             if transfer.received_in_code:
@@ -804,10 +883,8 @@ class Ledger(Application[UUID]):
         ctx = self.context(actor, on, request_id)
 
         def command(loaded: _Loaded) -> Recorded:
-            member = loaded.member(registration_no)
+            member, home = self._held_member(ctx, loaded, registration_no)
             member.check_held()
-            home = loaded.org(member.organization_code)
-            self._check_scope(ctx, loaded, home)
             sides = [home]
             if host_organization_code:
                 host = loaded.org(host_organization_code)
@@ -840,15 +917,15 @@ class Ledger(Application[UUID]):
         ctx = self.context(actor, on, request_id)
 
         def command(loaded: _Loaded) -> Recorded:
-            certificate = loaded.certificate(certificate_no)
+            rights = self._jurisdiction(ctx, loaded)
+            try:
+                certificate = loaded.certificate(certificate_no)
+            except NotFound as error:
+                raise rights.unknown(error, f"certificate {certificate_no}") from None
             home = loaded.org(certificate.home_organization_code)
-            scope = ctx.actor.organization_code
             host_code = certificate.host_organization_code
-            in_host = host_code is not None and scope is not None and loaded.is_within(
-                loaded.org(host_code), scope
-            )
-            if not in_host:
-                self._check_scope(ctx, loaded, home)
+            if not (host_code is not None and rights.holds(host_code)):
+                rights.check(home.code, f"certificate {certificate.certificate_no}")
             sides = [home] + ([loaded.org(host_code)] if host_code else [])
             self._check_open_period(ctx, loaded, *sides)
             certificate.return_(ctx)
@@ -877,7 +954,13 @@ class Ledger(Application[UUID]):
             operator = loaded.add(Operator.grant(ctx, token, name, role, org.code))
             return Recorded(0, code=str(operator.id))
 
-        return self._run(command), token
+        recorded = self._run(command)
+        if recorded.code != str(operator_id_for(token)):  # granted by this key's first run
+            raise Conflict(
+                f"operator {recorded.code} was granted by the first run of this request, whose "
+                "answer (with the token, shown once) was lost: revoke it and grant another"
+            )
+        return recorded, token
 
     def revoke_operator(
         self, operator_id: str, *, actor: Actor = SYSTEM, request_id: str | None = None,
@@ -886,7 +969,7 @@ class Ledger(Application[UUID]):
 
         def command(loaded: _Loaded) -> Recorded:
             operator = self._operator(loaded, operator_id)
-            self._check_scope(ctx, loaded, loaded.org(operator.organization_code))
+            self._jurisdiction(ctx, loaded).check(operator.organization_code, f"operator {operator.id}")
             operator.revoke(ctx)
             return Recorded(0, code=str(operator.id))
 
@@ -894,10 +977,9 @@ class Ledger(Application[UUID]):
 
     @staticmethod
     def _operator(loaded: _Loaded, operator_id: str) -> Operator:
-        try:
-            key = UUID(str(operator_id))
-        except ValueError:
-            raise NotFound(f"operator {operator_id!r} is not in the ledger") from None
+        key = uuid_key(operator_id)
+        if key is None:
+            raise NotFound(f"operator {operator_id!r} is not in the ledger")
         return loaded.get(key, Operator, f"operator {operator_id!r}")
 
     def operator(self, operator_id: str) -> Operator:
@@ -932,6 +1014,10 @@ class Ledger(Application[UUID]):
 
     def is_within(self, code: str, ancestor_code: str) -> bool:
         return ancestor_code in self.ancestors(code)
+
+    def jurisdiction(self, scope: str | None) -> Jurisdiction:
+        """The rights of an operator scoped to `scope` (domain/jurisdiction.py), for reads."""
+        return Jurisdiction(scope, self.ancestors)
 
     def committee_of(self, code: str) -> str:
         loaded = _Loaded(self)

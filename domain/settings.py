@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     projections: Literal["inline", "worker"] = "inline"
     # How long a read with min_position waits for the views before answering 503.
     read_wait_seconds: float = 5.0
+    # How long a request holding an Idempotency-Key is taken to be still running: past it
+    # (or at once when its process is known dead), a retry with the same key takes it over.
+    idempotency_lease_seconds: float = 30.0
+    # How many reads may wait for the views at once; the next answers 503 at once.
+    read_waiters: int = 100
 
     def event_store_env(self) -> dict[str, str]:
         env = store_env(self.database_url, create_tables=self.create_tables)
@@ -67,6 +72,9 @@ def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": "5",
             "POSTGRES_MAX_WAITING": "20",
+            # Each pooled connection is checked as it is lent: after the database restarted, a
+            # dead one is replaced instead of failing the command that got it.
+            "POSTGRES_PRE_PING": "y",
             "CREATE_TABLE": create,
         }
         if "schema" in query:

@@ -1,5 +1,6 @@
 """For auditors: the event stream itself, and a verification of every view against a
-re-derivation from the events. The whole stream is read by operators of a root."""
+re-derivation from the events (with how far the views checked trail the log). The whole
+stream is read by operators of a root."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import router
+from api.routes.common import rights, router
 from api.services import Services
-from domain.errors import OutOfJurisdiction
 from projections.history import event_data, event_type
 
 routes = router("/v1/audit", "audit")
@@ -29,8 +29,7 @@ def event_record(position: int, event: Any) -> dict[str, Any]:
 
 def check_root_auditor(services: Services, operator: Operator) -> None:
     operator.require("auditor", "admin")
-    if services.ledger.organization(operator.organization_code).parent_code is not None:
-        raise OutOfJurisdiction("the whole event stream is for operators of a root department")
+    rights(services, operator).check_root()
 
 
 @routes.get("/events")
@@ -50,4 +49,6 @@ def verify(services: ServicesDep, operator: CurrentOperator) -> Any:
     check_root_auditor(services, operator)
     result = services.engine.verify()
     return {"ok": result["ok"], "events": result["events"], "position": result["position"],
-            "mismatch_count": result["mismatch_count"], "mismatches": result["mismatches"]}
+            "mismatch_count": result["mismatch_count"], "mismatches": result["mismatches"],
+            # the views were checked as they stood at `position`: how far that trails the log
+            "lag": services.engine.lag(result["position"])}

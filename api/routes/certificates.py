@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import router
+from api.routes.common import rights, router
 from api.schemas import CertificateCreate, CertificatePublic, OnRequest
 from api.services import Services
-from domain.errors import OutOfJurisdiction
+from domain.errors import NotFound
 
 routes = router("/v1/certificates", "certificates")
 
@@ -18,11 +18,15 @@ def public(services: Services, certificate_no: str, position: int | None = None)
 
 
 def check_visible(services: Services, operator: Operator, certificate_no: str) -> None:
-    certificate = services.ledger.certificate(certificate_no)
-    for code in (certificate.home_organization_code, certificate.host_organization_code):
-        if code and operator.organization_code in services.ledger.ancestors(code):
-            return
-    raise OutOfJurisdiction(f"certificate {certificate_no} is outside the jurisdiction of {operator.organization_code}")
+    """The home side or the host's (domain/jurisdiction.py); an unknown number is refused
+    like a certificate outside."""
+    decide = rights(services, operator)
+    try:
+        certificate = services.ledger.certificate(certificate_no)
+    except NotFound as error:
+        raise decide.unknown(error, f"certificate {certificate_no}") from None
+    decide.check_certificate_read(
+        certificate.certificate_no, certificate.home_organization_code, certificate.host_organization_code)
 
 
 @routes.post("", status_code=201, response_model=CertificatePublic)

@@ -1,18 +1,33 @@
-"""Helpers shared by the routers: jurisdiction checks and common query parameters."""
+"""Helpers shared by the routers: the operator's rights and common query parameters."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import Operator
 from api.idempotency import IdempotentRoute
 from api.services import Services
-from domain.errors import OutOfJurisdiction
+from domain.jurisdiction import Jurisdiction
 
-MinPosition = Annotated[int | None, Query(ge=0, le=2**53,
-                                          description="answer once the views have applied this position")]
+
+async def views_reached(
+    request: Request,
+    min_position: Annotated[int | None, Query(ge=0, le=2**53,
+                                              description="answer once the views have applied this position")] = None,
+) -> int | None:
+    """Wait for the views to apply `min_position` before the route runs: on the event loop,
+    so that a read waiting holds no thread of the pool that runs routes and no connection
+    (503 `not_ready` after LEDGER_READ_WAIT_SECONDS, or at once when LEDGER_READ_WAITERS
+    reads wait already). Declared after the operator, it runs once the caller is known."""
+    if min_position:
+        services: Services = request.app.state.services
+        await services.reached(min_position)
+    return min_position
+
+
+MinPosition = Annotated[int | None, Depends(views_reached)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 
@@ -21,16 +36,16 @@ def router(prefix: str, tag: str) -> APIRouter:
     return APIRouter(prefix=prefix, tags=[tag], route_class=IdempotentRoute)
 
 
+def rights(services: Services, operator: Operator) -> Jurisdiction:
+    """The operator's jurisdiction: the one place that decides (domain/jurisdiction.py)."""
+    return services.ledger.jurisdiction(operator.organization_code)
+
+
 def check_within(services: Services, operator: Operator, code: str) -> None:
     """Reads, like commands, stay inside the operator's subtree (NotFound if unknown)."""
-    if operator.organization_code not in services.ledger.ancestors(code):
-        raise OutOfJurisdiction(f"organization {code} is outside the jurisdiction of {operator.organization_code}")
+    rights(services, operator).check(code)
 
 
 def within_or_above(services: Services, operator: Operator, code: str) -> None:
     """An organization inside the subtree, or one of the operator's own ancestors."""
-    if operator.organization_code in services.ledger.ancestors(code):
-        return
-    if code in services.ledger.ancestors(operator.organization_code):
-        return
-    raise OutOfJurisdiction(f"organization {code} is outside the jurisdiction of {operator.organization_code}")
+    rights(services, operator).check_sees(code)

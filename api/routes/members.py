@@ -6,10 +6,10 @@ from typing import Any
 from uuid import UUID
 
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import Limit, MinPosition, Offset, router
+from api.routes.common import Limit, MinPosition, Offset, rights, router
 from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
 from api.services import Services
-from domain.errors import OutOfJurisdiction
+from domain.errors import NotFound
 from domain.ledger import Ledger
 from projections.history import event_data, event_type
 from projections.queries import Queries
@@ -21,22 +21,23 @@ MEMBER_ROLES = ("admin", "clerk")
 
 def check_member_visible(services: Services, operator: Operator, registration_no: str) -> None:
     """A member is visible where it is of record, to the receiving side of its open
-    transfer, and where it was ever held (for history)."""
-    member = services.ledger.member(registration_no)
-    scope = operator.organization_code
-    if scope in services.ledger.ancestors(member.organization_code):
-        return
-    if member.transfer_id is not None:
-        transfer = services.ledger.transfer(member.transfer_id)
-        if scope in services.ledger.ancestors(transfer.to_organization_code):
-            return
-    with services.queries() as queries:
-        if queries.db.scalar(
-            "SELECT COUNT(*) FROM proj_stints s JOIN proj_org_closure c ON c.descendant = s.organization_code "
-            "WHERE s.registration_no = ? AND c.ancestor = ?", (member.registration_no, scope),
-        ):
-            return
-    raise OutOfJurisdiction(f"member {member.registration_no} is outside the jurisdiction of {scope}")
+    transfer, and where it was ever held (for history): domain/jurisdiction.py decides;
+    an unknown number is refused like a member outside."""
+    scope, decide = operator.organization_code, rights(services, operator)
+    try:
+        member = services.ledger.member(registration_no)
+    except NotFound as error:
+        raise decide.unknown(error, f"member {registration_no}") from None
+    receiving = services.ledger.transfer(member.transfer_id).to_organization_code if member.transfer_id else None
+
+    def ever_held() -> bool:
+        with services.queries() as queries:
+            return bool(queries.db.scalar(
+                "SELECT COUNT(*) FROM proj_stints s JOIN proj_org_closure c ON c.descendant = s.organization_code "
+                "WHERE s.registration_no = ? AND c.ancestor = ?", (member.registration_no, scope),
+            ))
+
+    decide.check_member_read(member.registration_no, member.organization_code, receiving, ever_held)
 
 
 def member_public(services: Services, registration_no: str, position: int | None = None) -> dict[str, Any]:

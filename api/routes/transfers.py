@@ -4,12 +4,12 @@ side on transfers addressed into its subtree; both sides may read a transfer."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import Limit, MinPosition, Offset, check_within, router
+from api.routes.common import Limit, MinPosition, Offset, check_within, rights, router
 from api.schemas import (
     ExtendRequest,
     IssueRequest,
@@ -21,7 +21,6 @@ from api.schemas import (
     TransfersPublic,
 )
 from api.services import Services
-from domain.errors import OutOfJurisdiction
 
 routes = router("/v1/transfers", "transfers")
 TRANSFER_ROLES = ("admin", "clerk")
@@ -32,10 +31,10 @@ def public(services: Services, transfer_id: str, position: int | None = None) ->
 
 
 def check_visible(services: Services, operator: Operator, transfer_id: str) -> None:
+    """Both sides read a transfer (domain/jurisdiction.py)."""
     transfer = services.ledger.transfer(transfer_id)
     sides = [transfer.from_organization_code, transfer.to_organization_code, transfer.received_in_code]
-    if not any(code and operator.organization_code in services.ledger.ancestors(code) for code in sides):
-        raise OutOfJurisdiction(f"transfer {transfer_id} is outside the jurisdiction of {operator.organization_code}")
+    rights(services, operator).check_transfer_read(transfer_id, sides)
 
 
 @routes.post("", status_code=201, response_model=TransferPublic)
@@ -58,7 +57,7 @@ def list_transfers(
     organization_code: Annotated[str | None, Query()] = None,
     letter_no: Annotated[str | None, Query()] = None,
     registration_no: Annotated[str | None, Query()] = None,
-    direction: Annotated[str, Query(description="in, out or both")] = "both",
+    direction: Annotated[Literal["in", "out", "both"], Query(description="in, out or both")] = "both",
     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     code = organization_code or operator.organization_code

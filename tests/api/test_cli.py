@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -37,11 +38,16 @@ def test_refusals_exit_non_zero_with_the_code(env: Store) -> None:
     assert code == 1
 
 
-def test_demo_then_report_rebuild_and_verify(env: Store) -> None:
-    code, out = run("demo", "--scale", "small")
+def test_demo_then_report_rebuild_and_verify(env: Store, tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    code, out = run("demo", "--scale", "small", "--env-file", str(env_file))
     assert code == 0, out
     token = out.strip().splitlines()[-1]
     assert env.ledger().operator_for_token(token) is not None
+    # scripts/run keeps the demo's admin token, and uses it again at the next start
+    assert env_file.read_text() == f"LEDGER_ADMIN_TOKEN={token}\n"
+    assert run("operator", "ensure-admin", "--env-file", str(env_file)) == (0, "")
+    assert env_file.read_text() == f"LEDGER_ADMIN_TOKEN={token}\n"
     root = json.loads(run("status")[1])["root"]
     code, out = run("report", "monthly", "--organization", root, "--month", "2026-10")
     assert code == 0, out

@@ -293,7 +293,7 @@ def test_dissolve_moves_members_to_the_successor(api: Api) -> None:
     # a dissolved organization can't be dissolved again, hold anyone, or be a transfer's target
     refused(api, lambda: api.client("admin").post(f"/v1/organizations/{code}/dissolve",
                                                    {"successor_code": "XW-C2-B1"}), "organization_dissolved")
-    refused(api, lambda: api.client("xw_clerk").post("/v1/members", new_member_body(code)),
+    refused(api, lambda: api.client("xw_admin").post("/v1/members", new_member_body(code)),
             "organization_dissolved")
     other = full_member(api)
     refused(api, lambda: api.client("xw_clerk").post("/v1/transfers", {
@@ -605,17 +605,38 @@ def _member_case(api: Api, case: str) -> dict[str, Any]:
 ])
 def test_member_create_refusals(api: Api, case: str, code: str) -> None:
     body = _member_case(api, case)
-    refused(api, lambda: api.client("xw_clerk").post("/v1/members", body), code)
+    # the county's admin: the department and the dissolved branch are inside its subtree
+    refused(api, lambda: api.client("xw_admin").post("/v1/members", body), code)
 
 
-def test_get_unknown_member_is_404(api: Api) -> None:
+def test_get_unknown_member_is_404_at_a_root(api: Api) -> None:
+    """A root department's operator holds the whole tree: a number the ledger does not
+    know is `not_found` (API.md: 404 unknown)."""
     unknown = make_registration_no("320102", date(1999, 1, 1), 999)
-    assert_problem(api.client("admin").get(f"/v1/members/{unknown}"), "not_found")
-    assert_problem(api.client("admin").get(f"/v1/members/{unknown}/history"), "not_found")
-    assert_problem(api.client("admin").get("/v1/members/garbage"), "not_found")
-    refused(api, lambda: api.client("admin").post(f"/v1/members/{unknown}/confirm"), "not_found")
-    refused(api, lambda: api.client("admin").post(f"/v1/members/{unknown}/dues",
-                                                   {"month": "2026-10", "amount": "1.00"}), "not_found")
+    admin = api.client("admin")
+    assert_problem(admin.get(f"/v1/members/{unknown}"), "not_found")
+    assert_problem(admin.get(f"/v1/members/{unknown}/history"), "not_found")
+    assert_problem(admin.get("/v1/members/garbage"), "not_found")
+    refused(api, lambda: admin.post(f"/v1/members/{unknown}/confirm"), "not_found")
+    refused(api, lambda: admin.post(f"/v1/members/{unknown}/dues", {"month": "2026-10", "amount": "1.00"}),
+            "not_found")
+
+
+def test_below_a_root_an_unknown_member_is_refused_like_one_outside(api: Api) -> None:
+    """A registration number can be guessed: an operator below a root learns nothing from
+    the refusal of one the ledger does not know (domain/jurisdiction.py)."""
+    unknown = make_registration_no("320102", date(1999, 1, 1), 999)
+    elsewhere = full_member(api, "SC-C1-B1")
+    clerk = api.client("xw_clerk")
+    for number in (unknown, elsewhere):
+        words = {assert_problem(clerk.get(f"/v1/members/{number}"), "out_of_jurisdiction")["detail"],
+                 assert_problem(clerk.get(f"/v1/members/{number}/history"), "out_of_jurisdiction")["detail"],
+                 refused(api, lambda n=number: clerk.post(f"/v1/members/{n}/confirm"), "out_of_jurisdiction")["detail"],
+                 refused(api, lambda n=number: clerk.post(f"/v1/members/{n}/dues",
+                                                          {"month": "2026-10", "amount": "1.00"}),
+                         "out_of_jurisdiction")["detail"]}
+        assert words == {f"member {number} is not within the jurisdiction of XW-C1"}
+    assert_problem(clerk.get("/v1/members/garbage"), "out_of_jurisdiction")
 
 
 def test_confirm_makes_a_probationary_member_full(api: Api) -> None:
@@ -872,7 +893,7 @@ def _transfer_case(api: Api, case: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("case", "code"), [
-    ("unknown_member", "not_found"),
+    ("unknown_member", "out_of_jurisdiction"),
     ("unknown_target", "not_found"),
     ("in_transit", "member_not_held"),
     ("open_transfer", "transfer_open"),
@@ -1125,12 +1146,12 @@ def test_certificate_refusals(api: Api) -> None:
     refused(api, post(host_description=..., host_organization_code="XW-C1-B1"), "same_organization")
     refused(api, post(host_description=..., host_organization_code="NOPE"), "not_found")
     refused(api, post(host_description=..., host_organization_code=dissolved_org(api)), "organization_dissolved")
-    refused(api, post(registration_no=make_registration_no("320102", date(1999, 1, 3), 997)), "not_found")
+    refused(api, post(registration_no=make_registration_no("320102", date(1999, 1, 3), 997)), "out_of_jurisdiction")
     travelling = full_member(api)
     issued(api, travelling)
     refused(api, lambda: clerk.post("/v1/certificates", _certificate_body(travelling)), "member_not_held")
-    assert_problem(clerk.get("/v1/certificates/XW-C1-T2026-99999"), "not_found")
-    refused(api, lambda: clerk.post("/v1/certificates/XW-C1-T2026-99999/return", {}), "not_found")
+    assert_problem(clerk.get("/v1/certificates/XW-C1-T2026-99999"), "out_of_jurisdiction")
+    refused(api, lambda: clerk.post("/v1/certificates/XW-C1-T2026-99999/return", {}), "out_of_jurisdiction")
 
 
 # --- reports -------------------------------------------------------------------------------------

@@ -258,8 +258,8 @@ def test_another_subtree_gives_403_or_404_and_no_data(web, label) -> None:  # ty
         assert foreign_name not in answer.text
         if not path.startswith("/web/members/"):  # elsewhere the number is no part of the request either
             assert scenario.foreign_member not in answer.text
-    unknown = client.get("/web/members/320102201507019999")
-    assert unknown.status_code in (404, 422) and "Traceback" not in unknown.text
+    unknown = client.get("/web/members/320102201507019999")  # refused like a member outside
+    assert unknown.status_code == 403 and WORDS["err_out_of_jurisdiction"][0] in unknown.text
     assert client.get("/web/transfers/00000000-0000-0000-0000-000000000000").status_code == 404
 
 
