@@ -59,6 +59,9 @@ def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str
         query = parse_qs(parts.query)
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # Saves without eventsourcing's table lock; readers see the log in id order,
+            # held back at a transaction still in flight (domain/pglog.py).
+            "APPLICATION_RECORDER_TOPIC": "domain.pglog:PostgresLogRecorder",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),

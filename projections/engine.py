@@ -6,9 +6,9 @@ It works on both stores: it wakes on PostgreSQL's NOTIFY (eventsourcing notifies
 events table's channel on every insert) and polls on SQLite. It runs in-process for the
 embedded default (`catch_up()` after each command, or `start()` for a thread) and as a
 separate worker process for PostgreSQL deployments (`python -m projections.worker`).
-Notification ids are in commit order on both stores (eventsourcing's PostgreSQL recorder
-locks the table for inserts unless its DB functions are enabled: keep them off) and may
-have gaps, which the engine simply passes over. It passes over the events of topics no
+Notification ids are read in commit order on both stores (on PostgreSQL the reader stops
+before a save still in flight: domain/pglog.py) and may have gaps, which the engine simply
+passes over. It passes over the events of topics no
 view handles too (`unread_topics()`): they are left out of its pages, but counted, and its
 position moves past them.
 

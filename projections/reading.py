@@ -5,7 +5,8 @@ The library's `select_notifications()` builds, in Python, a row mapping and a
 of what reading an event costs, and on PostgreSQL work that takes the interpreter from the
 engine while a page is read on a thread of its own. The engine's reader selects the same
 rows, in the same order and by the same rules (after `start`, up to `stop`, at most
-`limit`), over the recorder's own connection pool, as plain tuples `(id, originator_id,
+`limit`; with `domain.pglog`'s recorder, up to its horizon, past which a transaction may
+still be in flight), over the recorder's own connection pool, as plain tuples `(id, originator_id,
 originator_version, topic, state)`; on SQLite it makes the ids as `UUID(text)` makes them,
 without its parsing of other spellings. For any other recorder it returns the library's
 notifications as they come.
@@ -29,6 +30,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 from psycopg.rows import tuple_row
+
+from domain.pglog import PostgresLogRecorder
 
 Page = Sequence[Any]  # Notification objects, or tuples (id, originator_id, version, topic, state)
 
@@ -62,7 +65,11 @@ class NotificationReader:
             type(recorder) is SQLiteApplicationRecorder
             and getattr(recorder.datastore, "originator_id_type", None) == "uuid"
         )
-        self.postgres = type(recorder) is PostgresApplicationRecorder
+        self.postgres = type(recorder) is PostgresApplicationRecorder or isinstance(recorder, PostgresLogRecorder)
+        # PostgresLogRecorder: up to its horizon, as its own reads (domain/pglog.py); the
+        # library's recorder keeps ids in commit order by its table lock.
+        upper = (sql.SQL("LEAST(%s, {})").format(recorder.horizon) if isinstance(recorder, PostgresLogRecorder)
+                 else sql.SQL("%s"))
         self.rows = self.sqlite or self.postgres
         self.position: Callable[[Any], int] = itemgetter(0) if self.rows else attrgetter("id")
         if self.sqlite:
@@ -80,15 +87,15 @@ class NotificationReader:
                 "ORDER BY rowid"
             )
         elif self.postgres:
-            self._statement = sql.SQL(
-                "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{} "
-                "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
-            ).format(sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name))
             table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
+            self._statement = sql.SQL(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+                "WHERE notification_id > %s AND notification_id <= {} ORDER BY notification_id LIMIT %s"
+            ).format(table, upper)
             self._range = sql.SQL(
                 "SELECT max(notification_id), count(*) FROM (SELECT notification_id FROM {} "
-                "WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id LIMIT %s) AS page"
-            ).format(table)
+                "WHERE notification_id > %s AND notification_id <= {} ORDER BY notification_id LIMIT %s) AS page"
+            ).format(table, upper)
             self._read = sql.SQL(
                 "SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
                 "WHERE notification_id > %s AND notification_id <= %s AND topic <> ALL(%s) ORDER BY notification_id"

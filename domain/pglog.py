@@ -1,0 +1,313 @@
+"""The event log on PostgreSQL: saves run concurrently, and a reader that follows the log
+by notification id never passes over an event that commits later.
+
+The invariant: a reader is shown an event only once every event with a lower notification
+id is committed or will never be (a rolled-back insert leaves a permanent gap).
+
+eventsourcing's recorder keeps it by locking the events table (EXCLUSIVE mode) from the
+insert to the commit of every save, so ids become visible in the order they are drawn; but
+every save in the store then waits for the one before it to commit. `PostgresLogRecorder`
+keeps it without that lock, as the event stores on PostgreSQL that read by transaction
+(Marten's quick append, Emmett) do:
+
+- Each row also records the transaction that wrote it:
+  `transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id()`.
+- Readers of the log (`select_notifications`, `max_notification_id`, the projection
+  engine's `projections.reading`) read in id order up to the horizon (`HORIZON`): the
+  highest id whose transaction is older than the oldest transaction still running
+  (`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`). Such a transaction has
+  ended: its rows are all there and none can appear later. A transaction still in flight
+  holds readers back before its first id instead of being passed over.
+- Ordering by id, that test is only exact if transactions draw their notification ids in
+  the order of their transaction ids. Left alone they don't: a transaction can be given
+  its transaction id before another yet draw its ids after it (two saves of several rows
+  even interleave their ids), and commit first; its rows would pass while the other's
+  lower ids are still in flight. So each save draws its ids under a session-level advisory
+  lock of the table's own, taken before the save's first write and released right after
+  its INSERT, in the same round trip, not at its commit: the transaction id is assigned and
+  the ids are drawn inside it, so both go in one order, and every id below a row that
+  passes the test belongs to an older transaction, ended too. That is why readers may bound
+  their ranges by the horizon rather than test each row (the range then stays an
+  index-only scan of the ids). A save waits only for the INSERT statements of others, never
+  for their commits, which proceed together. The lock is released when the INSERT fails
+  too; a save that wrote before it took the lock is refused (ProgrammingError). Saves
+always go this way: POSTGRES_ENABLE_DB_FUNCTIONS changes nothing here.
+
+After its commit a save waits until the horizon reaches its own events, that is until every
+transaction older than it has ended (at most POSTGRES_LOCK_TIMEOUT, the time a save of the
+library's recorder may wait for the table lock, or 5 seconds): `max_notification_id()`
+then includes the save's position as soon as the save returns, in any process (the inline
+views' catch-up after a command, `ledger status`, `min_position` waits). Past that bound the
+save returns anyway, committed, and readers see its events once the transaction holding
+them back ends. Any write transaction of the database cluster holds readers back while it
+runs (its transaction id is below theirs), so keep them short: a session left idle inside
+a transaction that wrote something stops the log's readers until it ends (PostgreSQL's
+idle_in_transaction_session_timeout bounds that).
+
+A table made by eventsourcing's recorder gains the column once, at set-up (`create_table`,
+run when CREATE_TABLE is on): its rows are all committed, so they get transaction id 0,
+below any running transaction. Every process writing the store must then use this recorder
+(the library's readers would pass over ids committed out of order).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
+from psycopg import Connection, Cursor, Rollback
+from psycopg import Error as PsycopgError
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composable, Composed, Identifier
+
+log = logging.getLogger(__name__)
+
+# The highest notification id a reader of the log may read up to now (0 if none): that of
+# the last row whose transaction is older than the oldest transaction still running. Every
+# lower id is then settled too (its transaction is older still), so readers bound their
+# ranges by it rather than testing each row: the range stays an index-only scan of the ids.
+HORIZON = (
+    "COALESCE((SELECT max(notification_id) FROM {table} "
+    "WHERE transaction_id < (SELECT pg_snapshot_xmin(pg_current_snapshot()))), 0)"
+)
+# How long a save waits after its commit for its events to pass the horizon when the store
+# sets no lock timeout (seconds).
+DEFAULT_VISIBILITY_TIMEOUT = 5.0
+
+
+def horizon(table: Composable) -> Composed:
+    """HORIZON for the events table `table` (an Identifier, schema-qualified)."""
+    return SQL(HORIZON).format(table=table)
+
+
+class PostgresLogRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL application recorder, without its table lock (see the
+    module's documentation). Selected by APPLICATION_RECORDER_TOPIC."""
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema, table = Identifier(datastore.schema), Identifier(events_table_name)
+        self.sql_create_statements[self.create_table_statement_index] = SQL(
+            "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
+            "originator_id {originator_id_type} NOT NULL, "
+            "originator_version bigint NOT NULL, "
+            "topic text, "
+            "state bytea, "
+            "notification_id bigserial, "
+            "transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(), "
+            "PRIMARY KEY "
+            "(originator_id, originator_version)) "
+            "WITH ("
+            "    autovacuum_enabled = true,"
+            "    autovacuum_vacuum_threshold = 100000000,"
+            "    autovacuum_vacuum_scale_factor = 0.5,"
+            "    autovacuum_analyze_threshold = 1000,"
+            "    autovacuum_analyze_scale_factor = 0.01"
+            ")"
+        ).format(schema=schema, table=table, originator_id_type=Identifier(datastore.originator_id_type))
+        self.has_column_statement = SQL(
+            "SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s AND column_name = 'transaction_id'"
+        )
+        self.add_column_statements = [
+            SQL("ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS transaction_id xid8 NOT NULL "
+                "DEFAULT '0'::xid8").format(schema=schema, table=table),
+            SQL("ALTER TABLE {schema}.{table} ALTER COLUMN transaction_id "
+                "SET DEFAULT pg_current_xact_id()").format(schema=schema, table=table),
+        ]
+        # No table lock: the ids are drawn under a lock of this table's own key, held for
+        # the INSERT alone.
+        self.lock_table_statements = []
+        digest = hashlib.sha256(f"{datastore.schema}.{events_table_name}".encode()).digest()
+        self.insert_lock_key = int.from_bytes(digest[:8], "big", signed=True)
+        self.lock_timeout_statement = SQL("SET LOCAL lock_timeout = '{0}s'").format(datastore.lock_timeout)
+        self.insert_lock_statement = SQL(
+            "SELECT pg_advisory_lock(%s), pg_current_xact_id_if_assigned()::text AS assigned"
+        )
+        self.insert_unlock_statement = SQL("SELECT pg_advisory_unlock(%s)")
+        self.unlock_all_statement = SQL("SELECT pg_advisory_unlock_all()")
+        self.insert_events_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state "
+            "FROM unnest(%s::{schema}.{stored_event_type}[]) "
+            "RETURNING notification_id, transaction_id::text"
+        ).format(schema=schema, table=table, stored_event_type=Identifier(self.stored_event_type_name))
+        self.visible_statement = SQL("SELECT %s::xid8 < pg_snapshot_xmin(pg_current_snapshot()) AS visible")
+        self.notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+        self.horizon = horizon(Identifier(datastore.schema, events_table_name))
+        self.max_notification_id_statement = SQL("SELECT {} AS max").format(self.horizon)
+        self.visibility_timeout = float(datastore.lock_timeout or DEFAULT_VISIBILITY_TIMEOUT)
+        # Saves that found their events held back after their commit, and the time they
+        # waited in all (seconds): what older transactions cost the writers.
+        self.held_back = 0
+        self.held_back_seconds = 0.0
+
+    # --- set-up ------------------------------------------------------------------------
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        super()._create_table(curs)
+        curs.execute(self.has_column_statement, (self.datastore.schema, self.events_table_name))
+        if curs.fetchone() is None:  # a table made by the library's recorder
+            for statement in self.add_column_statements:
+                curs.execute(statement)
+
+    # --- writing -----------------------------------------------------------------------
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """One transaction: take the insert lock, insert (drawing the ids), release the lock,
+        commit; then wait until the rows are visible to readers. Two round trips, as the
+        library's: the lock, the INSERT and the release; the commit and a first look at the
+        horizon."""
+        if not stored_events:
+            return None
+        with self.datastore.get_connection() as conn:
+            try:
+                notification_ids, transaction_id, visible = self._insert_in(conn, stored_events, **kwargs)
+            except BaseException:
+                if not conn.closed:
+                    with contextlib.suppress(PsycopgError):
+                        conn.execute(self.unlock_all_statement)  # still held after a failed INSERT
+                raise
+            if not visible:
+                self._wait_until_visible(conn, transaction_id)
+        return notification_ids
+
+    def _insert_in(self, conn: Connection[DictRow], stored_events: Sequence[StoredEvent],
+                   **kwargs: Any) -> tuple[list[int], str, bool]:
+        """Returns the notification ids, the transaction's id, and whether the rows were
+        visible to readers right after the commit."""
+        failure: Exception | None = None
+        rows: list[DictRow] = []
+        assigned: str | None = None
+        pg_stored_events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        with conn.cursor() as checking:
+            with conn.pipeline() as pipeline:
+                with conn.transaction():
+                    with conn.cursor() as curs:
+                        self._insert_events(curs, stored_events, **kwargs)  # the library's seam
+                    with conn.cursor() as setting, conn.cursor() as locking, conn.cursor() as inserting, \
+                            conn.cursor() as unlocking:
+                        try:
+                            setting.execute(self.lock_timeout_statement, prepare=True)
+                            setting.execute(self.notify_statement)
+                            locking.execute(self.insert_lock_statement, (self.insert_lock_key,), prepare=True)
+                            inserting.execute(self.insert_events_statement, (pg_stored_events,))
+                            unlocking.execute(self.insert_unlock_statement, (self.insert_lock_key,), prepare=True)
+                            pipeline.sync()
+                            lock_row = locking.fetchone()
+                            assigned = lock_row["assigned"] if lock_row is not None else None
+                            rows = inserting.fetchall()
+                        except Exception as error:  # raised once out of the pipeline (psycopg warns otherwise)
+                            failure = error
+                        if failure is None and assigned is not None:
+                            # The transaction wrote before it took the lock: its transaction id may
+                            # be older than ids drawn meanwhile by others, so the orders would differ.
+                            failure = ProgrammingError(
+                                "a save wrote to the database before drawing its notification ids")
+                            raise Rollback
+                        if failure is None:
+                            self._inserted(conn)
+                if failure is None and rows:
+                    # Sent with the COMMIT, in its round trip.
+                    checking.execute(self.visible_statement, (rows[0]["transaction_id"],), prepare=True)
+            if failure is not None:
+                raise failure
+            if len(rows) != len(stored_events):
+                msg = f"Couldn't get all notification IDs (got {len(rows)}, expected {len(stored_events)})"
+                raise ProgrammingError(msg)
+            visible = checking.fetchone()
+        return ([row["notification_id"] for row in rows], rows[0]["transaction_id"],
+                bool(visible and visible["visible"]))
+
+    def _inserted(self, conn: Connection[DictRow]) -> None:
+        """Called inside the save's transaction after its INSERT, before the commit (a
+        seam for tests)."""
+
+    def _wait_until_visible(self, conn: Connection[DictRow], transaction_id: str) -> None:
+        """The committed transaction's rows were held back (an older transaction is still
+        running): wait, bounded, until the horizon reaches them, then notify the channel
+        again (the notification sent at the commit found them held back). Never raises:
+        the events are saved."""
+        started = time.monotonic()
+        deadline = started + self.visibility_timeout
+        delay = 0.0002
+        self.held_back += 1
+        try:
+            while True:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.02)
+                row = conn.execute(self.visible_statement, (transaction_id,), prepare=True).fetchone()
+                if row is not None and row["visible"]:
+                    conn.execute(self.notify_statement)
+                    return
+                if time.monotonic() >= deadline:
+                    log.warning("saved events are held back from readers by a transaction older than "
+                                "theirs, still running after %.1f s", self.visibility_timeout)
+                    return
+        except PsycopgError:
+            log.warning("could not check that saved events are visible to readers", exc_info=True)
+        finally:
+            self.held_back_seconds += time.monotonic() - started
+
+    # --- reading -----------------------------------------------------------------------
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The library's query, up to the horizon."""
+        statement: Composed = SQL("SELECT * FROM {schema}.{table} WHERE notification_id <= {horizon}").format(
+            schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), horizon=self.horizon
+        )
+        params: list[Any] = []
+        if start is not None:
+            statement += SQL(" AND notification_id >= %s" if inclusive_of_start else " AND notification_id > %s")
+            params.append(start)
+        if stop is not None:
+            statement += SQL(" AND notification_id <= %s")
+            params.append(stop)
+        if topics:
+            statement += SQL(" AND topic = ANY(%s)")
+            params.append(list(topics))
+        statement += SQL(" ORDER BY notification_id LIMIT %s")
+        params.append(limit)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def max_notification_id(self) -> int | None:
+        """The last position a reader of the log can read now (the horizon): every id up to
+        it is committed or a permanent gap. None when there is none."""
+        return super().max_notification_id() or None
