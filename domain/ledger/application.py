@@ -1,0 +1,501 @@
+"""The Ledger application: every use case of DOMAIN.md §3-§7 as one atomic save.
+
+Each public command builds its context (who, when), then runs a use case (the modules
+beside this one: organizations, members, transfers, certificates, operators) on a
+`Session`: the use case checks every rule (raising a `LedgerError` before any event is
+saved) and acts on the session's working copies; the Ledger saves all touched aggregates
+at once. A concurrent change to any of them makes the store refuse the save; the command
+is then judged again from a fresh state, so the loser of a race is judged by the rules
+against the winner's result (e.g. "already received") or, after repeated collisions,
+refused with `conflict`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from domain.base import SYSTEM, Actor, Context, LedgerAggregate
+from domain.certificate import Certificate
+from domain.commandkey import CommandKey, next_command_key
+from domain.errors import Conflict, FutureDate, LedgerError, ValidationError
+from domain.identifiers import validate_registration_no
+from domain.jurisdiction import Jurisdiction
+from domain.ledger import certificates, members, operators, organizations, transfers
+from domain.ledger.session import Recorded, Session
+from domain.member import Member, validate_month
+from domain.operator import Operator, new_token, operator_id_for
+from domain.organization import Organization
+from domain.transcodings import TRANSCODINGS
+from domain.transfer import DEFAULT_VALID_DAYS, Transfer
+
+SAVE_ATTEMPTS = 4
+# The batch (see `Ledger.batch`) the commands of this thread are gathered into, if any.
+_BATCH = threading.local()
+
+Command = Callable[[Session], Recorded]
+
+
+class _StoreSource:
+    """A session's aggregates, loaded through the Ledger's repository."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.id_key = ledger._id_key
+
+    def load(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        try:
+            found: LedgerAggregate = self.ledger.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found
+
+    def is_stored(self, aggregate_id: UUID) -> bool:
+        return bool(self.ledger.recorder.select_events(aggregate_id, desc=True, limit=1))
+
+    def stored_events(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
+        return self.ledger.aggregate_events(aggregate_id)
+
+
+class Ledger(Application[UUID]):
+    """The transfer ledger. Configure the store with eventsourcing's environment
+    (`domain.settings.Settings.event_store_env()` builds it from LEDGER_DATABASE_URL);
+    `LEDGER_ID_KEY` (a secret) keys the digests that keep resident ID numbers unique."""
+
+    name = "ledger"
+    snapshotting_intervals = {Organization: 100, Member: 100}  # noqa: RUF012
+    # Commands load the organization chains again and again: keep recently used aggregates
+    # and bring them up to date with only their newer events (fast-forward) on each load.
+    # The library hands out a deep copy, so a refused command leaves the cache untouched,
+    # and the events written by other processes are read on every load.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}  # noqa: RUF012
+
+    def __init__(
+        self, env: dict[str, str] | None = None, *, today: Callable[[], date] | None = None
+    ) -> None:
+        super().__init__(env)
+        key = self.env.get("LEDGER_ID_KEY") or ""
+        if len(key) < 16:
+            raise ValueError("LEDGER_ID_KEY must be set to a secret of at least 16 characters")
+        self._id_key = key.encode()
+        zone = ZoneInfo(self.env.get("LEDGER_TIMEZONE") or "Asia/Shanghai")
+        self._today = today or (lambda: datetime.now(zone).date())
+        # Called with the position of the last event after every save (e.g. to bring the
+        # embedded store's views up to date before the command returns).
+        self.on_saved: list[Callable[[int], None]] = []
+        self._source = _StoreSource(self)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for transcoding in TRANSCODINGS:
+            transcoder.register(transcoding)
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _notify(self, recordings: list[Any]) -> None:
+        if recordings and self.on_saved:
+            position = max(r.notification.id for r in recordings)
+            for callback in self.on_saved:
+                callback(position)
+
+    def today(self) -> date:
+        return self._today()
+
+    def context(
+        self, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None
+    ) -> Context:
+        today = self.today()
+        if on is None:
+            on = today
+        if not isinstance(on, date) or isinstance(on, datetime):
+            raise ValidationError("on must be a date (YYYY-MM-DD)")
+        if on > today:
+            raise FutureDate(f"effective date {on} is after today ({today})")
+        if on.year < 1900:
+            raise ValidationError("effective dates start in 1900")
+        return Context(on=on, actor=actor, **({"request_id": request_id} if request_id else {}))
+
+    def _session(self, absent: Collection[UUID] = ()) -> Session:
+        return Session(self._source, absent)
+
+    def _run(self, command: Command) -> Recorded:
+        batch = getattr(_BATCH, "session", None)
+        if batch is not None and batch.source is self._source:
+            return command(batch)  # saved with the rest of the batch by `batch()`
+        key = next_command_key()  # set for a keyed request (see domain/commandkey.py)
+        for _ in range(SAVE_ATTEMPTS):
+            if key is not None and (marker := self._command_marker(key)) is not None:
+                return Recorded(self.max_position(), **marker.references)  # recorded before
+            session = self._session()
+            result = command(session)
+            pending = session.pending()
+            if key is not None and pending:
+                pending.append(CommandKey.mark(key, pending, result.__dict__))
+            try:
+                recordings = self.save(*pending)
+            except IntegrityError:
+                continue  # someone else saved first: judge the command again
+            position = max((r.notification.id for r in recordings), default=0)
+            return Recorded(**{**result.__dict__, "position": position})
+        raise Conflict("the records changed concurrently several times; nothing was recorded")
+
+    def _command_marker(self, key: UUID) -> CommandKey | None:
+        """The marker of a keyed command already recorded, if any."""
+        try:
+            marker: LedgerAggregate = self.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        return marker if isinstance(marker, CommandKey) else None
+
+    def batch(
+        self, commands: Sequence[Callable[[], object]], *, dry_run: bool = False,
+        on_error: Callable[[int, LedgerError], None] | None = None, absent: Collection[UUID] = (),
+    ) -> int:
+        """Run several commands (e.g. `lambda: ledger.import_member(...)`, one per row of an
+        import) as one atomic save. Each is judged by exactly the rules it has on its own,
+        against the state the earlier ones of the batch left. A refusal is raised, or given
+        to `on_error(index, error)` and the next command judged; either way nothing of the
+        batch is recorded, nor with `dry_run`. Keep batches to about a hundred aggregates.
+        `absent` may name aggregate ids the caller found missing from the store just before
+        (it spares a query each): should one exist by the time of the save, the store refuses
+        the save (ids are unique) and the batch is judged again without the hint.
+        Returns the position of the last event saved (0 if none)."""
+        key = None if dry_run else next_command_key()
+        for _ in range(SAVE_ATTEMPTS):
+            if key is not None and self._command_marker(key) is not None:
+                return self.max_position()  # this keyed batch was recorded before
+            _BATCH.session = session = self._session(absent)
+            refused = False
+            try:
+                for index, command in enumerate(commands):
+                    try:
+                        command()
+                    except LedgerError as error:
+                        if on_error is None:
+                            raise
+                        refused = True
+                        on_error(index, error)
+            finally:
+                _BATCH.session = None
+            if refused or dry_run:
+                return 0
+            pending = session.pending()
+            if key is not None and pending:
+                pending.append(CommandKey.mark(key, pending, {}))
+            try:
+                recordings = self.save(*pending)
+            except IntegrityError:
+                absent = ()
+                continue  # someone else saved first: judge the batch again
+            return max((r.notification.id for r in recordings), default=0)
+        raise Conflict("the records changed concurrently several times; nothing was recorded")
+
+    # --- organizations ------------------------------------------------------------------
+
+    def register_organization(
+        self, code: str, name: str, kind: str, parent_code: str | None, region: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: organizations.register(s, ctx, code, name, kind, parent_code, region))
+
+    def register_root(
+        self, code: str, name: str, region: str, *, on: date | None = None,
+        request_id: str | None = None,
+    ) -> Recorded:
+        return self.register_organization(
+            code, name, "department", None, region, on=on, request_id=request_id
+        )
+
+    def dissolve_organization(
+        self, code: str, successor_code: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: organizations.dissolve(s, ctx, code, successor_code))
+
+    def move_organization(
+        self, code: str, parent_code: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Whole-organization transfer (整建制转移): its members move with it."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: organizations.move(s, ctx, code, parent_code))
+
+    def file_month(
+        self, code: str, month: str,
+        *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> Recorded:
+        """Filing (报送) freezes a month and every earlier one for the subtree."""
+        ctx = self.context(actor, None, request_id)
+        validate_month(month)
+        if month >= f"{ctx.on:%Y-%m}":
+            raise ValidationError(f"{month} is not over yet: only a past month can be filed")
+        return self._run(lambda s: organizations.file_month(s, ctx, code, month))
+
+    # --- members ---------------------------------------------------------------------
+
+    def admit_member(
+        self, organization_code: str, *, name: str, id_card_no: str, gender: str,
+        birth_date: date, joined_on: date, category: str, household_region: str,
+        workplace: str | None = None, residence: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Admission (接收预备党员): a new probationary member with a new registration number."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.enroll(
+            s, ctx, event=Member.Admitted, registration_no=None,
+            organization_code=organization_code, id_card_no=id_card_no, status="probationary",
+            name=name, gender=gender, birth_date=birth_date, joined_on=joined_on,
+            category=category, household_region=household_region, workplace=workplace,
+            residence=residence,
+        ))
+
+    def import_member(
+        self, organization_code: str, *, registration_no: str | None, status: str, name: str,
+        id_card_no: str, gender: str, birth_date: date, joined_on: date, category: str,
+        household_region: str, workplace: str | None = None, residence: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Import from existing records, with the member's registration number (validated);
+        without one, the ledger gives a number as for an admission."""
+        ctx = self.context(actor, on, request_id)
+        number = validate_registration_no(registration_no) if registration_no is not None else None
+        return self._run(lambda s: members.enroll(
+            s, ctx, event=Member.Imported, registration_no=number,
+            organization_code=organization_code, id_card_no=id_card_no, status=status,
+            name=name, gender=gender, birth_date=birth_date, joined_on=joined_on,
+            category=category, household_region=household_region, workplace=workplace,
+            residence=residence,
+        ))
+
+    def confirm_member(
+        self, registration_no: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.confirm(s, ctx, registration_no))
+
+    def record_death(
+        self, registration_no: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.record_death(s, ctx, registration_no))
+
+    def record_leaving(
+        self, registration_no: str, reason: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Removal (expelled, withdrew, self-withdrawal) is always a clerk's explicit act."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.record_leaving(s, ctx, registration_no, reason))
+
+    def record_org_life(
+        self, registration_no: str, organization_code: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Org life, recorded by the side that holds the member: at the member's own
+        organization or, for a certificate holder, at the host of a certificate valid that
+        day (or an organization below that host)."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.record_org_life(s, ctx, registration_no, organization_code))
+
+    def record_dues(
+        self, registration_no: str, month: str, amount: Any,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.record_dues(s, ctx, registration_no, month, amount))
+
+    # --- transfers ---------------------------------------------------------------------
+
+    def request_transfer(
+        self, registration_no: str, to_organization_code: str, *, reason: str, basis: str,
+        evidence: dict[str, str] | None = None, performance_record: str | None = None,
+        probation_override_reason: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.request(
+            s, ctx, registration_no, to_organization_code, reason=reason, basis=basis,
+            evidence=evidence, performance_record=performance_record,
+            probation_override_reason=probation_override_reason,
+        ))
+
+    def decline_transfer(
+        self, transfer_id: str, reason: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.decline(s, ctx, transfer_id, reason))
+
+    def issue_letter(
+        self, transfer_id: str, valid_days: int = DEFAULT_VALID_DAYS,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.issue_letter(s, ctx, transfer_id, valid_days))
+
+    def extend_letter(
+        self, transfer_id: str, valid_until: date,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        if not isinstance(valid_until, date):
+            raise ValidationError("valid_until must be a date")
+        return self._run(lambda s: transfers.extend_letter(s, ctx, transfer_id, valid_until))
+
+    def cancel_transfer(
+        self, transfer_id: str, reason: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.cancel(s, ctx, transfer_id, reason))
+
+    def reject_transfer(
+        self, transfer_id: str, reason: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.reject(s, ctx, transfer_id, reason))
+
+    def receive_member(
+        self, transfer_id: str, organization_code: str, late_certificate: str | None = None,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """The receipt: the member lands in a member-holding organization in the target's
+        subtree and changes organization of record, in this one save."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.receive(s, ctx, transfer_id, organization_code, late_certificate))
+
+    def return_receipt(
+        self, transfer_id: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """The receipt (回执) goes from the receiving committee straight to the sender."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.return_receipt(s, ctx, transfer_id))
+
+    # --- certificates ------------------------------------------------------------------
+
+    def issue_certificate(
+        self, registration_no: str, *, kind: str, purpose: str, valid_until: date,
+        host_organization_code: str | None = None, host_description: str | None = None,
+        contact_person: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: certificates.issue(
+            s, ctx, registration_no, kind=kind, purpose=purpose, valid_until=valid_until,
+            host_organization_code=host_organization_code, host_description=host_description,
+            contact_person=contact_person,
+        ))
+
+    def return_certificate(
+        self, certificate_no: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: certificates.return_(s, ctx, certificate_no))
+
+    # --- operators -----------------------------------------------------------------------
+
+    def grant_operator(
+        self, name: str, role: str, organization_code: str,
+        *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> tuple[Recorded, str]:
+        """A new operator, acting in `role` over `organization_code`'s subtree. Returns the
+        bearer token, which is stored nowhere: show it once."""
+        ctx = self.context(actor, None, request_id)
+        token = new_token()
+        recorded = self._run(lambda s: operators.grant(s, ctx, token, name, role, organization_code))
+        if recorded.code != str(operator_id_for(token)):  # granted by this key's first run
+            raise Conflict(
+                f"operator {recorded.code} was granted by the first run of this request, whose "
+                "answer (with the token, shown once) was lost: revoke it and grant another"
+            )
+        return recorded, token
+
+    def revoke_operator(
+        self, operator_id: str, *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, None, request_id)
+        return self._run(lambda s: operators.revoke(s, ctx, operator_id))
+
+    def operator(self, operator_id: str) -> Operator:
+        return operators.get(self._session(), operator_id)
+
+    def operator_for_token(self, token: str) -> Operator | None:
+        """The active operator a bearer token belongs to, or None."""
+        found = self._source.load(operator_id_for(token))
+        return found if isinstance(found, Operator) and found.active else None
+
+    # --- reading -----------------------------------------------------------------------
+
+    def organization(self, code: str) -> Organization:
+        return self._session().org(code)
+
+    def member(self, registration_no: str) -> Member:
+        return self._session().member(registration_no)
+
+    def transfer(self, transfer_id: str) -> Transfer:
+        return self._session().transfer(transfer_id)
+
+    def certificate(self, certificate_no: str) -> Certificate:
+        return self._session().certificate(certificate_no)
+
+    def ancestors(self, code: str) -> list[str]:
+        """The organization's code and its ancestors', nearest first."""
+        return self._session().codes(code)
+
+    def is_within(self, code: str, ancestor_code: str) -> bool:
+        return ancestor_code in self.ancestors(code)
+
+    def jurisdiction(self, scope: str | None) -> Jurisdiction:
+        """The rights of an operator scoped to `scope` (domain/jurisdiction.py), for reads."""
+        return Jurisdiction(scope, self.ancestors)
+
+    def committee_of(self, code: str) -> str:
+        session = self._session()
+        return session.committee_of(session.org(code)).code
+
+    def aggregate_events(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
+        return list(self.repository.event_store.get(aggregate_id))
+
+    def member_history(self, registration_no: str) -> list[DomainEventProtocol[UUID]]:
+        """The member's events and those of every transfer it was part of, in order."""
+        member = self.member(registration_no)
+        events = self.aggregate_events(member.id)
+        transfer_ids = {
+            e.transfer_id for e in events if isinstance(e, Member.TransferOpened)  # type: ignore[attr-defined]
+        }
+        for transfer_id in transfer_ids:
+            events.extend(self.aggregate_events(UUID(transfer_id)))
+        return sorted(events, key=lambda e: e.timestamp)  # type: ignore[attr-defined]
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def read_events(
+        self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()
+    ) -> Iterator[tuple[int, DomainEventProtocol[UUID]]]:
+        """Events after a global position, in order, read in pages (for projections,
+        exports and audits). Positions may have gaps."""
+        while True:
+            page = self.recorder.select_notifications(
+                start=after, limit=limit, topics=topics, inclusive_of_start=False
+            )
+            for notification in page:
+                yield notification.id, self.mapper.to_domain_event(notification)
+            if len(page) < limit:
+                return
+            after = page[-1].id
