@@ -30,6 +30,7 @@ from domain.errors import Conflict, FutureDate, LedgerError, ValidationError
 from domain.identifiers import validate_registration_no
 from domain.jurisdiction import Jurisdiction
 from domain.ledger import certificates, members, operators, organizations, transfers
+from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
 from domain.ledger.session import Recorded, Session
 from domain.member import Member, validate_month
 from domain.operator import Operator, new_token, operator_id_for
@@ -44,21 +45,20 @@ _BATCH = threading.local()
 Command = Callable[[Session], Recorded]
 
 
-class _StoreSource:
-    """A session's aggregates, loaded through the Ledger's repository."""
+class _CachedSource:
+    """A session's aggregates, from the Ledger's cache of current aggregates: working copies
+    for commands, the cached objects themselves for reads that change nothing."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
+    def __init__(self, ledger: Ledger, copies: bool = True) -> None:
+        self.ledger, self.cache, self.copies = ledger, ledger.cache, copies
         self.id_key = ledger._id_key
 
     def load(self, aggregate_id: UUID) -> LedgerAggregate | None:
-        try:
-            found: LedgerAggregate = self.ledger.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            return None
-        return found
+        return self.cache.copy(aggregate_id) if self.copies else self.cache.get(aggregate_id)
 
     def is_stored(self, aggregate_id: UUID) -> bool:
+        if aggregate_id in self.cache:
+            return True
         return bool(self.ledger.recorder.select_events(aggregate_id, desc=True, limit=1))
 
     def stored_events(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
@@ -72,11 +72,8 @@ class Ledger(Application[UUID]):
 
     name = "ledger"
     snapshotting_intervals = {Organization: 100, Member: 100}  # noqa: RUF012
-    # Commands load the organization chains again and again: keep recently used aggregates
-    # and bring them up to date with only their newer events (fast-forward) on each load.
-    # The library hands out a deep copy, so a refused command leaves the cache untouched,
-    # and the events written by other processes are read on every load.
-    env = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}  # noqa: RUF012
+    # The aggregates commands are decided on are kept by `self.cache` (domain/ledger/cache.py),
+    # which follows the store's log; the repository only loads what the cache misses.
 
     def __init__(
         self, env: dict[str, str] | None = None, *, today: Callable[[], date] | None = None
@@ -91,7 +88,12 @@ class Ledger(Application[UUID]):
         # Called with the position of the last event after every save (e.g. to bring the
         # embedded store's views up to date before the command returns).
         self.on_saved: list[Callable[[int], None]] = []
-        self._source = _StoreSource(self)
+        maxsize = int(self.env.get("LEDGER_AGGREGATE_CACHE") or DEFAULT_MAXSIZE)
+        self.cache = AggregateCache(self.recorder, self.mapper, self._load, maxsize)
+        self._source = _CachedSource(self)
+        self._reading = _CachedSource(self, copies=False)
+        # One command (or batch) is decided and saved at a time in this process.
+        self._writing = threading.RLock()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -123,28 +125,58 @@ class Ledger(Application[UUID]):
             raise ValidationError("effective dates start in 1900")
         return Context(on=on, actor=actor, **({"request_id": request_id} if request_id else {}))
 
+    def _load(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        try:
+            found: LedgerAggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found
+
     def _session(self, absent: Collection[UUID] = ()) -> Session:
+        """A session for a command: working copies of current aggregates."""
+        self.cache.refresh()
         return Session(self._source, absent)
+
+    def _reader(self) -> Session:
+        """A session for a read that changes nothing: the current aggregates themselves."""
+        self.cache.refresh()
+        return Session(self._reading)
+
+    def _save(self, pending: list[LedgerAggregate]) -> list[Any]:
+        """Save the aggregates at once; the cache then holds them. When the store refuses
+        (another process changed one of them first), the cache forgets them."""
+        try:
+            recordings = self.save(*pending)
+        except IntegrityError:
+            self.cache.evict([a.id for a in pending])
+            raise
+        self.cache.put(pending)
+        return recordings
+
+    def cache_info(self) -> dict[str, int]:
+        """The aggregate cache's size, bound (LEDGER_AGGREGATE_CACHE) and counts."""
+        return self.cache.info()
 
     def _run(self, command: Command) -> Recorded:
         batch = getattr(_BATCH, "session", None)
         if batch is not None and batch.source is self._source:
             return command(batch)  # saved with the rest of the batch by `batch()`
         key = next_command_key()  # set for a keyed request (see domain/commandkey.py)
-        for _ in range(SAVE_ATTEMPTS):
-            if key is not None and (marker := self._command_marker(key)) is not None:
-                return Recorded(self.max_position(), **marker.references)  # recorded before
-            session = self._session()
-            result = command(session)
-            pending = session.pending()
-            if key is not None and pending:
-                pending.append(CommandKey.mark(key, pending, result.__dict__))
-            try:
-                recordings = self.save(*pending)
-            except IntegrityError:
-                continue  # someone else saved first: judge the command again
-            position = max((r.notification.id for r in recordings), default=0)
-            return Recorded(**{**result.__dict__, "position": position})
+        with self._writing:
+            for _ in range(SAVE_ATTEMPTS):
+                if key is not None and (marker := self._command_marker(key)) is not None:
+                    return Recorded(self.max_position(), **marker.references)  # recorded before
+                session = self._session()
+                result = command(session)
+                pending = session.pending()
+                if key is not None and pending:
+                    pending.append(CommandKey.mark(key, pending, result.__dict__))
+                try:
+                    recordings = self._save(pending)
+                except IntegrityError:
+                    continue  # someone else saved first: judge the command again
+                position = max((r.notification.id for r in recordings), default=0)
+                return Recorded(**{**result.__dict__, "position": position})
         raise Conflict("the records changed concurrently several times; nothing was recorded")
 
     def _command_marker(self, key: UUID) -> CommandKey | None:
@@ -169,6 +201,13 @@ class Ledger(Application[UUID]):
         the save (ids are unique) and the batch is judged again without the hint.
         Returns the position of the last event saved (0 if none)."""
         key = None if dry_run else next_command_key()
+        with self._writing:
+            return self._batch(commands, key, dry_run, on_error, absent)
+
+    def _batch(
+        self, commands: Sequence[Callable[[], object]], key: UUID | None, dry_run: bool,
+        on_error: Callable[[int, LedgerError], None] | None, absent: Collection[UUID],
+    ) -> int:
         for _ in range(SAVE_ATTEMPTS):
             if key is not None and self._command_marker(key) is not None:
                 return self.max_position()  # this keyed batch was recorded before
@@ -191,7 +230,7 @@ class Ledger(Application[UUID]):
             if key is not None and pending:
                 pending.append(CommandKey.mark(key, pending, {}))
             try:
-                recordings = self.save(*pending)
+                recordings = self._save(pending)
             except IntegrityError:
                 absent = ()
                 continue  # someone else saved first: judge the batch again
@@ -436,6 +475,7 @@ class Ledger(Application[UUID]):
 
     def operator_for_token(self, token: str) -> Operator | None:
         """The active operator a bearer token belongs to, or None."""
+        self.cache.refresh()
         found = self._source.load(operator_id_for(token))
         return found if isinstance(found, Operator) and found.active else None
 
@@ -455,7 +495,7 @@ class Ledger(Application[UUID]):
 
     def ancestors(self, code: str) -> list[str]:
         """The organization's code and its ancestors', nearest first."""
-        return self._session().codes(code)
+        return self._reader().codes(code)
 
     def is_within(self, code: str, ancestor_code: str) -> bool:
         return ancestor_code in self.ancestors(code)
@@ -465,7 +505,7 @@ class Ledger(Application[UUID]):
         return Jurisdiction(scope, self.ancestors)
 
     def committee_of(self, code: str) -> str:
-        session = self._session()
+        session = self._reader()
         return session.committee_of(session.org(code)).code
 
     def aggregate_events(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
