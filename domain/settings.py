@@ -31,11 +31,14 @@ class Settings(BaseSettings):
     # How long a request holding an Idempotency-Key is taken to be still running: past it
     # (or at once when its process is known dead), a retry with the same key takes it over.
     idempotency_lease_seconds: float = 30.0
+    # How many aggregates a ledger process keeps in memory to decide commands on.
+    aggregate_cache: int = 10_000
 
     def event_store_env(self) -> dict[str, str]:
         env = store_env(self.database_url, create_tables=self.create_tables)
         env["LEDGER_ID_KEY"] = self.id_key.get_secret_value()
         env["LEDGER_TIMEZONE"] = self.timezone
+        env["LEDGER_AGGREGATE_CACHE"] = str(self.aggregate_cache)
         return env
 
 

@@ -32,13 +32,13 @@ from domain.jurisdiction import Jurisdiction
 from domain.ledger import certificates, members, operators, organizations, transfers
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
 from domain.ledger.session import Recorded, Session
+from domain.ledger.writer import GroupWriter, Unit
 from domain.member import Member, validate_month
 from domain.operator import Operator, new_token, operator_id_for
 from domain.organization import Organization
 from domain.transcodings import TRANSCODINGS
 from domain.transfer import DEFAULT_VALID_DAYS, Transfer
 
-SAVE_ATTEMPTS = 4
 # The batch (see `Ledger.batch`) the commands of this thread are gathered into, if any.
 _BATCH = threading.local()
 
@@ -92,8 +92,10 @@ class Ledger(Application[UUID]):
         self.cache = AggregateCache(self.recorder, self.mapper, self._load, maxsize)
         self._source = _CachedSource(self)
         self._reading = _CachedSource(self, copies=False)
-        # One command (or batch) is decided and saved at a time in this process.
+        # One group of commands is decided and saved at a time in this process, by one
+        # writer thread (domain/ledger/writer.py).
         self._writing = threading.RLock()
+        self.writer = GroupWriter(self)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -158,26 +160,10 @@ class Ledger(Application[UUID]):
         return self.cache.info()
 
     def _run(self, command: Command) -> Recorded:
-        batch = getattr(_BATCH, "session", None)
-        if batch is not None and batch.source is self._source:
-            return command(batch)  # saved with the rest of the batch by `batch()`
-        key = next_command_key()  # set for a keyed request (see domain/commandkey.py)
-        with self._writing:
-            for _ in range(SAVE_ATTEMPTS):
-                if key is not None and (marker := self._command_marker(key)) is not None:
-                    return Recorded(self.max_position(), **marker.references)  # recorded before
-                session = self._session()
-                result = command(session)
-                pending = session.pending()
-                if key is not None and pending:
-                    pending.append(CommandKey.mark(key, pending, result.__dict__))
-                try:
-                    recordings = self._save(pending)
-                except IntegrityError:
-                    continue  # someone else saved first: judge the command again
-                position = max((r.notification.id for r in recordings), default=0)
-                return Recorded(**{**result.__dict__, "position": position})
-        raise Conflict("the records changed concurrently several times; nothing was recorded")
+        if getattr(_BATCH, "ledger", None) is self:
+            return command(_BATCH.session)  # saved with the rest of the batch by `batch()`
+        # The key is taken here, in the caller's context (see domain/commandkey.py).
+        return self.writer.run(Unit(command, next_command_key()))
 
     def _command_marker(self, key: UUID) -> CommandKey | None:
         """The marker of a keyed command already recorded, if any."""
@@ -200,18 +186,13 @@ class Ledger(Application[UUID]):
         (it spares a query each): should one exist by the time of the save, the store refuses
         the save (ids are unique) and the batch is judged again without the hint.
         Returns the position of the last event saved (0 if none)."""
-        key = None if dry_run else next_command_key()
-        with self._writing:
-            return self._batch(commands, key, dry_run, on_error, absent)
+        hint = [set(absent)]
 
-    def _batch(
-        self, commands: Sequence[Callable[[], object]], key: UUID | None, dry_run: bool,
-        on_error: Callable[[int, LedgerError], None] | None, absent: Collection[UUID],
-    ) -> int:
-        for _ in range(SAVE_ATTEMPTS):
-            if key is not None and self._command_marker(key) is not None:
-                return self.max_position()  # this keyed batch was recorded before
-            _BATCH.session = session = self._session(absent)
+        def judge(session: Session) -> Recorded:
+            overlay = getattr(session.source, "aggregates", {})
+            session.absent = hint[0] - overlay.keys() if hint[0] else ()
+            hint[0] = set()  # judged again: without the hint
+            _BATCH.session, _BATCH.ledger = session, self
             refused = False
             try:
                 for index, command in enumerate(commands):
@@ -223,19 +204,16 @@ class Ledger(Application[UUID]):
                         refused = True
                         on_error(index, error)
             finally:
-                _BATCH.session = None
+                _BATCH.session = _BATCH.ledger = None
             if refused or dry_run:
-                return 0
-            pending = session.pending()
-            if key is not None and pending:
-                pending.append(CommandKey.mark(key, pending, {}))
-            try:
-                recordings = self._save(pending)
-            except IntegrityError:
-                absent = ()
-                continue  # someone else saved first: judge the batch again
-            return max((r.notification.id for r in recordings), default=0)
-        raise Conflict("the records changed concurrently several times; nothing was recorded")
+                session.by_id.clear()  # nothing of the batch is recorded
+            return Recorded(0)
+
+        return self.writer.run(Unit(judge, None if dry_run else next_command_key())).position
+
+    def close(self) -> None:
+        self.writer.stop()
+        super().close()
 
     # --- organizations ------------------------------------------------------------------
 

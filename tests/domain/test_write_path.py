@@ -29,8 +29,11 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str) -> list[An
     return calls
 
 
-def in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls at once, each in its own thread; each outcome a result or an error."""
+Started = tuple[list[threading.Thread], list[Any]]
+
+
+def in_threads_started(calls: list[Callable[[], Any]]) -> Started:
+    """Start the calls at once, each in its own thread."""
     barrier = threading.Barrier(len(calls))
     outcomes: list[Any] = [None] * len(calls)
 
@@ -44,10 +47,21 @@ def in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
     for thread in threads:
         thread.start()
+    return threads, outcomes
+
+
+def joined(started: Started) -> list[Any]:
+    """Each call's outcome, a result or an error, once all have ended."""
+    threads, outcomes = started
     for thread in threads:
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads), "a command hung"
     return outcomes
+
+
+def in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls at once, each in its own thread; each outcome a result or an error."""
+    return joined(in_threads_started(calls))
 
 
 def test_a_change_saved_by_another_ledger_is_seen_without_loading_each_aggregate(
@@ -111,3 +125,62 @@ def test_eight_clerks_moving_members_between_the_same_two_branches_are_never_ref
     assert set(ledger.organization("XW-C1-B2").members) == set(numbers)
     assert not set(ledger.organization("XW-C1-B1").members) & set(numbers)
 
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        deadline.wait(0.01)
+    raise AssertionError("the condition was not met in time")
+
+
+def test_commands_arriving_together_are_saved_together(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = store.ledger()
+    build_tree(ledger)
+    numbers = [admit(ledger, n) for n in range(6)]
+    saves = count_calls(monkeypatch, ledger, "save")
+    with ledger.writer.held():
+        threads = in_threads_started([
+            lambda n=number: ledger.record_dues(n, "2026-01", "5.00", on=date(2026, 2, 1))  # type: ignore[misc]
+            for number in numbers
+        ])
+        wait_until(lambda: ledger.writer.waiting() == len(numbers))
+    outcomes = joined(threads)
+    assert len(saves) == 1  # six commands, one transaction
+    other = store.ledger(CREATE_TABLE="n")
+    for number, recorded in zip(numbers, outcomes, strict=True):
+        assert recorded.registration_no == number
+        assert 0 < recorded.position <= other.max_position()
+        assert other.member(number).last_on == date(2026, 2, 1)  # committed when answered
+    assert len({r.position for r in outcomes}) == len(numbers)  # each its own last event
+
+
+def test_a_refused_command_inside_a_group_changes_nothing(store: Store) -> None:
+    ledger = store.ledger()
+    build_tree(ledger)
+    numbers = [admit(ledger, n) for n in range(3)]
+    transfer_ids = [
+        str(ledger.request_transfer(number, "QH-C1", reason="job_change", basis="household",
+                                    on=date(2026, 3, 1)).transfer_id)
+        for number in numbers
+    ]
+    before = ledger.max_position()
+    days = [date(2026, 3, 2), date(2026, 2, 1), date(2026, 3, 2)]  # the middle one is back-dated
+    with ledger.writer.held():
+        threads = in_threads_started([
+            lambda t=transfer_id, d=day: ledger.issue_letter(t, on=d)  # type: ignore[misc]
+            for transfer_id, day in zip(transfer_ids, days, strict=True)
+        ])
+        wait_until(lambda: ledger.writer.waiting() == 3)
+    first, refused, third = joined(threads)
+    assert isinstance(refused, LedgerError) and refused.code == "before_last_event"
+    assert {first.letter_no, third.letter_no} == {"XW-C1-2026-00001", "XW-C1-2026-00002"}
+    assert ledger.organization("XW-C1").counters == {"letter-2026": 2}
+    assert ledger.transfer(transfer_ids[1]).status == "requested"
+    assert ledger.member(numbers[1]).version == store.ledger(CREATE_TABLE="n").member(numbers[1]).version
+    stored = [e for _, e in ledger.read_events(after=before)]
+    assert not [e for e in stored if getattr(e, "originator_id", None) == ledger.transfer(transfer_ids[1]).id]
+    later = ledger.issue_letter(transfer_ids[1], on=date(2026, 3, 3))  # as if it had never run
+    assert later.letter_no == "XW-C1-2026-00003"
