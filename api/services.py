@@ -19,7 +19,7 @@ from api.idempotency import setup as setup_idempotency
 from domain.ledger import Ledger
 from domain.settings import Settings
 from projections.db import ViewDatabase
-from projections.engine import ProjectionEngine
+from projections.engine import InlineViews, ProjectionEngine
 from projections.queries import Queries
 
 log = logging.getLogger("api")
@@ -92,6 +92,9 @@ class Services:
         self.engine = ProjectionEngine(self.ledger, ViewDatabase(settings.database_url))
         self.inline = settings.projections == "inline"
         if self.inline:
+            # The views are written in the transaction of each command's save; a save the
+            # engine could not apply inline (another process wrote first) is caught up after.
+            self.ledger.transaction_hook = InlineViews(self.engine)
             self.ledger.on_saved.append(self._bring_views_up_to_date)
             self.engine.catch_up()
             self.engine.start()  # also follows what other processes record
@@ -102,9 +105,11 @@ class Services:
         with self.pool.connection() as db:
             setup_idempotency(db)
 
-    def _bring_views_up_to_date(self, _: int) -> None:
+    def _bring_views_up_to_date(self, position: int) -> None:
         """After a command: the command is saved whatever happens here; a failure to
         project it is logged, and reads that need it answer 503 until it is resolved."""
+        if self.engine.position >= position:
+            return  # applied in the save's own transaction
         try:
             self.engine.catch_up()
         except Exception:

@@ -30,6 +30,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from domain.ledger import recorders
+
 Page = Sequence[Any]  # Notification objects, or tuples (id, originator_id, version, topic, state)
 
 _new = object.__new__
@@ -59,10 +61,10 @@ class NotificationReader:
         self.recorder = recorder
         self.skip_topics = tuple(skip_topics)
         self.sqlite = (
-            type(recorder) is SQLiteApplicationRecorder
+            type(recorder) in (SQLiteApplicationRecorder, recorders.SQLiteRecorder)
             and getattr(recorder.datastore, "originator_id_type", None) == "uuid"
         )
-        self.postgres = type(recorder) is PostgresApplicationRecorder
+        self.postgres = type(recorder) in (PostgresApplicationRecorder, recorders.PostgresRecorder)
         self.rows = self.sqlite or self.postgres
         self.position: Callable[[Any], int] = itemgetter(0) if self.rows else attrgetter("id")
         if self.sqlite:

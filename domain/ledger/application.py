@@ -13,15 +13,16 @@ refused with `conflict`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.utils import Environment
 
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
 from domain.certificate import Certificate
@@ -31,6 +32,7 @@ from domain.identifiers import validate_registration_no
 from domain.jurisdiction import Jurisdiction
 from domain.ledger import certificates, members, operators, organizations, transfers
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
+from domain.ledger.recorders import IN_TRANSACTION, RECORDERS
 from domain.ledger.session import Recorded, Session
 from domain.ledger.writer import GroupWriter, Unit
 from domain.member import Member, validate_month
@@ -43,6 +45,25 @@ from domain.transfer import DEFAULT_VALID_DAYS, Transfer
 _BATCH = threading.local()
 
 Command = Callable[[Session], Recorded]
+
+
+class TransactionHook(Protocol):
+    """Work done in the transaction of each save of the Ledger's commands: `begin()` before
+    the transaction, then `in_transaction()` (unless the save fails before its insert),
+    then `committed()` or `rolled_back()`."""
+
+    def begin(self) -> None:
+        """A save is about to begin (e.g. take the locks the work needs, before the store's)."""
+
+    def in_transaction(self, connection: Any, saved: list[tuple[int, Any]], before: int) -> None:
+        """Inside the transaction, after the insert: the events with their positions, in
+        order, and the greatest position before them (see domain/ledger/recorders.py)."""
+
+    def committed(self) -> None:
+        """The transaction committed."""
+
+    def rolled_back(self) -> None:
+        """The transaction rolled back (or its end is unknown)."""
 
 
 class _CachedSource:
@@ -88,6 +109,10 @@ class Ledger(Application[UUID]):
         # Called with the position of the last event after every save (e.g. to bring the
         # embedded store's views up to date before the command returns).
         self.on_saved: list[Callable[[int], None]] = []
+        # Given the events of each save inside its transaction (domain/ledger/recorders.py):
+        # e.g. to write the views with them, committed with the events.
+        self.transaction_hook: TransactionHook | None = None
+        self._committing = threading.local()
         maxsize = int(self.env.get("LEDGER_AGGREGATE_CACHE") or DEFAULT_MAXSIZE)
         self.cache = AggregateCache(self.recorder, self.mapper, self._load, maxsize)
         self._source = _CachedSource(self)
@@ -97,6 +122,15 @@ class Ledger(Application[UUID]):
         self._writing = threading.RLock()
         self.writer = GroupWriter(self)
 
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        """The store's environment, with this package's recorders (they call a save's
+        `in_transaction` hook) unless another application recorder is named."""
+        found = super().construct_env(name, env)
+        recorder = RECORDERS.get(found.get("PERSISTENCE_MODULE") or "")
+        if recorder and not found.get("APPLICATION_RECORDER_TOPIC"):
+            found["APPLICATION_RECORDER_TOPIC"] = recorder
+        return found
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         for transcoding in TRANSCODINGS:
@@ -105,6 +139,10 @@ class Ledger(Application[UUID]):
     # --- plumbing ----------------------------------------------------------------------
 
     def _notify(self, recordings: list[Any]) -> None:
+        hook = getattr(self._committing, "hook", None)
+        if hook is not None:  # called by `save()` once the events are committed
+            self._committing.hook = None
+            hook.committed()
         if recordings and self.on_saved:
             position = max(r.notification.id for r in recordings)
             for callback in self.on_saved:
@@ -146,12 +184,29 @@ class Ledger(Application[UUID]):
 
     def _save(self, pending: list[LedgerAggregate]) -> list[Any]:
         """Save the aggregates at once; the cache then holds them. When the store refuses
-        (another process changed one of them first), the cache forgets them."""
+        (another process changed one of them first), the cache forgets them. With a
+        `transaction_hook`, the hook is given the events with their positions inside the
+        saving transaction, and told whether it committed."""
+        hook = self.transaction_hook
+        kwargs: dict[str, Any] = {}
+        if hook is not None:
+            events = [e for a in pending for e in a.pending_events]
+
+            def in_transaction(connection: Any, ids: list[int], before: int) -> None:
+                hook.in_transaction(connection, list(zip(ids, events, strict=True)), before)
+
+            kwargs[IN_TRANSACTION] = in_transaction
+            hook.begin()
+            self._committing.hook = hook
         try:
-            recordings = self.save(*pending)
+            recordings = self.save(*pending, **kwargs)
         except IntegrityError:
             self.cache.evict([a.id for a in pending])
             raise
+        finally:
+            if getattr(self._committing, "hook", None) is not None:  # not committed
+                self._committing.hook = None
+                hook.rolled_back()  # type: ignore[union-attr]
         self.cache.put(pending)
         return recordings
 
