@@ -5,21 +5,52 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typer.core import TyperGroup
 
 from domain.errors import LedgerError
+from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.organization import Organization
 from domain.settings import Settings
+from domain.text import incoming_problem
+
+
+def argument_name(args: Sequence[str], index: int) -> str:
+    """How a refusal names a command-line argument: its option, else its place."""
+    arg = args[index]
+    if arg.startswith("--") and "=" in arg:
+        return arg.split("=", 1)[0]
+    if index > 0 and args[index - 1].startswith("-") and len(args[index - 1]) > 1:
+        return args[index - 1]
+    return f"argument {index + 1}"
+
+
+class CheckedGroup(TyperGroup):
+    """The `ledger` command: every argument is one line of text, checked once before any
+    command runs (no lone surrogate, which is how an undecodable byte reaches Python's
+    argv, no NUL, no other control character, tab and line breaks included: domain/text.py).
+    A refusal prints `validation_error: ...` naming the argument, not its value, and exits 2."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        for index, arg in enumerate(args):
+            problem = incoming_problem(arg, single_line=True) if isinstance(arg, str) else None
+            if problem is not None:
+                err.print(f"[red]validation_error:[/red] {argument_name(args, index)} contains {problem}",
+                          highlight=False)
+                raise typer.Exit(2)
+        return super().parse_args(ctx, args)
+
 
 app = typer.Typer(help="The transfer ledger (党员组织关系接转台账).", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=CheckedGroup)
 org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operators and their bearer tokens.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
@@ -46,12 +77,14 @@ def open_ledger() -> Ledger:
         err.print(f"[red]configuration error:[/red] {error}")
         raise typer.Exit(2) from None
     except PersistenceError as error:
-        err.print(f"[red]store_unavailable:[/red] {error}")
+        err.print(f"[red]store_unavailable:[/red] {escape(str(error))}")
         raise typer.Exit(2) from None
 
 
 def fail(error: LedgerError) -> None:
-    err.print(f"[red]{error.code}:[/red] {error.detail}")
+    """`code: words` on standard error, exit 1. The words may quote what was typed: they
+    are printed as they are, never read as console markup."""
+    err.print(f"[red]{error.code}:[/red] {escape(error.detail)}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -78,12 +111,34 @@ def first_root(ledger: Ledger) -> str:
 
 @app.command()
 def status(field: Annotated[str | None, typer.Option(help="print only this field")] = None) -> None:
-    """The store's state: its last position and its first root department."""
+    """The store's state: its last position, its first root department, and how far the
+    views trail the log (`lag`: log_position, views_position, behind: events not yet
+    applied to the views)."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing.persistence import PersistenceError
+
+    from projections.db import ViewDatabase
+    from projections.engine import tracked_position, views_lag
+
     ledger = open_ledger()
     root = first_root(ledger)
+    try:
+        views = ViewDatabase(settings().database_url)
+        try:
+            lag = views_lag(ledger, tracked_position(views))
+        finally:
+            views.close()
+    except (psycopg.Error, sqlite3.Error, PersistenceError) as error:
+        err.print(f"[red]store_unavailable:[/red] {escape(str(error).strip())}")
+        raise typer.Exit(2) from None
     info = {"position": ledger.max_position(), "root": root,
-            "store": settings().database_url.split("@")[-1]}
-    typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))
+            "store": settings().database_url.split("@")[-1], "lag": lag}
+    if field and isinstance(info.get(field), dict):
+        typer.echo(json.dumps(info[field]))
+    else:
+        typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))
 
 
 @org_app.command("add-root")
@@ -96,7 +151,7 @@ def add_root(
     """Register a root department (only set-up can)."""
     ledger = open_ledger()
     try:
-        recorded = ledger.register_root(code, name, region, on=date.fromisoformat(on) if on else None)
+        recorded = ledger.register_root(code, name, region, on=parse_iso_date(on, "--on") if on else None)
     except LedgerError as error:
         fail(error)
     typer.echo(f"registered {code} at position {recorded.position}")
@@ -240,14 +295,21 @@ def verify(
     """Re-derive every view from the events and compare; exit 1 on any mismatch.
 
     Prints the result as JSON on standard output, and each mismatch (view table, row
-    key, live row, re-derived row) on standard error."""
+    key, live row, re-derived row) on standard error. The views are checked as they
+    stand, at their position: `lag` says how far that trails the log, and standard error
+    says so when it does."""
     ledger = open_ledger()
     engine = _engine(ledger)
     with progress_bar("verifying") as bar:
         task = bar.add_task("events", total=engine.position)
         result = engine.verify(progress=lambda done, total: bar.update(task, completed=done, total=total),
                                limit=show)
+    result["lag"] = lag = engine.lag(result["position"])
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    if lag["behind"]:
+        err.print(f"[yellow]stale:[/yellow] the views trail the log by {lag['behind']} events: this answer is "
+                  f"for position {lag['views_position']}, the log is at {lag['log_position']} (the views "
+                  "catch up under `ledger serve` or the worker, or with any `ledger report`)", highlight=False)
     columns = {t.name: getattr(t, "columns", ("organization_code", "month", "figure", "value"))
                for t in [*engine.tables, *engine.counters]}
     for mismatch in result["mismatches"]:

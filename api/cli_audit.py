@@ -31,7 +31,8 @@ from api import reportfiles
 from api.cli import _engine, app, err, fail, open_ledger
 from api.routes.audit import event_record
 from api.routes.members import member_history
-from domain.errors import LedgerError, ValidationError
+from domain.errors import LedgerError
+from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.member import validate_month
 from projections.engine import ProjectionEngine
@@ -123,10 +124,7 @@ def unavailable(error: Exception) -> NoReturn:
 
 
 def parse_day(text: str, field: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(f"--{field} must be a date YYYY-MM-DD, not {text!r}") from None
+    return parse_iso_date(text, f"--{field}")
 
 
 def stdout_bytes() -> BinaryIO:

@@ -7,7 +7,6 @@ show its progress and problems.
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from api.cli import app, err, fail, open_ledger
 from api.importer import COLUMNS, ImportFileError, Result, import_file
 from domain.errors import LedgerError
+from domain.identifiers import parse_iso_date
 
 PROGRESS_FROM_ROWS = 2000  # smaller files import without a progress bar
 
@@ -50,8 +50,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print the summary as JSON
 def _run(kind: str, file: Path, encoding: str | None, sheet: str | None, dry_run: bool, on: str | None,
          as_json: bool) -> None:
     try:
-        day = date.fromisoformat(on) if on else None
-    except ValueError:
+        day = parse_iso_date(on, "--on") if on else None
+    except LedgerError:
         err.print("[red]validation_error:[/red] --on is a date YYYY-MM-DD")
         raise typer.Exit(2) from None
     ledger = open_ledger()

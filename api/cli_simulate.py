@@ -26,11 +26,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from api.cli import _engine, app, err, fail, open_ledger, progress_bar
 from api.simulation import SCALES, Generator, Scale
 from domain.errors import Conflict, LedgerError, ValidationError
+from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 
 DEFAULT_YEARS = {"small": 1, "city": 1, "province": 3}
 # What every event a simulation writes carries: its request ids and its actors.
-_SIMULATED = re.compile(rb'"actor":"(?:system|clerk-[^"]*)".*"request_id":"syn\d+-\d+"', re.DOTALL)
+_SIMULATED = re.compile(rb'"actor":"(?:system|clerk-[^"]*)".*"request_id":"syn[0-9]+-[0-9]+"', re.DOTALL)
 
 
 class _Watched(Generator):
@@ -68,11 +69,8 @@ def _years_before(end: date, years: int) -> date:
 
 def plan_dates(scale: Scale, today: date, start: str | None, end: str | None, years: int | None) -> Scale:
     """The scale with the history's first and last day: by default the years up to yesterday."""
-    try:
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else today - timedelta(days=1)
-    except ValueError:
-        raise ValidationError("--start and --end are dates YYYY-MM-DD") from None
+    first = parse_iso_date(start, "--start") if start else None
+    last = parse_iso_date(end, "--end") if end else today - timedelta(days=1)
     if first is not None and years is not None:
         raise ValidationError("give --start or --years, not both")
     if years is not None and not 1 <= years <= 10:

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from domain.errors import LedgerError
 
@@ -30,7 +31,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "idempotency_key_reused": 422,
     "not_ready": 503,
 }
-TITLES = {401: "Unauthenticated", 403: "Forbidden", 404: "Not found", 409: "Refused",
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+TITLES = {401: "Unauthenticated", 403: "Forbidden", 404: "Not found", 405: "Method not allowed", 409: "Refused",
           422: "Invalid request", 500: "Internal error", 503: "Not ready"}
 
 
@@ -66,6 +68,17 @@ def known_error_response(error: BaseException) -> JSONResponse | None:
     return None
 
 
+def allowed_methods(request: Request) -> str:
+    """The methods some route answers at the request's path, for a 405's `Allow` (Starlette's
+    own names only those of the first route that matched the path)."""
+    probe = {"type": "http", "path": request.scope["path"], "root_path": request.scope.get("root_path", ""),
+             "headers": [], "query_string": b""}
+    return ", ".join(
+        method for method in METHODS
+        if any(route.matches({**probe, "method": method})[0] == Match.FULL for route in request.app.router.routes)
+    )
+
+
 def install(app: FastAPI) -> None:
     async def known(_: Request, error: Exception) -> JSONResponse:
         response = known_error_response(error)
@@ -76,12 +89,16 @@ def install(app: FastAPI) -> None:
         app.add_exception_handler(kind, known)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 400:  # e.g. a body that is not JSON or not UTF-8
             return problem(422, "validation_error", str(error.detail))
         code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
             error.status_code, "http_error")
-        return problem(error.status_code, code, str(error.detail))
+        response = problem(error.status_code, code, str(error.detail))
+        response.headers.update(error.headers or {})
+        if error.status_code == 405:
+            response.headers["Allow"] = allowed_methods(request)
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -48,6 +48,7 @@ from domain.identifiers import (
 from domain.ledger import Ledger
 from domain.member import CATEGORIES, GENDERS, STATUSES, Member
 from domain.organization import KINDS, Organization, validate_code
+from domain.text import incoming_problem, normalize_text
 
 KINDS_OF_FILE = ("organizations", "members")
 # Aggregates per save: larger saves have stalled on PostgreSQL.
@@ -106,7 +107,9 @@ CATEGORY_WORDS = {
     "辅警": "auxiliary_police", "离退休人员": "retiree", "离退休": "retiree", "退休": "retiree",
     "工人": "worker", "农民": "farmer", "其他": "other", "其它": "other",
 }
-_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+# Dates in ASCII digits, as the module's README lists them (fullmatch: nothing after).
+_DATE = re.compile("([0-9]{4}) *[-/.年] *([0-9]{1,2}) *[-/.月] *([0-9]{1,2}) *日?", re.ASCII)
+_DATE_DIGITS = re.compile("([0-9]{4})([0-9]{2})([0-9]{2})", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,7 @@ def _cell(value: Any) -> Any:
         return str(value)
     if isinstance(value, int):
         return str(value)
-    return str(value).strip()
+    return str(value)
 
 
 class _Damaged(str):
@@ -222,10 +225,9 @@ def read_table(path: Path, *, encoding: str | None = None, sheet: str | None = N
     headings = next(reader, [])
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
-        for number, cells in enumerate(reader, start=2):
-            yield number, [cell.strip() for cell in cells]
+        yield from enumerate(reader, start=2)
 
-    return [h.strip() for h in headings], rows(), chosen
+    return headings, rows(), chosen
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
@@ -290,9 +292,7 @@ def parse_date(value: Any) -> date:
     if isinstance(value, date):
         return value
     text = str(value).strip()
-    match = _DATE.match(text)
-    if match is None and re.fullmatch(r"\d{8}", text):
-        match = re.match(r"(\d{4})(\d{2})(\d{2})", text)
+    match = _DATE.fullmatch(text) or _DATE_DIGITS.fullmatch(text)
     if match is None:
         raise ValidationError("a date is written YYYY-MM-DD (or YYYY/M/D, YYYYMMDD, YYYY年M月D日)")
     try:
@@ -315,8 +315,11 @@ def _choice(words: dict[str, str], codes: Iterable[str], what: str) -> Callable[
 
 
 def _text(limit: int) -> Callable[[Any], str]:
+    """Free text, trimmed and in Unicode NFC (as the ledger records it, so that a row read
+    again compares equal to what was recorded)."""
+
     def parse(value: Any) -> str:
-        text = str(value).strip()
+        text = normalize_text(str(value).strip())
         if len(text) > limit:
             raise ValidationError(f"at most {limit} characters")
         return text
@@ -429,23 +432,46 @@ class _Import:
 
     # reading and checking cells
 
+    def cells(self, number: int, cells: list[Any]) -> tuple[list[Any], list[int]]:
+        """A row's cells trimmed, and the places of those that are not text (a lone
+        surrogate, NUL or another control character but tab and line breaks: domain/text.py),
+        each a problem of its row and column."""
+        trimmed, bad = [], []
+        for place, cell in enumerate(cells):
+            if isinstance(cell, str):
+                problem = incoming_problem(cell)
+                if problem is not None:
+                    heading = self.headings[place] if place < len(self.headings) else f"column {place + 1}"
+                    name = next((n for n, i in self.index.items() if i == place), heading)
+                    self.problem(number, name, ValidationError(f"{heading} contains {problem}"))
+                    bad.append(place)
+                cell = cell if isinstance(cell, _Damaged) else cell.strip()  # keeps its mark
+            trimmed.append(cell)
+        return trimmed, bad
+
     def read(self) -> list[Row]:
         headings, raw, encoding = read_table(self.path, encoding=self.encoding, sheet=self.sheet)
         self.result.encoding = encoding
-        self.headings = headings
-        self.index, problems, self.result.ignored_columns = map_headings(self.kind, headings, self.file)
+        self.headings, unreadable = self.cells(1, headings)
+        if unreadable:
+            return []
+        self.index, problems, self.result.ignored_columns = map_headings(self.kind, self.headings, self.file)
         self.result.problems.extend(problems)
         if problems:
             return []
         parsers = PARSERS[self.kind]
         rows = []
-        for number, cells in raw:
+        for number, raw_cells in raw:
+            cells, unreadable = self.cells(number, raw_cells)
             if not any(c != "" for c in cells):
                 continue  # blank lines between blocks of a roster
-            values: dict[str, Any] = {}
-            bad = False
+            values: dict[str, Any] = {"_bad": True} if unreadable else {}
+            bad = bool(unreadable)
             for name, i in self.index.items():
                 cell = cells[i] if i < len(cells) else ""
+                if i in unreadable:
+                    values[name] = None
+                    continue
                 if cell == "":
                     values[name] = None
                     required = next(c.required for c in COLUMNS[self.kind] if c.name == name)

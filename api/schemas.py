@@ -1,41 +1,135 @@
-"""Request and response bodies of the HTTP API (shared/API.md)."""
+"""Request and response bodies of the HTTP API (shared/API.md).
+
+Identifiers are typed by the domain's own validators (domain/identifiers.py): ASCII, whole,
+with the pattern the OpenAPI document states. Free text (names, reasons, notes) is stored in
+Unicode NFC. Every string of a request was checked for lone surrogates and control
+characters before it got here (api/boundary.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationInfo,
+)
+
+from domain.errors import ValidationError
+from domain.identifiers import (
+    CODE_PATTERN,
+    DATE_PATTERN,
+    ID_CARD_NO_PATTERN,
+    MONTH_PATTERN,
+    REGION_PATTERN,
+    REGISTRATION_NO_PATTERN,
+    parse_iso_date,
+    validate_code,
+    validate_id_card_no,
+    validate_month,
+    validate_region,
+    validate_registration_no,
+)
+
+# Free text never holds a control character (tab, line feed and carriage return are text), as
+# domain.base.check_text rules; a text that is required also holds something besides white space
+# (str.isspace()), as the domain's strip() rules. The domain refuses, with its own words; these
+# patterns say the same in the OpenAPI document.
+_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_SHOWN_CHAR = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+TEXT_PATTERN = f"^{_TEXT_CHAR}*$"
+FILLED_PATTERN = f"^{_TEXT_CHAR}*{_SHOWN_CHAR}{_TEXT_CHAR}*$"
 
 
-def _iso_date_only(value: Any) -> Any:
-    """Dates are ISO strings (YYYY-MM-DD): numbers and datetimes are refused."""
-    if isinstance(value, str) and len(value) != 10:
-        raise ValueError("a date is YYYY-MM-DD")
-    if value is not None and not isinstance(value, str | date):
+def domain_check(check: Callable[[Any, str], Any]) -> Callable[[Any, ValidationInfo], Any]:
+    """A domain validator as a pydantic one, told the field's name. Its `validation_error`
+    becomes pydantic's (422 `validation_error` with the field's `loc`); another refusal
+    (`invalid_registration_no`) keeps its own code."""
+
+    def validate(value: Any, info: ValidationInfo) -> Any:
+        try:
+            return check(value, info.field_name or "value")
+        except ValidationError as error:
+            raise ValueError(error.detail) from None
+
+    return validate
+
+
+def _iso_date_only(value: Any, info: ValidationInfo) -> Any:
+    """Dates are ISO strings (YYYY-MM-DD, ASCII digits): numbers and datetimes are refused."""
+    if isinstance(value, str):
+        return domain_check(parse_iso_date)(value, info)
+    if value is not None and not isinstance(value, date):
         raise ValueError("a date is a string YYYY-MM-DD")
     return value
 
 
-Day = Annotated[date, BeforeValidator(_iso_date_only), Field(description="ISO date YYYY-MM-DD")]
+Day = Annotated[date, BeforeValidator(_iso_date_only),
+                Field(description="ISO date YYYY-MM-DD", json_schema_extra={"pattern": DATE_PATTERN})]
 OptionalDay = Annotated[date | None, BeforeValidator(_iso_date_only),
-                        Field(default=None, description="effective date; default today, never in the future")]
-Text = Annotated[StrictStr, Field(max_length=500)]
-Code = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+                        Field(default=None, description="effective date YYYY-MM-DD; default today, never in the "
+                              "future", json_schema_extra={"pattern": DATE_PATTERN})]
+Text = Annotated[StrictStr, Field(max_length=500, description="free text, stored in Unicode NFC; no control "
+                                  "characters but tab, line feed and carriage return",
+                                  json_schema_extra={"pattern": TEXT_PATTERN})]
+Code = Annotated[StrictStr, Field(min_length=1, max_length=64, pattern=CODE_PATTERN,
+                                  description="organization code: 1-64 ASCII letters, digits, '.', '_' or '-', "
+                                              "the first a letter or digit"),
+                 AfterValidator(domain_check(validate_code))]
+Region = Annotated[StrictStr, Field(pattern=REGION_PATTERN, description="6-digit administrative region code "
+                                    "(ASCII digits)"),
+                   AfterValidator(domain_check(validate_region))]
+IdCardNo = Annotated[StrictStr, Field(pattern=ID_CARD_NO_PATTERN, description="resident ID number: 17 ASCII "
+                                      "digits and a check character 0-9 or X (ISO 7064 MOD 11-2)"),
+                     AfterValidator(domain_check(validate_id_card_no))]
+# Not a pydantic `pattern`: a malformed number is refused by the domain's check, as
+# `invalid_registration_no` (the pattern is stated in the OpenAPI document all the same).
+RegistrationNo = Annotated[StrictStr, Field(description="registration number: 17 ASCII digits (region, date "
+                                            "joined, sequence) and a check character 0-9 or X",
+                                            json_schema_extra={"pattern": REGISTRATION_NO_PATTERN}),
+                           AfterValidator(domain_check(validate_registration_no))]
+Month = Annotated[StrictStr, Field(pattern=MONTH_PATTERN, description="month YYYY-MM (ASCII digits)"),
+                  AfterValidator(domain_check(validate_month))]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON has one kind of number: 30.0 is the whole number 30 (as JSON Schema's `integer`
+    says); 30.5, "30" and true are not a number of days."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[StrictInt, BeforeValidator(_whole_number)]
+_FILLED = "something besides white space, stored in Unicode NFC; no control characters but tab, line feed and " \
+    "carriage return"
+Name = Annotated[StrictStr, Field(max_length=100, description=_FILLED, json_schema_extra={"pattern": FILLED_PATTERN})]
+OrganizationName = Annotated[StrictStr, Field(max_length=200, description=_FILLED,
+                                              json_schema_extra={"pattern": FILLED_PATTERN})]
+FilledText = Annotated[StrictStr, Field(max_length=500, description=_FILLED,
+                                        json_schema_extra={"pattern": FILLED_PATTERN})]
+# Yuan, positive, below a million, at most 2 decimal places: "12.50".
+AMOUNT_PATTERN = r"^(0*[1-9][0-9]{0,5}(\.[0-9]{1,2})?|0+\.(0?[1-9]|[1-9][0-9]))$"
+
+
 # --- organizations ---------------------------------------------------------------------
 
 class OrganizationCreate(Body):
     code: Code
-    name: Text
+    name: OrganizationName
     kind: Literal["department", "work_committee", "committee", "general_branch", "branch", "service_center"]
     parent_code: Code | None = None
-    region: StrictStr
+    region: Region
     on: OptionalDay = None
 
 
@@ -68,7 +162,7 @@ class OrganizationsPublic(BaseModel):
 # --- operators ----------------------------------------------------------------------------
 
 class OperatorCreate(Body):
-    name: Text
+    name: Name
     role: Literal["admin", "clerk", "auditor"]
     organization_code: Code
 
@@ -96,8 +190,8 @@ class OperatorsPublic(BaseModel):
 # --- members --------------------------------------------------------------------------------
 
 class MemberCreate(Body):
-    name: Text
-    id_card_no: StrictStr
+    name: Name
+    id_card_no: IdCardNo
     gender: Literal["male", "female"]
     birth_date: Day
     joined_on: Day
@@ -105,8 +199,8 @@ class MemberCreate(Body):
     category: Literal["cadre", "student", "military_transferee", "auxiliary_police", "retiree", "worker",
                       "farmer", "other"]
     organization_code: Code
-    household_region: StrictStr
-    registration_no: StrictStr | None = Field(
+    household_region: Region
+    registration_no: RegistrationNo | None = Field(
         default=None, description="an existing number (import); without it the ledger issues one")
     workplace: Text | None = None
     residence: Text | None = None
@@ -128,8 +222,10 @@ class OrgLifeRequest(Body):
 
 
 class DuesRequest(Body):
-    month: StrictStr = Field(description="YYYY-MM")
-    amount: StrictStr = Field(description='yuan as a decimal string, e.g. "12.50"')
+    month: Month
+    amount: StrictStr = Field(max_length=20, pattern=AMOUNT_PATTERN,
+                              description='yuan as a decimal string, e.g. "12.50": positive, below a million, '
+                                          'at most 2 decimal places')
     on: OptionalDay = None
 
 
@@ -191,7 +287,7 @@ class Evidence(Body):
 
 
 class TransferCreate(Body):
-    registration_no: StrictStr
+    registration_no: RegistrationNo
     to_organization_code: Code
     reason: Literal["job_change", "graduation", "military_transfer", "retirement_relocation", "mobile_work",
                     "other"]
@@ -203,12 +299,13 @@ class TransferCreate(Body):
 
 
 class IssueRequest(Body):
-    valid_days: StrictInt = Field(default=30, description="validity in days, at most 90")
+    valid_days: WholeNumber = Field(default=30, description="validity in days, at most 90",
+                                  json_schema_extra={"minimum": 1, "maximum": 90})  # the domain's codes refuse
     on: OptionalDay = None
 
 
 class ReasonRequest(Body):
-    reason: Text
+    reason: FilledText
     on: OptionalDay = None
 
 
@@ -253,11 +350,18 @@ class TransfersPublic(BaseModel):
 # --- certificates -------------------------------------------------------------------------
 
 class CertificateCreate(Body):
-    registration_no: StrictStr
+    """The host is named: host_organization_code, or a host_description."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["host_organization_code"], "properties": {"host_organization_code": {"type": "string"}}},
+        {"required": ["host_description"], "properties": {"host_description": {"pattern": FILLED_PATTERN}}},
+    ]})
+
+    registration_no: RegistrationNo
     kind: Literal["temporary", "mobile"]
     host_organization_code: Code | None = None
     host_description: Text | None = None
-    purpose: Text
+    purpose: FilledText
     valid_until: Day
     contact_person: Text | None = None
     on: OptionalDay = None
@@ -283,7 +387,7 @@ class CertificatePublic(BaseModel):
 
 class FileRequest(Body):
     organization_code: Code
-    month: StrictStr
+    month: Month
 
 
 class OverdueRow(BaseModel):

@@ -1,14 +1,23 @@
 """Wiring in one place: the settings build the Ledger, the projection engine and the
-pools of view connections the API reads from."""
+pools of view connections the API reads from.
+
+Every connection here outlives a restart of the database: the view pool replaces a
+connection that no longer answers when it lends it (`ViewDatabase.ping()`), the projection
+engine replaces its own after a failed batch, and the Ledger's pool checks each connection
+it lends (`POSTGRES_PRE_PING`, domain/settings.py). Reads that wait for a position wait on
+the event loop (`ViewsWatch`), holding no thread and no connection meanwhile.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 
 import psycopg
@@ -71,6 +80,10 @@ class ViewPool:
                 db = self._idle.get_nowait()
             except queue.Empty:
                 db = ViewDatabase(self.url)
+            else:
+                if not db.ping():  # the database restarted (or closed it) while it was idle
+                    log.info("a view connection was lost while idle; reconnecting")
+                    db.reconnect()
             try:
                 yield db
             except (psycopg.Error, sqlite3.Error):
@@ -83,6 +96,97 @@ class ViewPool:
     def close(self) -> None:
         while not self._idle.empty():
             self._idle.get_nowait().close()
+
+
+class ViewsWatch:
+    """Where reads wait for the views to reach a position (`min_position`): on the event
+    loop, each on a future, so that a wait holds no thread of the pool that runs routes and
+    no connection. One thread looks at the views' position for all of them, only while any
+    waits (at once when `poke()`d, else every `interval` seconds), and wakes those whose
+    position is reached. At most `limit` reads wait at once: the next is refused at once."""
+
+    def __init__(self, position: Callable[[], int], *, limit: int, interval: float = 0.02,
+                 known: Callable[[], int] | None = None) -> None:
+        self._position = position  # the views' position now (may read the database, may fail)
+        self.seen = 0  # the position last read
+        self._known = known or (lambda: self.seen)  # a position known to be applied, at no cost
+        self.limit, self.interval = limit, interval
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def waiting(self) -> int:
+        """How many reads wait now."""
+        return len(self._waiters)
+
+    def poke(self, *_: object) -> None:
+        """The position may have moved: look now (safe from any thread)."""
+        self._wake.set()
+
+    async def wait(self, position: int, timeout: float) -> bool:
+        """True once the views have applied `position`, False after `timeout` seconds.
+        Raises `WaitersFull` when `limit` reads wait already."""
+        if self._known() >= position:
+            return True
+        loop = asyncio.get_running_loop()
+        entry = (position, loop, loop.create_future())
+        with self._lock:
+            if len(self._waiters) >= self.limit:
+                raise WaitersFull(len(self._waiters))
+            self._waiters.append(entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="views-watch", daemon=True)
+                self._thread.start()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(entry[2], timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                self._waiters.remove(entry)
+
+    def _run(self) -> None:
+        failing = False
+        while not self._stop.is_set():
+            if not self._waiters:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                self.seen = self._position()
+                failing = False
+            except Exception as error:  # the database is away: the waits time out, or it comes back
+                if not failing:
+                    log.warning("could not read the views' position (%s); trying again", type(error).__name__)
+                failing = True
+            else:
+                with self._lock:
+                    reached = [(loop, future) for target, loop, future in self._waiters if target <= self.seen]
+                for loop, future in reached:
+                    with suppress(RuntimeError):  # its loop is closed: nobody waits any more
+                        loop.call_soon_threadsafe(_resolve, future)
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class WaitersFull(Exception):
+    """As many reads as allowed wait for the views already."""
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class Services:
@@ -100,20 +204,62 @@ class Services:
             self.engine.start()  # also follows what other processes record
         self.pool = ViewPool(settings.database_url)
         self.idempotency = IdempotencyStore(self.pool.connection)
+        self._watch_db: ViewDatabase | None = None  # worker mode: the watch's own connection
+        if self.inline:
+            self.watch = ViewsWatch(lambda: self.engine.position, limit=settings.read_waiters,
+                                    known=lambda: self.engine.position)
+            self.engine.on_advanced.append(self.watch.poke)
+        else:
+            self.watch = ViewsWatch(self._stored_position, limit=settings.read_waiters)
 
     def attach_idempotency(self) -> None:
         with self.pool.connection() as db:
             setup_idempotency(db)
 
     def _bring_views_up_to_date(self, position: int) -> None:
-        """After a command: the command is saved whatever happens here; a failure to
-        project it is logged, and reads that need it answer 503 until it is resolved."""
+        """After a command: the command is saved whatever happens here. A failure to
+        project it is tried again once at once (a view connection the database dropped is
+        replaced then), else logged and left to the engine's thread, which retries until it
+        succeeds: reads that need it wait for that (or answer 503 after the wait)."""
         if self.engine.position >= position:
             return  # applied in the save's own transaction
+        for attempt in (1, 2):
+            try:
+                self.engine.catch_up()
+                return
+            except Exception:
+                if attempt == 2:
+                    log.exception("the views could not apply the latest events; the engine's thread retries")
+                    self.engine.retry_now()
+
+    def _stored_position(self) -> int:
+        """The views' position as stored (worker mode: another process applies the events),
+        read on the watch's own connection, made again when it no longer answers."""
+        if self._watch_db is None or not self._watch_db.ping():
+            if self._watch_db is not None:
+                self._watch_db.close()
+                self._watch_db = None
+            self._watch_db = ViewDatabase(self.settings.database_url)
+        return Queries(self._watch_db).position()
+
+    async def reached(self, position: int) -> None:
+        """Wait, on the event loop, until the views have applied `position`: 503 `not_ready`
+        after `read_wait_seconds`, or at once when `read_waiters` reads wait already."""
+        if self.inline:
+            self.engine.retry_now()  # a thread pausing after a failure tries again now
         try:
-            self.engine.catch_up()
-        except Exception:
-            log.exception("the views could not apply the latest events")
+            done = await self.watch.wait(position, self.settings.read_wait_seconds)
+        except WaitersFull:
+            raise ApiError("not_ready", "too many reads are waiting for the views; try again", 503) from None
+        if not done:
+            raise ApiError("not_ready", f"the views have not reached position {position} yet", 503)
+
+    def lag(self) -> dict[str, int]:
+        """How far the views trail the log: `{log_position, views_position, behind}`."""
+        if self.inline:
+            return self.engine.lag()
+        with self.pool.connection() as db:
+            return self.engine.lag(Queries(db).position())
 
     @contextmanager
     def queries(self, min_position: int | None = None) -> Iterator[Queries]:
@@ -141,6 +287,9 @@ class Services:
             time.sleep(0.02)
 
     def close(self) -> None:
+        self.watch.stop()
+        if self._watch_db is not None:
+            self._watch_db.close()
         self.engine.stop()
         self.engine.db.close()
         self.pool.close()

@@ -2,12 +2,13 @@
 
 Every event says who acted (operator and organization), the request that caused it,
 when it was recorded (the event's timestamp, UTC) and the date it takes effect (`on`).
-An aggregate refuses an event effective before its own last event.
+An aggregate refuses an event effective before its own last event. Every string an event
+records is text (no lone surrogate, no control character but tab, LF and CR) in Unicode
+NFC, whoever calls the aggregate (domain/text.py).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -15,24 +16,8 @@ from uuid import uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import BeforeLastEvent, ValidationError
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def check_text(fields: dict[str, Any]) -> None:
-    """Text is stored as given (Chinese round-trips) but never with control characters
-    or unpaired surrogates, which no report, CSV or database column should carry."""
-    for key, value in fields.items():
-        if isinstance(value, dict):
-            check_text(value)
-        elif isinstance(value, str):
-            if _CONTROL.search(value):
-                raise ValidationError(f"{key} contains a control character")
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValidationError(f"{key} is not valid Unicode text") from None
+from domain.errors import BeforeLastEvent
+from domain.text import clean_fields
 
 
 @dataclass(frozen=True)
@@ -102,10 +87,8 @@ class LedgerAggregate(Aggregate):
     def record(self, event_class: type[Event], ctx: Context, **fields: Any) -> None:
         if not issubclass(event_class, LedgerAggregate.Bookkeeping):
             self.check_effective_order(ctx)
-        check_text(fields)
-        self.trigger_event(event_class, **ctx.meta(), **fields)
+        self.trigger_event(event_class, **clean_fields(ctx.meta()), **clean_fields(fields))
 
     @classmethod
     def _create(cls, event_class: Any, *, id: Any = None, **kwargs: Any) -> Any:
-        check_text(kwargs)
-        return super()._create(event_class, id=id, **kwargs)
+        return super()._create(event_class, id=id, **clean_fields(kwargs))

@@ -1,8 +1,16 @@
-"""Numbers with check characters, and aggregate ids derived from natural keys.
+r"""Numbers with check characters, the shapes of every identifier, and aggregate ids
+derived from natural keys.
 
 A registration number (党员登记号码) and a resident ID number (身份证号) both end in an
 ISO 7064 MOD 11-2 check character. Aggregate ids are uuid5 of the natural key, so the
 store itself refuses a second aggregate with the same number: uniqueness by construction.
+That holds only if each key has one spelling: every identifier (organization codes,
+regions, registration and resident ID numbers, months, dates, certificate numbers,
+transfer and operator ids) is ASCII and checked as a whole, so "１１０１…"
+(fullwidth digits), "١١٠١…" (Arabic-Indic) or "320102\n" never name a second person or
+place. The patterns below are the ones the OpenAPI document states; Python checks them
+with `re.fullmatch` and `re.ASCII` (its `\d` matches any script's digits, and its `$`
+matches before a trailing newline).
 """
 
 from __future__ import annotations
@@ -11,21 +19,54 @@ import hashlib
 import hmac
 import re
 from datetime import date
+from typing import Any
 from uuid import UUID, uuid5
 
 from domain.errors import InvalidRegistrationNo, ValidationError
 
 NAMESPACE = UUID("6f1c7a52-3b0e-4d38-9a57-2c1b8f0e4d11")
 
+# The shapes, as anchored patterns (the OpenAPI document's `pattern`: ECMAScript and the
+# Rust engine of pydantic read `$` as the end of the text).
+CODE_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+REGION_PATTERN = "^(0[1-9]|[1-9][0-9])[0-9]{4}$"
+REGISTRATION_NO_PATTERN = "^[0-9]{17}[0-9Xx]$"
+ID_CARD_NO_PATTERN = "^[0-9]{17}[0-9Xx]$"
+MONTH_PATTERN = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"  # 1900-2999
+DATE_PATTERN = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"  # 1900-2999
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+CERTIFICATE_NO_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[TM][0-9]{4}-[0-9]{5,9}$"
+AMOUNT_PATTERN = "^[0-9]{1,6}([.][0-9]{1,2})?$"  # yuan, below a million, at most 2 places
+
+
+def _shape(pattern: str) -> re.Pattern[str]:
+    """The pattern without its anchors, for `fullmatch` with ASCII classes."""
+    return re.compile(pattern.removeprefix("^").removesuffix("$"), re.ASCII)
+
+
+_CODE = _shape(CODE_PATTERN)
+_REGION = _shape(REGION_PATTERN)
+_NUMBER = _shape(REGISTRATION_NO_PATTERN)  # registration and resident ID numbers alike
+_MONTH = _shape(MONTH_PATTERN)
+_DATE = _shape(DATE_PATTERN)
+_UUID = _shape(UUID_PATTERN)
+_CERTIFICATE_NO = _shape(CERTIFICATE_NO_PATTERN)
+_DECIMAL = re.compile(r"[+-]?[0-9]+(?:[.][0-9]+)?", re.ASCII)  # what money may look like, before its rules
+
 _WEIGHTS = [pow(2, 17 - i, 11) for i in range(17)]
 _CHECK = "10X98765432"
-_REGNO = re.compile(r"^(\d{6})(\d{8})(\d{3})([0-9X])$")
-_REGION = re.compile(r"^\d{6}$")
+_DIGITS = "0123456789"
+
+
+def _fullmatch(shape: re.Pattern[str], value: Any) -> bool:
+    return isinstance(value, str) and shape.fullmatch(value) is not None
 
 
 def check_character(first17: str) -> str:
-    """The ISO 7064 MOD 11-2 check character of 17 digits (as on a resident ID card)."""
-    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+    """The ISO 7064 MOD 11-2 check character of 17 ASCII digits (as on a resident ID card)."""
+    if len(first17) != 17 or not all(c in _DIGITS for c in first17):
+        raise ValueError("the check character is computed over 17 ASCII digits")
+    return _CHECK[sum(_DIGITS.index(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
 def _parse_yyyymmdd(text: str) -> date | None:
@@ -35,29 +76,91 @@ def _parse_yyyymmdd(text: str) -> date | None:
         return None
 
 
+def validate_code(code: str, field: str = "code") -> str:
+    """An organization code: 1-64 ASCII letters, digits, '.', '_' or '-', the first a letter
+    or a digit; as given (codes are case-sensitive)."""
+    if not _fullmatch(_CODE, code):
+        raise ValidationError(
+            f"{field} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return code
+
+
 def validate_region(region: str, field: str = "region") -> str:
-    if not isinstance(region, str) or not _REGION.match(region) or region[:2] == "00":
+    """A 6-digit administrative region code (GB/T 2260), not starting with 00."""
+    if not _fullmatch(_REGION, region):
         raise ValidationError(f"{field} must be a 6-digit administrative region code")
     return region
 
 
-def validate_registration_no(number: str) -> str:
+def validate_month(month: str, field: str = "month") -> str:
+    if not _fullmatch(_MONTH, month) or not "1900" <= month[:4] <= "2999":
+        raise ValidationError(f"{field} must be YYYY-MM (1900-2999)")
+    return month
+
+
+def parse_iso_date(text: str, field: str = "date") -> date:
+    """A date written YYYY-MM-DD in ASCII digits (not the other forms `date.fromisoformat`
+    reads, such as 20261120 or 2026-W47-5)."""
+    if not _fullmatch(_DATE, text):
+        raise ValidationError(f"{field} must be a date YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{field} must be a date YYYY-MM-DD: no such day") from None
+
+
+def _trimmed_upper(number: Any) -> str:
+    """Surrounding spaces off (as pasted), upper-cased: only an ASCII space is trimmed."""
+    return number.strip(" ").upper() if isinstance(number, str) else ""
+
+
+def validate_registration_no(number: str, field: str = "registration_no") -> str:
     """Return the number, upper-cased, or refuse it as `invalid_registration_no`."""
-    text = (number or "").strip().upper()
-    match = _REGNO.match(text)
-    if not match:
+    text = _trimmed_upper(number)
+    if not _fullmatch(_NUMBER, text):
         raise InvalidRegistrationNo(
-            "a registration number is 18 characters: 6-digit region, 8-digit date joined, "
-            "3-digit sequence and a check character 0-9 or X"
+            f"{field}: a registration number is 18 characters: 6-digit region, 8-digit date "
+            "joined, 3-digit sequence and a check character 0-9 or X"
         )
-    if match.group(1)[:2] == "00" or _parse_yyyymmdd(match.group(2)) is None:
-        raise InvalidRegistrationNo("the registration number's region or date is not valid")
+    if not _fullmatch(_REGION, text[:6]) or _parse_yyyymmdd(text[6:14]) is None:
+        raise InvalidRegistrationNo(f"{field}: the registration number's region or date is not valid")
     if check_character(text[:17]) != text[17]:
-        raise InvalidRegistrationNo("the registration number's check character is wrong")
+        raise InvalidRegistrationNo(f"{field}: the registration number's check character is wrong")
     return text
 
 
+def registration_key(number: Any) -> str | None:
+    """The registration number a lookup names (its shape only, upper-cased), or None when
+    it can't name one."""
+    text = _trimmed_upper(number)
+    return text if _fullmatch(_NUMBER, text) else None
+
+
+def uuid_key(text: Any) -> UUID | None:
+    """The id a lookup of a transfer or an operator names (the canonical 8-4-4-4-12 form in
+    ASCII hex digits), or None when it can't name one."""
+    if isinstance(text, UUID):
+        return text
+    return UUID(text) if _fullmatch(_UUID, text) else None
+
+
+def is_code(code: Any) -> bool:
+    return _fullmatch(_CODE, code)
+
+
+def is_certificate_no(text: Any) -> bool:
+    return _fullmatch(_CERTIFICATE_NO, text)
+
+
+def is_decimal_text(text: Any) -> bool:
+    """A decimal number in ASCII digits (`Decimal()` also reads other scripts' digits,
+    surrounding whitespace, exponents, NaN and Infinity)."""
+    return _fullmatch(_DECIMAL, text)
+
+
 def make_registration_no(region: str, joined_on: date, sequence: int) -> str:
+    validate_region(region)
     if not 1 <= sequence <= 999:
         raise ValueError("sequence runs from 1 to 999")
     first17 = f"{region}{joined_on:%Y%m%d}{sequence:03d}"
@@ -70,13 +173,14 @@ def registration_joined_on(number: str) -> date:
     return parsed
 
 
-def validate_id_card_no(number: str) -> str:
-    """Return the resident ID number, upper-cased, or refuse it as `validation_error`."""
-    text = (number or "").strip().upper()
-    if not re.match(r"^\d{17}[0-9X]$", text) or _parse_yyyymmdd(text[6:14]) is None:
-        raise ValidationError("id_card_no must be an 18-character resident ID number")
+def validate_id_card_no(number: str, field: str = "id_card_no") -> str:
+    """Return the resident ID number, upper-cased, or refuse it as `validation_error`: 17
+    ASCII digits and a check character, so that one person has one spelling."""
+    text = _trimmed_upper(number)
+    if not _fullmatch(_NUMBER, text) or _parse_yyyymmdd(text[6:14]) is None:
+        raise ValidationError(f"{field} must be an 18-character resident ID number")
     if check_character(text[:17]) != text[17]:
-        raise ValidationError("id_card_no has a wrong check character")
+        raise ValidationError(f"{field} has a wrong check character")
     return text
 
 

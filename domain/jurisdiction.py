@@ -28,12 +28,12 @@ everything.
   host's side, and read by either.
 
 A refusal names nothing the caller may not see. Members and certificates have numbers
-that can be guessed (region, date and sequence), so a number the ledger does not know
-and one outside the caller's jurisdiction are refused alike, with the same words
-(`refusal`); a duplicate resident ID names the member holding it only to a caller who
-holds that member. Organization codes are no secret (a transfer names its target in
-another subtree, and must learn whether it exists), nor are transfer and operator ids
-(random: knowing one means having been given it).
+that can be guessed (region, date and sequence), so below a root a number the ledger
+does not know and one outside the caller's jurisdiction are refused alike, with the same
+words (`refusal`), while a root's operators learn `not_found`; a duplicate resident ID
+names the member holding it only to a caller who holds that member. Organization codes
+are no secret (a transfer names its target in another subtree, and must learn whether it
+exists), nor are transfer and operator ids (random: knowing one means having been given it).
 """
 
 from __future__ import annotations
@@ -95,13 +95,21 @@ class Jurisdiction:
 
     def check_root(self) -> None:
         """The whole event stream is read from a root department only."""
-        if self.scope is not None and len(self.chain(self.scope)) > 1:
+        if not self.at_root:
             raise OutOfJurisdiction("the whole event stream is for operators of a root department")
 
     def unknown(self, error: NotFound, what: str) -> Exception:
         """What to raise for a member or certificate the ledger does not know: to an
-        operator, the same refusal as one outside its jurisdiction."""
-        return error if self.scope is None else self.refusal(what)
+        operator below a root, the same refusal as one outside its jurisdiction (so that
+        guessing numbers learns nothing of other subtrees); to the system and to an
+        operator of a root department, whose subtree is the whole tree, `not_found`
+        (API.md: 404 unknown)."""
+        return error if self.at_root else self.refusal(what)
+
+    @property
+    def at_root(self) -> bool:
+        """The system, or an operator of a root department."""
+        return self.scope is None or len(self.chain(self.scope)) == 1
 
     def check_member(self, registration_no: str, organization_code: str) -> None:
         """Commands on a member: held where it is of record."""

@@ -7,20 +7,20 @@ and has at most one open transfer.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from domain.base import Context, LedgerAggregate
 from domain.errors import (
+    InvalidRegistrationNo,
     InvalidTransition,
     MemberNotHeld,
     ProbationNotOver,
     TransferOpen,
     ValidationError,
 )
-from domain.identifiers import member_id
+from domain.identifiers import is_decimal_text, member_id, validate_month, validate_region, validate_registration_no
 
 STATUSES = ("probationary", "full")
 GENDERS = ("male", "female")
@@ -29,7 +29,6 @@ CATEGORIES = (
 )
 LEAVE_REASONS = ("expelled", "withdrew", "self_withdrawal")
 FOUNDED = date(1921, 7, 1)
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def years_after(day: date, years: int) -> date:
@@ -43,12 +42,6 @@ def one_year_after(day: date) -> date:
     return years_after(day, 1)
 
 
-def validate_month(month: str, field: str = "month") -> str:
-    if not isinstance(month, str) or not _MONTH.match(month) or not "1900" <= month[:4] <= "2999":
-        raise ValidationError(f"{field} must be YYYY-MM (1900-2999)")
-    return month
-
-
 def validate_amount(amount: Any) -> Decimal:
     """Money is never a float: an int is fen (cents); a Decimal or a decimal string is yuan
     with at most 2 places. Returns yuan."""
@@ -56,6 +49,8 @@ def validate_amount(amount: Any) -> Decimal:
         raise ValidationError("amount must be a decimal string such as \"12.50\", not a float")
     if isinstance(amount, int):
         amount = Decimal(amount) / 100
+    if isinstance(amount, str) and not is_decimal_text(amount):
+        raise ValidationError("amount must be a decimal string such as \"12.50\" (ASCII digits)")
     try:
         value = Decimal(str(amount))
     except InvalidOperation:
@@ -207,6 +202,10 @@ class Member(LedgerAggregate):
 
     @classmethod
     def enroll(cls, ctx: Context, event_class: type[Enrolled], **fields: Any) -> Member:
+        # The natural key and the region, as ASCII wholes: one spelling per member.
+        if validate_registration_no(fields["registration_no"]) != fields["registration_no"]:
+            raise InvalidRegistrationNo("registration_no: give the number upper-cased, without spaces")
+        validate_region(fields["household_region"], "household_region")
         name = (fields.get("name") or "").strip()
         if not name or len(name) > 100:
             raise ValidationError("name must be 1-100 characters")

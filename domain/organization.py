@@ -7,7 +7,6 @@ in transit from it; a dissolved organization holds no one and can't receive.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -18,22 +17,13 @@ from domain.errors import (
     OrganizationDissolved,
     ValidationError,
 )
-from domain.identifiers import organization_id, validate_region
+from domain.identifiers import organization_id, validate_code, validate_region
 
 KINDS = ("department", "work_committee", "committee", "general_branch", "branch", "service_center")
 HOLDING_KINDS = ("branch", "service_center")
 # The kinds that issue and receive letters: the "committee" of an organization is the
 # nearest of these at or above it.
 COMMITTEE_KINDS = ("committee", "work_committee", "service_center", "department")
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-
-
-def validate_code(code: str, field: str = "code") -> str:
-    if not isinstance(code, str) or not _CODE.match(code):
-        raise ValidationError(
-            f"{field} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return code
 
 
 class Organization(LedgerAggregate):

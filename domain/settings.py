@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     idempotency_lease_seconds: float = 30.0
     # How many aggregates a ledger process keeps in memory to decide commands on.
     aggregate_cache: int = 10_000
+    # How many reads may wait for the views at once; the next answers 503 at once.
+    read_waiters: int = 100
 
     def event_store_env(self) -> dict[str, str]:
         env = store_env(self.database_url, create_tables=self.create_tables)
@@ -70,6 +72,9 @@ def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": "5",
             "POSTGRES_MAX_WAITING": "20",
+            # Each pooled connection is checked as it is lent: after the database restarted, a
+            # dead one is replaced instead of failing the command that got it.
+            "POSTGRES_PRE_PING": "y",
             "CREATE_TABLE": create,
         }
         if "schema" in query:

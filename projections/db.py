@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -76,9 +76,12 @@ class ViewDatabase:
         # PostgreSQL: inside snapshot(), and the name of its exported snapshot, once asked.
         self._reading = False
         self._exported: str | None = None
-        parts = urlsplit(url)
+        self._connect()
+
+    def _connect(self) -> None:
+        parts = urlsplit(self.url)
         if parts.scheme == "sqlite":
-            path = unquote(url[len("sqlite:///"):])
+            path = unquote(self.url[len("sqlite:///"):])
             self.kind = "sqlite"
             if path == ":memory:":
                 self._sqlite = sqlite3.connect(
@@ -110,6 +113,30 @@ class ViewDatabase:
             self._pg.execute("SET jit = off")
         else:
             raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
+
+    def ping(self) -> bool:
+        """Whether the connection still answers (a round trip on PostgreSQL): False once the
+        server restarted, closed it or it broke; `reconnect()` then makes a new one."""
+        try:
+            if self.kind == "postgres":
+                if self._pg.closed or self._pg.broken:
+                    return False
+                self._pg.execute("SELECT 1")
+            else:
+                self._sqlite.execute("SELECT 1")
+        except (psycopg.Error, sqlite3.Error):
+            return False
+        return True
+
+    def reconnect(self) -> None:
+        """Replace the connection with a new one to the same database (raises while the
+        database can't be reached). What the old one held is gone: its transaction, its
+        temporary tables, the column types it knew."""
+        with suppress(psycopg.Error, sqlite3.Error):
+            self.close()
+        self._forget_tables()
+        self._reading, self._exported = False, None
+        self._connect()
 
     @classmethod
     def within(cls, connection: Any, like: ViewDatabase) -> ViewDatabase:

@@ -11,6 +11,12 @@ locks the table for inserts unless its DB functions are enabled: keep them off) 
 have gaps, which the engine simply passes over. It passes over the events of topics no
 view handles too (`unread_topics()`): they are left out of its pages, but counted, and its
 position moves past them.
+
+It outlives the database's restarts: after a failed batch its view connection, when it no
+longer answers, is replaced (`ViewDatabase.reconnect()`) and the caches reload from what
+was committed before the next batch; the background thread retries with a growing pause
+(up to `RETRY_MAX_SECONDS`) instead of giving up. `lag()` says how far the views trail
+the log.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import sqlite3
 import sys
 import threading
 import time
@@ -27,8 +34,11 @@ from concurrent.futures import wait as wait_for_futures
 from typing import Any, cast
 
 import psycopg
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import TopicError, resolve_topic
 from psycopg import sql as pgsql
+from psycopg.rows import tuple_row
 
 from domain.base import LedgerAggregate
 from domain.ledger import Ledger
@@ -65,11 +75,56 @@ OVERLAPPED_SWITCH_INTERVAL = 0.0005
 # imports, 8 pages rebuilt in 366 s against 388 s with 4; SQLite's applying thread sets the
 # pace there, and 4 was measured.
 OVERLAPPED_MAX_PAGES = {"postgres": 8, "sqlite": 4}
+# The background thread's pause after a failed catch-up: doubled from the first to the
+# last while failures follow each other (seconds).
+RETRY_FIRST_SECONDS = 0.1
+RETRY_MAX_SECONDS = 2.0
 
 
 class _Stale(Exception):
     """The stored position moved on under this engine."""
 Progress = Callable[[int, int], None]  # (position reached, target position)
+
+
+def tracked_position(db: ViewDatabase) -> int:
+    """The position the views have applied, as stored (0 when they were never set up),
+    read without creating anything."""
+    if db.kind == "postgres":
+        exists = db.scalar("SELECT to_regclass('proj_tracking') IS NOT NULL")
+    else:
+        exists = db.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'proj_tracking'")
+    if not exists:
+        return 0
+    return int(db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (TRACKING_NAME,)) or 0)
+
+
+def events_between(ledger: Ledger, after: int, upto: int) -> int:
+    """How many events the log holds after position `after` up to `upto` (positions have
+    gaps: the difference of the two overstates it)."""
+    if upto <= after:
+        return 0
+    recorder = ledger.recorder
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement = pgsql.SQL("SELECT count(*) FROM {} WHERE notification_id > %s AND notification_id <= %s").format(
+            pgsql.Identifier(recorder.datastore.schema, recorder.events_table_name))
+        with recorder.datastore.get_connection() as connection, \
+                connection.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(statement, (after, upto))
+            return int(cast(tuple[int], cursor.fetchone())[0])
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT count(*) FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ?",
+                           (after, upto))  # the table's name is the recorder's own
+            return int(cursor.fetchone()[0])
+    return upto - after
+
+
+def views_lag(ledger: Ledger, views_position: int) -> dict[str, int]:
+    """How far views at `views_position` trail the log: `{log_position, views_position,
+    behind}`, `behind` counting the events recorded since (0: the views are current)."""
+    log_position = ledger.max_position()
+    return {"log_position": log_position, "views_position": views_position,
+            "behind": events_between(ledger, views_position, log_position)}
 
 
 class _AfterWrites:
@@ -113,6 +168,12 @@ class ProjectionEngine:
         self._stop = threading.Event()
         self._set_aside: list[str] = []  # tables the writer drops between batches (SQLite rebuild)
         self._dirty = False  # an apply inside a save failed: the caches reload after it
+        # A batch failed and the caches could not be reloaded from the database then: they
+        # are, with a new connection if the old one is dead, before the next batch.
+        self._unsettled = False
+        self._retry = threading.Event()  # set to make the background thread try again now
+        # Called with the position after each move of it (from the thread that moved it).
+        self.on_advanced: list[Callable[[int], None]] = []
         self._lock_tracking = "SELECT position FROM proj_tracking WHERE name = ?" + (
             " FOR UPDATE" if db.kind == "postgres" else "")
         self.setup()
@@ -179,6 +240,32 @@ class ProjectionEngine:
                 table.complete = True
             for counters in self.counters:
                 counters.known = set()
+        self._unsettled = False
+        self._moved()
+
+    def _moved(self) -> None:
+        """Wake whoever waits for the position (`wait_for()`, `on_advanced`)."""
+        self._advanced.notify_all()
+        for listener in self.on_advanced:
+            listener(self.position)
+
+    def _recover(self) -> None:
+        """After a failed batch (its transaction rolled back): forget what the caches saw and
+        reload them from the database, or, when it can't be read now, before the next batch."""
+        try:
+            self._reload()
+        except Exception:
+            self._unsettled = True
+
+    def _settle_connection(self) -> None:
+        """Before a batch, after a failure: a view connection that no longer answers (the
+        database restarted) is replaced, and the caches reload from what was committed."""
+        if not self._unsettled:
+            return
+        if not self.db.ping():
+            log.warning("the views' database connection was lost; reconnecting")
+            self.db.reconnect()
+        self._reload()
 
     # --- applying ----------------------------------------------------------------------
 
@@ -224,6 +311,7 @@ class ProjectionEngine:
         """Apply the next batch of events; returns how many were applied (0: caught up;
         -1: another engine had applied them, and this one has moved to where it is)."""
         with self._lock:
+            self._settle_connection()
             limit = limit or self.batch_size
             notifications, end, count = self.reader.select_range(self.position, limit, until)
             if not count:
@@ -251,11 +339,11 @@ class ProjectionEngine:
                 return -1
             except BaseException:
                 # The transaction rolled back: forget what the caches saw and reload.
-                self._reload()
+                self._recover()
                 raise
             self.position = end
             self.applied += count
-            self._advanced.notify_all()
+            self._moved()
             return count
 
     def apply_within(self, connection: Any, saved: list[tuple[int, Any]], before: int) -> tuple[int, int] | None:
@@ -298,10 +386,10 @@ class ProjectionEngine:
         if committed and applied is not None and not self._dirty:
             self.position = applied[0]
             self.applied += applied[1]
-            self._advanced.notify_all()
+            self._moved()
         elif applied is not None or self._dirty:
             self._dirty = False
-            self._reload()
+            self._recover()
 
     def catch_up(
         self, until: int | None = None, progress: Progress | None = None, batch_size: int | None = None,
@@ -311,6 +399,7 @@ class ProjectionEngine:
         `overlapped`: write and commit each batch on a writer thread while the next one is
         applied in memory (for long catch-ups such as a rebuild)."""
         with self._lock:
+            self._settle_connection()
             target = until if until is not None else self.ledger.max_position()
             if overlapped and self.position < target:
                 self._catch_up_overlapped(target, batch_size or self.batch_size, progress)
@@ -395,7 +484,7 @@ class ProjectionEngine:
             except BaseException:
                 if reader.pending is not None:
                     wait_for_futures([reader.pending])
-                self._reload()
+                self._recover()
                 raise
             finally:
                 sys.setswitchinterval(switching)
@@ -410,7 +499,7 @@ class ProjectionEngine:
         reader.pending = None
         self.position = position
         self.applied += count
-        self._advanced.notify_all()
+        self._moved()
 
     def _write_batch(self, writes: list[Callable[[ViewDatabase], None]], start: int, position: int,
                      count: int) -> tuple[int, int]:
@@ -468,36 +557,69 @@ class ProjectionEngine:
     def run_forever(self, poll_interval: float = 0.2) -> None:
         (self._listen if self.db.kind == "postgres" else self._poll)(poll_interval)
 
-    def _safe_catch_up(self) -> None:
+    def retry_now(self) -> None:
+        """Make the background thread try again at once (after a failure it pauses)."""
+        self._retry.set()
+
+    def _pause(self, failures: int) -> None:
+        """The background thread's pause after `failures` failures in a row."""
+        self._retry.clear()
+        delay = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (failures - 1))
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set() and not self._retry.is_set() and time.monotonic() < deadline:
+            self._retry.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    def _safe_catch_up(self, failures: int = 0) -> int:
+        """Catch up; returns 0 when it did, else the failures in a row so far (after a
+        pause that grows with them: the database may be restarting)."""
         try:
             self.catch_up()
-        except Exception:
-            log.exception("projection batch failed; retrying")
-            time.sleep(1.0)
+            if failures:
+                log.warning("the views apply events again, at position %d", self.position)
+            return 0
+        except Exception as error:
+            failures += 1
+            if failures == 1:
+                log.exception("projection batch failed; retrying")
+            else:
+                log.warning("projection batch failed again (%s); retrying", type(error).__name__)
+            self._pause(failures)
+            return failures
 
     def _poll(self, interval: float) -> None:
+        failures = 0
         while not self._stop.is_set():
-            if (self.ledger.max_position() or 0) > self.position:
-                self._safe_catch_up()
-            self._stop.wait(interval)
+            try:
+                behind = (self.ledger.max_position() or 0) > self.position or self._unsettled
+            except Exception:
+                behind = True  # the store can't be read: catching up says why, and pauses
+            if behind or failures:
+                failures = self._safe_catch_up(failures)
+            if not failures:
+                self._stop.wait(interval)
 
     def _listen(self, interval: float) -> None:
-        """Wake on NOTIFY; also check every second, so a lost notification costs a second."""
+        """Wake on NOTIFY; also check every second, so a lost notification costs a second.
+        A lost connection (the database restarted) is made again, after a pause that grows
+        while it can't be."""
         channel = self.ledger.recorder.channel_name  # type: ignore[attr-defined]
+        failures = 0
         while not self._stop.is_set():
             try:
                 with psycopg.connect(
                     self.db.url.split("?")[0], autocommit=True, connect_timeout=5
                 ) as conn:
                     conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(channel)))
-                    self._safe_catch_up()
+                    failures = self._safe_catch_up(failures)
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             pass
-                        self._safe_catch_up()
-            except psycopg.Error:
-                log.exception("lost the notification connection; reconnecting")
-                self._stop.wait(1.0)
+                        failures = self._safe_catch_up(failures)
+            except psycopg.Error as error:
+                failures += 1
+                if failures == 1:
+                    log.warning("lost the notification connection (%s); reconnecting", type(error).__name__)
+                self._pause(failures)
 
     # --- rebuild and verify ------------------------------------------------------------
 
@@ -555,14 +677,25 @@ class ProjectionEngine:
                 self._set_aside = []  # any left (a failure): dropped by the next setup()
             return position
 
+    def lag(self, views_position: int | None = None) -> dict[str, int]:
+        """How far the views (at `views_position`, by default this engine's) trail the log:
+        `{log_position, views_position, behind}`."""
+        return views_lag(self.ledger, self.position if views_position is None else views_position)
+
     def snapshot(self) -> tuple[int, dict[str, list[tuple[Any, ...]]]]:
         """The tracking position and every view table's rows, read consistently."""
-        with self._lock, self.db.snapshot():
-            position = int(
-                self.db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (TRACKING_NAME,)) or 0
-            )
-            rows = {t.name: self.db.query(t.select_all) for t in self.all_tables}
-            return position, rows
+        with self._lock:
+            self._settle_connection()
+            try:
+                with self.db.snapshot():
+                    position = int(
+                        self.db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (TRACKING_NAME,)) or 0
+                    )
+                    rows = {t.name: self.db.query(t.select_all) for t in self.all_tables}
+                    return position, rows
+            except (psycopg.Error, sqlite3.Error):
+                self._unsettled = True  # the connection may be dead: looked at before the next use
+                raise
 
     def verify(self, progress: Progress | None = None, limit: int = 100) -> dict[str, Any]:
         """Re-derive every view into a scratch database from the events up to the live

@@ -397,27 +397,21 @@ def ledger_executable() -> str:
 
 
 @contextlib.contextmanager
-def server(url: str, id_key: str, port: int, log_path: Path) -> Iterator[tuple[str, int]]:
-    """`ledger serve` on 127.0.0.1:port as a subprocess; stopped (SIGTERM, then SIGKILL) after."""
-    env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_ID_KEY": id_key, "LEDGER_PROJECTIONS": "inline",
-           "LEDGER_CREATE_TABLES": "false"}
-    base = f"http://{HOST}:{port}"
+def serving(command: list[str], env: dict[str, str], log_path: Path, ready: Callable[[], bool],
+            timeout: float = 120) -> Iterator[subprocess.Popen[bytes]]:
+    """`command` as a subprocess (output to `log_path`), yielded once `ready()` is true (polled
+    every 50 ms, at most `timeout` seconds); stopped (SIGTERM, then SIGKILL) after."""
     with log_path.open("a") as out:
-        process = subprocess.Popen([ledger_executable(), "serve", "--host", HOST, "--port", str(port)],
-                                   cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        with httpx.Client(base_url=base, trust_env=False, timeout=5) as probe:
-            while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"the server exited with {process.returncode}; see {log_path}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if probe.get("/healthz").status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not answer within 120 s; see {log_path}")
-                time.sleep(0.2)
-        yield base, process.pid
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if process.poll() is not None:
+                raise SystemExit(f"the server exited with {process.returncode}; see {log_path}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the server did not answer within {timeout:.0f} s; see {log_path}")
+            time.sleep(0.05)
+        yield process
     finally:
         if process.poll() is None:
             process.terminate()
@@ -426,6 +420,34 @@ def server(url: str, id_key: str, port: int, log_path: Path) -> Iterator[tuple[s
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=30)
+
+
+def healthy(base: str) -> Callable[[], bool]:
+    """A readiness probe: GET /healthz answers 200."""
+
+    def probe() -> bool:
+        with contextlib.suppress(httpx.HTTPError), httpx.Client(base_url=base, trust_env=False, timeout=5) as client:
+            return client.get("/healthz").status_code == 200
+        return False
+
+    return probe
+
+
+def serve_env(url: str, id_key: str) -> dict[str, str]:
+    return {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_ID_KEY": id_key, "LEDGER_PROJECTIONS": "inline",
+            "LEDGER_CREATE_TABLES": "false"}
+
+
+def serve_command(port: int) -> list[str]:
+    return [ledger_executable(), "serve", "--host", HOST, "--port", str(port)]
+
+
+@contextlib.contextmanager
+def server(url: str, id_key: str, port: int, log_path: Path) -> Iterator[tuple[str, int]]:
+    """`ledger serve` on 127.0.0.1:port as a subprocess; stopped (SIGTERM, then SIGKILL) after."""
+    base = f"http://{HOST}:{port}"
+    with serving(serve_command(port), serve_env(url, id_key), log_path, healthy(base)) as process:
+        yield base, process.pid
 
 
 # --- reporting -----------------------------------------------------------------------------------

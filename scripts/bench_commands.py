@@ -18,9 +18,13 @@ What it does:
        events per pair, into an events-shaped table (originator_id uuid, version int, topic
        text, state bytea of the ledger's mean event size, primary key (originator_id, version)),
        one connection per client;
-     - CRUD: one transaction per pair that UPDATEs the member's organization and INSERTs a
-       transfer row, one connection per client;
-  3. the figures and ratios on stdout, the results as JSON on stderr's last line, and the
+     - CRUD: the same pair as the CRUD peer of `scripts/bench_writes.py` does it
+       (`scripts/crud_peer.py`), in-process: three transactions (request, issue, receive),
+       each with its token lookup and its checks (the member held, in the caller's subtree,
+       with no open transfer; the letter number from the committee's counter row; the
+       member's organization updated in place), one connection per client;
+  3. the figures and ratios on stdout, with each mode's client CPU per pair and per command
+     (`time.process_time()` in each client process), the results as JSON on stderr's last line, and the
      section "## Commands" of docs/BENCHMARKS.md replaced (the other sections are kept).
 
 The machine may be shared: the ratios within one run are what counts. The schema is
@@ -48,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
+import crud_peer  # noqa: E402
 
 from api.simulation import BENCH_ID_KEY, SCALES, Generator  # noqa: E402
 from domain.base import Actor  # noqa: E402
@@ -62,7 +67,7 @@ COMMITTEES = ("NJ-GA-C01", "NJ-GA-C02")  # one per client
 MODES = ("ledger", "raw", "crud")
 MODE_TEXT = {"ledger": "ledger (request + issue + receive, 3 commands)",
              "raw": "raw single-row INSERT transactions",
-             "crud": "CRUD (UPDATE member + INSERT transfer, 1 transaction)"}
+             "crud": "CRUD (request + issue + receive, 3 transactions)"}
 WARM_UP = 3  # untimed pairs per client before each phase
 
 
@@ -149,24 +154,41 @@ class RawClient:
 
 
 class CrudClient:
+    """The CRUD peer's three transactions, each committed on its own (a refusal rolls back)."""
+
     def __init__(self, schema: str, committee: str, plan: dict[str, Any]) -> None:
         self.conn = connect(schema, autocommit=False)
-        self.members = [list(m) for m in plan["members"][committee]]
+        self.conn.commit()  # the search_path set by connect() stays for the session
+        self.token: str = plan["crud_tokens"][committee]
+        # [number, branch], where each member is now (an earlier phase may have moved it)
+        numbers = [number for number, _ in plan["members"][committee]]
+        now = dict(self.conn.execute("SELECT registration_no, organization_code FROM crud_members "
+                                     "WHERE registration_no = ANY(%s)", (numbers,)).fetchall())
+        self.conn.commit()
+        self.members = [[number, now[number]] for number in numbers]
         self.branches: list[str] = plan["branches"][committee]
         self.turn = 0
+        self.moved = 0
+
+    def run(self, step: Any, *args: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = step(self.conn, self.token, *args)
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
+        return result
 
     def pair(self) -> None:
         member = self.members[self.turn % len(self.members)]
         self.turn += 1
         number, home = member
-        target = self.branches[(self.branches.index(home) + 1) % len(self.branches)]
-        with self.conn.transaction():
-            self.conn.execute("UPDATE crud_members SET organization_code = %s WHERE registration_no = %s",
-                              (target, number))
-            self.conn.execute(
-                "INSERT INTO crud_transfers (transfer_id, registration_no, from_code, to_code, reason, "
-                "status, requested_on, received_on) VALUES (%s, %s, %s, %s, 'job_change', 'received', %s, %s)",
-                (uuid.uuid4(), number, home, target, TODAY, TODAY))
+        target = self.branches[(self.branches.index(home) + 1 + self.turn % 3) % len(self.branches)]
+        if target == home:
+            target = self.branches[(self.branches.index(home) + 1) % len(self.branches)]
+        transfer = self.run(crud_peer.request_transfer, number, target, "job_change", "household", TODAY)
+        self.run(crud_peer.issue_letter, transfer["transfer_id"], 30, TODAY)
+        self.run(crud_peer.receive_member, transfer["transfer_id"], target, TODAY)
         member[1] = target
 
     def stats(self) -> dict[str, Any]:
@@ -200,7 +222,7 @@ def client_main(mode: str, schema: str, committee: str, plan: dict[str, Any], se
             try:
                 client.pair()
                 pairs += 1
-            except LedgerError as error:  # counted, not fatal: a refused pair records nothing
+            except (LedgerError, crud_peer.Refused) as error:  # counted, not fatal
                 errors.append(f"{error.code}: {error.detail}"[:200])
         elapsed = time.perf_counter() - started
         results.put({"committee": committee, "pairs": pairs, "seconds": elapsed,
@@ -265,13 +287,10 @@ def build(schema: str) -> dict[str, Any]:
         conn.execute("CREATE TABLE bench_raw_events (originator_id uuid NOT NULL, originator_version integer "
                      "NOT NULL, topic text NOT NULL, state bytea NOT NULL, "
                      "PRIMARY KEY (originator_id, originator_version))")
-        conn.execute("CREATE TABLE crud_members (registration_no text PRIMARY KEY, organization_code text NOT NULL)")
-        conn.execute("CREATE TABLE crud_transfers (transfer_id uuid PRIMARY KEY, registration_no text NOT NULL, "
-                     "from_code text NOT NULL, to_code text NOT NULL, reason text NOT NULL, status text NOT NULL, "
-                     "requested_on date NOT NULL, received_on date)")
-        with conn.cursor().copy("COPY crud_members (registration_no, organization_code) FROM STDIN") as copy:
-            for member in generator.members:
-                copy.write_row((member.registration_no, member.organization_code))
+        crud_peer.load(conn, ((o.code, o.kind, o.parent_code, o.region, o.status) for o in generator.orgs.values()),
+                       ((m.registration_no, m.organization_code, m.status, m.place, m.transfer_id)
+                        for m in generator.members if m.organization_code))
+        crud_tokens = {committee: crud_peer.grant(conn, "clerk", committee) for committee in COMMITTEES}
     # What one pair writes, measured on a committee no client uses.
     probe_branches = sorted(generator.holding_in["NJ-GA-C03"])
     probe: dict[str, Any] = {
@@ -299,7 +318,7 @@ def build(schema: str) -> dict[str, Any]:
     events = int(row[0])
     if events % samples:
         raise SystemExit(f"{samples} pairs wrote {events} events: not a whole number per pair")
-    return {"members": members, "branches": branches, "rows_per_pair": events // samples,
+    return {"members": members, "branches": branches, "crud_tokens": crud_tokens, "rows_per_pair": events // samples,
             "state_bytes": round(float(row[1])), "topic": topic[0], "transactions_per_pair": 3,
             "store_events": stats.events, "store_members": stats.members,
             "store_organizations": stats.organizations}
@@ -317,6 +336,7 @@ def render(run: dict[str, Any]) -> str:
     def r(a: float | None, b: float | None) -> str:
         return f"{a / b:.3f}" if a is not None and b else "–"
 
+    busy = max(run["load_start"][0], run["load_end"][0]) > 1
     lines = [
         "## Commands", "",
         "Command throughput from `scripts/bench_commands.py`: **issue + receive pairs per second** (request a "
@@ -327,12 +347,17 @@ def render(run: dict[str, Any]) -> str:
         "own (no contention between clients). In the same run, on the same database: (a) raw single-row "
         f"INSERT transactions into an events-shaped table, {plan['rows_per_pair']} per pair (the events one "
         f"ledger pair writes; state {plan['state_bytes']} bytes, the ledger's mean), and (b) a plain CRUD "
-        "design, one transaction per pair that UPDATEs the member's organization and INSERTs a transfer row. "
-        "The machine is shared and busy: the ratios within the run are what counts.",
+        "design doing the same pair in three transactions, request, issue and receive (`scripts/crud_peer.py`, "
+        "the CRUD peer of \"Writes through HTTP\", called in-process): each looks up the caller's token, checks "
+        "the member (held, in the caller's subtree, no open transfer) or the transfer's state, takes the letter "
+        "number from the committee's counter row, and updates the member's row in place. Client CPU is "
+        "`time.process_time()` in each client process. The ratios within the run are what counts.",
         "",
         f"Measured {run['date']} on {m['nproc']} CPUs ({m['cpu']}); load average (1, 5, 15 min) "
         f"{', '.join(str(x) for x in run['load_start'])} at the start and "
-        f"{', '.join(str(x) for x in run['load_end'])} at the end. PostgreSQL {m['postgres']} "
+        f"{', '.join(str(x) for x in run['load_end'])} at the end"
+        f"{' (a shared machine: other jobs ran alongside)' if busy else ''}"
+        f". PostgreSQL {m['postgres']} "
         f"(synchronous_commit {m['synchronous_commit']}), Python {m['python']}, eventsourcing "
         f"{m['eventsourcing']}, psycopg {m['psycopg']}. Each phase {run['seconds']:g} s after "
         f"{WARM_UP} untimed pairs per client.",
@@ -351,6 +376,17 @@ def render(run: dict[str, Any]) -> str:
         r(rate.get(("ledger", n)), rate.get(("raw", n))) for n in levels) + " |")
     lines.append("| ledger / CRUD | " + " | ".join(
         r(rate.get(("ledger", n)), rate.get(("crud", n))) for n in levels) + " |")
+    cpu = {(p["mode"], p["clients"]): sum(c["cpu"] for c in p["clients_detail"]) / p["pairs"]
+           for p in phases if p["pairs"]}
+    per_pair = {"ledger": 3, "crud": 3, "raw": plan["rows_per_pair"]}
+    words = {"ledger": "command", "crud": "transaction", "raw": "INSERT"}
+    for mode in MODES:
+        lines.append(f"| client CPU ms per pair (per {words[mode]}): {mode} | " + " | ".join(
+            f"{cpu[(mode, n)] * 1000:.2f} ({cpu[(mode, n)] * 1000 / per_pair[mode]:.2f})"
+            if (mode, n) in cpu else "–" for n in levels) + " |")
+    loads = {(p["mode"], p["clients"]): p["load"] for p in phases}
+    lines.append("| load average (1 min) as each phase ended: ledger, raw, CRUD | " + " | ".join(
+        ", ".join(f"{loads[(mode, n)]:.2f}" if (mode, n) in loads else "–" for mode in MODES) for n in levels) + " |")
     if len(levels) > 1:
         lines.append("")
         lines.append(f"Scaling from 1 to {levels[-1]} clients: " + ", ".join(
@@ -368,6 +404,11 @@ def render(run: dict[str, Any]) -> str:
             f"{sum(int(x['opened'] or 0) for x in pools)} opened in all); {p['server_connections']} "
             f"connections of the run open on the server during the phase; {errors} refused pairs; client CPU "
             f"{sum(c['cpu'] for c in p['clients_detail']):.1f} s.")
+    for p in phases:
+        if p["mode"] == "crud":
+            lines.append(f"- CRUD, {p['clients']} client{'s' if p['clients'] > 1 else ''}: {p['pairs']:,} pairs, "
+                         f"{sum(c['errors'] for c in p['clients_detail'])} refused; client CPU "
+                         f"{sum(c['cpu'] for c in p['clients_detail']):.1f} s.")
     lines.append(f"- one ledger pair writes {plan['rows_per_pair']} events in 3 transactions "
                  f"(request 2, issue 3, receive 4; plus a snapshot per 100 events of an organization or member).")
     lines.append("- every save of the event store (eventsourcing's PostgreSQL recorder) takes an EXCLUSIVE lock "
@@ -405,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         log(f"schema {schema}: building the tree and members")
         plan = build(schema)
-        run["plan"] = {k: v for k, v in plan.items() if k not in ("members", "branches")}
+        run["plan"] = {k: v for k, v in plan.items() if k not in ("members", "branches", "crud_tokens")}
         log(f"one pair writes {plan['rows_per_pair']} events (mean state {plan['state_bytes']} bytes); "
             f"members per client {[len(plan['members'][c]) for c in COMMITTEES]}")
         phases = []

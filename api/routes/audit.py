@@ -1,5 +1,6 @@
 """For auditors: the event stream itself, and a verification of every view against a
-re-derivation from the events. The whole stream is read by operators of a root."""
+re-derivation from the events (with how far the views checked trail the log). The whole
+stream is read by operators of a root."""
 
 from __future__ import annotations
 
@@ -48,4 +49,6 @@ def verify(services: ServicesDep, operator: CurrentOperator) -> Any:
     check_root_auditor(services, operator)
     result = services.engine.verify()
     return {"ok": result["ok"], "events": result["events"], "position": result["position"],
-            "mismatch_count": result["mismatch_count"], "mismatches": result["mismatches"]}
+            "mismatch_count": result["mismatch_count"], "mismatches": result["mismatches"],
+            # the views were checked as they stood at `position`: how far that trails the log
+            "lag": services.engine.lag(result["position"])}

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import Operator
 from api.idempotency import IdempotentRoute
 from api.services import Services
 from domain.jurisdiction import Jurisdiction
 
-MinPosition = Annotated[int | None, Query(ge=0, le=2**53,
-                                          description="answer once the views have applied this position")]
+
+async def views_reached(
+    request: Request,
+    min_position: Annotated[int | None, Query(ge=0, le=2**53,
+                                              description="answer once the views have applied this position")] = None,
+) -> int | None:
+    """Wait for the views to apply `min_position` before the route runs: on the event loop,
+    so that a read waiting holds no thread of the pool that runs routes and no connection
+    (503 `not_ready` after LEDGER_READ_WAIT_SECONDS, or at once when LEDGER_READ_WAITERS
+    reads wait already). Declared after the operator, it runs once the caller is known."""
+    if min_position:
+        services: Services = request.app.state.services
+        await services.reached(min_position)
+    return min_position
+
+
+MinPosition = Annotated[int | None, Depends(views_reached)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
 

@@ -4,7 +4,7 @@ overdue lists."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 
@@ -88,8 +88,8 @@ def roster(
 def overdue(
     code: str, services: ServicesDep, operator: CurrentOperator,
     on: Annotated[date | None, Query()] = None,
-    kind: Annotated[str | None, Query(description="overdue_letter, unreturned_receipt, "
-                                                  "unreturned_certificate or inactive_6m")] = None,
+    kind: Annotated[Literal["overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m"] | None,
+                    Query()] = None,
     limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     check_within(services, operator, code)

@@ -4,7 +4,7 @@ side on transfers addressed into its subtree; both sides may read a transfer."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 
@@ -57,7 +57,7 @@ def list_transfers(
     organization_code: Annotated[str | None, Query()] = None,
     letter_no: Annotated[str | None, Query()] = None,
     registration_no: Annotated[str | None, Query()] = None,
-    direction: Annotated[str, Query(description="in, out or both")] = "both",
+    direction: Annotated[Literal["in", "out", "both"], Query(description="in, out or both")] = "both",
     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     code = organization_code or operator.organization_code

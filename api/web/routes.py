@@ -11,6 +11,7 @@ a page that waits (like `min_position`) until the views show the change.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,7 +28,7 @@ from starlette.responses import RedirectResponse, Response
 
 from api.deps import Operator, ServicesDep
 from api.errors import STATUS_BY_CODE, ApiError
-from api.routes.common import check_within, rights
+from api.routes.common import MinPosition, check_within, rights
 from api.routes.members import MEMBER_ROLES, check_member_visible, member_public
 from api.routes.members import history as member_history
 from api.routes.transfers import TRANSFER_ROLES, check_visible
@@ -49,7 +50,8 @@ from api.web.session import (
     set_cookie,
 )
 from domain.errors import LedgerError, ValidationError
-from domain.member import validate_month
+from domain.identifiers import parse_iso_date, validate_code, validate_month, validate_registration_no
+from domain.text import check_incoming
 from domain.transfer import BASES, EVIDENCE_KINDS, REASONS
 
 log = logging.getLogger("api.web")
@@ -111,15 +113,39 @@ def sign_in_redirect(request: Request) -> Response:
     return response
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def check_incoming_request(request: Request) -> None:
+    """Every string of a page's request (path parameters, query parameters, form fields)
+    is one line of text: no lone surrogate, NUL or other control character, tab and line
+    breaks included (domain/text.py), as the API's boundary checks its requests
+    (api/boundary.py). A refusal names the field, never the value."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str):
+            check_incoming(value, f"path parameter {name}", single_line=True)
+    for name, value in request.query_params.multi_items():
+        check_incoming(name, "a query parameter's name", single_line=True)
+        check_incoming(value, name, single_line=True)
+    content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if request.method == "POST" and content_type in FORM_TYPES:
+        for name, field in (await request.form()).multi_items():
+            check_incoming(name, "a form field's name", single_line=True)
+            if isinstance(field, str):
+                check_incoming(field, name, single_line=True)
+
+
 class WebRoute(APIRoute):
-    """Turns refusals into pages (never a traceback), adds security headers and keeps
-    the language a `?lang=` asked for."""
+    """Checks every string of the request first (`check_incoming_request`), turns refusals
+    into pages (never a traceback), adds security headers and keeps the language a
+    `?lang=` asked for."""
 
     def get_route_handler(self) -> Any:
         handler = super().get_route_handler()
 
         async def page(request: Request) -> Response:
             try:
+                await check_incoming_request(request)
                 response = await handler(request)
             except SignInRequired:
                 response = sign_in_redirect(request)
@@ -154,23 +180,23 @@ routes = APIRouter(prefix="/web", include_in_schema=False, route_class=WebRoute)
 # --- input helpers -------------------------------------------------------------------------
 
 def parse_day(text: str | None, field: str) -> date | None:
+    """A date field: YYYY-MM-DD in ASCII digits, or None when left empty."""
     text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(f"{field} must be a date YYYY-MM-DD") from None
+    return parse_iso_date(text, field) if text else None
+
+
+_WHOLE_NUMBER = re.compile("[0-9]{1,9}", re.ASCII)
 
 
 def parse_int(text: str | None, field: str, default: int) -> int:
+    """A whole-number field in ASCII digits (`int()` also reads other scripts' digits,
+    signs and underscores), or `default` when left empty."""
     text = (text or "").strip()
     if not text:
         return default
-    try:
-        return int(text)
-    except ValueError:
-        raise ValidationError(f"{field} must be a whole number") from None
+    if _WHOLE_NUMBER.fullmatch(text) is None:
+        raise ValidationError(f"{field} must be a whole number")
+    return int(text)
 
 
 def done(path: str, position: int, **params: Any) -> Response:
@@ -192,7 +218,6 @@ def chosen_org(request: Request, services: Services, operator: Operator, org: st
     return code
 
 
-MinPosition = Annotated[int | None, Query(ge=0, le=2**53)]
 FormText = Annotated[str, Form(max_length=500)]
 
 
@@ -451,7 +476,9 @@ def request_transfer(request: Request, services: ServicesDep, operator: WebOpera
     evidence = ({"kind": evidence_kind, "reference": evidence_reference.strip()}
                 if evidence_kind or evidence_reference.strip() else None)
     recorded = services.ledger.request_transfer(
-        registration_no.strip(), to_organization_code.strip(), reason=reason, basis=basis, evidence=evidence,
+        validate_registration_no(registration_no.strip()),
+        validate_code(to_organization_code.strip(), "to_organization_code"), reason=reason, basis=basis,
+        evidence=evidence,
         performance_record=performance_record.strip() or None,
         probation_override_reason=probation_override_reason.strip() or None,
         actor=operator.actor, on=parse_day(on, "on"), request_id=operator.request_id,
@@ -483,7 +510,7 @@ def transfer_action(request: Request, transfer_id: str, action: str, services: S
     elif action == "cancel":
         recorded = ledger.cancel_transfer(transfer_id, reason, **common)
     elif action == "receive":
-        recorded = ledger.receive_member(transfer_id, organization_code.strip(),
+        recorded = ledger.receive_member(transfer_id, validate_code(organization_code.strip(), "organization_code"),
                                          late_certificate.strip() or None, **common)
     elif action == "reject":
         recorded = ledger.reject_transfer(transfer_id, reason, **common)

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from domain.base import Context
 from domain.errors import NotFound
+from domain.identifiers import uuid_key
 from domain.ledger.rules import check_scope, jurisdiction
 from domain.ledger.session import Recorded, Session
 from domain.operator import Operator
 
 
 def get(session: Session, operator_id: str) -> Operator:
-    try:
-        key = UUID(str(operator_id))
-    except ValueError:
-        raise NotFound(f"operator {operator_id!r} is not in the ledger") from None
+    key = uuid_key(operator_id)
+    if key is None:
+        raise NotFound(f"operator {operator_id!r} is not in the ledger")
     return session.get(key, Operator, f"operator {operator_id!r}")
 
 

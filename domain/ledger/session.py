@@ -20,7 +20,15 @@ from eventsourcing.domain import DomainEventProtocol
 from domain.base import LedgerAggregate
 from domain.certificate import Certificate
 from domain.errors import NotFound, ValidationError
-from domain.identifiers import certificate_id, member_id, organization_id
+from domain.identifiers import (
+    certificate_id,
+    is_certificate_no,
+    is_code,
+    member_id,
+    organization_id,
+    registration_key,
+    uuid_key,
+)
 from domain.member import Member
 from domain.organization import COMMITTEE_KINDS, Organization
 from domain.transfer import Transfer
@@ -94,26 +102,32 @@ class Session:
         """The aggregate's stored events and those this session has added to it."""
         return [*self.source.stored_events(aggregate.id), *aggregate.pending_events]
 
+    # Lookups: a key that can't be an identifier (not ASCII, a trailing newline, a lone
+    # surrogate) names nothing in the ledger.
+
     def org(self, code: str) -> Organization:
         if not isinstance(code, str) or not code:
             raise ValidationError("an organization code is required")
+        if not is_code(code):
+            raise NotFound(f"organization {code!r} is not in the ledger")
         return self.get(organization_id(code), Organization, f"organization {code!r}")
 
     def member(self, registration_no: str) -> Member:
-        number = (registration_no or "").strip().upper() if isinstance(registration_no, str) else ""
+        number = registration_key(registration_no)
+        if number is None:
+            raise NotFound(f"member {registration_no!r} is not in the ledger")
         return self.get(member_id(number), Member, f"member {registration_no!r}")
 
     def transfer(self, transfer_id: str) -> Transfer:
-        try:
-            key = UUID(str(transfer_id))
-        except ValueError:
-            raise NotFound(f"transfer {transfer_id!r} is not in the ledger") from None
+        key = uuid_key(transfer_id)
+        if key is None:
+            raise NotFound(f"transfer {transfer_id!r} is not in the ledger")
         return self.get(key, Transfer, f"transfer {transfer_id!r}")
 
     def certificate(self, certificate_no: str) -> Certificate:
-        return self.get(
-            certificate_id(str(certificate_no)), Certificate, f"certificate {certificate_no!r}"
-        )
+        if not is_certificate_no(certificate_no):
+            raise NotFound(f"certificate {certificate_no!r} is not in the ledger")
+        return self.get(certificate_id(certificate_no), Certificate, f"certificate {certificate_no!r}")
 
     def chain(self, org: Organization) -> list[Organization]:
         """The organization and its ancestors, nearest first."""

@@ -609,21 +609,34 @@ def test_member_create_refusals(api: Api, case: str, code: str) -> None:
     refused(api, lambda: api.client("xw_admin").post("/v1/members", body), code)
 
 
-def test_an_unknown_member_is_refused_like_one_outside(api: Api) -> None:
-    """A registration number can be guessed: an operator learns nothing from the refusal
-    of one the ledger does not know (domain/jurisdiction.py)."""
+def test_get_unknown_member_is_404_at_a_root(api: Api) -> None:
+    """A root department's operator holds the whole tree: a number the ledger does not
+    know is `not_found` (API.md: 404 unknown)."""
+    unknown = make_registration_no("320102", date(1999, 1, 1), 999)
+    admin = api.client("admin")
+    assert_problem(admin.get(f"/v1/members/{unknown}"), "not_found")
+    assert_problem(admin.get(f"/v1/members/{unknown}/history"), "not_found")
+    assert_problem(admin.get("/v1/members/garbage"), "not_found")
+    refused(api, lambda: admin.post(f"/v1/members/{unknown}/confirm"), "not_found")
+    refused(api, lambda: admin.post(f"/v1/members/{unknown}/dues", {"month": "2026-10", "amount": "1.00"}),
+            "not_found")
+
+
+def test_below_a_root_an_unknown_member_is_refused_like_one_outside(api: Api) -> None:
+    """A registration number can be guessed: an operator below a root learns nothing from
+    the refusal of one the ledger does not know (domain/jurisdiction.py)."""
     unknown = make_registration_no("320102", date(1999, 1, 1), 999)
     elsewhere = full_member(api, "SC-C1-B1")
-    admin = api.client("admin")
+    clerk = api.client("xw_clerk")
     for number in (unknown, elsewhere):
-        words = {assert_problem(admin.get(f"/v1/members/{number}"), "out_of_jurisdiction")["detail"],
-                 assert_problem(admin.get(f"/v1/members/{number}/history"), "out_of_jurisdiction")["detail"],
-                 refused(api, lambda n=number: admin.post(f"/v1/members/{n}/confirm"), "out_of_jurisdiction")["detail"],
-                 refused(api, lambda n=number: admin.post(f"/v1/members/{n}/dues",
+        words = {assert_problem(clerk.get(f"/v1/members/{number}"), "out_of_jurisdiction")["detail"],
+                 assert_problem(clerk.get(f"/v1/members/{number}/history"), "out_of_jurisdiction")["detail"],
+                 refused(api, lambda n=number: clerk.post(f"/v1/members/{n}/confirm"), "out_of_jurisdiction")["detail"],
+                 refused(api, lambda n=number: clerk.post(f"/v1/members/{n}/dues",
                                                           {"month": "2026-10", "amount": "1.00"}),
                          "out_of_jurisdiction")["detail"]}
-        assert words == {f"member {number} is not within the jurisdiction of JS"}
-    assert_problem(admin.get("/v1/members/garbage"), "out_of_jurisdiction")
+        assert words == {f"member {number} is not within the jurisdiction of XW-C1"}
+    assert_problem(clerk.get("/v1/members/garbage"), "out_of_jurisdiction")
 
 
 def test_confirm_makes_a_probationary_member_full(api: Api) -> None:
