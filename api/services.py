@@ -28,7 +28,7 @@ from api.idempotency import setup as setup_idempotency
 from domain.ledger import Ledger
 from domain.settings import Settings
 from projections.db import ViewDatabase
-from projections.engine import ProjectionEngine
+from projections.engine import InlineViews, ProjectionEngine
 from projections.queries import Queries
 
 log = logging.getLogger("api")
@@ -196,6 +196,9 @@ class Services:
         self.engine = ProjectionEngine(self.ledger, ViewDatabase(settings.database_url))
         self.inline = settings.projections == "inline"
         if self.inline:
+            # The views are written in the transaction of each command's save; a save the
+            # engine could not apply inline (another process wrote first) is caught up after.
+            self.ledger.transaction_hook = InlineViews(self.engine)
             self.ledger.on_saved.append(self._bring_views_up_to_date)
             self.engine.catch_up()
             self.engine.start()  # also follows what other processes record
@@ -213,11 +216,13 @@ class Services:
         with self.pool.connection() as db:
             setup_idempotency(db)
 
-    def _bring_views_up_to_date(self, _: int) -> None:
+    def _bring_views_up_to_date(self, position: int) -> None:
         """After a command: the command is saved whatever happens here. A failure to
         project it is tried again once at once (a view connection the database dropped is
         replaced then), else logged and left to the engine's thread, which retries until it
         succeeds: reads that need it wait for that (or answer 503 after the wait)."""
+        if self.engine.position >= position:
+            return  # applied in the save's own transaction
         for attempt in (1, 2):
             try:
                 self.engine.catch_up()

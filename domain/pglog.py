@@ -189,7 +189,9 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     def _insert_in(self, conn: Connection[DictRow], stored_events: Sequence[StoredEvent],
                    **kwargs: Any) -> tuple[list[int], str, bool]:
         """Returns the notification ids, the transaction's id, and whether the rows were
-        visible to readers right after the commit."""
+        visible to readers right after the commit. The lock, the INSERT and the release go
+        in one round trip (pipeline mode); the seams after the INSERT run in the transaction
+        out of pipeline mode; the commit, then a first look at the horizon."""
         failure: Exception | None = None
         rows: list[DictRow] = []
         assigned: str | None = None
@@ -197,44 +199,45 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
         ]
-        with conn.cursor() as checking:
+        with conn.transaction():
             with conn.pipeline() as pipeline:
-                with conn.transaction():
-                    with conn.cursor() as curs:
-                        self._insert_events(curs, stored_events, **kwargs)  # the library's seam
-                    with conn.cursor() as setting, conn.cursor() as locking, conn.cursor() as inserting, \
-                            conn.cursor() as unlocking:
-                        try:
-                            setting.execute(self.lock_timeout_statement, prepare=True)
-                            setting.execute(self.notify_statement)
-                            locking.execute(self.insert_lock_statement, (self.insert_lock_key,), prepare=True)
-                            inserting.execute(self.insert_events_statement, (pg_stored_events,))
-                            unlocking.execute(self.insert_unlock_statement, (self.insert_lock_key,), prepare=True)
-                            pipeline.sync()
-                            lock_row = locking.fetchone()
-                            assigned = lock_row["assigned"] if lock_row is not None else None
-                            rows = inserting.fetchall()
-                        except Exception as error:  # raised once out of the pipeline (psycopg warns otherwise)
-                            failure = error
-                        if failure is None and assigned is not None:
-                            # The transaction wrote before it took the lock: its transaction id may
-                            # be older than ids drawn meanwhile by others, so the orders would differ.
-                            failure = ProgrammingError(
-                                "a save wrote to the database before drawing its notification ids")
-                            raise Rollback
-                        if failure is None:
-                            self._inserted(conn)
-                if failure is None and rows:
-                    # Sent with the COMMIT, in its round trip.
-                    checking.execute(self.visible_statement, (rows[0]["transaction_id"],), prepare=True)
+                with conn.cursor() as curs:
+                    self._insert_events(curs, stored_events, **kwargs)  # the library's seam
+                with conn.cursor() as setting, conn.cursor() as locking, conn.cursor() as inserting, \
+                        conn.cursor() as unlocking:
+                    try:
+                        setting.execute(self.lock_timeout_statement, prepare=True)
+                        setting.execute(self.notify_statement)
+                        locking.execute(self.insert_lock_statement, (self.insert_lock_key,), prepare=True)
+                        inserting.execute(self.insert_events_statement, (pg_stored_events,))
+                        unlocking.execute(self.insert_unlock_statement, (self.insert_lock_key,), prepare=True)
+                        pipeline.sync()
+                        lock_row = locking.fetchone()
+                        assigned = lock_row["assigned"] if lock_row is not None else None
+                        rows = inserting.fetchall()
+                    except Exception as error:  # raised once out of the pipeline (psycopg warns otherwise)
+                        failure = error
+            if failure is None and assigned is not None:
+                # The transaction wrote before it took the lock: its transaction id may
+                # be older than ids drawn meanwhile by others, so the orders would differ.
+                failure = ProgrammingError("a save wrote to the database before drawing its notification ids")
             if failure is not None:
-                raise failure
-            if len(rows) != len(stored_events):
-                msg = f"Couldn't get all notification IDs (got {len(rows)}, expected {len(stored_events)})"
-                raise ProgrammingError(msg)
-            visible = checking.fetchone()
+                raise Rollback
+            self._inserted(conn)
+            self._within(conn, [row["notification_id"] for row in rows], **kwargs)
+        if failure is not None:
+            raise failure
+        if len(rows) != len(stored_events):
+            msg = f"Couldn't get all notification IDs (got {len(rows)}, expected {len(stored_events)})"
+            raise ProgrammingError(msg)
+        visible = conn.execute(self.visible_statement, (rows[0]["transaction_id"],), prepare=True).fetchone()
         return ([row["notification_id"] for row in rows], rows[0]["transaction_id"],
                 bool(visible and visible["visible"]))
+
+    def _within(self, conn: Connection[DictRow], notification_ids: list[int], **kwargs: Any) -> None:
+        """Called inside the save's transaction after its INSERT, out of pipeline mode,
+        before the commit, with the ids drawn: work that commits with the events (a seam
+        for subclasses: domain/ledger/recorders.py writes the inline views here)."""
 
     def _inserted(self, conn: Connection[DictRow]) -> None:
         """Called inside the save's transaction after its INSERT, before the commit (a

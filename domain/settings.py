@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # How long a request holding an Idempotency-Key is taken to be still running: past it
     # (or at once when its process is known dead), a retry with the same key takes it over.
     idempotency_lease_seconds: float = 30.0
+    # How many aggregates a ledger process keeps in memory to decide commands on.
+    aggregate_cache: int = 10_000
     # How many reads may wait for the views at once; the next answers 503 at once.
     read_waiters: int = 100
 
@@ -38,6 +40,7 @@ class Settings(BaseSettings):
         env = store_env(self.database_url, create_tables=self.create_tables)
         env["LEDGER_ID_KEY"] = self.id_key.get_secret_value()
         env["LEDGER_TIMEZONE"] = self.timezone
+        env["LEDGER_AGGREGATE_CACHE"] = str(self.aggregate_cache)
         return env
 
 
@@ -61,7 +64,7 @@ def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             # Saves without eventsourcing's table lock; readers see the log in id order,
             # held back at a transaction still in flight (domain/pglog.py).
-            "APPLICATION_RECORDER_TOPIC": "domain.pglog:PostgresLogRecorder",
+            "APPLICATION_RECORDER_TOPIC": "domain.ledger.recorders:PostgresRecorder",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),

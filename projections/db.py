@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 import psycopg
 from psycopg import sql as pgsql
+from psycopg.rows import tuple_row
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class ViewDatabase:
     """A single connection used by one thread at a time (the engine serializes access)."""
 
     kind: str
+    # Inside a transaction this object did not begin (`within()`): `transaction()` adds none.
+    _outer = False
+    _row_factory: Any = None  # a connection's own, while `within()` has it
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -133,6 +137,48 @@ class ViewDatabase:
         self._forget_tables()
         self._reading, self._exported = False, None
         self._connect()
+
+    @classmethod
+    def within(cls, connection: Any, like: ViewDatabase) -> ViewDatabase:
+        """The views of `like`'s database on another connection to it (a `sqlite3` or a
+        `psycopg` one) that is inside a transaction already, such as the event store's
+        while it saves: what is written here commits or rolls back with that transaction.
+        Call `release()` before the connection goes back to its owner."""
+        db = cls.__new__(cls)
+        db.url, db.kind, db._outer = like.url, like.kind, True
+        db._types, db._staged, db._reading, db._exported = {}, set(), False, None
+        if like.kind == "postgres":
+            db.schema = like.schema
+            db._pg = connection
+            db._row_factory = connection.row_factory
+            connection.row_factory = tuple_row
+            if db.schema:  # until the transaction ends
+                connection.execute(pgsql.SQL("SET LOCAL search_path TO {}").format(pgsql.Identifier(db.schema)))
+            connection.execute("SET LOCAL jit = off")
+        else:
+            db._sqlite = connection
+        return db
+
+    def release(self) -> None:
+        """Give a connection taken by `within()` back as it was."""
+        if self._outer and self.kind == "postgres":
+            self._pg.row_factory = self._row_factory
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: what fails inside is undone, and the transaction goes on."""
+        if self.kind == "postgres":
+            with self._pg.transaction():
+                yield
+            return
+        self._sqlite.execute("SAVEPOINT views")
+        try:
+            yield
+        except BaseException:
+            self._sqlite.execute("ROLLBACK TO SAVEPOINT views")
+            self._sqlite.execute("RELEASE SAVEPOINT views")
+            raise
+        self._sqlite.execute("RELEASE SAVEPOINT views")
 
     @classmethod
     def scratch(cls) -> ViewDatabase:
@@ -277,6 +323,9 @@ class ViewDatabase:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All or nothing: the views and the tracking position commit together."""
+        if self._outer:  # the owner of the connection commits or rolls back
+            yield
+            return
         if self.kind == "postgres":
             try:
                 with self._pg.transaction():

@@ -167,6 +167,7 @@ class ProjectionEngine:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._set_aside: list[str] = []  # tables the writer drops between batches (SQLite rebuild)
+        self._dirty = False  # an apply inside a save failed: the caches reload after it
         # A batch failed and the caches could not be reloaded from the database then: they
         # are, with a new connection if the old one is dead, before the next batch.
         self._unsettled = False
@@ -344,6 +345,51 @@ class ProjectionEngine:
             self.applied += count
             self._moved()
             return count
+
+    def apply_within(self, connection: Any, saved: list[tuple[int, Any]], before: int) -> tuple[int, int] | None:
+        """Apply events being saved to the views in the transaction that saves them, on its
+        connection (`connection`, see ViewDatabase.within), with the tracking position:
+        `saved` are the domain events with their notification ids, in order, and `before` the
+        greatest id below the first of them. Returns (position, count) once applied, for
+        `settle()` after the commit; None when they are left to the next catch-up after the
+        commit: other events came first (`before` beyond this engine's position, or the
+        stored position moved), or applying failed (logged; undone to a savepoint, the
+        caches reload at `settle()`). Call with the engine's lock held, until `settle()`."""
+        if not saved or before != self.position:  # -1: the recorder can't tell (domain/ledger/recorders.py)
+            return None
+        db = ViewDatabase.within(connection, self.db)
+        try:
+            if db.scalar(self._lock_tracking, (TRACKING_NAME,)) != self.position:
+                return None
+            end = saved[-1][0]
+            try:
+                with db.savepoint():
+                    for position, event in saved:
+                        for view, handler in self._handlers(type(event)):
+                            handler(view, event, position, db)
+                    for table in self.tables:
+                        table.flush(db)
+                    for counters in self.counters:
+                        counters.flush(db)
+                    db.execute("UPDATE proj_tracking SET position = ? WHERE name = ?", (end, TRACKING_NAME))
+            except Exception:
+                log.exception("the views could not apply the events being saved; they catch up after the commit")
+                self._dirty = True
+                return None
+            return end, len(saved)
+        finally:
+            db.release()
+
+    def settle(self, applied: tuple[int, int] | None, committed: bool) -> None:
+        """After the transaction of `apply_within()`: the position moves on with a commit;
+        after a rollback (or a failed apply) the caches reload from the stored views."""
+        if committed and applied is not None and not self._dirty:
+            self.position = applied[0]
+            self.applied += applied[1]
+            self._moved()
+        elif applied is not None or self._dirty:
+            self._dirty = False
+            self._recover()
 
     def catch_up(
         self, until: int | None = None, progress: Progress | None = None, batch_size: int | None = None,
@@ -676,3 +722,39 @@ class ProjectionEngine:
                                            "live": left.get(key), "rebuilt": right.get(key)})
         return {"ok": total == 0, "position": position, "events": events,
                 "mismatch_count": total, "mismatches": mismatches}
+
+
+class InlineViews:
+    """The views kept in the event store's own transaction: installed as the Ledger's
+    `transaction_hook` (domain/ledger/recorders.py) by a process whose views are inline.
+    The engine's lock is taken before the save's transaction begins (the engine's own
+    order: its lock, then the database's) and held to the commit or rollback, so its
+    background catch-up waits meanwhile."""
+
+    def __init__(self, engine: ProjectionEngine) -> None:
+        self.engine = engine
+        self._held = False
+        self._applied: tuple[int, int] | None = None
+
+    def begin(self) -> None:
+        self.engine._lock.acquire()
+        self._held, self._applied = True, None
+
+    def in_transaction(self, connection: Any, saved: list[tuple[int, Any]], before: int) -> None:
+        if self._held:
+            self._applied = self.engine.apply_within(connection, saved, before)
+
+    def committed(self) -> None:
+        self._end(committed=True)
+
+    def rolled_back(self) -> None:
+        self._end(committed=False)
+
+    def _end(self, committed: bool) -> None:
+        if not self._held:
+            return
+        try:
+            self.engine.settle(self._applied, committed)
+        finally:
+            self._held, self._applied = False, None
+            self.engine._lock.release()

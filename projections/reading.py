@@ -31,6 +31,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 from psycopg.rows import tuple_row
 
+from domain.ledger import recorders
 from domain.pglog import PostgresLogRecorder
 
 Page = Sequence[Any]  # Notification objects, or tuples (id, originator_id, version, topic, state)
@@ -62,7 +63,7 @@ class NotificationReader:
         self.recorder = recorder
         self.skip_topics = tuple(skip_topics)
         self.sqlite = (
-            type(recorder) is SQLiteApplicationRecorder
+            type(recorder) in (SQLiteApplicationRecorder, recorders.SQLiteRecorder)
             and getattr(recorder.datastore, "originator_id_type", None) == "uuid"
         )
         self.postgres = type(recorder) is PostgresApplicationRecorder or isinstance(recorder, PostgresLogRecorder)

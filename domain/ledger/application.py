@@ -1,0 +1,574 @@
+"""The Ledger application: every use case of DOMAIN.md §3-§7 as one atomic save.
+
+Each public command builds its context (who, when), then runs a use case (the modules
+beside this one: organizations, members, transfers, certificates, operators) on a
+`Session`: the use case checks every rule (raising a `LedgerError` before any event is
+saved) and acts on the session's working copies; the Ledger saves all touched aggregates
+at once. A concurrent change to any of them makes the store refuse the save; the command
+is then judged again from a fresh state, so the loser of a race is judged by the rules
+against the winner's result (e.g. "already received") or, after repeated collisions,
+refused with `conflict`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.utils import Environment
+
+from domain.base import SYSTEM, Actor, Context, LedgerAggregate
+from domain.certificate import Certificate
+from domain.commandkey import CommandKey, next_command_key
+from domain.errors import Conflict, FutureDate, LedgerError, ValidationError
+from domain.identifiers import validate_registration_no
+from domain.jurisdiction import Jurisdiction
+from domain.ledger import certificates, members, operators, organizations, transfers
+from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
+from domain.ledger.recorders import IN_TRANSACTION, RECORDERS
+from domain.ledger.session import Recorded, Session
+from domain.ledger.writer import GroupWriter, Unit
+from domain.member import Member, validate_month
+from domain.operator import Operator, new_token, operator_id_for
+from domain.organization import Organization
+from domain.transcodings import TRANSCODINGS
+from domain.transfer import DEFAULT_VALID_DAYS, Transfer
+
+# The batch (see `Ledger.batch`) the commands of this thread are gathered into, if any.
+_BATCH = threading.local()
+
+Command = Callable[[Session], Recorded]
+
+
+class TransactionHook(Protocol):
+    """Work done in the transaction of each save of the Ledger's commands: `begin()` before
+    the transaction, then `in_transaction()` (unless the save fails before its insert),
+    then `committed()` or `rolled_back()`."""
+
+    def begin(self) -> None:
+        """A save is about to begin (e.g. take the locks the work needs, before the store's)."""
+
+    def in_transaction(self, connection: Any, saved: list[tuple[int, Any]], before: int) -> None:
+        """Inside the transaction, after the insert: the events with their positions, in
+        order, and the greatest position before them (see domain/ledger/recorders.py)."""
+
+    def committed(self) -> None:
+        """The transaction committed."""
+
+    def rolled_back(self) -> None:
+        """The transaction rolled back (or its end is unknown)."""
+
+
+class _CachedSource:
+    """A session's aggregates, from the Ledger's cache of current aggregates: working copies
+    for commands, the cached objects themselves for reads that change nothing."""
+
+    def __init__(self, ledger: Ledger, copies: bool = True) -> None:
+        self.ledger, self.cache, self.copies = ledger, ledger.cache, copies
+        self.id_key = ledger._id_key
+
+    def load(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        return self.cache.copy(aggregate_id) if self.copies else self.cache.get(aggregate_id)
+
+    def is_stored(self, aggregate_id: UUID) -> bool:
+        if aggregate_id in self.cache:
+            return True
+        return bool(self.ledger.recorder.select_events(aggregate_id, desc=True, limit=1))
+
+    def stored_events(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
+        return self.ledger.aggregate_events(aggregate_id)
+
+
+class Ledger(Application[UUID]):
+    """The transfer ledger. Configure the store with eventsourcing's environment
+    (`domain.settings.Settings.event_store_env()` builds it from LEDGER_DATABASE_URL);
+    `LEDGER_ID_KEY` (a secret) keys the digests that keep resident ID numbers unique."""
+
+    name = "ledger"
+    snapshotting_intervals = {Organization: 100, Member: 100}  # noqa: RUF012
+    # The aggregates commands are decided on are kept by `self.cache` (domain/ledger/cache.py),
+    # which follows the store's log; the repository only loads what the cache misses.
+
+    def __init__(
+        self, env: dict[str, str] | None = None, *, today: Callable[[], date] | None = None
+    ) -> None:
+        super().__init__(env)
+        key = self.env.get("LEDGER_ID_KEY") or ""
+        if len(key) < 16:
+            raise ValueError("LEDGER_ID_KEY must be set to a secret of at least 16 characters")
+        self._id_key = key.encode()
+        zone = ZoneInfo(self.env.get("LEDGER_TIMEZONE") or "Asia/Shanghai")
+        self._today = today or (lambda: datetime.now(zone).date())
+        # Called with the position of the last event after every save (e.g. to bring the
+        # embedded store's views up to date before the command returns).
+        self.on_saved: list[Callable[[int], None]] = []
+        # Given the events of each save inside its transaction (domain/ledger/recorders.py):
+        # e.g. to write the views with them, committed with the events.
+        self.transaction_hook: TransactionHook | None = None
+        self._committing = threading.local()
+        maxsize = int(self.env.get("LEDGER_AGGREGATE_CACHE") or DEFAULT_MAXSIZE)
+        self.cache = AggregateCache(self.recorder, self.mapper, self._load, maxsize)
+        self._source = _CachedSource(self)
+        self._reading = _CachedSource(self, copies=False)
+        # One group of commands is decided and saved at a time in this process, by one
+        # writer thread (domain/ledger/writer.py).
+        self._writing = threading.RLock()
+        self.writer = GroupWriter(self)
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        """The store's environment, with this package's recorders (they call a save's
+        `in_transaction` hook) unless another application recorder is named."""
+        found = super().construct_env(name, env)
+        recorder = RECORDERS.get(found.get("PERSISTENCE_MODULE") or "")
+        if recorder and not found.get("APPLICATION_RECORDER_TOPIC"):
+            found["APPLICATION_RECORDER_TOPIC"] = recorder
+        return found
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        for transcoding in TRANSCODINGS:
+            transcoder.register(transcoding)
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _notify(self, recordings: list[Any]) -> None:
+        hook = getattr(self._committing, "hook", None)
+        if hook is not None:  # called by `save()` once the events are committed
+            self._committing.hook = None
+            hook.committed()
+        if recordings and self.on_saved:
+            position = max(r.notification.id for r in recordings)
+            for callback in self.on_saved:
+                callback(position)
+
+    def today(self) -> date:
+        return self._today()
+
+    def context(
+        self, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None
+    ) -> Context:
+        today = self.today()
+        if on is None:
+            on = today
+        if not isinstance(on, date) or isinstance(on, datetime):
+            raise ValidationError("on must be a date (YYYY-MM-DD)")
+        if on > today:
+            raise FutureDate(f"effective date {on} is after today ({today})")
+        if on.year < 1900:
+            raise ValidationError("effective dates start in 1900")
+        return Context(on=on, actor=actor, **({"request_id": request_id} if request_id else {}))
+
+    def _load(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        try:
+            found: LedgerAggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found
+
+    def _session(self, absent: Collection[UUID] = ()) -> Session:
+        """A session for a command: working copies of current aggregates."""
+        self.cache.refresh()
+        return Session(self._source, absent)
+
+    def _reader(self) -> Session:
+        """A session for a read that changes nothing: the current aggregates themselves."""
+        self.cache.refresh()
+        return Session(self._reading)
+
+    def _save(self, pending: list[LedgerAggregate]) -> list[Any]:
+        """Save the aggregates at once; the cache then holds them. When the store refuses
+        (another process changed one of them first), the cache forgets them. With a
+        `transaction_hook`, the hook is given the events with their positions inside the
+        saving transaction, and told whether it committed."""
+        hook = self.transaction_hook
+        kwargs: dict[str, Any] = {}
+        if hook is not None:
+            events = [e for a in pending for e in a.pending_events]
+
+            def in_transaction(connection: Any, ids: list[int], before: int) -> None:
+                hook.in_transaction(connection, list(zip(ids, events, strict=True)), before)
+
+            kwargs[IN_TRANSACTION] = in_transaction
+            hook.begin()
+            self._committing.hook = hook
+        try:
+            recordings = self.save(*pending, **kwargs)
+        except IntegrityError:
+            self.cache.evict([a.id for a in pending])
+            raise
+        finally:
+            if getattr(self._committing, "hook", None) is not None:  # not committed
+                self._committing.hook = None
+                hook.rolled_back()  # type: ignore[union-attr]
+        self.cache.put(pending)
+        return recordings
+
+    def cache_info(self) -> dict[str, int]:
+        """The aggregate cache's size, bound (LEDGER_AGGREGATE_CACHE) and counts."""
+        return self.cache.info()
+
+    def _run(self, command: Command) -> Recorded:
+        if getattr(_BATCH, "ledger", None) is self:
+            return command(_BATCH.session)  # saved with the rest of the batch by `batch()`
+        # The key is taken here, in the caller's context (see domain/commandkey.py).
+        return self.writer.run(Unit(command, next_command_key()))
+
+    def _command_marker(self, key: UUID) -> CommandKey | None:
+        """The marker of a keyed command already recorded, if any."""
+        try:
+            marker: LedgerAggregate = self.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        return marker if isinstance(marker, CommandKey) else None
+
+    def batch(
+        self, commands: Sequence[Callable[[], object]], *, dry_run: bool = False,
+        on_error: Callable[[int, LedgerError], None] | None = None, absent: Collection[UUID] = (),
+    ) -> int:
+        """Run several commands (e.g. `lambda: ledger.import_member(...)`, one per row of an
+        import) as one atomic save. Each is judged by exactly the rules it has on its own,
+        against the state the earlier ones of the batch left. A refusal is raised, or given
+        to `on_error(index, error)` and the next command judged; either way nothing of the
+        batch is recorded, nor with `dry_run`. Keep batches to about a hundred aggregates.
+        `absent` may name aggregate ids the caller found missing from the store just before
+        (it spares a query each): should one exist by the time of the save, the store refuses
+        the save (ids are unique) and the batch is judged again without the hint.
+        Returns the position of the last event saved (0 if none)."""
+        hint = [set(absent)]
+
+        def judge(session: Session) -> Recorded:
+            overlay = getattr(session.source, "aggregates", {})
+            session.absent = hint[0] - overlay.keys() if hint[0] else ()
+            hint[0] = set()  # judged again: without the hint
+            _BATCH.session, _BATCH.ledger = session, self
+            refused = False
+            try:
+                for index, command in enumerate(commands):
+                    try:
+                        command()
+                    except LedgerError as error:
+                        if on_error is None:
+                            raise
+                        refused = True
+                        on_error(index, error)
+            finally:
+                _BATCH.session = _BATCH.ledger = None
+            if refused or dry_run:
+                session.by_id.clear()  # nothing of the batch is recorded
+            return Recorded(0)
+
+        return self.writer.run(Unit(judge, None if dry_run else next_command_key())).position
+
+    def close(self) -> None:
+        self.writer.stop()
+        super().close()
+
+    # --- organizations ------------------------------------------------------------------
+
+    def register_organization(
+        self, code: str, name: str, kind: str, parent_code: str | None, region: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: organizations.register(s, ctx, code, name, kind, parent_code, region))
+
+    def register_root(
+        self, code: str, name: str, region: str, *, on: date | None = None,
+        request_id: str | None = None,
+    ) -> Recorded:
+        return self.register_organization(
+            code, name, "department", None, region, on=on, request_id=request_id
+        )
+
+    def dissolve_organization(
+        self, code: str, successor_code: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: organizations.dissolve(s, ctx, code, successor_code))
+
+    def move_organization(
+        self, code: str, parent_code: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Whole-organization transfer (整建制转移): its members move with it."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: organizations.move(s, ctx, code, parent_code))
+
+    def file_month(
+        self, code: str, month: str,
+        *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> Recorded:
+        """Filing (报送) freezes a month and every earlier one for the subtree."""
+        ctx = self.context(actor, None, request_id)
+        validate_month(month)
+        if month >= f"{ctx.on:%Y-%m}":
+            raise ValidationError(f"{month} is not over yet: only a past month can be filed")
+        return self._run(lambda s: organizations.file_month(s, ctx, code, month))
+
+    # --- members ---------------------------------------------------------------------
+
+    def admit_member(
+        self, organization_code: str, *, name: str, id_card_no: str, gender: str,
+        birth_date: date, joined_on: date, category: str, household_region: str,
+        workplace: str | None = None, residence: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Admission (接收预备党员): a new probationary member with a new registration number."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.enroll(
+            s, ctx, event=Member.Admitted, registration_no=None,
+            organization_code=organization_code, id_card_no=id_card_no, status="probationary",
+            name=name, gender=gender, birth_date=birth_date, joined_on=joined_on,
+            category=category, household_region=household_region, workplace=workplace,
+            residence=residence,
+        ))
+
+    def import_member(
+        self, organization_code: str, *, registration_no: str | None, status: str, name: str,
+        id_card_no: str, gender: str, birth_date: date, joined_on: date, category: str,
+        household_region: str, workplace: str | None = None, residence: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Import from existing records, with the member's registration number (validated);
+        without one, the ledger gives a number as for an admission."""
+        ctx = self.context(actor, on, request_id)
+        number = validate_registration_no(registration_no) if registration_no is not None else None
+        return self._run(lambda s: members.enroll(
+            s, ctx, event=Member.Imported, registration_no=number,
+            organization_code=organization_code, id_card_no=id_card_no, status=status,
+            name=name, gender=gender, birth_date=birth_date, joined_on=joined_on,
+            category=category, household_region=household_region, workplace=workplace,
+            residence=residence,
+        ))
+
+    def confirm_member(
+        self, registration_no: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.confirm(s, ctx, registration_no))
+
+    def record_death(
+        self, registration_no: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.record_death(s, ctx, registration_no))
+
+    def record_leaving(
+        self, registration_no: str, reason: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Removal (expelled, withdrew, self-withdrawal) is always a clerk's explicit act."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.record_leaving(s, ctx, registration_no, reason))
+
+    def record_org_life(
+        self, registration_no: str, organization_code: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """Org life, recorded by the side that holds the member: at the member's own
+        organization or, for a certificate holder, at the host of a certificate valid that
+        day (or an organization below that host)."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.record_org_life(s, ctx, registration_no, organization_code))
+
+    def record_dues(
+        self, registration_no: str, month: str, amount: Any,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: members.record_dues(s, ctx, registration_no, month, amount))
+
+    # --- transfers ---------------------------------------------------------------------
+
+    def request_transfer(
+        self, registration_no: str, to_organization_code: str, *, reason: str, basis: str,
+        evidence: dict[str, str] | None = None, performance_record: str | None = None,
+        probation_override_reason: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.request(
+            s, ctx, registration_no, to_organization_code, reason=reason, basis=basis,
+            evidence=evidence, performance_record=performance_record,
+            probation_override_reason=probation_override_reason,
+        ))
+
+    def decline_transfer(
+        self, transfer_id: str, reason: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.decline(s, ctx, transfer_id, reason))
+
+    def issue_letter(
+        self, transfer_id: str, valid_days: int = DEFAULT_VALID_DAYS,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.issue_letter(s, ctx, transfer_id, valid_days))
+
+    def extend_letter(
+        self, transfer_id: str, valid_until: date,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        if not isinstance(valid_until, date):
+            raise ValidationError("valid_until must be a date")
+        return self._run(lambda s: transfers.extend_letter(s, ctx, transfer_id, valid_until))
+
+    def cancel_transfer(
+        self, transfer_id: str, reason: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.cancel(s, ctx, transfer_id, reason))
+
+    def reject_transfer(
+        self, transfer_id: str, reason: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.reject(s, ctx, transfer_id, reason))
+
+    def receive_member(
+        self, transfer_id: str, organization_code: str, late_certificate: str | None = None,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """The receipt: the member lands in a member-holding organization in the target's
+        subtree and changes organization of record, in this one save."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.receive(s, ctx, transfer_id, organization_code, late_certificate))
+
+    def return_receipt(
+        self, transfer_id: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """The receipt (回执) goes from the receiving committee straight to the sender."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: transfers.return_receipt(s, ctx, transfer_id))
+
+    # --- certificates ------------------------------------------------------------------
+
+    def issue_certificate(
+        self, registration_no: str, *, kind: str, purpose: str, valid_until: date,
+        host_organization_code: str | None = None, host_description: str | None = None,
+        contact_person: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: certificates.issue(
+            s, ctx, registration_no, kind=kind, purpose=purpose, valid_until=valid_until,
+            host_organization_code=host_organization_code, host_description=host_description,
+            contact_person=contact_person,
+        ))
+
+    def return_certificate(
+        self, certificate_no: str,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: certificates.return_(s, ctx, certificate_no))
+
+    # --- operators -----------------------------------------------------------------------
+
+    def grant_operator(
+        self, name: str, role: str, organization_code: str,
+        *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> tuple[Recorded, str]:
+        """A new operator, acting in `role` over `organization_code`'s subtree. Returns the
+        bearer token, which is stored nowhere: show it once."""
+        ctx = self.context(actor, None, request_id)
+        token = new_token()
+        recorded = self._run(lambda s: operators.grant(s, ctx, token, name, role, organization_code))
+        if recorded.code != str(operator_id_for(token)):  # granted by this key's first run
+            raise Conflict(
+                f"operator {recorded.code} was granted by the first run of this request, whose "
+                "answer (with the token, shown once) was lost: revoke it and grant another"
+            )
+        return recorded, token
+
+    def revoke_operator(
+        self, operator_id: str, *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, None, request_id)
+        return self._run(lambda s: operators.revoke(s, ctx, operator_id))
+
+    def operator(self, operator_id: str) -> Operator:
+        return operators.get(self._session(), operator_id)
+
+    def operator_for_token(self, token: str) -> Operator | None:
+        """The active operator a bearer token belongs to, or None."""
+        self.cache.refresh()
+        found = self._source.load(operator_id_for(token))
+        return found if isinstance(found, Operator) and found.active else None
+
+    # --- reading -----------------------------------------------------------------------
+
+    def organization(self, code: str) -> Organization:
+        return self._session().org(code)
+
+    def member(self, registration_no: str) -> Member:
+        return self._session().member(registration_no)
+
+    def transfer(self, transfer_id: str) -> Transfer:
+        return self._session().transfer(transfer_id)
+
+    def certificate(self, certificate_no: str) -> Certificate:
+        return self._session().certificate(certificate_no)
+
+    def ancestors(self, code: str) -> list[str]:
+        """The organization's code and its ancestors', nearest first."""
+        return self._reader().codes(code)
+
+    def is_within(self, code: str, ancestor_code: str) -> bool:
+        return ancestor_code in self.ancestors(code)
+
+    def jurisdiction(self, scope: str | None) -> Jurisdiction:
+        """The rights of an operator scoped to `scope` (domain/jurisdiction.py), for reads."""
+        return Jurisdiction(scope, self.ancestors)
+
+    def committee_of(self, code: str) -> str:
+        session = self._reader()
+        return session.committee_of(session.org(code)).code
+
+    def aggregate_events(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
+        return list(self.repository.event_store.get(aggregate_id))
+
+    def member_history(self, registration_no: str) -> list[DomainEventProtocol[UUID]]:
+        """The member's events and those of every transfer it was part of, in order."""
+        member = self.member(registration_no)
+        events = self.aggregate_events(member.id)
+        transfer_ids = {
+            e.transfer_id for e in events if isinstance(e, Member.TransferOpened)  # type: ignore[attr-defined]
+        }
+        for transfer_id in transfer_ids:
+            events.extend(self.aggregate_events(UUID(transfer_id)))
+        return sorted(events, key=lambda e: e.timestamp)  # type: ignore[attr-defined]
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def read_events(
+        self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()
+    ) -> Iterator[tuple[int, DomainEventProtocol[UUID]]]:
+        """Events after a global position, in order, read in pages (for projections,
+        exports and audits). Positions may have gaps."""
+        while True:
+            page = self.recorder.select_notifications(
+                start=after, limit=limit, topics=topics, inclusive_of_start=False
+            )
+            for notification in page:
+                yield notification.id, self.mapper.to_domain_event(notification)
+            if len(page) < limit:
+                return
+            after = page[-1].id

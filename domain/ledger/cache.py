@@ -1,0 +1,141 @@
+"""The aggregates commands are decided on, kept in memory and current.
+
+`AggregateCache` maps an aggregate id to the aggregate's current state, for at most
+`maxsize` aggregates (least recently used out first; `LEDGER_AGGREGATE_CACHE`). A miss loads
+the aggregate through the repository (snapshot and newer events) once. The cache follows
+the store's log instead of asking the store for each aggregate: `refresh()` reads, in one
+query, the events recorded after the cache's position (by this process or any other), and
+applies each one to its cached aggregate when it is that aggregate's next version (an event
+already applied is passed over; one that skips a version evicts the aggregate, which is
+loaded again when next needed). The Ledger puts its own saved aggregates in with `put()`.
+
+The cached objects are never handed out to be changed: a command works on copies
+(`copy()`), so a refused command leaves the cache as it was. Every method holds the
+cache's lock.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Mapper
+
+from domain.base import LedgerAggregate
+
+DEFAULT_MAXSIZE = 10_000
+# Events read in one query of `refresh()`; past this many pages at once the cache is cleared
+# instead (a bulk load by another process: reloading what is needed is cheaper).
+REFRESH_PAGE = 1000
+REFRESH_MAX_PAGES = 20
+
+
+class AggregateCache:
+    def __init__(
+        self, recorder: ApplicationRecorder, mapper: Mapper[UUID],
+        load: Callable[[UUID], LedgerAggregate | None], maxsize: int = DEFAULT_MAXSIZE,
+    ) -> None:
+        if maxsize < 1:
+            raise ValueError("the aggregate cache holds at least one aggregate")
+        self.recorder, self.mapper, self._load = recorder, mapper, load
+        self.maxsize = maxsize
+        self.lock = threading.RLock()
+        self._items: OrderedDict[UUID, LedgerAggregate] = OrderedDict()
+        self.position: int | None = None  # the last notification id followed
+        self.hits = self.misses = self.evictions = self.applied = self.refreshes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, aggregate_id: UUID) -> bool:
+        return aggregate_id in self._items
+
+    def get(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        """The cached aggregate itself (read it, never change it), loaded on a miss; None
+        if the store doesn't hold it."""
+        with self.lock:
+            if self.position is None:
+                self.refresh()  # the position to follow from, before anything is loaded
+            found = self._items.get(aggregate_id)
+            if found is not None:
+                self.hits += 1
+                self._items.move_to_end(aggregate_id)
+                return found
+            self.misses += 1
+            loaded = self._load(aggregate_id)
+            if loaded is not None:
+                self._keep(loaded)
+            return loaded
+
+    def copy(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        """A working copy of the current aggregate, to change."""
+        with self.lock:
+            found = self.get(aggregate_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def put(self, aggregates: Iterable[LedgerAggregate]) -> None:
+        """Aggregates just saved (their pending events collected): the current state."""
+        with self.lock:
+            for aggregate in aggregates:
+                cached = self._items.get(aggregate.id)
+                if cached is None or cached.version <= aggregate.version:
+                    self._keep(aggregate)
+
+    def evict(self, aggregate_ids: Iterable[UUID]) -> None:
+        with self.lock:
+            for aggregate_id in aggregate_ids:
+                if self._items.pop(aggregate_id, None) is not None:
+                    self.evictions += 1
+
+    def clear(self) -> None:
+        with self.lock:
+            self.evictions += len(self._items)
+            self._items.clear()
+
+    def refresh(self) -> int:
+        """Apply what the store recorded since the last refresh; returns the position."""
+        with self.lock:
+            self.refreshes += 1
+            if self.position is None:
+                self.position = self.recorder.max_notification_id() or 0
+                return self.position
+            for _ in range(REFRESH_MAX_PAGES):
+                page = self.recorder.select_notifications(
+                    start=self.position, limit=REFRESH_PAGE, inclusive_of_start=False
+                )
+                for notification in page:
+                    cached = self._items.get(notification.originator_id)  # type: ignore[arg-type]
+                    if cached is not None and notification.originator_version > cached.version:
+                        if notification.originator_version == cached.version + 1:
+                            event: Any = self.mapper.to_domain_event(notification)
+                            event.mutate(cached)
+                            self.applied += 1
+                        else:
+                            self.evict([cached.id])
+                if page:
+                    self.position = page[-1].id
+                if len(page) < REFRESH_PAGE:
+                    return self.position
+            # far behind: forget everything rather than read it all
+            latest = self.recorder.max_notification_id() or 0
+            self.clear()
+            self.position = latest
+            return latest
+
+    def info(self) -> dict[str, int]:
+        """What the cache holds and how it served (for reports and benchmarks)."""
+        with self.lock:
+            return {"size": len(self._items), "maxsize": self.maxsize, "hits": self.hits,
+                    "misses": self.misses, "evictions": self.evictions, "applied": self.applied,
+                    "refreshes": self.refreshes, "position": self.position or 0}
+
+    def _keep(self, aggregate: LedgerAggregate) -> None:
+        self._items[aggregate.id] = aggregate
+        self._items.move_to_end(aggregate.id)
+        while len(self._items) > self.maxsize:
+            self._items.popitem(last=False)
+            self.evictions += 1

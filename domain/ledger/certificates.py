@@ -1,0 +1,62 @@
+"""Use cases on certificates (DOMAIN.md §6): each checks its rules, then records."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from domain.base import Context
+from domain.certificate import Certificate
+from domain.errors import NotFound, SameOrganization
+from domain.ledger.rules import check_open_period, held_member, jurisdiction
+from domain.ledger.session import Recorded, Session
+
+
+def issue(
+    session: Session, ctx: Context, registration_no: str, *, kind: str, purpose: str,
+    valid_until: date, host_organization_code: str | None, host_description: str | None,
+    contact_person: str | None,
+) -> Recorded:
+    member, home = held_member(ctx, session, registration_no)
+    member.check_held()
+    sides = [home]
+    if host_organization_code:
+        host = session.org(host_organization_code)
+        host.check_active()
+        if host.code == home.code:
+            raise SameOrganization("the host is the member's own organization")
+        sides.append(host)
+    check_open_period(ctx, session, *sides)
+    committee = session.committee_of(home)
+    prefix = "T" if kind == "temporary" else "M"
+
+    number = committee.take_number(ctx, f"certificate-{ctx.on.year}", member.registration_no)
+    certificate = session.add(Certificate.issue(
+        ctx, certificate_no=f"{committee.code}-{prefix}{ctx.on.year}-{number:05d}",
+        kind=kind, registration_no=member.registration_no, home_organization_code=home.code,
+        host_organization_code=host_organization_code or None,
+        host_description=(host_description or "").strip() or None,
+        purpose=(purpose or "").strip(), contact_person=(contact_person or "").strip() or None,
+        valid_until=valid_until,
+    ))
+    member.note_certificate(ctx, certificate.certificate_no)
+    return Recorded(0, registration_no=member.registration_no, certificate_no=certificate.certificate_no)
+
+
+def return_(session: Session, ctx: Context, certificate_no: str) -> Recorded:
+    rights = jurisdiction(ctx, session)
+    try:
+        certificate = session.certificate(certificate_no)
+    except NotFound as error:
+        raise rights.unknown(error, f"certificate {certificate_no}") from None
+    home = session.org(certificate.home_organization_code)
+    host_code = certificate.host_organization_code
+    if not (host_code is not None and rights.holds(host_code)):
+        rights.check(home.code, f"certificate {certificate.certificate_no}")
+    sides = [home] + ([session.org(host_code)] if host_code else [])
+    check_open_period(ctx, session, *sides)
+
+    certificate.return_(ctx)
+    session.member(certificate.registration_no).note_certificate(
+        ctx, certificate.certificate_no, returned=True)
+    return Recorded(0, registration_no=certificate.registration_no,
+                    certificate_no=certificate.certificate_no)

@@ -1,0 +1,154 @@
+"""The rules that span aggregates (an aggregate's own rules live in its class), each a
+named `check_*` raising a `LedgerError` before anything is recorded, over a `Session`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from domain.base import Context
+from domain.errors import (
+    BeforeLastEvent,
+    ConfirmationDue,
+    Conflict,
+    DuplicateRegistration,
+    NotFound,
+    PerformanceRecordRequired,
+    PeriodClosed,
+    ProbationEnding,
+)
+from domain.identifiers import make_registration_no, member_id
+from domain.jurisdiction import Jurisdiction
+from domain.ledger.session import Session
+from domain.member import Member
+from domain.organization import Organization
+
+PROBATION_ENDING_DAYS = 90
+PERFORMANCE_RECORD_AFTER_DAYS = 180
+
+
+def jurisdiction(ctx: Context, session: Session) -> Jurisdiction:
+    """The acting operator's rights (domain/jurisdiction.py), over the tree as the session
+    has it."""
+    return Jurisdiction(ctx.actor.organization_code, session.codes)
+
+
+def check_scope(ctx: Context, session: Session, org: Organization) -> None:
+    """An operator acts on its own organization and everything below it."""
+    jurisdiction(ctx, session).check(org.code)
+
+
+def held_member(ctx: Context, session: Session, registration_no: str) -> tuple[Member, Organization]:
+    """A member the operator holds (where it is of record), with that organization. An
+    unknown number is refused like a member outside the jurisdiction."""
+    rights = jurisdiction(ctx, session)
+    try:
+        member = session.member(registration_no)
+    except NotFound as error:
+        raise rights.unknown(error, f"member {registration_no}") from None
+    rights.check_member(member.registration_no, member.organization_code)
+    return member, session.org(member.organization_code)
+
+
+def check_open_period(ctx: Context, session: Session, *orgs: Organization) -> None:
+    """A filed month is frozen for the filing organization's whole subtree, and nothing
+    is effective before the last restructuring (registration, move, dissolution) of
+    any organization it touches or of their ancestors: reports see one tree per date.
+    A refusal names an ancestor only to an operator who may see it."""
+    month = f"{ctx.on:%Y-%m}"
+
+    def name(node: Organization, org: Organization) -> str:
+        if node is org or jurisdiction(ctx, session).sees(node.code):
+            return node.code
+        return f"an organization above {org.code}"
+
+    for org in orgs:
+        for node in session.chain(org):
+            if node.filed_months and node.filed_months[-1] >= month:
+                raise PeriodClosed(
+                    f"{name(node, org)} has filed {node.filed_months[-1]}: nothing may be "
+                    f"recorded on {ctx.on} or earlier"
+                )
+            if ctx.on < node.last_on:
+                raise BeforeLastEvent(
+                    f"effective date {ctx.on} is before the last change to organization "
+                    f"{name(node, org)} ({node.last_on})"
+                )
+
+
+def check_after_subtree_activity(ctx: Context, session: Session, org: Organization) -> None:
+    """A restructuring can't be back-dated before what its members already did."""
+    pending = [org]
+    while pending:
+        node = pending.pop()
+        latest = [node.last_member_on] + [session.member(no).last_on for no in node.members]
+        for day in latest:
+            if day is not None and ctx.on < day:
+                raise BeforeLastEvent(
+                    f"effective date {ctx.on} is before events already recorded for members "
+                    f"of {node.code} ({day})"
+                )
+        pending.extend(session.org(child) for child in node.children)
+
+
+def check_probation(
+    ctx: Context, member: Member, performance_record: str | None, override: str | None
+) -> None:
+    """Probation rules of seed 003 for a probationary member's transfer."""
+    if member.status != "probationary" or member.probation_ends_on is None:
+        return
+    check_confirmation_due(ctx, member)
+    if (member.probation_ends_on - ctx.on).days <= PROBATION_ENDING_DAYS and not (override or "").strip():
+        raise ProbationEnding(
+            f"probation ends on {member.probation_ends_on}, within {PROBATION_ENDING_DAYS} "
+            "days: transfer after confirmation, or give probation_override_reason"
+        )
+    if (ctx.on - member.joined_on).days > PERFORMANCE_RECORD_AFTER_DAYS and not (
+        performance_record or ""
+    ).strip():
+        raise PerformanceRecordRequired(
+            f"more than {PERFORMANCE_RECORD_AFTER_DAYS} days into probation: the developing "
+            "organization's performance_record goes with the member"
+        )
+
+
+def check_confirmation_due(ctx: Context, member: Member) -> None:
+    """A member whose probation has ended is confirmed (or not) by the old
+    organization before any letter goes out."""
+    if member.status == "probationary" and member.probation_ends_on and ctx.on >= member.probation_ends_on:
+        raise ConfirmationDue(
+            f"probation ended on {member.probation_ends_on}: the organization confirms "
+            "(or not) before any transfer"
+        )
+
+
+def duplicate_id(ctx: Context, session: Session, registration_no: str) -> DuplicateRegistration:
+    """The refusal of a resident ID number already registered: its holder is named only to
+    an operator who holds it."""
+    holder = session.member(registration_no)
+    if jurisdiction(ctx, session).holds(holder.organization_code):
+        return DuplicateRegistration(
+            f"this resident ID number already belongs to a living member ({registration_no})"
+        )
+    return DuplicateRegistration("this resident ID number already belongs to a living member")
+
+
+def next_registration_no(session: Session, region: str, joined_on: date) -> str:
+    """The first free registration number of the region and day."""
+    for sequence in range(1, 1000):
+        number = make_registration_no(region, joined_on, sequence)
+        if not session.exists(member_id(number)):
+            return number
+    raise Conflict(f"all 999 registration numbers of region {region} on {joined_on} are used")
+
+
+def hosted_on(ctx: Context, session: Session, member: Member, org: Organization) -> bool:
+    """Whether a certificate of the member, valid (and not yet returned) on the day, has
+    its host at or above `org`."""
+    for event in session.events(member):
+        if isinstance(event, Member.CertificateIssued):
+            certificate = session.certificate(event.certificate_no)
+            host = certificate.host_organization_code
+            ends = certificate.returned_on or certificate.valid_until
+            if host and certificate.issued_on <= ctx.on <= ends and session.is_within(org, host):
+                return True
+    return False

@@ -1,0 +1,186 @@
+"""The write path: commands decided on aggregates held in memory and kept current by
+following the store's log, one writer per Ledger (no contention inside a process), and
+two Ledgers on one store (as two processes) still refusing decisions on stale state."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+
+from domain.errors import LedgerError, TransferOpen
+from tests.conftest import Store
+from tests.factories import admit, build_tree
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str) -> list[Any]:
+    """Every call of `obj.name` from now on, by its first argument."""
+    calls: list[Any] = []
+    original = getattr(obj, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0] if args else None)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, counting)
+    return calls
+
+
+Started = tuple[list[threading.Thread], list[Any]]
+
+
+def in_threads_started(calls: list[Callable[[], Any]]) -> Started:
+    """Start the calls at once, each in its own thread."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait(timeout=30)
+        try:
+            outcomes[i] = calls[i]()
+        except Exception as error:  # the test inspects every outcome
+            outcomes[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    return threads, outcomes
+
+
+def joined(started: Started) -> list[Any]:
+    """Each call's outcome, a result or an error, once all have ended."""
+    threads, outcomes = started
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a command hung"
+    return outcomes
+
+
+def in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run the calls at once, each in its own thread; each outcome a result or an error."""
+    return joined(in_threads_started(calls))
+
+
+def test_a_change_saved_by_another_ledger_is_seen_without_loading_each_aggregate(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = store.ledger()
+    second = store.ledger(CREATE_TABLE="n")
+    build_tree(first)
+    number = admit(first, 1)
+    first.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))  # first now holds the member
+    second.request_transfer(number, "QH-C1", reason="job_change", basis="household", on=date(2026, 3, 1))
+    loads = count_calls(monkeypatch, first.repository, "get")
+    with pytest.raises(TransferOpen):
+        first.request_transfer(number, "XW-C1-B2", reason="job_change", basis="household", on=date(2026, 3, 2))
+    assert first.member(number).transfer_id is not None
+    assert loads == []  # the member, its organizations: all brought up to date from the log
+
+
+def test_the_aggregate_cache_holds_at_most_its_bound(store: Store) -> None:
+    ledger = store.ledger(LEDGER_AGGREGATE_CACHE="8")
+    build_tree(ledger)
+    numbers = [admit(ledger, n) for n in range(12)]
+    for number in numbers:
+        ledger.record_dues(number, "2026-01", "5.00", on=date(2026, 2, 1))
+    info = ledger.cache_info()
+    assert info["maxsize"] == 8 and 0 < info["size"] <= 8 and info["evictions"] > 0
+    assert all(ledger.member(number).last_on == date(2026, 2, 1) for number in numbers)
+
+
+def test_a_refused_command_leaves_the_held_aggregates_as_they_were(store: Store) -> None:
+    ledger = store.ledger()
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    ledger.request_transfer(number, "QH-C1", reason="job_change", basis="household", on=date(2026, 3, 1))
+    member_before = ledger.member(number)
+    letters_before = dict(ledger.organization("XW-C1").counters)
+    with pytest.raises(LedgerError):
+        # the letter's number is taken, then the member's date refuses the letter
+        ledger.issue_letter(member_before.transfer_id, on=date(2026, 2, 1))  # type: ignore[arg-type]
+    assert ledger.organization("XW-C1").counters == letters_before
+    after = ledger.member(number)
+    assert (after.version, after.status) == (member_before.version, member_before.status)
+
+
+def test_eight_clerks_moving_members_between_the_same_two_branches_are_never_refused(store: Store) -> None:
+    ledger = store.ledger()
+    build_tree(ledger)
+    numbers = [admit(ledger, n) for n in range(8)]
+    transfer_ids = [
+        ledger.request_transfer(number, "XW-C1-B2", reason="job_change", basis="household",
+                                on=date(2026, 3, 1)).transfer_id
+        for number in numbers
+    ]
+    for transfer_id in transfer_ids:
+        ledger.issue_letter(transfer_id, on=date(2026, 3, 2))  # type: ignore[arg-type]
+    outcomes = in_threads([
+        lambda t=transfer_id: ledger.receive_member(t, "XW-C1-B2", on=date(2026, 3, 3))  # type: ignore[misc]
+        for transfer_id in transfer_ids
+    ])
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    assert set(ledger.organization("XW-C1-B2").members) == set(numbers)
+    assert not set(ledger.organization("XW-C1-B1").members) & set(numbers)
+
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        deadline.wait(0.01)
+    raise AssertionError("the condition was not met in time")
+
+
+def test_commands_arriving_together_are_saved_together(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = store.ledger()
+    build_tree(ledger)
+    numbers = [admit(ledger, n) for n in range(6)]
+    saves = count_calls(monkeypatch, ledger, "save")
+    with ledger.writer.held():
+        threads = in_threads_started([
+            lambda n=number: ledger.record_dues(n, "2026-01", "5.00", on=date(2026, 2, 1))  # type: ignore[misc]
+            for number in numbers
+        ])
+        wait_until(lambda: ledger.writer.waiting() == len(numbers))
+    outcomes = joined(threads)
+    assert len(saves) == 1  # six commands, one transaction
+    other = store.ledger(CREATE_TABLE="n")
+    for number, recorded in zip(numbers, outcomes, strict=True):
+        assert recorded.registration_no == number
+        assert 0 < recorded.position <= other.max_position()
+        assert other.member(number).last_on == date(2026, 2, 1)  # committed when answered
+    assert len({r.position for r in outcomes}) == len(numbers)  # each its own last event
+
+
+def test_a_refused_command_inside_a_group_changes_nothing(store: Store) -> None:
+    ledger = store.ledger()
+    build_tree(ledger)
+    numbers = [admit(ledger, n) for n in range(3)]
+    transfer_ids = [
+        str(ledger.request_transfer(number, "QH-C1", reason="job_change", basis="household",
+                                    on=date(2026, 3, 1)).transfer_id)
+        for number in numbers
+    ]
+    before = ledger.max_position()
+    days = [date(2026, 3, 2), date(2026, 2, 1), date(2026, 3, 2)]  # the middle one is back-dated
+    with ledger.writer.held():
+        threads = in_threads_started([
+            lambda t=transfer_id, d=day: ledger.issue_letter(t, on=d)  # type: ignore[misc]
+            for transfer_id, day in zip(transfer_ids, days, strict=True)
+        ])
+        wait_until(lambda: ledger.writer.waiting() == 3)
+    first, refused, third = joined(threads)
+    assert isinstance(refused, LedgerError) and refused.code == "before_last_event"
+    assert {first.letter_no, third.letter_no} == {"XW-C1-2026-00001", "XW-C1-2026-00002"}
+    assert ledger.organization("XW-C1").counters == {"letter-2026": 2}
+    assert ledger.transfer(transfer_ids[1]).status == "requested"
+    assert ledger.member(numbers[1]).version == store.ledger(CREATE_TABLE="n").member(numbers[1]).version
+    stored = [e for _, e in ledger.read_events(after=before)]
+    assert not [e for e in stored if getattr(e, "originator_id", None) == ledger.transfer(transfer_ids[1]).id]
+    later = ledger.issue_letter(transfer_ids[1], on=date(2026, 3, 3))  # as if it had never run
+    assert later.letter_no == "XW-C1-2026-00003"

@@ -1,0 +1,120 @@
+"""Views written in the transaction that saves a command's events: the command's answer is
+readable in the views when it returns, nothing is read back from the store for it, and a
+save that rolls back leaves the views (and the engine's memory of them) as they were."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any
+
+import pytest
+
+from domain.errors import LedgerError
+from projections.db import ViewDatabase
+from projections.engine import InlineViews
+from tests.conftest import Store
+from tests.factories import admit, build_tree
+
+
+def stored_position(store: Store) -> int:
+    return int(store.queries().db.scalar("SELECT position FROM proj_tracking WHERE name = 'views'") or 0)
+
+
+def test_a_command_answers_once_its_views_are_committed_with_its_events(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = store.ledger()
+    engine = store.engine(ledger)
+    ledger.transaction_hook = InlineViews(engine)
+    reads: list[Any] = []
+    monkeypatch.setattr(engine.reader, "select_range", lambda *a, **k: reads.append(a))
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    recorded = ledger.request_transfer(number, "QH-C1", reason="job_change", basis="household",
+                                       on=date(2026, 3, 1))
+    assert engine.position == recorded.position == ledger.max_position()
+    assert stored_position(store) == recorded.position  # committed with the events
+    located = store.queries().locate(number)
+    assert (located["place"], located["organization_code"]) == ("held", "XW-C1-B1")
+    assert reads == []  # nothing read back from the store
+    monkeypatch.undo()
+    assert engine.verify()["ok"]
+
+
+def test_events_another_process_saved_first_are_applied_after_the_commit(store: Store) -> None:
+    ledger = store.ledger()
+    engine = store.engine(ledger)
+    ledger.transaction_hook = InlineViews(engine)
+    other = store.ledger(CREATE_TABLE="n")
+    build_tree(ledger)
+    first = admit(other, 1)  # not through this process: its views don't have it
+    second = admit(ledger, 2)
+    assert engine.position < ledger.max_position()  # left to the catch-up after the commit
+    assert engine.catch_up() == ledger.max_position()
+    assert store.queries().locate(first)["organization_code"] == "XW-C1-B1"
+    assert store.queries().locate(second)["organization_code"] == "XW-C1-B1"
+    third = admit(ledger, 3)
+    assert engine.position == ledger.max_position() == stored_position(store)
+    assert store.queries().locate(third)["organization_code"] == "XW-C1-B1"
+    assert engine.verify()["ok"]
+
+
+def test_a_save_that_rolls_back_leaves_the_views_as_they_were(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = store.ledger()
+    engine = store.engine(ledger)
+    hook = InlineViews(engine)
+    ledger.transaction_hook = hook
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    before = engine.position
+    applied = hook.in_transaction
+
+    def applied_then_failed(connection: Any, saved: list[tuple[int, Any]], previous: int) -> None:
+        applied(connection, saved, previous)
+        raise RuntimeError("the disk is full")
+
+    monkeypatch.setattr(hook, "in_transaction", applied_then_failed)
+    with pytest.raises(RuntimeError):
+        ledger.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))
+    monkeypatch.undo()
+    assert engine.position == before == stored_position(store) == ledger.max_position()
+    assert ledger.member(number).last_on == date(2020, 6, 1)  # the command recorded nothing
+    ledger.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))
+    assert engine.position == ledger.max_position() == stored_position(store)
+    assert engine.verify()["ok"]
+    with pytest.raises(LedgerError):
+        ledger.record_dues(number, "2026-13", "10.00", on=date(2026, 2, 1))
+    assert engine.position == ledger.max_position()
+
+
+def test_every_caller_of_a_group_finds_its_command_in_the_views_when_answered(store: Store) -> None:
+    ledger = store.ledger()
+    engine = store.engine(ledger)
+    ledger.transaction_hook = InlineViews(engine)
+    build_tree(ledger)
+    numbers = [admit(ledger, n) for n in range(4)]
+    seen: dict[str, tuple[int, int]] = {}
+
+    def pay(number: str) -> None:
+        recorded = ledger.record_dues(number, "2026-01", "5.00", on=date(2026, 2, 1))
+        db = ViewDatabase(store.url)  # another connection, as a reader of the views would have
+        try:
+            views = db.scalar("SELECT position FROM proj_tracking WHERE name = 'views'")
+            seen[number] = (recorded.position, int(views))
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=pay, args=(number,)) for number in numbers]
+    with ledger.writer.held():
+        for thread in threads:
+            thread.start()
+        for _ in range(3000):
+            if ledger.writer.waiting() == len(numbers):
+                break
+            threading.Event().wait(0.01)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(seen) == len(numbers)
+    assert all(views >= position > 0 for position, views in seen.values())
+    assert engine.verify()["ok"]
