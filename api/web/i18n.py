@@ -133,6 +133,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "target_org": ("转入组织代码", "Target organization code"),
     "receive_into": ("接收到", "Receive into"),
     "actions": ("办理", "Actions"),
+    "print_letter": ("打印介绍信", "Print the letter"),
+    "print": ("打印", "Print"),
     # overdue ledger
     "overdue_title": ("超期台账", "Overdue ledger"),
     "red": ("红：已超期", "Red: past due"),

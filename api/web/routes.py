@@ -35,6 +35,7 @@ from api.routes.transfers import TRANSFER_ROLES, check_visible
 from api.services import Services
 from api.web import charts
 from api.web.i18n import LANGUAGES, WORDS, error_text, translate
+from api.web.letter import letter_facts, render_letter
 from api.web.session import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
@@ -463,6 +464,17 @@ def transfer_page(request: Request, transfer_id: str, services: ServicesDep, ope
         if receiving and transfer["status"] == "issued" else []
     return render(request, "transfer.html", operator=operator, transfer=transfer, sending=sending,
                   receiving=receiving, choices=choices)
+
+
+@routes.get("/transfers/{transfer_id}/letter")
+def letter_page(request: Request, transfer_id: str, services: ServicesDep, operator: WebOperator) -> Response:
+    """The printable letter with its stub and receipt (api/web/letter.py), for either side."""
+    seen(operator, request)
+    check_visible(services, operator, transfer_id)
+    facts = letter_facts(services, transfer_id)
+    page = render_letter(facts, stylesheet_url="/web/static/letter.css", print_script="/web/static/app.js",
+                         back_url=f"/web/transfers/{transfer_id}")
+    return Response(page, media_type="text/html; charset=utf-8")
 
 
 @routes.post("/transfers")

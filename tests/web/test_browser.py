@@ -198,3 +198,24 @@ def test_the_pages_fit_a_phone_screen(browser, site: Site) -> None:  # type: ign
             assert page.locator("nav.nav").is_visible()
     finally:
         context.close()
+
+
+def test_a_clerk_prints_a_letter_with_its_stub_and_receipt(browser, site: Site) -> None:  # type: ignore[no-untyped-def]
+    context, page = signed_in(browser, site, "xw_clerk")
+    try:
+        page.goto(f"{site.url}/web/transfers/{site.scenario.inbound}")
+        page.click("a.print-letter")
+        page.wait_for_url(f"**/web/transfers/{site.scenario.inbound}/letter")
+        letter = site.scenario.inbound_letter
+        for part in ("stub", "letter", "receipt"):
+            assert letter in page.locator(f"[data-part={part}] .letter-no").inner_text(), part
+        assert page.locator(".letter-no").count() == 3
+        text = page.locator("body").inner_text()
+        assert "存根" in text and "回执" in text and "叁拾天" in text
+        assert "秦淮第一支部" in text and "第二党支部" in text  # organizations by name
+        assert page.locator("button[data-print]").is_visible()
+        page.emulate_media(media="print")
+        assert not page.locator("button[data-print]").is_visible()  # the button is not printed
+        assert page.locator("[data-part=receipt]").is_visible()
+    finally:
+        context.close()

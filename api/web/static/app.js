@@ -10,3 +10,7 @@ document.addEventListener("click", function (event) {
   var link = event.target.closest("a[data-back]");
   if (link && window.history.length > 1) { event.preventDefault(); window.history.back(); }
 });
+// A print button prints the page (the letter, the roster, the overdue ledger, the report).
+document.addEventListener("click", function (event) {
+  if (event.target.closest("[data-print]")) { window.print(); }
+});
