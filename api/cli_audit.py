@@ -60,6 +60,15 @@ class ListFormat(StrEnum):
     csv = "csv"
 
 
+class OverdueKind(StrEnum):
+    """The kinds of the overdue list (projections/queries.py OVERDUE_KINDS)."""
+
+    overdue_letter = "overdue_letter"
+    unreturned_receipt = "unreturned_receipt"
+    unreturned_certificate = "unreturned_certificate"
+    inactive_6m = "inactive_6m"
+
+
 class HistoryFormat(StrEnum):
     table = "table"
     json = "json"
@@ -392,8 +401,7 @@ OVERDUE_KINDS_ZH = {"overdue_letter": "介绍信逾期", "unreturned_receipt": "
 def overdue(
     organization: Annotated[str, typer.Option(help="organization code (its subtree is searched)")],
     on: Annotated[str | None, typer.Option(help="as of this date, YYYY-MM-DD (default today)")] = None,
-    kind: Annotated[str | None, typer.Option(
-        help="only overdue_letter, unreturned_receipt, unreturned_certificate or inactive_6m")] = None,
+    kind: Annotated[OverdueKind | None, typer.Option(help="only this kind of row")] = None,
     format: Annotated[ListFormat, typer.Option(help="table (default), json or csv")] = ListFormat.table,
     lang: Annotated[Lang, typer.Option(help="the table's language")] = Lang.zh,
 ) -> None:
@@ -405,7 +413,8 @@ def overdue(
     """
     with opened() as ledger:
         day = parse_day(on, "on") if on else ledger.ledger.today()
-        rows, count = ledger.queries().overdue(organization, day, kind=kind, limit=sys.maxsize)
+        rows, count = ledger.queries().overdue(organization, day, kind=kind.value if kind else None,
+                                                  limit=sys.maxsize)
     if format is ListFormat.json:
         emit(reportfiles.report_json({"data": rows, "count": count}), None)
         return

@@ -147,11 +147,15 @@ def test_overdue_matches_the_overdue_query(told: tuple[Store, Story]) -> None:
 @pytest.mark.parametrize("args, code", [
     (("--organization", "NOWHERE", "--on", "2026-11-20"), "not_found"),
     (("--organization", "XW", "--on", "2026-02-30"), "validation_error"),
-    (("--organization", "XW", "--on", "2026-11-20", "--kind", "late"), "validation_error"),
 ])
 def test_overdue_refusals_exit_1_with_the_code(told: tuple[Store, Story], args: tuple[str, ...], code: str) -> None:
     result = run("overdue", *args)
     assert result.exit_code == 1 and result.stderr.startswith(f"{code}:") and result.stdout == ""
+
+
+def test_an_unknown_overdue_kind_is_a_usage_error(told: tuple[Store, Story]) -> None:
+    result = run("overdue", "--organization", "XW", "--on", "2026-11-20", "--kind", "late")
+    assert result.exit_code == 2 and result.stderr.startswith("usage_error:") and result.stdout == ""
 
 
 def test_verify_exits_1_and_lists_each_mismatch_of_a_corrupted_view(told: tuple[Store, Story]) -> None:
