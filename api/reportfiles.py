@@ -294,3 +294,30 @@ def year_chart_png(annual_report: dict[str, Any], lang: str = "zh") -> bytes:
         out = io.BytesIO()
         figure.savefig(out, format="png", metadata={"Software": None})
     return out.getvalue()
+
+
+# --- lists: the roster, the overdue list, transfers ---------------------------------------
+
+
+def list_csv(columns: list[str], headings: list[str], rows: list[dict[str, Any]], lang: str = "zh") -> bytes:
+    """A list as CSV: a heading row (the clerk's words in Chinese, the field names in English),
+    one row per entry. A Chinese file starts with a byte order mark for spreadsheet programs."""
+    check_lang(lang)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headings if lang == "zh" else columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+    return out.getvalue().encode("utf-8-sig" if lang == "zh" else "utf-8")
+
+
+def list_xlsx(title: str, columns: list[str], headings: list[str], rows: list[dict[str, Any]], day: date,
+              lang: str = "zh") -> bytes:
+    """A list as an Excel workbook of one sheet; its times are `day` (the list's date), so
+    the same list gives the same bytes."""
+    check_lang(lang)
+    workbook = _new_workbook(title)
+    sheet = _sheet(workbook, title[:31], headings if lang == "zh" else columns,
+                   [["" if row.get(c) is None else row[c] for c in columns] for row in rows], first=True)
+    sheet.freeze_panes = "A2"
+    return _workbook_bytes(workbook, _stamp(day))

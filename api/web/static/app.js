@@ -14,3 +14,10 @@ document.addEventListener("click", function (event) {
 document.addEventListener("click", function (event) {
   if (event.target.closest("[data-print]")) { window.print(); }
 });
+// "Select all" of a bulk form ticks every letter's box that belongs to that form.
+document.addEventListener("change", function (event) {
+  var all = event.target.closest("[data-select-all]");
+  if (!all) { return; }
+  document.querySelectorAll("input[type=checkbox][name=transfer_id][form='" + all.dataset.selectAll + "']")
+    .forEach(function (box) { box.checked = all.checked; });
+});
