@@ -31,6 +31,7 @@ from api import reportfiles
 from api.cli import _engine, app, err, fail, open_ledger
 from api.routes.audit import event_record
 from api.routes.members import member_history
+from api.routes.reports import check_report_year, monthly_figures
 from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
@@ -203,7 +204,7 @@ def report_monthly(
         if file:
             recorded = ledger.ledger.file_month(organization, month)
             err.print(f"filed {organization} {month} at position {recorded.position}", highlight=False)
-        report = ledger.queries().monthly_report(organization, month)
+        report = monthly_figures(ledger.queries(), organization, month, ledger.ledger.today())
     emit(render_report(report, "monthly", format, lang), output, binary=format is ReportFormat.xlsx)
 
 
@@ -223,6 +224,7 @@ def report_annual(
     sheet of the year-end composition.
     """
     with opened() as ledger:
+        check_report_year(ledger.queries(), organization, year, ledger.ledger.today())
         report = ledger.queries().annual_report(organization, year)
     emit(render_report(report, "annual", format, lang), output, binary=format is ReportFormat.xlsx)
 
@@ -239,6 +241,7 @@ def report_chart(
     """A PNG chart of an organization's twelve months of a year: members at month end
     (held and in transit) and the month's flows. The same figures give the same bytes."""
     with opened() as ledger:
+        check_report_year(ledger.queries(), organization, year, ledger.ledger.today())
         report = ledger.queries().annual_report(organization, year)
     emit(reportfiles.year_chart_png(report, lang.value), output)
 

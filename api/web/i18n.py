@@ -206,6 +206,13 @@ WORDS: dict[str, tuple[str, str]] = {
     "download_xlsx": ("下载 Excel", "Download Excel"),
     "chart_title": ("近十二个月：转入、转出与期末人数", "Last twelve months: in, out and closing"),
     "filed": ("已报送", "filed"),
+    "month_not_over": ("本月尚未结束：数字截至今天（{today}），月末前还会变化，报送须待月末之后。",
+                       "This month is not over: the figures are today's ({today}) and will change before "
+                       "its end; it can be filed once it is over."),
+    "file_month": ("报送 {month} 月报", "File the report of {month}"),
+    "file_month_help": ("报送后该月及以前各月封账，不能再补记。",
+                        "Filing closes this month and every earlier one to back-dated entries."),
+    "f_month_over": ("月份已结束", "Month over"),
     "f_opening": ("期初人数", "Opening"),
     "f_admitted": ("发展党员", "Admitted"),
     "f_imported": ("导入", "Imported"),

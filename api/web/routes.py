@@ -32,6 +32,7 @@ from api.errors import STATUS_BY_CODE, ApiError
 from api.routes.common import check_within, rights
 from api.routes.members import MEMBER_ROLES, check_member_visible, member_public
 from api.routes.members import history as member_history
+from api.routes.reports import monthly_figures
 from api.routes.transfers import TRANSFER_ROLES, check_visible
 from api.services import Services
 from api.web import charts
@@ -522,13 +523,30 @@ def report(request: Request, code: str, services: ServicesDep, operator: WebOper
     seen(operator, request)
     check_within(services, operator, code)
     month = report_month(services, month)
+    today = services.ledger.today()
     with services.queries(min_position) as queries:
         organization = queries.organization(code)
-        figures = queries.monthly_report(code, month)
-        series = [queries.monthly_report(code, m) for m in months_ending(month)]
+        figures = monthly_figures(queries, code, month, today)
+        first = str(organization["registered_on"])[:7]
+        series = [queries.monthly_report(code, m) for m in months_ending(month) if m >= first]
     chart = charts.monthly_chart(series)
+    can_file = operator.role == "admin" and figures["month_over"] and not figures.get("filed")
     return render(request, "report.html", operator=operator, organization=organization, report=figures,
-                  month=month, figures=REPORT_FIGURES, chart=chart)
+                  month=month, figures=REPORT_FIGURES, chart=chart, today=today, can_file=can_file)
+
+
+@routes.post("/orgs/{code}/report/filing")
+def file_report_month(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+                      csrf_token: FormText = "", month: FormText = "") -> Response:
+    """Filing (报送) a month from the report page: an admin's act, the API's POST
+    /v1/reports/monthly/file; the Ledger refuses a month not over or already filed."""
+    seen(operator, request)
+    check_csrf(request, csrf_token)
+    operator.require("admin")
+    check_within(services, operator, code)
+    validate_month(month.strip())
+    recorded = services.ledger.file_month(code, month.strip(), actor=operator.actor, request_id=operator.request_id)
+    return done(f"/web/orgs/{code}/report", recorded.position, month=month.strip())
 
 
 @routes.get("/orgs/{code}/report/file")
@@ -544,7 +562,7 @@ def report_file(request: Request, code: str, services: ServicesDep, operator: We
     except ImportError:
         raise ApiError("report_files_unavailable", "report files are not available", 503) from None
     with services.queries() as queries:
-        figures = queries.monthly_report(code, month)
+        figures = monthly_figures(queries, code, month, services.ledger.today())
     lang = language(request)
     if format == "csv":
         body, media = reportfiles.monthly_csv(figures, lang=lang), "text/csv; charset=utf-8"
