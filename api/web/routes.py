@@ -36,8 +36,8 @@ from api.routes.reports import monthly_figures
 from api.routes.transfers import TRANSFER_ROLES, check_visible
 from api.services import Services
 from api.web import charts
-from api.web.i18n import LANGUAGES, WORDS, error_text, translate
-from api.web.letter import letter_facts, render_letter
+from api.web.i18n import LANGUAGES, WORDS, describe, error_text, translate
+from api.web.letter import age_on, letter_facts, render_letter
 from api.web.session import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
@@ -757,8 +757,12 @@ def transfer_page(request: Request, transfer_id: str, services: ServicesDep, ope
     sending, receiving = acts(transfer["from_organization_code"]), acts(transfer["to_organization_code"])
     choices = receiving_choices(services, operator, transfer["to_organization_code"]) \
         if receiving and transfer["status"] == "issued" else []
+    with services.queries() as queries:
+        names = queries.organization_names(
+            [transfer["from_organization_code"], transfer["to_organization_code"], transfer["received_in_code"]])
+        people = queries.member_names([transfer["registration_no"]])
     return render(request, "transfer.html", operator=operator, transfer=transfer, sending=sending,
-                  receiving=receiving, choices=choices)
+                  receiving=receiving, choices=choices, names=names, people=people)
 
 
 @routes.get("/transfers/{transfer_id}/letter")
@@ -845,8 +849,28 @@ def member_page(request: Request, registration_no: str, services: ServicesDep, o
     can_request = (operator.role in MEMBER_ROLES and place["kind"] == "held"
                    and rights(services, operator).holds(place["organization_code"]))
     events.sort(key=lambda e: (e["on"], e["position"]), reverse=True)  # by effective date, newest first
-    return render(request, "member.html", operator=operator, member=member, events=events,
-                  can_request=can_request, reasons=REASONS, bases=BASES, evidence_kinds=EVIDENCE_KINDS)
+    record = services.ledger.member(registration_no)
+    with services.queries() as queries:
+        names = queries.organization_names(
+            [place["organization_code"], *(e.get("actor_organization") for e in events),
+             *(e["data"].get(f) for e in events for f in ("from_organization_code", "to_organization_code",
+                                                          "organization_code", "issuing_organization_code",
+                                                          "home_organization_code", "host_organization_code"))])
+    lang = language(request)
+
+    def org_name(code: str | None) -> str:
+        return names.get(code or "", code or "—")
+
+    for event in events:
+        event["sentence"] = describe(event, lang, org_name)
+    dues = [{"month": e["data"]["month"], "amount": e["data"]["amount"], "on": e["on"]}
+            for e in events if e["type"] == "Member.DuesPaid"]
+    today = services.ledger.today()
+    details = {"birth_date": record.birth_date, "age": age_on(record.birth_date, today),
+               "workplace": record.workplace, "residence": record.residence}
+    return render(request, "member.html", operator=operator, member=member, events=events, details=details,
+                  dues=dues, names=names, can_request=can_request, reasons=REASONS, bases=BASES,
+                  evidence_kinds=EVIDENCE_KINDS)
 
 
 @routes.get("/{rest:path}")
