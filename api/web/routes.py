@@ -96,7 +96,10 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         params["lang"] = to
         return f"{request.url.path}?{urlencode(params)}"
 
-    names: dict[str, str] = context.get("names") or {}
+    names: dict[str, str] = dict(context.get("names") or {})
+    if operator is not None and operator.organization_code not in names:  # the header names it
+        with request.app.state.services.queries() as queries:
+            names.update(queries.organization_names([operator.organization_code]))
     people: dict[str, str] = context.get("people") or {}
 
     def org(code: str | None) -> str:
