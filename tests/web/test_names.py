@@ -62,7 +62,7 @@ def test_the_charts_legends_sit_above_the_bars_and_its_title_names_the_organizat
     months = [{"month": f"2026-{m:02d}", "held": 40 + m, "in_transit": 3, "admitted": 1, "imported": 0,
                "transferred_in": 5, "transferred_out": 4, "deceased": 0, "left": 0} for m in range(1, 13)]
     figure = reportfiles.year_chart_figure({"organization_code": "XW-C1", "year": 2026, "months": months},
-                                           "en", name="玄武街道党工委")
+                                           "zh", name="玄武街道党工委")
     assert figure.texts[0].get_text().startswith("玄武街道党工委 2026")
     for axes in figure.axes:
         legend, plot = axes.get_legend().get_window_extent(), axes.get_window_extent()
