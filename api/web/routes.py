@@ -680,7 +680,7 @@ BULK_LIMIT = 200
 
 @routes.post("/transfers/bulk")
 def bulk_action(request: Request, services: ServicesDep, operator: WebOperator, csrf_token: FormText = "",
-                action: FormText = "", transfer_id: Annotated[list[str] | None, Form(max_length=64)] = None,
+                action: FormText = "", transfer_id: Annotated[list[str] | None, Form()] = None,
                 valid_days: FormText = "", back: FormText = "") -> Response:
     """Issue, receive or return the receipt of many letters at once: each one judged alone
     by the Ledger's own command, as if sent by its own form. The page names the letters
@@ -696,6 +696,8 @@ def bulk_action(request: Request, services: ServicesDep, operator: WebOperator, 
         raise ValidationError("transfer_id: choose at least one letter")
     if len(chosen) > BULK_LIMIT:
         raise ValidationError(f"transfer_id: at most {BULK_LIMIT} letters at once")
+    if any(len(tid) > 64 for tid in chosen):
+        raise ValidationError("transfer_id: a transfer id has at most 64 characters")
     days = parse_int(valid_days, "valid_days", 30)
     lang, ledger, acts = language(request), services.ledger, Sides(services, operator)
     done_rows: list[dict[str, Any]] = []

@@ -134,3 +134,16 @@ def test_letters_issued_together_each_judged_alone(web: tuple[Api, Scenario]) ->
     auditor = WebClient(api, "xw_auditor")
     assert auditor.post("/web/transfers/bulk", {"action": "receive", "transfer_id": scenario.inbound}).status_code \
         == 403
+
+
+def test_up_to_two_hundred_letters_go_at_once_and_no_more(web: tuple[Api, Scenario]) -> None:
+    api, scenario = web
+    clerk = WebClient(api, "xw_clerk")
+    unknown = [f"00000000-0000-4000-8000-{n:012d}" for n in range(199)]
+    answer = clerk.client.post("/web/transfers/bulk", data={
+        "csrf_token": clerk.csrf, "action": "issue", "transfer_id": [scenario.requested, *unknown]})
+    assert answer.status_code == 200 and answer.text.count('data-code="not_found"') == 199
+    assert api.ledger.transfer(scenario.requested).status == "issued"
+    too_many = clerk.client.post("/web/transfers/bulk", data={
+        "csrf_token": clerk.csrf, "action": "issue", "transfer_id": [*unknown, "a", "b"]})
+    assert too_many.status_code == 422
