@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +23,11 @@ from domain.ledger import Ledger
 from domain.organization import Organization
 from domain.settings import Settings
 from domain.text import incoming_problem
+
+try:  # typer 0.2x carries its own copy of click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - typer with click as a dependency
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore[assignment,no-redef]
 
 
 def argument_name(args: Sequence[str], index: int) -> str:
@@ -47,6 +54,41 @@ class CheckedGroup(TyperGroup):
                           highlight=False)
                 raise typer.Exit(2)
         return super().parse_args(ctx, args)
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
+        """A usage error (an unknown option or option value, a missing argument) is one line
+        on standard error, `usage_error: ...` with the command whose help says more, and
+        exit status 2; a command's own exit status is kept."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except NoArgsIsHelpError as error:
+            typer.echo(error.ctx.get_help(), err=True)
+            sys.exit(2)
+        except UsageError as error:
+            sys.exit(usage_error(error))
+        except ClickException as error:
+            err.print(f"[red]error:[/red] {escape(one_line(error.format_message()))}", highlight=False)
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            err.print("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def usage_error(error: UsageError) -> int:
+    """Print a usage error as one line, naming the command's --help; its exit status (2)."""
+    where = f" (see `{error.ctx.command_path} --help`)" if error.ctx is not None else ""
+    message = one_line(error.format_message()).replace("Value error, ", "")
+    err.print(f"[red]usage_error:[/red] {escape(message)}{escape(where)}", highlight=False)
+    return error.exit_code
 
 
 app = typer.Typer(help="The transfer ledger (党员组织关系接转台账).", no_args_is_help=True,
@@ -109,8 +151,15 @@ def first_root(ledger: Ledger) -> str:
                  if isinstance(e, Organization.Registered) and e.parent_code is None), "")
 
 
+class StatusField(StrEnum):
+    position = "position"
+    root = "root"
+    store = "store"
+    lag = "lag"
+
+
 @app.command()
-def status(field: Annotated[str | None, typer.Option(help="print only this field")] = None) -> None:
+def status(field: Annotated[StatusField | None, typer.Option(help="print only this field")] = None) -> None:
     """The store's state: its last position, its first root department, and how far the
     views trail the log (`lag`: log_position, views_position, behind: events not yet
     applied to the views)."""
@@ -135,10 +184,10 @@ def status(field: Annotated[str | None, typer.Option(help="print only this field
         raise typer.Exit(2) from None
     info = {"position": ledger.max_position(), "root": root,
             "store": settings().database_url.split("@")[-1], "lag": lag}
-    if field and isinstance(info.get(field), dict):
-        typer.echo(json.dumps(info[field]))
+    if field and isinstance(info.get(field.value), dict):
+        typer.echo(json.dumps(info[field.value]))
     else:
-        typer.echo(info[field] if field else json.dumps(info, ensure_ascii=False))
+        typer.echo(info[field.value] if field else json.dumps(info, ensure_ascii=False))
 
 
 @org_app.command("add-root")

@@ -25,12 +25,15 @@ import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from api import reportfiles
 from api.cli import _engine, app, err, fail, open_ledger
 from api.routes.audit import event_record
 from api.routes.members import member_history
+from api.routes.reports import check_report_year, monthly_figures
+from api.web.i18n import describe, translate
 from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
@@ -58,6 +61,15 @@ class ListFormat(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
+
+
+class OverdueKind(StrEnum):
+    """The kinds of the overdue list (projections/queries.py OVERDUE_KINDS)."""
+
+    overdue_letter = "overdue_letter"
+    unreturned_receipt = "unreturned_receipt"
+    unreturned_certificate = "unreturned_certificate"
+    inactive_6m = "inactive_6m"
 
 
 class HistoryFormat(StrEnum):
@@ -194,7 +206,7 @@ def report_monthly(
         if file:
             recorded = ledger.ledger.file_month(organization, month)
             err.print(f"filed {organization} {month} at position {recorded.position}", highlight=False)
-        report = ledger.queries().monthly_report(organization, month)
+        report = monthly_figures(ledger.queries(), organization, month, ledger.ledger.today())
     emit(render_report(report, "monthly", format, lang), output, binary=format is ReportFormat.xlsx)
 
 
@@ -214,6 +226,7 @@ def report_annual(
     sheet of the year-end composition.
     """
     with opened() as ledger:
+        check_report_year(ledger.queries(), organization, year, ledger.ledger.today())
         report = ledger.queries().annual_report(organization, year)
     emit(render_report(report, "annual", format, lang), output, binary=format is ReportFormat.xlsx)
 
@@ -230,69 +243,31 @@ def report_chart(
     """A PNG chart of an organization's twelve months of a year: members at month end
     (held and in transit) and the month's flows. The same figures give the same bytes."""
     with opened() as ledger:
+        check_report_year(ledger.queries(), organization, year, ledger.ledger.today())
         report = ledger.queries().annual_report(organization, year)
-    emit(reportfiles.year_chart_png(report, lang.value), output)
+        name = str(ledger.queries().organization(organization)["name"])
+    emit(reportfiles.year_chart_png(report, lang.value, name=name), output)
 
 
 # --- a member's history ----------------------------------------------------------------
 
-EVENT_LABELS: dict[str, tuple[str, str]] = {
-    "Member.Admitted": ("发展入党", "admitted"),
-    "Member.Imported": ("接收导入", "imported"),
-    "Member.Confirmed": ("转为正式党员", "confirmed as full member"),
-    "Member.TransferOpened": ("转接开始", "transfer opened"),
-    "Member.TransferClosed": ("转接结束", "transfer closed"),
-    "Member.WentInTransit": ("介绍信开出，转接在途", "in transit"),
-    "Member.Received": ("转入新组织", "received"),
-    "Member.ReturnedHome": ("回到原组织", "back at the sending organization"),
-    "Member.MovedOnDissolution": ("组织撤销，随转继任组织", "moved on dissolution"),
-    "Member.Died": ("去世", "died"),
-    "Member.Left": ("出党", "left"),
-    "Member.OrgLifeAttended": ("参加组织生活", "attended organization life"),
-    "Member.DuesPaid": ("交纳党费", "paid dues"),
-    "Transfer.Requested": ("申请转接", "transfer requested"),
-    "Transfer.Declined": ("不予开具介绍信", "transfer declined"),
-    "Transfer.LetterIssued": ("开具介绍信", "letter issued"),
-    "Transfer.LetterExtended": ("介绍信延期", "letter extended"),
-    "Transfer.MemberReceived": ("接收党员", "member received"),
-    "Transfer.ReceiptReturned": ("回执退回", "receipt returned"),
-    "Transfer.Rejected": ("退回介绍信", "letter rejected"),
-    "Transfer.Cancelled": ("撤销转接", "transfer cancelled"),
-    "Certificate.Issued": ("开具证明", "certificate issued"),
-    "Certificate.Returned": ("证明收回", "certificate returned"),
-}
+DOCUMENT_FIELDS = ("letter_no", "certificate_no", "late_certificate")
+HISTORY_COLUMNS = ("position", "date", "event", "documents", "acted_from")
 ORGANIZATION_FIELDS = ("from_organization_code", "organization_code", "to_organization_code",
                        "issuing_organization_code", "home_organization_code", "host_organization_code")
-DOCUMENT_FIELDS = ("letter_no", "certificate_no", "late_certificate")
-DETAIL_FIELDS = {  # never names, ID digests or other personal fields
-    "status": "状态", "kind": "类别", "reason": "原因", "basis": "依据", "route": "路径",
-    "valid_until": "有效期至", "on_time": "按期", "days": "天数", "outcome": "结果", "month": "月份",
-    "amount": "金额", "purpose": "事由", "host_description": "前往",
-}
-HISTORY_HEADINGS = {
-    "zh": ("序号", "日期", "事件", "组织", "文书", "详情", "经办组织"),
-    "en": ("position", "date", "event", "organizations", "documents", "details", "acted from"),
-}
 
 
-def _organizations(data: dict[str, Any]) -> str:
-    codes = [data[f] for f in ORGANIZATION_FIELDS if data.get(f)]
-    return " → ".join(dict.fromkeys(codes))
+def history_rows(entries: list[dict[str, Any]], lang: str, names: dict[str, str]) -> list[tuple[str, ...]]:
+    """The history's entries as table rows: position, date, the event as a sentence
+    (organizations by name, kinds in words: api/web/i18n.py), documents, acting organization."""
 
+    def org(code: str | None) -> str:
+        return names.get(code or "", code or "—")
 
-def history_rows(entries: list[dict[str, Any]], lang: str) -> list[tuple[str, ...]]:
-    """The history's entries as table rows: position, date, event, organizations,
-    documents, details, acting organization."""
-    rows: list[tuple[str, ...]] = []
-    for entry in entries:
-        data = entry["data"]
-        zh, en = EVENT_LABELS.get(entry["type"], (entry["type"], entry["type"]))
-        details = "; ".join(f"{DETAIL_FIELDS[k] if lang == 'zh' else k}={data[k]}"
-                            for k in DETAIL_FIELDS if data.get(k) not in (None, ""))
-        rows.append((str(entry["position"]), entry["on"], zh if lang == "zh" else en, _organizations(data),
-                     " ".join(str(data[f]) for f in DOCUMENT_FIELDS if data.get(f)), details,
-                     entry.get("actor_organization") or ""))
-    return rows
+    return [(str(entry["position"]), entry["on"], describe(entry, lang, org),
+             " ".join(str(entry["data"][f]) for f in DOCUMENT_FIELDS if entry["data"].get(f)),
+             org(entry.get("actor_organization")) if entry.get("actor_organization") else "")
+            for entry in entries]
 
 
 def whole_history(ledger: Ledger, queries: Queries, registration_no: str) -> dict[str, Any]:
@@ -325,14 +300,21 @@ def history(
         emit(reportfiles.report_json(story), None)
         return
     words = lang.value
+    with opened() as ledger:
+        queries = ledger.queries()
+        names = queries.organization_names(
+            [found.organization_code, *(e.get("actor_organization") for e in story["data"]),
+             *(e["data"].get(f) for e in story["data"] for f in ORGANIZATION_FIELDS)])
     console = stdout_console()
-    place = f"{found.place} {found.organization_code or ''}".strip()
-    console.print(f"{found.registration_no}  {found.name}  {found.status}  {place}")
-    table = Table(*HISTORY_HEADINGS[words], show_lines=False)
-    for row in history_rows(story["data"], words):
-        table.add_row(*row)
+    place = translate(f"place_{found.place}", words)
+    where = names.get(found.organization_code or "", found.organization_code or "")
+    console.print(f"{found.registration_no}  {found.name}  {translate(f'status_{found.status}', words)}  "
+                  f"{place} {where}".rstrip(), markup=False)
+    table = Table(*(translate(c, words) for c in HISTORY_COLUMNS), show_lines=False)
+    for row in history_rows(story["data"], words, names):
+        table.add_row(*(escape(cell) for cell in row))
     console.print(table)
-    console.print(f"{story['count']} 条记录" if words == "zh" else f"{story['count']} entries")
+    console.print(translate("entries", words, count=story["count"]), markup=False)
 
 
 # --- the event stream --------------------------------------------------------------------
@@ -383,8 +365,6 @@ OVERDUE_HEADINGS = {
     "zh": ("类型", "登记号码", "姓名", "组织", "文书/最近活动", "应办日期", "逾期天数", "责任组织"),
     "en": OVERDUE_COLUMNS,
 }
-OVERDUE_KINDS_ZH = {"overdue_letter": "介绍信逾期", "unreturned_receipt": "回执未退回",
-                    "unreturned_certificate": "证明信未收回", "inactive_6m": "连续六个月未参加组织生活"}
 
 
 @app.command()
@@ -392,8 +372,7 @@ OVERDUE_KINDS_ZH = {"overdue_letter": "介绍信逾期", "unreturned_receipt": "
 def overdue(
     organization: Annotated[str, typer.Option(help="organization code (its subtree is searched)")],
     on: Annotated[str | None, typer.Option(help="as of this date, YYYY-MM-DD (default today)")] = None,
-    kind: Annotated[str | None, typer.Option(
-        help="only overdue_letter, unreturned_receipt, unreturned_certificate or inactive_6m")] = None,
+    kind: Annotated[OverdueKind | None, typer.Option(help="only this kind of row")] = None,
     format: Annotated[ListFormat, typer.Option(help="table (default), json or csv")] = ListFormat.table,
     lang: Annotated[Lang, typer.Option(help="the table's language")] = Lang.zh,
 ) -> None:
@@ -405,7 +384,8 @@ def overdue(
     """
     with opened() as ledger:
         day = parse_day(on, "on") if on else ledger.ledger.today()
-        rows, count = ledger.queries().overdue(organization, day, kind=kind, limit=sys.maxsize)
+        rows, count = ledger.queries().overdue(organization, day, kind=kind.value if kind else None,
+                                                  limit=sys.maxsize)
     if format is ListFormat.json:
         emit(reportfiles.report_json({"data": rows, "count": count}), None)
         return
@@ -421,8 +401,7 @@ def overdue(
     table = Table(*OVERDUE_HEADINGS[words])
     for row in rows:
         cells = [row[c] for c in OVERDUE_COLUMNS]
-        if words == "zh":
-            cells[0] = OVERDUE_KINDS_ZH.get(cells[0], cells[0])
+        cells[0] = translate(f"okind_{cells[0]}", words)
         table.add_row(*("" if c is None else str(c) for c in cells))
     console.print(table)
     console.print(f"{organization} {day.isoformat()}: " + (f"{count} 条逾期" if words == "zh" else f"{count} overdue"))

@@ -21,44 +21,14 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
+from api.web.i18n import FIGURES
+
 LANGS = ("zh", "en")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-# Chinese headings of the flattened report fields (DOMAIN.md §8).
-ZH: dict[str, str] = {
-    "organization_code": "组织代码", "month": "月份", "year": "年度",
-    "period_start": "起始日期", "period_end": "截止日期",
-    "opening": "期初党员数", "admitted": "发展党员", "imported": "接收导入",
-    "transferred_in_internal": "转入：辖区内", "transferred_in_external": "转入：辖区外",
-    "transferred_in_whole_org": "转入：整建制", "transferred_in": "转入合计",
-    "transferred_out_internal": "转出：辖区内", "transferred_out_external": "转出：辖区外",
-    "transferred_out_whole_org": "转出：整建制", "transferred_out": "转出合计",
-    "deceased": "死亡", "left": "出党",
-    "left_by_reason.expelled": "出党：开除党籍", "left_by_reason.withdrew": "出党：退党",
-    "left_by_reason.self_withdrawal": "出党：自行脱党",
-    "closing": "期末党员数", "held": "其中：在册", "in_transit": "其中：转接在途",
-    "overdue_letters": "介绍信逾期未接收", "certificates_out": "持证明信外出",
-    "mobile_out": "流动党员外出", "hosted": "接收流动党员",
-    "probationary": "预备党员", "full": "正式党员",
-    "letters_issued": "开具介绍信", "letters_received": "接收介绍信",
-    "letters_cancelled": "撤销介绍信", "letters_rejected": "退回介绍信",
-    "received_on_time": "按期接收", "received_late": "逾期接收", "timely_rate": "接收及时率",
-    "receipts_returned": "回执退回", "receipt_days_total": "回执用时合计（天）",
-    "receipt_days_average": "回执平均用时（天）",
-    "certificates_issued": "开具证明信", "certificates_returned": "收回证明信",
-    "by_reason.job_change": "原因：工作调动", "by_reason.graduation": "原因：毕业",
-    "by_reason.military_transfer": "原因：军人转业", "by_reason.retirement_relocation": "原因：退休迁居",
-    "by_reason.mobile_work": "原因：外出务工经商", "by_reason.other": "原因：其他",
-    "by_route.within_committee": "路径：党委内", "by_route.within_county": "路径：县（区）内",
-    "by_route.cross_county": "路径：跨县（区）", "by_route.cross_province": "路径：跨省",
-    "paper_stops": "纸质办理环节", "network_stops": "网上办理环节", "filed": "已报送",
-    # the annual report's year-end composition
-    "category.cadre": "类别：干部", "category.student": "类别：学生",
-    "category.military_transferee": "类别：军转干部", "category.auxiliary_police": "类别：辅警",
-    "category.retiree": "类别：离退休人员", "category.worker": "类别：工人",
-    "category.farmer": "类别：农民", "category.other": "类别：其他",
-    "gender.male": "性别：男", "gender.female": "性别：女",
-}
+# Chinese headings of the flattened report fields (DOMAIN.md §8): the words of the one
+# vocabulary (api/web/i18n.py), which the report page shows too.
+ZH: dict[str, str] = {key: words[0] for key, words in FIGURES.items()}
 WORDS: dict[str, dict[str, Any]] = {
     "zh": {"item": "项目", "value": "数值", "monthly": "月报", "annual": "年报", "months": "各月",
            "year": "全年", "composition": "年末构成", "yes": "是", "no": "否"},
@@ -218,10 +188,10 @@ def annual_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
 # --- the chart -------------------------------------------------------------------------
 
 CHART_WORDS: dict[str, dict[str, str]] = {
-    "zh": {"title": "{code} {year}年各月党员数与流动", "members": "期末党员数", "held": "在册",
+    "zh": {"title": "{name} {year}年各月党员数与流动", "members": "期末党员数", "held": "在册",
            "in_transit": "转接在途", "flows": "本月变动", "joined": "发展与导入", "in": "转入",
            "out": "转出", "gone": "死亡与出党", "month": "月份"},
-    "en": {"title": "{code} {year}: members and flows by month", "members": "members at month end",
+    "en": {"title": "{name} {year}: members and flows by month", "members": "members at month end",
            "held": "held", "in_transit": "in transit", "flows": "flows of the month",
            "joined": "admitted and imported", "in": "transferred in", "out": "transferred out",
            "gone": "deceased and left", "month": "month"},
@@ -240,10 +210,19 @@ def cjk_font() -> str | None:
     return next((f for f in files if f.lower().endswith((".ttf", ".otf", ".ttc"))), None)
 
 
-def year_chart_png(annual_report: dict[str, Any], lang: str = "zh") -> bytes:
+def year_chart_png(annual_report: dict[str, Any], lang: str = "zh", name: str | None = None) -> bytes:
     """The twelve months of a year: members at month end (held and in transit, stacked)
-    above, the month's flows below. Chinese labels need a CJK font; without one the
-    labels fall back to English."""
+    above, the month's flows below, titled with the organization's name (its code when
+    none is given). Chinese labels need a CJK font; without one the labels fall back to
+    English."""
+    figure = year_chart_figure(annual_report, lang, name)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", metadata={"Software": None})
+    return out.getvalue()
+
+
+def year_chart_figure(annual_report: dict[str, Any], lang: str = "zh", name: str | None = None) -> Any:
+    """The chart as a matplotlib Figure: each legend above its plot, never over the bars."""
     check_lang(lang)
     import matplotlib
     from matplotlib import font_manager
@@ -275,7 +254,8 @@ def year_chart_png(annual_report: dict[str, Any], lang: str = "zh") -> bytes:
         top.bar(x, held, color="#b22222", label=words["held"])
         top.bar(x, transit, bottom=held, color="#f4a460", label=words["in_transit"])
         top.set_ylabel(words["members"])
-        top.legend(loc="upper left", fontsize=8)
+        top.legend(loc="lower left", bbox_to_anchor=(0, 1.01), fontsize=8, ncol=2, frameon=False,
+                   borderaxespad=0)
         width = 0.2
         for index, (key, colour) in enumerate(zip(flows, ("#2e8b57", "#4682b4", "#daa520", "#696969"),
                                                   strict=True)):
@@ -284,13 +264,40 @@ def year_chart_png(annual_report: dict[str, Any], lang: str = "zh") -> bytes:
         bottom.set_ylabel(words["flows"])
         bottom.set_xlabel(words["month"])
         bottom.set_xticks(x)
-        bottom.legend(loc="upper left", fontsize=8, ncol=4)
+        bottom.legend(loc="lower left", bbox_to_anchor=(0, 1.01), fontsize=8, ncol=4, frameon=False,
+                      borderaxespad=0)
         for axes in (top, bottom):
             axes.yaxis.get_major_locator().set_params(integer=True)
             axes.grid(axis="y", alpha=0.3)
-        figure.suptitle(words["title"].format(code=annual_report["organization_code"],
+        figure.suptitle(words["title"].format(name=name or annual_report["organization_code"],
                                               year=annual_report["year"]))
         figure.tight_layout()
-        out = io.BytesIO()
-        figure.savefig(out, format="png", metadata={"Software": None})
-    return out.getvalue()
+        figure.canvas.draw()
+    return figure
+
+
+# --- lists: the roster, the overdue list, transfers ---------------------------------------
+
+
+def list_csv(columns: list[str], headings: list[str], rows: list[dict[str, Any]], lang: str = "zh") -> bytes:
+    """A list as CSV: a heading row (the clerk's words in Chinese, the field names in English),
+    one row per entry. A Chinese file starts with a byte order mark for spreadsheet programs."""
+    check_lang(lang)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headings if lang == "zh" else columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+    return out.getvalue().encode("utf-8-sig" if lang == "zh" else "utf-8")
+
+
+def list_xlsx(title: str, columns: list[str], headings: list[str], rows: list[dict[str, Any]], day: date,
+              lang: str = "zh") -> bytes:
+    """A list as an Excel workbook of one sheet; its times are `day` (the list's date), so
+    the same list gives the same bytes."""
+    check_lang(lang)
+    workbook = _new_workbook(title)
+    sheet = _sheet(workbook, title[:31], headings if lang == "zh" else columns,
+                   [["" if row.get(c) is None else row[c] for c in columns] for row in rows], first=True)
+    sheet.freeze_panes = "A2"
+    return _workbook_bytes(workbook, _stamp(day))

@@ -9,7 +9,7 @@ import logging
 import sys
 import threading
 from calendar import monthrange
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, timedelta
@@ -316,14 +316,54 @@ class Queries:
         "on_time", "receipt_returned_on",
     )
 
+    def organization_names(self, codes: Iterable[str | None]) -> dict[str, str]:
+        """The names of organizations by code (codes the ledger doesn't know are left out)."""
+        wanted = sorted({c for c in codes if c})
+        names: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for code, name in self.db.query(
+                    f"SELECT code, name FROM proj_organizations WHERE code IN ({marks})", chunk):
+                names[code] = name
+        return names
+
+    def member_names(self, registration_nos: Iterable[str | None]) -> dict[str, str]:
+        """The names of members by registration number."""
+        wanted = sorted({r for r in registration_nos if r})
+        names: dict[str, str] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            for number, name in self.db.query(
+                    f"SELECT registration_no, name FROM proj_members WHERE registration_no IN ({marks})", chunk):
+                names[number] = name
+        return names
+
     def transfers(
         self, organization_code: str | None = None, status: str | None = None,
         letter_no: str | None = None, registration_no: str | None = None,
         direction: str = "both", limit: int = 100, offset: int = 0,
+        search: str | None = None, valid_until_from: date | None = None, valid_until_to: date | None = None,
+        received_since: date | None = None, done_since: date | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Transfers by organization subtree (sent from, addressed to, or either), status,
-        letter number or member."""
+        letter number or member; `search` finds a member's name, a registration number or a
+        letter number (a part of it); the dates narrow to letters valid until within a range,
+        received since a day, or received or with the receipt back since a day."""
         clauses, params = [], []
+        if search:
+            clauses.append("(letter_no LIKE ? OR registration_no LIKE ? OR registration_no IN "
+                           "(SELECT registration_no FROM proj_members WHERE name LIKE ?))")
+            params += [f"%{search.upper()}%", f"{search.upper()}%", f"%{search}%"]
+        for clause, day in (("valid_until >= ?", valid_until_from), ("valid_until <= ?", valid_until_to),
+                            ("received_on >= ?", received_since)):
+            if day is not None:
+                clauses.append(clause)
+                params.append(day.isoformat())
+        if done_since is not None:
+            clauses.append("(received_on >= ? OR receipt_returned_on >= ?)")
+            params += [done_since.isoformat(), done_since.isoformat()]
         if organization_code:
             sides = {"out": ["from_organization_code"], "in": ["to_organization_code", "received_in_code"],
                      "both": ["from_organization_code", "to_organization_code", "received_in_code"]}

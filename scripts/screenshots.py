@@ -96,11 +96,22 @@ def shoot(browser, base: str, token: str, out: Path) -> None:  # type: ignore[no
     for name, path in pages.items():
         page.goto(base + path)
         page.screenshot(path=str(out / f"{name}.png"), full_page=name not in ("tree", "overdue", "roster"))
-    page.goto(f"{base}/web/orgs/{committee}/roster")
-    member = page.locator("tr[data-member] a").first
+    # a member who moved: the first letter of the committee's inbox (its timeline has a transfer)
+    page.goto(f"{base}/web/inbox?org={committee}")
+    member = page.locator("table.transfers td a[href^='/web/members/']").first
+    if not member.count():
+        page.goto(f"{base}/web/orgs/{committee}/roster")
+        member = page.locator("tr[data-member] a").first
     if member.count():
         member.click()
         page.screenshot(path=str(out / "member.png"), full_page=True)
+    page.goto(f"{base}/web/inbox?org={committee}")
+    letter = page.locator("table.transfers tr[data-transfer] td:first-child a:not(:text('—'))").first
+    if letter.count():
+        letter.click()
+        page.screenshot(path=str(out / "transfer.png"), full_page=True)
+        page.click("a.print-letter")
+        page.screenshot(path=str(out / "letter.png"), full_page=True)
     page.goto(f"{base}/web/orgs/{root}/report?lang=en")
     page.screenshot(path=str(out / "report-en.png"), full_page=True)
     cookies = desk.cookies()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import Query
+from fastapi import Query, Request, Response
 
 from api.deps import CurrentOperator, ServicesDep
 from api.routes.common import Limit, MinPosition, Offset, check_within, router, within_or_above
@@ -70,9 +70,29 @@ def move(code: str, body: MoveRequest, services: ServicesDep, operator: CurrentO
     return public(services, code, recorded.position)
 
 
-@routes.get("/{code}/roster", response_model=RosterPublic)
+ROSTER_COLUMNS = ["registration_no", "name", "status", "organization_code", "since", "place"]
+OVERDUE_COLUMNS = ["kind", "registration_no", "name", "organization_code", "reference", "due_on",
+                   "days_overdue", "responsible_organization_code"]
+LIST_TYPES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description":
+                                                     "JSON; with Accept: text/csv the page's rows as CSV "
+                                                     "and the number of rows in all in X-Total-Count"}}
+
+
+def list_answer(request: Request, columns: list[str], rows: list[dict[str, Any]], count: int) -> Any:
+    """`{data, count}`, or with `Accept: text/csv` the rows as CSV (the field names as headings)
+    and the number of rows in all in the `X-Total-Count` header."""
+    from api.reportfiles import list_csv
+    from api.routes.reports import wants_csv
+
+    if not wants_csv(request):
+        return {"data": rows, "count": count}
+    return Response(list_csv(columns, columns, rows, lang="en"), media_type="text/csv; charset=utf-8",
+                    headers={"X-Total-Count": str(count)})
+
+
+@routes.get("/{code}/roster", response_model=RosterPublic, responses=LIST_TYPES)
 def roster(
-    code: str, services: ServicesDep, operator: CurrentOperator,
+    request: Request, code: str, services: ServicesDep, operator: CurrentOperator,
     as_of: Annotated[date | None, Query()] = None, subtree: bool = False, include_in_transit: bool = False,
     q: Annotated[str | None, Query(max_length=50, description="name or registration number")] = None,
     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
@@ -81,12 +101,12 @@ def roster(
     with services.queries(min_position) as queries:
         rows, count = queries.roster(code, as_of=as_of, subtree=subtree, include_in_transit=include_in_transit,
                                      limit=limit, offset=offset, search=q)
-    return {"data": rows, "count": count}
+    return list_answer(request, ROSTER_COLUMNS, rows, count)
 
 
-@routes.get("/{code}/overdue", response_model=OverduePublic)
+@routes.get("/{code}/overdue", response_model=OverduePublic, responses=LIST_TYPES)
 def overdue(
-    code: str, services: ServicesDep, operator: CurrentOperator,
+    request: Request, code: str, services: ServicesDep, operator: CurrentOperator,
     on: Annotated[date | None, Query()] = None,
     kind: Annotated[Literal["overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m"] | None,
                     Query()] = None,
@@ -95,4 +115,4 @@ def overdue(
     check_within(services, operator, code)
     with services.queries(min_position) as queries:
         rows, count = queries.overdue(code, on or services.ledger.today(), kind=kind, limit=limit, offset=offset)
-    return {"data": rows, "count": count}
+    return list_answer(request, OVERDUE_COLUMNS, rows, count)

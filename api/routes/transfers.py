@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
+from fastapi.responses import HTMLResponse
 
 from api.deps import CurrentOperator, Operator, ServicesDep
 from api.routes.common import Limit, MinPosition, Offset, check_within, rights, router
@@ -72,6 +73,17 @@ def list_transfers(
 def get_transfer(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -> Any:
     check_visible(services, operator, transfer_id)
     return public(services, transfer_id)
+
+
+@routes.get("/{transfer_id}/letter", response_class=HTMLResponse,
+            responses={200: {"content": {"text/html": {}}, "description": "the letter, printable on A4"}})
+def letter(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -> HTMLResponse:
+    """The printable letter (介绍信) with its stub (存根) and receipt (回执); either side may
+    print it, as either side may read the transfer. 409 invalid_transition before issue."""
+    from api.web.letter import letter_facts, render_letter
+
+    check_visible(services, operator, transfer_id)
+    return HTMLResponse(render_letter(letter_facts(services, transfer_id)))
 
 
 @routes.post("/{transfer_id}/issue", response_model=TransferPublic)

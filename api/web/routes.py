@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,10 +32,12 @@ from api.errors import STATUS_BY_CODE, ApiError
 from api.routes.common import MinPosition, check_within, rights
 from api.routes.members import MEMBER_ROLES, check_member_visible, member_public
 from api.routes.members import history as member_history
+from api.routes.reports import monthly_figures
 from api.routes.transfers import TRANSFER_ROLES, check_visible
 from api.services import Services
 from api.web import charts
-from api.web.i18n import LANGUAGES, WORDS, error_text, translate
+from api.web.i18n import LANGUAGES, WORDS, describe, error_text, translate
+from api.web.letter import age_on, letter_facts, render_letter
 from api.web.session import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
@@ -53,6 +56,7 @@ from domain.errors import LedgerError, ValidationError
 from domain.identifiers import parse_iso_date, validate_code, validate_month, validate_registration_no
 from domain.text import check_incoming
 from domain.transfer import BASES, EVIDENCE_KINDS, REASONS
+from projections.queries import OVERDUE_KINDS
 
 log = logging.getLogger("api.web")
 
@@ -92,8 +96,21 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
         params["lang"] = to
         return f"{request.url.path}?{urlencode(params)}"
 
+    names: dict[str, str] = dict(context.get("names") or {})
+    if operator is not None and operator.organization_code not in names:  # the header names it
+        with request.app.state.services.queries() as queries:
+            names.update(queries.organization_names([operator.organization_code]))
+    people: dict[str, str] = context.get("people") or {}
+
+    def org(code: str | None) -> str:
+        """An organization by name (its code when the name is unknown)."""
+        return names.get(code or "", code or "")
+
+    def person(registration_no: str | None) -> str:
+        return people.get(registration_no or "", "")
+
     context.update(
-        t=t, lang=lang, other_lang="en" if lang == "zh" else "zh", switch=switch,
+        org=org, person=person, t=t, lang=lang, other_lang="en" if lang == "zh" else "zh", switch=switch,
         can_act=bool(operator and operator.role in TRANSFER_ROLES), home_code=operator.organization_code
         if operator else None,
     )
@@ -291,45 +308,200 @@ def roster(request: Request, code: str, services: ServicesDep, operator: WebOper
         organization = queries.organization(code)
         rows, count = queries.roster(code, as_of=day, subtree=subtree == "1", include_in_transit=True,
                                      limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, search=q.strip() or None)
+        names = queries.organization_names(r["organization_code"] for r in rows)
     pages = max(1, -(-count // PAGE_SIZE))
     base = {"q": q, "as_of": as_of, "subtree": subtree}
     return render(request, "roster.html", operator=operator, organization=organization, rows=rows, count=count,
+                  names=names,
                   page=page, pages=pages, q=q, as_of=as_of, subtree=subtree,
                   prev_url=f"?{urlencode({**base, 'page': page - 1})}" if page > 1 else None,
                   next_url=f"?{urlencode({**base, 'page': page + 1})}" if page < pages else None)
 
 
+YELLOW_KINDS = ("due_soon", "receipt_missing")
+OVERDUE_BANDS = {**{k: "red" for k in OVERDUE_KINDS}, **{k: "yellow" for k in YELLOW_KINDS}, "done": "green"}
+
+
+def page_links(request: Request, param: str, page: int, count: int) -> dict[str, Any]:
+    """A list's page `page` of `count` rows in all: its number, the number of pages and the
+    links to the pages before and after (the other parameters kept)."""
+    pages = max(1, -(-count // PAGE_SIZE))
+    params = {k: v for k, v in request.query_params.items() if k not in (param, "done", "min_position")}
+
+    def link(to: int) -> str:
+        return f"{request.url.path}?{urlencode({**params, param: to})}"
+
+    return {"page": page, "pages": pages, "count": count, "prev": link(page - 1) if page > 1 else None,
+            "next": link(page + 1) if page < pages else None}
+
+
+PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+
+
+def overdue_bands(queries: Any, code: str, today: date, kind: str, page: int, limit: int) -> dict[str, Any]:
+    """The overdue ledger's bands: each a page of rows and the number of rows in all.
+    Red: past due (the overdue list). Yellow: letters due within 7 days, receipts not yet
+    returned (and not yet overdue). Green: transfers received or whose receipt came back
+    this month. `kind` narrows to one kind (and its band); '' gives every band's first page."""
+    offset = (page - 1) * limit
+    bands: dict[str, Any] = {}
+    wanted = OVERDUE_BANDS.get(kind)
+    if wanted in (None, "red"):
+        rows, count = queries.overdue(code, today, kind=kind or None, limit=limit, offset=offset)
+        bands["red"] = (rows, count)
+    if wanted in (None, "yellow"):
+        yellow, total = [], 0
+        if kind in ("", "due_soon"):
+            rows, count = queries.transfers(code, status="issued", valid_until_from=today,
+                                            valid_until_to=today + timedelta(days=7), limit=limit, offset=offset)
+            yellow += [{**t, "kind": "due_soon", "due_on": t["valid_until"]} for t in rows]
+            total += count
+        if kind in ("", "receipt_missing"):
+            rows, count = queries.transfers(code, status="received", received_since=today - timedelta(days=30),
+                                            limit=limit, offset=offset)
+            yellow += [{**t, "kind": "receipt_missing",
+                        "due_on": (date.fromisoformat(t["received_on"]) + timedelta(days=30)).isoformat()}
+                       for t in rows]
+            total += count
+        yellow.sort(key=lambda r: r["due_on"])
+        bands["yellow"] = (yellow, total)
+    if wanted in (None, "green"):
+        rows, count = queries.transfers(code, done_since=today.replace(day=1), limit=limit, offset=offset)
+        bands["green"] = ([{**t, "kind": "done", "done_on": t["receipt_returned_on"] or t["received_on"]}
+                           for t in rows], count)
+    return bands
+
+
 @routes.get("/orgs/{code}/overdue")
-def overdue(request: Request, code: str, services: ServicesDep, operator: WebOperator,
-            min_position: MinPosition = None) -> Response:
-    """Red: past due (the overdue list). Yellow: letters due within 7 days, receipts not
-    yet returned. Green: transfers received or whose receipt came back this month."""
+def overdue(request: Request, code: str, services: ServicesDep, operator: WebOperator, kind: str = "",
+            page: PageNumber = 1, min_position: MinPosition = None) -> Response:
+    """The overdue ledger in three colours, each band with its true number of rows; a kind
+    chosen shows its band alone, a page at a time."""
     seen(operator, request)
     check_within(services, operator, code)
+    if kind and kind not in OVERDUE_BANDS:
+        raise ValidationError(f"kind must be one of {', '.join(OVERDUE_BANDS)}")
     today = services.ledger.today()
-    month_start = today.replace(day=1).isoformat()
     with services.queries(min_position) as queries:
         organization = queries.organization(code)
-        red, _ = queries.overdue(code, today, limit=500)
-        issued, _ = queries.transfers(code, status="issued", limit=1000)
-        received, _ = queries.transfers(code, status="received", limit=1000)
-        returned, _ = queries.transfers(code, status="receipt_returned", limit=1000)
-    late = {(r["kind"], r["reference"]) for r in red}
-    yellow = []
-    for t in issued:
-        if t["valid_until"] and today.isoformat() <= t["valid_until"] <= (today + timedelta(days=7)).isoformat():
-            yellow.append({**t, "kind": "due_soon", "due_on": t["valid_until"]})
-    for t in received:
-        if ("unreturned_receipt", t["letter_no"]) not in late:
-            due = (date.fromisoformat(t["received_on"]) + timedelta(days=30)).isoformat()
-            yellow.append({**t, "kind": "receipt_missing", "due_on": due})
-    green = [{**t, "kind": "done", "done_on": t["receipt_returned_on"] or t["received_on"]}
-             for t in received + returned
-             if (t["received_on"] or "") >= month_start or (t["receipt_returned_on"] or "") >= month_start]
-    yellow.sort(key=lambda r: r["due_on"])
-    green.sort(key=lambda r: r["done_on"], reverse=True)
-    return render(request, "overdue.html", operator=operator, organization=organization, red=red,
-                  yellow=yellow, green=green, today=today)
+        bands = overdue_bands(queries, code, today, kind, page, PAGE_SIZE)
+        rows = [r for band in bands.values() for r in band[0]]
+        names = queries.organization_names(
+            [r.get(c) for r in rows for c in ("organization_code", "responsible_organization_code",
+                                              "from_organization_code", "to_organization_code",
+                                              "received_in_code")])
+        people = queries.member_names(r["registration_no"] for r in rows)
+    biggest = max(count for _, count in bands.values())
+    return render(request, "overdue.html", operator=operator, organization=organization, bands=bands,
+                  kind=kind, kinds=list(OVERDUE_BANDS), today=today, names=names, people=people,
+                  pager=page_links(request, "page", page, biggest) if kind else None)
+
+
+@routes.get("/orgs/{code}/overdue/file")
+def overdue_file(request: Request, code: str, services: ServicesDep, operator: WebOperator, kind: str = "",
+                 format: str = "csv") -> Response:
+    """The overdue list (the red band, every row) as CSV or Excel, in the page's language."""
+    seen(operator, request)
+    check_within(services, operator, code)
+    if kind and kind not in OVERDUE_KINDS:
+        raise ValidationError(f"kind must be one of {', '.join(OVERDUE_KINDS)}")
+    today = services.ledger.today()
+    with services.queries() as queries:
+        rows, _ = queries.overdue(code, today, kind=kind or None, limit=sys.maxsize)
+        names = queries.organization_names(
+            [r.get(c) for r in rows for c in ("organization_code", "responsible_organization_code")])
+    lang = language(request)
+    rows = [{**r, "kind": translate(f"okind_{r['kind']}", lang) if lang == "zh" else r["kind"],
+             "organization_name": names.get(r["organization_code"] or "", ""),
+             "responsible_organization_name": names.get(r["responsible_organization_code"] or "", "")}
+            for r in rows]
+    columns = ["kind", "name", "registration_no", "organization_name", "organization_code", "reference",
+               "due_on", "days_overdue", "responsible_organization_name", "responsible_organization_code"]
+    headings = [translate(LIST_HEADINGS[c], "zh") for c in columns]
+    return list_file(request, format, f"overdue-{code}-{today.isoformat()}", translate("overdue_title", lang),
+                     columns, headings, rows, today)
+
+
+LIST_HEADINGS = {
+    "kind": "kind", "name": "member_name", "registration_no": "registration_no",
+    "organization_name": "organization", "organization_code": "code", "reference": "reference",
+    "due_on": "due_on", "days_overdue": "days_overdue", "responsible_organization_name": "responsible",
+    "responsible_organization_code": "responsible_code", "status": "status", "since": "since", "place": "place",
+    "letter_no": "letter_no", "from_organization_name": "from_org", "from_organization_code": "from_code",
+    "to_organization_name": "to_org", "to_organization_code": "to_code", "requested_on": "requested_on",
+    "issued_on": "issued_on", "valid_until": "valid_until", "received_on": "received_on",
+    "receipt_returned_on": "receipt_returned_on", "reason": "reason",
+}
+
+
+def list_file(request: Request, format: str, name: str, title: str, columns: list[str], headings: list[str],
+              rows: list[dict[str, Any]], day: date) -> Response:
+    """A list as a CSV or Excel download (Chinese headings unless the page is English)."""
+    from api import reportfiles
+
+    lang = language(request)
+    if format == "csv":
+        body, media = reportfiles.list_csv(columns, headings, rows, lang), "text/csv; charset=utf-8"
+    elif format == "xlsx":
+        body = reportfiles.list_xlsx(title, columns, headings, rows, day, lang)
+        media = reportfiles.XLSX_MEDIA_TYPE
+    else:
+        raise ValidationError("format must be csv or xlsx")
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f"attachment; filename=\"{quote(name)}.{format}\""})
+
+
+@routes.get("/orgs/{code}/roster/file")
+def roster_file(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+                q: Annotated[str, Query(max_length=50)] = "", as_of: str = "", subtree: str = "1",
+                format: str = "csv") -> Response:
+    """The whole roster (every page) as CSV or Excel, with the page's search and date."""
+    seen(operator, request)
+    check_within(services, operator, code)
+    day = parse_day(as_of, "as_of")
+    with services.queries() as queries:
+        rows, _ = queries.roster(code, as_of=day, subtree=subtree == "1", include_in_transit=True,
+                                 limit=sys.maxsize, offset=0, search=q.strip() or None)
+        names = queries.organization_names(r["organization_code"] for r in rows)
+    lang = language(request)
+    rows = [{**r, "organization_name": names.get(r["organization_code"], ""),
+             "status": translate(f"status_{r['status']}", lang), "place": translate(f"place_{r['place']}", lang)}
+            for r in rows]
+    columns = ["name", "registration_no", "status", "organization_name", "organization_code", "place", "since"]
+    headings = [translate(LIST_HEADINGS[c], "zh") for c in columns]
+    when = day or services.ledger.today()
+    return list_file(request, format, f"roster-{code}-{when.isoformat()}", translate("roster_title", lang),
+                     columns, headings, rows, when)
+
+
+@routes.get("/transfers/file")
+def transfers_file(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
+                   direction: str = "in", q: Annotated[str, Query(max_length=50)] = "",
+                   format: str = "csv") -> Response:
+    """The inbox's or outbox's transfers (every one, with the page's search) as CSV or Excel."""
+    code = chosen_org(request, services, operator, org)
+    if direction not in ("in", "out"):
+        raise ValidationError("direction must be in or out")
+    with services.queries() as queries:
+        rows, _ = queries.transfers(code, direction=direction, limit=sys.maxsize, search=q.strip() or None)
+        names = queries.organization_names(
+            [r.get(c) for r in rows for c in ("from_organization_code", "to_organization_code", "received_in_code")])
+        people = queries.member_names(r["registration_no"] for r in rows)
+    lang = language(request)
+    rows = [{**r, "name": people.get(r["registration_no"], ""),
+             "from_organization_name": names.get(r["from_organization_code"], ""),
+             "to_organization_code": r["received_in_code"] or r["to_organization_code"],
+             "to_organization_name": names.get(r["received_in_code"] or r["to_organization_code"], ""),
+             "status": translate(f"tstatus_{r['status']}", lang), "reason": translate(f"reason_{r['reason']}", lang)}
+            for r in rows]
+    columns = ["letter_no", "name", "registration_no", "from_organization_name", "from_organization_code",
+               "to_organization_name", "to_organization_code", "status", "reason", "requested_on", "issued_on",
+               "valid_until", "received_on", "receipt_returned_on"]
+    headings = [translate(LIST_HEADINGS[c], "zh") for c in columns]
+    today = services.ledger.today()
+    title = translate("nav_inbox" if direction == "in" else "nav_outbox", lang)
+    return list_file(request, format, f"transfers-{direction}-{code}-{today.isoformat()}", title, columns,
+                     headings, rows, today)
 
 
 def report_month(services: Services, month: str | None) -> str:
@@ -353,13 +525,30 @@ def report(request: Request, code: str, services: ServicesDep, operator: WebOper
     seen(operator, request)
     check_within(services, operator, code)
     month = report_month(services, month)
+    today = services.ledger.today()
     with services.queries(min_position) as queries:
         organization = queries.organization(code)
-        figures = queries.monthly_report(code, month)
-        series = [queries.monthly_report(code, m) for m in months_ending(month)]
+        figures = monthly_figures(queries, code, month, today)
+        first = str(organization["registered_on"])[:7]
+        series = [queries.monthly_report(code, m) for m in months_ending(month) if m >= first]
     chart = charts.monthly_chart(series)
+    can_file = operator.role == "admin" and figures["month_over"] and not figures.get("filed")
     return render(request, "report.html", operator=operator, organization=organization, report=figures,
-                  month=month, figures=REPORT_FIGURES, chart=chart)
+                  month=month, figures=REPORT_FIGURES, chart=chart, today=today, can_file=can_file)
+
+
+@routes.post("/orgs/{code}/report/filing")
+def file_report_month(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+                      csrf_token: FormText = "", month: FormText = "") -> Response:
+    """Filing (报送) a month from the report page: an admin's act, the API's POST
+    /v1/reports/monthly/file; the Ledger refuses a month not over or already filed."""
+    seen(operator, request)
+    check_csrf(request, csrf_token)
+    operator.require("admin")
+    check_within(services, operator, code)
+    validate_month(month.strip())
+    recorded = services.ledger.file_month(code, month.strip(), actor=operator.actor, request_id=operator.request_id)
+    return done(f"/web/orgs/{code}/report", recorded.position, month=month.strip())
 
 
 @routes.get("/orgs/{code}/report/file")
@@ -375,7 +564,7 @@ def report_file(request: Request, code: str, services: ServicesDep, operator: We
     except ImportError:
         raise ApiError("report_files_unavailable", "report files are not available", 503) from None
     with services.queries() as queries:
-        figures = queries.monthly_report(code, month)
+        figures = monthly_figures(queries, code, month, services.ledger.today())
     lang = language(request)
     if format == "csv":
         body, media = reportfiles.monthly_csv(figures, lang=lang), "text/csv; charset=utf-8"
@@ -415,37 +604,149 @@ class Sides:
         return self.known[code]
 
 
+SearchText = Annotated[str, Query(max_length=50)]
+
+
+def transfer_names(queries: Any, rows: list[dict[str, Any]], extra: list[str] | None = None,
+                   ) -> tuple[dict[str, str], dict[str, str]]:
+    """The names of the organizations and members of transfer rows."""
+    names = queries.organization_names(
+        [r.get(c) for r in rows for c in ("from_organization_code", "to_organization_code", "received_in_code")]
+        + (extra or []))
+    return names, queries.member_names(r["registration_no"] for r in rows)
+
+
 @routes.get("/inbox")
 def inbox(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
-          min_position: MinPosition = None) -> Response:
+          q: SearchText = "", waiting_page: PageNumber = 1, receipts_page: PageNumber = 1,
+          recent_page: PageNumber = 1, min_position: MinPosition = None) -> Response:
+    """Letters addressed to the subtree: to receive (or reject), receipts to return, and all
+    of them; searched by name, registration number or letter number, a page at a time."""
     code = chosen_org(request, services, operator, org)
+    search = q.strip() or None
     with services.queries(min_position) as queries:
         organization = queries.organization(code)
-        waiting, _ = queries.transfers(code, status="issued", direction="in", limit=200)
-        receipts, _ = queries.transfers(code, status="received", direction="in", limit=200)
-        recent, count = queries.transfers(code, direction="in", limit=50)
+        waiting, waiting_count = queries.transfers(code, status="issued", direction="in", limit=PAGE_SIZE,
+                                                   offset=(waiting_page - 1) * PAGE_SIZE, search=search)
+        receipts, receipts_count = queries.transfers(code, status="received", direction="in", limit=PAGE_SIZE,
+                                                     offset=(receipts_page - 1) * PAGE_SIZE, search=search)
+        recent, count = queries.transfers(code, direction="in", limit=PAGE_SIZE,
+                                          offset=(recent_page - 1) * PAGE_SIZE, search=search)
     acts, targets = Sides(services, operator), {t["to_organization_code"] for t in waiting}
     by_target = {code: receiving_choices(services, operator, code) for code in targets if acts(code)}
     choices = {t["transfer_id"]: by_target.get(t["to_organization_code"], []) for t in waiting}
     returnable = {t["transfer_id"] for t in receipts if acts(t["to_organization_code"])}
+    with services.queries() as queries:
+        names, people = transfer_names(queries, waiting + receipts + recent)
     return render(request, "inbox.html", operator=operator, organization=organization, waiting=waiting,
                   receipts=receipts, recent=recent, count=count, choices=choices, returnable=returnable,
-                  today=services.ledger.today().isoformat())
+                  today=services.ledger.today().isoformat(), names=names, people=people, q=q, org_code=code,
+                  pages={"waiting": page_links(request, "waiting_page", waiting_page, waiting_count),
+                         "receipts": page_links(request, "receipts_page", receipts_page, receipts_count),
+                         "recent": page_links(request, "recent_page", recent_page, count)})
 
 
 @routes.get("/outbox")
 def outbox(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
-           min_position: MinPosition = None) -> Response:
+           q: SearchText = "", requested_page: PageNumber = 1, issued_page: PageNumber = 1,
+           recent_page: PageNumber = 1, min_position: MinPosition = None) -> Response:
+    """Requests to issue (or decline), letters out to extend or cancel, and all of them;
+    searched and paged like the inbox."""
     code = chosen_org(request, services, operator, org)
+    search = q.strip() or None
     with services.queries(min_position) as queries:
         organization = queries.organization(code)
-        requested, _ = queries.transfers(code, status="requested", direction="out", limit=200)
-        issued, _ = queries.transfers(code, status="issued", direction="out", limit=200)
-        recent, count = queries.transfers(code, direction="out", limit=50)
+        requested, requested_count = queries.transfers(code, status="requested", direction="out", limit=PAGE_SIZE,
+                                                       offset=(requested_page - 1) * PAGE_SIZE, search=search)
+        issued, issued_count = queries.transfers(code, status="issued", direction="out", limit=PAGE_SIZE,
+                                                 offset=(issued_page - 1) * PAGE_SIZE, search=search)
+        recent, count = queries.transfers(code, direction="out", limit=PAGE_SIZE,
+                                          offset=(recent_page - 1) * PAGE_SIZE, search=search)
+        names, people = transfer_names(queries, requested + issued + recent)
     acts = Sides(services, operator)
     issuable = {t["transfer_id"] for t in requested if acts(t["from_organization_code"])}
     return render(request, "outbox.html", operator=operator, organization=organization, requested=requested,
-                  issued=issued, recent=recent, count=count, issuable=issuable)
+                  issued=issued, recent=recent, count=count, issuable=issuable, names=names, people=people,
+                  q=q, org_code=code,
+                  pages={"requested": page_links(request, "requested_page", requested_page, requested_count),
+                         "issued": page_links(request, "issued_page", issued_page, issued_count),
+                         "recent": page_links(request, "recent_page", recent_page, count)})
+
+
+BULK_ACTIONS = ("issue", "receive", "return-receipt")
+BULK_LIMIT = 200
+
+
+@routes.post("/transfers/bulk")
+def bulk_action(request: Request, services: ServicesDep, operator: WebOperator, csrf_token: FormText = "",
+                action: FormText = "", transfer_id: Annotated[list[str] | None, Form()] = None,
+                valid_days: FormText = "", back: FormText = "") -> Response:
+    """Issue, receive or return the receipt of many letters at once: each one judged alone
+    by the Ledger's own command, as if sent by its own form. The page names the letters
+    done and those refused, with the reason in words; a refused one records nothing, and
+    one outside the operator's subtree is named only by what the operator sent."""
+    seen(operator, request)
+    check_csrf(request, csrf_token)
+    operator.require(*TRANSFER_ROLES)
+    if action not in BULK_ACTIONS:
+        raise ValidationError(f"action must be one of {', '.join(BULK_ACTIONS)}")
+    chosen = list(dict.fromkeys(transfer_id or []))
+    if not chosen:
+        raise ValidationError("transfer_id: choose at least one letter")
+    if len(chosen) > BULK_LIMIT:
+        raise ValidationError(f"transfer_id: at most {BULK_LIMIT} letters at once")
+    if any(len(tid) > 64 for tid in chosen):
+        raise ValidationError("transfer_id: a transfer id has at most 64 characters")
+    days = parse_int(valid_days, "valid_days", 30)
+    lang, ledger, acts = language(request), services.ledger, Sides(services, operator)
+    done_rows: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    position = 0
+    for tid in chosen:
+        shown: dict[str, Any] = {"transfer_id": tid, "letter_no": None, "registration_no": None}
+        try:
+            check_visible(services, operator, tid)
+            transfer = ledger.transfer(tid)
+            shown = {"transfer_id": tid, "letter_no": transfer.letter_no, "registration_no": transfer.registration_no}
+            common: dict[str, Any] = {"actor": operator.actor, "request_id": operator.request_id}
+            if action == "issue":
+                recorded = ledger.issue_letter(tid, days, **common)
+            elif action == "receive":
+                recorded = ledger.receive_member(tid, bulk_receiving(services, operator, acts, transfer), None,
+                                                 **common)
+            else:
+                recorded = ledger.return_receipt(tid, **common)
+            position = max(position, recorded.position or 0)
+            done_rows.append({**shown, "letter_no": recorded.letter_no or shown["letter_no"]})
+        except LedgerError as error:
+            refused.append({**shown, "code": error.code, "message": error_text(error.code, lang),
+                            "detail": error.detail if shown["registration_no"] else ""})
+    if position:
+        services.wait_for(position)
+    with services.queries() as queries:
+        people = queries.member_names(r["registration_no"] for r in done_rows + refused)
+    target = back if back in ("/web/inbox", "/web/outbox") else "/web/inbox"
+    status = 200 if done_rows or not refused else STATUS_BY_CODE.get(refused[0]["code"], 409)
+    return render(request, "bulk.html", status=status, operator=operator, action=action, done_rows=done_rows,
+                  refused=refused, people=people,
+                  back=f"{target}?{urlencode({'min_position': position})}" if position else target)
+
+
+def bulk_receiving(services: Services, operator: Operator, acts: Sides, transfer: Any) -> str:
+    """Where a letter received with others goes: the organization it is addressed to when
+    that holds members, else the one member-holding organization below it; with several to
+    choose from, the letter's own page asks which."""
+    target = transfer.to_organization_code
+    choices = receiving_choices(services, operator, target) if acts(target) else []
+    codes = [c["code"] for c in choices]
+    if target in codes:
+        return str(target)
+    if len(codes) == 1:
+        return codes[0]
+    if not acts(target):
+        return str(target)  # the Ledger refuses it, in its own words
+    raise ValidationError("the letter is addressed to an organization with several branches: "
+                          "choose the branch on the letter's own page")
 
 
 @routes.get("/transfers/{transfer_id}")
@@ -460,8 +761,23 @@ def transfer_page(request: Request, transfer_id: str, services: ServicesDep, ope
     sending, receiving = acts(transfer["from_organization_code"]), acts(transfer["to_organization_code"])
     choices = receiving_choices(services, operator, transfer["to_organization_code"]) \
         if receiving and transfer["status"] == "issued" else []
+    with services.queries() as queries:
+        names = queries.organization_names(
+            [transfer["from_organization_code"], transfer["to_organization_code"], transfer["received_in_code"]])
+        people = queries.member_names([transfer["registration_no"]])
     return render(request, "transfer.html", operator=operator, transfer=transfer, sending=sending,
-                  receiving=receiving, choices=choices)
+                  receiving=receiving, choices=choices, names=names, people=people)
+
+
+@routes.get("/transfers/{transfer_id}/letter")
+def letter_page(request: Request, transfer_id: str, services: ServicesDep, operator: WebOperator) -> Response:
+    """The printable letter with its stub and receipt (api/web/letter.py), for either side."""
+    seen(operator, request)
+    check_visible(services, operator, transfer_id)
+    facts = letter_facts(services, transfer_id)
+    page = render_letter(facts, stylesheet_url="/web/static/letter.css", print_script="/web/static/app.js",
+                         back_url=f"/web/transfers/{transfer_id}")
+    return Response(page, media_type="text/html; charset=utf-8")
 
 
 @routes.post("/transfers")
@@ -537,8 +853,28 @@ def member_page(request: Request, registration_no: str, services: ServicesDep, o
     can_request = (operator.role in MEMBER_ROLES and place["kind"] == "held"
                    and rights(services, operator).holds(place["organization_code"]))
     events.sort(key=lambda e: (e["on"], e["position"]), reverse=True)  # by effective date, newest first
-    return render(request, "member.html", operator=operator, member=member, events=events,
-                  can_request=can_request, reasons=REASONS, bases=BASES, evidence_kinds=EVIDENCE_KINDS)
+    record = services.ledger.member(registration_no)
+    with services.queries() as queries:
+        names = queries.organization_names(
+            [place["organization_code"], *(e.get("actor_organization") for e in events),
+             *(e["data"].get(f) for e in events for f in ("from_organization_code", "to_organization_code",
+                                                          "organization_code", "issuing_organization_code",
+                                                          "home_organization_code", "host_organization_code"))])
+    lang = language(request)
+
+    def org_name(code: str | None) -> str:
+        return names.get(code or "", code or "—")
+
+    for event in events:
+        event["sentence"] = describe(event, lang, org_name)
+    dues = [{"month": e["data"]["month"], "amount": e["data"]["amount"], "on": e["on"]}
+            for e in events if e["type"] == "Member.DuesPaid"]
+    today = services.ledger.today()
+    details = {"birth_date": record.birth_date, "age": age_on(record.birth_date, today),
+               "workplace": record.workplace, "residence": record.residence}
+    return render(request, "member.html", operator=operator, member=member, events=events, details=details,
+                  dues=dues, names=names, can_request=can_request, reasons=REASONS, bases=BASES,
+                  evidence_kinds=EVIDENCE_KINDS)
 
 
 @routes.get("/{rest:path}")

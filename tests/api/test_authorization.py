@@ -224,6 +224,8 @@ ROUTES: dict[tuple[str, str], Route] = {
                                               organization_code=lambda p: p.committee)),
     ("GET", "/v1/transfers/{transfer_id}"): Route(READ, get(
         lambda api, p: f"/v1/transfers/{transfer(api, p.branch, ELSEWHERE, 'issued')}")),
+    ("GET", "/v1/transfers/{transfer_id}/letter"): Route(READ, get(
+        lambda api, p: f"/v1/transfers/{transfer(api, p.branch, ELSEWHERE, 'issued')}/letter")),
     ("POST", "/v1/transfers/{transfer_id}/issue"): Route(ACT, sending("issue", "requested", {})),
     ("POST", "/v1/transfers/{transfer_id}/decline"): Route(ACT, sending("decline", "requested",
                                                                         {"reason": "材料不全"})),

@@ -57,15 +57,19 @@ def test_history_lists_the_members_events_in_order(told: tuple[Store, Story]) ->
     result = run("history", story.moved)
     assert result.exit_code == 0, result.output
     table = result.stdout
-    assert story.moved in table and story.letter_no in table and "XW-C1-B1 → XW-C1-B2" in table
-    lines = [table.index(word) for word in ("接收导入", "申请转接", "开具介绍信", "接收党员", "回执退回", "交纳党费")]
+    assert story.moved in table and story.letter_no in table
+    assert "从第一党支部转往第二党支部（毕业，党委内）" in table  # a sentence: the source first, by name
+    assert "第二党支部接收（按期）" in table and "交纳 2026-10 党费 12.50 元" in table
+    for code in ("graduation", "within_committee", "True", "XW-C1-B1", "原因=", "路径="):
+        assert code not in table, code
+    lines = [table.index(word) for word in ("录入台账", "申请转接", "开具介绍信", "接收（按期）", "回执退回", "交纳")]
     assert lines == sorted(lines)
     assert table.index("2026-10-06") < table.index("2026-10-09") < table.index("2026-10-12")
     assert f"{history['count']} 条记录" in table
 
     result = run("history", story.certified, "--lang", "en")
     assert result.exit_code == 0, result.output
-    assert "certificate issued" in result.stdout and story.certificate_no in result.stdout
+    assert "issued temporary certificate" in result.stdout and story.certificate_no in result.stdout
 
 
 @pytest.mark.parametrize("number, code", [("320102201507019999", "not_found"), ("nonsense", "not_found")])
@@ -147,11 +151,15 @@ def test_overdue_matches_the_overdue_query(told: tuple[Store, Story]) -> None:
 @pytest.mark.parametrize("args, code", [
     (("--organization", "NOWHERE", "--on", "2026-11-20"), "not_found"),
     (("--organization", "XW", "--on", "2026-02-30"), "validation_error"),
-    (("--organization", "XW", "--on", "2026-11-20", "--kind", "late"), "validation_error"),
 ])
 def test_overdue_refusals_exit_1_with_the_code(told: tuple[Store, Story], args: tuple[str, ...], code: str) -> None:
     result = run("overdue", *args)
     assert result.exit_code == 1 and result.stderr.startswith(f"{code}:") and result.stdout == ""
+
+
+def test_an_unknown_overdue_kind_is_a_usage_error(told: tuple[Store, Story]) -> None:
+    result = run("overdue", "--organization", "XW", "--on", "2026-11-20", "--kind", "late")
+    assert result.exit_code == 2 and result.stderr.startswith("usage_error:") and result.stdout == ""
 
 
 def test_verify_exits_1_and_lists_each_mismatch_of_a_corrupted_view(told: tuple[Store, Story]) -> None:

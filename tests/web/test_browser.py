@@ -6,6 +6,8 @@ language, can't reach another subtree, and the pages fit a 390px-wide phone."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import socket
@@ -13,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 import pytest
 import uvicorn
@@ -22,7 +25,7 @@ from api.services import Services
 from api.web.i18n import WORDS
 from domain.settings import Settings
 from tests.conftest import TEST_ID_KEY, TODAY
-from tests.factories import build_tree
+from tests.factories import admit, build_tree
 from tests.web.conftest import Scenario, build_scenario
 
 CHROMIUM = os.environ.get("LEDGER_CHROMIUM", "/usr/bin/chromium")
@@ -196,5 +199,96 @@ def test_the_pages_fit_a_phone_screen(browser, site: Site) -> None:  # type: ign
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{path} is {width}px wide"
             assert page.locator("nav.nav").is_visible()
+    finally:
+        context.close()
+
+
+def test_a_clerk_prints_a_letter_with_its_stub_and_receipt(browser, site: Site) -> None:  # type: ignore[no-untyped-def]
+    context, page = signed_in(browser, site, "xw_clerk")
+    try:
+        page.goto(f"{site.url}/web/transfers/{site.scenario.inbound}")
+        page.click("a.print-letter")
+        page.wait_for_url(f"**/web/transfers/{site.scenario.inbound}/letter")
+        letter = site.scenario.inbound_letter
+        for part in ("stub", "letter", "receipt"):
+            assert letter in page.locator(f"[data-part={part}] .letter-no").inner_text(), part
+        assert page.locator(".letter-no").count() == 3
+        text = page.locator("body").inner_text()
+        assert "存根" in text and "回执" in text and "叁拾天" in text
+        assert "秦淮第一支部" in text and "第二党支部" in text  # organizations by name
+        assert page.locator("button[data-print]").is_visible()
+        page.emulate_media(media="print")
+        assert not page.locator("button[data-print]").is_visible()  # the button is not printed
+        assert page.locator("[data-part=receipt]").is_visible()
+    finally:
+        context.close()
+
+
+def letters_to_receive(site: Site) -> tuple[list[str], str]:
+    """Three letters from QH-C1-B1 to XW-C1-B3, the last one expired: (transfer ids, the expired one's letter)."""
+    ledger = site.services.ledger
+    ids, letter = [], ""
+    for n, issued_on in ((31, date(2026, 11, 10)), (32, date(2026, 11, 12)), (33, date(2026, 9, 1))):
+        member = admit(ledger, n, "QH-C1-B1")
+        transfer = ledger.request_transfer(member, "XW-C1-B3", reason="graduation", basis="household",
+                                           on=issued_on).transfer_id or ""
+        letter = ledger.issue_letter(transfer, 30, on=issued_on).letter_no or ""
+        ids.append(transfer)
+    return ids, letter
+
+
+def test_a_clerk_receives_several_letters_at_once_and_sees_which_was_refused(browser, site: Site) -> None:  # type: ignore[no-untyped-def]
+    ids, expired_letter = letters_to_receive(site)
+    context, page = signed_in(browser, site, "xw_clerk")
+    try:
+        page.goto(f"{site.url}/web/inbox")
+        for transfer in ids:
+            page.check(f"article[data-transfer='{transfer}'] input[name=transfer_id]")
+        page.click("form#bulk-receive button[type=submit]")
+        page.wait_for_selector("section.bulk-done")
+        done = page.locator("section.bulk-done li[data-transfer]")
+        assert sorted(done.evaluate_all("els => els.map(e => e.dataset.transfer)")) == sorted(ids[:2])
+        refused = page.locator("section.bulk-refused li")
+        assert refused.count() == 1
+        assert refused.get_attribute("data-transfer") == ids[2]
+        assert refused.get_attribute("data-code") == "letter_expired"
+        assert expired_letter in refused.inner_text()
+        assert WORDS["err_letter_expired"][0] in refused.locator(".reason").inner_text()
+        ledger = site.services.ledger
+        assert [ledger.transfer(t).status for t in ids] == ["received", "received", "issued"]
+        assert {ledger.transfer(t).received_in_code for t in ids[:2]} == {"XW-C1-B3"}
+        page.click("a.button")  # back to the inbox, which shows the change
+        page.wait_for_url("**/web/inbox*")
+        assert page.locator(f"input[form=bulk-receive][value='{ids[0]}']").count() == 0  # no longer to receive
+        assert page.locator(f"input[form=bulk-return][value='{ids[0]}']").count() == 1  # its receipt to return
+        assert page.locator(f"input[form=bulk-receive][value='{ids[2]}']").count() == 1
+    finally:
+        context.close()
+
+
+def test_a_clerk_exports_the_overdue_list(browser, site: Site) -> None:  # type: ignore[no-untyped-def]
+    ledger = site.services.ledger
+    member = admit(ledger, 41, "XW-C1-B1")
+    transfer = ledger.request_transfer(member, "QH-C1-B1", reason="job_change", basis="household",
+                                       on=date(2026, 8, 3)).transfer_id or ""
+    letter = ledger.issue_letter(transfer, 30, on=date(2026, 8, 3)).letter_no or ""
+    context, page = signed_in(browser, site, "xw_clerk", accept_downloads=True)
+    try:
+        page.goto(f"{site.url}/web/orgs/XW-C1/overdue")
+        row = page.locator(f"tr.row-red:has(a[href='/web/members/{member}'])")
+        assert "第一党支部" in row.inner_text()  # the organization by name
+        with page.expect_download() as download:
+            page.click("a.download:has-text('CSV')")
+        path = download.value.path()
+        assert download.value.suggested_filename.endswith(".csv")
+        with open(path, encoding="utf-8-sig") as file:
+            text = file.read()
+        rows = list(csv.reader(io.StringIO(text)))
+        assert rows[0][:3] == [WORDS["kind"][0], WORDS["member_name"][0], WORDS["registration_no"][0]]
+        mine = [r for r in rows[1:] if member in r]
+        assert len(mine) == 1
+        assert mine[0][0] == WORDS["okind_overdue_letter"][0] and letter in mine[0]
+        assert ledger.member(member).name in mine[0] and "第一党支部" in mine[0]
+        assert len(rows) - 1 == int(page.locator("section.band.red .total").get_attribute("data-total") or -1)
     finally:
         context.close()

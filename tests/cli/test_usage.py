@@ -1,0 +1,65 @@
+"""Usage errors of the command line: one line on standard error naming the command's help,
+exit status 2, never a traceback; and the help texts list each option's choices."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from api.cli_audit import OverdueKind
+from projections.queries import OVERDUE_KINDS
+from tests.conftest import TEST_ID_KEY
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def configured(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LEDGER_DATABASE_URL", f"sqlite:///{tmp_path}/ledger.db")
+    monkeypatch.setenv("LEDGER_ID_KEY", TEST_ID_KEY)
+
+
+@pytest.mark.parametrize(("args", "words", "command"), [
+    (["status", "--field", "bogus"], "'bogus' is not one of 'position', 'root', 'store'", "ledger status"),
+    (["overdue", "--organization", "XW", "--kind", "bogus"], "'bogus' is not one of 'overdue_letter'",
+     "ledger overdue"),
+    (["overdue", "--organization", "XW", "--format", "pdf"], "'pdf' is not one of 'table', 'json', 'csv'",
+     "ledger overdue"),
+    (["history"], "Missing argument 'member'", "ledger history"),
+    (["report", "monthly", "--organization", "XW", "--month", "2026-11", "--bogus"], "No such option: --bogus",
+     "ledger report monthly"),
+    (["bogus"], "No such command 'bogus'", "ledger"),
+    (["export", "--after", "-1"], "greater than or equal to 0", "ledger export"),
+])
+def test_a_usage_error_is_one_line_and_exit_2(args: list[str], words: str, command: str) -> None:
+    result = runner.invoke(app, args, prog_name="ledger")
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("usage_error: ") and words in lines[0]
+    assert lines[0].endswith(f"(see `{command} --help`)")
+
+
+def test_a_command_keeps_its_own_exit_status() -> None:
+    assert runner.invoke(app, ["status", "--field", "root"], prog_name="ledger").exit_code == 0
+    assert runner.invoke(app, ["--help"], prog_name="ledger").exit_code == 0
+
+
+@pytest.mark.parametrize(("args", "choices"), [
+    (["status", "--help"], "position|root|store"),
+    (["overdue", "--help"], "table|json|csv"),
+    (["history", "--help"], "zh|en"),
+    (["report", "monthly", "--help"], "json|csv|xlsx"),
+])
+def test_help_lists_the_choices(args: list[str], choices: str) -> None:
+    result = runner.invoke(app, args, prog_name="ledger", env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and choices in result.stdout
+
+
+def test_the_overdue_kinds_of_the_command_line_are_the_lists_kinds() -> None:
+    assert tuple(k.value for k in OverdueKind) == OVERDUE_KINDS
+    help_text = runner.invoke(app, ["overdue", "--help"], prog_name="ledger", env={"COLUMNS": "300"}).stdout
+    assert all(kind in help_text for kind in OVERDUE_KINDS)

@@ -1,0 +1,69 @@
+"""Pages in names, on both stores: people and organizations by name, the member's record,
+the timeline as sentences with the source first; and one vocabulary for the pages, the
+command line and the report files."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from api import reportfiles
+from api.web.i18n import FIGURES, WORDS, describe
+from tests.api.conftest import Api
+from tests.web.conftest import Scenario, WebClient
+
+
+def test_the_member_page_shows_the_record_and_a_timeline_in_sentences(web: tuple[Api, Scenario]) -> None:
+    api, scenario = web
+    member = scenario.inbound_member  # of QH-C1-B1, a letter to XW-C1-B2 issued
+    api.ledger.record_dues(member, "2026-10", Decimal("12.50"), on=date(2026, 11, 12))
+    record = api.ledger.member(member)
+    html = WebClient(api, "qh_clerk").get(f"/web/members/{member}").text
+    assert WORDS[f"gender_{record.gender}"][0] in html
+    assert record.birth_date.isoformat() in html and record.joined_on.isoformat() in html
+    assert WORDS[f"category_{record.category}"][0] in html
+    assert '<tr data-month="2026-10"><td>2026-10</td><td class="num">12.50</td>' in html  # dues: month, amount
+    assert "申请转接：从秦淮第一支部转往第二党支部（工作调动，" in html  # the source first, by name
+    assert "开具介绍信" in html and "秦淮街道党工委开具介绍信" in html
+    for code in ("job_change", "cross_county", "True"):
+        assert code not in html, code
+
+
+def test_the_transfer_page_and_lists_show_names(web: tuple[Api, Scenario]) -> None:
+    api, scenario = web
+    clerk = WebClient(api, "xw_clerk")
+    name = api.ledger.member(scenario.inbound_member).name
+    page = clerk.get(f"/web/transfers/{scenario.inbound}").text
+    assert name in page and "秦淮第一支部" in page and "第二党支部" in page
+    outbox = clerk.get("/web/outbox").text
+    assert api.ledger.member(scenario.local_member).name in outbox and "第一党支部 → 秦淮第一支部" in outbox
+    roster = clerk.get("/web/orgs/XW-C1/roster").text
+    assert "第一党支部" in roster
+
+
+def test_one_vocabulary_for_the_pages_the_report_files_and_the_command_line() -> None:
+    for key, (zh, _) in FIGURES.items():
+        assert reportfiles.heading(key, "zh") == zh == WORDS[f"f_{key}"][0]
+    assert WORDS["f_closing"][0] == "期末党员数"
+    from api.cli_audit import OverdueKind
+
+    for kind in OverdueKind:
+        assert f"okind_{kind.value}" in WORDS
+    entry = {"type": "Transfer.Requested", "data": {"from_organization_code": "A", "to_organization_code": "B",
+                                                    "reason": "job_change", "route": "cross_county"}}
+    names = {"A": "甲支部", "B": "乙支部"}.get
+    assert describe(entry, "zh", lambda c: names(c or "", c or "")) == (
+        "申请转接：从甲支部转往乙支部（工作调动，跨县（区））")
+    assert describe(entry, "en", lambda c: names(c or "", c or "")) == (
+        "transfer requested from 甲支部 to 乙支部 (job change, across counties)")
+
+
+def test_the_charts_legends_sit_above_the_bars_and_its_title_names_the_organization() -> None:
+    months = [{"month": f"2026-{m:02d}", "held": 40 + m, "in_transit": 3, "admitted": 1, "imported": 0,
+               "transferred_in": 5, "transferred_out": 4, "deceased": 0, "left": 0} for m in range(1, 13)]
+    figure = reportfiles.year_chart_figure({"organization_code": "XW-C1", "year": 2026, "months": months},
+                                           "zh", name="玄武街道党工委")
+    assert figure.texts[0].get_text().startswith("玄武街道党工委 2026")
+    for axes in figure.axes:
+        legend, plot = axes.get_legend().get_window_extent(), axes.get_window_extent()
+        assert legend.y0 >= plot.y1 - 1, "the legend covers the plot"
