@@ -318,26 +318,21 @@ class Queries:
 
     def organization_names(self, codes: Iterable[str | None]) -> dict[str, str]:
         """The names of organizations by code (codes the ledger doesn't know are left out)."""
-        wanted = sorted({c for c in codes if c})
-        names: dict[str, str] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for code, name in self.db.query(
-                    f"SELECT code, name FROM proj_organizations WHERE code IN ({marks})", chunk):
-                names[code] = name
-        return names
+        return self._names("SELECT code, name FROM proj_organizations WHERE code IN ({})", codes)
 
     def member_names(self, registration_nos: Iterable[str | None]) -> dict[str, str]:
         """The names of members by registration number."""
-        wanted = sorted({r for r in registration_nos if r})
+        return self._names("SELECT registration_no, name FROM proj_members WHERE registration_no IN ({})",
+                           registration_nos)
+
+    def _names(self, statement: str, keys: Iterable[str | None]) -> dict[str, str]:
+        """(key, name) rows of `statement` (a constant of this module with one IN list) for
+        the keys given, 500 a query."""
+        wanted = sorted({k for k in keys if k})
         names: dict[str, str] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for number, name in self.db.query(
-                    f"SELECT registration_no, name FROM proj_members WHERE registration_no IN ({marks})", chunk):
-                names[number] = name
+            names.update(self.db.query(statement.format(", ".join("?" for _ in chunk)), chunk))
         return names
 
     def transfers(

@@ -24,13 +24,17 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.utils import Environment
 
+import domain.ledger.certificates as certificates
+import domain.ledger.members as members
+import domain.ledger.operators as operators
+import domain.ledger.organizations as organizations
+import domain.ledger.transfers as transfers
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
 from domain.certificate import Certificate
 from domain.commandkey import CommandKey, next_command_key
 from domain.errors import Conflict, FutureDate, LedgerError, ValidationError
 from domain.identifiers import validate_registration_no
 from domain.jurisdiction import Jurisdiction
-from domain.ledger import certificates, members, operators, organizations, transfers
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
 from domain.ledger.recorders import IN_TRANSACTION, RECORDERS
 from domain.ledger.session import Recorded, Session

@@ -30,12 +30,8 @@ def register(
 
 def dissolve(session: Session, ctx: Context, code: str, successor_code: str) -> Recorded:
     org, successor = session.org(code), session.org(successor_code)
-    check_scope(ctx, session, org)
-    check_scope(ctx, session, successor)
-    if session.is_within(successor, org.code):
-        raise ValidationError("the successor can't sit inside the dissolved organization")
-    check_open_period(ctx, session, org, successor)
-    check_after_subtree_activity(ctx, session, org)
+    check_restructuring(ctx, session, org, successor,
+                        "the successor can't sit inside the dissolved organization")
     members = [session.member(no) for no in sorted(org.members)]
     for member in members:
         if member.transfer_id is not None:
@@ -64,12 +60,7 @@ def dissolve(session: Session, ctx: Context, code: str, successor_code: str) -> 
 def move(session: Session, ctx: Context, code: str, parent_code: str) -> Recorded:
     """Whole-organization transfer (整建制转移): its members move with it."""
     org, new_parent = session.org(code), session.org(parent_code)
-    check_scope(ctx, session, org)
-    check_scope(ctx, session, new_parent)
-    if session.is_within(new_parent, org.code):
-        raise ValidationError("an organization can't move under its own subtree")
-    check_open_period(ctx, session, org, new_parent)
-    check_after_subtree_activity(ctx, session, org)
+    check_restructuring(ctx, session, org, new_parent, "an organization can't move under its own subtree")
     old_parent = session.org(org.parent_code) if org.parent_code else None
 
     org.move(ctx, new_parent)
@@ -77,6 +68,19 @@ def move(session: Session, ctx: Context, code: str, parent_code: str) -> Recorde
         old_parent.detach_child(ctx, org.code)
     new_parent.attach_child(ctx, org.code)
     return Recorded(0, code=code)
+
+
+def check_restructuring(ctx: Context, session: Session, org: Organization, other: Organization,
+                        inside: str) -> None:
+    """A dissolution or a move: both organizations held, the other (the successor or the new
+    parent) not inside `org` (refused with `inside`), the period open for both, and nothing
+    back-dated before what `org`'s members already did."""
+    check_scope(ctx, session, org)
+    check_scope(ctx, session, other)
+    if session.is_within(other, org.code):
+        raise ValidationError(inside)
+    check_open_period(ctx, session, org, other)
+    check_after_subtree_activity(ctx, session, org)
 
 
 def file_month(session: Session, ctx: Context, code: str, month: str) -> Recorded:
