@@ -1,7 +1,10 @@
 """Temporary certificates (党员证明信) and mobile member certificates (流动党员活动证).
 
 Invariant: a certificate never moves a member: the holder stays on the home roster; a
-temporary certificate covers at most 6 months, and each certificate is returned once.
+temporary certificate covers at most 6 months and a mobile one more than 6; each
+certificate ends once, returned (the host endorsed it) or closed (the member's
+relationship moved by a formal transfer, or the member is gone). At most one is open per
+member: the member aggregate keeps that rule (domain/member.py).
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ class Certificate(LedgerAggregate):
         contact_person: str | None
         issued_on: date
         valid_until: date
-        status: str  # issued | returned
+        status: str  # issued | returned | closed
         returned_on: date | None
+        closed_on: date | None
 
 
     class Issued(LedgerAggregate.Created):
@@ -62,11 +66,21 @@ class Certificate(LedgerAggregate):
                 "valid_until",
             ):
                 setattr(c, key, getattr(self, key))
-            c.issued_on, c.status, c.returned_on = self.on, "issued", None
+            c.issued_on, c.status, c.returned_on, c.closed_on = self.on, "issued", None, None
 
     class Returned(LedgerAggregate.Event):
         def change(self, c: Certificate) -> None:
             c.status, c.returned_on = "returned", self.on
+
+    class Closed(LedgerAggregate.Event):
+        """The certificate ended without coming back: the member was received elsewhere by
+        a formal transfer (`transfer_id`), died or left. Not a return."""
+
+        reason: str  # received | deceased | left
+        transfer_id: str | None
+
+        def change(self, c: Certificate) -> None:
+            c.status, c.closed_on = "closed", self.on
 
     @classmethod
     def issue(cls, ctx: Context, **fields: Any) -> Certificate:
@@ -79,19 +93,35 @@ class Certificate(LedgerAggregate):
             raise ValidationError("valid_until must be a date after the effective date")
         if not fields.get("host_organization_code") and not (fields.get("host_description") or "").strip():
             raise ValidationError("name the host: host_organization_code or host_description")
-        if kind == "temporary" and valid_until > add_months(ctx.on, TEMPORARY_MAX_MONTHS):
+        six_months = add_months(ctx.on, TEMPORARY_MAX_MONTHS)
+        if kind == "temporary" and valid_until > six_months:
             raise UseFormalTransfer(
                 f"a temporary certificate covers at most {TEMPORARY_MAX_MONTHS} months "
-                f"(until {add_months(ctx.on, TEMPORARY_MAX_MONTHS)}): use a formal transfer"
+                f"(until {six_months}): use a formal transfer"
+            )
+        if kind == "mobile" and valid_until <= six_months:
+            raise ValidationError(
+                f"a mobile member certificate is for working away more than {TEMPORARY_MAX_MONTHS} "
+                f"months (valid after {six_months}): a shorter absence takes a temporary certificate"
             )
         return cls._create(
             cls.Issued, id=certificate_id(fields["certificate_no"]), **ctx.meta(), **fields
         )
 
-    def return_(self, ctx: Context) -> None:
-        if self.status != "issued":
+    def check_open(self) -> None:
+        """A certificate is returned or closed once."""
+        if self.status == "returned":
             raise InvalidTransition(f"certificate {self.certificate_no} was returned on {self.returned_on}")
+        if self.status == "closed":
+            raise InvalidTransition(f"certificate {self.certificate_no} was closed on {self.closed_on}")
+
+    def return_(self, ctx: Context) -> None:
+        self.check_open()
         self.record(self.Returned, ctx)
+
+    def close(self, ctx: Context, reason: str, transfer_id: str | None = None) -> None:
+        self.check_open()
+        self.record(self.Closed, ctx, reason=reason, transfer_id=transfer_id)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -107,4 +137,5 @@ class Certificate(LedgerAggregate):
             "valid_until": self.valid_until,
             "status": self.status,
             "returned_on": self.returned_on,
+            "closed_on": self.closed_on,
         }

@@ -149,6 +149,12 @@ class ConfirmationDue(LedgerError):
     code = "confirmation_due"
 
 
+class CertificateOpen(LedgerError):
+    """A member holds at most one open certificate, whatever its kind: counted once."""
+
+    code = "certificate_open"
+
+
 class UseFormalTransfer(LedgerError):
     """A temporary certificate covers at most 6 months; longer needs a formal transfer."""
 

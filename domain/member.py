@@ -2,7 +2,7 @@
 
 Invariant: a member is in exactly one place: `held` by one organization, `in_transit` on
 one letter (still of record at the sending organization), or gone (`deceased`, `left`);
-and has at most one open transfer.
+has at most one open transfer, and at most one open certificate (temporary or mobile).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.base import Context, LedgerAggregate
 from domain.errors import (
+    CertificateOpen,
     InvalidRegistrationNo,
     InvalidTransition,
     MemberNotHeld,
@@ -82,7 +83,10 @@ class Member(LedgerAggregate):
         id_digest: str
         origin: str  # admitted | imported
         left_reason: str | None
+        open_certificates: tuple[str, ...]  # at most one, by the rule; older histories may hold more
 
+    # A snapshot taken before members kept their open certificates has none of its own.
+    open_certificates = ()
 
     class Enrolled(LedgerAggregate.Created):
         registration_no: str
@@ -180,8 +184,22 @@ class Member(LedgerAggregate):
 
         certificate_no: str
 
+        def change(self, m: Member) -> None:
+            m.open_certificates = (*m.open_certificates, self.certificate_no)
+
     class CertificateReturned(LedgerAggregate.Event):
         certificate_no: str
+
+        def change(self, m: Member) -> None:
+            m.open_certificates = tuple(c for c in m.open_certificates if c != self.certificate_no)
+
+    class CertificateClosed(LedgerAggregate.Event):
+        """The open certificate ended with a formal transfer's receipt, a death or a leaving."""
+
+        certificate_no: str
+
+        def change(self, m: Member) -> None:
+            m.open_certificates = tuple(c for c in m.open_certificates if c != self.certificate_no)
 
     class Died(LedgerAggregate.Event):
         def change(self, m: Member) -> None:
@@ -248,6 +266,14 @@ class Member(LedgerAggregate):
                 f"member {self.registration_no} is in transit on transfer {self.transfer_id}"
             )
 
+    def check_no_open_certificate(self) -> None:
+        """Counted once: at most one open certificate per member, whatever its kind."""
+        if self.open_certificates:
+            raise CertificateOpen(
+                f"member {self.registration_no} already holds certificate {self.open_certificates[0]}: "
+                "it is returned first"
+            )
+
     def check_no_open_transfer(self) -> None:
         """One place only: at most one open transfer per member."""
         if self.transfer_id is not None:
@@ -296,8 +322,13 @@ class Member(LedgerAggregate):
         )
 
     def note_certificate(self, ctx: Context, certificate_no: str, returned: bool = False) -> None:
+        if not returned:
+            self.check_no_open_certificate()
         event = self.CertificateReturned if returned else self.CertificateIssued
         self.record(event, ctx, certificate_no=certificate_no)
+
+    def note_certificate_closed(self, ctx: Context, certificate_no: str) -> None:
+        self.record(self.CertificateClosed, ctx, certificate_no=certificate_no)
 
     def check_can_go(self) -> None:
         self.check_not_gone()

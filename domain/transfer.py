@@ -34,6 +34,9 @@ RECEIPT_DUE_DAYS = 30
 PAPER_STOPS = {"within_committee": 3, "within_county": 4, "cross_county": 6, "cross_province": 6}
 NETWORK_STOPS = 2
 OPEN_STATUSES = ("requested", "issued")
+# Who presented the letter at the receiving side (seed 001: "他人代办"): the member, or an agent.
+PRESENTERS = ("member", "agent")
+AGENT_NAME_MAX = 100
 
 
 def classify_route(
@@ -62,6 +65,19 @@ def check_basis(basis: str, evidence: dict[str, str] | None) -> None:
         )
 
 
+def check_presenter(presented_by: str, agent_name: str | None) -> str | None:
+    """The letter is presented by the member or by an agent (他人代办), whose name, if given,
+    is 1-100 characters; a member presenting it has no agent. Returns the name, trimmed."""
+    if presented_by not in PRESENTERS:
+        raise ValidationError(f"presented_by must be one of {', '.join(PRESENTERS)}")
+    name = (agent_name or "").strip() or None
+    if name is not None and presented_by != "agent":
+        raise ValidationError("agent_name is given only when an agent presented the letter (presented_by agent)")
+    if name is not None and len(name) > AGENT_NAME_MAX:
+        raise ValidationError(f"agent_name must be at most {AGENT_NAME_MAX} characters")
+    return name
+
+
 class Transfer(LedgerAggregate):
     if TYPE_CHECKING:  # state, set by the events (not constructor arguments)
         transfer_id: str
@@ -84,6 +100,8 @@ class Transfer(LedgerAggregate):
         received_on: date | None
         on_time: bool | None
         late_certificate: str | None
+        presented_by: str | None  # member | agent, once received
+        agent_name: str | None
         receipt_returned_on: date | None
         closed_on: date | None
         closing_reason: str | None
@@ -110,6 +128,7 @@ class Transfer(LedgerAggregate):
             t.status, t.requested_on = "requested", self.on
             t.letter_no = t.issuing_organization_code = t.issued_on = t.valid_until = None
             t.received_in_code = t.received_on = t.on_time = t.late_certificate = None
+            t.presented_by = t.agent_name = None
             t.receipt_returned_on = t.closed_on = t.closing_reason = None
 
     class Declined(LedgerAggregate.Event):
@@ -140,10 +159,15 @@ class Transfer(LedgerAggregate):
         organization_code: str
         on_time: bool
         late_certificate: str | None
+        # Who presented the letter. Receipts recorded before this was asked have neither
+        # field stored and read with these defaults: the member, no agent.
+        presented_by: str = "member"
+        agent_name: str | None = None
 
         def change(self, t: Transfer) -> None:
             t.status, t.received_in_code, t.received_on = "received", self.organization_code, self.on
             t.on_time, t.late_certificate = self.on_time, self.late_certificate
+            t.presented_by, t.agent_name = self.presented_by, self.agent_name
 
     class ReceiptReturned(LedgerAggregate.Event):
         days: int
@@ -231,10 +255,14 @@ class Transfer(LedgerAggregate):
             )
         self.record(self.LetterExtended, ctx, valid_until=valid_until)
 
-    def receive(self, ctx: Context, organization_code: str, late_certificate: str | None) -> None:
+    def receive(
+        self, ctx: Context, organization_code: str, late_certificate: str | None,
+        presented_by: str = "member", agent_name: str | None = None,
+    ) -> None:
         self.check_status("issued")
         self.check_effective_order(ctx)
         assert self.valid_until is not None
+        agent_name = check_presenter(presented_by, agent_name)
         on_time = ctx.on <= self.valid_until
         late_certificate = (late_certificate or "").strip() or None
         if not on_time and late_certificate is None:
@@ -245,6 +273,7 @@ class Transfer(LedgerAggregate):
         self.record(
             self.MemberReceived, ctx, organization_code=organization_code, on_time=on_time,
             late_certificate=None if on_time else late_certificate,
+            presented_by=presented_by, agent_name=agent_name,
         )
 
     def return_receipt(self, ctx: Context) -> None:

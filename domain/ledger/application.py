@@ -446,12 +446,16 @@ class Ledger(Application[UUID]):
 
     def receive_member(
         self, transfer_id: str, organization_code: str, late_certificate: str | None = None,
-        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+        *, presented_by: str = "member", agent_name: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
     ) -> Recorded:
         """The receipt: the member lands in a member-holding organization in the target's
-        subtree and changes organization of record, in this one save."""
+        subtree and changes organization of record, in this one save (which closes the
+        member's open certificate). `presented_by`: the member, or an agent (他人代办),
+        optionally named."""
         ctx = self.context(actor, on, request_id)
-        return self._run(lambda s: transfers.receive(s, ctx, transfer_id, organization_code, late_certificate))
+        return self._run(lambda s: transfers.receive(
+            s, ctx, transfer_id, organization_code, late_certificate, presented_by, agent_name))
 
     def return_receipt(
         self, transfer_id: str,

@@ -9,6 +9,8 @@ from domain.certificate import Certificate
 from domain.errors import NotFound, SameOrganization
 from domain.ledger.rules import check_open_period, held_member, jurisdiction
 from domain.ledger.session import Recorded, Session
+from domain.member import Member
+from domain.organization import Organization
 
 
 def issue(
@@ -18,6 +20,7 @@ def issue(
 ) -> Recorded:
     member, home = held_member(ctx, session, registration_no)
     member.check_held()
+    member.check_no_open_certificate()
     sides = [home]
     if host_organization_code:
         host = session.org(host_organization_code)
@@ -40,6 +43,23 @@ def issue(
     ))
     member.note_certificate(ctx, certificate.certificate_no)
     return Recorded(0, registration_no=member.registration_no, certificate_no=certificate.certificate_no)
+
+
+def close_open(session: Session, ctx: Context, member: Member, reason: str,
+               transfer_id: str | None = None) -> list[Organization]:
+    """Close the member's open certificate(s) in the save that moves or ends the member's
+    relationship (a formal transfer's receipt, a death, a leaving), so that no certificate
+    counts a member who is no longer of record at its home. Returns the organizations whose
+    figures change (homes and hosts), for the caller's open-period check."""
+    touched: list[Organization] = []
+    for certificate_no in member.open_certificates:
+        certificate = session.certificate(certificate_no)
+        certificate.close(ctx, reason, transfer_id)
+        member.note_certificate_closed(ctx, certificate_no)
+        touched.append(session.org(certificate.home_organization_code))
+        if certificate.host_organization_code:
+            touched.append(session.org(certificate.host_organization_code))
+    return touched
 
 
 def return_(session: Session, ctx: Context, certificate_no: str) -> Recorded:

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from domain.base import Context
-from domain.errors import DuplicateRegistration, ValidationError
+from domain.errors import DuplicateRegistration, MemberNotHeld, ValidationError
 from domain.idclaim import IdClaim
 from domain.identifiers import (
     id_card_digest,
@@ -16,12 +16,13 @@ from domain.identifiers import (
     validate_id_card_no,
     validate_region,
 )
+from domain.ledger.certificates import close_open
 from domain.ledger.rules import (
     check_open_period,
     check_scope,
     duplicate_id,
     held_member,
-    hosted_on,
+    home_or_host_member,
     next_registration_no,
 )
 from domain.ledger.session import Recorded, Session
@@ -93,6 +94,7 @@ def record_death(session: Session, ctx: Context, registration_no: str) -> Record
     def act(member: Member, org: Organization, session: Session) -> None:
         member.die(ctx)
         _release(ctx, member, org, session)
+        check_open_period(ctx, session, *close_open(session, ctx, member, "deceased"))
 
     return on_member(session, ctx, registration_no, act)
 
@@ -103,6 +105,7 @@ def record_leaving(session: Session, ctx: Context, registration_no: str, reason:
     def act(member: Member, org: Organization, session: Session) -> None:
         member.leave(ctx, reason)
         _release(ctx, member, org, session)
+        check_open_period(ctx, session, *close_open(session, ctx, member, "left"))
 
     return on_member(session, ctx, registration_no, act)
 
@@ -110,17 +113,18 @@ def record_leaving(session: Session, ctx: Context, registration_no: str, reason:
 def record_org_life(
     session: Session, ctx: Context, registration_no: str, organization_code: str
 ) -> Recorded:
-    """Org life, recorded by the side that holds the member: at the member's own
-    organization or, for a certificate holder, at the host of a certificate valid that
-    day (or an organization below that host)."""
-    member, home = held_member(ctx, session, registration_no)
-    member.check_not_gone()
+    """Org life, at the member's own organization or, for a certificate holder, at the host
+    of a certificate valid that day (or an organization below that host); recorded by the
+    home side, or by the host's side for the members it hosts. Anywhere else is refused
+    (`member_not_held`: the member is neither held nor hosted there)."""
     host = session.org(organization_code)
+    member, home, hosts = home_or_host_member(ctx, session, registration_no, host)
+    member.check_not_gone()
     host.check_active()
-    if host.code != home.code and not hosted_on(ctx, session, member, host):
-        raise ValidationError(
-            f"org life of member {member.registration_no} is recorded at {home.code} or at "
-            f"the host of a certificate valid on {ctx.on}, not at {host.code}"
+    if host.code != home.code and not any(session.is_within(host, code) for code in hosts):
+        raise MemberNotHeld(
+            f"member {member.registration_no} is neither held by {host.code} nor hosted there on "
+            f"{ctx.on}: org life is recorded at {home.code} or at the host of a certificate valid that day"
         )
     check_open_period(ctx, session, home)
 
@@ -129,4 +133,8 @@ def record_org_life(
 
 
 def record_dues(session: Session, ctx: Context, registration_no: str, month: str, amount: Any) -> Recorded:
-    return on_member(session, ctx, registration_no, lambda m, _o, _s: m.pay_dues(ctx, month, amount))
+    """Dues, recorded by the home side, or by the host's side of a certificate valid that day."""
+    member, home, _ = home_or_host_member(ctx, session, registration_no)
+    check_open_period(ctx, session, home)
+    member.pay_dues(ctx, month, amount)
+    return Recorded(0, registration_no=member.registration_no)

@@ -141,14 +141,41 @@ def next_registration_no(session: Session, region: str, joined_on: date) -> str:
     raise Conflict(f"all 999 registration numbers of region {region} on {joined_on} are used")
 
 
-def hosted_on(ctx: Context, session: Session, member: Member, org: Organization) -> bool:
-    """Whether a certificate of the member, valid (and not yet returned) on the day, has
-    its host at or above `org`."""
+def hosts_on(ctx: Context, session: Session, member: Member) -> list[str]:
+    """The hosts (organization codes) of the member's certificates valid on the day: issued
+    by then, not yet past their validity, returned or closed."""
+    hosts = []
     for event in session.events(member):
         if isinstance(event, Member.CertificateIssued):
             certificate = session.certificate(event.certificate_no)
             host = certificate.host_organization_code
-            ends = certificate.returned_on or certificate.valid_until
-            if host and certificate.issued_on <= ctx.on <= ends and session.is_within(org, host):
-                return True
-    return False
+            ends = min(day for day in (certificate.returned_on, certificate.closed_on, certificate.valid_until)
+                       if day is not None)
+            if host and certificate.issued_on <= ctx.on <= ends:
+                hosts.append(host)
+    return hosts
+
+
+def home_or_host_member(
+    ctx: Context, session: Session, registration_no: str, at: Organization | None = None,
+) -> tuple[Member, Organization, list[str]]:
+    """A member for org life or dues (DOMAIN.md §6: holders of a certificate attend the
+    host's org life and pay dues there): the operator holds the member where it is of record,
+    or holds the host (or, for org life, the organization `at`, below a host) of one of its
+    certificates valid that day. To anyone else the member is refused like an unknown one.
+    Returns the member, its home and the hosts of that day."""
+    rights = jurisdiction(ctx, session)
+    try:
+        member = session.member(registration_no)
+    except NotFound as error:
+        raise rights.unknown(error, f"member {registration_no}") from None
+    home = session.org(member.organization_code)
+    hosts = hosts_on(ctx, session, member)
+    if not rights.holds(home.code):
+        if at is None:
+            hosting = any(rights.holds(host) for host in hosts)
+        else:
+            hosting = rights.holds(at.code) and any(session.is_within(at, host) for host in hosts)
+        if not hosting:
+            raise rights.refusal(f"member {member.registration_no}")
+    return member, home, hosts

@@ -9,6 +9,7 @@ from datetime import date
 
 from domain.base import Context
 from domain.errors import NotInTargetSubtree, SameOrganization
+from domain.ledger.certificates import close_open
 from domain.ledger.rules import (
     check_confirmation_due,
     check_open_period,
@@ -125,10 +126,11 @@ def reject(session: Session, ctx: Context, transfer_id: str, reason: str) -> Rec
 
 def receive(
     session: Session, ctx: Context, transfer_id: str, organization_code: str,
-    late_certificate: str | None,
+    late_certificate: str | None, presented_by: str = "member", agent_name: str | None = None,
 ) -> Recorded:
     """The receipt: the member lands in a member-holding organization in the target's
-    subtree and changes organization of record, in this one save."""
+    subtree and changes organization of record, in this one save, which also closes the
+    member's open certificate."""
 
     def act(transfer: Transfer, member: Member, session: Session) -> None:
         transfer.check_status("issued")
@@ -142,10 +144,13 @@ def receive(
             raise SameOrganization(f"the member was sent from {home.code}")
         check_open_period(ctx, session, into)
 
-        transfer.receive(ctx, into.code, late_certificate)
+        transfer.receive(ctx, into.code, late_certificate, presented_by, agent_name)
         member.arrive(ctx, transfer.transfer_id, into.code)
         home.detach_member(ctx, member.registration_no)
         into.attach_member(ctx, member.registration_no)
+        # Counted once: the relationship has moved, so a certificate still open at the old
+        # home (a mobile member transferred to where it worked) ends in this save.
+        check_open_period(ctx, session, *close_open(session, ctx, member, "received", transfer.transfer_id))
 
     return on_transfer(session, ctx, transfer_id, "to", act)
 

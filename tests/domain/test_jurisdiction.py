@@ -12,10 +12,10 @@ from domain.base import Actor
 from domain.errors import (
     DuplicateRegistration,
     LedgerError,
+    MemberNotHeld,
     NotFound,
     OutOfJurisdiction,
     PeriodClosed,
-    ValidationError,
 )
 from domain.identifiers import make_registration_no
 from domain.jurisdiction import Jurisdiction, check_role
@@ -53,9 +53,9 @@ def test_org_life_away_from_home_needs_a_certificate_hosted_there_and_valid_that
     build_tree(ledger)
     number = admit(ledger, 1, "XW-C1-B1")
     ledger.record_org_life(number, "XW-C1-B1", actor=XW_CLERK, on=date(2026, 2, 1))
-    with refused(ledger, ValidationError, "validation_error"):  # no certificate
+    with refused(ledger, MemberNotHeld, "member_not_held"):  # no certificate
         ledger.record_org_life(number, "SC-C1-B1", actor=XW_CLERK, on=date(2026, 2, 2))
-    with refused(ledger, ValidationError, "validation_error"):  # another branch of the same committee
+    with refused(ledger, MemberNotHeld, "member_not_held"):  # another branch of the same committee
         ledger.record_org_life(number, "XW-C1-B2", actor=XW_CLERK, on=date(2026, 2, 2))
     certificate = ledger.issue_certificate(
         number, kind="temporary", purpose="培训", valid_until=date(2026, 6, 30), host_organization_code="SC-C1",
@@ -63,14 +63,17 @@ def test_org_life_away_from_home_needs_a_certificate_hosted_there_and_valid_that
     assert certificate is not None
     ledger.record_org_life(number, "SC-C1", actor=XW_CLERK, on=date(2026, 3, 10))
     ledger.record_org_life(number, "SC-C1-B1", actor=XW_CLERK, on=date(2026, 4, 10))  # a branch of the host
-    with refused(ledger, ValidationError, "validation_error"):  # not the host
+    with refused(ledger, MemberNotHeld, "member_not_held"):  # not the host
         ledger.record_org_life(number, "QH-C1-B1", actor=XW_CLERK, on=date(2026, 4, 11))
-    with refused(ledger, OutOfJurisdiction, "out_of_jurisdiction"):  # the host's side holds no member
-        ledger.record_org_life(number, "SC-C1-B1", actor=SC_CLERK, on=date(2026, 4, 11))
+    with refused(ledger, OutOfJurisdiction, "out_of_jurisdiction"):  # the host's side, at home
+        ledger.record_org_life(number, "XW-C1-B1", actor=SC_CLERK, on=date(2026, 4, 11))
+    ledger.record_org_life(number, "SC-C1-B1", actor=SC_CLERK, on=date(2026, 4, 11))  # the host's side
     ledger.return_certificate(certificate, actor=XW_CLERK, on=date(2026, 5, 1))
-    with refused(ledger, ValidationError, "validation_error"):  # returned
+    with refused(ledger, MemberNotHeld, "member_not_held"):  # returned
         ledger.record_org_life(number, "SC-C1-B1", actor=XW_CLERK, on=date(2026, 5, 2))
-    assert org_life_hosts(ledger, number) == ["XW-C1-B1", "SC-C1", "SC-C1-B1"]
+    with refused(ledger, OutOfJurisdiction, "out_of_jurisdiction"):  # no longer hosted: as if unknown
+        ledger.record_org_life(number, "SC-C1-B1", actor=SC_CLERK, on=date(2026, 5, 2))
+    assert org_life_hosts(ledger, number) == ["XW-C1-B1", "SC-C1", "SC-C1-B1", "SC-C1-B1"]
 
 
 def test_org_life_at_a_host_ends_with_the_certificates_validity(ledger: Ledger) -> None:
@@ -79,7 +82,7 @@ def test_org_life_at_a_host_ends_with_the_certificates_validity(ledger: Ledger) 
     ledger.issue_certificate(number, kind="temporary", purpose="培训", valid_until=date(2026, 4, 30),
                              host_organization_code="SC-C1-B1", on=date(2026, 3, 1))
     ledger.record_org_life(number, "SC-C1-B1", on=date(2026, 4, 30))
-    with refused(ledger, ValidationError, "validation_error"):
+    with refused(ledger, MemberNotHeld, "member_not_held"):
         ledger.record_org_life(number, "SC-C1-B1", on=date(2026, 5, 1))
 
 
@@ -162,3 +165,19 @@ def test_roles_and_subtrees_are_decided_by_one_rule() -> None:
         check_role("auditor", ("admin", "clerk"))
     assert caught.value.code == "forbidden"
     check_role("clerk", ("admin", "clerk"))
+
+
+def test_the_hosts_side_records_dues_of_the_members_it_hosts_while_the_certificate_is_valid(ledger: Ledger) -> None:
+    build_tree(ledger)
+    number = admit(ledger, 1, "XW-C1-B1")
+    with refused(ledger, OutOfJurisdiction, "out_of_jurisdiction"):  # not hosted yet: as if unknown
+        ledger.record_dues(number, "2026-02", "8.00", actor=SC_CLERK, on=date(2026, 2, 20))
+    ledger.issue_certificate(number, kind="mobile", purpose="外出务工", valid_until=date(2027, 3, 1),
+                             host_organization_code="SC-C1-B1", actor=XW_CLERK, on=date(2026, 3, 1))
+    ledger.record_dues(number, "2026-03", "8.00", actor=SC_CLERK, on=date(2026, 3, 20))
+    ledger.record_dues(number, "2026-04", "8.00", actor=XW_CLERK, on=date(2026, 4, 20))  # home still may
+    with refused(ledger, OutOfJurisdiction, "out_of_jurisdiction"):  # a committee beside the host
+        ledger.record_dues(number, "2026-05", "8.00", actor=Actor("qh", "QH-C1"), on=date(2026, 5, 20))
+    paid = [e.month for e in ledger.aggregate_events(ledger.member(number).id)  # type: ignore[attr-defined]
+            if isinstance(e, Member.DuesPaid)]
+    assert paid == ["2026-03", "2026-04"]

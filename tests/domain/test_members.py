@@ -348,12 +348,15 @@ def test_org_life_is_recorded_at_home_or_at_an_active_host(ledger: Ledger) -> No
     build_tree(ledger)
     number = admit(ledger, 1)
     ledger.record_org_life(number, "XW-C1-B1", on=date(2026, 2, 1))
-    for host in ("SC-C1-B1", "QH-C1-B1"):
-        ledger.issue_certificate(number, kind="temporary", purpose="培训", valid_until=date(2026, 8, 1),
-                                 host_organization_code=host, on=date(2026, 2, 20))
+    first = ledger.issue_certificate(number, kind="temporary", purpose="培训", valid_until=date(2026, 8, 1),
+                                     host_organization_code="SC-C1-B1", on=date(2026, 2, 20)).certificate_no
+    assert first is not None
     ledger.record_org_life(number, "SC-C1-B1", on=date(2026, 3, 1), actor=Actor("h", "XW-C1"))
+    ledger.return_certificate(first, on=date(2026, 3, 1))
+    ledger.issue_certificate(number, kind="temporary", purpose="培训", valid_until=date(2026, 8, 1),
+                             host_organization_code="QH-C1-B1", on=date(2026, 3, 1))
     ledger.dissolve_organization("QH-C1-B1", "XW-S", on=date(2026, 3, 1))
-    with refused(ledger, OutOfJurisdiction, "out_of_jurisdiction"):
+    with refused(ledger, OutOfJurisdiction, "out_of_jurisdiction"):  # no longer its host
         ledger.record_org_life(number, "SC-C1-B1", on=date(2026, 4, 1), actor=Actor("h", "SC-C1"))
     with refused(ledger, OrganizationDissolved, "organization_dissolved"):
         ledger.record_org_life(number, "QH-C1-B1", on=date(2026, 4, 1))

@@ -550,3 +550,30 @@ def test_member_stays_of_record_at_the_sender_until_received(ledger: Ledger) -> 
     assert ledger.member(number).organization_code == "QH-C1-B1"
     assert number not in ledger.organization("XW-C1-B1").members
     assert number in ledger.organization("QH-C1-B1").members
+
+
+# --- who presented the letter (seed 001: 他人代办) -----------------------------------------
+
+
+def test_receipt_records_whether_the_member_or_an_agent_presented_the_letter(ledger: Ledger) -> None:
+    build_tree(ledger)
+    by_member, by_agent, unnamed = (issued(ledger, admit(ledger, n)) for n in (11, 12, 13))
+    ledger.receive_member(by_member, "QH-C1-B1", actor=RECEIVER, on=RECEIVED)
+    ledger.receive_member(by_agent, "QH-C1-B1", presented_by="agent", agent_name="  张代办 ",
+                          actor=RECEIVER, on=RECEIVED)
+    ledger.receive_member(unnamed, "QH-C1-B1", presented_by="agent", actor=RECEIVER, on=RECEIVED)
+    assert [(ledger.transfer(t).presented_by, ledger.transfer(t).agent_name)
+            for t in (by_member, by_agent, unnamed)] == [("member", None), ("agent", "张代办"), ("agent", None)]
+    received = [e for _, e in ledger.read_events() if isinstance(e, Transfer.MemberReceived)]
+    assert [(e.presented_by, e.agent_name) for e in received] == [
+        ("member", None), ("agent", "张代办"), ("agent", None)]
+
+
+def test_an_agent_name_without_an_agent_or_an_unknown_presenter_is_refused(ledger: Ledger) -> None:
+    build_tree(ledger)
+    transfer_id = issued(ledger, admit(ledger, 1))
+    for fields in ({"agent_name": "张代办"}, {"presented_by": "member", "agent_name": "张代办"},
+                   {"presented_by": "courier"}, {"presented_by": "agent", "agent_name": "张" * 101}):
+        with refused(ledger, ValidationError, "validation_error", case=fields):
+            ledger.receive_member(transfer_id, "QH-C1-B1", actor=RECEIVER, on=RECEIVED, **fields)
+    assert ledger.transfer(transfer_id).status == "issued"
