@@ -139,7 +139,8 @@ def _sheet(workbook: Any, title: str, header: list[str], rows: list[list[Any]], 
     for index in range(2, len(header) + 1):
         sheet.column_dimensions[get_column_letter(index)].width = 12
     for row in sheet.iter_rows(min_row=2):
-        if row[0].value in (heading("timely_rate", "zh"), "timely_rate"):
+        if row[0].value in {heading(rate, lang) for rate in ("timely_rate", "certificate_return_rate")
+                            for lang in ("zh", "en")} | {"timely_rate", "certificate_return_rate"}:
             for cell in row[1:]:
                 cell.number_format = "0.00%"
     return sheet

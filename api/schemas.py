@@ -312,6 +312,9 @@ class ReasonRequest(Body):
 class ReceiveRequest(Body):
     organization_code: Code
     late_certificate: Text | None = None
+    presented_by: Literal["member", "agent"] = Field(
+        default="member", description="who presented the letter: the member, or an agent (他人代办)")
+    agent_name: Text | None = Field(default=None, description="the agent's name, when an agent presented it")
     on: OptionalDay = None
 
 
@@ -339,6 +342,8 @@ class TransferPublic(BaseModel):
     received_on: date | str | None
     on_time: bool | None = None
     receipt_returned_on: date | str | None
+    presented_by: str | None = None
+    agent_name: str | None = None
     position: int | None = None
 
 
@@ -380,7 +385,32 @@ class CertificatePublic(BaseModel):
     valid_until: date | str
     status: str
     returned_on: date | str | None
+    closed_on: date | str | None = None
     position: int | None = None
+
+
+class CertificateRow(BaseModel):
+    """A certificate in a list: `status` is open, returned or closed."""
+
+    certificate_no: str
+    kind: str
+    registration_no: str
+    name: str | None
+    home_organization_code: str
+    host_organization_code: str | None
+    host_description: str | None
+    purpose: str
+    contact_person: str | None = None
+    issued_on: date | str
+    valid_until: date | str
+    status: Literal["open", "returned", "closed"]
+    returned_on: date | str | None
+    closed_on: date | str | None
+
+
+class CertificatesPublic(BaseModel):
+    data: list[CertificateRow]
+    count: int
 
 
 # --- reports ----------------------------------------------------------------------------------

@@ -303,6 +303,7 @@ class Generator:
         self.by_number: dict[str, Member] = {}
         self.inactive: set[str] = set()
         self.hosted_by: dict[str, str] = {}  # registration_no -> host of a mobile certificate
+        self.open_certificate: dict[str, Certificate] = {}  # registration_no -> its one open certificate
         self.new_claims: dict[UUID, IdClaim] = {}
         self.number_seq: Counter[tuple[str, date]] = Counter()
         self.id_seq: Counter[tuple[str, date]] = Counter()
@@ -712,6 +713,7 @@ class Generator:
         home.detach_member(ctx, member.registration_no)
         into.attach_member(ctx, member.registration_no)
         self.touch(transfer, member, home, into)
+        self.close_certificate(ctx, member, "received", transfer_id)
         self.stats.transfers["received"] += 1
         self.stats.cases["letter.received_on_time" if late is None else "letter.received_late"] += 1
         roll = rng.random()
@@ -762,6 +764,7 @@ class Generator:
         claim_id = id_claim_id(member.id_digest)
         claim = self.new_claims.get(claim_id) or self.ledger.repository.get(claim_id)
         claim.release(ctx)
+        self.close_certificate(ctx, member, "deceased" if reason is None else "left")
         self.hosted_by.pop(member.registration_no, None)
         self.touch(member, org, claim)
 
@@ -769,6 +772,8 @@ class Generator:
         rng = self.rng
         member = self.pick_member()
         if member is None:
+            return
+        if member.registration_no in self.open_certificate:  # one open certificate at a time
             return
         home = member.organization_code
         committee = self.orgs[self.committee_of(home)]
@@ -793,7 +798,9 @@ class Generator:
             host_organization_code=host, host_description=description, purpose=purpose,
             contact_person=contact, valid_until=valid_until,
         )
-        self.touch(committee, certificate)
+        member.note_certificate(ctx, certificate.certificate_no)
+        self.open_certificate[member.registration_no] = certificate
+        self.touch(committee, certificate, member)
         self.stats.cases[f"certificate.{kind}_issued"] += 1
         if kind == "mobile" and host is not None:
             self.hosted_by[member.registration_no] = host
@@ -802,11 +809,29 @@ class Generator:
             self.schedule(max(back, day + timedelta(days=1)), "return_certificate", certificate)
 
     def do_return_certificate(self, day: date, certificate: Certificate) -> None:
-        certificate.return_(self.ctx(day, self.actor_for(certificate.home_organization_code)))
-        self.touch(certificate)
+        if certificate.status != "issued":  # closed meanwhile (received elsewhere, gone)
+            return
+        ctx = self.ctx(day, self.actor_for(certificate.home_organization_code))
+        member = self.by_number[certificate.registration_no]
+        certificate.return_(ctx)
+        member.note_certificate(ctx, certificate.certificate_no, returned=True)
+        self.open_certificate.pop(certificate.registration_no, None)
+        self.touch(certificate, member)
         self.stats.cases[f"certificate.{certificate.kind}_returned"] += 1
         if certificate.kind == "mobile":
             self.hosted_by.pop(certificate.registration_no, None)
+
+    def close_certificate(self, ctx: Context, member: Member, reason: str, transfer_id: str | None = None) -> None:
+        """The member's open certificate ends with its relationship's move or end (as the
+        Ledger's receipt, death and leaving close it)."""
+        certificate = self.open_certificate.pop(member.registration_no, None)
+        if certificate is None:
+            return
+        certificate.close(ctx, reason, transfer_id)
+        member.note_certificate_closed(ctx, certificate.certificate_no)
+        self.hosted_by.pop(member.registration_no, None)
+        self.touch(certificate, member)
+        self.stats.cases[f"certificate.{certificate.kind}_closed"] += 1
 
     def activity(self, day: date) -> None:
         """Each branch has its day of the month: org life in its meeting months, and the

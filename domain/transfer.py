@@ -309,6 +309,8 @@ class Transfer(LedgerAggregate):
             "received_on": self.received_on,
             "on_time": self.on_time,
             "receipt_returned_on": self.receipt_returned_on,
+            "presented_by": self.presented_by,
+            "agent_name": self.agent_name,
         }
 
 

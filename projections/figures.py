@@ -202,11 +202,14 @@ class FiguresView:
                 self.stock(db, event.host_organization_code, month, "hosted", 1)
 
     @apply.register
-    def _(self, event: Certificate.Returned, position: int, db: ViewDatabase) -> None:
+    def _(self, event: Certificate.Returned | Certificate.Closed, position: int, db: ViewDatabase) -> None:
+        """A certificate ends once: returned, or closed (by a receipt elsewhere, a death or a
+        leaving); either way it is out no longer, where it was counted out."""
         row = self.transfers.certificates.get(db, (originator_key(event),))
         assert row is not None
         month, home = month_of(event), row["home_organization_code"]
-        self.flow(db, home, month, "certificates_returned")
+        ended = "certificates_returned" if isinstance(event, Certificate.Returned) else "certificates_closed"
+        self.flow(db, home, month, ended)
         self.stock(db, home, month, "certificates_out", -1)
         if row["kind"] == "mobile":
             self.stock(db, home, month, "mobile_out", -1)
@@ -231,5 +234,7 @@ class FiguresView:
                                  (set(after) - set(before), 1, "transferred_in_whole_org")):
             ordered = sorted(orgs)
             self.counts.add(ordered, month, flow, totals["net"])
+            # the certificates out of the moved subtree go with it (certificates' conservation)
+            self.counts.add(ordered, month, f"certificates_{flow}", totals["certificates_out"])
             for figure, value in totals.items():
                 self.counts.add(ordered, month, figure, sign * value)

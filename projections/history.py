@@ -83,8 +83,8 @@ class HistoryView:
         """Events of other kinds concern no member."""
 
     @apply.register
-    def _(self, event: Member.CertificateIssued | Member.CertificateReturned, position: int,
-          db: ViewDatabase) -> None:
+    def _(self, event: Member.CertificateIssued | Member.CertificateReturned | Member.CertificateClosed,
+          position: int, db: ViewDatabase) -> None:
         """The certificate's own events tell it, with the details."""
 
     @apply.register

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, TypeVar
 from domain.errors import NotFound, ValidationError
 from domain.member import validate_month
 from domain.transfer import NETWORK_STOPS, PAPER_STOPS, REASONS, RECEIPT_DUE_DAYS
+from projections.certificates import certificate_figures, certificate_rows, with_return_rate
 from projections.db import ViewDatabase
 from projections.figures import STOCKS
 from projections.transfers import VALID_UNTIL_ON
@@ -44,7 +45,7 @@ ROUTES = ("within_committee", "within_county", "cross_county", "cross_province")
 LEFT_REASONS = ("expelled", "withdrew", "self_withdrawal")
 OVERDUE_KINDS = ("overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m")
 INACTIVE_MONTHS = 6
-# The committee (or department) that chases a temporary certificate: the nearest one above
+# The committee (or department) that chases a certificate (either kind): the nearest one above
 # its member's home organization, for a certificate row aliased `c`.
 CHASING_KINDS = "('committee', 'work_committee', 'service_center', 'department')"
 RESPONSIBLE_FOR = (  # (of an organization: its column, or `h.value`)
@@ -52,6 +53,9 @@ RESPONSIBLE_FOR = (  # (of an organization: its column, or `h.value`)
     f"WHERE k.descendant = %s AND o.kind IN {CHASING_KINDS} ORDER BY k.depth LIMIT 1)"
 )
 RESPONSIBLE_FOR_HOME = RESPONSIBLE_FOR % "c.home_organization_code"
+# A certificate (of either kind, row aliased `c`) not yet closed on a day (the `?`): one
+# closed by a receipt elsewhere, a death or a leaving is no longer out, nor overdue.
+CERTIFICATE_NOT_CLOSED = "(c.closed_on IS NULL OR c.closed_on > ?)"
 T = TypeVar("T")
 
 
@@ -383,27 +387,14 @@ class Queries:
         return data, int(count or 0)
 
     def certificates(
-        self, organization_code: str | None = None, status: str | None = None,
-        registration_no: str | None = None, limit: int = 100, offset: int = 0,
+        self, organization_code: str, kind: str | None = None, status: str | None = None,
+        side: str | None = None, registration_no: str | None = None, limit: int = 100, offset: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
-        columns = ("certificate_no", "kind", "registration_no", "home_organization_code",
-                   "host_organization_code", "host_description", "purpose", "issued_on",
-                   "valid_until", "status", "returned_on")
-        clauses, params = [], []
-        if organization_code:
-            clauses.append(f"(home_organization_code IN ({SUBTREE}) OR host_organization_code IN ({SUBTREE}))")
-            params += [organization_code, organization_code]
-        for column, value in (("status", status), ("registration_no", registration_no)):
-            if value:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        count = self.db.scalar("SELECT COUNT(*) FROM proj_certificates" + where, params)
-        rows = self.db.query(
-            "SELECT " + ", ".join(columns) + " FROM proj_certificates" + where
-            + " ORDER BY issued_on DESC, certificate_no LIMIT ? OFFSET ?", [*params, limit, offset],
-        )
-        return [dict(zip(columns, row, strict=True)) for row in rows], int(count or 0)
+        """The certificates of a subtree, from the home side or the host's
+        (projections/certificates.py)."""
+        self.organization(organization_code)
+        return certificate_rows(self.db, organization_code, kind=kind, status=status, side=side,
+                                registration_no=registration_no, limit=limit, offset=offset)
 
     # --- the overdue list (pocket members) ---------------------------------------------
 
@@ -461,10 +452,10 @@ class Queries:
                 "SELECT c.registration_no, m.name, c.home_organization_code, c.certificate_no, c.valid_until, "
                 f"{RESPONSIBLE_FOR_HOME} "
                 "FROM proj_certificates c JOIN proj_members m ON m.registration_no = c.registration_no "
-                "WHERE c.kind = 'temporary' AND c.issued_on <= ? AND c.valid_until < ? "
-                "AND (c.returned_on IS NULL OR c.returned_on > ?) "
+                "WHERE c.issued_on <= ? AND c.valid_until < ? "
+                f"AND (c.returned_on IS NULL OR c.returned_on > ?) AND {CERTIFICATE_NOT_CLOSED} "
                 f"AND c.home_organization_code IN ({SUBTREE})" + only.replace("t.", "c.")
-            ), [day, day, day, code, *who], on)
+            ), [day, day, day, day, code, *who], on)
         if "inactive_6m" in kinds:
             rows += self._inactive(code, on, member)
         return rows
@@ -516,7 +507,7 @@ class Queries:
                       offset: int) -> tuple[list[dict[str, Any]], int]:
         """The overdue list of a large subtree. Each kind is one statement that finds its
         rows from the open cases only (letters not received or closed, receipts and
-        temporary certificates not returned, members inactive over the window), by index,
+        certificates not returned or closed, members inactive over the window), by index,
         counts them and returns the first `offset + limit` in the list's order; the pages
         are merged here, and the names (and a certificate's responsible committee) are read
         for the rows of the page alone. The rows are those of `_overdue_narrow()`. On
@@ -598,11 +589,11 @@ class Queries:
                        "valid_until AS due, NULL AS responsible")
             where, extra = within("organization_code")
             return page(db, "unreturned_certificate", (
-                f"SELECT x.* FROM (SELECT {columns} FROM proj_certificates WHERE returned_on IS NULL "
-                "AND valid_until < ? AND kind = 'temporary' AND issued_on <= ? "
+                f"SELECT x.* FROM (SELECT {columns} FROM proj_certificates c WHERE returned_on IS NULL "
+                f"AND valid_until < ? AND issued_on <= ? AND {CERTIFICATE_NOT_CLOSED} "
                 f"UNION ALL SELECT {columns} FROM proj_certificates WHERE returned_on > ? "
-                f"AND valid_until < ? AND kind = 'temporary' AND issued_on <= ?) x WHERE 1 = 1 {where}"
-            ), [day, day, day, day, day, *extra])
+                f"AND valid_until < ? AND issued_on <= ?) x WHERE 1 = 1 {where}"
+            ), [day, day, day, day, day, day, *extra])
 
         window = months_before(on, INACTIVE_MONTHS)
         # Every inactive row is due on `due`, the day after the window.
@@ -835,8 +826,7 @@ class Queries:
             "receipt_days_total": g("receipt_days"),
             "receipt_days_average": round(g("receipt_days") / g("receipts_returned"), 2)
             if g("receipts_returned") else None,
-            "certificates_issued": g("certificates_issued"),
-            "certificates_returned": g("certificates_returned"),
+            **certificate_figures(g, int(stocks["certificates_out"]), int(stocks["mobile_out"])),
             "by_reason": {r: g(f"reason_{r}") for r in REASONS},
             "by_route": issued_by_route,
             "paper_stops": sum(PAPER_STOPS[r] * n for r, n in issued_by_route.items()),
@@ -856,7 +846,7 @@ class Queries:
         months = [self.monthly_report(code, f"{year:04d}-{m:02d}") for m in range(1, 13)]
         summed = ("admitted", "imported", "transferred_in", "transferred_out", "deceased", "left",
                   "letters_issued", "letters_received", "received_on_time", "receipts_returned",
-                  "certificates_issued", "certificates_returned")
+                  "certificates_issued", "certificates_returned", "certificates_closed")
         year_end = date(year, 12, 31).isoformat()
         composition: dict[str, dict[str, int]] = {}
         for column in ("category", "gender"):
@@ -872,7 +862,7 @@ class Queries:
         return {
             "organization_code": code, "year": year,
             "opening": months[0]["opening"], "closing": months[-1]["closing"],
-            "totals": {k: sum(m[k] for m in months) for k in summed},
+            "totals": with_return_rate({k: sum(m[k] for m in months) for k in summed}),
             "composition": {
                 "probationary": months[-1]["probationary"], "full": months[-1]["full"],
                 "held": months[-1]["held"], "in_transit": months[-1]["in_transit"], **composition,

@@ -66,18 +66,20 @@ CERTIFICATES = Table(
     "proj_certificates",
     ["certificate_id", "certificate_no", "kind", "registration_no", "home_organization_code",
      "host_organization_code", "host_description", "purpose", "contact_person", "issued_on",
-     "valid_until", "status", "returned_on"],
+     "valid_until", "status", "returned_on", "closed_on"],
     ["certificate_id"],
     ["CREATE TABLE IF NOT EXISTS proj_certificates (certificate_id TEXT PRIMARY KEY, "
      "certificate_no TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, registration_no TEXT NOT NULL, "
      "home_organization_code TEXT NOT NULL, host_organization_code TEXT, host_description TEXT, "
      "purpose TEXT NOT NULL, contact_person TEXT, issued_on TEXT NOT NULL, valid_until TEXT NOT NULL, "
-     "status TEXT NOT NULL, returned_on TEXT)",
+     "status TEXT NOT NULL, returned_on TEXT, closed_on TEXT)",
      "CREATE INDEX IF NOT EXISTS proj_certificates_home ON proj_certificates (home_organization_code, status)",
+     # the members a host's subtree hosts
+     "CREATE INDEX IF NOT EXISTS proj_certificates_host ON proj_certificates (host_organization_code, status)",
      "CREATE INDEX IF NOT EXISTS proj_certificates_member ON proj_certificates (registration_no)",
      # certificates not returned by a date (never, or later), by their validity
      "CREATE INDEX IF NOT EXISTS proj_certificates_open ON proj_certificates (returned_on, valid_until, kind, "
-     "issued_on, registration_no, home_organization_code, certificate_no)"],
+     "issued_on, registration_no, home_organization_code, certificate_no, closed_on)"],
     index_only=True,  # counted and listed from covering indexes
 )
 
@@ -170,6 +172,7 @@ class TransfersView:
             "host_description": event.host_description, "purpose": event.purpose,
             "contact_person": event.contact_person, "issued_on": event.on.isoformat(),
             "valid_until": event.valid_until.isoformat(), "status": "issued", "returned_on": None,
+            "closed_on": None,
         })
 
     @apply.register
@@ -177,4 +180,11 @@ class TransfersView:
         row = self.certificates.get(db, (originator_key(event),))
         assert row is not None
         row.update(status="returned", returned_on=event.on.isoformat())
+        self.certificates.touch(row)
+
+    @apply.register
+    def _(self, event: Certificate.Closed, position: int, db: ViewDatabase) -> None:
+        row = self.certificates.get(db, (originator_key(event),))
+        assert row is not None
+        row.update(status="closed", closed_on=event.on.isoformat())
         self.certificates.touch(row)

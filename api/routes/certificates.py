@@ -1,12 +1,15 @@
-"""Temporary and mobile member certificates: issue, return, read."""
+"""Temporary and mobile member certificates: issue, return, read one, list a subtree's
+from the home side or the host's (the members it hosts, seed 004)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from fastapi import Query
 
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import rights, router
-from api.schemas import CertificateCreate, CertificatePublic, OnRequest
+from api.routes.common import Limit, MinPosition, Offset, check_within, rights, router
+from api.schemas import CertificateCreate, CertificatePublic, CertificatesPublic, OnRequest
 from api.services import Services
 from domain.errors import NotFound
 
@@ -48,6 +51,26 @@ def return_certificate(certificate_no: str, services: ServicesDep, operator: Cur
     recorded = services.ledger.return_certificate(
         certificate_no, actor=operator.actor, on=body.on if body else None, request_id=operator.request_id)
     return public(services, certificate_no, recorded.position)
+
+
+@routes.get("", response_model=CertificatesPublic)
+def list_certificates(
+    services: ServicesDep, operator: CurrentOperator,
+    organization_code: Annotated[str | None, Query(description="default: the operator's organization")] = None,
+    kind: Annotated[Literal["temporary", "mobile"] | None, Query()] = None,
+    status: Annotated[Literal["open", "returned", "closed"] | None, Query()] = None,
+    side: Annotated[Literal["home", "host"] | None, Query(
+        description="home: members of the subtree away; host: members the subtree hosts; default both")] = None,
+    registration_no: Annotated[str | None, Query()] = None,
+    limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
+) -> Any:
+    """The certificates whose home (or host, or either) lies in the organization's subtree."""
+    code = organization_code or operator.organization_code
+    check_within(services, operator, code)
+    with services.queries(min_position) as queries:
+        rows, count = queries.certificates(code, kind=kind, status=status, side=side,
+                                           registration_no=registration_no, limit=limit, offset=offset)
+    return {"data": rows, "count": count}
 
 
 @routes.get("/{certificate_no}", response_model=CertificatePublic)

@@ -107,6 +107,7 @@ def receive(transfer_id: str, body: ReceiveRequest, services: ServicesDep, opera
     operator.require(*TRANSFER_ROLES)
     recorded = services.ledger.receive_member(
         transfer_id, body.organization_code, body.late_certificate,
+        presented_by=body.presented_by, agent_name=body.agent_name,
         actor=operator.actor, on=body.on, request_id=operator.request_id)
     return public(services, transfer_id, recorded.position)
 

@@ -186,6 +186,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "ev_Member.MovedOnDissolution": ("组织撤销，随迁", "moved when the organization was dissolved"),
     "ev_Member.CertificateIssued": ("开具证明信", "certificate issued"),
     "ev_Member.CertificateReturned": ("证明信交回", "certificate returned"),
+    "ev_Member.CertificateClosed": ("证明信随转接或离开终止", "certificate closed"),
     "ev_Member.Died": ("去世", "died"),
     "ev_Member.Left": ("出党", "left"),
     "ev_Member.OrgLifeAttended": ("参加组织生活", "attended org life"),
@@ -200,6 +201,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "ev_Transfer.Cancelled": ("转出方撤销", "cancelled by the sender"),
     "ev_Certificate.Issued": ("开具证明", "certificate issued"),
     "ev_Certificate.Returned": ("证明交回", "certificate returned"),
+    "ev_Certificate.Closed": ("证明终止（未交回）", "certificate closed (not returned)"),
     # report
     "report_title": ("月度统计", "Monthly report"),
     "month": ("月份", "Month"),
@@ -249,6 +251,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "f_receipt_days_average": ("回执平均天数", "Average days to receipt"),
     "f_certificates_issued": ("开具证明信", "Certificates issued"),
     "f_certificates_returned": ("交回证明信", "Certificates returned"),
+    "f_certificates_out_opening": ("期初持证明外出", "Certificates out at the start"),
+    "f_temporary_out": ("持党员证明信外出", "Temporary certificates out"),
+    "f_certificates_closed": ("证明随转接等终止", "Certificates closed"),
+    "f_certificate_return_rate": ("证明信返回率", "Certificate return rate"),
     # refusals and errors: one per code (domain/errors.py, api/errors.py and the pages')
     "error_title": ("无法办理", "This could not be done"),
     "err_unauthenticated": ("令牌无效或已吊销，请重新登录。", "The token is unknown or revoked: sign in again."),
@@ -289,6 +295,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "err_probation_not_over": ("预备期未满，不能转正。", "The probation is not over yet."),
     "err_confirmation_due": ("预备期已满，请原组织先讨论转正。",
                              "Probation has ended: the old organization confirms the member first."),
+    "err_certificate_open": ("该党员已有一份未交回的证明（党员证明信或流动党员活动证），交回后才能再开。",
+                             "The member already holds an open certificate: it is returned first."),
     "err_use_formal_transfer": ("外出超过 6 个月应办理正式组织关系转接。",
                                 "More than 6 months away needs a formal transfer."),
     "err_period_closed": ("该月已报送封账，不能补记到该月。", "That month is filed and closed."),
@@ -376,6 +384,7 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "say_Member.MovedOnDissolution": ("{from}撤销，随迁至{org}", "{from} dissolved: moved to {org}"),
     "say_Member.CertificateIssued": ("开具证明信 {certificate}", "certificate {certificate} issued"),
     "say_Member.CertificateReturned": ("证明信 {certificate} 交回", "certificate {certificate} returned"),
+    "say_Member.CertificateClosed": ("证明 {certificate} 终止", "certificate {certificate} closed"),
     "say_Member.Died": ("去世", "died"),
     "say_Member.Left": ("出党（{leave}）", "left the party ({leave})"),
     "say_Member.OrgLifeAttended": ("在{org}参加组织生活", "attended org life at {org}"),
@@ -386,13 +395,19 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "say_Transfer.LetterIssued": ("{issuer}开具介绍信 {letter}，有效期至 {until}",
                                   "{issuer} issued letter {letter}, valid until {until}"),
     "say_Transfer.LetterExtended": ("介绍信延期至 {until}", "letter extended to {until}"),
-    "say_Transfer.MemberReceived": ("{org}接收（{on_time}）", "received into {org} ({on_time})"),
+    "say_Transfer.MemberReceived": ("{org}接收（{on_time}）{presenter}", "received into {org} ({on_time}){presenter}"),
+    "presented_agent": ("，他人代办", ", presented by an agent"),
+    "presented_agent_named": ("，他人代办：{name}", ", presented by an agent: {name}"),
     "say_Transfer.ReceiptReturned": ("回执退回（用时 {days} 天）", "receipt returned after {days} days"),
     "say_Transfer.Rejected": ("接收方退回：{reason}", "rejected by the receiver: {reason}"),
     "say_Transfer.Cancelled": ("转出方撤销：{reason}", "cancelled by the sender: {reason}"),
     "say_Certificate.Issued": ("{home}开具{kind}证明 {certificate}，前往{host}，有效期至 {until}",
                                "{home} issued {kind} certificate {certificate} for {host}, valid until {until}"),
     "say_Certificate.Returned": ("证明 {certificate} 交回", "certificate {certificate} returned"),
+    "say_Certificate.Closed": ("证明 {certificate} 终止，未交回（{closing}）",
+                               "certificate {certificate} closed, not returned ({closing})"),
+    "closing_received": ("已正式转接", "transferred formally"),
+    "closing_deceased": ("去世", "died"), "closing_left": ("出党", "left"),
 }
 
 # The report's figures in the clerk's words: the report files' headings (DOMAIN.md §8) and
@@ -427,6 +442,12 @@ FIGURES: dict[str, tuple[str, str]] = {
     "receipt_days_average": ("回执平均用时（天）", "Average days to receipt"),
     "certificates_issued": ("开具证明信", "Certificates issued"),
     "certificates_returned": ("收回证明信", "Certificates returned"),
+    "certificates_out_opening": ("期初持证明外出", "Certificates out at the start"),
+    "temporary_out": ("持党员证明信外出", "Temporary certificates out"),
+    "certificates_closed": ("证明随转接等终止", "Certificates closed"),
+    "certificates_transferred_in_whole_org": ("证明随整建制转入", "Certificates in with a whole organization"),
+    "certificates_transferred_out_whole_org": ("证明随整建制转出", "Certificates out with a whole organization"),
+    "certificate_return_rate": ("证明信返回率", "Certificate return rate"),
     "by_reason.job_change": ("原因：工作调动", "Reason: job change"),
     "by_reason.graduation": ("原因：毕业", "Reason: graduation"),
     "by_reason.military_transfer": ("原因：军人转业", "Reason: military transfer"),
@@ -492,6 +513,12 @@ def describe(entry: dict[str, Any], lang: str, org: Callable[[str | None], str])
         "leave": word("leave", reason, lang), "kind": word("cert", data.get("kind"), lang),
         "outcome": word("tstatus", data.get("outcome"), lang),
         "on_time": translate("on_time" if data.get("on_time") else "late", lang),
+        # receipts recorded before presenters were asked have no presented_by: the member
+        "presenter": "" if data.get("presented_by") != "agent"
+        else translate("presented_agent_named", lang).format(name=data["agent_name"]) if data.get("agent_name")
+        else translate("presented_agent", lang),
+        "closing": translate(f"closing_{data.get('reason')}", lang)
+        if f"closing_{data.get('reason')}" in WORDS else "—",
     })
     key = f"say_{entry.get('type')}"
     if key not in WORDS:

@@ -70,7 +70,8 @@ REPORT_FIGURES = (
     "overdue_letters", "certificates_out", "mobile_out", "hosted", "probationary", "full",
     "letters_issued", "letters_received", "letters_cancelled", "letters_rejected", "received_on_time",
     "received_late", "timely_rate", "receipts_returned", "receipt_days_average", "certificates_issued",
-    "certificates_returned",
+    "certificates_returned", "certificates_out_opening", "temporary_out", "certificates_closed",
+    "certificate_return_rate",
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

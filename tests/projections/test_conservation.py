@@ -12,7 +12,10 @@ and every month from 2024-01 to 2026-11 the monthly report must satisfy:
 - closing = held + in_transit = probationary + full; the next opening is this closing;
 - roll-up: an organization's figures are its children's (as the tree stood) plus its own;
 - over the whole ledger, transfers out equal transfers in (per part) every month, and the
-  roots' closing is every member not deceased or left, each counted once.
+  roots' closing is every member not deceased or left, each counted once;
+- certificates: out at the end = out at the start + issued - returned - closed (+ in - out
+  with a whole organization moved), out = temporary + mobile, and each figure as the replay
+  counts it; over the ledger, certificates out are members holding one, each counted once.
 
 Expectations that are not equations come from a replay of the domain events written here
 (where each member is of record on each month's last day, and the tree then) and from the
@@ -37,6 +40,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from domain.certificate import Certificate
 from domain.errors import BeforeLastEvent, LedgerError
 from domain.ledger import Ledger, Recorded
 from domain.member import Member
@@ -400,6 +404,15 @@ class Replay:
     flows: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     own_flows: dict[tuple[str, str, str], int] = field(default_factory=lambda: defaultdict(int))
     children_changed: set[tuple[str, str]] = field(default_factory=set)  # (parent, month)
+    # month -> certificate -> (home, kind, host, member) of the certificates open at its end
+    open_certificates: dict[str, dict[str, tuple[str, str, str | None, str]]] = field(default_factory=dict)
+
+    def certificates_out(self, month: str, code: str, kind: str | None = None) -> list[str]:
+        """The members of the certificates open at the month's end whose home was in the
+        subtree as it stood then."""
+        parents = self.parents.get(month, {})
+        return [member for home, k, _host, member in self.open_certificates.get(month, {}).values()
+                if code in self.chain(parents, home) and kind in (None, k)]
 
     @staticmethod
     def chain(parents: dict[str, str | None], code: str) -> list[str]:
@@ -426,6 +439,7 @@ def replay(ledger: Ledger) -> Replay:
     code_of: dict[str, str] = {}
     places: dict[str, Place] = {}
     number_of: dict[str, str] = {}
+    certificates: dict[str, tuple[str, str, str | None, str]] = {}  # by aggregate id, while open
     current = FIRST_MONTH
     last_on = START
 
@@ -434,6 +448,7 @@ def replay(ledger: Ledger) -> Replay:
         while current < month:
             result.parents[current] = dict(parents)
             result.places[current] = {no: Place(p.org, p.place, p.status) for no, p in places.items()}
+            result.open_certificates[current] = dict(certificates)
             current = next_month(current)
 
     def count(org: str, month: str, figure: str, delta: int = 1) -> None:
@@ -492,6 +507,14 @@ def replay(ledger: Ledger) -> Replay:
             part = "external" if isinstance(event, Member.Received) else "whole_org"
             transfer(member.org, event.organization_code, month, part)
             member.org, member.place = event.organization_code, "held"
+        elif isinstance(event, Certificate.Issued):
+            certificates[key] = (event.home_organization_code, event.kind, event.host_organization_code,
+                                 event.registration_no)
+            count(event.home_organization_code, month, "certificates_issued")
+        elif isinstance(event, Certificate.Returned | Certificate.Closed):
+            home = certificates.pop(key)[0]
+            ended = "returned" if isinstance(event, Certificate.Returned) else "closed"
+            count(home, month, f"certificates_{ended}")
         elif isinstance(event, Member.Died | Member.Left):
             member = places[number_of[key]]
             count(member.org, month, "deceased" if isinstance(event, Member.Died) else "left")
@@ -532,6 +555,26 @@ def check_conservation(ledger: Ledger, queries: Queries, history: History) -> No
         assert (r["closing"], r["in_transit"], r["probationary"]) == (
             len(of_record), in_transit, probationary
         ), f"{where}: (closing, in_transit, probationary) differ from the replay"
+        # certificates: the equation, and the figures as the replay counts them
+        assert r["certificates_out"] == (
+            r["certificates_out_opening"] + r["certificates_issued"] - r["certificates_returned"]
+            - r["certificates_closed"] + r["certificates_transferred_in_whole_org"]
+            - r["certificates_transferred_out_whole_org"]
+        ), f"{where}: certificates out don't follow from the start and the month's flows: {r}"
+        assert r["certificates_out"] == r["temporary_out"] + r["mobile_out"], f"{where}: out != by kind"
+        if month != LAST_MONTH:
+            following = reports[(code, next_month(month))]
+            assert following["certificates_out_opening"] == r["certificates_out"], f"{where}: certificates"
+        if month == FIRST_MONTH:
+            assert r["certificates_out_opening"] == 0, f"{where}: the ledger starts with no certificate out"
+        assert (r["certificates_out"], r["mobile_out"]) == (
+            len(expected.certificates_out(month, code)), len(expected.certificates_out(month, code, "mobile"))
+        ), f"{where}: (certificates_out, mobile_out) differ from the replay"
+        for figure in ("certificates_issued", "certificates_returned", "certificates_closed"):
+            assert r[figure] == expected.flows.get((code, month, figure), 0), (
+                f"{where}: {figure} is {r[figure]}, the replay says {expected.flows.get((code, month, figure), 0)}"
+            )
+
         for figure in (*ROLLED_UP, *(f"transferred_{s}_{p}" for s in ("in", "out") for p in PARTS)):
             assert r[figure] == expected.flows.get((code, month, figure), 0), (
                 f"{where}: {figure} is {r[figure]}, the replay says "
@@ -563,6 +606,12 @@ def check_conservation(ledger: Ledger, queries: Queries, history: History) -> No
             out = sum(reports[(root, month)][f"transferred_out_{part}"] for root in ROOTS)
             into = sum(reports[(root, month)][f"transferred_in_{part}"] for root in ROOTS)
             assert out == into, f"{month}: over the ledger {out} transferred out ({part}) but {into} in"
+
+    # certificates counted once: over the ledger, each certificate out is a member holding one
+    for month in MONTHS:
+        holders = [member for root in ROOTS for member in expected.certificates_out(month, root)]
+        assert len(holders) == len(set(holders)), f"{month}: a member holds two open certificates"
+        assert sum(reports[(root, month)]["certificates_out"] for root in ROOTS) == len(holders)
 
     # every member not deceased or left, each counted once, from the member aggregates
     members = {no: ledger.member(no) for no in history.members}
@@ -637,7 +686,8 @@ def test_a_move_back_dated_before_a_certificate_is_refused(store: Store, kind: s
     register_tree(ledger)
     number = import_one(ledger, "XW-C1-B3")
     host = {"host_organization_code": "QH-C1-B1"} if kind == "mobile" else {"host_description": "省委党校"}
-    ledger.issue_certificate(number, kind=kind, purpose="培训", valid_until=date(2024, 5, 1),
+    ledger.issue_certificate(number, kind=kind, purpose="培训",
+                             valid_until=date(2024, 5, 1) if kind == "temporary" else date(2025, 3, 1),
                              on=date(2024, 3, 10), **host)
     position = ledger.max_position()
     with pytest.raises(BeforeLastEvent):

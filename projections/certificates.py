@@ -1,0 +1,94 @@
+"""Certificate lists (API.md, second wave): the certificates of an organization's subtree,
+seen from the home side (the members it sends away) or from the host's (the members it
+hosts, seed 004), by kind and status. Reads proj_certificates (projections/transfers.py)
+and the members' names.
+
+A certificate's status in these rows is `open` (issued, neither returned nor closed),
+`returned` (the host endorsed it and it came back) or `closed` (it ended without coming
+back: the member was received elsewhere by a formal transfer, died or left).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from domain.certificate import KINDS
+from domain.errors import ValidationError
+from projections.db import ViewDatabase
+
+SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"
+SIDES = ("home", "host")
+STATUSES = {"open": "issued", "returned": "returned", "closed": "closed"}  # the list's word: the view's
+COLUMNS = ("certificate_no", "kind", "registration_no", "name", "home_organization_code",
+           "host_organization_code", "host_description", "purpose", "contact_person", "issued_on",
+           "valid_until", "status", "returned_on", "closed_on")
+
+
+def certificate_rows(
+    db: ViewDatabase, organization_code: str, *, kind: str | None = None, status: str | None = None,
+    side: str | None = None, registration_no: str | None = None, limit: int = 100, offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """The certificates whose home (side `home`), whose host (side `host`) or either (no
+    side) lies in the organization's subtree, newest first; one page and how many in all."""
+    if kind is not None and kind not in KINDS:
+        raise ValidationError(f"kind must be one of {', '.join(KINDS)}")
+    if status is not None and status not in STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(STATUSES)}")
+    if side is not None and side not in SIDES:
+        raise ValidationError(f"side must be one of {', '.join(SIDES)}")
+    sides = [side] if side else list(SIDES)
+    clauses = ["(" + " OR ".join(f"c.{s}_organization_code IN ({SUBTREE})" for s in sides) + ")"]
+    params: list[Any] = [organization_code] * len(sides)
+    for column, value in (("kind", kind), ("status", STATUSES.get(status or "")),
+                          ("registration_no", registration_no)):
+        if value:
+            clauses.append(f"c.{column} = ?")
+            params.append(value)
+    where = " WHERE " + " AND ".join(clauses)
+    count = db.scalar("SELECT COUNT(*) FROM proj_certificates c" + where, params)
+    selected = ", ".join("m.name" if column == "name" else f"c.{column}" for column in COLUMNS)
+    rows = db.query(
+        f"SELECT {selected} FROM proj_certificates c JOIN proj_members m ON m.registration_no = c.registration_no"
+        + where + " ORDER BY c.issued_on DESC, c.certificate_no LIMIT ? OFFSET ?", [*params, limit, offset],
+    )
+    words = {stored: word for word, stored in STATUSES.items()}
+    found = []
+    for row in rows:
+        record = dict(zip(COLUMNS, row, strict=True))
+        record["status"] = words.get(record["status"], record["status"])
+        found.append(record)
+    return found, int(count or 0)
+
+
+def return_rate(returned: int, issued: int) -> float | None:
+    """Certificates returned over certificates issued in the period (seed 001: 开具 N 份,
+    返回 M 份, 返回率), None when none was issued."""
+    return round(returned / issued, 4) if issued else None
+
+
+def with_return_rate(totals: dict[str, int]) -> dict[str, Any]:
+    """A period's totals with the certificates' return rate of the period."""
+    return {**totals, "certificate_return_rate": return_rate(
+        totals["certificates_returned"], totals["certificates_issued"])}
+
+
+def certificate_figures(flow: Callable[[str], int], out: int, mobile_out: int) -> dict[str, Any]:
+    """The monthly report's certificate figures (DOMAIN.md §8, issue 23), from the month's
+    flows (`flow(figure)`) and the certificates out at its end: out by kind at the month's
+    end and at its start, issued, returned and closed in the month, and those that came in
+    or went out with a whole organization moved; so that, for every organization and month,
+        certificates_out = certificates_out_opening + certificates_issued - certificates_returned
+                           - certificates_closed + certificates_transferred_in_whole_org
+                           - certificates_transferred_out_whole_org
+    (the last two are zero unless an organization moved that month)."""
+    issued, returned = flow("certificates_issued"), flow("certificates_returned")
+    return {
+        "certificates_out_opening": out - flow("certificates_out"),
+        "certificates_out": out, "temporary_out": out - mobile_out, "mobile_out": mobile_out,
+        "certificates_issued": issued, "certificates_returned": returned,
+        "certificates_closed": flow("certificates_closed"),
+        "certificates_transferred_in_whole_org": flow("certificates_transferred_in_whole_org"),
+        "certificates_transferred_out_whole_org": flow("certificates_transferred_out_whole_org"),
+        "certificate_return_rate": return_rate(returned, issued),
+    }
