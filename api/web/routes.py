@@ -807,7 +807,8 @@ def request_transfer(request: Request, services: ServicesDep, operator: WebOpera
 def transfer_action(request: Request, transfer_id: str, action: str, services: ServicesDep,
                     operator: WebOperator, csrf_token: FormText = "", reason: FormText = "",
                     valid_days: FormText = "", valid_until: FormText = "", organization_code: FormText = "",
-                    late_certificate: FormText = "", on: FormText = "", back: FormText = "") -> Response:
+                    late_certificate: FormText = "", presented_by: FormText = "member", agent_name: FormText = "",
+                    on: FormText = "", back: FormText = "") -> Response:
     """Issue, decline, extend, cancel, receive, reject or return the receipt: the Ledger's
     commands, with the API's role check; the Ledger checks the side and the subtree."""
     seen(operator, request)
@@ -828,7 +829,8 @@ def transfer_action(request: Request, transfer_id: str, action: str, services: S
         recorded = ledger.cancel_transfer(transfer_id, reason, **common)
     elif action == "receive":
         recorded = ledger.receive_member(transfer_id, validate_code(organization_code.strip(), "organization_code"),
-                                         late_certificate.strip() or None, **common)
+                                         late_certificate.strip() or None, presented_by=presented_by,
+                                         agent_name=agent_name.strip() or None, **common)
     elif action == "reject":
         recorded = ledger.reject_transfer(transfer_id, reason, **common)
     elif action == "return-receipt":
@@ -876,6 +878,23 @@ def member_page(request: Request, registration_no: str, services: ServicesDep, o
     return render(request, "member.html", operator=operator, member=member, events=events, details=details,
                   dues=dues, names=names, can_request=can_request, reasons=REASONS, bases=BASES,
                   evidence_kinds=EVIDENCE_KINDS)
+
+
+@routes.get("/orgs/{code}/hosted")
+def hosted(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+           page: Annotated[int, Query(ge=1, le=1_000_000)] = 1, min_position: MinPosition = None) -> Response:
+    """The members the subtree hosts (seed 004): open certificates whose host lies in it, with
+    their home; the host's clerks record their org life and dues."""
+    seen(operator, request)
+    check_within(services, operator, code)
+    with services.queries(min_position) as queries:
+        organization = queries.organization(code)
+        rows, count = queries.certificates(code, status="open", side="host", limit=PAGE_SIZE,
+                                           offset=(page - 1) * PAGE_SIZE)
+        names = queries.organization_names(
+            [c for r in rows for c in (r["home_organization_code"], r["host_organization_code"])])
+    return render(request, "hosted.html", operator=operator, organization=organization, rows=rows, names=names,
+                  pages=page_links(request, "page", page, count), count=count, today=services.ledger.today())
 
 
 @routes.get("/{rest:path}")

@@ -445,7 +445,7 @@ def test_org_life_for_a_sibling_member_at_ones_own_branch_is_refused(api: Api) -
     assert api.client("xw_clerk").get(f"/v1/members/{theirs}/history").status_code == 403
     # and the member's own committee can't record it at the sibling's branch either
     call = Call("POST", f"/v1/members/{mine}/org-life", {"organization_code": "XW-C2-B1"})
-    refused_quietly(api, "xw_clerk", "XW-C1", call, "validation_error", 422)
+    refused_quietly(api, "xw_clerk", "XW-C1", call, "member_not_held", 409)
 
 
 def test_an_unknown_and_an_outside_member_get_the_same_refusal(api: Api) -> None:
