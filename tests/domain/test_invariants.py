@@ -162,7 +162,8 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
             self.org_m: dict[str, OrgM] = {}
             self.member_m: dict[str, MemberM] = {}
             self.transfer_m: dict[str, TransferM] = {}
-            self.certificate_m: dict[str, str] = {}  # certificate_no -> issued | returned
+            self.certificate_m: dict[str, str] = {}  # certificate_no -> issued | returned | closed
+            self.certificate_of: dict[str, str] = {}  # certificate_no -> its member
             self.letters: set[str] = set()
             self.people = 0
             self.new_orgs = 0
@@ -442,6 +443,16 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                                       lambda: self.ledger.record_leaving(member, how, on=self.on))
             if result:
                 m.place = "deceased" if how == "death" else "left"
+                self._close_certificates(member)
+
+        def _open_certificates(self, member: str) -> list[str]:
+            return [c for c, status in self.certificate_m.items()
+                    if status == "issued" and self.certificate_of[c] == member]
+
+        def _close_certificates(self, member: str) -> None:
+            """A receipt, a death or a leaving closes the member's open certificate."""
+            for number in self._open_certificates(member):
+                self.certificate_m[number] = "closed"
 
         @rule(member=members, org=orgs, at_home=st.booleans())
         def org_life(self, member: str, org: str, at_home: bool) -> None:
@@ -689,6 +700,7 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
             t.status, t.received_in, t.received_on = "received", into, self.on
             m = self.member_m[t.registration_no]
             m.place, m.org, m.transfer = "held", into, None
+            self._close_certificates(t.registration_no)
 
         @rule(target=transfers, transfer=transfers, pick=st.integers(0, 50), late=st.booleans(),
               to=orgs, basis=st.sampled_from(["workplace", "residence", "household"]))
@@ -764,6 +776,10 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                 expected.add("organization_dissolved")
             if kind == "temporary" and until > add_months(self.on, 6):
                 expected.add("use_formal_transfer")
+            if kind == "mobile" and until <= add_months(self.on, 6):
+                expected.add("validation_error")
+            if self._open_certificates(member):
+                expected.add("certificate_open")
             result = self.attempt(
                 f"{kind} certificate for {member} ({m.place}) at {host_code} until {until}",
                 frozenset(expected),
@@ -776,7 +792,7 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                 return multiple()
             number = result.certificate_no
             assert number and number not in self.certificate_m, f"certificate number {number} given twice"
-            self.certificate_m[number] = "issued"
+            self.certificate_m[number], self.certificate_of[number] = "issued", member
             return number
 
         @rule(certificate=certificates)
@@ -878,6 +894,22 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                 self.cache[key] = aggregate
                 self.cache_keys[aggregate.id] = key
             return self.cache[key]
+
+        @invariant()
+        def certificates_counted_once(self) -> None:
+            """At most one open certificate per member, named by the member's own record,
+            and each certificate returned or closed as the model says (closed by the receipt,
+            the death or the leaving that ended its member's place)."""
+            holders: dict[str, list[str]] = defaultdict(list)
+            for number, status in self.certificate_m.items():
+                certificate = self.ledger.certificate(number)
+                assert certificate.status == status, (number, certificate.status, status)
+                if status == "issued":
+                    holders[certificate.registration_no].append(number)
+            for member, numbers in holders.items():
+                assert len(numbers) == 1, f"{member} holds open certificates {numbers}"
+            for member in self.member_m:
+                assert list(self.ledger.member(member).open_certificates) == holders.get(member, []), member
 
         @invariant()
         def one_place_of_record_and_one_open_transfer(self) -> None:

@@ -324,7 +324,8 @@ def test_annual_report_of_the_committee(year: Year) -> None:
     assert annual["totals"] == {
         "admitted": 1, "imported": 0, "transferred_in": 3, "transferred_out": 2, "deceased": 1, "left": 0,
         "letters_issued": 5, "letters_received": 3, "received_on_time": 2, "receipts_returned": 2,
-        "certificates_issued": 2, "certificates_returned": 1,
+        "certificates_issued": 2, "certificates_returned": 1, "certificates_closed": 0,
+        "certificate_return_rate": 0.5,  # 1 of the 2 issued came back (seed 001's 返回率)
     }
     composition = annual["composition"]
     # at year end: 甲2 (in transit) 甲3 甲4 戊1 新1 | 乙1 乙2 丁1 | 乙3 丙2
