@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from domain.certificate import Certificate
 from domain.errors import LedgerError
 from domain.identifiers import make_registration_no
 from domain.ledger import Ledger
@@ -95,6 +96,26 @@ def test_two_letters_for_one_member_exactly_one_opens(store: Store) -> None:
         assert errors[0].code in ("transfer_open", "conflict")
         assert first.member(number).transfer_id == wins[0].transfer_id
     assert count_events(first, Transfer.Requested) == ROUNDS
+
+
+def test_two_certificates_for_one_member_at_once_exactly_one_opens(store: Store) -> None:
+    """Counted once by construction: two clerks issuing a certificate (of either kind) for
+    the same member at the same moment; the member's record decides, one wins."""
+    first, second = two_ledgers(store)
+    build_tree(first)
+    for n in range(ROUNDS):
+        number = admit(first, n)
+        outcomes = race(
+            lambda: first.issue_certificate(number, kind="mobile", purpose="外出务工", valid_until=date(2027, 6, 1),
+                                            host_organization_code="SC-C1-B1", on=date(2026, 3, 1)),
+            lambda: second.issue_certificate(number, kind="temporary", purpose="培训", valid_until=date(2026, 5, 1),
+                                             host_description="省委党校", on=date(2026, 3, 1)),
+        )
+        wins, errors = split(outcomes)
+        assert len(wins) == 1 and len(errors) == 1
+        assert errors[0].code in ("certificate_open", "conflict")
+        assert first.member(number).open_certificates == (wins[0].certificate_no,)
+    assert count_events(first, Certificate.Issued) == ROUNDS
 
 
 def test_one_resident_id_registers_once_under_concurrent_admissions(store: Store) -> None:

@@ -229,3 +229,39 @@ def test_arbitrary_states_decode_as_the_mapper_decodes_them(state: dict[str, Any
             decoder.decode(notification)
         return
     assert same(decoder.decode(notification), mapped)
+
+
+def test_a_receipt_stored_before_presenters_were_asked_reads_as_presented_by_the_member(store: Store) -> None:
+    """Receipts recorded before `presented_by` and `agent_name` existed have neither field in
+    their stored state: the mapper and the engine's decoder both read them with the event
+    class's defaults (the member presented the letter, no agent), and the transfer rebuilt
+    from them says so."""
+    from domain.transfer import Transfer
+    from tests.factories import admit, build_tree
+
+    ledger = store.ledger()
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    transfer_id = ledger.request_transfer(number, "QH-C1", reason="job_change", basis="household",
+                                          on=date(2026, 9, 1)).transfer_id
+    assert transfer_id is not None
+    ledger.issue_letter(transfer_id, on=date(2026, 9, 1))
+    ledger.receive_member(transfer_id, "QH-C1-B1", presented_by="agent", agent_name="张代办", on=date(2026, 9, 2))
+    stored = [n for n in notifications(ledger) if n.topic == get_topic(Transfer.MemberReceived)]
+    assert len(stored) == 1
+    state = json.loads(stored[0].state)
+    assert (state.pop("presented_by"), state.pop("agent_name")) == ("agent", "张代办")
+    old = Notification(id=stored[0].id, originator_id=stored[0].originator_id,
+                       originator_version=stored[0].originator_version, topic=stored[0].topic,
+                       state=json.dumps(state).encode())
+    decoder = EventDecoder(ledger.mapper)
+    for event in (decoder.decode(old), ledger.mapper.to_domain_event(old)):
+        assert isinstance(event, Transfer.MemberReceived)
+        assert (event.presented_by, event.agent_name) == ("member", None)
+        assert "presented_by" not in vars(event)
+    events = [ledger.mapper.to_domain_event(n) for n in notifications(ledger)
+              if n.originator_id == stored[0].originator_id and n.id != old.id] + [ledger.mapper.to_domain_event(old)]
+    transfer: Any = None
+    for event in sorted(events, key=lambda e: e.originator_version):
+        transfer = event.mutate(transfer)
+    assert (transfer.status, transfer.presented_by, transfer.agent_name) == ("received", "member", None)
