@@ -372,7 +372,7 @@ class CertificateCreate(Body):
     on: OptionalDay = None
 
 
-class CertificatePublic(BaseModel):
+class CertificateFields(BaseModel):
     certificate_no: str
     kind: str
     registration_no: str
@@ -383,26 +383,19 @@ class CertificatePublic(BaseModel):
     contact_person: str | None = None
     issued_on: date | str
     valid_until: date | str
-    status: str
+
+
+class CertificatePublic(CertificateFields):
+    status: str  # issued | returned | closed
     returned_on: date | str | None
     closed_on: date | str | None = None
     position: int | None = None
 
 
-class CertificateRow(BaseModel):
+class CertificateRow(CertificateFields):
     """A certificate in a list: `status` is open, returned or closed."""
 
-    certificate_no: str
-    kind: str
-    registration_no: str
     name: str | None
-    home_organization_code: str
-    host_organization_code: str | None
-    host_description: str | None
-    purpose: str
-    contact_person: str | None = None
-    issued_on: date | str
-    valid_until: date | str
     status: Literal["open", "returned", "closed"]
     returned_on: date | str | None
     closed_on: date | str | None

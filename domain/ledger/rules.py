@@ -40,13 +40,19 @@ def check_scope(ctx: Context, session: Session, org: Organization) -> None:
 def held_member(ctx: Context, session: Session, registration_no: str) -> tuple[Member, Organization]:
     """A member the operator holds (where it is of record), with that organization. An
     unknown number is refused like a member outside the jurisdiction."""
-    rights = jurisdiction(ctx, session)
-    try:
-        member = session.member(registration_no)
-    except NotFound as error:
-        raise rights.unknown(error, f"member {registration_no}") from None
+    rights, member = known_member(ctx, session, registration_no)
     rights.check_member(member.registration_no, member.organization_code)
     return member, session.org(member.organization_code)
+
+
+def known_member(ctx: Context, session: Session, registration_no: str) -> tuple[Jurisdiction, Member]:
+    """The operator's rights and the member; an unknown number is refused as the rights say
+    (`Jurisdiction.unknown`: like a member outside, below a root)."""
+    rights = jurisdiction(ctx, session)
+    try:
+        return rights, session.member(registration_no)
+    except NotFound as error:
+        raise rights.unknown(error, f"member {registration_no}") from None
 
 
 def check_open_period(ctx: Context, session: Session, *orgs: Organization) -> None:
@@ -161,19 +167,18 @@ def home_or_host_member(
 ) -> tuple[Member, Organization, list[str]]:
     """A member for org life or dues (DOMAIN.md §6: holders of a certificate attend the
     host's org life and pay dues there): the operator holds the member where it is of record,
-    or holds the host (or, for org life, the organization `at`, below a host) of one of its
-    certificates valid that day. To anyone else the member is refused like an unknown one.
+    or is on the host's side (for dues: at or above the host, or below it; for org life: holds
+    the organization `at`, itself at or below a host) of one of its certificates valid that
+    day. To anyone else the member is refused like an unknown one.
     Returns the member, its home and the hosts of that day."""
-    rights = jurisdiction(ctx, session)
-    try:
-        member = session.member(registration_no)
-    except NotFound as error:
-        raise rights.unknown(error, f"member {registration_no}") from None
+    rights, member = known_member(ctx, session, registration_no)
     home = session.org(member.organization_code)
     hosts = hosts_on(ctx, session, member)
     if not rights.holds(home.code):
-        if at is None:
-            hosting = any(rights.holds(host) for host in hosts)
+        if at is None:  # dues: the host's side, at or below the host
+            scope = ctx.actor.organization_code
+            hosting = any(rights.holds(host) or (scope is not None and session.is_within(session.org(scope), host))
+                          for host in hosts)
         else:
             hosting = rights.holds(at.code) and any(session.is_within(at, host) for host in hosts)
         if not hosting:
