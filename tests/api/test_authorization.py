@@ -242,6 +242,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         "purpose": "培训", "valid_until": "2027-01-31"}, ok=201)),
     ("POST", "/v1/certificates/{certificate_no}/return"): Route(ACT, post(
         lambda api, p: f"/v1/certificates/{certificate(api, p.branch)}/return")),
+    ("GET", "/v1/certificates"): Route(READ, get(lambda api, p: "/v1/certificates",
+                                                 organization_code=lambda p: p.committee, side=lambda p: "host")),
     ("GET", "/v1/certificates/{certificate_no}"): Route(READ, get(
         lambda api, p: f"/v1/certificates/{certificate(api, p.branch)}")),
     ("GET", "/v1/reports/monthly"): Route(READ, get(lambda api, p: "/v1/reports/monthly",
