@@ -176,9 +176,22 @@ def test_the_hosts_side_records_dues_of_the_members_it_hosts_while_the_certifica
                              host_organization_code="SC-C1-B1", actor=XW_CLERK, on=date(2026, 3, 1))
     ledger.record_dues(number, "2026-03", "8.00", actor=SC_CLERK, on=date(2026, 3, 20))
     ledger.record_dues(number, "2026-04", "8.00", actor=XW_CLERK, on=date(2026, 4, 20))  # home still may
-    ledger.record_dues(number, "2026-04", "8.00", actor=Actor("b1", "SC-C1-B1"), on=date(2026, 4, 21))  # the host
     with refused(ledger, OutOfJurisdiction, "out_of_jurisdiction"):  # a committee beside the host
         ledger.record_dues(number, "2026-05", "8.00", actor=Actor("qh", "QH-C1"), on=date(2026, 5, 20))
     paid = [e.month for e in ledger.aggregate_events(ledger.member(number).id)  # type: ignore[attr-defined]
             if isinstance(e, Member.DuesPaid)]
-    assert paid == ["2026-03", "2026-04", "2026-04"]
+    assert paid == ["2026-03", "2026-04"]
+
+
+def test_a_branch_below_a_hosting_committee_records_the_dues_of_those_it_hosts(ledger: Ledger) -> None:
+    build_tree(ledger)
+    number = admit(ledger, 1, "XW-C1-B1")
+    ledger.issue_certificate(number, kind="mobile", purpose="外出务工", valid_until=date(2027, 3, 1),
+                             host_organization_code="SC-C1", actor=XW_CLERK, on=date(2026, 3, 1))
+    ledger.record_dues(number, "2026-03", "8.00", actor=Actor("b1", "SC-C1-B1"), on=date(2026, 3, 20))
+    ledger.record_org_life(number, "SC-C1-B1", actor=Actor("b1", "SC-C1-B1"), on=date(2026, 3, 20))
+    with refused(ledger, OutOfJurisdiction, "out_of_jurisdiction"):  # a branch of another host
+        ledger.record_dues(number, "2026-04", "8.00", actor=Actor("qb", "QH-C1-B1"), on=date(2026, 4, 20))
+    paid = [e.month for e in ledger.aggregate_events(ledger.member(number).id)  # type: ignore[attr-defined]
+            if isinstance(e, Member.DuesPaid)]
+    assert paid == ["2026-03"]
