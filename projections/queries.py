@@ -873,7 +873,7 @@ class Queries:
         )
         report["filed"] = bool(filed)
         report.update(report_waiting(self.db, code, first, last))
-        report.update(self.timely_breakdowns(code, month))
+        report.update(timely_groups(f))
         return report
 
     def annual_report(self, code: str, year: int) -> dict[str, Any]:
@@ -921,16 +921,6 @@ class Queries:
     def is_bounced(self, registration_no: str, on: date) -> bool:
         """Whether the member's transfers were declined or rejected twice or more by `on`."""
         return bounced(self.db, registration_no, on)
-
-    # --- the timely rate's breakdowns (seed 001) -------------------------------------------
-
-    def timely_breakdowns(self, code: str, month: str) -> dict[str, Any]:
-        """Letters received in the month, on time and the timely rate, by the member's
-        category, by route, and from inside versus outside the subtree."""
-        first = self.db.query(
-            "SELECT figure, value FROM proj_counts WHERE organization_code = ? AND month = ? "
-            "AND figure LIKE 'received%'", (code, month))
-        return timely_groups({figure: int(value) for figure, value in first})
 
 
 def timely_groups(counts: dict[str, int]) -> dict[str, Any]:
