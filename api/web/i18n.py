@@ -479,6 +479,10 @@ WORDS.update({
     "okind_stale_request": ("转接申请 30 日未办理", "request waiting over 30 days"),
     "okind_open_case": ("首问责任案件超 30 日未办结", "first-responder case open over 30 days"),
     "okind_bounced": ("转接两次以上被退回", "bounced twice or more"),
+    # first-responder cases: their states and outcomes, and their pages
+    "case_open": ("办理中", "open"), "case_closed": ("已办结", "closed"),
+    "case_placed": ("已落实组织", "placed"), "case_not_a_member": ("非党员", "not a member"),
+    "case_withdrawn": ("本人撤回", "withdrawn"),
 })
 
 
