@@ -483,6 +483,18 @@ WORDS.update({
     "case_open": ("办理中", "open"), "case_closed": ("已办结", "closed"),
     "case_placed": ("已落实组织", "placed"), "case_not_a_member": ("非党员", "not a member"),
     "case_withdrawn": ("本人撤回", "withdrawn"),
+    "cases_open": ("办理中", "Open"), "cases_closed": ("已办结", "Closed"), "cases_all": ("全部", "All"),
+    "nav_cases": ("首问责任", "Cases"),
+    "timely_breakdowns": ("接收及时率分类", "Timely rate by kind"),
+    "cases_title": ("首问责任案件", "First-responder cases"),
+    "cases_help": ("首问责任制：党员或群众首先找到的党组织负责到底，直至其能参加一个党组织的活动。"
+                   "受理超过 30 天未办结的案件列入逾期台账。",
+                   "First-responder duty: the organization a person first asks owns the case until the person "
+                   "attends the activities of an organization. A case open more than 30 days is on the overdue list."),
+    "case_opened_on": ("受理日期", "Opened"), "days_open": ("已办天数", "Days open"),
+    "case_outcome": ("办理结果", "Outcome"), "case_note": ("说明", "Note"), "case_close": ("办结", "Close"),
+    "case_open_title": ("受理新案件", "Open a case"), "case_owner": ("首问组织代码", "Owning organization (code)"),
+    "case_request": ("诉求", "Request"), "case_open_button": ("受理", "Open the case"),
 })
 
 
