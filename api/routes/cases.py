@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 
 from api.deps import CurrentOperator, ServicesDep
-from api.routes.common import Limit, MinPosition, Offset, check_within, router
+from api.routes.common import Limit, MinPosition, Offset, check_within, rights, router
 from api.schemas import CaseClose, CaseCreate, CasePublic, CasesPublic
 from api.services import Services
 
@@ -57,5 +57,5 @@ def list_cases(
 @routes.get("/{case_id}", response_model=CasePublic)
 def get_case(case_id: str, services: ServicesDep, operator: CurrentOperator) -> Any:
     case = services.ledger.case(case_id)
-    check_within(services, operator, case.organization_code)
+    rights(services, operator).check(case.organization_code, f"case {case.case_id}")  # names no organization
     return public(services, case_id)
