@@ -14,7 +14,7 @@ import io
 import json
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
@@ -402,7 +402,7 @@ def overdue(
                                + (f"{count} 条逾期" if lang is Lang.zh else f"{count} overdue"))
 
 
-def emit_rows(rows: list[dict[str, Any]], count: int, columns: tuple[str, ...], headings: dict[str, tuple[str, ...]],
+def emit_rows(rows: list[dict[str, Any]], count: int, columns: tuple[str, ...], headings: Mapping[str, tuple[str, ...]],
               format: ListFormat, lang: Lang, words: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """A list on standard output: JSON `{data, count}` as the HTTP API answers, CSV of the
     columns, or a table in `lang` (`words` puts a row's codes in words)."""
