@@ -59,7 +59,7 @@ class CasesView:
 
 # --- what the cases answer (used by projections/queries.py) --------------------------------
 
-SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"
+SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"  # (as projections/queries.py's)
 CASE_COLUMNS = ("case_id", "organization_code", "name", "registration_no", "request", "opened_on", "status",
                 "outcome", "note", "closed_on")
 BOUNCED_AFTER = 2  # declined or rejected transfers that make a member `bounced`
@@ -99,8 +99,8 @@ def case_rows(db: ViewDatabase, code: str, status: str | None, on: date, limit: 
 def waiting_statements(code: str, on: date, kinds: list[str], member: str | None
                        ) -> list[tuple[str, str, list[Any], int]]:
     """The statements of the overdue list's waiting kinds (kind, SQL, parameters, days the
-    wait may last), each
-    giving (registration_no, name, organization, reference, day the wait began, responsible):
+    wait may last), each giving (registration_no, name, organization, reference, day the
+    wait began, responsible):
     `stale_request` (a request neither issued nor declined within 30 days; the sending
     committee acts on it) and `open_case` (a first-responder case open more than 30 days;
     its organization owns it)."""
@@ -134,7 +134,6 @@ def bounced(db: ViewDatabase, registration_no: str, on: date) -> bool:
         "AND closed_on <= ?", (registration_no, on.isoformat())) or 0) >= BOUNCED_AFTER
 
 
-
 def report_waiting(db: ViewDatabase, code: str, first: date, last: date) -> dict[str, int]:
     """The monthly report's lines on people waiting for a home: cases open at the month's
     end, opened and closed in the month (placed among them), and the members of record in
@@ -147,11 +146,13 @@ def report_waiting(db: ViewDatabase, code: str, first: date, last: date) -> dict
         "COALESCE(SUM(CASE WHEN opened_on <= ? AND (closed_on IS NULL OR closed_on > ?) THEN 1 ELSE 0 END), 0) "
         f"FROM proj_cases WHERE organization_code IN ({SUBTREE})",
         (start, end, start, end, start, end, end, end, code))[0]
+    # From the few bounced members (by the transfers' status index), to their stint at the
+    # month's end, in the subtree (the closure's key).
     bounced_members = db.scalar(
-        "SELECT COUNT(DISTINCT s.registration_no) FROM proj_stints s "
-        f"WHERE s.organization_code IN ({SUBTREE}) AND s.from_on <= ? AND (s.to_on IS NULL OR s.to_on > ?) "
-        "AND (SELECT COUNT(*) FROM proj_transfers t WHERE t.registration_no = s.registration_no "
-        "AND t.status IN ('declined', 'rejected') AND t.closed_on <= ?) >= ?",
-        (code, end, end, end, BOUNCED_AFTER))
+        "SELECT COUNT(*) FROM (SELECT registration_no FROM proj_transfers WHERE status IN ('declined', 'rejected') "
+        "AND closed_on <= ? GROUP BY registration_no HAVING COUNT(*) >= ?) b WHERE EXISTS (SELECT 1 FROM "
+        "proj_stints s JOIN proj_org_closure k ON k.ancestor = ? AND k.descendant = s.organization_code "
+        "WHERE s.registration_no = b.registration_no AND s.from_on <= ? AND (s.to_on IS NULL OR s.to_on > ?))",
+        (end, BOUNCED_AFTER, code, end, end))
     return {"open_cases": int(still_open), "cases_opened": int(opened), "cases_closed": int(closed),
             "cases_placed": int(placed), "bounced_members": int(bounced_members or 0)}
