@@ -14,7 +14,7 @@ import io
 import json
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
@@ -70,6 +70,13 @@ class OverdueKind(StrEnum):
     unreturned_receipt = "unreturned_receipt"
     unreturned_certificate = "unreturned_certificate"
     inactive_6m = "inactive_6m"
+    stale_request = "stale_request"
+    open_case = "open_case"
+
+
+class CaseStatus(StrEnum):
+    open = "open"
+    closed = "closed"
 
 
 class HistoryFormat(StrEnum):
@@ -377,8 +384,10 @@ def overdue(
     lang: Annotated[Lang, typer.Option(help="the table's language")] = Lang.zh,
 ) -> None:
     """The overdue list (pocket members) of an organization's subtree as of a date, most
-    overdue first: letters not received in time, receipts not returned, temporary
-    certificates not returned, members inactive for six months.
+    overdue first: letters not received in time (sent from the subtree or addressed into
+    it), receipts not returned, temporary certificates not returned, members inactive for
+    six months, requests neither issued nor declined within 30 days, first-responder cases
+    open more than 30 days.
 
     json: {data, count} as GET /v1/organizations/{code}/overdue; csv: those columns.
     """
@@ -386,22 +395,64 @@ def overdue(
         day = parse_day(on, "on") if on else ledger.ledger.today()
         rows, count = ledger.queries().overdue(organization, day, kind=kind.value if kind else None,
                                                   limit=sys.maxsize)
+    emit_rows(rows, count, OVERDUE_COLUMNS, OVERDUE_HEADINGS, format, lang,
+              lambda row: {**row, "kind": translate(f"okind_{row['kind']}", lang.value)})
+    if format is ListFormat.table:
+        stdout_console().print(f"{organization} {day.isoformat()}: "
+                               + (f"{count} 条逾期" if lang is Lang.zh else f"{count} overdue"))
+
+
+def emit_rows(rows: list[dict[str, Any]], count: int, columns: tuple[str, ...], headings: Mapping[str, tuple[str, ...]],
+              format: ListFormat, lang: Lang, words: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """A list on standard output: JSON `{data, count}` as the HTTP API answers, CSV of the
+    columns, or a table in `lang` (`words` puts a row's codes in words)."""
     if format is ListFormat.json:
         emit(reportfiles.report_json({"data": rows, "count": count}), None)
         return
     if format is ListFormat.csv:
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=OVERDUE_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         emit(out.getvalue().encode(), None)
         return
-    words = lang.value
-    console = stdout_console()
-    table = Table(*OVERDUE_HEADINGS[words])
+    table = Table(*headings[lang.value])
     for row in rows:
-        cells = [row[c] for c in OVERDUE_COLUMNS]
-        cells[0] = translate(f"okind_{cells[0]}", words)
-        table.add_row(*("" if c is None else str(c) for c in cells))
-    console.print(table)
-    console.print(f"{organization} {day.isoformat()}: " + (f"{count} 条逾期" if words == "zh" else f"{count} overdue"))
+        shown = words(row)
+        table.add_row(*("" if shown[c] is None else str(shown[c]) for c in columns))
+    stdout_console().print(table)
+
+
+# --- first-responder cases (首问责任制) ----------------------------------------------------------
+
+CASE_COLUMNS = ("case_id", "organization_code", "name", "registration_no", "opened_on", "days_open", "status",
+                "outcome", "closed_on")
+CASE_HEADINGS = {
+    "zh": ("案件编号", "首问组织", "姓名", "登记号码", "受理日期", "已办天数", "状态", "结果", "办结日期"),
+    "en": CASE_COLUMNS,
+}
+
+
+@app.command()
+@prose
+def cases(
+    organization: Annotated[str, typer.Option(help="organization code (the cases its subtree owns)")],
+    status: Annotated[CaseStatus | None, typer.Option(help="open or closed (default both)")] = None,
+    on: Annotated[str | None, typer.Option(help="days open as of this date, YYYY-MM-DD (default today)")] = None,
+    format: Annotated[ListFormat, typer.Option(help="table (default), json or csv")] = ListFormat.table,
+    lang: Annotated[Lang, typer.Option(help="the table's language")] = Lang.zh,
+) -> None:
+    """First-responder cases (首问责任制) owned in an organization's subtree, open ones
+    first (oldest first), with the days each has been open (to the day it was closed).
+
+    json: {data, count} as GET /v1/cases; csv: those columns.
+    """
+    with opened() as ledger:
+        day = parse_day(on, "on") if on else ledger.ledger.today()
+        rows, count = ledger.queries().cases(organization, day,
+                                             status=status.value if status else None, limit=sys.maxsize)
+    emit_rows(rows, count, CASE_COLUMNS, CASE_HEADINGS, format, lang, lambda row: {
+        **row, "status": translate(f"case_{row['status']}", lang.value),
+        "outcome": translate(f"case_{row['outcome']}", lang.value) if row["outcome"] else None})
+    if format is ListFormat.table:
+        stdout_console().print(f"{organization}: " + (f"{count} 件" if lang is Lang.zh else f"{count} cases"))

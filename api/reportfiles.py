@@ -139,8 +139,10 @@ def _sheet(workbook: Any, title: str, header: list[str], rows: list[list[Any]], 
     for index in range(2, len(header) + 1):
         sheet.column_dimensions[get_column_letter(index)].width = 12
     for row in sheet.iter_rows(min_row=2):
-        if row[0].value in {heading(rate, lang) for rate in ("timely_rate", "certificate_return_rate")
-                            for lang in ("zh", "en")} | {"timely_rate", "certificate_return_rate"}:
+        label = str(row[0].value or "")
+        if label in {heading(rate, lang) for rate in ("timely_rate", "certificate_return_rate")
+                     for lang in ("zh", "en")} | {"timely_rate", "certificate_return_rate"} \
+                or label.endswith(("及时率", "timely_rate")):
             for cell in row[1:]:
                 cell.number_format = "0.00%"
     return sheet
@@ -173,7 +175,8 @@ def annual_xlsx(report: dict[str, Any], lang: str = "zh") -> bytes:
     year = report["year"]
     workbook = _new_workbook(f"{words['annual']} {report['organization_code']} {year}")
     months = [flatten(month) for month in report["months"]]
-    totals = {"opening": report["opening"], "closing": report["closing"], **report["totals"]}
+    totals = {"opening": report["opening"], "closing": report["closing"], **report["totals"],
+              **flatten({k: v for k, v in report.items() if k.startswith("timely_by_")})}
     header = [words["item"], *(month["month"] for month in months), words["year"]]
     rows = [
         [heading(key, lang), *(_cell(month[key], lang) for month in months), totals.get(key)]

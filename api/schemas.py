@@ -403,6 +403,42 @@ class CertificateRow(CertificateFields):
 
 class CertificatesPublic(BaseModel):
     data: list[CertificateRow]
+# --- first-responder cases (首问责任制) ---------------------------------------------------------
+
+class CaseCreate(Body):
+    organization_code: Code
+    name: Name
+    registration_no: RegistrationNo | None = Field(
+        default=None, description="the person's registration number, when known (its form is checked)")
+    request: FilledText
+    on: OptionalDay = None
+
+
+class CaseClose(Body):
+    outcome: Literal["placed", "not_a_member", "withdrawn"]
+    note: Text | None = None
+    registration_no: RegistrationNo | None = Field(
+        default=None, description="the person placed, when the case named no one (or the same number)")
+    on: OptionalDay = None
+
+
+class CasePublic(BaseModel):
+    case_id: str
+    organization_code: str
+    name: str
+    registration_no: str | None
+    request: str | None = None
+    opened_on: date | str
+    days_open: int | None = None
+    status: Literal["open", "closed"]
+    outcome: str | None = None
+    note: str | None = None
+    closed_on: date | str | None = None
+    position: int | None = None
+
+
+class CasesPublic(BaseModel):
+    data: list[CasePublic]
     count: int
 
 
@@ -415,8 +451,8 @@ class FileRequest(Body):
 
 class OverdueRow(BaseModel):
     kind: str
-    registration_no: str
-    name: str
+    registration_no: str | None  # none on a first-responder case for a person not yet known
+    name: str | None
     organization_code: str
     reference: str | None
     due_on: str

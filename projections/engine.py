@@ -42,6 +42,7 @@ from psycopg.rows import tuple_row
 
 from domain.base import LedgerAggregate
 from domain.ledger import Ledger
+from projections.cases import CasesView
 from projections.db import ViewDatabase
 from projections.decoding import EventDecoder
 from projections.figures import FiguresView
@@ -150,9 +151,10 @@ class ProjectionEngine:
         self.transfers = TransfersView(self.tree)
         self.figures = FiguresView(self.tree, self.members, self.transfers)
         self.history = HistoryView(self.members, self.transfers)
+        self.cases = CasesView()
         # Order matters: figures first, so it sees each member's state before the event;
         # history last, so it sees the rows an event creates.
-        self.views = (self.figures, self.organizations, self.members, self.transfers, self.history)
+        self.views = (self.figures, self.organizations, self.members, self.transfers, self.cases, self.history)
         self.tables: list[Table] = [t for v in self.views for t in v.tables]  # type: ignore[attr-defined]
         self.counters: list[Counters] = list(self.figures.counters)
         self.all_tables: list[Table | Counters] = [*self.tables, *self.counters]

@@ -20,6 +20,7 @@ from functools import singledispatchmethod
 from typing import Any
 
 from domain.certificate import Certificate
+from domain.identifiers import member_id
 from domain.member import Member
 from domain.organization import Organization
 from domain.transfer import Transfer
@@ -174,6 +175,24 @@ class FiguresView:
         month = month_of(event)
         self.flow(db, event.organization_code, month, "letters_received")
         self.flow(db, event.organization_code, month, "received_on_time" if event.on_time else "received_late")
+        self.timely_breakdowns(db, event, month)
+
+    def timely_breakdowns(self, db: ViewDatabase, event: Any, month: str) -> None:
+        """Letters received (and of those on time) by the member's category, by route, and,
+        at each organization above the receiving one, from inside its subtree or outside it
+        (seed 001: "内部及时率98%", "军转干部100%")."""
+        row = self.transfers.transfer(db, event)
+        member = self.members.members.get(db, (str(member_id(row["registration_no"])),))
+        category = member["category"] if member else "other"
+        suffixes = ("received", "received_on_time") if event.on_time else ("received",)
+        for suffix in suffixes:
+            self.flow(db, event.organization_code, month, f"{suffix}_category_{category}")
+            self.flow(db, event.organization_code, month, f"{suffix}_route_{row['route']}")
+        sender = set(self.tree.ancestors(row["from_organization_code"]))
+        for org in self.tree.ancestors(event.organization_code):
+            side = "internal" if org in sender else "external"
+            for suffix in suffixes:
+                self.counts.add([org], month, f"{suffix}_side_{side}")
 
     @apply.register
     def _(self, event: Transfer.ReceiptReturned, position: int, db: ViewDatabase) -> None:

@@ -16,8 +16,9 @@ from datetime import date, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from domain.errors import NotFound, ValidationError
-from domain.member import validate_month
+from domain.member import CATEGORIES, validate_month
 from domain.transfer import NETWORK_STOPS, PAPER_STOPS, REASONS, RECEIPT_DUE_DAYS
+from projections.cases import bounced, case_rows, report_waiting, waiting_statements
 from projections.certificates import certificate_figures, certificate_rows, with_return_rate
 from projections.db import ViewDatabase
 from projections.figures import STOCKS
@@ -42,8 +43,15 @@ SUBTREE_AS_OF = (
 # scans every transfer.
 TRANSFERS_OF = f"SELECT transfer_id FROM proj_transfers WHERE %s IN ({SUBTREE})"
 ROUTES = ("within_committee", "within_county", "cross_county", "cross_province")
+# The timely rate's breakdowns (seed 001): by the member's category, by route, and from
+# inside versus outside the reporting organization's subtree.
+TIMELY_GROUPS = {"category": CATEGORIES, "route": ROUTES, "side": ("internal", "external")}
 LEFT_REASONS = ("expelled", "withdrew", "self_withdrawal")
-OVERDUE_KINDS = ("overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m")
+OVERDUE_KINDS = ("overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m",
+                 "stale_request", "open_case")
+# Kinds of people waiting for someone to act (projections/cases.py): few rows, read whole
+# for any subtree and merged with the page of the other kinds.
+WAITING_KINDS = ("stale_request", "open_case")
 INACTIVE_MONTHS = 6
 # The committee (or department) that chases a certificate (either kind): the nearest one above
 # its member's home organization, for a certificate row aliased `c`.
@@ -76,7 +84,7 @@ def overdue_key(due_on: str, kind: str, registration_no: str, reference: str | N
 
 
 def overdue_order(row: dict[str, Any]) -> tuple[str, str, str, str]:
-    return overdue_key(row["due_on"], row["kind"], row["registration_no"], row["reference"])
+    return overdue_key(row["due_on"], row["kind"], row["registration_no"] or "", row["reference"])
 
 
 def check_day(day: date | None, field: str = "date") -> None:
@@ -410,6 +418,21 @@ class Queries:
             raise ValidationError(f"kind must be one of {', '.join(OVERDUE_KINDS)}")
         kinds = [kind] if kind else list(OVERDUE_KINDS)
         organization = self.organization(code)
+        waiting = [k for k in kinds if k in WAITING_KINDS]
+        if waiting:
+            # People waiting (few rows), merged with the first `offset + limit` of the rest.
+            more = [row for k, statement, params, days in waiting_statements(code, on, waiting, member)
+                    for row in self._rows(k, statement, params, on, due_after_days=days)]
+            rest = [k for k in kinds if k not in WAITING_KINDS]
+            rows, total = self._overdue_kinds(organization, on, rest, offset + limit, 0, member) \
+                if rest else ([], 0)
+            merged = sorted(rows + more, key=overdue_order)
+            return merged[offset:offset + limit], total + len(more)
+        return self._overdue_kinds(organization, on, kinds, limit, offset, member)
+
+    def _overdue_kinds(self, organization: dict[str, Any], on: date, kinds: list[str], limit: int, offset: int,
+                       member: str | None) -> tuple[list[dict[str, Any]], int]:
+        code = organization["code"]
         if member is None and organization["kind"] == "department":
             # A department's subtree holds most rows: each kind is counted, sorted and cut
             # to the page in SQL from the open cases' indexes; names only for the page.
@@ -435,8 +458,9 @@ class Queries:
                 "t.sending_committee_code FROM proj_transfers t JOIN proj_members m "
                 f"ON m.registration_no = t.registration_no WHERE t.issued_on <= ? AND {VALID_UNTIL_ON} < ? "
                 "AND (t.received_on IS NULL OR t.received_on > ?) AND (t.closed_on IS NULL OR t.closed_on > ?) "
-                "AND " + transfer_in_subtree("from_organization_code", "sending_committee_code") + only
-            ), [day, day, day, day, day, day, code, code, *who], on)
+                "AND " + transfer_in_subtree("from_organization_code", "sending_committee_code",
+                                             "to_organization_code") + only
+            ), [day, day, day, day, day, day, code, code, code, *who], on)
         if "unreturned_receipt" in kinds:
             cutoff = (on - timedelta(days=RECEIPT_DUE_DAYS)).isoformat()
             rows += self._rows("unreturned_receipt", (
@@ -556,7 +580,7 @@ class Queries:
             # Letters still open on `on` (three index ranges of (received_on, closed_on)),
             # with the validity of that day.
             columns = ("transfer_id, registration_no, from_organization_code, sending_committee_code, letter_no, "
-                       "first_valid_until")
+                       "first_valid_until, to_organization_code")
             still_open = (
                 f"SELECT {columns} FROM proj_transfers WHERE received_on > ? AND issued_on <= ? "
                 "AND (closed_on IS NULL OR closed_on > ?) "
@@ -565,11 +589,12 @@ class Queries:
                 f"UNION ALL SELECT {columns} FROM proj_transfers "
                 "WHERE received_on IS NULL AND closed_on > ? AND issued_on <= ?"
             )
-            where, extra = within("organization_code", "responsible")
+            # (the receiving side's list shows the letters addressed into it too)
+            where, extra = within("organization_code", "responsible", "target")
             return page(db, "overdue_letter", (
                 "SELECT x.* FROM (SELECT t.registration_no, t.from_organization_code AS organization_code, "
-                f"t.letter_no AS reference, {VALID_UNTIL_ON} AS due, t.sending_committee_code AS responsible "
-                f"FROM ({still_open}) t) x WHERE x.due < ? {where}"
+                f"t.letter_no AS reference, {VALID_UNTIL_ON} AS due, t.sending_committee_code AS responsible, "
+                f"t.to_organization_code AS target FROM ({still_open}) t) x WHERE x.due < ? {where}"
             ), [day, day, day, day, day, day, day, day, *extra])
 
         def receipts(db: ViewDatabase) -> Found:
@@ -837,6 +862,8 @@ class Queries:
             "ORDER BY month LIMIT 1", (code, month),
         )
         report["filed"] = bool(filed)
+        report.update(report_waiting(self.db, code, first, last))
+        report.update(timely_groups(f))
         return report
 
     def annual_report(self, code: str, year: int) -> dict[str, Any]:
@@ -863,9 +890,52 @@ class Queries:
             "organization_code": code, "year": year,
             "opening": months[0]["opening"], "closing": months[-1]["closing"],
             "totals": with_return_rate({k: sum(m[k] for m in months) for k in summed}),
+            **summed_timely(months),
             "composition": {
                 "probationary": months[-1]["probationary"], "full": months[-1]["full"],
                 "held": months[-1]["held"], "in_transit": months[-1]["in_transit"], **composition,
             },
             "months": months,
         }
+
+    # --- people waiting for a home (first-responder cases, bounced members) ---------------
+
+    def cases(self, code: str, on: date, status: str | None = None, limit: int = 100,
+              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """The first-responder cases owned in an organization's subtree, with days open."""
+        self.organization(code)
+        if status is not None and status not in ("open", "closed"):
+            raise ValidationError("status must be open or closed")
+        return case_rows(self.db, code, status, on, limit, offset)
+
+    def is_bounced(self, registration_no: str, on: date) -> bool:
+        """Whether the member's transfers were declined or rejected twice or more by `on`."""
+        return bounced(self.db, registration_no, on)
+
+
+def timely_groups(counts: dict[str, int]) -> dict[str, Any]:
+    """The breakdowns' groups from the counters `received_<group>_<key>` and
+    `received_on_time_<group>_<key>` (summed over any months)."""
+    groups: dict[str, Any] = {}
+    for group, keys in TIMELY_GROUPS.items():
+        groups[f"timely_by_{group}"] = {key: timely(counts.get(f"received_{group}_{key}", 0),
+                                                    counts.get(f"received_on_time_{group}_{key}", 0))
+                                        for key in keys}
+    return groups
+
+
+def timely(received: int, on_time: int) -> dict[str, Any]:
+    return {"received": received, "on_time": on_time,
+            "timely_rate": round(on_time / received, 4) if received else None}
+
+
+def summed_timely(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The breakdowns of several months (an annual report's) summed."""
+    counts: dict[str, int] = {}
+    for report in reports:
+        for group in TIMELY_GROUPS:
+            for key, figures in report[f"timely_by_{group}"].items():
+                counts[f"received_{group}_{key}"] = counts.get(f"received_{group}_{key}", 0) + figures["received"]
+                counts[f"received_on_time_{group}_{key}"] = (
+                    counts.get(f"received_on_time_{group}_{key}", 0) + figures["on_time"])
+    return timely_groups(counts)

@@ -40,10 +40,13 @@ TRANSFERS = Table(
      "CREATE INDEX IF NOT EXISTS proj_transfers_sending ON proj_transfers (sending_committee_code)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_received_in ON proj_transfers (received_in_code)",
      "CREATE INDEX IF NOT EXISTS proj_transfers_receiving ON proj_transfers (receiving_committee_code)",
+     # requests neither issued nor declined by a date (the overdue list's stale requests)
+     "CREATE INDEX IF NOT EXISTS proj_transfers_requested ON proj_transfers (issued_on, closed_on, requested_on)",
      # letters still open on a date: not received by then (received later, or never) and not closed
      # (covering what the overdue list reads of them)
      "CREATE INDEX IF NOT EXISTS proj_transfers_open ON proj_transfers (received_on, closed_on, issued_on, "
-     "first_valid_until, transfer_id, registration_no, from_organization_code, sending_committee_code, letter_no)",
+     "first_valid_until, transfer_id, registration_no, from_organization_code, sending_committee_code, letter_no, "
+     "to_organization_code)",
      # receipts not returned by a date (never, or later), by the day the member was received
      "CREATE INDEX IF NOT EXISTS proj_transfers_receipt ON proj_transfers (receipt_returned_on, received_on, "
      "registration_no, from_organization_code, letter_no, receiving_committee_code, received_in_code)"],

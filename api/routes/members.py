@@ -53,7 +53,10 @@ def member_public(services: Services, registration_no: str, position: int | None
     if not member.is_gone:
         with services.queries() as queries:
             rows, _ = queries.member_flags(member.registration_no, today)
+            if queries.is_bounced(member.registration_no, today):
+                rows.add("bounced")
         flags.extend(sorted(rows))
+    flags = list(dict.fromkeys(flags))  # each flag once (an overdue letter is found both ways)
     return {
         "registration_no": member.registration_no, "name": member.name, "status": member.status,
         "probation_ends_on": member.probation_ends_on,

@@ -108,8 +108,8 @@ def roster(
 def overdue(
     request: Request, code: str, services: ServicesDep, operator: CurrentOperator,
     on: Annotated[date | None, Query()] = None,
-    kind: Annotated[Literal["overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m"] | None,
-                    Query()] = None,
+    kind: Annotated[Literal["overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m",
+                            "stale_request", "open_case"] | None, Query()] = None,
     limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     check_within(services, operator, code)

@@ -481,6 +481,27 @@ FIGURES: dict[str, tuple[str, str]] = {
     "category.farmer": ("类别：农民", "Category: farmer"), "category.other": ("类别：其他", "Category: other"),
     "gender.male": ("性别：男", "Gender: male"), "gender.female": ("性别：女", "Gender: female"),
 }
+# The timely rate's breakdowns (seed 001: "内部及时率98%", "军转干部100%") and the people
+# waiting for a home (first-responder cases, bounced members), in the same words.
+FIGURES.update({
+    "open_cases": ("首问责任案件：期末未办结", "First-responder cases open at month end"),
+    "cases_opened": ("首问责任案件：本月受理", "Cases opened"),
+    "cases_closed": ("首问责任案件：本月办结", "Cases closed"),
+    "cases_placed": ("其中：已落实组织", "Of those placed"),
+    "bounced_members": ("两次以上被退回或不予开具的党员", "Members bounced twice or more"),
+})
+_TIMELY_PARTS = {"received": ("接收", "received"), "on_time": ("按期接收", "on time"),
+                 "timely_rate": ("及时率", "timely rate")}
+_TIMELY_KEYS = {
+    "category": {key[len("category_"):]: words for key, words in VOCABULARY.items() if key.startswith("category_")},
+    "route": {key[len("route_"):]: words for key, words in VOCABULARY.items() if key.startswith("route_")},
+    "side": {"internal": ("内部", "inside the subtree"), "external": ("外部", "from outside")},
+}
+FIGURES.update({
+    f"timely_by_{group}.{key}.{part}": (f"{zh}{part_zh}", f"{part_en.capitalize()}: {en}")
+    for group, keys in _TIMELY_KEYS.items() for key, (zh, en) in keys.items()
+    for part, (part_zh, part_en) in _TIMELY_PARTS.items()
+})
 WORDS.update(VOCABULARY)
 WORDS.update({f"f_{key}": words for key, words in FIGURES.items()})
 # The overdue kinds have one name everywhere: the list's, the ledger's and the command line's.
@@ -489,6 +510,25 @@ WORDS.update({
     "okind_unreturned_receipt": ("回执逾期未退回", "receipt not returned"),
     "okind_unreturned_certificate": ("证明信逾期未交回", "certificate not returned"),
     "okind_inactive_6m": ("连续六个月未参加组织生活、未交党费", "inactive for 6 months"),
+    "okind_stale_request": ("转接申请 30 日未办理", "request waiting over 30 days"),
+    "okind_open_case": ("首问责任案件超 30 日未办结", "first-responder case open over 30 days"),
+    "okind_bounced": ("转接两次以上被退回", "bounced twice or more"),
+    # first-responder cases: their states and outcomes, and their pages
+    "case_open": ("办理中", "open"), "case_closed": ("已办结", "closed"),
+    "case_placed": ("已落实组织", "placed"), "case_not_a_member": ("非党员", "not a member"),
+    "case_withdrawn": ("本人撤回", "withdrawn"),
+    "cases_open": ("办理中", "Open"), "cases_closed": ("已办结", "Closed"), "cases_all": ("全部", "All"),
+    "nav_cases": ("首问责任", "Cases"),
+    "timely_breakdowns": ("接收及时率分类", "Timely rate by kind"),
+    "cases_title": ("首问责任案件", "First-responder cases"),
+    "cases_help": ("首问责任制：党员或群众首先找到的党组织负责到底，直至其能参加一个党组织的活动。"
+                   "受理超过 30 天未办结的案件列入逾期台账。",
+                   "First-responder duty: the organization a person first asks owns the case until the person "
+                   "attends the activities of an organization. A case open more than 30 days is on the overdue list."),
+    "case_opened_on": ("受理日期", "Opened"), "days_open": ("已办天数", "Days open"),
+    "case_outcome": ("办理结果", "Outcome"), "case_note": ("说明", "Note"), "case_close": ("办结", "Close"),
+    "case_open_title": ("受理新案件", "Open a case"), "case_owner": ("首问组织代码", "Owning organization (code)"),
+    "case_request": ("诉求", "Request"), "case_open_button": ("受理", "Open the case"),
 })
 
 

@@ -71,8 +71,10 @@ REPORT_FIGURES = (
     "letters_issued", "letters_received", "letters_cancelled", "letters_rejected", "received_on_time",
     "received_late", "timely_rate", "receipts_returned", "receipt_days_average", "certificates_issued",
     "certificates_returned", "certificates_out_opening", "temporary_out", "certificates_closed",
-    "certificate_return_rate",
+    "certificate_return_rate", "open_cases", "cases_opened", "cases_closed", "cases_placed", "bounced_members",
 )
+# The timely rate's breakdowns shown under the figures (seed 001): group, then its keys.
+TIMELY_BREAKDOWNS = ("timely_by_side", "timely_by_category", "timely_by_route")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -535,7 +537,8 @@ def report(request: Request, code: str, services: ServicesDep, operator: WebOper
     chart = charts.monthly_chart(series)
     can_file = operator.role == "admin" and figures["month_over"] and not figures.get("filed")
     return render(request, "report.html", operator=operator, organization=organization, report=figures,
-                  month=month, figures=REPORT_FIGURES, chart=chart, today=today, can_file=can_file)
+                  month=month, figures=REPORT_FIGURES, chart=chart, today=today, can_file=can_file,
+                  breakdowns=TIMELY_BREAKDOWNS)
 
 
 @routes.post("/orgs/{code}/report/filing")

@@ -5,7 +5,7 @@
 - `session` — the unit of work of one command (`Session`): aggregates got once, working
   copies, and the organization tree's walks (chain, committee, receiving organization).
 - `rules` — the rules that span aggregates, as named `check_*` functions.
-- `organizations`, `members`, `transfers`, `certificates`, `operators` — the use cases,
+- `organizations`, `members`, `transfers`, `certificates`, `cases`, `operators` — the use cases,
   each a function of (session, context, arguments): its checks, then its effects.
 """
 

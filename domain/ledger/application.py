@@ -24,12 +24,14 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.utils import Environment
 
+import domain.ledger.cases as cases
 import domain.ledger.certificates as certificates
 import domain.ledger.members as members
 import domain.ledger.operators as operators
 import domain.ledger.organizations as organizations
 import domain.ledger.transfers as transfers
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
+from domain.case import Case
 from domain.certificate import Certificate
 from domain.commandkey import CommandKey, next_command_key
 from domain.errors import Conflict, FutureDate, LedgerError, ValidationError
@@ -487,6 +489,26 @@ class Ledger(Application[UUID]):
         ctx = self.context(actor, on, request_id)
         return self._run(lambda s: certificates.return_(s, ctx, certificate_no))
 
+    # --- first-responder cases (首问责任制) ------------------------------------------------
+
+    def open_case(
+        self, organization_code: str, *, name: str, request: str, registration_no: str | None = None,
+        actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        """The organization a person first asks owns the case until it is closed; the
+        returned `code` is the case id."""
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: cases.open_(
+            s, ctx, organization_code, name=name, registration_no=registration_no, request=request))
+
+    def close_case(
+        self, case_id: str, outcome: str, note: str | None = None, registration_no: str | None = None,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, on, request_id)
+        return self._run(lambda s: cases.close(
+            s, ctx, case_id, outcome=outcome, note=note, registration_no=registration_no))
+
     # --- operators -----------------------------------------------------------------------
 
     def grant_operator(
@@ -533,6 +555,9 @@ class Ledger(Application[UUID]):
 
     def certificate(self, certificate_no: str) -> Certificate:
         return self._session().certificate(certificate_no)
+
+    def case(self, case_id: str) -> Case:
+        return self._session().case(case_id)
 
     def ancestors(self, code: str) -> list[str]:
         """The organization's code and its ancestors', nearest first."""

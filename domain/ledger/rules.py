@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import date
 
 from domain.base import Context
+from domain.case import Case
 from domain.errors import (
     BeforeLastEvent,
     ConfirmationDue,
     Conflict,
     DuplicateRegistration,
+    InvalidTransition,
     NotFound,
     PerformanceRecordRequired,
     PeriodClosed,
@@ -184,3 +186,28 @@ def home_or_host_member(
         if not hosting:
             raise rights.refusal(f"member {member.registration_no}")
     return member, home, hosts
+
+
+def check_placed(ctx: Context, session: Session, case: Case, registration_no: str | None) -> None:
+    """A first-responder case is closed as `placed` only once the person it names is held
+    by an organization and has attended org life on or after the day the case was opened
+    (seed 003: until they can "参加一个党组织的活动"). The refusal is the same whether the
+    number is unknown, the member elsewhere or not yet active: it reveals nothing."""
+    if registration_no is None:
+        raise InvalidTransition(
+            f"case {case.case_id} names no member: give the registration_no of the person placed"
+        )
+    refusal = InvalidTransition(
+        f"case {case.case_id} is not placed yet: the person must be held by an organization and "
+        f"have attended org life on or after {case.opened_on}"
+    )
+    try:
+        member = session.member(registration_no)
+    except NotFound:
+        raise refusal from None
+    if member.place != "held":
+        raise refusal
+    for event in session.events(member):
+        if isinstance(event, Member.OrgLifeAttended) and case.opened_on <= event.on <= ctx.on:  # type: ignore[attr-defined]
+            return
+    raise refusal

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import DomainEventProtocol
 
 from domain.base import LedgerAggregate
+from domain.case import Case
 from domain.certificate import Certificate
 from domain.errors import NotFound, ValidationError
 from domain.identifiers import (
@@ -128,6 +129,12 @@ class Session:
         if not is_certificate_no(certificate_no):
             raise NotFound(f"certificate {certificate_no!r} is not in the ledger")
         return self.get(certificate_id(certificate_no), Certificate, f"certificate {certificate_no!r}")
+
+    def case(self, case_id: str) -> Case:
+        key = uuid_key(case_id)
+        if key is None:
+            raise NotFound(f"case {case_id!r} is not in the ledger")
+        return self.get(key, Case, f"case {case_id!r}")
 
     def chain(self, org: Organization) -> list[Organization]:
         """The organization and its ancestors, nearest first."""

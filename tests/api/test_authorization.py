@@ -113,6 +113,12 @@ def certificate(api: Api, org: str) -> str:
     return recorded.certificate_no
 
 
+def case(api: Api, org: str) -> str:
+    recorded = api.ledger.open_case(org, name="求助者", request="落实组织关系", on=ON)
+    assert recorded.code is not None
+    return recorded.code
+
+
 # --- the routes -----------------------------------------------------------------------------------
 
 
@@ -246,6 +252,12 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                  organization_code=lambda p: p.committee, side=lambda p: "host")),
     ("GET", "/v1/certificates/{certificate_no}"): Route(READ, get(
         lambda api, p: f"/v1/certificates/{certificate(api, p.branch)}")),
+    ("POST", "/v1/cases"): Route(ACT, post(lambda api, p: "/v1/cases", lambda api, p: {
+        "organization_code": p.committee, "name": "求助者", "request": "落实组织关系"}, ok=201)),
+    ("POST", "/v1/cases/{case_id}/close"): Route(ACT, post(
+        lambda api, p: f"/v1/cases/{case(api, p.committee)}/close", lambda api, p: {"outcome": "withdrawn"})),
+    ("GET", "/v1/cases"): Route(READ, get(lambda api, p: "/v1/cases", organization_code=lambda p: p.committee)),
+    ("GET", "/v1/cases/{case_id}"): Route(READ, get(lambda api, p: f"/v1/cases/{case(api, p.committee)}")),
     ("GET", "/v1/reports/monthly"): Route(READ, get(lambda api, p: "/v1/reports/monthly",
                                                     organization_code=lambda p: p.committee,
                                                     month=lambda p: "2026-10")),

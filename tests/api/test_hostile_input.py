@@ -46,7 +46,9 @@ def known(api: Api) -> dict[str, str]:
     certificate = api.ledger.issue_certificate(number, kind="temporary", purpose="学习培训",
                                                valid_until=date(2026, 12, 31), host_description="省委党校",
                                                on=date(2026, 10, 1))
+    case = api.ledger.open_case("XW", name="求助者", request="落实组织关系", on=date(2026, 10, 1))
     return {"code": "XW", "registration_no": number, "transfer_id": transfer.transfer_id or "",
+            "case_id": case.code or "",
             "certificate_no": certificate.certificate_no or "", "operator_id": api.operator_ids["xw_clerk"],
             "organization_code": "XW", "month": "2026-10", "year": "2026"}
 

@@ -262,3 +262,36 @@ def test_usage_errors_exit_2(city: tuple[Api, Story]) -> None:
     assert result.exit_code == 2
     result = run("report", "chart", "--organization", "XW", "--year", "2026")
     assert result.exit_code == 2 and "--output" in result.output
+
+
+def test_the_timely_rate_breakdowns_are_in_the_csv_and_excel_files(city: tuple[Api, Story], tmp_path: Path) -> None:
+    """Seed 001's breakdowns (内部及时率, 军转干部及时率) are columns of the CSV, rows of the
+    Excel file (as percentages), and the annual file's year column sums the months."""
+    api, _ = city
+    annual = api_json(api, "/v1/reports/annual", organization_code="XW", year=2026)
+    received = [(month["month"], group, key, figures) for month in annual["months"]
+                for group in ("timely_by_side", "timely_by_category", "timely_by_route")
+                for key, figures in month[group].items() if figures["received"]]
+    assert received, "the story receives letters in XW"
+    month, group, key, figures = received[0]
+    monthly = api_json(api, "/v1/reports/monthly", organization_code="XW", month=month)
+    assert monthly[group][key] == figures
+
+    result = run("report", "monthly", "--organization", "XW", "--month", month, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    (row,) = list(csv.DictReader(io.StringIO(result.stdout.lstrip("\ufeff"))))
+    assert row[heading(f"{group}.{key}.received", "zh")] == str(figures["received"])
+    assert heading("timely_by_side.internal.timely_rate", "zh") == "内部及时率"
+    assert heading("timely_by_category.military_transferee.timely_rate", "zh") == "军转干部及时率"
+
+    target = tmp_path / "year.xlsx"
+    result = run("report", "annual", "--organization", "XW", "--year", "2026", "--format", "xlsx",
+                 "--lang", "en", "--output", str(target))
+    assert result.exit_code == 0, result.output
+    months = sheet_pairs(target.read_bytes())
+    for name in ("received", "on_time", "timely_rate"):
+        assert months[f"{group}.{key}.{name}"][12] == annual[group][key][name]
+    assert sum(months[f"{group}.{key}.received"][:12]) == annual[group][key]["received"]
+    workbook = openpyxl.load_workbook(target)
+    rate_row = next(r for r in workbook.worksheets[0].iter_rows() if r[0].value == f"{group}.{key}.timely_rate")
+    assert rate_row[12].number_format == "0.00%"

@@ -16,7 +16,10 @@ step reads the real state back and checks:
     from there, computed from the member aggregates;
 (c) a refused command records nothing (`max_position()` unchanged);
 (d) at most one open transfer per member, and every received transfer was received
-    exactly once (counted from the event stream), the others never.
+    exactly once (counted from the event stream), the others never;
+(e) first-responder cases: each is closed at most once (counted from the event stream),
+    with the model's status and outcome; `placed` only when its member was held and had
+    attended org life since the case was opened.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from hypothesis.stateful import (
 from psycopg import sql
 
 from domain.base import Actor
+from domain.case import Case
 from domain.errors import LedgerError
 from domain.ledger import Ledger, Recorded
 from domain.member import Member
@@ -116,6 +120,16 @@ class TransferM:
     receipt_returned_on: date | None = None
 
 
+@dataclass
+class CaseM:
+    case_id: str
+    org: str
+    registration_no: str | None
+    opened_on: date
+    status: str = "open"
+    outcome: str | None = None
+
+
 class Stores:
     """A fresh, empty ledger for every hypothesis example, on the test's store kind."""
 
@@ -154,6 +168,7 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
         members = Bundle("members")
         transfers = Bundle("transfers")
         certificates = Bundle("certificates")
+        cases = Bundle("cases")
 
         def __init__(self) -> None:
             super().__init__()
@@ -164,6 +179,9 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
             self.transfer_m: dict[str, TransferM] = {}
             self.certificate_m: dict[str, str] = {}  # certificate_no -> issued | returned | closed
             self.certificate_of: dict[str, str] = {}  # certificate_no -> its member
+            self.case_m: dict[str, CaseM] = {}
+            self.org_life_on: dict[str, list[date]] = defaultdict(list)  # org life recorded, by member
+            self.closings_by_case: Counter[str] = Counter()
             self.letters: set[str] = set()
             self.people = 0
             self.new_orgs = 0
@@ -465,8 +483,9 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                 expected = frozenset({"organization_dissolved"})
             elif host == m.org and m.place == "held":
                 expected = frozenset()
-            self.attempt(f"org life of {member} at {host}", expected,
-                         lambda: self.ledger.record_org_life(member, host, on=self.on))
+            if self.attempt(f"org life of {member} at {host}", expected,
+                            lambda: self.ledger.record_org_life(member, host, on=self.on)):
+                self.org_life_on[member].append(self.on)
 
         @rule(member=members, amount=st.sampled_from(["12.50", "0.30", 3, 1.5, "-2", "tomorrow"]))
         def dues(self, member: str, amount: Any) -> None:
@@ -803,6 +822,49 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                             lambda: self.ledger.return_certificate(certificate, on=self.on)):
                 self.certificate_m[certificate] = "returned"
 
+        # --- first-responder cases (首问责任制) ------------------------------------------------
+
+        @rule(target=cases, org=orgs, member=members, named=st.booleans(),
+              who=st.sampled_from(["system", "own", "other"]), then=st.sampled_from(["wait", "place"]))
+        def open_case(self, org: str, member: str, named: bool, who: str, then: str) -> Any:
+            scope = {"system": None, "own": org, "other": "SC-C1"}[who]
+            expected: set[str] = set()
+            if scope is not None and not self.within(org, scope):
+                expected.add("out_of_jurisdiction")
+            if self.org_m[org].status != "active":
+                expected.add("organization_dissolved")
+            number = member if named else None
+            result = self.attempt(
+                f"case opened at {org} by {who} for {number}", frozenset(expected),
+                lambda: self.ledger.open_case(org, name="求助者", request="落实组织关系", registration_no=number,
+                                              actor=Actor("clerk", scope) if scope else Actor(), on=self.on))
+            if result is None:
+                return multiple()
+            assert result.code is not None and result.code not in self.case_m
+            self.case_m[result.code] = CaseM(result.code, org, number, self.on)
+            if then == "place":  # the accepting path of `close_case`, which chance seldom reaches
+                m = self.member_m[member]
+                if m.place == "held" and self.org_m[m.org].status == "active":
+                    self.org_life(member, m.org, at_home=True)
+                self.close_case(result.code, "placed")
+            return result.code
+
+        @rule(case=cases, outcome=st.sampled_from(["placed", "placed", "not_a_member", "withdrawn"]))
+        def close_case(self, case: str, outcome: str) -> None:
+            c = self.case_m[case]
+            expected: set[str] = set()
+            if c.status != "open":
+                expected.add("invalid_transition")
+            if outcome == "placed":
+                m = self.member_m.get(c.registration_no or "")
+                attended = self.org_life_on[c.registration_no or ""]
+                active = any(c.opened_on <= day <= self.on for day in attended)
+                if m is None or m.place != "held" or not active:
+                    expected.add("invalid_transition")
+            if self.attempt(f"close {c.status} case of {c.registration_no} as {outcome}", frozenset(expected),
+                            lambda: self.ledger.close_case(case, outcome, on=self.on)):
+                c.status, c.outcome = "closed", outcome
+
         # --- the tree ----------------------------------------------------------------------------
 
         @rule(target=orgs, parent=orgs,
@@ -925,6 +987,8 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                     self.arrivals_by_transfer[event.transfer_id] += 1  # type: ignore[attr-defined]
                 elif isinstance(event, Transfer.Requested):
                     assert str(event.originator_id) in self.transfer_m, "a transfer the model never made"
+                elif isinstance(event, Case.Closed):
+                    self.closings_by_case[str(event.originator_id)] += 1
                 elif isinstance(event, Member.Enrolled):
                     number = event.registration_no  # type: ignore[attr-defined]
                     assert number in self.member_m, "a member the model never enrolled"
@@ -934,6 +998,13 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                 times = 1 if t.status in ("received", "receipt_returned") else 0
                 assert self.received_by_transfer[tid] == times, (tid, t.status, self.received_by_transfer)
                 assert self.arrivals_by_transfer[tid] == times, (tid, t.status, self.arrivals_by_transfer)
+
+            # (e) a case is closed at most once, as the model says
+            for case_id, c in self.case_m.items():
+                assert self.closings_by_case[case_id] == (c.status == "closed"), (case_id, c.status)
+                real_case = self.read(case_id, self.ledger.case)
+                assert (real_case.status, real_case.outcome, real_case.organization_code) == (
+                    c.status, c.outcome, c.org), case_id
 
             orgs = {code: self.read(code, self.ledger.organization) for code in self.org_m}
             members = {no: self.read(no, self.ledger.member) for no in self.member_m}

@@ -20,10 +20,14 @@ import pytest
 from api.services import ViewPool
 from api.simulation import SCALES, generate
 from projections.db import ViewDatabase
-from projections.queries import OVERDUE_KINDS, Queries, overdue_order
+from projections.queries import OVERDUE_KINDS as ALL_KINDS
+from projections.queries import WAITING_KINDS, Queries, overdue_order
 from tests.conftest import Store
 from tests.factories import admit, build_tree
 
+# The kinds the two paths read (the waiting kinds, few, are read apart for any subtree and
+# merged: tests/projections/test_waiting.py).
+OVERDUE_KINDS = tuple(kind for kind in ALL_KINDS if kind not in WAITING_KINDS)
 SCALE = replace(SCALES["small"], start=date(2025, 1, 1), end=date(2025, 12, 31))
 DAYS = [date(2025, 3, 1), date(2025, 6, 15), date(2025, 8, 31), date(2025, 10, 10), date(2025, 12, 31),
         date(2026, 2, 1)]

@@ -386,9 +386,11 @@ def test_overdue_list_by_kind_and_from_the_other_side(year: Year) -> None:
     no, q = year.no, year.queries
     rows, total = q.overdue("GL-C", date(2025, 12, 20), kind="overdue_letter")
     assert (total, [r["registration_no"] for r in rows]) == (1, [no["甲2"]])
-    # HZ-C, the sender of 戊1, sees the receipt it is still waiting for
+    # HZ-C, the sender of 戊1, sees the receipt it is still waiting for, and, as the
+    # addressee of 甲2's letter, that letter overdue (GL-C, which issued it, chases it)
     assert overdue_rows(year, date(2025, 12, 20), "HZ-C") == [
         ("unreturned_receipt", no["戊1"], "HZ-C-B1", "2025-05-10", 224, "GL-C"),
+        ("overdue_letter", no["甲2"], "GL-C-B1", "2025-10-01", 80, "GL-C"),
     ]
     # GL-K, the addressee of 甲3's cancelled letter, owes nothing; PK-C returned 甲1's
     # receipt and rejected 乙1's letter, but nobody recorded 甲1's org life or dues there

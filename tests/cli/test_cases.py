@@ -1,0 +1,61 @@
+"""`ledger cases`: the first-responder cases of a subtree, as GET /v1/cases answers them, and
+`ledger overdue --kind open_case`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from tests.conftest import TEST_ID_KEY, TODAY, Store
+from tests.factories import build_tree
+
+runner = CliRunner()
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+def test_cases_list_as_the_api_and_the_overdue_list(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
+    monkeypatch.setenv("LEDGER_ID_KEY", TEST_ID_KEY)
+    ledger = store.ledger()
+    build_tree(ledger)
+    old = ledger.open_case("XW-S", name="刘洋", request="落实组织关系", on=TODAY - timedelta(days=45)).code
+    new = ledger.open_case("XW-C1", name="王芳", request="找不到原单位党组织", on=TODAY - timedelta(days=3)).code
+    done = ledger.open_case("XW-S", name="李某", request="咨询", on=date(2026, 1, 5)).code
+    assert old and new and done
+    ledger.close_case(done, "withdrawn", on=date(2026, 1, 9))
+    engine = store.engine(ledger)
+    engine.catch_up()
+    rows, count = store.queries().cases("XW", TODAY)
+    assert [r["case_id"] for r in rows] == [old, new, done] and count == 3
+    assert [r["days_open"] for r in rows] == [45, 3, 4]
+
+    result = run("cases", "--organization", "XW", "--on", TODAY.isoformat(), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"data": rows, "count": 3}
+    result = run("cases", "--organization", "XW", "--status", "open", "--on", TODAY.isoformat(), "--format", "csv")
+    assert result.exit_code == 0, result.output
+    read = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["case_id"], r["days_open"], r["status"]) for r in read] == [(old, "45", "open"), (new, "3", "open")]
+    result = run("cases", "--organization", "XW-S")
+    assert result.exit_code == 0, result.output
+    assert "刘洋" in result.stdout and "本人撤回" in result.stdout and "2 件" in result.stdout
+    result = run("cases", "--organization", "NOWHERE")
+    assert result.exit_code == 1 and result.stderr.startswith("not_found:")
+
+    result = run("overdue", "--organization", "XW", "--kind", "open_case", "--on", TODAY.isoformat(),
+                 "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [(r["reference"], r["days_overdue"]) for r in json.loads(result.stdout)["data"]] == [(old, 15)]
+    result = run("overdue", "--organization", "XW", "--kind", "open_case", "--on", TODAY.isoformat(),
+                 "--lang", "en")
+    assert "刘洋" in result.stdout and "1 overdue" in result.stdout
