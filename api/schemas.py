@@ -403,6 +403,9 @@ class CertificateRow(CertificateFields):
 
 class CertificatesPublic(BaseModel):
     data: list[CertificateRow]
+    count: int
+
+
 # --- first-responder cases (首问责任制) ---------------------------------------------------------
 
 class CaseCreate(Body):
