@@ -58,9 +58,39 @@ def get_operator(
         raise ApiError("unauthenticated", "send Authorization: Bearer <token>")
     found = services.ledger.operator_for_token(token)
     if found is None:
+        if services.ledger.member_for_token(token) is not None:
+            raise ApiError("forbidden", "a member's token opens only the member's own pages (/v1/me)")
         raise ApiError("unauthenticated", "the token is unknown or revoked")
     request_id = (x_request_id or "").strip()[:100] or uuid4().hex
     return Operator(str(found.id), found.name, found.role, found.organization_code, request_id)
 
 
 CurrentOperator = Annotated[Operator, Depends(get_operator)]
+
+
+@dataclass(frozen=True)
+class Me:
+    """A member acting with its own token (self-service): only the /v1/me routes."""
+
+    registration_no: str
+    request_id: str
+
+
+def get_member(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_request_id: Annotated[str | None, Header()] = None,
+) -> Me:
+    token = bearer_token(authorization)
+    if token is None:
+        raise ApiError("unauthenticated", "send Authorization: Bearer <token>")
+    found = services.ledger.member_for_token(token)
+    if found is None:
+        if services.ledger.operator_for_token(token) is not None:
+            raise ApiError("forbidden", "/v1/me is a member's own: an operator's token does not open it")
+        raise ApiError("unauthenticated", "the token is unknown, replaced or revoked")
+    request_id = (x_request_id or "").strip()[:100] or uuid4().hex
+    return Me(found.registration_no, request_id)
+
+
+CurrentMember = Annotated[Me, Depends(get_member)]
