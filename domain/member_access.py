@@ -106,7 +106,7 @@ class MemberAccess(LedgerAggregate):
         return self.digest is not None and hmac.compare_digest(self.digest, token_digest(token))
 
     def send_report(self, ctx: Context, text: str, organization_code: str, certificate_no: str) -> None:
-        text = (text or "").strip()
+        text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()  # a form's lines end CRLF
         if not text or len(text) > REPORT_MAX_CHARS:
             raise ValidationError(f"a report is 1-{REPORT_MAX_CHARS} characters")
         self.record(

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import domain.ledger.transfers as transfers
 from domain.base import Actor, Context
 from domain.certificate import Certificate
 from domain.errors import InvalidTransition, MobileCertificateRequired
-import domain.ledger.transfers as transfers
 from domain.ledger.rules import held_member
 from domain.ledger.session import Recorded, Session
 from domain.member import Member

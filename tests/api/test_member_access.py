@@ -72,7 +72,7 @@ def test_a_member_requests_its_own_transfer_and_sees_the_letter_number(api: Api)
 
 
 def test_a_member_request_is_declined_like_any_request(api: Api) -> None:
-    number, token = member_with_token(api)
+    _, token = member_with_token(api)
     asked = recorded(api, api.client(None).as_(token).post("/v1/me/transfer-requests", REQUEST), 201)
     recorded(api, api.client("xw_clerk").post(f"/v1/transfers/{asked['transfer_id']}/decline",
                                               {"reason": "材料不全"}))
@@ -209,7 +209,8 @@ def test_a_member_sees_only_itself(api: Api) -> None:
 @pytest.mark.parametrize("label", ["admin", "xw_clerk", "auditor"])
 def test_an_operators_token_does_not_open_a_members_pages(api: Api, label: str) -> None:
     for call in (lambda c: c.get("/v1/me"), lambda c: c.get("/v1/me/history"),
-                 lambda c: c.post("/v1/me/transfer-requests", REQUEST), lambda c: c.post("/v1/me/reports", {"text": "x"})):
+                 lambda c: c.post("/v1/me/transfer-requests", REQUEST),
+                 lambda c: c.post("/v1/me/reports", {"text": "x"})):
         refused(api, lambda call=call: call(api.client(label)), "forbidden")  # type: ignore[misc]
     assert_problem(api.client(None).get("/v1/me"), "unauthenticated")
     assert_problem(api.client(None).as_("lmt_320102201501010998.x").get("/v1/me"), "unauthenticated")
@@ -230,7 +231,8 @@ def test_a_members_post_honours_its_idempotency_key(api: Api) -> None:
 def test_a_mobile_member_reports_home_and_the_home_side_reads_it(api: Api) -> None:
     number, token = member_with_token(api)
     member = api.client(None).as_(token)
-    refused(api, lambda: member.post("/v1/me/reports", {"text": "本月参加网上党课两次。"}), "mobile_certificate_required")
+    refused(api, lambda: member.post("/v1/me/reports", {"text": "本月参加网上党课两次。"}),
+            "mobile_certificate_required")
     certificate_no = mobile_certificate(api, number)
     assert [c["certificate_no"] for c in member.get("/v1/me").json()["certificates"]] == [certificate_no]
     sent = recorded(api, member.post("/v1/me/reports", {"text": "本月参加网上党课两次。\n思想汇报见附件。"}), 201)
