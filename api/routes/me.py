@@ -123,5 +123,6 @@ def send_report(body: ReportCreate, services: ServicesDep, member: CurrentMember
     """A mobile member's regular report (定期汇报) to the home organization: only a member
     holding an open mobile member certificate sends one (409 `mobile_certificate_required`)."""
     recorded = services.ledger.send_member_report(member.registration_no, body.text, request_id=member.request_id)
-    last = services.ledger.member_reports(member.registration_no)[-1]
-    return {**report_public(member.registration_no, last), "position": recorded.position}
+    sent = next(e for e in reversed(services.ledger.member_reports(member.registration_no))
+                if e.request_id == member.request_id)
+    return {**report_public(member.registration_no, sent), "position": recorded.position}

@@ -42,6 +42,7 @@ log = logging.getLogger("api.web")
 MEMBER_SIGN_IN_COOKIE = "ledger_member_sign_in"
 pages = APIRouter(prefix="/web/me", include_in_schema=False, route_class=WebRoute)
 ReportText = Annotated[str, Form(max_length=REPORT_MAX_CHARS)]
+SIGN_IN_PAGE: dict[str, Any] = {"action": "/web/me/sign-in", "title": "me_sign_in", "token_word": "me_token"}
 
 
 def web_member(request: Request, services: ServicesDep) -> Me:
@@ -70,7 +71,7 @@ def to_record() -> Response:
 @pages.get("/sign-in")
 def sign_in_page(request: Request) -> Response:
     nonce = new_sign_in_nonce()
-    response = render(request, "me_sign_in.html", nonce=nonce)
+    response = render(request, "sign_in.html", nonce=nonce, **SIGN_IN_PAGE)
     set_cookie(request, response, MEMBER_SIGN_IN_COOKIE, nonce)
     return response
 
@@ -84,7 +85,7 @@ def sign_in(request: Request, services: ServicesDep, token: FormText = "", nonce
     member = services.ledger.member_for_token(token.strip()) if token.strip() else None
     if member is None:
         fresh = new_sign_in_nonce()
-        response = render(request, "me_sign_in.html", status=401, nonce=fresh,
+        response = render(request, "sign_in.html", status=401, nonce=fresh, **SIGN_IN_PAGE,
                           error=error_text("unauthenticated", language(request)))
         set_cookie(request, response, MEMBER_SIGN_IN_COOKIE, fresh)
         return response
