@@ -323,6 +323,7 @@ WORDS.update({
                          "Your committee then issues the letter or declines the request."),
     "me_transfer_open": ("您已有进行中的转接，完成或撤销前不能再申请。",
                          "You have a transfer under way: no new request until it ends."),
+    "me_find_target": ("按名称查找转入组织", "Find where to go, by name"),
     "me_report_text": ("汇报内容", "Report"),
     "me_report_send": ("提交汇报", "Send the report"),
     "me_report_not_mobile": ("定期汇报由持流动党员活动证的党员向原党组织提交；您目前没有流动党员活动证。",

@@ -118,9 +118,14 @@ def history(request: Request, services: ServicesDep, me: WebMember) -> Response:
 
 
 @pages.get("/transfer")
-def transfer_form(request: Request, services: ServicesDep, me: WebMember) -> Response:
+def transfer_form(request: Request, services: ServicesDep, me: WebMember, q: str = "", to: str = "") -> Response:
+    """The request form; `q` looks up where to go by name (or code), `to` fills it in."""
+    q, to = q.strip()[:100], to.strip()
+    with services.queries() as queries:
+        found = queries.targets_named(q) if q else []
+        chosen = queries.organization_names([to]).get(to, "") if to else ""
     return page(request, services, me, "me_transfer.html", reasons=REASONS, bases=BASES,
-                evidence_kinds=EVIDENCE_KINDS)
+                evidence_kinds=EVIDENCE_KINDS, q=q, found=found, to=to if chosen else "", chosen=chosen)
 
 
 @pages.post("/transfer")

@@ -42,10 +42,14 @@ def test_a_member_signs_in_and_requests_a_transfer_on_a_phone(browser, site: Sit
             fits(page, path)
 
         page.goto(f"{site.url}/web/me/transfer")
-        page.fill("input[name=to_organization_code]", "QH-C1")
+        page.fill("input[name=q]", "秦淮街道")  # where to go, by name
+        page.click("form[role=search] button[type=submit]")
+        page.click("li[data-target='QH-C1'] a")
+        assert page.input_value("input[name=to_organization_code]") == "QH-C1"
+        fits(page, "/web/me/transfer with a choice")
         page.select_option("select[name=reason]", "job_change")
         page.select_option("select[name=basis]", "household")
-        page.click("form[action='/web/me/transfer'] button[type=submit]")
+        page.click("form[method=post][action='/web/me/transfer'] button[type=submit]")
         page.wait_for_url("**/web/me/?*done=1*")
         assert page.inner_text("[data-field=transfer_status]") == WORDS["tstatus_requested"][0]
         fits(page, "/web/me/ after the request")

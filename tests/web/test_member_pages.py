@@ -135,3 +135,17 @@ def test_a_refused_request_is_shown_in_words(web) -> None:  # type: ignore[no-un
                                                "basis": "household"})
     assert refused.status_code == 409 and zh("err_member_not_held") in refused.text
     assert "Traceback" not in refused.text
+
+
+def test_a_member_finds_where_to_go_by_name(web) -> None:  # type: ignore[no-untyped-def]
+    api, _ = web
+    _, token = api.ledger.issue_member_access(admit(api.ledger, 78))
+    member = MemberClient(api, token)
+    found = member.get("/web/me/transfer?q=秦淮").text
+    targets = re.findall(r'data-target="([^"]+)"', found)
+    assert sorted(targets) == ["QH-C1", "QH-C1-B1"]  # the department 秦淮区委组织部 takes no letters
+    assert "QH-C1" in re.findall(r'data-target="([^"]+)"', member.get("/web/me/transfer?q=QH-C").text)
+    chosen = member.get("/web/me/transfer?to=QH-C1").text
+    assert 'name="to_organization_code" maxlength="64" required value="QH-C1"' in chosen
+    assert "秦淮街道党工委" in chosen
+    assert 'value="NOWHERE"' not in member.get("/web/me/transfer?to=NOWHERE").text
