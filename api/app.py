@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api import errors, openapi, web
 from api.boundary import IncomingText
-from api.routes import audit, cases, certificates, members, operators, organizations, reports, transfers
+from api.routes import audit, cases, certificates, me, members, operators, organizations, reports, transfers
 from api.services import Services
 from domain.settings import Settings
 
@@ -53,6 +53,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_middleware(IncomingText)  # every string of a request checked once, before routing
     for module in (organizations, operators, members, transfers, certificates, cases, reports, audit):
         app.include_router(module.routes)
+    app.include_router(me.access_routes)
+    app.include_router(me.routes)
     openapi.install(app)  # /openapi.json with every status, problem body and content type answered
 
     web.install(app)  # the web pages under /web; `/` leads there

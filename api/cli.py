@@ -97,6 +97,8 @@ org_app = typer.Typer(help="Organizations.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operators and their bearer tokens.", no_args_is_help=True)
 app.add_typer(org_app, name="org")
 app.add_typer(operator_app, name="operator")
+member_app = typer.Typer(help="Members' own access (self-service): their tokens.", no_args_is_help=True)
+app.add_typer(member_app, name="member")
 err = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the width
 
 
@@ -220,6 +222,34 @@ def add_operator(
         fail(error)
     typer.echo(f"operator_id: {recorded.code}")
     typer.echo(token)
+
+
+@member_app.command("access")
+def member_access(
+    registration_no: Annotated[str, typer.Argument(help="the member's registration number")],
+) -> None:
+    """Issue a member's own token (it replaces the member's earlier one); prints it as the last
+    line (shown this once). With it the member uses /v1/me and the member's web pages."""
+    ledger = open_ledger()
+    try:
+        recorded, token = ledger.issue_member_access(registration_no)
+    except LedgerError as error:
+        fail(error)
+    typer.echo(f"registration_no: {recorded.registration_no}")
+    typer.echo(token)
+
+
+@member_app.command("revoke-access")
+def revoke_member_access(
+    registration_no: Annotated[str, typer.Argument(help="the member's registration number")],
+) -> None:
+    """Revoke a member's own token."""
+    ledger = open_ledger()
+    try:
+        recorded = ledger.revoke_member_access(registration_no)
+    except LedgerError as error:
+        fail(error)
+    typer.echo(f"revoked the access of member {recorded.registration_no}")
 
 
 ADMIN_TOKEN = "LEDGER_ADMIN_TOKEN"

@@ -48,19 +48,57 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def required_token(authorization: str | None) -> str:
+    token = bearer_token(authorization)
+    if token is None:
+        raise ApiError("unauthenticated", "send Authorization: Bearer <token>")
+    return token
+
+
+def request_id_of(x_request_id: str | None) -> str:
+    """The caller's X-Request-Id (at most 100 characters), or a new one."""
+    return (x_request_id or "").strip()[:100] or uuid4().hex
+
+
 def get_operator(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     x_request_id: Annotated[str | None, Header()] = None,
 ) -> Operator:
-    token = bearer_token(authorization)
-    if token is None:
-        raise ApiError("unauthenticated", "send Authorization: Bearer <token>")
+    """The operator of the bearer token; a member's own token is refused here (403): it
+    opens the /v1/me routes only."""
+    token = required_token(authorization)
     found = services.ledger.operator_for_token(token)
     if found is None:
+        if services.ledger.member_for_token(token) is not None:
+            raise ApiError("forbidden", "a member's token opens only the member's own pages (/v1/me)")
         raise ApiError("unauthenticated", "the token is unknown or revoked")
-    request_id = (x_request_id or "").strip()[:100] or uuid4().hex
-    return Operator(str(found.id), found.name, found.role, found.organization_code, request_id)
+    return Operator(str(found.id), found.name, found.role, found.organization_code, request_id_of(x_request_id))
 
 
 CurrentOperator = Annotated[Operator, Depends(get_operator)]
+
+
+@dataclass(frozen=True)
+class Me:
+    """A member acting with its own token (self-service): only the /v1/me routes."""
+
+    registration_no: str
+    request_id: str
+
+
+def get_member(
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_request_id: Annotated[str | None, Header()] = None,
+) -> Me:
+    token = required_token(authorization)
+    found = services.ledger.member_for_token(token)
+    if found is None:
+        if services.ledger.operator_for_token(token) is not None:
+            raise ApiError("forbidden", "/v1/me is a member's own: an operator's token does not open it")
+        raise ApiError("unauthenticated", "the token is unknown, replaced or revoked")
+    return Me(found.registration_no, request_id_of(x_request_id))
+
+
+CurrentMember = Annotated[Me, Depends(get_member)]

@@ -254,6 +254,11 @@ def _replayed(answer: tuple[int, str, str | None]) -> Response:
     return Response(text, status_code=status, media_type=media_type, headers={"Idempotent-Replayed": "true"})
 
 
+def known_token(ledger: Any, token: str) -> object | None:
+    """The operator or the member (its own token) a bearer token belongs to, or None."""
+    return ledger.operator_for_token(token) or ledger.member_for_token(token)
+
+
 class IdempotentRoute(APIRoute):
     """A route whose POSTs honour Idempotency-Key."""
 
@@ -269,7 +274,7 @@ class IdempotentRoute(APIRoute):
             if len(key) > 200:
                 return problem(422, "validation_error", "Idempotency-Key is at most 200 characters")
             services = request.app.state.services
-            if await run_in_threadpool(services.ledger.operator_for_token, token) is None:
+            if await run_in_threadpool(known_token, services.ledger, token) is None:
                 return problem(401, "unauthenticated", "the token is unknown or revoked")
             owner = str(operator_id_for(token))
             body = await request.body()

@@ -286,8 +286,10 @@ class Evidence(Body):
     reference: Text
 
 
-class TransferCreate(Body):
-    registration_no: RegistrationNo
+class OwnTransferCreate(Body):
+    """A transfer request's body; a member's own request (POST /v1/me/transfer-requests)
+    names no member: it is the member's."""
+
     to_organization_code: Code
     reason: Literal["job_change", "graduation", "military_transfer", "retirement_relocation", "mobile_work",
                     "other"]
@@ -296,6 +298,10 @@ class TransferCreate(Body):
     performance_record: Text | None = None
     probation_override_reason: Text | None = None
     on: OptionalDay = None
+
+
+class TransferCreate(OwnTransferCreate):
+    registration_no: RegistrationNo
 
 
 class IssueRequest(Body):
@@ -470,3 +476,56 @@ class OverduePublic(BaseModel):
 
 class Recorded(BaseModel):
     position: int
+
+
+# --- members' own access (self-service) ----------------------------------------------------------
+
+class MemberAccessCreated(BaseModel):
+    registration_no: str
+    token: str = Field(description="the member's bearer token, shown this once; it replaces the earlier one")
+    position: int | None = None
+
+
+class MemberAccessRevoked(BaseModel):
+    registration_no: str
+    active: bool
+    position: int | None = None
+
+
+class ReportCreate(Body):
+    text: Annotated[StrictStr, Field(max_length=2000, description=_FILLED,
+                                     json_schema_extra={"pattern": FILLED_PATTERN})]
+
+
+class ReportPublic(BaseModel):
+    registration_no: str
+    sent_on: date
+    recorded_at: str
+    organization_code: str = Field(description="the home organization the report went to")
+    certificate_no: str = Field(description="the mobile member certificate the member held")
+    text: str
+    position: int | None = None
+
+
+class ReportsPublic(BaseModel):
+    data: list[ReportPublic]
+    count: int
+
+
+class OwnTransfer(BaseModel):
+    transfer_id: str
+    status: str
+    letter_no: str | None
+    valid_until: date | str | None
+    from_organization_code: str
+    from_organization_name: str
+    to_organization_code: str
+    to_organization_name: str
+    requested_on: date | str | None
+    issued_on: date | str | None
+
+
+class MePublic(MemberPublic):
+    organization_name: str
+    transfer: OwnTransfer | None = Field(description="the member's open transfer, with its letter once issued")
+    certificates: list[CertificatePublic] = Field(description="certificates not yet returned")

@@ -167,6 +167,13 @@ class PeriodClosed(LedgerError):
     code = "period_closed"
 
 
+class MobileCertificateRequired(LedgerError):
+    """Regular reports (定期汇报) are a mobile member's: only a member holding an open mobile
+    member certificate (流动党员活动证) sends them to the home organization."""
+
+    code = "mobile_certificate_required"
+
+
 class Conflict(LedgerError):
     """A concurrent change won the race, or the record already exists; nothing was recorded."""
 

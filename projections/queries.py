@@ -176,6 +176,16 @@ class Queries:
                 "registered_on", "dissolved_on")
         return dict(zip(keys, rows[0], strict=True))
 
+    def targets_named(self, text: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Active organizations a letter may be addressed to (any kind but a department)
+        whose name contains `text` or whose code begins with it, by name: for a member
+        choosing where to go (organization codes and names are no secret)."""
+        rows = self.db.query(
+            "SELECT code, name, kind FROM proj_organizations WHERE status = 'active' AND kind <> 'department' "
+            "AND (name LIKE ? OR code LIKE ?) ORDER BY name, code LIMIT ?", (f"%{text}%", f"{text}%", limit),
+        )
+        return [dict(zip(("code", "name", "kind"), row, strict=True)) for row in rows]
+
     def children(self, code: str) -> list[dict[str, Any]]:
         self.organization(code)
         rows = self.db.query(

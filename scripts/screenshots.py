@@ -54,6 +54,10 @@ def main() -> None:
         print(f"loading the {args.scale} demo …", file=sys.stderr)
         token = load_demo(services.ledger, scale_name=args.scale)
         services.engine.catch_up()
+        with services.queries() as queries:  # a member on a roster, for the member's own pages
+            number = queries.db.scalar("SELECT registration_no FROM proj_members WHERE place = 'held' "
+                                       "ORDER BY registration_no LIMIT 1")
+        member_token = services.ledger.issue_member_access(str(number))[1]
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(services=services), host="127.0.0.1", port=port,
                                                log_level="warning"))
@@ -67,6 +71,7 @@ def main() -> None:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                                      args=["--no-sandbox", "--disable-dev-shm-usage"])
                 shoot(browser, base, token, out)
+                shoot_member(browser, base, member_token, out)
                 browser.close()
         finally:
             server.should_exit = True
@@ -125,6 +130,21 @@ def shoot(browser, base: str, token: str, out: Path) -> None:  # type: ignore[no
                        ("phone-report", f"/web/orgs/{root}/report")):
         page.goto(base + path)
         page.screenshot(path=str(out / f"{name}.png"))
+    phone.close()
+
+
+def shoot_member(browser, base: str, token: str, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """The member's own record on a phone, signed in with the member's token."""
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                device_scale_factor=2)
+    page = phone.new_page()
+    page.goto(f"{base}/web/me/sign-in")
+    page.fill("input[name=token]", token)
+    page.click("form[action='/web/me/sign-in'] button[type=submit]")
+    page.wait_for_url(f"{base}/web/me/")
+    page.screenshot(path=str(out / "phone-me.png"))
+    page.goto(f"{base}/web/me/transfer")
+    page.screenshot(path=str(out / "phone-me-transfer.png"))
     phone.close()
 
 

@@ -14,6 +14,7 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     """Mount the static files and the pages; `/` and `/web` lead to them."""
     from api.web.cases import routes as case_routes
+    from api.web.member_pages import pages
     from api.web.routes import routes
 
     app.mount("/web/static", StaticFiles(directory=STATIC), name="web-static")
@@ -27,4 +28,5 @@ def install(app: FastAPI) -> None:
         return RedirectResponse("/web/", status_code=307)
 
     app.include_router(case_routes)  # before the pages' catch-all
+    app.include_router(pages)  # before `routes`, whose last route answers every other /web path
     app.include_router(routes)

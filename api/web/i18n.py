@@ -323,7 +323,36 @@ WORDS: dict[str, tuple[str, str]] = {
     "err_internal_error": ("系统出了点问题，已记录，请稍后再试。",
                            "Something went wrong on our side; it has been logged. Try again later."),
     "err_ledger_error": ("台账拒绝了此操作。", "The ledger refused this."),
+    "err_mobile_certificate_required": ("只有持流动党员活动证的党员才需要定期汇报。",
+                                        "Regular reports are for mobile members holding a mobile member certificate."),
 }
+# The member's own pages (self-service, seed 002)
+WORDS.update({
+    "me_sign_in": ("党员登录", "Member sign-in"),
+    "me_token": ("党员令牌", "Member token"),
+    "me_token_help": ("请粘贴党组织为您开通的党员令牌。", "Paste the member token your branch gave you."),
+    "me_nav_record": ("我的档案", "My record"),
+    "me_nav_history": ("我的记录", "My history"),
+    "me_nav_transfer": ("申请转接", "Request a transfer"),
+    "me_nav_report": ("定期汇报", "Regular report"),
+    "me_signed_in": ("当前党员", "Signed in as"),
+    "me_transfer": ("我的组织关系转接", "My transfer"),
+    "me_no_transfer": ("目前没有进行中的转接。", "No transfer under way."),
+    "me_certificates": ("我的证明", "My certificates"),
+    "me_no_certificates": ("没有未交回的证明。", "No certificate out."),
+    "me_transfer_help": ("提交后由所在党委审核开具介绍信或不予开具。",
+                         "Your committee then issues the letter or declines the request."),
+    "me_transfer_open": ("您已有进行中的转接，完成或撤销前不能再申请。",
+                         "You have a transfer under way: no new request until it ends."),
+    "me_find_target": ("按名称查找转入组织", "Find where to go, by name"),
+    "me_report_text": ("汇报内容", "Report"),
+    "me_report_send": ("提交汇报", "Send the report"),
+    "me_report_not_mobile": ("定期汇报由持流动党员活动证的党员向原党组织提交；您目前没有流动党员活动证。",
+                             "Regular reports are sent home by mobile members holding a mobile member "
+                             "certificate; you hold none now."),
+    "me_reports_sent": ("已提交的汇报", "Reports sent"),
+    "me_sent_to": ("报送", "Sent to"),
+})
 
 
 def translate(key: str, lang: str, **values: object) -> str:

@@ -40,6 +40,7 @@ from api.web.i18n import LANGUAGES, WORDS, describe, error_text, translate
 from api.web.letter import age_on, letter_facts, render_letter
 from api.web.session import (
     LANGUAGE_COOKIE,
+    MEMBER_SESSION_COOKIE,
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
     SignInRequired,
@@ -47,6 +48,7 @@ from api.web.session import (
     check_csrf,
     clear_cookie,
     csrf_token,
+    is_member_page,
     language,
     new_sign_in_nonce,
     operator_for,
@@ -127,6 +129,10 @@ def refusal(request: Request, code: str, status: int, detail: str) -> Response:
 
 
 def sign_in_redirect(request: Request) -> Response:
+    if is_member_page(request.url.path):  # the member's own pages have their own sign-in
+        response = RedirectResponse("/web/me/sign-in", status_code=303)
+        clear_cookie(request, response, MEMBER_SESSION_COOKIE)
+        return response
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     response = RedirectResponse(f"/web/sign-in?next={quote(target)}", status_code=303)
     clear_cookie(request, response, SESSION_COOKIE)
@@ -134,6 +140,7 @@ def sign_in_redirect(request: Request) -> Response:
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MULTILINE_FIELDS = frozenset({"report_text"})  # a textarea's lines (a member's regular report)
 
 
 async def check_incoming_request(request: Request) -> None:
@@ -152,7 +159,7 @@ async def check_incoming_request(request: Request) -> None:
         for name, field in (await request.form()).multi_items():
             check_incoming(name, "a form field's name", single_line=True)
             if isinstance(field, str):
-                check_incoming(field, name, single_line=True)
+                check_incoming(field, name, single_line=name not in MULTILINE_FIELDS)
 
 
 class WebRoute(APIRoute):
@@ -846,6 +853,27 @@ def transfer_action(request: Request, transfer_id: str, action: str, services: S
 
 # --- members -------------------------------------------------------------------------------------
 
+def timeline(request: Request, services: Services, events: list[dict[str, Any]], *codes: str) -> dict[str, str]:
+    """A member's history as sentences in the page's language, by effective date, newest
+    first (each event gets its `sentence`); returns the names of the organizations the events
+    and `codes` name."""
+    events.sort(key=lambda e: (e["on"], e["position"]), reverse=True)
+    with services.queries() as queries:
+        names = queries.organization_names(
+            [*codes, *(e.get("actor_organization") for e in events),
+             *(e["data"].get(f) for e in events for f in ("from_organization_code", "to_organization_code",
+                                                          "organization_code", "issuing_organization_code",
+                                                          "home_organization_code", "host_organization_code"))])
+    lang = language(request)
+
+    def org_name(code: str | None) -> str:
+        return names.get(code or "", code or "—")
+
+    for event in events:
+        event["sentence"] = describe(event, lang, org_name)
+    return names
+
+
 @routes.get("/members/{registration_no}")
 def member_page(request: Request, registration_no: str, services: ServicesDep, operator: WebOperator,
                 min_position: MinPosition = None) -> Response:
@@ -858,21 +886,8 @@ def member_page(request: Request, registration_no: str, services: ServicesDep, o
     place = member["place"]
     can_request = (operator.role in MEMBER_ROLES and place["kind"] == "held"
                    and rights(services, operator).holds(place["organization_code"]))
-    events.sort(key=lambda e: (e["on"], e["position"]), reverse=True)  # by effective date, newest first
+    names = timeline(request, services, events, place["organization_code"])
     record = services.ledger.member(registration_no)
-    with services.queries() as queries:
-        names = queries.organization_names(
-            [place["organization_code"], *(e.get("actor_organization") for e in events),
-             *(e["data"].get(f) for e in events for f in ("from_organization_code", "to_organization_code",
-                                                          "organization_code", "issuing_organization_code",
-                                                          "home_organization_code", "host_organization_code"))])
-    lang = language(request)
-
-    def org_name(code: str | None) -> str:
-        return names.get(code or "", code or "—")
-
-    for event in events:
-        event["sentence"] = describe(event, lang, org_name)
     dues = [{"month": e["data"]["month"], "amount": e["data"]["amount"], "on": e["on"]}
             for e in events if e["type"] == "Member.DuesPaid"]
     today = services.ledger.today()

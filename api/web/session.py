@@ -23,6 +23,7 @@ from api.services import Services
 from api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
 SESSION_COOKIE = "ledger_session"
+MEMBER_SESSION_COOKIE = "ledger_member_session"  # a member's own pages (/web/me): a session of its own
 SIGN_IN_COOKIE = "ledger_sign_in"
 LANGUAGE_COOKIE = "ledger_lang"
 COOKIE_PATH = "/"
@@ -38,6 +39,10 @@ def language(request: Request) -> str:
         return asked
     kept = request.cookies.get(LANGUAGE_COOKIE)
     return kept if kept in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def is_member_page(path: str) -> bool:
+    return path == "/web/me" or path.startswith("/web/me/")
 
 
 def csrf_token(services: Services, session_token: str) -> str:
@@ -66,7 +71,7 @@ def operator_for(services: Services, token: str) -> Operator | None:
     try:
         return get_operator(services, authorization=f"Bearer {token}", x_request_id=None)
     except ApiError as error:
-        if error.code == "unauthenticated":
+        if error.code in ("unauthenticated", "forbidden"):  # forbidden: a member's token
             return None
         raise
 

@@ -26,6 +26,7 @@ from eventsourcing.utils import Environment
 
 import domain.ledger.cases as cases
 import domain.ledger.certificates as certificates
+import domain.ledger.member_access as member_access
 import domain.ledger.members as members
 import domain.ledger.operators as operators
 import domain.ledger.organizations as organizations
@@ -35,13 +36,14 @@ from domain.case import Case
 from domain.certificate import Certificate
 from domain.commandkey import CommandKey, next_command_key
 from domain.errors import Conflict, FutureDate, LedgerError, ValidationError
-from domain.identifiers import validate_registration_no
+from domain.identifiers import member_id, registration_key, validate_registration_no
 from domain.jurisdiction import Jurisdiction
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
 from domain.ledger.recorders import IN_TRANSACTION, RECORDERS
 from domain.ledger.session import Recorded, Session
 from domain.ledger.writer import GroupWriter, Unit
 from domain.member import Member, validate_month
+from domain.member_access import MemberAccess, access_id, new_member_token, token_digest, token_registration_no
 from domain.operator import Operator, new_token, operator_id_for
 from domain.organization import Organization
 from domain.transcodings import TRANSCODINGS
@@ -541,6 +543,76 @@ class Ledger(Application[UUID]):
         self.cache.refresh()
         found = self._source.load(operator_id_for(token))
         return found if isinstance(found, Operator) and found.active else None
+
+    # --- members' own access (domain/ledger/member_access.py) ----------------------------
+
+    def issue_member_access(
+        self, registration_no: str, *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> tuple[Recorded, str]:
+        """A member's token, replacing the earlier one; stored nowhere: show it once."""
+        ctx = self.context(actor, None, request_id)
+        token = new_member_token(registration_key(registration_no) or "")
+        recorded = self._run(lambda s: member_access.issue(s, ctx, registration_no, token))
+        if recorded.code != token_digest(token):  # issued by this key's first run
+            raise Conflict(
+                f"member {recorded.registration_no}'s token was issued by the first run of this "
+                "request, whose answer (with the token, shown once) was lost: issue another"
+            )
+        return recorded, token
+
+    def revoke_member_access(
+        self, registration_no: str, *, actor: Actor = SYSTEM, request_id: str | None = None,
+    ) -> Recorded:
+        ctx = self.context(actor, None, request_id)
+        return self._run(lambda s: member_access.revoke(s, ctx, registration_no))
+
+    def member_for_token(self, token: str) -> Member | None:
+        """The member whose working token this is, or None (unknown, replaced or revoked;
+        or the member died or left: a gone member's access ends with the membership)."""
+        number = token_registration_no(token)
+        if number is None:
+            return None
+        self.cache.refresh()
+        found = self._reading.load(access_id(number))
+        if not isinstance(found, MemberAccess) or not found.accepts(token):
+            return None
+        member = self._reading.load(member_id(number))
+        return member if isinstance(member, Member) and not member.is_gone else None
+
+    def request_own_transfer(
+        self, registration_no: str, to_organization_code: str, *, reason: str, basis: str,
+        evidence: dict[str, str] | None = None, performance_record: str | None = None,
+        probation_override_reason: str | None = None, on: date | None = None,
+        request_id: str | None = None,
+    ) -> Recorded:
+        """A member's own transfer request (self-service, seed 002)."""
+        ctx = self.context(SYSTEM, on, request_id)
+        return self._run(lambda s: member_access.request_own_transfer(
+            s, ctx, registration_no, to_organization_code, reason=reason, basis=basis,
+            evidence=evidence, performance_record=performance_record,
+            probation_override_reason=probation_override_reason,
+        ))
+
+    def send_member_report(
+        self, registration_no: str, text: str, *, request_id: str | None = None,
+    ) -> Recorded:
+        """A mobile member's regular report (定期汇报) to the home organization."""
+        ctx = self.context(SYSTEM, None, request_id)
+        return self._run(lambda s: member_access.send_report(s, ctx, registration_no, text))
+
+    def member_reports(self, registration_no: str) -> list[MemberAccess.ReportSent]:
+        """The member's regular reports, oldest first."""
+        number = self.member(registration_no).registration_no
+        return [e for e in self.aggregate_events(access_id(number)) if isinstance(e, MemberAccess.ReportSent)]
+
+    def open_certificates(self, registration_no: str) -> list[Certificate]:
+        """The member's certificates not yet returned (or closed)."""
+        session = self._reader()
+        member = session.member(registration_no)
+        numbers = [e.certificate_no for e in session.events(member)  # type: ignore[attr-defined]
+                   if isinstance(e, Member.CertificateIssued)]
+        found = [session.certificate(no) for no in dict.fromkeys(numbers)]
+        return [c for c in found if c.status == "issued"]
 
     # --- reading -----------------------------------------------------------------------
 

@@ -164,6 +164,12 @@ def on_member(action: str, body: Callable[[Place], dict[str, Any]] = lambda p: {
     return post(lambda api, p: f"/v1/members/{full_member(api, p.branch)}/{action}", lambda api, p: body(p))
 
 
+def with_access(api: Api, org: str) -> str:
+    number = full_member(api, org)
+    api.ledger.issue_member_access(number)
+    return number
+
+
 def probationary(api: Api, p: Place) -> str:  # probation ended 2026-06-01: confirmable
     joined = date(2025, 6, 1)
     return admit(api.ledger, next(_numbers), p.branch, on=joined, joined_on=joined, status="probationary")
@@ -265,6 +271,19 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                    organization_code=lambda p: p.committee, year=lambda p: "2026")),
     ("POST", "/v1/reports/monthly/file"): Route(MANAGE, post(lambda api, p: "/v1/reports/monthly/file", lambda api, p: {
         "organization_code": fresh_org(api, p.parent), "month": "2026-10"})),
+    ("POST", "/v1/members/{registration_no}/access"): Route(ACT, post(
+        lambda api, p: f"/v1/members/{full_member(api, p.branch)}/access", ok=201)),
+    ("POST", "/v1/members/{registration_no}/access/revoke"): Route(ACT, post(
+        lambda api, p: f"/v1/members/{with_access(api, p.branch)}/access/revoke")),
+    ("GET", "/v1/members/{registration_no}/reports"): Route(READ, get(
+        lambda api, p: f"/v1/members/{full_member(api, p.branch)}/reports")),
+    # a member's own routes: no operator's token opens them, whatever its role and place
+    ("GET", "/v1/me"): Route((), get(lambda api, p: "/v1/me")),
+    ("GET", "/v1/me/history"): Route((), get(lambda api, p: "/v1/me/history")),
+    ("POST", "/v1/me/transfer-requests"): Route((), post(lambda api, p: "/v1/me/transfer-requests", lambda api, p: {
+        "to_organization_code": ELSEWHERE, "reason": "job_change", "basis": "household"}, ok=201)),
+    ("POST", "/v1/me/reports"): Route((), post(lambda api, p: "/v1/me/reports", lambda api, p: {"text": "汇报"},
+                                               ok=201)),
     ("GET", "/v1/audit/events"): Route(AUDIT, get(lambda api, p: "/v1/audit/events"), root=True),
     ("GET", "/v1/audit/verify"): Route(AUDIT, get(lambda api, p: "/v1/audit/verify"), root=True),
 }

@@ -1,0 +1,165 @@
+"""The member's own pages (self-service, seed 002) under /web/me: sign in with the member's
+token, my record (place, letter, certificates), my history, request a transfer, send a
+regular report. Laid out for a phone first.
+
+The session is the member's own: its token in a cookie of its own (`ledger_member_session`),
+apart from the clerks' (`ledger_session`), so a member's sign-in opens no clerk's page and a
+clerk's none of these. Every page asks the Ledger exactly as /v1/me does (api/routes/me.py),
+and the words come from the one vocabulary (api/web/i18n.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+from uuid import uuid4
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from api.deps import Me, ServicesDep
+from api.routes.common import MinPosition
+from api.routes.me import me_public
+from api.routes.members import member_history
+from api.web.i18n import error_text
+from api.web.routes import FormText, WebRoute, done, parse_day, render, timeline
+from api.web.session import (
+    MEMBER_SESSION_COOKIE,
+    SignInRequired,
+    check_csrf,
+    clear_cookie,
+    csrf_token,
+    language,
+    new_sign_in_nonce,
+    set_cookie,
+)
+from domain.identifiers import validate_code
+from domain.member_access import REPORT_MAX_CHARS
+from domain.transfer import BASES, EVIDENCE_KINDS, REASONS
+
+log = logging.getLogger("api.web")
+
+MEMBER_SIGN_IN_COOKIE = "ledger_member_sign_in"
+pages = APIRouter(prefix="/web/me", include_in_schema=False, route_class=WebRoute)
+ReportText = Annotated[str, Form(max_length=REPORT_MAX_CHARS)]
+SIGN_IN_PAGE: dict[str, Any] = {"action": "/web/me/sign-in", "title": "me_sign_in", "token_word": "me_token"}
+
+
+def web_member(request: Request, services: ServicesDep) -> Me:
+    """The member signed in on these pages, by the token its session keeps."""
+    token = request.cookies.get(MEMBER_SESSION_COOKIE)
+    found = services.ledger.member_for_token(token) if token else None
+    if found is None:
+        raise SignInRequired  # WebRoute: to /web/me/sign-in
+    request.state.csrf = csrf_token(services, token or "")
+    return Me(found.registration_no, uuid4().hex)
+
+
+WebMember = Annotated[Me, Depends(web_member)]
+
+
+def page(request: Request, services: ServicesDep, me: Me, template: str, **context: Any) -> Response:
+    record = me_public(services, me.registration_no)
+    return render(request, template, me=record, **context)
+
+
+@pages.get("")
+def to_record() -> Response:
+    return RedirectResponse("/web/me/", status_code=307)
+
+
+@pages.get("/sign-in")
+def sign_in_page(request: Request) -> Response:
+    nonce = new_sign_in_nonce()
+    response = render(request, "sign_in.html", nonce=nonce, **SIGN_IN_PAGE)
+    set_cookie(request, response, MEMBER_SIGN_IN_COOKIE, nonce)
+    return response
+
+
+@pages.post("/sign-in")
+def sign_in(request: Request, services: ServicesDep, token: FormText = "", nonce: FormText = "") -> Response:
+    kept = request.cookies.get(MEMBER_SIGN_IN_COOKIE) or ""
+    if not nonce or nonce != kept:
+        return render(request, "error.html", status=403, code="csrf", message=error_text("csrf", language(request)),
+                      detail="")
+    member = services.ledger.member_for_token(token.strip()) if token.strip() else None
+    if member is None:
+        fresh = new_sign_in_nonce()
+        response = render(request, "sign_in.html", status=401, nonce=fresh, **SIGN_IN_PAGE,
+                          error=error_text("unauthenticated", language(request)))
+        set_cookie(request, response, MEMBER_SIGN_IN_COOKIE, fresh)
+        return response
+    response = RedirectResponse("/web/me/", status_code=303)
+    set_cookie(request, response, MEMBER_SESSION_COOKIE, token.strip(), max_age=12 * 3600)
+    clear_cookie(request, response, MEMBER_SIGN_IN_COOKIE)
+    log.info("web sign-in by a member")  # no number or name in the log
+    return response
+
+
+@pages.post("/sign-out")
+def sign_out(request: Request, me: WebMember, csrf_token: FormText = "") -> Response:
+    check_csrf(request, csrf_token)
+    response = RedirectResponse("/web/me/sign-in", status_code=303)
+    clear_cookie(request, response, MEMBER_SESSION_COOKIE)
+    return response
+
+
+@pages.get("/")
+def record(request: Request, services: ServicesDep, me: WebMember, min_position: MinPosition = None) -> Response:
+    return page(request, services, me, "me.html")
+
+
+@pages.get("/history")
+def history(request: Request, services: ServicesDep, me: WebMember) -> Response:
+    with services.queries() as queries:
+        events = member_history(services.ledger, queries, me.registration_no)["data"]
+    names = timeline(request, services, events)
+    return page(request, services, me, "me_history.html", events=events, names=names)
+
+
+@pages.get("/transfer")
+def transfer_form(request: Request, services: ServicesDep, me: WebMember, q: str = "", to: str = "") -> Response:
+    """The request form; `q` looks up where to go by name (or code), `to` fills it in."""
+    q, to = q.strip()[:100], to.strip()
+    with services.queries() as queries:
+        found = queries.targets_named(q) if q else []
+        chosen = queries.organization_names([to]).get(to, "") if to else ""
+    return page(request, services, me, "me_transfer.html", reasons=REASONS, bases=BASES,
+                evidence_kinds=EVIDENCE_KINDS, q=q, found=found, to=to if chosen else "", chosen=chosen)
+
+
+@pages.post("/transfer")
+def request_transfer(request: Request, services: ServicesDep, me: WebMember, csrf_token: FormText = "",
+                     to_organization_code: FormText = "", reason: FormText = "", basis: FormText = "",
+                     evidence_kind: FormText = "", evidence_reference: FormText = "",
+                     performance_record: FormText = "", probation_override_reason: FormText = "",
+                     on: FormText = "") -> Response:
+    check_csrf(request, csrf_token)
+    evidence = ({"kind": evidence_kind, "reference": evidence_reference.strip()}
+                if evidence_kind or evidence_reference.strip() else None)
+    recorded = services.ledger.request_own_transfer(
+        me.registration_no, validate_code(to_organization_code.strip(), "to_organization_code"), reason=reason,
+        basis=basis, evidence=evidence, performance_record=performance_record.strip() or None,
+        probation_override_reason=probation_override_reason.strip() or None, on=parse_day(on, "on"),
+        request_id=me.request_id,
+    )
+    return done("/web/me/", recorded.position)
+
+
+@pages.get("/report")
+def report_form(request: Request, services: ServicesDep, me: WebMember) -> Response:
+    ledger = services.ledger
+    mobile = any(c.kind == "mobile" for c in ledger.open_certificates(me.registration_no))
+    reports = list(reversed(ledger.member_reports(me.registration_no)))
+    with services.queries() as queries:
+        names = queries.organization_names([r.organization_code for r in reports])
+    return page(request, services, me, "me_report.html", mobile=mobile, reports=reports, names=names,
+                max_chars=REPORT_MAX_CHARS)
+
+
+@pages.post("/report")
+def send_report(request: Request, services: ServicesDep, me: WebMember, csrf_token: FormText = "",
+                report_text: ReportText = "") -> Response:
+    check_csrf(request, csrf_token)
+    recorded = services.ledger.send_member_report(me.registration_no, report_text, request_id=me.request_id)
+    return done("/web/me/report", recorded.position)
