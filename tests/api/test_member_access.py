@@ -4,6 +4,7 @@ and a mobile member's regular reports read by the home side. On both stores."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import Any
 
@@ -184,7 +185,8 @@ def test_a_members_token_is_refused_on_every_other_route(api: Api) -> None:
     assert len(others) == len(operations) - 4 and ("POST", "/v1/members/{registration_no}/access") in others
     for whose in (number, other):
         values = {"registration_no": whose, "code": "XW-C1-B1", "operator_id": api.operator_ids["xw_clerk"],
-                  "transfer_id": transfer_id, "certificate_no": certificate_no}
+                  "transfer_id": transfer_id, "certificate_no": certificate_no,
+                  "case_id": str(uuid.uuid4())}
         for method, path in others:
             before = api.ledger.max_position()
             url = fill(path, values)
