@@ -105,7 +105,8 @@ def settings() -> Settings:
         return Settings()  # type: ignore[call-arg]
     except Exception as error:  # pydantic's message names the missing setting
         err.print(f"[red]configuration error:[/red] {error}")
-        err.print("Set LEDGER_ID_KEY (a secret of 16+ characters) and, for PostgreSQL, LEDGER_DATABASE_URL.")
+        err.print("Set LEDGER_ID_KEY (a secret of 16+ characters), LEDGER_DATA_KEYS (`id:key`, see README) and, "
+                  "for PostgreSQL, LEDGER_DATABASE_URL.")
         raise typer.Exit(2) from None
 
 
