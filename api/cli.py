@@ -21,6 +21,7 @@ from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.organization import Organization
+from domain.personal import PersonalDataUnreadable
 from domain.settings import Settings
 from domain.text import incoming_problem
 
@@ -76,6 +77,9 @@ class CheckedGroup(TyperGroup):
         except typer.Abort:
             err.print("aborted")
             sys.exit(1)
+        except PersonalDataUnreadable as error:  # the data keys configured don't open a stored event
+            err.print(f"[red]configuration error:[/red] {escape(str(error))}", highlight=False)
+            sys.exit(2)
         sys.exit(code if isinstance(code, int) else 0)
 
 
