@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 import crud_peer  # noqa: E402
 
-from api.simulation import BENCH_ID_KEY, SCALES, Generator  # noqa: E402
+from api.simulation import BENCH_DATA_KEYS, BENCH_ID_KEY, SCALES, Generator  # noqa: E402
 from domain.base import Actor  # noqa: E402
 from domain.errors import LedgerError  # noqa: E402
 from domain.ledger import Ledger  # noqa: E402
@@ -88,6 +88,7 @@ def connect(schema: str, autocommit: bool = True) -> psycopg.Connection[Any]:
 def open_ledger(schema: str, create: bool = False) -> Ledger:
     env = store_env(url_for(schema), create_tables=create)
     env["LEDGER_ID_KEY"] = BENCH_ID_KEY
+    env["LEDGER_DATA_KEYS"] = BENCH_DATA_KEYS
     return Ledger(env, today=lambda: TODAY)
 
 
