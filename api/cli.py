@@ -292,6 +292,24 @@ def ensure_admin(
     typer.echo(token)
 
 
+@app.command("new-data-key")
+def new_data_key(
+    key_id: Annotated[str | None, typer.Option("--id", help="the key's id (default: k and the UTC date and time)")]
+    = None,
+) -> None:
+    """A fresh data key as an `id:key` entry for LEDGER_DATA_KEYS, on standard output (to
+    rotate, put it first and keep the older ones after it: README "Personal data at rest")."""
+    from domain.personal import DataKeyError, DataKeys, new_key_entry
+
+    entry = new_key_entry(key_id)
+    try:
+        DataKeys(entry)
+    except DataKeyError as error:
+        err.print(f"[red]validation_error:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(2) from None
+    typer.echo(entry)
+
+
 @operator_app.command("revoke")
 def revoke_operator(operator_id: str) -> None:
     """Revoke an operator's token."""

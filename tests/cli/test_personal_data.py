@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from domain.identifiers import member_id
-from domain.personal import new_key_entry
+from domain.personal import DataKeys, new_key_entry
 from tests.cli.audit_story import Story, tell_story
 from tests.conftest import POSTGRES_URL, TEST_DATA_KEYS, TEST_ID_KEY, Store
 from tests.factories import admit, build_tree, person
@@ -74,6 +74,7 @@ def test_no_plain_personal_data_in_the_stored_events_or_snapshots(told: tuple[St
     people = [person(n) for n in (1, 2, 3, 4, 5, 7)]
     secrets = [p["name"] for p in people] + [p["birth_date"].isoformat() for p in people]
     secrets += [WORKPLACE, RESIDENCE, DECLINED, "外地培训班"]  # the certificate's host, in free text
+    secrets += [p["id_card_no"] for p in people]  # never stored: a keyed digest only
     with events_sql(store) as count:
         # The search finds what is stored in plain: an organization's name, a registration number.
         assert count("events", "玄武街道党工委".encode()) >= 1
@@ -166,3 +167,14 @@ def test_a_wrong_or_missing_data_key_is_a_configuration_error_naming_the_setting
     malformed = run("status")
     assert malformed.exit_code == 2 and "LEDGER_DATA_KEYS" in malformed.stderr
     assert "32 bytes" in malformed.stderr and "short" not in malformed.stderr
+
+
+def test_new_data_key_prints_an_entry_the_setting_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LEDGER_DATA_KEYS")  # needs no store and no key
+    first, second = run("new-data-key"), run("new-data-key", "--id", "2027a")
+    assert first.exit_code == second.exit_code == 0
+    assert second.stdout.startswith("2027a:")
+    keys = DataKeys(f"{second.stdout.strip()},{first.stdout.strip()}")
+    assert keys.current == "2027a" and len(keys.ids) == 2
+    refused = run("new-data-key", "--id", "two words")
+    assert refused.exit_code == 2 and "LEDGER_DATA_KEYS" in refused.stderr and refused.stdout == ""
