@@ -1,7 +1,7 @@
 """The projection worker: follows the event store and keeps the views current, as a
 process of its own (the way to run projections on PostgreSQL deployments).
 
-    LEDGER_DATABASE_URL=postgresql://... LEDGER_ID_KEY=... python -m projections.worker
+    LEDGER_DATABASE_URL=postgresql://... LEDGER_ID_KEY=... LEDGER_DATA_KEYS=... python -m projections.worker
 """
 
 from __future__ import annotations

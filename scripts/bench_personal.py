@@ -127,32 +127,59 @@ def decode_all(ledger: Ledger, decrypt_first: bool = False) -> tuple[int, int]:
     return count, decoder.fallbacks
 
 
-def one(kind: str, way: str, scale: str, seed: int, work_dir: Path) -> dict[str, Any]:
-    chosen = SCALES[scale]
-    with fresh_store(kind, work_dir) as url:
-        ledger = ledger_of(way, url, lambda: chosen.end)
-        try:
-            seconds, stats = timed(lambda: generate(ledger, chosen, seed))
-            events = int(stats["events"])
-            figures: dict[str, Any] = {"events": events, "write": events / seconds}
-            seconds, (decoded, fallbacks) = timed(lambda: decode_all(ledger))
-            figures.update(decode=decoded / seconds, fallbacks=fallbacks)
-            if way == "state":
-                seconds, (decoded, _) = timed(lambda: decode_all(ledger, decrypt_first=True))
-                figures["decode_least"] = decoded / seconds
-            db = ViewDatabase(url)
-            try:
-                engine = ProjectionEngine(ledger, db)
-                seconds, position = timed(engine.rebuild)
+def rotated(round_no: int) -> tuple[str, ...]:
+    return WAYS[round_no % 3:] + WAYS[:round_no % 3]
+
+
+def measure(kind: str, args: argparse.Namespace) -> dict[str, list[dict[str, float]]]:
+    """One store kind: each way's history written once per write round (the first kept),
+    then decoded and rebuilt in rounds, the order of the ways turning each round; the
+    figures of each round, by way."""
+    chosen = SCALES[args.scale]
+    rounds: dict[str, list[dict[str, float]]] = {way: [] for way in WAYS}
+
+    def note(round_no: int, way: str, figures: dict[str, float]) -> None:
+        while len(rounds[way]) <= round_no:
+            rounds[way].append({})
+        rounds[way][round_no].update(figures)
+        print(f"{kind} round {round_no + 1} {way}: " + ", ".join(f"{k} {v:,.1f}" for k, v in figures.items()),
+              file=sys.stderr, flush=True)
+
+    with contextlib.ExitStack() as stack:
+        kept: dict[str, tuple[Ledger, str]] = {}
+        for round_no in range(max(args.write_rounds, 1)):
+            for way in rotated(round_no):
+                with contextlib.ExitStack() as this:
+                    url = this.enter_context(fresh_store(kind, args.work_dir))
+                    ledger = ledger_of(way, url, lambda: chosen.end)
+                    this.callback(ledger.close)
+                    seconds, stats = timed(lambda ledger=ledger: generate(ledger, chosen, args.seed))  # type: ignore[misc]
+                    events = float(stats["events"])
+                    note(round_no, way, {"events": events, "write": events / seconds,
+                                         "bytes_per_event": stored_bytes(kind, url) / events})
+                    if way not in kept:  # this store is read and rebuilt below
+                        kept[way] = (ledger, url)
+                        stack.enter_context(this.pop_all())
+        for round_no in range(args.rounds):
+            for way in rotated(round_no):
+                ledger, url = kept[way]
+                seconds, (decoded, fallbacks) = timed(lambda ledger=ledger: decode_all(ledger))  # type: ignore[misc]
+                figures = {"decode": decoded / seconds, "fallbacks": float(fallbacks)}
+                if way == "state":
+                    seconds, (decoded, _) = timed(lambda ledger=ledger: decode_all(ledger, decrypt_first=True))  # type: ignore[misc]
+                    figures["decode_least"] = decoded / seconds
+                note(round_no, way, figures)
+        for round_no in range(args.rounds):
+            for way in rotated(round_no):
+                ledger, url = kept[way]
+                db = ViewDatabase(url)
+                try:
+                    seconds, position = timed(ProjectionEngine(ledger, db).rebuild)
+                finally:
+                    db.close()
                 assert position == ledger.max_position()
-                figures["rebuild"] = events / seconds
-            finally:
-                db.close()
-            size = stored_bytes(kind, url)
-            figures["bytes_per_event"] = size / events
-        finally:
-            ledger.close()
-    return figures
+                note(round_no, way, {"rebuild": rounds[way][0]["events"] / seconds})
+    return rounds
 
 
 def stored_bytes(kind: str, url: str) -> int:
@@ -168,7 +195,7 @@ def stored_bytes(kind: str, url: str) -> int:
         return int(row[0]) if row else 0
 
 
-def render(results: dict[str, dict[str, list[dict[str, Any]]]], args: argparse.Namespace,
+def render(results: dict[str, dict[str, list[dict[str, float]]]], args: argparse.Namespace,
            about: dict[str, Any], load_end: list[float]) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -184,41 +211,46 @@ def render(results: dict[str, dict[str, list[dict[str, Any]]]], args: argparse.N
         "does (`EventDecoder`, falling back to the library's mapper where it can't decode alone, as for "
         "a whole-state cipher); `state, least` decrypts every state first and then decodes on the fast "
         "path, the least any whole-state design could cost. Rebuild: `ProjectionEngine.rebuild()`. "
-        "Events/s, median over the rounds; the ratio is to `off` of the same round (median).",
+        "Events/s, median over the rounds; the ratio is to `off` of the same round (median). "
+        "Stored state: the mean length of an event's stored state.",
         "",
         f"Measured {when} on {about['nproc']} CPUs ({about['cpu']}); load average (1, 5, 15 min) "
         f"{', '.join(map(str, about['load_start']))} at the start and {', '.join(map(str, load_end))} at the end "
         f"(a shared machine: other jobs ran alongside). PostgreSQL {about['postgres']}, SQLite {about['sqlite']}, "
         f"Python {about['python']}, eventsourcing {about['eventsourcing']}, cryptography {about['cryptography']}. "
-        f"Scale `{args.scale}`, seed {args.seed}, {args.rounds} rounds.",
+        f"Scale `{args.scale}`, seed {args.seed}; {args.write_rounds} round(s) of writing (a fresh store each), then "
+        f"{args.rounds} rounds of decoding and {args.rounds} of rebuilding the stores of the first, the order of "
+        "the ways turning each round.",
         "",
         "```sh",
         f".venv/bin/python scripts/bench_personal.py --scale {args.scale} --store {args.store} "
-        f"--rounds {args.rounds}",
+        f"--rounds {args.rounds} --write-rounds {args.write_rounds}",
         "```",
         "",
     ]
     for kind, by_way in results.items():
-        events = by_way["off"][0]["events"]
+        events = int(by_way["off"][0]["events"])
         lines += [f"### {kind} ({events:,} events)", "",
                   "| events/s (ratio to off) | off | fields | state |", "|---|---:|---:|---:|"]
         for figure, label in (("write", "write (generate through the Ledger)"), ("decode", "decode (engine's decoder)"),
                               ("rebuild", "rebuild (all views)")):
             cells = []
             for way in WAYS:
-                rate = statistics.median(r[figure] for r in by_way[way])
-                ratio = statistics.median(r[figure] / o[figure]
-                                          for r, o in zip(by_way[way], by_way["off"], strict=True))
+                rate = statistics.median(r[figure] for r in by_way[way] if figure in r)
+                ratio = statistics.median(r[figure] / o[figure] for r, o in zip(by_way[way], by_way["off"], strict=True)
+                                          if figure in r and figure in o)
                 cells.append(f"{rate:,.0f}" if way == "off" else f"{rate:,.0f} ({ratio:.3f})")
             lines.append(f"| {label} | {' | '.join(cells)} |")
-        least = statistics.median(r["decode_least"] for r in by_way["state"])
+        least = statistics.median(r["decode_least"] for r in by_way["state"] if "decode_least" in r)
         least_ratio = statistics.median(r["decode_least"] / o["decode"]
-                                        for r, o in zip(by_way["state"], by_way["off"], strict=True))
+                                        for r, o in zip(by_way["state"], by_way["off"], strict=True)
+                                        if "decode_least" in r)
         lines.append("| decode, state, least (decrypt all, then the fast path) | | | "
                      f"{least:,.0f} ({least_ratio:.3f}) |")
-        sizes = [statistics.median(r["bytes_per_event"] for r in by_way[way]) for way in WAYS]
+        sizes = [statistics.median(r["bytes_per_event"] for r in by_way[way] if "bytes_per_event" in r)
+                 for way in WAYS]
         lines.append(f"| stored state, bytes per event | {sizes[0]:,.0f} | {sizes[1]:,.0f} | {sizes[2]:,.0f} |")
-        fallbacks = [statistics.median(r["fallbacks"] for r in by_way[way]) for way in WAYS]
+        fallbacks = [statistics.median(r["fallbacks"] for r in by_way[way] if "fallbacks" in r) for way in WAYS]
         lines.append(f"| events the decoder left to the library's mapper | {fallbacks[0]:,.0f} | "
                      f"{fallbacks[1]:,.0f} | {fallbacks[2]:,.0f} |")
         lines.append("")
@@ -231,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=("small", "city"), default="city")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--store", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of decoding and of rebuilding")
+    parser.add_argument("--write-rounds", type=int, default=1, help="rounds of writing (each a fresh store)")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/ledger-bench"))
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--no-docs", action="store_true")
@@ -240,15 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work_dir.mkdir(parents=True, exist_ok=True)
     about = benchlib.machine(POSTGRES_URL, ("cryptography",))
     kinds = ("sqlite", "postgres") if args.store == "both" else (args.store,)
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {k: {w: [] for w in WAYS} for k in kinds}
-    for round_no in range(args.rounds):
-        order = WAYS[round_no % 3:] + WAYS[:round_no % 3]
-        for kind in kinds:
-            for way in order:
-                figures = one(kind, way, args.scale, args.seed, args.work_dir)
-                results[kind][way].append(figures)
-                print(f"round {round_no + 1} {kind} {way}: " + ", ".join(
-                    f"{k} {v:,.1f}" for k, v in figures.items()), file=sys.stderr, flush=True)
+    results = {kind: measure(kind, args) for kind in kinds}
     text = render(results, args, about, [round(x, 2) for x in os.getloadavg()])
     print(text)
     if not args.no_docs:
