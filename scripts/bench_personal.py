@@ -199,6 +199,15 @@ def stored_bytes(kind: str, url: str) -> int:
         return int(row[0]) if row else 0
 
 
+def rate_cell(by_way: dict[str, list[dict[str, float]]], way: str, figure: str, base: str, ratio: bool) -> str:
+    """The median of a way's `figure` over the rounds, and of its ratio to `off`'s `base` in each round."""
+    rate = statistics.median(r[figure] for r in by_way[way] if figure in r)
+    if not ratio:
+        return f"{rate:,.0f}"
+    ratios = [r[figure] / o[base] for r, o in zip(by_way[way], by_way["off"], strict=True) if figure in r and base in o]
+    return f"{rate:,.0f} ({statistics.median(ratios):.3f})"
+
+
 def render(results: dict[str, dict[str, list[dict[str, float]]]], args: argparse.Namespace,
            about: dict[str, Any], load_end: list[float]) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -243,25 +252,13 @@ def render(results: dict[str, dict[str, list[dict[str, float]]]], args: argparse
                               ("write_cpu", "write, per CPU second of the writing process"),
                               ("decode_cpu", "decode, per CPU second"),
                               ("rebuild_cpu", "rebuild, per CPU second of the rebuilding process")):
-            cells = []
-            for way in WAYS:
-                rate = statistics.median(r[figure] for r in by_way[way] if figure in r)
-                ratio = statistics.median(r[figure] / o[figure] for r, o in zip(by_way[way], by_way["off"], strict=True)
-                                          if figure in r and figure in o)
-                cells.append(f"{rate:,.0f}" if way == "off" else f"{rate:,.0f} ({ratio:.3f})")
+            cells = [rate_cell(by_way, way, figure, figure, way != "off") for way in WAYS]
             lines.append(f"| {label} | {' | '.join(cells)} |")
-        least = statistics.median(r["decode_least"] for r in by_way["state"] if "decode_least" in r)
-        least_ratio = statistics.median(r["decode_least"] / o["decode"]
-                                        for r, o in zip(by_way["state"], by_way["off"], strict=True)
-                                        if "decode_least" in r)
-        lines.append("| decode, state, least (decrypt all, then the fast path) | | | "
-                     f"{least:,.0f} ({least_ratio:.3f}) |")
-        least = statistics.median(r["decode_least_cpu"] for r in by_way["state"] if "decode_least_cpu" in r)
-        least_ratio = statistics.median(r["decode_least_cpu"] / o["decode_cpu"]
-                                        for r, o in zip(by_way["state"], by_way["off"], strict=True)
-                                        if "decode_least_cpu" in r)
-        lines.append("| decode, state, least, per CPU second | | | "
-                     f"{least:,.0f} ({least_ratio:.3f}) |")
+        for figure, base, label in (
+            ("decode_least", "decode", "decode, state, least (decrypt all, then the fast path)"),
+            ("decode_least_cpu", "decode_cpu", "decode, state, least, per CPU second"),
+        ):
+            lines.append(f"| {label} | | | {rate_cell(by_way, 'state', figure, base, True)} |")
         sizes = [statistics.median(r["bytes_per_event"] for r in by_way[way] if "bytes_per_event" in r)
                  for way in WAYS]
         lines.append(f"| stored state, bytes per event | {sizes[0]:,.0f} | {sizes[1]:,.0f} | {sizes[2]:,.0f} |")
