@@ -91,7 +91,7 @@ def test_a_sealed_value_is_bound_to_its_event_and_to_its_key() -> None:
     ("k 1:" + "A" * 43, "needs an id"),
     ("k１:" + "A" * 43, "needs an id"),  # a fullwidth digit is not an id's character
     (f"{KEYS},{KEYS}", "appears twice"),
-])
+], ids=["missing", "no key", "short key", "space in the id", "fullwidth digit in the id", "id twice"])
 def test_malformed_data_keys_are_refused_naming_the_setting_never_the_key(text: str, says: str) -> None:
     with pytest.raises(DataKeyError, match=says) as refused:
         DataKeys(text)
