@@ -21,6 +21,7 @@ from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.organization import Organization
+from domain.personal import PersonalDataUnreadable
 from domain.settings import Settings
 from domain.text import incoming_problem
 
@@ -76,6 +77,9 @@ class CheckedGroup(TyperGroup):
         except typer.Abort:
             err.print("aborted")
             sys.exit(1)
+        except PersonalDataUnreadable as error:  # the data keys configured don't open a stored event
+            err.print(f"[red]configuration error:[/red] {escape(str(error))}", highlight=False)
+            sys.exit(2)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -107,7 +111,8 @@ def settings() -> Settings:
         return Settings()  # type: ignore[call-arg]
     except Exception as error:  # pydantic's message names the missing setting
         err.print(f"[red]configuration error:[/red] {error}")
-        err.print("Set LEDGER_ID_KEY (a secret of 16+ characters) and, for PostgreSQL, LEDGER_DATABASE_URL.")
+        err.print("Set LEDGER_ID_KEY (a secret of 16+ characters), LEDGER_DATA_KEYS (`id:key`, see README) and, "
+                  "for PostgreSQL, LEDGER_DATABASE_URL.")
         raise typer.Exit(2) from None
 
 
@@ -315,6 +320,24 @@ def ensure_admin(
     keep_setting(env_file, ADMIN_TOKEN, token)
     err.print(f"granted admin operator {recorded.code} of {root}; its token is kept in {env_file} ({ADMIN_TOKEN})")
     typer.echo(token)
+
+
+@app.command("new-data-key")
+def new_data_key(
+    key_id: Annotated[str | None, typer.Option("--id", help="the key's id (default: k and the UTC date and time)")]
+    = None,
+) -> None:
+    """A fresh data key as an `id:key` entry for LEDGER_DATA_KEYS, on standard output (to
+    rotate, put it first and keep the older ones after it: README "Personal data at rest")."""
+    from domain.personal import DataKeyError, DataKeys, new_key_entry
+
+    entry = new_key_entry(key_id)
+    try:
+        DataKeys(entry)
+    except DataKeyError as error:
+        err.print(f"[red]validation_error:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(2) from None
+    typer.echo(entry)
 
 
 @operator_app.command("revoke")

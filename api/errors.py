@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from domain.errors import LedgerError
+from domain.personal import PersonalDataUnreadable
 
 log = logging.getLogger("api")
 
@@ -105,5 +106,8 @@ def install(app: FastAPI) -> None:
         if isinstance(error, OperationalError | psycopg.OperationalError | sqlite3.OperationalError):
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(error).__name__)
             return problem(503, "not_ready", "the database is unavailable or busy; try again")
+        if isinstance(error, PersonalDataUnreadable):  # names the event and the key id, nothing personal
+            log.error("data keys on %s %s: %s", request.method, request.url.path, error)
+            return problem(503, "not_ready", "a stored record can't be read with the data keys configured")
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return problem(500, "internal_error", "an unexpected error occurred")

@@ -27,6 +27,8 @@ returned, inactive members) for summaries and checks.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import heapq
 import itertools
 import json
@@ -53,6 +55,9 @@ from domain.organization import COMMITTEE_KINDS, HOLDING_KINDS, Organization
 from domain.transfer import Transfer, classify_route
 
 BENCH_ID_KEY = "synthetic-benchmark-id-key"  # synthetic people only: not a secret
+# The same for the data key that seals their personal fields (domain/personal.py): fixed, so
+# that a store generated once is read by later runs.
+BENCH_DATA_KEYS = "bench:" + base64.urlsafe_b64encode(hashlib.sha256(b"synthetic-benchmark-data-key").digest()).decode()
 
 
 @dataclass(frozen=True)
@@ -957,6 +962,7 @@ def ledger_for(database_url: str, scale: Scale, *, id_key: str | None = None) ->
 
     env = store_env(database_url)
     env["LEDGER_ID_KEY"] = id_key or os.environ.get("LEDGER_ID_KEY") or BENCH_ID_KEY
+    env["LEDGER_DATA_KEYS"] = os.environ.get("LEDGER_DATA_KEYS") or BENCH_DATA_KEYS
     return Ledger(env, today=lambda: scale.end)
 
 

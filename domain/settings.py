@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # Keys the digests that keep resident ID numbers unique. No default: a leaked or
     # guessable key would make the digests reversible.
     id_key: SecretStr
+    # Encrypt the personal fields of stored events: `id:key` entries, the current key first,
+    # the older ones kept to read what they sealed (domain/personal.py). No default either.
+    data_keys: SecretStr
     timezone: str = "Asia/Shanghai"
     create_tables: bool = True
     # inline: this process keeps the views current after each command (the embedded
@@ -39,6 +42,7 @@ class Settings(BaseSettings):
     def event_store_env(self) -> dict[str, str]:
         env = store_env(self.database_url, create_tables=self.create_tables)
         env["LEDGER_ID_KEY"] = self.id_key.get_secret_value()
+        env["LEDGER_DATA_KEYS"] = self.data_keys.get_secret_value()
         env["LEDGER_TIMEZONE"] = self.timezone
         env["LEDGER_AGGREGATE_CACHE"] = str(self.aggregate_cache)
         return env

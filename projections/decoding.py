@@ -6,7 +6,9 @@ object hook in Python for every JSON object. Here the state is parsed by `orjson
 the transcoded values (`{"_type_": name, "_data_": ...}`) are then restored bottom-up with
 the mapper's own transcodings, exactly as `JSONTranscoder._decode_obj` does; the event
 class is resolved once per topic, and `originator_id` / `originator_version` are set as the
-mapper sets them. Whenever the result could differ, the event goes through the mapper
+mapper sets them. The personal fields sealed by the ledger's mapper (domain/personal.py)
+are opened here too, with the mapper's keys, and parsed as the rest of the state is.
+Whenever the result could differ, the event goes through the mapper
 instead: a mapper with a cipher or a compressor, another mapper or transcoder class, an
 event class with `class_version` above 1 (upcasting), a `class_version` in the state, any
 number `orjson` reads as a float (a float, or an integer beyond 64 bits, which the standard
@@ -36,6 +38,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import resolve_topic
 
+from domain.personal import FIELD, PersonalDataMapper, PersonalDataUnreadable
 from domain.transcodings import DateAsISO
 from projections.reading import as_notification
 
@@ -57,7 +60,7 @@ def fast_path_possible(mapper: Mapper[Any]) -> bool:
     return (
         mapper.cipher is None
         and mapper.compressor is None
-        and type(mapper).to_domain_event is Mapper.to_domain_event
+        and type(mapper).to_domain_event in (Mapper.to_domain_event, PersonalDataMapper.to_domain_event)
         and isinstance(transcoder, JSONTranscoder)
         and type(transcoder).decode is JSONTranscoder.decode
         and type(transcoder)._decode_obj is JSONTranscoder._decode_obj
@@ -81,12 +84,15 @@ class EventDecoder:
         # topic -> (class, the originator id type seen, its convertor); None: the mapper decodes it.
         self._classes: dict[str, tuple[type, type, Callable[[Any], Any]] | None] = {}
         self.fallbacks = 0  # events the mapper decoded (for tests and benchmarks)
+        self._personal = mapper if isinstance(mapper, PersonalDataMapper) else None
 
     def decode(self, notification: Notification) -> Any:
         if self.fast:
             try:
                 return self._decode(notification.topic, notification.originator_id, notification.state,
                                     notification.originator_version)
+            except PersonalDataUnreadable:
+                raise
             except Exception:  # _Unsure, or any error: the mapper decides (and raises its own error)
                 pass
         self.fallbacks += 1
@@ -98,6 +104,8 @@ class EventDecoder:
         if self.fast:
             try:
                 return self._decode(row[3], row[1], row[4], row[2])
+            except PersonalDataUnreadable:
+                raise
             except Exception:
                 pass
         self.fallbacks += 1
@@ -113,6 +121,11 @@ class EventDecoder:
         state = orjson.loads(stored)
         if type(state) is not dict:
             raise _Unsure
+        sealed = state.pop(FIELD, None)
+        if sealed is not None:  # the personal fields, back in their places (parsed, not yet restored)
+            if self._personal is None:
+                raise _Unsure
+            state.update(self._personal.open_fields(sealed, originator_id, originator_version, topic, orjson.loads))
         names, text_decoders = self._names, self._text_decoders
         for key, value in state.items():
             kind = type(value)

@@ -1,7 +1,7 @@
 """The projection worker: follows the event store and keeps the views current, as a
 process of its own (the way to run projections on PostgreSQL deployments).
 
-    LEDGER_DATABASE_URL=postgresql://... LEDGER_ID_KEY=... python -m projections.worker
+    LEDGER_DATABASE_URL=postgresql://... LEDGER_ID_KEY=... LEDGER_DATA_KEYS=... python -m projections.worker
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import logging
 import signal
 import sys
 from typing import Any
+
+from pydantic import ValidationError
 
 from domain.ledger import Ledger
 from domain.settings import Settings
@@ -24,8 +26,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=2000, help="events applied per transaction")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings(create_tables=False)  # type: ignore[call-arg]  # the event tables are created at set-up, once
-    ledger = Ledger(settings.event_store_env())
+    try:
+        settings = Settings(create_tables=False)  # type: ignore[call-arg]  # the event tables are created at set-up, once
+        ledger = Ledger(settings.event_store_env())
+    except ValidationError as error:  # named by field and problem, never with the values given
+        problems = "; ".join(f"LEDGER_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+        print(f"configuration error: {problems}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # a setting the ledger refuses (a short LEDGER_ID_KEY, malformed LEDGER_DATA_KEYS)
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
     engine = ProjectionEngine(ledger, ViewDatabase(settings.database_url), batch_size=args.batch_size)
 
     def stop(*_: Any) -> None:

@@ -73,7 +73,7 @@ from projections.engine import ProjectionEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
-from synthetic import BENCH_ID_KEY, SCALES, Generator, create_schema, ledger_for
+from synthetic import BENCH_DATA_KEYS, BENCH_ID_KEY, SCALES, Generator, create_schema, ledger_for
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/test")
@@ -434,7 +434,8 @@ def healthy(base: str) -> Callable[[], bool]:
 
 
 def serve_env(url: str, id_key: str) -> dict[str, str]:
-    return {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_ID_KEY": id_key, "LEDGER_PROJECTIONS": "inline",
+    return {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_ID_KEY": id_key,
+            "LEDGER_DATA_KEYS": os.environ.get("LEDGER_DATA_KEYS") or BENCH_DATA_KEYS, "LEDGER_PROJECTIONS": "inline",
             "LEDGER_CREATE_TABLES": "false"}
 
 
@@ -676,6 +677,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"direct Ledger, concurrency {level}")
             env = store_env(url, create_tables=False)
             env["LEDGER_ID_KEY"] = id_key
+            env["LEDGER_DATA_KEYS"] = os.environ.get("LEDGER_DATA_KEYS") or BENCH_DATA_KEYS
             with contextlib.closing(Ledger(env)) as ledger:
                 phase.update(run_phase(cycles, level, args.time_limit,
                                        lambda ledger=ledger: ledger_cycle(ledger, workload, actor), args.seed))
@@ -684,6 +686,7 @@ def main(argv: list[str] | None = None) -> int:
             results["services"][str(level)] = phase = {"load": round(os.getloadavg()[0], 2)}
             log(f"direct Services (Ledger + inline views), concurrency {level}")
             settings = Settings(database_url=url, id_key=id_key, projections="inline",  # type: ignore[arg-type]
+                                data_keys=os.environ.get("LEDGER_DATA_KEYS") or BENCH_DATA_KEYS,
                                 create_tables=False)
             services = Services(settings)  # catches the views up with the direct phase's events (not timed)
             try:

@@ -14,6 +14,9 @@ What it does:
      - ledger: each client its own `Ledger` (its own connection pool) doing pairs: request a
        transfer of one of its committee's full members to another branch of the committee,
        issue the letter, receive the member (three commands, three transactions);
+     - ledger, unsealed: the same, each client's `Ledger` with the library's own mapper
+       (no personal field sealed: what encrypting personal data at rest costs a command;
+       with 1 client it runs right after the sealed ledger, with 2 right before it);
      - raw inserts: as many single-row INSERT transactions per pair as the ledger writes
        events per pair, into an events-shaped table (originator_id uuid, version int, topic
        text, state bytea of the ledger's mean event size, primary key (originator_id, version)),
@@ -53,8 +56,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 import crud_peer  # noqa: E402
+from bench_personal import PlainLedger  # noqa: E402
 
-from api.simulation import BENCH_ID_KEY, SCALES, Generator  # noqa: E402
+from api.simulation import BENCH_DATA_KEYS, BENCH_ID_KEY, SCALES, Generator  # noqa: E402
 from domain.base import Actor  # noqa: E402
 from domain.errors import LedgerError  # noqa: E402
 from domain.ledger import Ledger  # noqa: E402
@@ -64,8 +68,9 @@ POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres
 SCALE = replace(SCALES["city"], start=date(2024, 1, 1), end=date(2024, 1, 22), import_days=20)
 TODAY = SCALE.end  # the commands' effective date: the history's last day
 COMMITTEES = ("NJ-GA-C01", "NJ-GA-C02")  # one per client
-MODES = ("ledger", "raw", "crud")
+MODES = ("ledger", "unsealed", "raw", "crud")
 MODE_TEXT = {"ledger": "ledger (request + issue + receive, 3 commands)",
+             "unsealed": "ledger, personal fields not sealed (the library's mapper)",
              "raw": "raw single-row INSERT transactions",
              "crud": "CRUD (request + issue + receive, 3 transactions)"}
 WARM_UP = 3  # untimed pairs per client before each phase
@@ -85,10 +90,11 @@ def connect(schema: str, autocommit: bool = True) -> psycopg.Connection[Any]:
     return conn
 
 
-def open_ledger(schema: str, create: bool = False) -> Ledger:
+def open_ledger(schema: str, create: bool = False, sealed: bool = True) -> Ledger:
     env = store_env(url_for(schema), create_tables=create)
     env["LEDGER_ID_KEY"] = BENCH_ID_KEY
-    return Ledger(env, today=lambda: TODAY)
+    env["LEDGER_DATA_KEYS"] = BENCH_DATA_KEYS
+    return (Ledger if sealed else PlainLedger)(env, today=lambda: TODAY)
 
 
 def pools_of(ledger: Ledger) -> list[dict[str, Any]]:
@@ -103,8 +109,10 @@ def pools_of(ledger: Ledger) -> list[dict[str, Any]]:
 # --- one client ---------------------------------------------------------------------------------
 
 class LedgerClient:
+    sealed = True
+
     def __init__(self, schema: str, committee: str, plan: dict[str, Any]) -> None:
-        self.ledger = open_ledger(schema)
+        self.ledger = open_ledger(schema, sealed=self.sealed)
         self.actor = Actor(id=f"bench-{committee}", organization_code=committee)
         # [number, branch], where each member is now (an earlier phase may have moved it)
         self.members = [[number, self.ledger.member(number).organization_code]
@@ -131,6 +139,10 @@ class LedgerClient:
 
     def close(self) -> None:
         self.ledger.close()
+
+
+class UnsealedClient(LedgerClient):
+    sealed = False
 
 
 class RawClient:
@@ -199,7 +211,7 @@ class CrudClient:
 
 
 CLIENTS: dict[str, type[LedgerClient | RawClient | CrudClient]] = {
-    "ledger": LedgerClient, "raw": RawClient, "crud": CrudClient}
+    "ledger": LedgerClient, "unsealed": UnsealedClient, "raw": RawClient, "crud": CrudClient}
 
 
 def client_main(mode: str, schema: str, committee: str, plan: dict[str, Any], seconds: float,
@@ -372,20 +384,22 @@ def render(run: dict[str, Any]) -> str:
     for mode in MODES:
         lines.append(f"| {MODE_TEXT[mode]} | " + " | ".join(
             f"{rate[(mode, n)]:,.1f}" if (mode, n) in rate else "–" for n in levels) + " |")
+    lines.append("| ledger / ledger unsealed | " + " | ".join(
+        r(rate.get(("ledger", n)), rate.get(("unsealed", n))) for n in levels) + " |")
     lines.append("| ledger / raw inserts | " + " | ".join(
         r(rate.get(("ledger", n)), rate.get(("raw", n))) for n in levels) + " |")
     lines.append("| ledger / CRUD | " + " | ".join(
         r(rate.get(("ledger", n)), rate.get(("crud", n))) for n in levels) + " |")
     cpu = {(p["mode"], p["clients"]): sum(c["cpu"] for c in p["clients_detail"]) / p["pairs"]
            for p in phases if p["pairs"]}
-    per_pair = {"ledger": 3, "crud": 3, "raw": plan["rows_per_pair"]}
-    words = {"ledger": "command", "crud": "transaction", "raw": "INSERT"}
+    per_pair = {"ledger": 3, "unsealed": 3, "crud": 3, "raw": plan["rows_per_pair"]}
+    words = {"ledger": "command", "unsealed": "command", "crud": "transaction", "raw": "INSERT"}
     for mode in MODES:
         lines.append(f"| client CPU ms per pair (per {words[mode]}): {mode} | " + " | ".join(
             f"{cpu[(mode, n)] * 1000:.2f} ({cpu[(mode, n)] * 1000 / per_pair[mode]:.2f})"
             if (mode, n) in cpu else "–" for n in levels) + " |")
     loads = {(p["mode"], p["clients"]): p["load"] for p in phases}
-    lines.append("| load average (1 min) as each phase ended: ledger, raw, CRUD | " + " | ".join(
+    lines.append("| load average (1 min) as each phase ended: ledger, unsealed, raw, CRUD | " + " | ".join(
         ", ".join(f"{loads[(mode, n)]:.2f}" if (mode, n) in loads else "–" for mode in MODES) for n in levels) + " |")
     if len(levels) > 1:
         lines.append("")
@@ -393,12 +407,12 @@ def render(run: dict[str, Any]) -> str:
             f"{mode} {r(rate.get((mode, levels[-1])), rate.get((mode, 1)))}" for mode in MODES) + ".")
     lines.append("")
     for p in phases:
-        if p["mode"] != "ledger":
+        if p["mode"] not in ("ledger", "unsealed"):
             continue
         pools = [pool for c in p["clients_detail"] for pool in c["pools"]]
         errors = sum(c["errors"] for c in p["clients_detail"])
         lines.append(
-            f"- ledger, {p['clients']} client{'s' if p['clients'] > 1 else ''}: {p['pairs']:,} pairs; "
+            f"- {p['mode']}, {p['clients']} client{'s' if p['clients'] > 1 else ''}: {p['pairs']:,} pairs; "
             f"{len(pools)} connection pool{'s' if len(pools) > 1 else ''} (one per process, "
             f"min {pools[0]['min']} / max {pools[0]['max']} connections, "
             f"{sum(int(x['opened'] or 0) for x in pools)} opened in all); {p['server_connections']} "
@@ -410,7 +424,9 @@ def render(run: dict[str, Any]) -> str:
                          f"{sum(c['errors'] for c in p['clients_detail'])} refused; client CPU "
                          f"{sum(c['cpu'] for c in p['clients_detail']):.1f} s.")
     lines.append(f"- one ledger pair writes {plan['rows_per_pair']} events in 3 transactions "
-                 f"(request 2, issue 3, receive 4; plus a snapshot per 100 events of an organization or member).")
+                 f"(request 2, issue 3, receive 4; plus a snapshot per 100 events of an organization or member); "
+                 "of them the request's transfer event has personal fields to seal (evidence, performance "
+                 "record, probation override: one AES-GCM per pair), and a member's snapshot its record.")
     lines.append("- the event store's saves (domain/pglog.py) draw their positions under a lock held for the INSERT "
                  "alone, not until the commit, so ledger writers of different processes commit together; within a "
                  "process one writer thread decides and saves the commands in groups (domain/ledger/writer.py). Each "
@@ -452,7 +468,9 @@ def main(argv: list[str] | None = None) -> int:
             f"members per client {[len(plan['members'][c]) for c in COMMITTEES]}")
         phases = []
         for clients in sorted(args.clients):
-            for mode in MODES:
+            # the sealed and unsealed ledgers take turns going first, level by level
+            order = MODES if clients % 2 else ("unsealed", "ledger", *MODES[2:])
+            for mode in order:
                 log(f"{mode}, {clients} client(s), {args.seconds:g} s")
                 phase = run_phase(mode, clients, schema, plan, args.seconds)
                 log(f"  {phase['pairs']:,} pairs, {phase['pairs_per_s']:,.1f}/s")

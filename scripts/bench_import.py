@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
 from api.importer import MEMBER_COLUMNS, ORGANIZATION_COLUMNS, _Import, import_file  # noqa: E402
-from api.simulation import GIVEN, HOLDING_KINDS, SURNAMES, tree_province  # noqa: E402
+from api.simulation import BENCH_DATA_KEYS, GIVEN, HOLDING_KINDS, SURNAMES, tree_province  # noqa: E402
 from domain.errors import DuplicateRegistration  # noqa: E402
 from domain.identifiers import check_character, make_registration_no  # noqa: E402
 from domain.ledger import Ledger  # noqa: E402
@@ -129,6 +129,7 @@ def holding_total(seed: int) -> int:
 def ledger_on(url: str) -> Ledger:
     env = store_env(url)
     env["LEDGER_ID_KEY"] = ID_KEY
+    env["LEDGER_DATA_KEYS"] = BENCH_DATA_KEYS
     return Ledger(env, today=lambda: ON)
 
 

@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 from eventsourcing.persistence import StoredEvent  # noqa: E402
 
+from api.simulation import BENCH_DATA_KEYS  # noqa: E402
 from domain.ledger import Ledger  # noqa: E402
 from domain.settings import store_env  # noqa: E402
 
@@ -80,7 +81,8 @@ def url_for(base: str, schema: str) -> str:
 def open_ledger(base: str, schema: str, recorder: str, *, create: bool = False) -> Ledger:
     topic, extra = RECORDERS[recorder]
     env = store_env(url_for(base, schema), create_tables=create)
-    env.update({"LEDGER_ID_KEY": ID_KEY, "APPLICATION_RECORDER_TOPIC": topic, "POSTGRES_POOL_SIZE": "1",
+    env.update({"LEDGER_ID_KEY": ID_KEY, "LEDGER_DATA_KEYS": BENCH_DATA_KEYS,
+                "APPLICATION_RECORDER_TOPIC": topic, "POSTGRES_POOL_SIZE": "1",
                 "POSTGRES_CONNECT_TIMEOUT": "30",  # a loaded machine may take seconds to connect
                 "POSTGRES_MAX_OVERFLOW": "1", **extra})
     return Ledger(env)

@@ -65,7 +65,7 @@ from projections.reading import NotificationReader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
-from synthetic import BENCH_ID_KEY, SCALES, create_schema, generate, ledger_for
+from synthetic import BENCH_DATA_KEYS, BENCH_ID_KEY, SCALES, create_schema, generate, ledger_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BATCH = inspect.signature(ProjectionEngine.__init__).parameters["batch_size"].default
@@ -437,7 +437,8 @@ def latency(store: Store, scale_name: str, commands: int, poll_interval: float, 
         db.close()
         if "worker" in modes:
             env = {**os.environ, "LEDGER_DATABASE_URL": store.url,
-                   "LEDGER_ID_KEY": ledger.env.get("LEDGER_ID_KEY") or BENCH_ID_KEY}
+                   "LEDGER_ID_KEY": ledger.env.get("LEDGER_ID_KEY") or BENCH_ID_KEY,
+                   "LEDGER_DATA_KEYS": ledger.env.get("LEDGER_DATA_KEYS") or BENCH_DATA_KEYS}
             with open(worker_log, "w") as output:
                 worker = subprocess.Popen(
                     [sys.executable, "-m", "projections.worker", "--poll-interval", str(poll_interval)],

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from api.app import create_app  # noqa: E402
 from api.demo import load_demo  # noqa: E402
 from api.services import Services  # noqa: E402
+from domain.personal import new_key_entry  # noqa: E402
 from domain.settings import Settings  # noqa: E402
 
 CHROMIUM = os.environ.get("LEDGER_CHROMIUM", "/usr/bin/chromium")
@@ -49,7 +50,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(database_url=f"sqlite:///{scratch}/demo.db",  # type: ignore[call-arg]
-                            id_key=secrets.token_hex(32))
+                            id_key=secrets.token_hex(32), data_keys=new_key_entry())
         services = Services(settings)
         print(f"loading the {args.scale} demo …", file=sys.stderr)
         token = load_demo(services.ledger, scale_name=args.scale)

@@ -13,6 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.simulation import (  # re-exported for the benchmark scripts
+    BENCH_DATA_KEYS,
     BENCH_ID_KEY,
     SCALES,
     Generator,
@@ -23,7 +24,7 @@ from api.simulation import (  # re-exported for the benchmark scripts
     main,
 )
 
-__all__ = ["BENCH_ID_KEY", "SCALES", "Generator", "Scale", "create_schema", "generate", "ledger_for"]
+__all__ = ["BENCH_DATA_KEYS", "BENCH_ID_KEY", "SCALES", "Generator", "Scale", "create_schema", "generate", "ledger_for"]
 
 if __name__ == "__main__":
     sys.exit(main())

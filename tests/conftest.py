@@ -18,6 +18,7 @@ import pytest
 from psycopg import sql
 
 from domain.ledger import Ledger
+from domain.personal import new_key_entry
 from domain.settings import store_env
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
@@ -26,6 +27,10 @@ from projections.queries import Queries
 TODAY = date(2026, 11, 20)
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/test")
 TEST_ID_KEY = "test-only-key-" + uuid.uuid4().hex
+TEST_DATA_KEYS = new_key_entry("test1")  # a fresh key each run: nothing depends on its value
+# Settings built directly by tests (and the commands they run) read the data keys from the
+# environment, as a deployment's do.
+os.environ["LEDGER_DATA_KEYS"] = TEST_DATA_KEYS
 
 _postgres_error: str | None = None
 _postgres_checked = False
@@ -60,6 +65,7 @@ class Store:
     def env(self, **overrides: str) -> dict[str, str]:
         env = store_env(self.url)
         env["LEDGER_ID_KEY"] = TEST_ID_KEY
+        env["LEDGER_DATA_KEYS"] = TEST_DATA_KEYS
         env.update(overrides)
         return env
 
@@ -122,4 +128,5 @@ def env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
     """The store, with the command line's environment pointing at it."""
     monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
     monkeypatch.setenv("LEDGER_ID_KEY", TEST_ID_KEY)
+    monkeypatch.setenv("LEDGER_DATA_KEYS", TEST_DATA_KEYS)
     yield store

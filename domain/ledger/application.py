@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper
 from eventsourcing.utils import Environment
 
 import domain.ledger.cases as cases
@@ -46,6 +46,7 @@ from domain.member import Member, validate_month
 from domain.member_access import MemberAccess, access_id, new_member_token, token_digest, token_registration_no
 from domain.operator import Operator, new_token, operator_id_for
 from domain.organization import Organization
+from domain.personal import DataKeys, PersonalDataMapper
 from domain.transcodings import TRANSCODINGS
 from domain.transfer import DEFAULT_VALID_DAYS, Transfer
 
@@ -97,7 +98,9 @@ class _CachedSource:
 class Ledger(Application[UUID]):
     """The transfer ledger. Configure the store with eventsourcing's environment
     (`domain.settings.Settings.event_store_env()` builds it from LEDGER_DATABASE_URL);
-    `LEDGER_ID_KEY` (a secret) keys the digests that keep resident ID numbers unique."""
+    `LEDGER_ID_KEY` (a secret) keys the digests that keep resident ID numbers unique;
+    `LEDGER_DATA_KEYS` (secrets) encrypt the personal fields of stored events
+    (domain/personal.py)."""
 
     name = "ledger"
     snapshotting_intervals = {Organization: 100, Member: 100}  # noqa: RUF012
@@ -138,6 +141,13 @@ class Ledger(Application[UUID]):
         if recorder and not found.get("APPLICATION_RECORDER_TOPIC"):
             found["APPLICATION_RECORDER_TOPIC"] = recorder
         return found
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper (with any cipher or compressor its settings name) that also
+        seals the personal fields of each event with the data keys of LEDGER_DATA_KEYS."""
+        factory = self.factory
+        return PersonalDataMapper(transcoder=self.construct_transcoder(), cipher=factory.cipher(),
+                                  compressor=factory.compressor(), keys=DataKeys.from_env(self.env))
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -33,14 +33,16 @@ def simulate(*args: str) -> dict[str, Any]:
 
 
 def stored_events(store: Store) -> list[tuple[str, str, int, dict[str, Any]]]:
-    """Every stored event as (topic, originator, version, state without the recording time)."""
+    """Every stored event as (topic, originator, version, state without the recording time),
+    its personal fields opened (sealed afresh, with a new nonce, each time they are recorded)."""
     ledger = store.ledger()
     events, after = [], 0
     while True:
         page = ledger.recorder.select_notifications(start=after, limit=1000, inclusive_of_start=False)
         for n in page:
-            state = ledger.mapper.transcoder.decode(n.state)
-            state.pop("timestamp")
+            state = dict(vars(ledger.mapper.to_domain_event(n)))
+            for envelope in ("timestamp", "originator_id", "originator_version"):
+                state.pop(envelope)
             events.append((n.topic, str(n.originator_id), n.originator_version, state))
         if len(page) < 1000:
             break

@@ -37,3 +37,16 @@ def test_a_separate_worker_process_brings_the_views_up_to_date(store: Store) -> 
         worker.terminate()
         worker.wait(timeout=15)
     assert worker.returncode == 0
+
+
+def test_a_worker_without_its_data_keys_says_which_setting_and_stops(store: Store, tmp_path: object) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LEDGER_DATA_KEYS"}
+    env.update(LEDGER_DATABASE_URL=store.url, LEDGER_ID_KEY=TEST_ID_KEY)
+    for keys, says in ((None, "LEDGER_DATA_KEYS: Field required"), ("k1:short", "LEDGER_DATA_KEYS: the key of 'k1'")):
+        if keys:
+            env["LEDGER_DATA_KEYS"] = keys
+        done = subprocess.run([sys.executable, "-m", "projections.worker"], env=env, cwd=str(tmp_path),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith(f"configuration error: {says}") and "Traceback" not in done.stderr
+        assert TEST_ID_KEY not in done.stderr
