@@ -30,7 +30,6 @@ from rich.table import Table
 
 from api import reportfiles
 from api.cli import _engine, app, err, fail, open_ledger
-from api.routes.audit import event_record
 from api.routes.members import member_history
 from api.routes.reports import check_report_year, monthly_figures
 from api.web.i18n import describe, translate
@@ -329,11 +328,14 @@ def export(
 ) -> None:
     """The event stream as JSON lines, oldest first: position, type, aggregate_id,
     version, on, recorded_at, actor, actor_organization, request_id and the event's own
-    fields under data (the lines of GET /v1/audit/events).
+    fields under data (the lines of GET /v1/audit/events), and under sealed the event's
+    stored bytes with its seals, so that `ledger verify --file` checks the file on its own.
 
     Resumable: run again with --after the last position written to continue exactly
     where it stopped (standard error says which). Positions may have gaps.
     """
+    from api.cli_seal import export_lines
+
     with opened() as ledger:
         target: BinaryIO = stdout_bytes()
         if output is not None:
@@ -344,9 +346,9 @@ def export(
                 raise typer.Exit(1) from None
         written, last = 0, after
         try:
-            for position, event in ledger.ledger.read_events(after=after, limit=min(limit or 1000, 1000)):
-                target.write(json.dumps(event_record(position, event), ensure_ascii=False).encode() + b"\n")
-                written, last = written + 1, position
+            for line in export_lines(ledger.ledger, ledger.engine.db, after):
+                target.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+                written, last = written + 1, line["position"]
                 if limit is not None and written >= limit:
                     break
             target.flush()

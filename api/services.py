@@ -30,6 +30,7 @@ from domain.settings import Settings
 from projections.db import ViewDatabase
 from projections.engine import InlineViews, ProjectionEngine
 from projections.queries import Queries
+from projections.sealer import Sealer
 
 log = logging.getLogger("api")
 
@@ -202,6 +203,11 @@ class Services:
             self.ledger.on_saved.append(self._bring_views_up_to_date)
             self.engine.catch_up()
             self.engine.start()  # also follows what other processes record
+        # The log's seals (projections/sealer.py), appended by a thread of their own after
+        # each save: the save never waits for them.
+        self.sealer = Sealer(self.ledger, ViewDatabase(settings.database_url))
+        self.ledger.on_saved.append(self.sealer.poke)
+        self.sealer.start()
         self.pool = ViewPool(settings.database_url)
         self.idempotency = IdempotencyStore(self.pool.connection)
         self._watch_db: ViewDatabase | None = None  # worker mode: the watch's own connection
@@ -292,5 +298,7 @@ class Services:
             self._watch_db.close()
         self.engine.stop()
         self.engine.db.close()
+        self.sealer.stop()
+        self.sealer.db.close()
         self.pool.close()
         self.ledger.close()

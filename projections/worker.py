@@ -16,6 +16,7 @@ from domain.ledger import Ledger
 from domain.settings import Settings
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
+from projections.sealer import Sealer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(create_tables=False)  # type: ignore[call-arg]  # the event tables are created at set-up, once
     ledger = Ledger(settings.event_store_env())
     engine = ProjectionEngine(ledger, ViewDatabase(settings.database_url), batch_size=args.batch_size)
+    # The log's seals follow the log too (projections/sealer.py): woken as the views move on.
+    sealer = Sealer(ledger, ViewDatabase(settings.database_url))
+    engine.on_advanced.append(sealer.poke)
+    sealer.start()
 
     def stop(*_: Any) -> None:
         engine.request_stop()
@@ -35,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     logging.getLogger(__name__).info("projection worker following the store from position %d", engine.position)
     engine.run_forever(args.poll_interval)
+    sealer.stop()
     ledger.close()
     return 0
 
