@@ -429,7 +429,11 @@ def demo(
         token = load_demo(ledger, seed=seed, progress=err, scale_name=scale)
     except LedgerError as error:
         fail(error)
+    from projections.sealer import seal_with_progress
+
     engine = _engine(ledger)
+    with progress_bar("sealing") as bar:
+        seal_with_progress(ledger, engine.db, bar)
     with progress_bar("building views") as bar:
         task = bar.add_task("events", total=ledger.max_position())
         engine.catch_up(progress=lambda done, total: bar.update(task, completed=done, total=total))

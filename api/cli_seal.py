@@ -46,7 +46,7 @@ from domain.sealing import (
 from domain.settings import CheckpointSettings, MissingSetting, Settings, checkpoint_secret
 from domain.transcodings import TRANSCODINGS
 from projections.db import ViewDatabase
-from projections.sealer import Sealer, sealed_events
+from projections.sealer import Sealer, last_seal, seal_with_progress, sealed_events, verify_chain
 
 
 def checkpoint_key(settings: Settings | None = None) -> bytes:
@@ -86,10 +86,10 @@ def verify_log(ledger: Ledger, db: ViewDatabase, checkpoint: dict[str, Any] | No
     refused = unsigned(checkpoint, key)
     if refused is not None:
         return refused
-    sealer = Sealer(ledger, db)
+    seal_with_progress(ledger, db, bar)
     task = bar.add_task("sealed log", total=ledger.max_position())
-    sealer.seal(progress=lambda done, total: bar.update(task, completed=done, total=total))
-    return sealer.verify(checkpoint, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    return verify_chain(db, ledger.recorder.events_table_name, checkpoint,  # type: ignore[attr-defined]
+                        progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
 def report_break(verdict: Verdict) -> None:
@@ -148,8 +148,6 @@ def export_lines(ledger: Ledger, db: ViewDatabase, after: int) -> Iterator[dict[
     for position, originator_id, version, topic, state, event_digest, seal in sealed_events(
             db, ledger.recorder.events_table_name, after):  # type: ignore[attr-defined]
         if previous is None:
-            from projections.sealer import last_seal
-
             previous = last_seal(db, position - 1)[1]
         stored = StoredEvent(originator_id=UUID(str(originator_id)), originator_version=version, topic=topic,
                              state=bytes(state))

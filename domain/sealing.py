@@ -3,7 +3,7 @@ checkpoints of it signed with a key kept outside the database.
 
 The invariant: the seal at position p is `SHA-256(seal before p ‖ p ‖ digest(event at p))`,
 where an event's digest covers all of its stored bytes (originator id, version, topic,
-state) and the position ties it to its place. Changing, removing, adding or moving any
+state: the first three as text, the id after its length, each ended by a line break) and the position ties it to its place. Changing, removing, adding or moving any
 stored event changes every seal from its position on; a checkpoint (the last position and
 its seal, signed) kept by an auditor then proves whether the log still extends it, even
 when the seals themselves were recomputed after a change.
@@ -19,7 +19,6 @@ import hmac
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 # The seal before the first event.
 GENESIS = hashlib.sha256(b"transfer-ledger sealed log v1").digest()
@@ -32,25 +31,13 @@ CHECKPOINT = "checkpoint"  # the log no longer ends in the checkpoint's root at 
 SIGNATURE = "signature"  # the checkpoint's signature is not the key's
 
 
-def id_bytes(originator_id: Any) -> bytes:
-    """An originator id as stored (a UUID, or its text on SQLite) as 16 bytes; text that
-    is no UUID as its own bytes (never equal to an id's)."""
-    if isinstance(originator_id, UUID):
-        return originator_id.bytes
-    text = str(originator_id)
-    try:
-        return UUID(text).bytes
-    except ValueError:
-        return b"?" + text.encode("utf-8", "surrogatepass")
-
-
 def digest(originator_id: Any, version: int, topic: str, state: bytes) -> bytes:
-    """The digest of one stored event's bytes (its position is added by `chain`)."""
-    topic_bytes = topic.encode("utf-8", "surrogatepass")
-    return hashlib.sha256(b"".join((
-        id_bytes(originator_id), version.to_bytes(8, "big", signed=True),
-        len(topic_bytes).to_bytes(4, "big"), topic_bytes, bytes(state),
-    ))).digest()
+    """The digest of one stored event's bytes (its position is added by `chain`): the
+    originator id as its text (SQLite stores the text itself, PostgreSQL a UUID, whose text
+    is one spelling), the version, the topic and the state."""
+    text = str(originator_id)
+    head = f"{len(text)}:{text}\n{version}\n{topic}\n".encode("utf-8", "surrogatepass")
+    return hashlib.sha256(head + bytes(state)).digest()
 
 
 def chain(previous: bytes, position: int, event_digest: bytes) -> bytes:

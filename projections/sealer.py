@@ -153,6 +153,18 @@ class Sealer:
             return last_seal(self.db)
 
 
+def drop(db: ViewDatabase) -> None:
+    """Forget every seal (the store is being emptied: its positions start again)."""
+    with db.transaction():
+        db.execute(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+def seal_with_progress(ledger: Ledger, db: ViewDatabase, bar: Any) -> int:
+    """Seal what is not yet sealed, shown on a rich progress bar; the last sealed position."""
+    task = bar.add_task("events", total=ledger.max_position())
+    return Sealer(ledger, db).seal(progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+
 def last_seal(db: ViewDatabase, upto: int | None = None) -> tuple[int, bytes]:
     """The last sealed position (at most `upto`) and its seal: (0, GENESIS) before any."""
     if upto is None:
