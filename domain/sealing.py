@@ -4,8 +4,9 @@ checkpoints of it signed with a key kept outside the database.
 The invariant: the seal at position p is `SHA-256(seal before p ‖ p ‖ digest(event at p))`,
 where an event's digest covers all of its stored bytes (originator id, version, topic,
 state: the first three as text, the id after its length, each ended by a line break)
-and the position ties it to its place. Changing, removing, adding or moving any stored event changes every seal from its position on; a checkpoint (the last position and
-its seal, signed) kept by an auditor then proves whether the log still extends it, even
+and the position ties it to its place. Changing, removing, adding or moving any stored
+event changes every seal from its position on; a checkpoint (the last position and its
+seal, signed) kept by an auditor then proves whether the log still extends it, even
 when the seals themselves were recomputed after a change.
 
 This module is pure: the bytes in, the seals and the verdicts out. Where the seals are kept
