@@ -115,6 +115,7 @@ def checkpoint_command(
     outside the database; `ledger verify --checkpoint FILE` later proves the log still
     extends it."""
     from api.cli import open_ledger, settings
+    from api.cli_audit import emit
 
     key = checkpoint_key(settings())
     ledger = open_ledger()
@@ -124,16 +125,7 @@ def checkpoint_command(
     finally:
         db.close()
         ledger.close()
-    text = json.dumps(sign(position, root, key), indent=2) + "\n"
-    if output is None:
-        typer.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text)
-    except OSError as error:
-        err.print(f"[red]validation_error:[/red] cannot write {output}: {error.strerror}")
-        raise typer.Exit(1) from None
-    err.print(f"wrote the checkpoint at position {position} to {output}", highlight=False)
+    emit((json.dumps(sign(position, root, key), indent=2) + "\n").encode(), output)
 
 
 # --- exported files ----------------------------------------------------------------------------
