@@ -46,7 +46,7 @@ from domain.sealing import (
 from domain.settings import CheckpointSettings, MissingSetting, Settings, checkpoint_secret
 from domain.transcodings import TRANSCODINGS
 from projections.db import ViewDatabase
-from projections.sealer import Sealer, last_seal, seal_with_progress, sealed_events, verify_chain
+from projections.sealer import Sealer, events_log, last_seal, seal_with_progress, sealed_events, verify_chain
 
 
 def checkpoint_key(settings: Settings | None = None) -> bytes:
@@ -88,7 +88,7 @@ def verify_log(ledger: Ledger, db: ViewDatabase, checkpoint: dict[str, Any] | No
         return refused
     seal_with_progress(ledger, db, bar)
     task = bar.add_task("sealed log", total=ledger.max_position())
-    return verify_chain(db, ledger.recorder.events_table_name, checkpoint,  # type: ignore[attr-defined]
+    return verify_chain(db, events_log(ledger, db), checkpoint,
                         progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 

@@ -24,6 +24,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from domain.ledger import Ledger
@@ -47,55 +48,89 @@ WAKE_SECONDS = 1.0  # the background thread looks at the log at least this often
 Progress = Callable[[int, int], None]  # (position reached, last position)
 
 
+@dataclass(frozen=True)
+class Log:
+    """A table sealed in position order: its position column, the columns its rows' digests
+    cover, the function that digests them, the table of its seals, and on PostgreSQL the
+    horizon below which every row is settled."""
+
+    table: str
+    column: str
+    fields: str
+    digest: Callable[..., bytes]
+    seals: str
+    horizon: str | None = None
+
+    def ddl(self, kind: str) -> str:
+        types = ("BIGINT", "BYTEA") if kind == "postgres" else ("INTEGER", "BLOB")
+        return (f"CREATE TABLE IF NOT EXISTS {self.seals} (position {types[0]} PRIMARY KEY, "
+                f"digest {types[1]} NOT NULL, seal {types[1]} NOT NULL)")
+
+
+def events_log(ledger: Ledger, db: ViewDatabase) -> Log:
+    """The event log of `ledger` as `db` reaches it."""
+    table = ledger.recorder.events_table_name  # type: ignore[attr-defined]
+    if db.kind == "postgres":
+        return Log(table, "notification_id", "originator_id, originator_version, topic, state", digest, TABLE,
+                   HORIZON.format(table=table))
+    return Log(table, "rowid", "originator_id, originator_version, topic, state", digest, TABLE)
+
+
 class Sealer:
     """Seals the log of `ledger` into `db` (a connection of its own, used under its lock)."""
 
-    def __init__(self, ledger: Ledger, db: ViewDatabase) -> None:
+    def __init__(self, ledger: Ledger, db: ViewDatabase, also: tuple[Log, ...] = ()) -> None:
         self.ledger, self.db = ledger, db
-        self.events_table = ledger.recorder.events_table_name  # type: ignore[attr-defined]
+        self.log = events_log(ledger, db)
+        self.events_table, self.column = self.log.table, self.log.column
+        self.logs = (self.log, *also)  # the event log first, then any other log kept sealed
         self.postgres = db.kind == "postgres"
-        self.column = "notification_id" if self.postgres else "rowid"
-        upper = HORIZON.format(table=self.events_table) if self.postgres else "?"
-        self._pending = (f"SELECT {self.column}, originator_id, originator_version, topic, state "
-                         f"FROM {self.events_table} WHERE {self.column} > ? AND {self.column} <= {upper} "
-                         f"ORDER BY {self.column} LIMIT ?")
         schema = getattr(db, "schema", None) or "public"
-        key = hashlib.sha256(f"{schema}.{TABLE}".encode()).digest()
-        self._lock_key = int.from_bytes(key[:8], "big", signed=True)
+        self._lock_keys = {log.seals: int.from_bytes(hashlib.sha256(f"{schema}.{log.seals}".encode()).digest()[:8],
+                                                     "big", signed=True) for log in self.logs}
         self._lock = threading.RLock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.sealed = 0  # events sealed by this object
         with self._lock, db.transaction():
-            db.execute(DDL[db.kind])
+            for log in self.logs:
+                db.execute(log.ddl(db.kind))
 
     # --- sealing ---------------------------------------------------------------------------
 
     def seal(self, progress: Progress | None = None) -> int:
-        """Seal every event settled in the log so far; returns the last sealed position."""
+        """Seal every row settled in the logs so far; returns the event log's last sealed
+        position."""
         with self._lock:
+            for log in self.logs[1:]:
+                while self._seal_batch(log)[0] == BATCH:
+                    pass
             while True:
-                count, position = self._seal_batch()
+                count, position = self._seal_batch(self.log)
                 if progress is not None:
                     progress(position, max(position, self.ledger.max_position()))
                 if count < BATCH:
                     return position
 
-    def _seal_batch(self) -> tuple[int, int]:
+    def _seal_batch(self, log: Log) -> tuple[int, int]:
         db = self.db
         with db.transaction():
             if self.postgres:
-                db.execute("SELECT pg_advisory_xact_lock(?)", (self._lock_key,))
-            position, previous = last_seal(db)
-            params: tuple[Any, ...] = (position, BATCH) if self.postgres else (position, 2**63 - 1, BATCH)
+                db.execute("SELECT pg_advisory_xact_lock(?)", (self._lock_keys[log.seals],))
+            position, previous = last_seal(db, seals_table=log.seals)
+            upper = log.horizon or "?"
+            statement = (f"SELECT {log.column}, {log.fields} FROM {log.table} WHERE {log.column} > ? "
+                         f"AND {log.column} <= {upper} ORDER BY {log.column} LIMIT ?")
+            params: tuple[Any, ...] = (position, BATCH) if log.horizon else (position, 2**63 - 1, BATCH)
             rows = []
-            for at, originator_id, version, topic, state in db.query(self._pending, params):
-                event_digest = digest(originator_id, version, topic, state)
-                previous = chain(previous, at, event_digest)
-                rows.append((at, event_digest, previous))
-            db.executemany(f"INSERT INTO {TABLE} (position, digest, seal) VALUES (?, ?, ?)", rows)
-        self.sealed += len(rows)
+            for at, *fields in db.query(statement, params):
+                row_digest = log.digest(*fields)
+                previous = chain(previous, at, row_digest)
+                rows.append((at, row_digest, previous))
+            db.executemany(f"INSERT INTO {log.seals} (position, digest, seal) VALUES (?, ?, ?)", rows)
+        if log is self.log:
+            self.sealed += len(rows)
         return len(rows), rows[-1][0] if rows else position
 
     # --- in the background -------------------------------------------------------------------
@@ -140,11 +175,13 @@ class Sealer:
 
     # --- reading -----------------------------------------------------------------------------
 
-    def verify(self, checkpoint: dict[str, Any] | None = None, progress: Progress | None = None) -> Verdict:
-        """Seal what is not yet sealed, then recompute the chain (see `verify_chain`)."""
+    def verify(self, checkpoint: dict[str, Any] | None = None, progress: Progress | None = None,
+               log: Log | None = None) -> Verdict:
+        """Seal what is not yet sealed, then recompute the chain of the event log (or of
+        `log`), see `verify_chain`."""
         with self._lock:
             self.seal()
-            return verify_chain(self.db, self.events_table, checkpoint, progress)
+            return verify_chain(self.db, log or self.log, checkpoint, progress)
 
     def checkpoint(self) -> tuple[int, bytes]:
         """The last sealed position and its seal, once everything settled is sealed."""
@@ -154,7 +191,8 @@ class Sealer:
 
 
 def drop(db: ViewDatabase) -> None:
-    """Forget every seal (the store is being emptied: its positions start again)."""
+    """Forget every seal of the event log (the store is being emptied: its positions start
+    again)."""
     with db.transaction():
         db.execute(f"DROP TABLE IF EXISTS {TABLE}")
 
@@ -165,13 +203,13 @@ def seal_with_progress(ledger: Ledger, db: ViewDatabase, bar: Any) -> int:
     return Sealer(ledger, db).seal(progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
-def last_seal(db: ViewDatabase, upto: int | None = None) -> tuple[int, bytes]:
+def last_seal(db: ViewDatabase, upto: int | None = None, seals_table: str = TABLE) -> tuple[int, bytes]:
     """The last sealed position (at most `upto`) and its seal: (0, GENESIS) before any."""
     if upto is None:
-        row = db.query(f"SELECT position, seal FROM {TABLE} ORDER BY position DESC LIMIT 1")
+        row = db.query(f"SELECT position, seal FROM {seals_table} ORDER BY position DESC LIMIT 1")
     else:
-        row = db.query(f"SELECT position, seal FROM {TABLE} WHERE position <= ? ORDER BY position DESC LIMIT 1",
-                       (upto,))
+        row = db.query(f"SELECT position, seal FROM {seals_table} WHERE position <= ? ORDER BY position DESC "
+                       "LIMIT 1", (upto,))
     return (int(row[0][0]), bytes(row[0][1])) if row else (0, GENESIS)
 
 
@@ -184,34 +222,32 @@ def _pages(db: ViewDatabase, statement: str, after: int) -> Iterator[tuple[Any, 
         after = rows[-1][0]
 
 
-def stored_events(db: ViewDatabase, events_table: str, after: int = 0,
-                  progress: Callable[[int], None] | None = None) -> Iterator[Event]:
-    """Every stored event after `after`, in position order, as (position, digest)."""
-    column = "notification_id" if db.kind == "postgres" else "rowid"
-    statement = (f"SELECT {column}, originator_id, originator_version, topic, state FROM {events_table} "
-                 f"WHERE {column} > ? ORDER BY {column} LIMIT ?")
-    for count, (at, originator_id, version, topic, state) in enumerate(_pages(db, statement, after), 1):
-        yield at, digest(originator_id, version, topic, state)
+def stored_rows(db: ViewDatabase, log: Log, after: int = 0,
+                progress: Callable[[int], None] | None = None) -> Iterator[Event]:
+    """Every row of the log after `after`, in position order, as (position, digest)."""
+    statement = (f"SELECT {log.column}, {log.fields} FROM {log.table} WHERE {log.column} > ? "
+                 f"ORDER BY {log.column} LIMIT ?")
+    for count, (at, *fields) in enumerate(_pages(db, statement, after), 1):
+        yield at, log.digest(*fields)
         if progress is not None and count % 10_000 == 0:
             progress(at)
 
 
-def seals(db: ViewDatabase, after: int = 0) -> Iterator[Seal]:
-    statement = f"SELECT position, digest, seal FROM {TABLE} WHERE position > ? ORDER BY position LIMIT ?"
-    for at, event_digest, sealed in _pages(db, statement, after):
-        yield at, bytes(event_digest), bytes(sealed)
+def seals(db: ViewDatabase, after: int = 0, seals_table: str = TABLE) -> Iterator[Seal]:
+    statement = f"SELECT position, digest, seal FROM {seals_table} WHERE position > ? ORDER BY position LIMIT ?"
+    for at, row_digest, sealed in _pages(db, statement, after):
+        yield at, bytes(row_digest), bytes(sealed)
 
 
-def verify_chain(db: ViewDatabase, events_table: str, checkpoint: dict[str, Any] | None = None,
+def verify_chain(db: ViewDatabase, log: Log, checkpoint: dict[str, Any] | None = None,
                  progress: Progress | None = None) -> Verdict:
     """The chain recomputed from the stored bytes against the seals, in one consistent read
     of both: the first position where it breaks and why, and with a checkpoint whether the
     log still extends it."""
     with db.snapshot():
-        last = int(db.scalar(f"SELECT max({'notification_id' if db.kind == 'postgres' else 'rowid'}) "
-                             f"FROM {events_table}") or 0)
+        last = int(db.scalar(f"SELECT max({log.column}) FROM {log.table}") or 0)
         moved = (lambda at: progress(at, last)) if progress is not None else None
-        verdict = ChainCheck(checkpoint).check(stored_events(db, events_table, 0, moved), seals(db))
+        verdict = ChainCheck(checkpoint).check(stored_rows(db, log, 0, moved), seals(db, 0, log.seals))
     if progress is not None:
         progress(last, last)
     return verdict

@@ -51,7 +51,7 @@ from domain.ledger import Ledger  # noqa: E402
 from domain.settings import Settings, store_env  # noqa: E402
 from projections.db import ViewDatabase  # noqa: E402
 from projections.engine import ProjectionEngine  # noqa: E402
-from projections.sealer import TABLE, Sealer, drop, verify_chain  # noqa: E402
+from projections.sealer import TABLE, Sealer, drop, events_log, verify_chain  # noqa: E402
 from tests.factories import person  # noqa: E402
 
 POSTGRES_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL", "postgresql://postgres:postgres@127.0.0.1:5432/test")
@@ -74,8 +74,7 @@ def timed_verify(ledger: Ledger, db: ViewDatabase) -> tuple[float, int]:
             progress.update(task, completed=done, total=total,
                             rate=done / max(time.perf_counter() - started, 1e-9))
 
-        verdict = verify_chain(db, ledger.recorder.events_table_name,  # type: ignore[attr-defined]
-                               progress=moved)
+        verdict = verify_chain(db, events_log(ledger, db), progress=moved)
     assert verdict.ok, verdict.as_dict()
     return time.perf_counter() - started, verdict.events
 
@@ -87,7 +86,7 @@ def rebuild_rounds(ledger: Ledger, url: str) -> dict[str, float]:
         engine = ProjectionEngine(ledger, ViewDatabase(url))
         started = time.perf_counter()
         if label == "on":
-            assert verify_chain(engine.db, ledger.recorder.events_table_name).ok  # type: ignore[attr-defined]
+            assert verify_chain(engine.db, events_log(ledger, engine.db)).ok
         engine.rebuild()
         best[label] = min(best[label], time.perf_counter() - started)
         engine.db.close()
