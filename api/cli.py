@@ -364,7 +364,7 @@ def verify(
     re-derived row) on standard error. The views are checked as they stand, at their
     position: `lag` says how far that trails the log, and standard error says so when it
     does. With --file only the exported file is checked."""
-    from api.cli_seal import checkpoint_key, read_checkpoint, report_break, verify_file, verify_log
+    from api.cli_seal import checkpoint_key, read_checkpoint, report_break, verify_access_log, verify_file, verify_log
 
     found = read_checkpoint(checkpoint) if checkpoint is not None else None
     if file is not None:
@@ -383,15 +383,18 @@ def verify(
     engine = _engine(ledger)
     with progress_bar("verifying") as bar:
         chain = verify_log(ledger, engine.db, found, key, bar)
+        access_chain = verify_access_log(engine.db)
         task = bar.add_task("events", total=engine.position)
         result = engine.verify(progress=lambda done, total: bar.update(task, completed=done, total=total),
                                limit=show)
     result["lag"] = lag = engine.lag(result["position"])
     result["chain"] = chain.as_dict()
+    result["access_chain"] = access_chain.as_dict()
     views_ok = result["ok"]
-    result["ok"] = views_ok and chain.ok
+    result["ok"] = views_ok and chain.ok and access_chain.ok
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     report_break(chain)
+    report_break(access_chain, "access log")
     if lag["behind"]:
         err.print(f"[yellow]stale:[/yellow] the views trail the log by {lag['behind']} events: this answer is "
                   f"for position {lag['views_position']}, the log is at {lag['log_position']} (the views "

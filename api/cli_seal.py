@@ -45,6 +45,7 @@ from domain.sealing import (
 )
 from domain.settings import CheckpointSettings, MissingSetting, Settings, checkpoint_secret
 from domain.transcodings import TRANSCODINGS
+from projections import access
 from projections.db import ViewDatabase
 from projections.sealer import Sealer, events_log, last_seal, seal_with_progress, sealed_events, verify_chain
 
@@ -86,13 +87,20 @@ def verify_log(ledger: Ledger, db: ViewDatabase, checkpoint: dict[str, Any] | No
     refused = unsigned(checkpoint, key)
     if refused is not None:
         return refused
+    access.sealer(ledger, db).seal()  # the access log's rows (the events' come next, with progress)
     seal_with_progress(ledger, db, bar)
     task = bar.add_task("sealed log", total=ledger.max_position())
     return verify_chain(db, events_log(ledger, db), checkpoint,
                         progress=lambda done, total: bar.update(task, completed=done, total=total))
 
 
-def report_break(verdict: Verdict) -> None:
+def verify_access_log(db: ViewDatabase) -> Verdict:
+    """The access log's own chain, recomputed (after `verify_log` sealed it)."""
+    access.setup(db)
+    return verify_chain(db, access.access_log(db))
+
+
+def report_break(verdict: Verdict, what: str = "sealed log") -> None:
     """The break, in words, on standard error."""
     if verdict.ok:
         return
@@ -103,7 +111,7 @@ def report_break(verdict: Verdict) -> None:
                          "changed and the seals recomputed",
              SIGNATURE: "the checkpoint is not signed with LEDGER_CHECKPOINT_KEY (altered, or another key)"}
     where = f" at position {verdict.first_bad_position}" if verdict.first_bad_position is not None else ""
-    err.print(f"[red]sealed log broken{where}:[/red] {verdict.reason}: {words.get(verdict.reason or '', '')}",
+    err.print(f"[red]{what} broken{where}:[/red] {verdict.reason}: {words.get(verdict.reason or '', '')}",
               highlight=False)
 
 

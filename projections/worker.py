@@ -14,9 +14,9 @@ from typing import Any
 
 from domain.ledger import Ledger
 from domain.settings import Settings
+from projections import access
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
-from projections.sealer import Sealer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(create_tables=False)  # type: ignore[call-arg]  # the event tables are created at set-up, once
     ledger = Ledger(settings.event_store_env())
     engine = ProjectionEngine(ledger, ViewDatabase(settings.database_url), batch_size=args.batch_size)
-    # The log's seals follow the log too (projections/sealer.py): woken as the views move on.
-    sealer = Sealer(ledger, ViewDatabase(settings.database_url))
+    # The log's seals follow the log too (projections/sealer.py), and the access log's: woken
+    # as the views move on.
+    sealer = access.sealer(ledger, ViewDatabase(settings.database_url))
     engine.on_advanced.append(sealer.poke)
     sealer.start()
 
