@@ -30,8 +30,8 @@ from projections.sealer import Log, Sealer
 TABLE = "access_log"
 SEALS = "access_seals"
 # the API's member, history, roster and event stream; the web pages' member and roster pages
-# and the roster's download; the command line's history and export
-ACTIONS = ("member", "history", "roster", "export", "member_page", "roster_page", "roster_file")
+# and the roster's download; the command line's history and export; the locator
+ACTIONS = ("member", "history", "roster", "export", "member_page", "roster_page", "roster_file", "locate")
 COLUMNS = ("position", "at", "operator_id", "organization_code", "action", "registration_no", "scope")
 FIELDS = "at, operator_id, organization_code, action, registration_no, scope"
 DDL = {
