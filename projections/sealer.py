@@ -10,9 +10,10 @@ processes take turns (an advisory lock of the table's own on PostgreSQL, SQLite'
 lock), so each position is sealed once, after the one before it.
 
 A process that records events runs one in the background (`start()`), woken after each save
-(`poke()`) and every second anyway, so the seals trail the log by one save at most while it
-runs; the commands that read the log (`ledger verify`, `checkpoint`, `export`, `rebuild`)
-bring the seals up to date first (`seal()`).
+(`poke()`) and every second anyway; woken, it gathers the saves of the next GATHER_SECONDS
+into one transaction, so the seals trail the log by about that much while it runs. The
+commands that read the log (`ledger verify`, `checkpoint`, `export`, `rebuild`) bring the
+seals up to date first (`seal()`).
 
 `verify()` recomputes the chain from the stored bytes and the seals, in one consistent
 read, and says where and why it first breaks (domain/sealing.py `ChainCheck`).
@@ -44,6 +45,9 @@ DDL = {
 BATCH = 20_000  # events sealed in one transaction at most
 PAGE = 50_000  # events read at a time by verify() and export
 WAKE_SECONDS = 1.0  # the background thread looks at the log at least this often
+# Woken by a save, the background thread waits this long for the saves right behind it, so
+# that a stream of saves is sealed in a few transactions, not one each (seconds).
+GATHER_SECONDS = 0.05
 
 Progress = Callable[[int, int], None]  # (position reached, last position)
 
@@ -155,7 +159,8 @@ class Sealer:
     def _run(self) -> None:
         failing = False
         while not self._stop.is_set():
-            self._wake.wait(WAKE_SECONDS)
+            if self._wake.wait(WAKE_SECONDS):
+                self._stop.wait(GATHER_SECONDS)
             self._wake.clear()
             if self._stop.is_set():
                 return

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,8 @@ def write_rounds(url: str, commands: int, branch: str) -> dict[str, Any]:
             for _ in range(commands):
                 serial += 1
                 services.ledger.import_member(branch, registration_no=None, status="full", on=date.today(),
-                                              **person(500_000 + serial, name="基准"))
+                                              **person(500_000 + serial, name="基准",
+                                                       joined_on=date(2019, 1, 1) + timedelta(days=serial)))
             elapsed = time.perf_counter() - started
             rates[label] = max(rates[label], commands / elapsed)
             if label == "on":
