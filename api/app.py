@@ -11,7 +11,18 @@ from fastapi import FastAPI
 
 from api import errors, openapi, web
 from api.boundary import IncomingText
-from api.routes import audit, cases, certificates, me, members, operators, organizations, reports, transfers
+from api.routes import (
+    audit,
+    cases,
+    certificates,
+    locate,
+    me,
+    members,
+    operators,
+    organizations,
+    reports,
+    transfers,
+)
 from api.services import Services
 from domain.settings import Settings
 
@@ -51,7 +62,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app = FastAPI(title="Transfer ledger", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)
     app.add_middleware(IncomingText)  # every string of a request checked once, before routing
-    for module in (organizations, operators, members, transfers, certificates, cases, reports, audit):
+    for module in (organizations, operators, members, transfers, certificates, cases, reports, audit, locate):
         app.include_router(module.routes)
     app.include_router(me.access_routes)
     app.include_router(me.routes)

@@ -360,7 +360,10 @@ def _engine(ledger: Ledger):  # type: ignore[no-untyped-def]
 
 @app.command()
 def rebuild() -> None:
-    """Rebuild every view from the first event."""
+    """Rebuild every view from the first event, once the sealed log checks out: a log whose
+    chain breaks is refused (exit 1, naming the position), never rebuilt over."""
+    from api.cli_seal import report_break, verify_log
+
     ledger = open_ledger()
     engine = _engine(ledger)
     told = False
@@ -372,6 +375,14 @@ def rebuild() -> None:
             told = True
             bar.console.print("every event applied: writing the last batch, then building the views' indexes")
 
+    with progress_bar("checking") as bar:
+        verdict = verify_log(ledger, engine.db, None, None, bar)
+    if not verdict.ok:
+        report_break(verdict)
+        typer.echo(json.dumps({"chain": verdict.as_dict()}, indent=2))
+        err.print("[red]rebuild refused:[/red] the views would be derived from a log that is not the one "
+                  "sealed; find out what changed it first")
+        raise typer.Exit(1)
     with progress_bar("rebuilding") as bar:
         task = bar.add_task("events", total=ledger.max_position())
         position = engine.rebuild(progress=advance)
@@ -393,21 +404,50 @@ def _difference(columns: tuple[str, ...], live: tuple[object, ...] | None,
 @app.command()
 def verify(
     show: Annotated[int, typer.Option(min=1, help="list at most this many mismatches")] = 1000,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="a file of `ledger checkpoint`: also prove the log still extends it", dir_okay=False)] = None,
+    file: Annotated[Path | None, typer.Option(
+        help="check this file of `ledger export` on its own (no store), not the store", dir_okay=False)] = None,
 ) -> None:
-    """Re-derive every view from the events and compare; exit 1 on any mismatch.
+    """Re-derive every view from the events and compare, and recompute the sealed log's
+    chain from the stored bytes; exit 1 on any mismatch or break.
 
-    Prints the result as JSON on standard output, and each mismatch (view table, row
-    key, live row, re-derived row) on standard error. The views are checked as they
-    stand, at their position: `lag` says how far that trails the log, and standard error
-    says so when it does."""
+    Prints the result as JSON on standard output (`chain`: {ok, events, unsealed,
+    first_bad_position, reason}), and each mismatch (view table, row key, live row,
+    re-derived row) on standard error. The views are checked as they stand, at their
+    position: `lag` says how far that trails the log, and standard error says so when it
+    does. With --file only the exported file is checked."""
+    from api.cli_seal import checkpoint_key, read_checkpoint, report_break, verify_access_log, verify_file, verify_log
+
+    found = read_checkpoint(checkpoint) if checkpoint is not None else None
+    if file is not None:
+        key = checkpoint_key() if found is not None else None
+        try:
+            with file.open("rb") as lines:
+                verdict = verify_file(lines, found, key)
+        except OSError as error:
+            err.print(f"[red]validation_error:[/red] cannot read {file}: {error.strerror}")
+            raise typer.Exit(2) from None
+        typer.echo(json.dumps({"ok": verdict.ok, "chain": verdict.as_dict()}, indent=2))
+        report_break(verdict)
+        raise typer.Exit(0 if verdict.ok else 1)
+    key = checkpoint_key(settings()) if found is not None else None
     ledger = open_ledger()
     engine = _engine(ledger)
     with progress_bar("verifying") as bar:
+        chain = verify_log(ledger, engine.db, found, key, bar)
+        access_chain = verify_access_log(engine.db)
         task = bar.add_task("events", total=engine.position)
         result = engine.verify(progress=lambda done, total: bar.update(task, completed=done, total=total),
                                limit=show)
     result["lag"] = lag = engine.lag(result["position"])
+    result["chain"] = chain.as_dict()
+    result["access_chain"] = access_chain.as_dict()
+    views_ok = result["ok"]
+    result["ok"] = views_ok and chain.ok and access_chain.ok
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    report_break(chain)
+    report_break(access_chain, "access log")
     if lag["behind"]:
         err.print(f"[yellow]stale:[/yellow] the views trail the log by {lag['behind']} events: this answer is "
                   f"for position {lag['views_position']}, the log is at {lag['log_position']} (the views "
@@ -421,7 +461,7 @@ def verify(
     hidden = result["mismatch_count"] - len(result["mismatches"])
     if hidden > 0:
         err.print(f"... and {hidden} more mismatches (raise --show to list them)")
-    if not result["ok"]:
+    if not views_ok:
         err.print(f"[red]verify failed:[/red] {result['mismatch_count']} mismatches; `ledger rebuild` "
                   "re-derives the views from the events")
     raise typer.Exit(0 if result["ok"] else 1)
@@ -445,7 +485,11 @@ def demo(
         token = load_demo(ledger, seed=seed, progress=err, scale_name=scale)
     except LedgerError as error:
         fail(error)
+    from projections.sealer import seal_with_progress
+
     engine = _engine(ledger)
+    with progress_bar("sealing") as bar:
+        seal_with_progress(ledger, engine.db, bar)
     with progress_bar("building views") as bar:
         task = bar.add_task("events", total=ledger.max_position())
         engine.catch_up(progress=lambda done, total: bar.update(task, completed=done, total=total))
@@ -455,7 +499,7 @@ def demo(
 
 
 # Command groups kept in their own modules register themselves on `app` when imported.
-from api import cli_audit, cli_import, cli_simulate  # noqa: E402,F401
+from api import cli_audit, cli_import, cli_seal, cli_simulate  # noqa: E402,F401
 
 
 def main() -> None:

@@ -30,7 +30,6 @@ from rich.table import Table
 
 from api import reportfiles
 from api.cli import _engine, app, err, fail, open_ledger
-from api.routes.audit import event_record
 from api.routes.members import member_history
 from api.routes.reports import check_report_year, monthly_figures
 from api.web.i18n import describe, translate
@@ -38,6 +37,7 @@ from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.member import validate_month
+from projections import access
 from projections.engine import ProjectionEngine
 from projections.queries import Queries
 
@@ -115,6 +115,13 @@ class Opened:
         """Queries on the views, once they have applied every recorded event."""
         self.engine.catch_up()
         return Queries(self.engine.db)
+
+    def read_by_system(self, action: str, registration_no: str | None = None, scope: str | None = None) -> None:
+        """A read of personal records from the command line (as the system): one row of the
+        access log (projections/access.py)."""
+        access.setup(self.engine.db)
+        access.record(self.engine.db, action, operator_id=None, organization_code=None,
+                      registration_no=registration_no, scope=scope)
 
 
 @contextmanager
@@ -303,6 +310,7 @@ def history(
     with opened() as ledger:
         found = ledger.ledger.member(member)
         story = whole_history(ledger.ledger, ledger.queries(), member)
+        ledger.read_by_system("history", registration_no=found.registration_no)
     if format is HistoryFormat.json:
         emit(reportfiles.report_json(story), None)
         return
@@ -336,11 +344,14 @@ def export(
 ) -> None:
     """The event stream as JSON lines, oldest first: position, type, aggregate_id,
     version, on, recorded_at, actor, actor_organization, request_id and the event's own
-    fields under data (the lines of GET /v1/audit/events).
+    fields under data (the lines of GET /v1/audit/events), and under sealed the event's
+    stored bytes with its seals, so that `ledger verify --file` checks the file on its own.
 
     Resumable: run again with --after the last position written to continue exactly
     where it stopped (standard error says which). Positions may have gaps.
     """
+    from api.cli_seal import export_lines
+
     with opened() as ledger:
         target: BinaryIO = stdout_bytes()
         if output is not None:
@@ -350,10 +361,11 @@ def export(
                 err.print(f"[red]validation_error:[/red] cannot write {output}: {error.strerror}")
                 raise typer.Exit(1) from None
         written, last = 0, after
+        ledger.read_by_system("export", scope=str(after))
         try:
-            for position, event in ledger.ledger.read_events(after=after, limit=min(limit or 1000, 1000)):
-                target.write(json.dumps(event_record(position, event), ensure_ascii=False).encode() + b"\n")
-                written, last = written + 1, position
+            for line in export_lines(ledger.ledger, ledger.engine.db, after):
+                target.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
+                written, last = written + 1, line["position"]
                 if limit is not None and written >= limit:
                     break
             target.flush()
@@ -362,6 +374,41 @@ def export(
                 target.close()
     err.print(f"exported {written} events after position {after}; last position {last} "
               f"(continue with --after {last})", highlight=False)
+
+
+# --- who read what ----------------------------------------------------------------------------
+
+audit_app = typer.Typer(help="The auditor's logs.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+ACCESS_COLUMNS = ("position", "at", "operator_id", "organization_code", "action", "registration_no", "scope")
+
+
+@audit_app.command("access")
+@prose
+def audit_access(
+    after: Annotated[int, typer.Option(min=0, help="rows after this position")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="at most this many rows")] = 1000,
+    registration_no: Annotated[str | None, typer.Option(help="only the reads of this member's record")] = None,
+    format: Annotated[HistoryFormat, typer.Option(help="table (default) or json")] = HistoryFormat.table,
+) -> None:
+    """Who read which member's personal record, and when: the access log, oldest first
+    (the rows of GET /v1/audit/access; the command line reads as the system, with no
+    operator)."""
+    from domain.identifiers import validate_registration_no
+
+    with opened() as ledger:
+        number = validate_registration_no(registration_no, "--registration-no") if registration_no else None
+        access.setup(ledger.engine.db)
+        rows = access.rows(ledger.engine.db, after, limit, number)
+    if format is HistoryFormat.json:
+        emit(reportfiles.report_json({"data": rows, "next_after": rows[-1]["position"] if rows else after}), None)
+        return
+    table = Table(*ACCESS_COLUMNS)
+    for row in rows:
+        table.add_row(*("" if row[c] is None else escape(str(row[c])) for c in ACCESS_COLUMNS))
+    console = stdout_console()
+    console.print(table)
+    console.print(f"{len(rows)} rows", markup=False)
 
 
 # --- the overdue list ------------------------------------------------------------------

@@ -104,9 +104,12 @@ def only_simulated(ledger: Ledger, page: int = 5000) -> bool:
 
 def empty_store(ledger: Ledger) -> None:
     """Delete every event and snapshot, and drop the views (rebuilt by the next catch-up)."""
+    from projections.sealer import drop
+
     engine = _engine(ledger)
     try:
         engine.drop()
+        drop(engine.db)  # the seals go with the events they sealed
     finally:
         engine.db.close()
     recorders = [ledger.recorder] + ([ledger.snapshots.recorder] if ledger.snapshots else [])
@@ -239,12 +242,16 @@ def simulate(
     except LedgerError as error:
         ledger.close()
         fail(error)
+    from projections.sealer import seal_with_progress
+
+    engine = _engine(ledger)
+    with progress_bar("sealing") as bar:
+        seal_with_progress(ledger, engine.db, bar)
     if views:
-        engine = _engine(ledger)
         with progress_bar("building views") as bar:
             task = bar.add_task("events", total=ledger.max_position())
             engine.catch_up(progress=lambda done, total: bar.update(task, completed=done, total=total))
-        engine.db.close()
+    engine.db.close()
     ledger.close()
     data = summary(stats, chosen, views)
     if format == "json":

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import date
+from typing import Any
 
 import psycopg
 
@@ -27,6 +28,7 @@ from api.idempotency import IdempotencyStore
 from api.idempotency import setup as setup_idempotency
 from domain.ledger import Ledger
 from domain.settings import Settings
+from projections import access
 from projections.db import ViewDatabase
 from projections.engine import InlineViews, ProjectionEngine
 from projections.queries import Queries
@@ -202,6 +204,12 @@ class Services:
             self.ledger.on_saved.append(self._bring_views_up_to_date)
             self.engine.catch_up()
             self.engine.start()  # also follows what other processes record
+        # The log's seals (projections/sealer.py), appended by a thread of their own after
+        # each save: the save never waits for them.
+        # The access log (projections/access.py) is sealed by the same thread.
+        self.sealer = access.sealer(self.ledger, ViewDatabase(settings.database_url))
+        self.ledger.on_saved.append(self.sealer.poke)
+        self.sealer.start()
         self.pool = ViewPool(settings.database_url)
         self.idempotency = IdempotencyStore(self.pool.connection)
         self._watch_db: ViewDatabase | None = None  # worker mode: the watch's own connection
@@ -231,6 +239,15 @@ class Services:
                 if attempt == 2:
                     log.exception("the views could not apply the latest events; the engine's thread retries")
                     self.engine.retry_now()
+
+    def record_access(self, operator: Any, action: str, registration_no: str | None = None,
+                      scope: str | None = None) -> None:
+        """A read of personal records by `operator` (api/deps.py Operator): one row of the
+        access log, sealed soon after."""
+        with self.pool.connection() as db:
+            access.record(db, action, operator_id=operator.id, organization_code=operator.organization_code,
+                          registration_no=registration_no, scope=scope)
+        self.sealer.poke()
 
     def _stored_position(self) -> int:
         """The views' position as stored (worker mode: another process applies the events),
@@ -292,5 +309,7 @@ class Services:
             self._watch_db.close()
         self.engine.stop()
         self.engine.db.close()
+        self.sealer.stop()
+        self.sealer.db.close()
         self.pool.close()
         self.ledger.close()

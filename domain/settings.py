@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     aggregate_cache: int = 10_000
     # How many reads may wait for the views at once; the next answers 503 at once.
     read_waiters: int = 100
+    # Signs the sealed log's checkpoints (HMAC-SHA256, domain/sealing.py). Kept outside the
+    # database, with no default: without it no checkpoint is given nor checked.
+    checkpoint_key: SecretStr | None = None
+
+    def checkpoint_secret(self) -> bytes:
+        """The checkpoint key's bytes; `MissingSetting` when it is not set (or too short)."""
+        return checkpoint_secret(self.checkpoint_key)
 
     def event_store_env(self) -> dict[str, str]:
         env = store_env(self.database_url, create_tables=self.create_tables)
@@ -46,6 +53,31 @@ class Settings(BaseSettings):
         env["LEDGER_TIMEZONE"] = self.timezone
         env["LEDGER_AGGREGATE_CACHE"] = str(self.aggregate_cache)
         return env
+
+
+CHECKPOINT_KEY_SETTING = "LEDGER_CHECKPOINT_KEY"
+
+
+class MissingSetting(Exception):
+    """A setting a feature needs is not set: the message names it."""
+
+
+class CheckpointSettings(BaseSettings):
+    """The checkpoint key alone, for commands that need no store (`ledger verify --file`)."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", env_file=".env", extra="ignore")
+
+    checkpoint_key: SecretStr | None = None
+
+
+def checkpoint_secret(key: SecretStr | None) -> bytes:
+    if key is None or not key.get_secret_value():
+        raise MissingSetting(f"{CHECKPOINT_KEY_SETTING} is not set: checkpoints are signed with it "
+                             "(a secret of 32+ characters kept outside the database)")
+    value = key.get_secret_value()
+    if len(value) < 32:
+        raise MissingSetting(f"{CHECKPOINT_KEY_SETTING} must be a secret of at least 32 characters")
+    return value.encode()
 
 
 def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str]:

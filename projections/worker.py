@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from domain.ledger import Ledger
 from domain.settings import Settings
+from projections import access
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
 
@@ -37,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     engine = ProjectionEngine(ledger, ViewDatabase(settings.database_url), batch_size=args.batch_size)
+    # The log's seals follow the log too (projections/sealer.py), and the access log's: woken
+    # as the views move on.
+    sealer = access.sealer(ledger, ViewDatabase(settings.database_url))
+    engine.on_advanced.append(sealer.poke)
+    sealer.start()
 
     def stop(*_: Any) -> None:
         engine.request_stop()
@@ -45,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, stop)
     logging.getLogger(__name__).info("projection worker following the store from position %d", engine.position)
     engine.run_forever(args.poll_interval)
+    sealer.stop()
     ledger.close()
     return 0
 

@@ -1,5 +1,6 @@
-"""For auditors: the event stream itself, and a verification of every view against a
-re-derivation from the events (with how far the views checked trail the log). The whole
+"""For auditors: the event stream itself, a verification of every view against a
+re-derivation from the events (with how far the views checked trail the log) and of the
+sealed log against the stored bytes, and signed checkpoints of the sealed log. The whole
 stream is read by operators of a root."""
 
 from __future__ import annotations
@@ -9,8 +10,13 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from api.deps import CurrentOperator, Operator, ServicesDep
+from api.errors import ApiError
 from api.routes.common import rights, router
 from api.services import Services
+from domain.identifiers import validate_registration_no
+from domain.sealing import sign
+from domain.settings import MissingSetting
+from projections import access
 from projections.history import event_data, event_type
 
 routes = router("/v1/audit", "audit")
@@ -41,6 +47,20 @@ def events(services: ServicesDep, operator: CurrentOperator,
         data.append(event_record(position, event))
         if len(data) >= limit:
             break
+    services.record_access(operator, "export", scope=str(after))
+    return {"data": data, "next_after": data[-1]["position"] if data else after}
+
+
+@routes.get("/access")
+def access_rows(services: ServicesDep, operator: CurrentOperator,
+                after: Annotated[int, Query(ge=0, le=2**53)] = 0,
+                limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+                registration_no: Annotated[str | None, Query(max_length=18)] = None) -> Any:
+    """Who read which member's personal record, oldest first (projections/access.py)."""
+    check_root_auditor(services, operator)
+    number = validate_registration_no(registration_no) if registration_no else None
+    with services.pool.connection() as db:
+        data = access.rows(db, after, limit, number)
     return {"data": data, "next_after": data[-1]["position"] if data else after}
 
 
@@ -48,7 +68,25 @@ def events(services: ServicesDep, operator: CurrentOperator,
 def verify(services: ServicesDep, operator: CurrentOperator) -> Any:
     check_root_auditor(services, operator)
     result = services.engine.verify()
-    return {"ok": result["ok"], "events": result["events"], "position": result["position"],
+    chain = services.sealer.verify().as_dict()
+    access_chain = services.sealer.verify(log=services.sealer.logs[1]).as_dict()
+    return {"ok": result["ok"] and chain["ok"] and access_chain["ok"], "events": result["events"],
+            "position": result["position"],
             "mismatch_count": result["mismatch_count"], "mismatches": result["mismatches"],
             # the views were checked as they stood at `position`: how far that trails the log
-            "lag": services.engine.lag(result["position"])}
+            "lag": services.engine.lag(result["position"]),
+            # the sealed log recomputed from the stored bytes (domain/sealing.py)
+            "chain": chain, "access_chain": access_chain}
+
+
+@routes.get("/checkpoint")
+def checkpoint(services: ServicesDep, operator: CurrentOperator) -> Any:
+    """The last sealed position and its seal, signed with LEDGER_CHECKPOINT_KEY: kept by an
+    auditor outside the database, it proves later that the log only grew."""
+    check_root_auditor(services, operator)
+    try:
+        key = services.settings.checkpoint_secret()
+    except MissingSetting as error:
+        raise ApiError("not_ready", str(error), 503) from None
+    position, root = services.sealer.checkpoint()
+    return sign(position, root, key)

@@ -88,7 +88,9 @@ def get_member(registration_no: str, services: ServicesDep, operator: CurrentOpe
     if min_position:
         services.wait_for(min_position)
     check_member_visible(services, operator, registration_no)
-    return member_public(services, registration_no)
+    answer = member_public(services, registration_no)
+    services.record_access(operator, "member", registration_no=answer["registration_no"])
+    return answer
 
 
 def member_history(ledger: Ledger, queries: Queries, registration_no: str,
@@ -113,12 +115,21 @@ def member_history(ledger: Ledger, queries: Queries, registration_no: str,
     return {"data": data, "count": int(count or 0)}
 
 
-@routes.get("/{registration_no}/history", response_model=HistoryPublic)
-def history(registration_no: str, services: ServicesDep, operator: CurrentOperator,
-            limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None) -> Any:
+def visible_history(registration_no: str, services: Services, operator: Operator,
+                    limit: int = 1000, offset: int = 0, min_position: int | None = None) -> dict[str, Any]:
+    """A member's history for an operator who may see it (else refused), not logged."""
     check_member_visible(services, operator, registration_no)
     with services.queries(min_position) as queries:
         return member_history(services.ledger, queries, registration_no, limit, offset)
+
+
+@routes.get("/{registration_no}/history", response_model=HistoryPublic)
+def history(registration_no: str, services: ServicesDep, operator: CurrentOperator,
+            limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None) -> Any:
+    answer = visible_history(registration_no, services, operator, limit, offset, min_position)
+    services.record_access(operator, "history", registration_no=services.ledger.member(registration_no)
+                           .registration_no)
+    return answer
 
 
 @routes.post("/{registration_no}/confirm", response_model=MemberPublic)

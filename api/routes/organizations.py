@@ -101,6 +101,7 @@ def roster(
     with services.queries(min_position) as queries:
         rows, count = queries.roster(code, as_of=as_of, subtree=subtree, include_in_transit=include_in_transit,
                                      limit=limit, offset=offset, search=q)
+    services.record_access(operator, "roster", scope=code)
     return list_answer(request, ROSTER_COLUMNS, rows, count)
 
 

@@ -31,7 +31,7 @@ from api.deps import Operator, ServicesDep
 from api.errors import STATUS_BY_CODE, ApiError
 from api.routes.common import MinPosition, check_within, rights
 from api.routes.members import MEMBER_ROLES, check_member_visible, member_public
-from api.routes.members import history as member_history
+from api.routes.members import visible_history as member_history
 from api.routes.reports import monthly_figures
 from api.routes.transfers import TRANSFER_ROLES, check_visible
 from api.services import Services
@@ -319,6 +319,7 @@ def roster(request: Request, code: str, services: ServicesDep, operator: WebOper
         rows, count = queries.roster(code, as_of=day, subtree=subtree == "1", include_in_transit=True,
                                      limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, search=q.strip() or None)
         names = queries.organization_names(r["organization_code"] for r in rows)
+    services.record_access(operator, "roster_page", scope=code)
     pages = max(1, -(-count // PAGE_SIZE))
     base = {"q": q, "as_of": as_of, "subtree": subtree}
     return render(request, "roster.html", operator=operator, organization=organization, rows=rows, count=count,
@@ -473,6 +474,7 @@ def roster_file(request: Request, code: str, services: ServicesDep, operator: We
         rows, _ = queries.roster(code, as_of=day, subtree=subtree == "1", include_in_transit=True,
                                  limit=sys.maxsize, offset=0, search=q.strip() or None)
         names = queries.organization_names(r["organization_code"] for r in rows)
+    services.record_access(operator, "roster_file", scope=code)
     lang = language(request)
     rows = [{**r, "organization_name": names.get(r["organization_code"], ""),
              "status": translate(f"status_{r['status']}", lang), "place": translate(f"place_{r['place']}", lang)}
@@ -893,6 +895,7 @@ def member_page(request: Request, registration_no: str, services: ServicesDep, o
     today = services.ledger.today()
     details = {"birth_date": record.birth_date, "age": age_on(record.birth_date, today),
                "workplace": record.workplace, "residence": record.residence}
+    services.record_access(operator, "member_page", registration_no=member["registration_no"])
     return render(request, "member.html", operator=operator, member=member, events=events, details=details,
                   dues=dues, names=names, can_request=can_request, reasons=REASONS, bases=BASES,
                   evidence_kinds=EVIDENCE_KINDS)

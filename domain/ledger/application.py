@@ -12,6 +12,7 @@ refused with `conflict`.
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -36,7 +37,13 @@ from domain.case import Case
 from domain.certificate import Certificate
 from domain.commandkey import CommandKey, next_command_key
 from domain.errors import Conflict, FutureDate, LedgerError, ValidationError
-from domain.identifiers import member_id, registration_key, validate_registration_no
+from domain.identifiers import (
+    id_card_digest,
+    member_id,
+    registration_key,
+    validate_id_card_no,
+    validate_registration_no,
+)
 from domain.jurisdiction import Jurisdiction
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
 from domain.ledger.recorders import IN_TRANSACTION, RECORDERS
@@ -631,6 +638,20 @@ class Ledger(Application[UUID]):
 
     def member(self, registration_no: str) -> Member:
         return self._session().member(registration_no)
+
+    def locate(self, registration_no: str, id_card_no: str) -> Member | None:
+        """The living member holding both numbers, else None (which of them failed is not
+        said). Both are checked in full whatever the first gives: the ID number's keyed
+        digest is compared, in constant time, even when the registration number is unknown."""
+        number, card = validate_registration_no(registration_no), validate_id_card_no(id_card_no)
+        wanted = id_card_digest(card, self._id_key)
+        try:
+            member: Member | None = self.member(number)
+        except LedgerError:
+            member = None
+        held = member.id_digest if member is not None else id_card_digest("0" * 18, self._id_key)
+        matches = hmac.compare_digest(held.encode(), wanted.encode())
+        return member if member is not None and matches and not member.is_gone else None
 
     def transfer(self, transfer_id: str) -> Transfer:
         return self._session().transfer(transfer_id)

@@ -30,7 +30,7 @@ from domain.jurisdiction import ACT, AUDIT, MANAGE, READ, Jurisdiction
 from tests.api.conftest import Api, member_body
 from tests.api.test_endpoints import PROBLEM_KEYS, assert_problem, module_store
 from tests.conftest import Store
-from tests.factories import SETUP_DAY, admit
+from tests.factories import SETUP_DAY, admit, person
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -149,6 +149,7 @@ class Route:
     prepare: Prepare
     above: bool = False
     root: bool = False  # the whole event stream: operators of a root department only
+    anywhere: bool = False  # the locator: any operator of its roles, wherever the member is
 
 
 def post(path: Callable[[Api, Place], str], body: Callable[[Api, Place], dict[str, Any]] | None = None,
@@ -158,6 +159,13 @@ def post(path: Callable[[Api, Place], str], body: Callable[[Api, Place], dict[st
 
 def get(path: Callable[[Api, Place], str], **params: Callable[[Place], str]) -> Prepare:
     return lambda api, p: Call("GET", path(api, p), params={k: v(p) for k, v in params.items()})
+
+
+def located(api: Api, p: Place) -> Call:
+    """A call of the locator with both numbers of a new member of the place."""
+    n = next(_numbers)
+    number = admit(api.ledger, n, p.branch, joined_on=date(2005, 1, 1) + timedelta(days=n))
+    return Call("GET", "/v1/locate", params={"registration_no": number, "id_card_no": person(n)["id_card_no"]})
 
 
 def on_member(action: str, body: Callable[[Place], dict[str, Any]] = lambda p: {}) -> Prepare:
@@ -286,6 +294,9 @@ ROUTES: dict[tuple[str, str], Route] = {
                                                ok=201)),
     ("GET", "/v1/audit/events"): Route(AUDIT, get(lambda api, p: "/v1/audit/events"), root=True),
     ("GET", "/v1/audit/verify"): Route(AUDIT, get(lambda api, p: "/v1/audit/verify"), root=True),
+    ("GET", "/v1/audit/access"): Route(AUDIT, get(lambda api, p: "/v1/audit/access"), root=True),
+    ("GET", "/v1/audit/checkpoint"): Route(AUDIT, get(lambda api, p: "/v1/audit/checkpoint"), root=True),
+    ("GET", "/v1/locate"): Route(("admin", "clerk"), located, anywhere=True),
 }
 
 
@@ -317,6 +328,8 @@ OK, FORBIDDEN, OUTSIDE = "ok", "forbidden", "out_of_jurisdiction"
 def expected(route: Route, role: str, place: str) -> str:
     if role not in route.roles:
         return FORBIDDEN
+    if route.anywhere:
+        return OK
     if route.root:
         return OUTSIDE  # XW-C1 is no root department
     return OK if place == "own" or (place == "above" and route.above) else OUTSIDE
@@ -521,7 +534,7 @@ def test_a_step_on_a_letter_outside_names_neither_side(api: Api) -> None:
 
 @pytest.mark.parametrize(("path", "label", "expected"), [
     (path, label, expected)
-    for path in ("/v1/audit/events", "/v1/audit/verify")
+    for path in ("/v1/audit/events", "/v1/audit/verify", "/v1/audit/access")
     for label, expected in (("admin", OK), ("auditor", OK), ("xw_admin", OUTSIDE), ("xw_auditor", OUTSIDE),
                             ("xw_clerk", FORBIDDEN), ("sc_clerk", FORBIDDEN))
 ])

@@ -30,6 +30,7 @@ from uuid import uuid4
 
 import pytest
 from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
 
 from tests.api.conftest import Api
 from tests.api.test_endpoints import PROBLEM_KEYS, module_store
@@ -146,6 +147,8 @@ def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def api(shared_store: Store) -> Iterator[Api]:
     api = Api(shared_store)
     api.services.settings.read_wait_seconds = 1
+    # a checkpoint key, so that GET /v1/audit/checkpoint answers (without one it is 503 by design)
+    api.services.settings.checkpoint_key = SecretStr("fuzz-checkpoint-key-" + "f" * 20)
     STATS.clear()
     yield api
     api.close()

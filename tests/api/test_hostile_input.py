@@ -20,7 +20,7 @@ from tests.api.conftest import Api
 from tests.api.test_endpoints import assert_problem, fresh_org, module_store, new_member_body, refused
 from tests.conftest import Store
 from tests.domain.test_hostile_input import ARABIC_INDIC, DEVANAGARI, FULLWIDTH, same_person_id
-from tests.factories import admit
+from tests.factories import admit, person
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -50,7 +50,7 @@ def known(api: Api) -> dict[str, str]:
     return {"code": "XW", "registration_no": number, "transfer_id": transfer.transfer_id or "",
             "case_id": case.code or "",
             "certificate_no": certificate.certificate_no or "", "operator_id": api.operator_ids["xw_clerk"],
-            "organization_code": "XW", "month": "2026-10", "year": "2026"}
+            "organization_code": "XW", "month": "2026-10", "year": "2026", "id_card_no": person(900)["id_card_no"]}
 
 
 def post_raw(api: Api, path: str, body: Any, label: str = "admin", **headers: str) -> Response:

@@ -1,0 +1,240 @@
+"""The sealed log on the command line: `ledger checkpoint`, and what `ledger verify`,
+`ledger rebuild` and `ledger export` do with the seals (domain/sealing.py,
+projections/sealer.py).
+
+- `ledger checkpoint [--output FILE]`: the last sealed position and its seal, signed with
+  LEDGER_CHECKPOINT_KEY, as JSON `{position, root, signature}`; kept outside the database.
+- `ledger verify [--checkpoint FILE]` recomputes the chain from the stored bytes (and that
+  the log still extends the checkpoint); `ledger verify --file export.jsonl [--checkpoint
+  FILE]` checks an exported file on its own, without the store.
+- `ledger rebuild` refuses to rebuild the views from a log whose chain breaks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.persistence import Transcoding as LibraryTranscoding
+from eventsourcing.utils import TopicError
+from rich.progress import Progress
+
+from api.cli import app, err
+from api.routes.audit import event_record
+from domain.ledger import Ledger
+from domain.sealing import (
+    CHANGED,
+    CHECKPOINT,
+    GENESIS,
+    INSERTED,
+    MISSING,
+    REORDERED,
+    SEAL_CHANGED,
+    SIGNATURE,
+    Verdict,
+    chain,
+    digest,
+    sign,
+    signed_by,
+)
+from domain.settings import CheckpointSettings, MissingSetting, Settings, checkpoint_secret
+from domain.transcodings import TRANSCODINGS
+from projections import access
+from projections.db import ViewDatabase
+from projections.sealer import Sealer, events_log, last_seal, seal_with_progress, sealed_events, verify_chain
+
+
+def checkpoint_key(settings: Settings | None = None) -> bytes:
+    """The checkpoint key from the settings; exit 2 naming the setting when it is not set."""
+    try:
+        if settings is not None:
+            return settings.checkpoint_secret()
+        return checkpoint_secret(CheckpointSettings().checkpoint_key)
+    except MissingSetting as error:
+        err.print(f"[red]configuration error:[/red] {error}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint file (exit 2 when it can't be read as one)."""
+    try:
+        found = json.loads(path.read_bytes())
+    except (OSError, ValueError) as error:
+        err.print(f"[red]validation_error:[/red] cannot read the checkpoint {path}: {error}", highlight=False)
+        raise typer.Exit(2) from None
+    if not isinstance(found, dict):
+        err.print(f"[red]validation_error:[/red] {path} is no checkpoint", highlight=False)
+        raise typer.Exit(2)
+    return found
+
+
+def unsigned(checkpoint: dict[str, Any] | None, key: bytes | None) -> Verdict | None:
+    """A failed verdict when the checkpoint is not signed with the key, else None."""
+    if checkpoint is None or key is None or signed_by(checkpoint, key):
+        return None
+    return Verdict(reason=SIGNATURE)
+
+
+def verify_log(ledger: Ledger, db: ViewDatabase, checkpoint: dict[str, Any] | None,
+               key: bytes | None, bar: Progress) -> Verdict:
+    """Seal what is not yet, then recompute the chain, with a progress bar."""
+    refused = unsigned(checkpoint, key)
+    if refused is not None:
+        return refused
+    access.sealer(ledger, db).seal()  # the access log's rows (the events' come next, with progress)
+    seal_with_progress(ledger, db, bar)
+    task = bar.add_task("sealed log", total=ledger.max_position())
+    return verify_chain(db, events_log(ledger, db), checkpoint,
+                        progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+
+def verify_access_log(db: ViewDatabase) -> Verdict:
+    """The access log's own chain, recomputed (after `verify_log` sealed it)."""
+    access.setup(db)
+    return verify_chain(db, access.access_log(db))
+
+
+def report_break(verdict: Verdict, what: str = "sealed log") -> None:
+    """The break, in words, on standard error."""
+    if verdict.ok:
+        return
+    words = {CHANGED: "an event's stored bytes were changed", MISSING: "an event is missing",
+             INSERTED: "an event was inserted", REORDERED: "events were moved or swapped",
+             SEAL_CHANGED: "the seal stored for the event was altered",
+             CHECKPOINT: "the log no longer ends in the checkpoint's root: an event at or before it was "
+                         "changed and the seals recomputed",
+             SIGNATURE: "the checkpoint is not signed with LEDGER_CHECKPOINT_KEY (altered, or another key)"}
+    where = f" at position {verdict.first_bad_position}" if verdict.first_bad_position is not None else ""
+    err.print(f"[red]{what} broken{where}:[/red] {verdict.reason}: {words.get(verdict.reason or '', '')}",
+              highlight=False)
+
+
+@app.command("checkpoint")
+def checkpoint_command(
+    output: Annotated[Path | None, typer.Option(help="write the checkpoint to this file", dir_okay=False)] = None,
+) -> None:
+    """The sealed log's last position and root, signed with LEDGER_CHECKPOINT_KEY: keep it
+    outside the database; `ledger verify --checkpoint FILE` later proves the log still
+    extends it."""
+    from api.cli import open_ledger, settings
+    from api.cli_audit import emit
+
+    key = checkpoint_key(settings())
+    ledger = open_ledger()
+    db = ViewDatabase(settings().database_url)
+    try:
+        position, root = Sealer(ledger, db).checkpoint()
+    finally:
+        db.close()
+        ledger.close()
+    emit((json.dumps(sign(position, root, key), indent=2) + "\n").encode(), output)
+
+
+# --- exported files ----------------------------------------------------------------------------
+
+
+def export_lines(ledger: Ledger, db: ViewDatabase, after: int) -> Iterator[dict[str, Any]]:
+    """The export's lines after `after`: each event's record (as GET /v1/audit/events gives
+    it) with `sealed`, its stored bytes and seals: {originator_id, version, topic, state
+    (base64), digest, previous, seal} (hex)."""
+    Sealer(ledger, db).seal()
+    previous: bytes | None = None
+    for position, originator_id, version, topic, state, event_digest, seal in sealed_events(
+            db, ledger.recorder.events_table_name, after):  # type: ignore[attr-defined]
+        if previous is None:
+            previous = last_seal(db, position - 1)[1]
+        stored = StoredEvent(originator_id=UUID(str(originator_id)), originator_version=version, topic=topic,
+                             state=bytes(state))
+        line = event_record(position, ledger.mapper.to_domain_event(stored))
+        line["sealed"] = {"originator_id": str(originator_id), "version": version, "topic": topic,
+                          "state": base64.b64encode(bytes(state)).decode(), "digest": bytes(event_digest).hex(),
+                          "previous": previous.hex(), "seal": bytes(seal).hex()}
+        previous = bytes(seal)
+        yield line
+
+
+def file_mapper() -> Mapper[UUID]:
+    """The Ledger's mapper without a store: its transcodings, to decode an exported line's
+    stored state and compare it with the line's own fields."""
+    from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
+
+    transcoder = JSONTranscoder()
+    transcodings: list[LibraryTranscoding] = [UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), *TRANSCODINGS]
+    for transcoding in transcodings:
+        transcoder.register(transcoding)
+    return Mapper(transcoder=transcoder)
+
+
+def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: bytes | None) -> Verdict:
+    """An exported file checked on its own: each line's stored bytes give its digest and
+    its fields, each seal follows the line before it, and with a checkpoint the seal at the
+    checkpoint's position is its root. The first line's `previous` is taken as given (the
+    file may start after the first event) unless the file starts at the first position."""
+    verdict = unsigned(checkpoint, key) or Verdict()
+    if not verdict.ok:
+        return verdict
+    mapper = file_mapper()
+    last_seal: bytes | None = None
+    before_last: bytes | None = None
+    last_position: int | None = None
+    computed = GENESIS
+    seen_checkpoint = False
+    remaining = (raw for raw in lines if raw.strip())
+    for raw in remaining:
+        try:
+            line = json.loads(raw)
+            sealed = line.pop("sealed")
+            position = int(line["position"])
+            state = base64.b64decode(sealed["state"], validate=True)
+            event_digest = digest(sealed["originator_id"], int(sealed["version"]), str(sealed["topic"]), state)
+            previous, seal = bytes.fromhex(sealed["previous"]), bytes.fromhex(sealed["seal"])
+            stored = StoredEvent(originator_id=UUID(str(sealed["originator_id"])),
+                                 originator_version=int(sealed["version"]), topic=str(sealed["topic"]), state=state)
+            decoded = json.loads(json.dumps(event_record(position, mapper.to_domain_event(stored)),
+                                            ensure_ascii=False))
+        except (KeyError, TypeError, ValueError, AttributeError, TopicError):
+            return _broke(verdict, last_position, CHANGED)
+        if last_position is not None and position <= last_position:
+            return _broke(verdict, position, REORDERED)
+        if last_seal is None:
+            computed = previous
+        elif previous != last_seal:
+            if previous == before_last:  # the line before this one was not in the log here
+                return _broke(verdict, last_position, INSERTED)
+            following = next(remaining, None)  # a later line moved before an earlier one?
+            moved = following is not None and _position(following) < position
+            return _broke(verdict, position, REORDERED if moved else MISSING)
+        if event_digest != bytes.fromhex(sealed["digest"]) or decoded != line:
+            return _broke(verdict, position, CHANGED)
+        computed = chain(computed, position, event_digest)
+        if computed != seal:
+            return _broke(verdict, position, SEAL_CHANGED)
+        if checkpoint is not None and position == checkpoint.get("position"):
+            seen_checkpoint = True
+            if computed.hex() != checkpoint.get("root"):
+                return _broke(verdict, position, CHECKPOINT)
+        before_last, last_seal, last_position = last_seal, seal, position
+        verdict.events += 1
+        verdict.position, verdict.root = position, computed
+    if checkpoint is not None and not seen_checkpoint:
+        return _broke(verdict, checkpoint.get("position"), MISSING)
+    return verdict
+
+
+def _position(raw: bytes) -> int:
+    """A line's position, as far as it can be read (none before any other when it can't)."""
+    try:
+        return int(json.loads(raw)["position"])
+    except (KeyError, TypeError, ValueError):
+        return 2**63
+
+
+def _broke(verdict: Verdict, position: int | None, reason: str) -> Verdict:
+    verdict.first_bad_position, verdict.reason = position, reason
+    return verdict

@@ -1,0 +1,57 @@
+"""Locating a relationship across jurisdictions (API.md "Locating a relationship"): any admin
+or clerk who holds a member's registration number and resident ID number learns where the
+member's relationship is (the organization and its committee), and nothing personal.
+
+Both numbers must belong to the same living member; anything else is one and the same
+404 `not_found`, which says nothing of which number failed, and both are checked in full
+either way (domain/ledger/application.py `Ledger.locate`). Every call, found or not, is a
+row of the access log (projections/access.py; the ID number is not written there), and the
+server's request log shows the ID number's parameter blanked."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from api.deps import CurrentOperator, ServicesDep
+from api.errors import ApiError
+from api.routes.common import router
+
+routes = router("/v1/locate", "locate")
+NOT_FOUND = "no living member holds both numbers"
+_ID_CARD_PARAM = re.compile(r"(id_card_no=)[^&\s]*", re.ASCII)
+
+
+class RedactIdCard(logging.Filter):
+    """Blanks `id_card_no` in the request lines uvicorn logs (the path with its query)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and "id_card_no=" in a for a in record.args):
+            record.args = tuple(_ID_CARD_PARAM.sub(r"\1-", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+logging.getLogger("uvicorn.access").addFilter(RedactIdCard())
+
+
+@routes.get("")
+def locate(services: ServicesDep, operator: CurrentOperator,
+           registration_no: Annotated[str, Query(max_length=18)],
+           id_card_no: Annotated[str, Query(max_length=18)]) -> Any:
+    operator.require("admin", "clerk")
+    try:
+        member = services.ledger.locate(registration_no, id_card_no)
+    finally:  # found or not (a malformed number included), the call is logged
+        services.record_access(operator, "locate", registration_no=registration_no.strip().upper()[:18])
+    if member is None:
+        raise ApiError("not_found", NOT_FOUND, 404)
+    code = member.organization_code
+    committee = services.ledger.committee_of(code)
+    with services.queries() as queries:
+        names = queries.organization_names([code, committee])
+    return {"registration_no": member.registration_no, "place_kind": member.place, "organization_code": code,
+            "organization_name": names.get(code), "committee_code": committee,
+            "committee_name": names.get(committee)}

@@ -1,0 +1,79 @@
+"""The locator (GET /v1/locate), on both stores: any admin or clerk holding both numbers of
+a living member learns where its relationship is, and nothing personal; any other pair is
+the same 404, whichever half failed; every call is in the access log, never the ID number."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from api.routes.locate import RedactIdCard
+from domain.identifiers import check_character
+from projections import access
+from tests.api.conftest import Api
+from tests.factories import admit, person
+
+UNKNOWN_REGISTRATION = "32010220150701999" + check_character("32010220150701999")  # held by nobody
+
+
+@pytest.fixture
+def located(api: Api) -> Iterator[tuple[Api, str, str]]:
+    yield api, admit(api.ledger, 1, "XW-C1-B1"), admit(api.ledger, 2, "XW-C1-B2")
+
+
+def access_rows(api: Api) -> list[dict[str, object]]:
+    with api.services.pool.connection() as db:
+        return access.rows(db, 0, 10_000)
+
+
+def test_a_clerk_anywhere_locates_a_member_by_both_numbers(located: tuple[Api, str, str]) -> None:
+    api, first, _ = located
+    answer = api.client("qh_clerk").get("/v1/locate", registration_no=first, id_card_no=person(1)["id_card_no"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"registration_no": first, "place_kind": "held", "organization_code": "XW-C1-B1",
+                             "organization_name": "第一党支部", "committee_code": "XW-C1",
+                             "committee_name": "玄武街道党工委"}
+    assert api.client("sc_clerk").get("/v1/locate", registration_no=first.lower(),
+                                      id_card_no=person(1)["id_card_no"]).status_code == 200
+    assert api.client("auditor").get("/v1/locate", registration_no=first,
+                                     id_card_no=person(1)["id_card_no"]).status_code == 403
+
+
+def test_any_other_pair_is_the_same_404(located: tuple[Api, str, str]) -> None:
+    api, first, second = located
+    clerk = api.client("qh_clerk")
+    answers = [
+        clerk.get("/v1/locate", registration_no=first, id_card_no=person(2)["id_card_no"]),  # another's ID
+        clerk.get("/v1/locate", registration_no=second, id_card_no=person(1)["id_card_no"]),
+        clerk.get("/v1/locate", registration_no=UNKNOWN_REGISTRATION, id_card_no=person(1)["id_card_no"]),
+        clerk.get("/v1/locate", registration_no=first, id_card_no=person(3)["id_card_no"]),  # nobody's ID
+    ]
+    assert {a.status_code for a in answers} == {404}
+    assert len({a.content for a in answers}) == 1 and answers[0].json()["code"] == "not_found"
+    api.ledger.record_death(second, on=date(2026, 11, 1))
+    gone = clerk.get("/v1/locate", registration_no=second, id_card_no=person(2)["id_card_no"])
+    assert (gone.status_code, gone.content) == (404, answers[0].content)
+    assert clerk.get("/v1/locate", registration_no=first, id_card_no="12345").status_code == 422
+
+
+def test_every_call_is_logged_without_the_id_number(located: tuple[Api, str, str]) -> None:
+    api, first, _ = located
+    clerk = api.client("qh_clerk")
+    before = len(access_rows(api))
+    clerk.get("/v1/locate", registration_no=first, id_card_no=person(1)["id_card_no"])
+    clerk.get("/v1/locate", registration_no=first, id_card_no=person(2)["id_card_no"])
+    new = access_rows(api)[before:]
+    assert [(r["operator_id"], r["organization_code"], r["action"], r["registration_no"]) for r in new] == [
+        (api.operator_ids["qh_clerk"], "QH-C1", "locate", first)] * 2
+    assert person(1)["id_card_no"] not in repr(access_rows(api))
+
+
+def test_the_request_log_blanks_the_id_number() -> None:
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", "/v1/locate?registration_no=X&id_card_no=320102198001010011",
+                                "1.1", 200), None)
+    assert RedactIdCard().filter(record)
+    assert "320102198001010011" not in record.getMessage() and "id_card_no=-" in record.getMessage()

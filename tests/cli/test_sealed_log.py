@@ -1,0 +1,166 @@
+"""The sealed log from the command line, on both stores: `ledger verify` exits 1 naming
+where the chain breaks, `ledger rebuild` refuses such a log, `ledger checkpoint` signs the
+root with a key from the settings (exit 2 naming it when absent), and an exported file is
+checked on its own against a checkpoint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from projections.db import ViewDatabase
+from projections.sealer import Sealer
+from tests.cli.audit_story import tell_story
+from tests.conftest import TEST_ID_KEY, Store
+from tests.factories import admit, build_tree
+
+runner = CliRunner()
+KEY = "checkpoint-key-for-tests-" + "c" * 16
+
+
+@pytest.fixture
+def told(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    monkeypatch.setenv("LEDGER_DATABASE_URL", store.url)
+    monkeypatch.setenv("LEDGER_ID_KEY", TEST_ID_KEY)
+    monkeypatch.setenv("LEDGER_CHECKPOINT_KEY", KEY)
+    ledger = store.ledger()
+    build_tree(ledger)
+    tell_story(ledger)
+    yield store
+
+
+def run(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+def change_state(store: Store, nth: int) -> int:
+    """Change one byte of the nth stored event's state with SQL; its position."""
+    db = ViewDatabase(store.url)
+    try:
+        sealer = Sealer(store.ledger(), db)
+        table, column = sealer.events_table, sealer.column
+        position, state = db.query(f"SELECT {column}, state FROM {table} ORDER BY {column} LIMIT 1 OFFSET ?",
+                                   (nth,))[0]
+        state = bytes(state)
+        with db.transaction():
+            db.execute(f"UPDATE {table} SET state = ? WHERE {column} = ?",
+                       (state[:3] + bytes([state[3] ^ 2]) + state[4:], position))
+        return int(position)
+    finally:
+        db.close()
+
+
+def test_verify_reports_the_chain_and_exits_1_where_it_breaks(told: Store) -> None:
+    result = run("verify")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["ok"] and answer["chain"]["ok"] and answer["chain"]["events"] > 30
+
+    position = change_state(told, 20)
+    result = run("verify")
+    assert result.exit_code == 1
+    answer = json.loads(result.stdout)
+    assert not answer["ok"]
+    assert answer["chain"] == {"ok": False, "events": 20, "unsealed": 0, "first_bad_position": position,
+                               "reason": "changed"}
+    assert f"sealed log broken at position {position}: changed" in result.stderr
+
+
+def test_rebuild_refuses_a_broken_log_naming_the_position(told: Store) -> None:
+    assert run("rebuild").exit_code == 0
+    position = change_state(told, 12)
+    result = run("rebuild")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["chain"]["first_bad_position"] == position
+    assert "rebuild refused" in result.stderr and f"at position {position}" in result.stderr
+    assert run("verify").exit_code == 1  # and the break is still reported afterwards
+
+
+def test_checkpoint_needs_its_key(told: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("LEDGER_CHECKPOINT_KEY")
+    monkeypatch.chdir(tmp_path)  # no .env here
+    result = run("checkpoint")
+    assert result.exit_code == 2 and "LEDGER_CHECKPOINT_KEY" in result.stderr and result.stdout == ""
+    monkeypatch.setenv("LEDGER_CHECKPOINT_KEY", "short")
+    result = run("checkpoint")
+    assert result.exit_code == 2 and "LEDGER_CHECKPOINT_KEY" in result.stderr
+
+
+def test_a_checkpoint_catches_a_rewritten_tail_and_an_altered_checkpoint(told: Store, tmp_path: Path) -> None:
+    path = tmp_path / "checkpoint.json"
+    result = run("checkpoint", "--output", str(path))
+    assert result.exit_code == 0, result.output
+    checkpoint = json.loads(path.read_text())
+    assert set(checkpoint) == {"position", "root", "signature"}
+    assert checkpoint["position"] == told.ledger().max_position()
+    assert run("verify", "--checkpoint", str(path)).exit_code == 0
+
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({**checkpoint, "position": checkpoint["position"] - 1}))
+    result = run("verify", "--checkpoint", str(forged))
+    assert result.exit_code == 1 and json.loads(result.stdout)["chain"]["reason"] == "signature"
+
+    from tests.projections.test_sealed_log import Sealed, rewrite_tail
+
+    sealed = Sealed.__new__(Sealed)  # the store as it is, without new events
+    sealed.store, sealed.ledger, sealed.db = told, told.ledger(), ViewDatabase(told.url)
+    sealed.sealer = Sealer(sealed.ledger, sealed.db)
+    sealed.table, sealed.column = sealed.sealer.events_table, sealed.sealer.column
+    try:
+        rewrite_tail(sealed, sealed.positions()[15])
+    finally:
+        sealed.close()
+    assert run("verify").exit_code == 0  # the seals agree with the rewritten events
+    result = run("verify", "--checkpoint", str(path))
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["chain"]["reason"] == "checkpoint"
+
+
+def test_an_exported_file_is_checked_on_its_own(told: Store, tmp_path: Path) -> None:
+    checkpoint, export = tmp_path / "checkpoint.json", tmp_path / "export.jsonl"
+    assert run("checkpoint", "--output", str(checkpoint)).exit_code == 0
+    admit(told.ledger(), 30, "XW-C1-B2")  # the log grows after the checkpoint
+    result = run("export", "--output", str(export))
+    assert result.exit_code == 0, result.output
+    lines = export.read_bytes().splitlines()
+    assert len(lines) == told.ledger().max_position() or len(lines) > 30
+    first = json.loads(lines[0])
+    assert {"position", "type", "data", "sealed"} <= set(first)
+
+    result = run("verify", "--file", str(export), "--checkpoint", str(checkpoint))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["chain"]["events"] == len(lines)
+
+    def check(changed: list[bytes]) -> dict[str, Any]:
+        path = tmp_path / "changed.jsonl"
+        path.write_bytes(b"\n".join(changed) + b"\n")
+        result = run("verify", "--file", str(path), "--checkpoint", str(checkpoint))
+        assert result.exit_code == 1, result.output
+        return dict(json.loads(result.stdout)["chain"])
+
+    # a readable field changed, its stored bytes left alone
+    line = json.loads(lines[10])
+    line["recorded_at"] = "2020-01-01T00:00:00+00:00"
+    found = check([*lines[:10], json.dumps(line).encode(), *lines[11:]])
+    assert (found["first_bad_position"], found["reason"]) == (line["position"], "changed")
+    # a line removed
+    found = check([*lines[:10], *lines[11:]])
+    assert (found["first_bad_position"], found["reason"]) == (json.loads(lines[11])["position"], "missing")
+    # the tail cut off before the checkpoint's position
+    found = check(lines[:5])
+    assert (found["first_bad_position"], found["reason"]) == (json.loads(checkpoint.read_text())["position"],
+                                                              "missing")
+    # two lines swapped
+    found = check([*lines[:10], lines[11], lines[10], *lines[12:]])
+    assert (found["first_bad_position"], found["reason"]) == (json.loads(lines[11])["position"], "reordered")
+    # exported in parts: a later part checks on its own from its first line
+    part = tmp_path / "part.jsonl"
+    middle = json.loads(lines[20])["position"]
+    assert run("export", "--after", str(middle), "--output", str(part)).exit_code == 0
+    assert run("verify", "--file", str(part)).exit_code == 0
