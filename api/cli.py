@@ -417,14 +417,22 @@ def verify(
     re-derived row) on standard error. The views are checked as they stand, at their
     position: `lag` says how far that trails the log, and standard error says so when it
     does. With --file only the exported file is checked."""
-    from api.cli_seal import checkpoint_key, read_checkpoint, report_break, verify_access_log, verify_file, verify_log
+    from api.cli_seal import (
+        checkpoint_key,
+        file_keys,
+        read_checkpoint,
+        report_break,
+        verify_access_log,
+        verify_file,
+        verify_log,
+    )
 
     found = read_checkpoint(checkpoint) if checkpoint is not None else None
     if file is not None:
         key = checkpoint_key() if found is not None else None
         try:
             with file.open("rb") as lines:
-                verdict = verify_file(lines, found, key)
+                verdict = verify_file(lines, found, key, file_keys())
         except OSError as error:
             err.print(f"[red]validation_error:[/red] cannot read {file}: {error.strerror}")
             raise typer.Exit(2) from None

@@ -28,6 +28,8 @@ from rich.progress import Progress
 from api.cli import app, err
 from api.routes.audit import event_record
 from domain.ledger import Ledger
+from domain.personal import FIELD as PERSONAL_FIELD
+from domain.personal import PERSONAL_FIELDS, DataKeys, PersonalDataMapper
 from domain.sealing import (
     CHANGED,
     CHECKPOINT,
@@ -159,19 +161,43 @@ def export_lines(ledger: Ledger, db: ViewDatabase, after: int) -> Iterator[dict[
         yield line
 
 
-def file_mapper() -> Mapper[UUID]:
-    """The Ledger's mapper without a store: its transcodings, to decode an exported line's
-    stored state and compare it with the line's own fields."""
+def file_mapper(keys: DataKeys | None = None) -> Mapper[UUID]:
+    """The Ledger's mapper without a store: its transcodings (and, given the data keys, the
+    opening of the personal fields), to decode an exported line's stored state and compare
+    it with the line's own fields."""
     from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
 
     transcoder = JSONTranscoder()
     transcodings: list[LibraryTranscoding] = [UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), *TRANSCODINGS]
     for transcoding in transcodings:
         transcoder.register(transcoding)
+    if keys is not None:
+        return PersonalDataMapper(transcoder=transcoder, keys=keys)
     return Mapper(transcoder=transcoder)
 
 
-def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: bytes | None) -> Verdict:
+def file_keys() -> DataKeys | None:
+    """The data keys of LEDGER_DATA_KEYS, if set: with them an exported file's personal
+    fields are opened and compared too (an auditor without them checks the rest)."""
+    import os
+
+    from domain.personal import SETTING
+
+    return DataKeys.from_env(os.environ) if os.environ.get(SETTING) else None
+
+
+def without_personal(record: dict[str, Any], topic: str) -> dict[str, Any]:
+    """An exported line's record without the personal fields of its event (nor their sealed
+    value): what can be compared with the stored bytes without the data keys."""
+    data = record.get("data")
+    if isinstance(data, dict):
+        record = {**record, "data": {k: v for k, v in data.items()
+                                     if k != PERSONAL_FIELD and k not in PERSONAL_FIELDS.get(topic, ())}}
+    return record
+
+
+def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: bytes | None,
+                keys: DataKeys | None = None) -> Verdict:
     """An exported file checked on its own: each line's stored bytes give its digest and
     its fields, each seal follows the line before it, and with a checkpoint the seal at the
     checkpoint's position is its root. The first line's `previous` is taken as given (the
@@ -179,7 +205,7 @@ def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: 
     verdict = unsigned(checkpoint, key) or Verdict()
     if not verdict.ok:
         return verdict
-    mapper = file_mapper()
+    mapper = file_mapper(keys)
     last_seal: bytes | None = None
     before_last: bytes | None = None
     last_position: int | None = None
@@ -210,6 +236,8 @@ def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: 
             following = next(remaining, None)  # a later line moved before an earlier one?
             moved = following is not None and _position(following) < position
             return _broke(verdict, position, REORDERED if moved else MISSING)
+        if keys is None:  # the personal fields can't be opened: compared as sealed bytes only
+            decoded, line = without_personal(decoded, stored.topic), without_personal(line, stored.topic)
         if event_digest != bytes.fromhex(sealed["digest"]) or decoded != line:
             return _broke(verdict, position, CHANGED)
         computed = chain(computed, position, event_digest)

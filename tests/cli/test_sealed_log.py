@@ -164,3 +164,38 @@ def test_an_exported_file_is_checked_on_its_own(told: Store, tmp_path: Path) -> 
     middle = json.loads(lines[20])["position"]
     assert run("export", "--after", str(middle), "--output", str(part)).exit_code == 0
     assert run("verify", "--file", str(part)).exit_code == 0
+
+
+def test_an_exported_file_is_checked_with_its_personal_fields_only_given_the_data_keys(
+        told: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The personal fields are sealed in the stored bytes: with LEDGER_DATA_KEYS a line whose
+    readable name was changed is caught; without the keys the rest of the file is still
+    checked (and passes), the personal fields being compared as sealed bytes only."""
+    export = tmp_path / "export.jsonl"
+    assert run("export", "--output", str(export)).exit_code == 0
+    lines = export.read_bytes().splitlines()
+    records = [json.loads(line) for line in lines]
+    nth = next(i for i, r in enumerate(records) if r["type"] in ("Member.Admitted", "Member.Imported"))
+    records[nth]["data"]["name"] += "改"
+    changed = tmp_path / "changed.jsonl"
+    changed.write_bytes(b"\n".join(json.dumps(records[nth], ensure_ascii=False).encode() if i == nth else line
+                                   for i, line in enumerate(lines)))
+
+    result = run("verify", "--file", str(changed))
+    assert result.exit_code == 1, result.output
+    chain = json.loads(result.stdout)["chain"]
+    assert (chain["first_bad_position"], chain["reason"]) == (records[nth]["position"], "changed")
+
+    monkeypatch.delenv("LEDGER_DATA_KEYS")
+    result = run("verify", "--file", str(export))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["chain"]["events"] == len(lines)
+    result = run("verify", "--file", str(changed))  # the name can't be opened: not compared
+    assert result.exit_code == 0, result.output
+    bad = json.loads(lines[nth])
+    bad["data"]["version_note"] = "added"  # any other readable field still is
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(b"\n".join(json.dumps(bad, ensure_ascii=False).encode() if i == nth else line
+                                 for i, line in enumerate(lines)))
+    result = run("verify", "--file", str(other))
+    assert result.exit_code == 1, result.output
