@@ -85,6 +85,12 @@ class Me:
 
     registration_no: str
     request_id: str
+    organization_code: None = None  # a member reads as no operator of an organization
+
+    @property
+    def id(self) -> str:
+        """Who read, in the access log: the member itself (as its actor in the events)."""
+        return f"member:{self.registration_no}"
 
 
 def get_member(

@@ -95,14 +95,18 @@ def me_public(services: Services, registration_no: str) -> dict[str, Any]:
 
 @routes.get("", response_model=MePublic)
 def me(services: ServicesDep, member: CurrentMember, min_position: MinPosition = None) -> Any:
-    return me_public(services, member.registration_no)
+    answer = me_public(services, member.registration_no)
+    services.record_access(member, "member", registration_no=member.registration_no)
+    return answer
 
 
 @routes.get("/history", response_model=HistoryPublic)
 def my_history(services: ServicesDep, member: CurrentMember, limit: Limit = 1000, offset: Offset = 0,
                min_position: MinPosition = None) -> Any:
     with services.queries(min_position) as queries:
-        return member_history(services.ledger, queries, member.registration_no, limit, offset)
+        answer = member_history(services.ledger, queries, member.registration_no, limit, offset)
+    services.record_access(member, "history", registration_no=member.registration_no)
+    return answer
 
 
 @routes.post("/transfer-requests", status_code=201, response_model=TransferPublic)

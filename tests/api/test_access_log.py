@@ -1,8 +1,8 @@
 """Reads of personal records are logged, on both stores: every route that shows a member's
 record (the API's member, history, roster and event stream; the web's member page, roster
-page and roster download; the command line's history and export) leaves exactly one row
-of the access log, saying who, which member (or roster) and how; a refused read leaves
-none. Auditors of a root read the log; it is sealed, so a row changed or removed shows."""
+page and roster download; the command line's history and export; a member's own record
+through /v1/me) leaves exactly one row of the access log, saying who, which member (or
+roster) and how; a refused read leaves none. Auditors of a root read the log; it is sealed, so a row changed or removed shows."""
 
 from __future__ import annotations
 
@@ -138,3 +138,14 @@ def test_the_command_lines_reads_are_logged_as_the_systems(store: Store, monkeyp
     assert result.exit_code == 0 and number in result.stdout and "history" in result.stdout
     result = runner.invoke(app, ["verify"])
     assert json.loads(result.stdout)["access_chain"]["ok"]
+
+
+@pytest.mark.parametrize(("path", "action"), [("/v1/me", "member"), ("/v1/me/history", "history")])
+def test_a_members_read_of_its_own_record_leaves_one_row(logged: tuple[Api, str], path: str, action: str) -> None:
+    api, number = logged
+    token = api.client("xw_clerk").post(f"/v1/members/{number}/access").json()["token"]
+    before = rows(api)
+    assert api.client(None).as_(token).get(path).status_code == 200
+    new = rows(api)[len(before):]
+    assert [(r["operator_id"], r["organization_code"], r["action"], r["registration_no"]) for r in new] == [
+        (f"member:{number}", None, action, number)]
