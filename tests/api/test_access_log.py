@@ -2,7 +2,8 @@
 record (the API's member, history, roster and event stream; the web's member page, roster
 page and roster download; the command line's history and export; a member's own record
 through /v1/me) leaves exactly one row of the access log, saying who, which member (or
-roster) and how; a refused read leaves none. Auditors of a root read the log; it is sealed, so a row changed or removed shows."""
+roster) and how; a refused read leaves none. Auditors of a root read the log; it is
+sealed, so a row changed or removed shows."""
 
 from __future__ import annotations
 
