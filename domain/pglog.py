@@ -200,6 +200,7 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             for e in stored_events
         ]
         with conn.transaction():
+            self._before_insert(conn, **kwargs)
             with conn.pipeline() as pipeline:
                 with conn.cursor() as curs:
                     self._insert_events(curs, stored_events, **kwargs)  # the library's seam
@@ -233,6 +234,11 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         visible = conn.execute(self.visible_statement, (rows[0]["transaction_id"],), prepare=True).fetchone()
         return ([row["notification_id"] for row in rows], rows[0]["transaction_id"],
                 bool(visible and visible["visible"]))
+
+    def _before_insert(self, conn: Connection[DictRow], **kwargs: Any) -> None:
+        """Called inside the save's transaction before anything else (a seam for
+        subclasses: domain/ledger/recorders.py checks what the save's decisions read here).
+        It must write nothing: the transaction must not have an id before the insert lock."""
 
     def _within(self, conn: Connection[DictRow], notification_ids: list[int], **kwargs: Any) -> None:
         """Called inside the save's transaction after its INSERT, out of pipeline mode,

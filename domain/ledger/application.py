@@ -36,7 +36,7 @@ from domain.errors import Conflict, FutureDate, LedgerError, ValidationError
 from domain.identifiers import validate_registration_no
 from domain.jurisdiction import Jurisdiction
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
-from domain.ledger.recorders import IN_TRANSACTION, RECORDERS
+from domain.ledger.recorders import IN_TRANSACTION, READS, RECORDERS, ReadSet, StaleRead
 from domain.ledger.session import Recorded, Session
 from domain.ledger.writer import GroupWriter, Unit
 from domain.member import Member, validate_month
@@ -186,13 +186,15 @@ class Ledger(Application[UUID]):
         self.cache.refresh()
         return Session(self._reading)
 
-    def _save(self, pending: list[LedgerAggregate]) -> list[Any]:
-        """Save the aggregates at once; the cache then holds them. When the store refuses
-        (another process changed one of them first), the cache forgets them. With a
-        `transaction_hook`, the hook is given the events with their positions inside the
-        saving transaction, and told whether it committed."""
+    def _save(self, pending: list[LedgerAggregate], reads: ReadSet | None = None) -> list[Any]:
+        """Save the aggregates at once; the cache then holds them. With `reads` (what the
+        decisions read, domain/ledger/recorders.py), the store refuses the save when one of
+        them changed since. When the store refuses (another process changed one of them
+        first), the cache forgets them and those found changed. With a `transaction_hook`,
+        the hook is given the events with their positions inside the saving transaction,
+        and told whether it committed."""
         hook = self.transaction_hook
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {READS: reads} if reads is not None else {}
         if hook is not None:
             events = [e for a in pending for e in a.pending_events]
 
@@ -204,8 +206,10 @@ class Ledger(Application[UUID]):
             self._committing.hook = hook
         try:
             recordings = self.save(*pending, **kwargs)
-        except IntegrityError:
+        except IntegrityError as error:
             self.cache.evict([a.id for a in pending])
+            if isinstance(error, StaleRead):
+                self.cache.evict(error.ids)
             raise
         finally:
             if getattr(self._committing, "hook", None) is not None:  # not committed
