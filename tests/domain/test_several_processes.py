@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import date
 
 from domain.errors import LedgerError
-from domain.ledger import Ledger
 from domain.transfer import Transfer
 from tests.conftest import Store
 from tests.domain.test_concurrency import count_events, race, split, two_ledgers
