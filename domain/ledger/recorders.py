@@ -27,16 +27,17 @@ commit between the check and the commit.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from psycopg import Connection
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier, Literal
@@ -79,12 +80,40 @@ def _key_pair(value: int) -> tuple[int, int]:
 
 
 class SQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's recorder with both seams. The store's turn is a lock on a file beside
+    the database (`<database>.turn`): a checked save holds it shared, `turn()` exclusive.
+    An in-memory database has no turn (one process reaches it)."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name)
+        pool = datastore.pool
+        path = pool.db_name.split("?")[0].removeprefix("file:")
+        self.turn_path = None if pool.is_sqlite_memory_mode else f"{path}.turn"
+
+    @contextmanager
+    def _turn_lock(self, mode: int) -> Iterator[None]:
+        if self.turn_path is None:
+            yield
+            return
+        with open(self.turn_path, "a+b") as turn:  # its own open file: a lock of its own
+            fcntl.flock(turn, mode)
+            try:
+                yield
+            finally:
+                fcntl.flock(turn, fcntl.LOCK_UN)
+
+    def turn(self) -> AbstractContextManager[None]:
+        """The store's saves wait inside (see PostgresRecorder.turn)."""
+        return self._turn_lock(fcntl.LOCK_EX)
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         hook: InTransaction | None = kwargs.pop(IN_TRANSACTION, None)
         reads: ReadSet | None = kwargs.pop(READS, None)
         if hook is None and reads is None:
             return super().insert_events(stored_events, **kwargs)
-        with self.datastore.transaction(commit=True) as cursor:
+        shared = reads is not None and not reads.turn_held
+        with self._turn_lock(fcntl.LOCK_SH) if shared else nullcontext(), \
+                self.datastore.transaction(commit=True) as cursor:
             ids = list(self._insert_events(cursor, stored_events, **kwargs) or [])
             if reads is not None:  # the INSERT holds the write lock: nothing commits meanwhile
                 self._check(cursor, reads)
