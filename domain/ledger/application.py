@@ -4,10 +4,11 @@ Each public command builds its context (who, when), then runs a use case (the mo
 beside this one: organizations, members, transfers, certificates, operators) on a
 `Session`: the use case checks every rule (raising a `LedgerError` before any event is
 saved) and acts on the session's working copies; the Ledger saves all touched aggregates
-at once. A concurrent change to any of them makes the store refuse the save; the command
-is then judged again from a fresh state, so the loser of a race is judged by the rules
-against the winner's result (e.g. "already received") or, after repeated collisions,
-refused with `conflict`.
+at once (domain/ledger/writer.py: in groups). A concurrent change, by another process, to
+any aggregate a command read or wrote makes the store refuse the save
+(domain/ledger/recorders.py); the command is then judged again from a fresh state, so the
+loser of a race is judged by the rules against the winner's result (e.g. "already
+received").
 """
 
 from __future__ import annotations
