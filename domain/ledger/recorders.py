@@ -19,6 +19,9 @@ commits: a decision is never saved over state another process changed after it w
 first takes a transaction-level advisory lock per aggregate, in one order for every
 process (exclusive for those it writes, shared for those it only read), then checks the
 versions in one query: two-phase locking, so the saves of all processes are serializable.
+A save that read more than `MAX_AGGREGATE_LOCKS` aggregates (a bulk import's group) takes
+the store's turn exclusively for its transaction instead: no other checked save is then in
+progress.
 An aggregate read as absent (no claim of a resident ID number yet) is checked at version 0:
 its would-be id is locked and must still have no event. On SQLite the database has one
 writer: the check runs after the INSERT, when the save holds the write lock, so nothing can
@@ -47,6 +50,10 @@ from domain.pglog import PostgresLogRecorder
 IN_TRANSACTION = "in_transaction"
 READS = "reads"
 InTransaction = Callable[[Any, list[int], int], None]
+# Past this many aggregates read, a save takes the store's turn for its transaction instead
+# of a lock per aggregate (PostgreSQL's lock table holds max_locks_per_transaction, 64 by
+# default, times max_connections locks for the whole server).
+MAX_AGGREGATE_LOCKS = 256
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,7 @@ class PostgresRecorder(PostgresLogRecorder):
         self.aggregate_salt = int.from_bytes(hashlib.sha256(f"{name}:aggregate".encode()).digest()[:8], "big")
         self.turn_key = _key_pair(int.from_bytes(hashlib.sha256(f"{name}:turn".encode()).digest()[:8], "big"))
         self.turn_shared_statement = SQL("SELECT pg_advisory_xact_lock_shared(%s, %s)")
+        self.turn_xact_statement = SQL("SELECT pg_advisory_xact_lock(%s, %s)")
         self.turn_statement = SQL("SELECT pg_advisory_lock(%s, %s)")
         self.turn_release_statement = SQL("SELECT pg_advisory_unlock(%s, %s)")
         self.aggregate_locks_statement = SQL(
@@ -198,14 +206,18 @@ class PostgresRecorder(PostgresLogRecorder):
         reads: ReadSet | None = kwargs.get(READS)
         if reads is None or not reads.versions:
             return
-        locks = sorted((self.aggregate_key(i), i in reads.written) for i in reads.versions)
         ids = list(reads.versions)
         with conn.pipeline():
             conn.execute(self.lock_timeout_statement, prepare=True)
-            if not reads.turn_held:
+            if reads.turn_held:
+                pass  # no other checked save is in progress: nothing to lock
+            elif len(ids) > MAX_AGGREGATE_LOCKS:  # a bulk group: the turn instead
+                conn.execute(self.turn_xact_statement, self.turn_key, prepare=True)
+            else:
                 conn.execute(self.turn_shared_statement, self.turn_key, prepare=True)
-            conn.execute(self.aggregate_locks_statement, (
-                [k[0] for k, _ in locks], [k[1] for k, _ in locks], [x for _, x in locks]), prepare=True)
+                locks = sorted((self.aggregate_key(i), i in reads.written) for i in ids)
+                conn.execute(self.aggregate_locks_statement, (
+                    [k[0] for k, _ in locks], [k[1] for k, _ in locks], [x for _, x in locks]), prepare=True)
             stale = conn.execute(self.stale_statement, (ids, [reads.versions[i] for i in ids])).fetchall()
         if stale:
             raise StaleRead([UUID(str(row["id"])) for row in stale])

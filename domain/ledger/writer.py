@@ -142,6 +142,10 @@ class GroupWriter:
         self._thread: threading.Thread | None = None
         self.groups = 0  # groups saved (a seam for tests and benchmarks)
         self.stale = 0  # saves refused because another process changed what they read
+        self.turns = 0  # rounds judged and saved holding the store's turn
+        # The writer thread holds the store's turn (a unit run from inside a unit then saves
+        # under it too, instead of waiting for it).
+        self.holding_turn = False
 
     # --- callers ---------------------------------------------------------------------
 
@@ -243,19 +247,22 @@ class GroupWriter:
         events for this one)."""
         ledger = self.ledger
         for attempt in range(SAVE_ATTEMPTS):
-            turn = self._turn() if attempt >= OPTIMISTIC_ATTEMPTS else None
+            turn = self._turn() if attempt >= OPTIMISTIC_ATTEMPTS and not self.holding_turn else None
             with ledger._writing, turn or nullcontext():
-                ledger.cache.refresh()
-                overlay = _Overlay(ledger)
-                judged, left = self._judge(group, overlay)
-                pending = [a for a in overlay.aggregates.values() if a.pending_events]
+                outer, self.holding_turn = self.holding_turn, self.holding_turn or turn is not None
                 try:
-                    recordings = ledger._save(pending, overlay.reads(pending, turn is not None)) if pending else []
+                    ledger.cache.refresh()
+                    overlay = _Overlay(ledger)
+                    judged, left = self._judge(group, overlay)
+                    pending = [a for a in overlay.aggregates.values() if a.pending_events]
+                    recordings = ledger._save(pending, overlay.reads(pending, self.holding_turn)) if pending else []
                 except StaleRead:
                     self.stale += 1
                     continue  # another process changed what the group read: judge it again
                 except IntegrityError:
                     continue  # another process saved first: judge the group again
+                finally:
+                    self.holding_turn = outer
             self.groups += 1
             owner: dict[tuple[UUID, int], Unit] = {}
             for unit in judged:
@@ -282,7 +289,10 @@ class GroupWriter:
     def _turn(self) -> AbstractContextManager[None] | None:
         """The store's turn (see the module's documentation), where the store has one."""
         turn: Callable[[], AbstractContextManager[None]] | None = getattr(self.ledger.recorder, "turn", None)
-        return turn() if turn is not None else None
+        if turn is None:
+            return None
+        self.turns += 1
+        return turn()
 
     def _judge(self, group: list[Unit], overlay: _Overlay) -> tuple[list[Unit], list[Unit]]:
         ledger = self.ledger

@@ -11,6 +11,9 @@ import threading
 from collections.abc import Callable
 from datetime import date
 
+import pytest
+
+import domain.ledger.recorders as recorders
 from domain.errors import LedgerError
 from domain.transfer import Transfer
 from tests.conftest import Store
@@ -55,6 +58,15 @@ def test_a_letter_is_not_issued_to_an_organization_the_other_process_dissolved_m
     assert first.organization("XW-C1-B3").status == "dissolved"
     assert first.transfer(transfer_id).status == "requested"
     assert count_events(first, Transfer.LetterIssued) == 0
+
+
+def test_a_bulk_group_checked_under_the_turn_sees_the_dissolution_too(
+    store: Store, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A group that read more aggregates than are locked one by one takes the store's turn
+    for its transaction instead: the check still finds the dissolution."""
+    monkeypatch.setattr(recorders, "MAX_AGGREGATE_LOCKS", 1)
+    test_a_letter_is_not_issued_to_an_organization_the_other_process_dissolved_meanwhile(store)
 
 
 def test_eight_clerks_on_two_processes_moving_distinct_members_are_never_refused(store: Store) -> None:
