@@ -269,8 +269,10 @@ class IdempotentRoute(APIRoute):
             if len(key) > 200:
                 return problem(422, "validation_error", "Idempotency-Key is at most 200 characters")
             services = request.app.state.services
-            if await run_in_threadpool(services.ledger.operator_for_token, token) is None:
+            found = await run_in_threadpool(services.ledger.operator_for_token, token)
+            if found is None:
                 return problem(401, "unauthenticated", "the token is unknown or revoked")
+            request.state.token_operator = (token, found)  # the route's current_operator takes it
             owner = str(operator_id_for(token))
             body = await request.body()
             digest = request_digest(request.method, request.url.path, request.url.query, body)

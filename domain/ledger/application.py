@@ -516,9 +516,10 @@ class Ledger(Application[UUID]):
         return operators.get(self._session(), operator_id)
 
     def operator_for_token(self, token: str) -> Operator | None:
-        """The active operator a bearer token belongs to, or None."""
+        """The active operator a bearer token belongs to, or None: the cached operator itself
+        (read it, never change it), brought up to date with the log."""
         self.cache.refresh()
-        found = self._source.load(operator_id_for(token))
+        found = self._reading.load(operator_id_for(token))
         return found if isinstance(found, Operator) and found.active else None
 
     # --- reading -----------------------------------------------------------------------
