@@ -75,8 +75,14 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         uvicorn.run("api.app:served_app", factory=True, host=host, port=port, workers=workers,
                     log_level="info")
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop(worker)
+
+
+def stop(process: subprocess.Popen[bytes], grace: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL once `grace` seconds have passed; waits for the end."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -27,6 +27,7 @@ from domain.settings import Settings
 from domain.transfer import Transfer
 from tests.conftest import TEST_ID_KEY, Store
 from tests.domain.test_concurrency import count_events, race
+from tests.domain.test_several_processes import run_together
 from tests.factories import admit, build_tree, person
 
 pytestmark = pytest.mark.postgres_only
@@ -55,12 +56,7 @@ def started(command: list[str], env: dict[str, str], log: Path) -> Iterator[subp
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        cluster.stop(process)
 
 
 def wait_until_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -143,12 +139,7 @@ def test_eight_clients_on_two_servers_move_distinct_members_without_a_refusal(
                         failures.append(answer.text)
                         return
 
-    threads = [threading.Thread(target=move, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads), "a client hung"
+    run_together(move, CLIENTS)
     assert failures == []
 
     ledger = store.ledger(CREATE_TABLE="n")

@@ -35,6 +35,16 @@ def once(call: Callable[[], object]) -> Callable[[], object]:
     return run
 
 
+def run_together(target: Callable[[int], None], count: int, timeout: float = 300) -> None:
+    """`target(i)` for i in range(count), each in a thread of its own; returns when all end."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a thread hung"
+
+
 def test_a_letter_is_not_issued_to_an_organization_the_other_process_dissolved_meanwhile(
     store: Store,
 ) -> None:
@@ -95,12 +105,7 @@ def test_eight_clerks_on_two_processes_moving_distinct_members_are_never_refused
         except BaseException as error:  # the test reports every failure
             errors.append(error)
 
-    threads = [threading.Thread(target=clerk, args=(i,)) for i in range(clerks)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a clerk hung"
+    run_together(clerk, clerks)
     assert errors == []
     moved = [n for row in numbers for n in row]
     assert len(set(letters)) == len(moved)
