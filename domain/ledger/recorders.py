@@ -43,9 +43,9 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 from psycopg import Connection
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
-from domain.pglog import PostgresLogRecorder
+from domain.pglog import Guard, PostgresLogRecorder
 
 IN_TRANSACTION = "in_transaction"
 READS = "reads"
@@ -179,7 +179,8 @@ class PostgresRecorder(PostgresLogRecorder):
             "FROM unnest(%s::int4[], %s::int4[], %s::bool[]) AS k(a, b, x)")
         self.stale_statement = SQL(
             "SELECT r.id FROM unnest(%s::{id_type}[], %s::int8[]) AS r(id, v) "
-            "WHERE EXISTS (SELECT 1 FROM {table} e WHERE e.originator_id = r.id AND e.originator_version > r.v)"
+            "CROSS JOIN LATERAL (SELECT 1 FROM {table} e "
+            "WHERE e.originator_id = r.id AND e.originator_version > r.v LIMIT 1) AS newer"
         ).format(id_type=Identifier(datastore.originator_id_type), table=table)
 
     def aggregate_key(self, aggregate_id: UUID) -> tuple[int, int]:
@@ -198,29 +199,31 @@ class PostgresRecorder(PostgresLogRecorder):
             finally:
                 conn.execute(self.turn_release_statement, self.turn_key)
 
-    def _before_insert(self, conn: Connection[DictRow], **kwargs: Any) -> None:
+    def _guard(self, **kwargs: Any) -> Guard | None:
         """Lock what the save read and wrote (the turn first, then every aggregate, in the
-        order of their keys: no two saves wait for each other in a circle), then refuse
-        the save if any of them has a newer version than the one read. Neither statement
-        writes (the transaction still has no id)."""
+        order of their keys: no two saves wait for each other in a circle), in the save's
+        round trip before its insert lock; its INSERT then inserts nothing if any of them
+        has a newer version than the one read. Neither lock writes (the transaction still
+        has no id when it takes the insert lock)."""
         reads: ReadSet | None = kwargs.get(READS)
         if reads is None or not reads.versions:
-            return
+            return None
         ids = list(reads.versions)
-        with conn.pipeline():
-            conn.execute(self.lock_timeout_statement, prepare=True)
-            if reads.turn_held:
-                pass  # no other checked save is in progress: nothing to lock
-            elif len(ids) > MAX_AGGREGATE_LOCKS:  # a bulk group: the turn instead
-                conn.execute(self.turn_xact_statement, self.turn_key, prepare=True)
-            else:
-                conn.execute(self.turn_shared_statement, self.turn_key, prepare=True)
-                locks = sorted((self.aggregate_key(i), i in reads.written) for i in ids)
-                conn.execute(self.aggregate_locks_statement, (
-                    [k[0] for k, _ in locks], [k[1] for k, _ in locks], [x for _, x in locks]), prepare=True)
-            stale = conn.execute(self.stale_statement, (ids, [reads.versions[i] for i in ids])).fetchall()
-        if stale:
-            raise StaleRead([UUID(str(row["id"])) for row in stale])
+        locks: list[tuple[SQL | Composed, Sequence[Any]]] = []
+        if reads.turn_held:
+            pass  # no other checked save is in progress: nothing to lock
+        elif len(ids) > MAX_AGGREGATE_LOCKS:  # a bulk group: the turn instead
+            locks.append((self.turn_xact_statement, self.turn_key))
+        else:
+            keys = sorted((self.aggregate_key(i), i in reads.written) for i in ids)
+            locks.append((self.turn_shared_statement, self.turn_key))
+            locks.append((self.aggregate_locks_statement, (
+                [k[0] for k, _ in keys], [k[1] for k, _ in keys], [x for _, x in keys])))
+        return Guard(locks, ids, [reads.versions[i] for i in ids])
+
+    def _guard_failed(self, conn: Connection[DictRow], guard: Guard) -> None:
+        stale = conn.execute(self.stale_statement, (guard.ids, guard.versions)).fetchall()
+        raise StaleRead([UUID(str(row["id"])) for row in stale])
 
     def _within(self, conn: Connection[DictRow], notification_ids: list[int], **kwargs: Any) -> None:
         hook: InTransaction | None = kwargs.get(IN_TRANSACTION)
