@@ -31,7 +31,9 @@ keeps it without that lock, as the event stores on PostgreSQL that read by trans
   index-only scan of the ids). A save waits only for the INSERT statements of others, never
   for their commits, which proceed together. The lock is released when the INSERT fails
   too; a save that wrote before it took the lock is refused (ProgrammingError). Saves
-always go this way: POSTGRES_ENABLE_DB_FUNCTIONS changes nothing here.
+always go this way: POSTGRES_ENABLE_DB_FUNCTIONS changes nothing here. A save may carry a
+`Guard` (locks taken first, in the same round trip, and a condition on the INSERT): the
+ledger checks what its decisions read that way (domain/ledger/recorders.py).
 
 After its commit a save waits until the horizon reaches its own events, that is until every
 transaction older than it has ended (at most POSTGRES_LOCK_TIMEOUT, the time a save of the

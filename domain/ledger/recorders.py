@@ -17,8 +17,10 @@ nothing written, when any of them has a newer version in the store by the time t
 commits: a decision is never saved over state another process changed after it was read
 (two processes, or uvicorn workers, on one store). On PostgreSQL the save's transaction
 first takes a transaction-level advisory lock per aggregate, in one order for every
-process (exclusive for those it writes, shared for those it only read), then checks the
-versions in one query: two-phase locking, so the saves of all processes are serializable.
+process (exclusive for those it writes, shared for those it only read), then its INSERT
+inserts nothing if any of them has a newer version (domain/pglog.py's `Guard`: the locks
+and the check travel in the save's own round trip): two-phase locking, so the saves of all
+processes are serializable.
 A save that read more than `MAX_AGGREGATE_LOCKS` aggregates (a bulk import's group) takes
 the store's turn exclusively for its transaction instead: no other checked save is then in
 progress.

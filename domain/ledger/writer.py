@@ -13,7 +13,7 @@ event.
 Several processes on one store: the overlay notes every aggregate the group's units read
 (accepted or refused), with the version read (0 for one looked for and absent), and the
 save is checked against them at its commit (domain/ledger/recorders.py: locks in one order,
-then one query): when another process saved a newer version of any of them meanwhile, the
+then the check, in the save's own round trip): when another process saved a newer version of any of them meanwhile, the
 store refuses the save, the cache forgets those aggregates, and the whole group is judged
 again on the current state; so is it when the store's unique (id, version) refuses the
 save. After `OPTIMISTIC_ATTEMPTS` such rounds the writer takes the store's turn (on
