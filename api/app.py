@@ -76,3 +76,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     return app
 
+
+def served_app() -> FastAPI:
+    """The app of a serve process started by import string (uvicorn's workers: `ledger serve
+    --workers N`), its settings read from the environment."""
+    return create_app(settle=True)

@@ -143,12 +143,26 @@ def progress_bar(label: str) -> Progress:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    host: str = "127.0.0.1", port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help=(
+        "serve processes on host:port; above 1 (PostgreSQL only) the tables are created first, "
+        "once, and the views are kept by a projection worker this command starts too"))] = 1,
+) -> None:
     """Run the HTTP API on the configured store (creates its tables if missing)."""
     import uvicorn
 
     from api.app import create_app
 
+    if workers > 1:
+        from api import cluster
+
+        try:
+            cluster.serve(settings(), host, port, workers)
+        except ValueError as error:
+            err.print(f"[red]usage_error:[/red] {escape(str(error))}", highlight=False)
+            raise typer.Exit(2) from None
+        return
     uvicorn.run(create_app(settings(), settle=True), host=host, port=port, log_level="info")
 
 

@@ -12,6 +12,7 @@ from api.errors import ApiError
 from api.services import Services
 from domain.base import Actor
 from domain.jurisdiction import check_role
+from domain.operator import Operator as DomainOperator
 
 
 def get_services(request: Request) -> Services:
@@ -64,11 +65,13 @@ def get_operator(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     x_request_id: Annotated[str | None, Header()] = None,
+    known: tuple[str, DomainOperator] | None = None,
 ) -> Operator:
-    """The operator of the bearer token; a member's own token is refused here (403): it
-    opens the /v1/me routes only."""
+    """The operator of the bearer token (`known`: (token, operator) already looked up for
+    this request); a member's own token is refused here (403): it opens the /v1/me routes
+    only."""
     token = required_token(authorization)
-    found = services.ledger.operator_for_token(token)
+    found = known[1] if known is not None and known[0] == token else services.ledger.operator_for_token(token)
     if found is None:
         if services.ledger.member_for_token(token) is not None:
             raise ApiError("forbidden", "a member's token opens only the member's own pages (/v1/me)")
@@ -76,7 +79,19 @@ def get_operator(
     return Operator(str(found.id), found.name, found.role, found.organization_code, request_id_of(x_request_id))
 
 
-CurrentOperator = Annotated[Operator, Depends(get_operator)]
+def current_operator(
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_request_id: Annotated[str | None, Header()] = None,
+) -> Operator:
+    """The request's operator, looked up once a request: a keyed POST's is looked up by
+    api/idempotency.py before the route runs, and taken from there."""
+    return get_operator(services, authorization, x_request_id, getattr(request.state, "token_operator", None))
+
+
+CurrentOperator = Annotated[Operator, Depends(current_operator)]
+
 
 
 @dataclass(frozen=True)

@@ -254,11 +254,6 @@ def _replayed(answer: tuple[int, str, str | None]) -> Response:
     return Response(text, status_code=status, media_type=media_type, headers={"Idempotent-Replayed": "true"})
 
 
-def known_token(ledger: Any, token: str) -> object | None:
-    """The operator or the member (its own token) a bearer token belongs to, or None."""
-    return ledger.operator_for_token(token) or ledger.member_for_token(token)
-
-
 class IdempotentRoute(APIRoute):
     """A route whose POSTs honour Idempotency-Key."""
 
@@ -274,8 +269,11 @@ class IdempotentRoute(APIRoute):
             if len(key) > 200:
                 return problem(422, "validation_error", "Idempotency-Key is at most 200 characters")
             services = request.app.state.services
-            if await run_in_threadpool(known_token, services.ledger, token) is None:
+            found = await run_in_threadpool(services.ledger.operator_for_token, token)
+            if found is None and await run_in_threadpool(services.ledger.member_for_token, token) is None:
                 return problem(401, "unauthenticated", "the token is unknown or revoked")
+            if found is not None:  # an operator's (not a member's): the route's current_operator takes it
+                request.state.token_operator = (token, found)
             owner = str(operator_id_for(token))
             body = await request.body()
             digest = request_digest(request.method, request.url.path, request.url.query, body)

@@ -31,7 +31,9 @@ keeps it without that lock, as the event stores on PostgreSQL that read by trans
   index-only scan of the ids). A save waits only for the INSERT statements of others, never
   for their commits, which proceed together. The lock is released when the INSERT fails
   too; a save that wrote before it took the lock is refused (ProgrammingError). Saves
-always go this way: POSTGRES_ENABLE_DB_FUNCTIONS changes nothing here.
+always go this way: POSTGRES_ENABLE_DB_FUNCTIONS changes nothing here. A save may carry a
+`Guard` (locks taken first, in the same round trip, and a condition on the INSERT): the
+ledger checks what its decisions read that way (domain/ledger/recorders.py).
 
 After its commit a save waits until the horizon reaches its own events, that is until every
 transaction older than it has ended (at most POSTGRES_LOCK_TIMEOUT, the time a save of the
@@ -57,9 +59,11 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     Notification,
     OperationalError,
@@ -91,6 +95,18 @@ DEFAULT_VISIBILITY_TIMEOUT = 5.0
 def horizon(table: Composable) -> Composed:
     """HORIZON for the events table `table` (an Identifier, schema-qualified)."""
     return SQL(HORIZON).format(table=table)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A condition on a save, checked in its transaction: `locks` (statements with their
+    parameters) run first, in the save's round trip, before its insert lock; then the
+    INSERT inserts nothing if any aggregate of `ids` has a version above the one at the same
+    place in `versions` (read in a snapshot taken after the locks were granted)."""
+
+    locks: list[tuple[SQL | Composed, Sequence[Any]]]
+    ids: list[Any]
+    versions: list[int]
 
 
 class PostgresLogRecorder(PostgresApplicationRecorder):
@@ -145,6 +161,19 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             "FROM unnest(%s::{schema}.{stored_event_type}[]) "
             "RETURNING notification_id, transaction_id::text"
         ).format(schema=schema, table=table, stored_event_type=Identifier(self.stored_event_type_name))
+        # The same INSERT, guarded: nothing is inserted when any of the given aggregates has
+        # a version above the one given (see `Guard`); each aggregate looked up by the primary
+        # key's index (LATERAL ... LIMIT 1: never a scan of the table).
+        self.insert_guarded_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "SELECT originator_id, originator_version, topic, state "
+            "FROM unnest(%s::{schema}.{stored_event_type}[]) "
+            "WHERE NOT EXISTS (SELECT 1 FROM unnest(%s::{id_type}[], %s::int8[]) AS r(id, v) "
+            "CROSS JOIN LATERAL (SELECT 1 FROM {schema}.{table} e "
+            "WHERE e.originator_id = r.id AND e.originator_version > r.v LIMIT 1) AS newer) "
+            "RETURNING notification_id, transaction_id::text"
+        ).format(schema=schema, table=table, stored_event_type=Identifier(self.stored_event_type_name),
+                 id_type=Identifier(datastore.originator_id_type))
         self.visible_statement = SQL("SELECT %s::xid8 < pg_snapshot_xmin(pg_current_snapshot()) AS visible")
         self.notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
         self.horizon = horizon(Identifier(datastore.schema, events_table_name))
@@ -199,6 +228,7 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
             for e in stored_events
         ]
+        guard = self._guard(**kwargs)
         with conn.transaction():
             with conn.pipeline() as pipeline:
                 with conn.cursor() as curs:
@@ -208,8 +238,14 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                     try:
                         setting.execute(self.lock_timeout_statement, prepare=True)
                         setting.execute(self.notify_statement)
+                        for statement, params in guard.locks if guard is not None else ():
+                            setting.execute(statement, params, prepare=True)
                         locking.execute(self.insert_lock_statement, (self.insert_lock_key,), prepare=True)
-                        inserting.execute(self.insert_events_statement, (pg_stored_events,))
+                        if guard is None:
+                            inserting.execute(self.insert_events_statement, (pg_stored_events,))
+                        else:
+                            inserting.execute(self.insert_guarded_statement,
+                                              (pg_stored_events, guard.ids, guard.versions))
                         unlocking.execute(self.insert_unlock_statement, (self.insert_lock_key,), prepare=True)
                         pipeline.sync()
                         lock_row = locking.fetchone()
@@ -223,6 +259,8 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 failure = ProgrammingError("a save wrote to the database before drawing its notification ids")
             if failure is not None:
                 raise Rollback
+            if guard is not None and not rows:
+                self._guard_failed(conn, guard)  # raises: the transaction rolls back
             self._inserted(conn)
             self._within(conn, [row["notification_id"] for row in rows], **kwargs)
         if failure is not None:
@@ -233,6 +271,16 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         visible = conn.execute(self.visible_statement, (rows[0]["transaction_id"],), prepare=True).fetchone()
         return ([row["notification_id"] for row in rows], rows[0]["transaction_id"],
                 bool(visible and visible["visible"]))
+
+    def _guard(self, **kwargs: Any) -> Guard | None:
+        """The save's guard, if any (a seam for subclasses: domain/ledger/recorders.py
+        guards a save with what its decisions read)."""
+        return None
+
+    def _guard_failed(self, conn: Connection[DictRow], guard: Guard) -> None:
+        """The guarded INSERT inserted nothing: raise (inside the transaction, which then
+        rolls back)."""
+        raise IntegrityError("a guarded save found newer versions of what it read")
 
     def _within(self, conn: Connection[DictRow], notification_ids: list[int], **kwargs: Any) -> None:
         """Called inside the save's transaction after its INSERT, out of pipeline mode,

@@ -4,10 +4,11 @@ Each public command builds its context (who, when), then runs a use case (the mo
 beside this one: organizations, members, transfers, certificates, operators) on a
 `Session`: the use case checks every rule (raising a `LedgerError` before any event is
 saved) and acts on the session's working copies; the Ledger saves all touched aggregates
-at once. A concurrent change to any of them makes the store refuse the save; the command
-is then judged again from a fresh state, so the loser of a race is judged by the rules
-against the winner's result (e.g. "already received") or, after repeated collisions,
-refused with `conflict`.
+at once (domain/ledger/writer.py: in groups). A concurrent change, by another process, to
+any aggregate a command read or wrote makes the store refuse the save
+(domain/ledger/recorders.py); the command is then judged again from a fresh state, so the
+loser of a race is judged by the rules against the winner's result (e.g. "already
+received").
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from domain.identifiers import (
 )
 from domain.jurisdiction import Jurisdiction
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
-from domain.ledger.recorders import IN_TRANSACTION, RECORDERS
+from domain.ledger.recorders import IN_TRANSACTION, READS, RECORDERS, ReadSet, StaleRead
 from domain.ledger.session import Recorded, Session
 from domain.ledger.writer import GroupWriter, Unit
 from domain.member import Member, validate_month
@@ -207,13 +208,15 @@ class Ledger(Application[UUID]):
         self.cache.refresh()
         return Session(self._reading)
 
-    def _save(self, pending: list[LedgerAggregate]) -> list[Any]:
-        """Save the aggregates at once; the cache then holds them. When the store refuses
-        (another process changed one of them first), the cache forgets them. With a
-        `transaction_hook`, the hook is given the events with their positions inside the
-        saving transaction, and told whether it committed."""
+    def _save(self, pending: list[LedgerAggregate], reads: ReadSet | None = None) -> list[Any]:
+        """Save the aggregates at once; the cache then holds them. With `reads` (what the
+        decisions read, domain/ledger/recorders.py), the store refuses the save when one of
+        them changed since. When the store refuses (another process changed one of them
+        first), the cache forgets them and those found changed. With a `transaction_hook`,
+        the hook is given the events with their positions inside the saving transaction,
+        and told whether it committed."""
         hook = self.transaction_hook
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {READS: reads} if reads is not None else {}
         if hook is not None:
             events = [e for a in pending for e in a.pending_events]
 
@@ -225,8 +228,10 @@ class Ledger(Application[UUID]):
             self._committing.hook = hook
         try:
             recordings = self.save(*pending, **kwargs)
-        except IntegrityError:
+        except IntegrityError as error:
             self.cache.evict([a.id for a in pending])
+            if isinstance(error, StaleRead):
+                self.cache.evict(error.ids)
             raise
         finally:
             if getattr(self._committing, "hook", None) is not None:  # not committed
@@ -556,9 +561,10 @@ class Ledger(Application[UUID]):
         return operators.get(self._session(), operator_id)
 
     def operator_for_token(self, token: str) -> Operator | None:
-        """The active operator a bearer token belongs to, or None."""
+        """The active operator a bearer token belongs to, or None: the cached operator itself
+        (read it, never change it), brought up to date with the log."""
         self.cache.refresh()
-        found = self._source.load(operator_id_for(token))
+        found = self._reading.load(operator_id_for(token))
         return found if isinstance(found, Operator) and found.active else None
 
     # --- members' own access (domain/ledger/member_access.py) ----------------------------

@@ -8,9 +8,18 @@ over an overlay of the working copies the group's accepted units left: an accept
 copies join the overlay; a refused unit's error goes to its future and nothing of it is
 kept, so it changes nothing for the units after it. The group's events are then saved in
 one transaction, and only then is each future resolved, with the position of its own last
-event. When the store refuses the save (another process changed one of the aggregates
-first), the cache forgets the group's aggregates and the whole group is judged again, up
-to `SAVE_ATTEMPTS` times; then each unit still waiting is refused with `conflict`.
+event.
+
+Several processes on one store: the overlay notes every aggregate the group's units read
+(accepted or refused), with the version read (0 for one looked for and absent), and the
+save is checked against them at its commit (domain/ledger/recorders.py: locks in one order,
+then the check, in the save's own round trip): when another process saved a newer version of any of them meanwhile, the
+store refuses the save, the cache forgets those aggregates, and the whole group is judged
+again on the current state; so is it when the store's unique (id, version) refuses the
+save. After `OPTIMISTIC_ATTEMPTS` such rounds the writer takes the store's turn (on
+PostgreSQL, an advisory lock every other save takes shared) and judges and saves with
+nobody else saving; only when that too fails, `SAVE_ATTEMPTS` rounds in all, is each unit
+refused with `conflict`.
 
 One writer per process means commands inside one process never collide with each other:
 clerks acting on the same branch at once are decided one after the other.
@@ -25,7 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -36,6 +45,7 @@ from eventsourcing.persistence import IntegrityError
 from domain.base import LedgerAggregate
 from domain.commandkey import CommandKey
 from domain.errors import Conflict
+from domain.ledger.recorders import ReadSet, StaleRead
 from domain.ledger.session import Recorded, Session
 
 if TYPE_CHECKING:
@@ -45,7 +55,8 @@ log = logging.getLogger(__name__)
 
 MAX_GROUP = 500  # units judged and saved together at most
 MAX_GROUP_EVENTS = 2000  # past this many events, the rest of the units wait for the next group
-SAVE_ATTEMPTS = 4
+OPTIMISTIC_ATTEMPTS = 3  # rounds judged on the cache before the writer takes the store's turn
+SAVE_ATTEMPTS = 6
 ANSWER_TIMEOUT = 30.0  # seconds a caller waits for its unit's commit
 # The writer thread ends once it has no work (after this long), and the next unit starts
 # another: a Ledger nobody uses is not kept alive by its thread (nor its connections).
@@ -85,15 +96,34 @@ class _Overlay:
         self.ledger = ledger
         self.id_key = ledger._id_key
         self.aggregates: dict[UUID, LedgerAggregate] = {}
+        # every aggregate the group's units got from the cache or the store, with the
+        # version they got first (0: looked for and absent): what their decisions rest on
+        self.read: dict[UUID, int] = {}
 
     def load(self, aggregate_id: UUID) -> LedgerAggregate | None:
         found = self.aggregates.get(aggregate_id)
         if found is not None:
             return working_copy(found)
-        return self.ledger.cache.copy(aggregate_id)
+        loaded = self.ledger.cache.copy(aggregate_id)
+        self.read.setdefault(aggregate_id, loaded.version if loaded is not None else 0)
+        return loaded
 
     def is_stored(self, aggregate_id: UUID) -> bool:
-        return aggregate_id in self.aggregates or self.ledger._source.is_stored(aggregate_id)
+        if aggregate_id in self.aggregates:
+            return True
+        stored = self.ledger._source.is_stored(aggregate_id)
+        if not stored:  # an aggregate, once stored, stays: only its absence can change
+            self.read.setdefault(aggregate_id, 0)
+        return stored
+
+    def reads(self, pending: list[LedgerAggregate], turn_held: bool) -> ReadSet:
+        """What the save of `pending` is checked against at its commit: each aggregate read
+        at the oldest version read, each written at the version before the group's events."""
+        versions = dict(self.read)
+        for aggregate in pending:
+            base = aggregate.version - len(aggregate.pending_events)
+            versions[aggregate.id] = min(versions.get(aggregate.id, base), base)
+        return ReadSet(versions, frozenset(a.id for a in pending), turn_held)
 
     def stored_events(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
         found = self.aggregates.get(aggregate_id)
@@ -111,6 +141,11 @@ class GroupWriter:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self.groups = 0  # groups saved (a seam for tests and benchmarks)
+        self.stale = 0  # saves refused because another process changed what they read
+        self.turns = 0  # rounds judged and saved holding the store's turn
+        # The writer thread holds the store's turn (a unit run from inside a unit then saves
+        # under it too, instead of waiting for it).
+        self.holding_turn = False
 
     # --- callers ---------------------------------------------------------------------
 
@@ -211,16 +246,23 @@ class GroupWriter:
         """Judge and save the group; returns the units left for the next group (too many
         events for this one)."""
         ledger = self.ledger
-        for _ in range(SAVE_ATTEMPTS):
-            with ledger._writing:
-                ledger.cache.refresh()
-                overlay = _Overlay(ledger)
-                judged, left = self._judge(group, overlay)
-                pending = [a for a in overlay.aggregates.values() if a.pending_events]
+        for attempt in range(SAVE_ATTEMPTS):
+            turn = self._turn() if attempt >= OPTIMISTIC_ATTEMPTS and not self.holding_turn else None
+            with ledger._writing, turn or nullcontext():
+                outer, self.holding_turn = self.holding_turn, self.holding_turn or turn is not None
                 try:
-                    recordings = ledger._save(pending) if pending else []
+                    ledger.cache.refresh()
+                    overlay = _Overlay(ledger)
+                    judged, left = self._judge(group, overlay)
+                    pending = [a for a in overlay.aggregates.values() if a.pending_events]
+                    recordings = ledger._save(pending, overlay.reads(pending, self.holding_turn)) if pending else []
+                except StaleRead:
+                    self.stale += 1
+                    continue  # another process changed what the group read: judge it again
                 except IntegrityError:
                     continue  # another process saved first: judge the group again
+                finally:
+                    self.holding_turn = outer
             self.groups += 1
             owner: dict[tuple[UUID, int], Unit] = {}
             for unit in judged:
@@ -244,6 +286,14 @@ class GroupWriter:
             unit.future.set_exception(error)
         return []
 
+    def _turn(self) -> AbstractContextManager[None] | None:
+        """The store's turn (see the module's documentation), where the store has one."""
+        turn: Callable[[], AbstractContextManager[None]] | None = getattr(self.ledger.recorder, "turn", None)
+        if turn is None:
+            return None
+        self.turns += 1
+        return turn()
+
     def _judge(self, group: list[Unit], overlay: _Overlay) -> tuple[list[Unit], list[Unit]]:
         ledger = self.ledger
         judged: list[Unit] = []
@@ -258,6 +308,7 @@ class GroupWriter:
                 if isinstance(marker, CommandKey):  # recorded before: answer as then
                     unit.result = Recorded(ledger.cache.position or 0, **marker.references)
                     continue
+                overlay.read.setdefault(unit.key, 0)  # not recorded yet, by any process
             session = Session(overlay)
             try:
                 result = unit.judge(session)

@@ -210,3 +210,21 @@ def test_keys_survive_a_restart(store: Store) -> None:
             assert services.ledger.max_position() == position
     finally:
         services.close()
+
+
+def test_a_keyed_post_looks_its_operator_up_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idempotency check finds the token's operator; the route takes it from there
+    instead of looking it up again. A POST without a key looks it up once too."""
+    looked_up: list[str] = []
+    lookup = api.ledger.operator_for_token
+
+    def counted(token: str) -> Any:
+        looked_up.append(token)
+        return lookup(token)
+
+    monkeypatch.setattr(api.ledger, "operator_for_token", counted)
+    client = api.client("xw_clerk")
+    assert client.post("/v1/members", member_body(3990), key="once-1").status_code == 201
+    assert len(looked_up) == 1
+    assert client.post("/v1/members", member_body(3991)).status_code == 201
+    assert len(looked_up) == 2

@@ -89,11 +89,12 @@ def test_two_runs_of_one_keyed_command_at_once_record_it_once(store: Store) -> N
     for ledger in (first, second):  # each saves only once both have judged the command
         real_save, waited = ledger.save, threading.Event()
 
-        def save(*aggregates: Any, real_save: Any = real_save, waited: threading.Event = waited) -> Any:
+        def save(*aggregates: Any, real_save: Any = real_save, waited: threading.Event = waited,
+                 **kwargs: Any) -> Any:
             if not waited.is_set():
                 waited.set()
                 both_ready.wait()
-            return real_save(*aggregates)
+            return real_save(*aggregates, **kwargs)
 
         ledger.save = save  # type: ignore[method-assign]
 
