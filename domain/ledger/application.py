@@ -177,14 +177,26 @@ class Ledger(Application[UUID]):
         return found
 
     def _session(self, absent: Collection[UUID] = ()) -> Session:
-        """A session for a command: working copies of current aggregates."""
+        """A session for a command: working copies of current aggregates (inside a batch,
+        the batch's own session: a read there sees what the batch's commands did)."""
+        batch = self.batch_session()
+        if batch is not None:
+            return batch
         self.cache.refresh()
         return Session(self._source, absent)
 
     def _reader(self) -> Session:
-        """A session for a read that changes nothing: the current aggregates themselves."""
+        """A session for a read that changes nothing: the current aggregates themselves
+        (inside a batch, the batch's own session)."""
+        batch = self.batch_session()
+        if batch is not None:
+            return batch
         self.cache.refresh()
         return Session(self._reading)
+
+    def batch_session(self) -> Session | None:
+        """The session of the batch being judged on this thread (see `batch`), if any."""
+        return _BATCH.session if getattr(_BATCH, "ledger", None) is self else None
 
     def _save(self, pending: list[LedgerAggregate]) -> list[Any]:
         """Save the aggregates at once; the cache then holds them. When the store refuses
@@ -308,10 +320,10 @@ class Ledger(Application[UUID]):
 
     def file_month(
         self, code: str, month: str,
-        *, actor: Actor = SYSTEM, request_id: str | None = None,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
     ) -> Recorded:
         """Filing (报送) freezes a month and every earlier one for the subtree."""
-        ctx = self.context(actor, None, request_id)
+        ctx = self.context(actor, on, request_id)
         validate_month(month)
         if month >= f"{ctx.on:%Y-%m}":
             raise ValidationError(f"{month} is not over yet: only a past month can be filed")
@@ -397,14 +409,16 @@ class Ledger(Application[UUID]):
     def request_transfer(
         self, registration_no: str, to_organization_code: str, *, reason: str, basis: str,
         evidence: dict[str, str] | None = None, performance_record: str | None = None,
-        probation_override_reason: str | None = None,
+        probation_override_reason: str | None = None, transfer_id: UUID | None = None,
         actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
     ) -> Recorded:
+        """A transfer request; `transfer_id` (a new one by default) lets a caller that must
+        be reproducible (the simulation) choose it: one already taken is refused."""
         ctx = self.context(actor, on, request_id)
         return self._run(lambda s: transfers.request(
             s, ctx, registration_no, to_organization_code, reason=reason, basis=basis,
             evidence=evidence, performance_record=performance_record,
-            probation_override_reason=probation_override_reason,
+            probation_override_reason=probation_override_reason, transfer_id=transfer_id,
         ))
 
     def decline_transfer(
