@@ -47,6 +47,7 @@ class Acts:
         holding_in: dict[str, list[str]]
         committees_in: dict[str, list[str]]
         committees: list[str]
+        committees_of: dict[str, str]
         meeting_day: dict[int, list[str]]
         meeting_phase: dict[str, int]
         inactive: set[str]
@@ -345,6 +346,7 @@ class Acts:
             return
         new_parent = self.rng.choice(others)
         self.ledger.move_organization(code, new_parent, **self.by_system())
+        self.committees_of.pop(code, None)
         self.holding_in[old_committee].remove(code)
         self.holding_in.setdefault(new_parent, []).append(code)
 

@@ -119,6 +119,7 @@ class Generator(Acts):
         self.holding_in: dict[str, list[str]] = {}  # committee -> holding organizations below it
         self.committees_in: dict[str, list[str]] = {}  # region -> committees (and service centers)
         self.committees: list[str] = []
+        self.committees_of: dict[str, str] = {}
         self.meeting_day: dict[int, list[str]] = {}  # day of the month -> branches meeting then
         self.meeting_phase: dict[str, int] = {}  # months of a branch's meetings: month % every == phase
         self.numbers: list[str] = []  # every member's registration number, in the order enrolled
@@ -143,7 +144,12 @@ class Generator(Acts):
         return self.ledger.member(registration_no)
 
     def committee_of(self, code: str) -> str:
-        return self.ledger.committee_of(code)
+        """The committee acting for `code` (remembered: it changes only when `move` moves
+        the branch, which forgets it)."""
+        committee = self.committees_of.get(code)
+        if committee is None:
+            committee = self.committees_of[code] = self.ledger.committee_of(code)
+        return committee
 
     @property
     def orgs(self) -> dict[str, Organization]:
