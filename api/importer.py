@@ -4,10 +4,10 @@ An import is all or nothing for the rows it checks: every row is read and checke
 (cells, duplicates within the file, parents, what the ledger already holds, and then every
 domain rule, by running the Ledger's own commands in dry batches), and only a file without
 a single problem is recorded. It is recorded through the same commands
-(`Ledger.register_organization`, `Ledger.import_member`) in batches of about a hundred
-aggregates, each batch one atomic save. Rows identical to what the ledger recorded for the
-same natural key (organization code, registration number) are skipped, so importing a file
-twice records nothing new; a row that contradicts the record is a problem.
+(`Ledger.register_organization`, `Ledger.import_member`) in batches of a few hundred
+aggregates (MAX_AGGREGATES), each batch one atomic save. Rows identical to what the ledger
+recorded for the same natural key (organization code, registration number) are skipped, so
+importing a file twice records nothing new; a row that contradicts the record is a problem.
 
 The import acts as the system (like `ledger org add-root`): it runs where the store is,
 not through the API, and every event it records carries the request id
@@ -51,10 +51,14 @@ from domain.organization import KINDS, Organization, validate_code
 from domain.text import incoming_problem, normalize_text
 
 KINDS_OF_FILE = ("organizations", "members")
-# Aggregates per save: larger saves have stalled on PostgreSQL.
-MAX_AGGREGATES = 100
+# Aggregates per save: at most this many (a save is one transaction: fewer, larger saves
+# record faster), at least MIN_AGGREGATES, and about a twentieth of the file's in between, so
+# that a small file still moves its progress bar. Over a Unix socket PostgreSQL saves stay
+# at MIN_AGGREGATES: a save of 1,000 new aggregates there has stalled in psycopg's pipeline.
+MAX_AGGREGATES = 600
+MIN_AGGREGATES = 100
 # Rows per dry batch when checking members against the domain's rules.
-CHECK_ROWS = 500
+CHECK_ROWS = 2000
 # Aggregate ids per query when looking up what the store already holds.
 LOOKUP_IDS = 1000
 # Recorded values a contradiction may show (codes, not personal data).
@@ -369,13 +373,15 @@ def first_stored_events(ledger: Ledger, ids: list[UUID]) -> list[Any]:
     """The stored first event (version 1) of each of these aggregates that the store holds,
     in one query on eventsourcing's events table (PostgreSQL or SQLite), else one per id."""
     from eventsourcing.persistence import StoredEvent
+    from eventsourcing.postgres import PostgresAggregateRecorder
+    from eventsourcing.sqlite import SQLiteAggregateRecorder
 
     recorder: Any = ledger.recorder
     table = getattr(recorder, "events_table_name", None)
-    module = type(recorder).__module__
     if not ids or table is None:
         return []
-    if module.startswith("eventsourcing.postgres"):
+    # The ledger's recorders (domain/ledger/recorders.py) are subclasses of the library's.
+    if isinstance(recorder, PostgresAggregateRecorder):
         from psycopg import sql
 
         schema = getattr(recorder.datastore, "schema", "") or ""
@@ -386,7 +392,7 @@ def first_stored_events(ledger: Ledger, ids: list[UUID]) -> list[Any]:
             cursor.execute(statement, [ids])
             return [StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
                     for r in cursor.fetchall()]
-    if module.startswith("eventsourcing.sqlite") and table.isidentifier():
+    if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
         marks = ",".join("?" for _ in ids)
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
@@ -668,7 +674,15 @@ class _Import:
 
     # recording
 
+    def batch_bound(self, rows: list[Row]) -> int:
+        """Aggregates per save for these rows (see MAX_AGGREGATES)."""
+        env = self.ledger.env
+        if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and (env.get("POSTGRES_HOST") or "/")[0] == "/":
+            return MIN_AGGREGATES
+        return max(MIN_AGGREGATES, min(MAX_AGGREGATES, 3 * len(rows) // 20))
+
     def batches(self, rows: list[Row]) -> Iterator[list[Row]]:
+        bound = self.batch_bound(rows)
         batch: list[Row] = []
         touched: set[str] = set()
         for row in rows:
@@ -677,7 +691,7 @@ class _Import:
                 keys = {v["code"], v["parent_code"] or ""}
             else:
                 keys = {v["registration_no"], "id:" + v["registration_no"], v["organization_code"]}
-            if batch and len(touched | keys) > MAX_AGGREGATES:
+            if batch and len(touched | keys) > bound:
                 yield batch
                 batch, touched = [], set()
             batch.append(row)
