@@ -321,9 +321,9 @@ class Generator(Acts):
             note_absent(self.ledger, [*hints, member_id(first_free)])
             recorded = self.ledger.admit_member(code, joined_on=joined_on, **fields, **self.by(code))
         else:
-            number = self.registration_no(region, joined_on)
-            note_absent(self.ledger, [*hints, member_id(number)])
-            recorded = self.ledger.import_member(code, registration_no=number, status=status,
+            brought = self.registration_no(region, joined_on)
+            note_absent(self.ledger, [*hints, member_id(brought)])
+            recorded = self.ledger.import_member(code, registration_no=brought, status=status,
                                                  joined_on=joined_on, **fields, **self.by_system())
         number = recorded.registration_no
         assert number is not None

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -23,7 +24,7 @@ from tests.factories import admit, build_tree
 SCALE = replace(SCALES["small"], start=date(2025, 1, 1), end=date(2025, 12, 31))
 
 
-def events(ledger: Ledger) -> list[tuple[str, UUID, dict[str, object]]]:
+def events(ledger: Ledger) -> list[tuple[str, UUID, dict[str, Any]]]:
     return [(type(e).__qualname__, e.originator_id, e.__dict__) for _, e in ledger.read_events(limit=5000)]
 
 
@@ -37,7 +38,7 @@ def test_a_refused_command_stops_the_simulation_and_its_batch_records_nothing(st
     recorded = events(ledger)
     assert recorded, "the batches before the refusal stay"
     days = [state["on"] for _, _, state in recorded]
-    assert max(days) <= today  # type: ignore[operator]
+    assert max(days) <= today
     ledger.close()
 
 
@@ -56,7 +57,7 @@ def test_the_history_holds_what_the_commands_record(store: Store) -> None:
     assert returned and returned == {s["certificate_no"] for k, _, s in recorded if k == "Member.CertificateReturned"}
     # A month is filed on the day the simulation files it (the 5th of the next), not today.
     filed = [s for k, _, s in recorded if k == "Organization.MonthFiled"]
-    assert filed and all(s["on"].day == 5 and f"{s['on'] - timedelta(days=5):%Y-%m}" == s["month"]  # type: ignore[attr-defined]
+    assert filed and all(s["on"].day == 5 and f"{s['on'] - timedelta(days=5):%Y-%m}" == s["month"]
                          for s in filed)
     # Every letter number is its committee's next one, taken by the issuing command.
     taken = Counter((o, s["series"]) for k, o, s in recorded if k == "Organization.NumberTaken")
