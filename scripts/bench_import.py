@@ -13,7 +13,7 @@ What it does:
      file): imports the organizations, then the members, through `api.importer.import_file`
      (exactly what `ledger import` runs), timing its phases: read (parse and check every
      cell, duplicates within the file), check (what the ledger holds, then the domain's rules
-     in dry batches), record (batches of at most 100 aggregates, one save each);
+     in dry batches), record (batches of up to 600 aggregates, one save each);
   3. the baseline, in the same run: the read phase alone over the same members file (the
      raw rate of reading and validating the file without touching the store); the ratio is
      the end-to-end import rate over it;
@@ -206,7 +206,7 @@ def render(run: dict[str, Any]) -> str:
         "`scripts/bench_import.py`: the organizations file first, then the members file, into a fresh store. "
         "The import reads and checks every cell, looks up every row in the ledger, runs the Ledger's own "
         "commands (`register_organization`, `import_member`) in dry batches to check every domain rule, and "
-        "only then records through the same commands in batches of at most 100 aggregates per save. The "
+        "only then records through the same commands in batches of up to 600 aggregates per save (a twentieth of the file's, at least 100). The "
         "baseline is the first phase alone (reading the CSV and checking every cell and the duplicates within "
         "the file, no store); the ratio is the end-to-end member import rate over it.", "",
         f"Measured {run['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM; load average "
