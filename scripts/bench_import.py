@@ -206,7 +206,8 @@ def render(run: dict[str, Any]) -> str:
         "`scripts/bench_import.py`: the organizations file first, then the members file, into a fresh store. "
         "The import reads and checks every cell, looks up every row in the ledger, runs the Ledger's own "
         "commands (`register_organization`, `import_member`) in dry batches to check every domain rule, and "
-        "only then records through the same commands in batches of up to 600 aggregates per save (a twentieth of the file's, at least 100). The "
+        "only then records through the same commands in batches of up to 600 aggregates per save "
+        "(a twentieth of the file's, at least 100). The "
         "baseline is the first phase alone (reading the CSV and checking every cell and the duplicates within "
         "the file, no store); the ratio is the end-to-end member import rate over it.", "",
         f"Measured {run['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM; load average "
