@@ -46,6 +46,7 @@ from domain.identifiers import (
     validate_registration_no,
 )
 from domain.ledger import Ledger
+from domain.ledger.checked import Checked
 from domain.member import CATEGORIES, GENDERS, STATUSES, Member
 from domain.organization import KINDS, Organization, validate_code
 from domain.text import incoming_problem, normalize_text
@@ -57,7 +58,7 @@ KINDS_OF_FILE = ("organizations", "members")
 # at MIN_AGGREGATES: a save of 1,000 new aggregates there has stalled in psycopg's pipeline.
 MAX_AGGREGATES = 600
 MIN_AGGREGATES = 100
-# Rows per dry batch when checking members against the domain's rules.
+# Rows judged per turn of the ledger's writer when checking rows against the domain's rules.
 CHECK_ROWS = 2000
 # Aggregate ids per query when looking up what the store already holds.
 LOOKUP_IDS = 1000
@@ -420,6 +421,7 @@ class _Import:
         self.key = (ledger.env.get("LEDGER_ID_KEY") or "").encode()
         self.tag = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else ""
         self.absent: set[UUID] = set()
+        self.checked = Checked()  # the rows' accepted results, judged once (domain/ledger/checked.py)
 
     def problem(self, row: int, name: str, error: LedgerError | str, code: str = "validation_error") -> None:
         column = self.headings[self.index[name]] if name in self.index else name
@@ -635,16 +637,23 @@ class _Import:
                 return column.name
         return ""
 
-    def dry_run(self, rows: list[Row], chunk: int) -> None:
-        for start in range(0, len(rows), chunk):
-            part = rows[start:start + chunk]
+    def check(self, chunks: list[list[Row]]) -> None:
+        """Judge every chunk's rows by the Ledger's commands, each chunk on top of the ones
+        before it (children see their parents), keeping the results for `record`."""
+        done = rows = 0
+        while done < len(chunks):
+            part = [chunks[done]]
+            while done + len(part) < len(chunks) and sum(map(len, part)) < CHECK_ROWS:
+                part.append(chunks[done + len(part)])
 
-            def refused(index: int, error: LedgerError, part: list[Row] = part) -> None:
-                self.problem(part[index].number, self.column_of(error), error)
+            def refused(number: int, index: int, error: LedgerError, part: list[list[Row]] = part) -> None:
+                self.problem(part[number][index].number, self.column_of(error), error)
 
-            self.ledger.batch([self.command(row) for row in part], dry_run=True, absent=self.absent,
-                              on_error=refused)
-            self.tick("checking rules", min(start + chunk, len(rows)), len(rows))
+            self.ledger.check([[self.command(row) for row in chunk] for chunk in part], keep=self.checked,
+                              on_error=refused, absent=self.absent)
+            done += len(part)
+            rows += sum(map(len, part))
+            self.tick("checking rules", rows, sum(map(len, chunks)))
 
     def order_organizations(self, rows: list[Row]) -> list[Row]:
         """Parents before children; a parent missing from the file and the ledger, or a cycle,
@@ -699,17 +708,18 @@ class _Import:
         if batch:
             yield batch
 
-    def record(self, rows: list[Row]) -> None:
-        done = 0
-        for batch in self.batches(rows):
+    def record(self, chunks: list[list[Row]]) -> None:
+        """Save the checked chunks in order, each as it was judged (one save each)."""
+        done, total = 0, sum(map(len, chunks))
+        for index, batch in enumerate(chunks):
             failed: list[tuple[Row, LedgerError]] = []
 
             def refused(index: int, error: LedgerError, batch: list[Row] = batch,
                         failed: list[tuple[Row, LedgerError]] = failed) -> None:
                 failed.append((batch[index], error))
 
-            position = self.ledger.batch([self.command(row) for row in batch], absent=self.absent,
-                                         on_error=refused)
+            position = self.ledger.record_checked(self.checked, index, [self.command(row) for row in batch],
+                                                  on_error=refused)
             if failed:  # a change between the check and now (another process acting)
                 for row, error in failed:
                     self.problem(row.number, self.column_of(error), error)
@@ -717,7 +727,7 @@ class _Import:
             done += len(batch)
             self.result.recorded = done
             self.result.position = position or self.result.position
-            self.tick("recording", done, len(rows))
+            self.tick("recording", done, total)
 
     def run(self, dry_run: bool) -> Result:
         clock = time.monotonic()
@@ -748,10 +758,10 @@ class _Import:
                         if parent not in bad_codes:  # else the parent's own row has the problem
                             self.problem(row.number, "parent_code", NotFound(
                                 f"parent {parent!r} is neither in the file nor in the ledger"))
-            self.dry_run(fresh, max(len(fresh), 1))  # one batch: children see their parents
         else:
             fresh.sort(key=lambda row: (row.values["organization_code"], row.number))
-            self.dry_run(fresh, CHECK_ROWS)
+        chunks = list(self.batches(fresh))
+        self.check(chunks)
         self.result.seconds["check"] = time.monotonic() - clock
         self.sort_problems()
         if self.result.problems:
@@ -760,7 +770,7 @@ class _Import:
             self.result.recorded = len(fresh)
             return self.result
         clock = time.monotonic()
-        self.record(fresh)
+        self.record(chunks)
         self.result.seconds["record"] = time.monotonic() - clock
         self.sort_problems()
         return self.result

@@ -36,6 +36,7 @@ from domain.errors import Conflict, FutureDate, LedgerError, ValidationError
 from domain.identifiers import validate_registration_no
 from domain.jurisdiction import Jurisdiction
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
+from domain.ledger.checked import Absent, Checked, KeptSource
 from domain.ledger.recorders import IN_TRANSACTION, RECORDERS
 from domain.ledger.session import Recorded, Session
 from domain.ledger.writer import GroupWriter, Unit
@@ -257,30 +258,87 @@ class Ledger(Application[UUID]):
         (it spares a query each): should one exist by the time of the save, the store refuses
         the save (ids are unique) and the batch is judged again without the hint.
         Returns the position of the last event saved (0 if none)."""
-        hint = [set(absent)]
+        hint: list[Collection[UUID]] = [absent]
 
         def judge(session: Session) -> Recorded:
             overlay = getattr(session.source, "aggregates", {})
-            session.absent = hint[0] - overlay.keys() if hint[0] else ()
-            hint[0] = set()  # judged again: without the hint
-            _BATCH.session, _BATCH.ledger = session, self
-            refused = False
-            try:
-                for index, command in enumerate(commands):
-                    try:
-                        command()
-                    except LedgerError as error:
-                        if on_error is None:
-                            raise
-                        refused = True
-                        on_error(index, error)
-            finally:
-                _BATCH.session = _BATCH.ledger = None
+            session.absent = Absent(hint[0], overlay) if hint[0] else ()
+            hint[0] = ()  # judged again: without the hint
+            refused = self._judge_all(session, commands, on_error)
             if refused or dry_run:
                 session.by_id.clear()  # nothing of the batch is recorded
             return Recorded(0)
 
         return self.writer.run(Unit(judge, None if dry_run else next_command_key())).position
+
+    def _judge_all(
+        self, session: Session, commands: Sequence[Callable[[], object]],
+        on_error: Callable[[int, LedgerError], None] | None,
+    ) -> bool:
+        """Judge the commands in order on the session (a refusal raised, or given to
+        `on_error`); True if any was refused."""
+        _BATCH.session, _BATCH.ledger = session, self
+        refused = False
+        try:
+            for index, command in enumerate(commands):
+                try:
+                    command()
+                except LedgerError as error:
+                    if on_error is None:
+                        raise
+                    refused = True
+                    on_error(index, error)
+        finally:
+            _BATCH.session = _BATCH.ledger = None
+        return refused
+
+    def check(
+        self, chunks: Sequence[Sequence[Callable[[], object]]], *, keep: Checked,
+        on_error: Callable[[int, int, LedgerError], None] | None = None, absent: Collection[UUID] = (),
+    ) -> None:
+        """Judge chunks of commands as `batch(..., dry_run=True)` judges one, each chunk on
+        top of what the chunks before it (in this call and in earlier ones with the same
+        `keep`) left, and keep their accepted results in `keep` (domain/ledger/checked.py),
+        one chunk each, for `record_checked`. A refusal is raised, or given to
+        `on_error(chunk, index, error)` and the next command judged. `absent` is read, not
+        copied: don't change it meanwhile."""
+
+        def judge(session: Session) -> Recorded:
+            source = KeptSource(keep, session.source)
+            overlay = getattr(session.source, "aggregates", {})
+            for number, commands in enumerate(chunks):
+                part = Session(source, Absent(absent, overlay, keep.latest) if absent else ())
+
+                def refused(index: int, error: LedgerError, number: int = number) -> None:
+                    if on_error is None:
+                        raise error
+                    on_error(number, index, error)
+
+                keep.keep(part, self._judge_all(part, commands, refused))
+            return Recorded(0)
+
+        self.writer.run(Unit(judge, None))
+
+    def record_checked(
+        self, checked: Checked, index: int, commands: Sequence[Callable[[], object]],
+        *, on_error: Callable[[int, LedgerError], None] | None = None,
+    ) -> int:
+        """Save chunk `index` of `checked` (judged by `check`) as it was judged, in one
+        atomic save, without judging its commands again, unless the store refuses the save
+        (another process changed one of its aggregates since the check): then `commands`
+        (the chunk's, in order) are judged again as `batch` judges them, and saved if none is
+        refused. Returns the position of the last event saved (0 if none)."""
+        chunk = [checked.take(index)]
+
+        def judge(session: Session) -> Recorded:
+            if chunk:
+                for aggregate, _ in chunk.pop():
+                    session.add(aggregate)
+            elif self._judge_all(session, commands, on_error):
+                session.by_id.clear()  # nothing of the batch is recorded
+            return Recorded(0)
+
+        return self.writer.run(Unit(judge, next_command_key())).position
 
     def close(self) -> None:
         self.writer.stop()
