@@ -700,7 +700,7 @@ class _Import:
                 keys = {v["code"], v["parent_code"] or ""}
             else:
                 keys = {v["registration_no"], "id:" + v["registration_no"], v["organization_code"]}
-            if batch and len(touched | keys) > bound:
+            if batch and len(touched) + len(keys - touched) > bound:
                 yield batch
                 batch, touched = [], set()
             batch.append(row)
@@ -718,8 +718,10 @@ class _Import:
                         failed: list[tuple[Row, LedgerError]] = failed) -> None:
                 failed.append((batch[index], error))
 
-            position = self.ledger.record_checked(self.checked, index, [self.command(row) for row in batch],
-                                                  on_error=refused)
+            def commands(batch: list[Row] = batch) -> list[Callable[[], object]]:
+                return [self.command(row) for row in batch]  # only if the chunk is judged again
+
+            position = self.ledger.record_checked(self.checked, index, commands, on_error=refused)
             if failed:  # a change between the check and now (another process acting)
                 for row, error in failed:
                     self.problem(row.number, self.column_of(error), error)

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 from eventsourcing.utils import Environment
@@ -227,6 +227,24 @@ class Ledger(Application[UUID]):
         self.cache.put(pending)
         return recordings
 
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        """eventsourcing's `Application.save`, but the events of the ledger's own aggregates
+        are collected directly: the library asks of every object saved whether it is a domain
+        event, through a runtime `Protocol` check that costs about 40 µs an aggregate on
+        Python 3.11 (a tenth of an import's CPU)."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, LedgerAggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
+
     def cache_info(self) -> dict[str, int]:
         """The aggregate cache's size, bound (LEDGER_AGGREGATE_CACHE) and counts."""
         return self.cache.info()
@@ -320,21 +338,21 @@ class Ledger(Application[UUID]):
         self.writer.run(Unit(judge, None))
 
     def record_checked(
-        self, checked: Checked, index: int, commands: Sequence[Callable[[], object]],
+        self, checked: Checked, index: int, commands: Callable[[], Sequence[Callable[[], object]]],
         *, on_error: Callable[[int, LedgerError], None] | None = None,
     ) -> int:
         """Save chunk `index` of `checked` (judged by `check`) as it was judged, in one
         atomic save, without judging its commands again, unless the store refuses the save
-        (another process changed one of its aggregates since the check): then `commands`
-        (the chunk's, in order) are judged again as `batch` judges them, and saved if none is
-        refused. Returns the position of the last event saved (0 if none)."""
+        (another process changed one of its aggregates since the check): then `commands()`
+        (the chunk's commands, in order) are judged again as `batch` judges them, and saved if
+        none is refused. Returns the position of the last event saved (0 if none)."""
         chunk = [checked.take(index)]
 
         def judge(session: Session) -> Recorded:
             if chunk:
                 for aggregate, _ in chunk.pop():
                     session.add(aggregate)
-            elif self._judge_all(session, commands, on_error):
+            elif self._judge_all(session, commands(), on_error):
                 session.by_id.clear()  # nothing of the batch is recorded
             return Recorded(0)
 

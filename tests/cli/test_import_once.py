@@ -13,7 +13,7 @@ import pytest
 
 import domain.ledger.members as members
 import domain.ledger.organizations as organizations
-from api.importer import MAX_AGGREGATES, MIN_AGGREGATES, import_file
+from api.importer import MAX_AGGREGATES, import_file
 from domain.errors import LedgerError
 from domain.ledger import Ledger
 from domain.ledger.checked import Checked
@@ -115,7 +115,7 @@ def test_checked_chunks_with_a_refusal_can_not_be_recorded(ledger: Ledger) -> No
     assert refused == [(1, 0, "conflict")]  # the second chunk sees the first's root
     before = ledger.max_position()
     with pytest.raises(ValueError):
-        ledger.record_checked(checked, 0, [])
+        ledger.record_checked(checked, 0, list)
     assert ledger.max_position() == before
     with pytest.raises(LedgerError):
         ledger.organization("R1")
