@@ -17,6 +17,7 @@ not through the API, and every event it records carries the request id
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import re
@@ -422,6 +423,7 @@ class _Import:
         self.tag = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else ""
         self.absent: set[UUID] = set()
         self.checked = Checked()  # the rows' accepted results, judged once (domain/ledger/checked.py)
+        self.freeze = gc.get_freeze_count() == 0  # unless the process froze objects of its own
 
     def problem(self, row: int, name: str, error: LedgerError | str, code: str = "validation_error") -> None:
         column = self.headings[self.index[name]] if name in self.index else name
@@ -651,6 +653,8 @@ class _Import:
 
             self.ledger.check([[self.command(row) for row in chunk] for chunk in part], keep=self.checked,
                               on_error=refused, absent=self.absent)
+            if self.freeze:  # what was decided so far lives until it is saved: not walked by the
+                gc.freeze()  # garbage collector again (its full collections grew with the file)
             done += len(part)
             rows += sum(map(len, part))
             self.tick("checking rules", rows, sum(map(len, chunks)))
@@ -785,5 +789,9 @@ def import_file(
     """Check every row of a roster file and, if none has a problem (and not `dry_run`),
     record the rows the ledger does not hold yet. Raises `ImportFileError` for a file that
     can't be read, `LedgerError` for a bad `on`; row problems are in the result."""
-    return _Import(ledger, Path(path), kind, encoding=encoding, sheet=sheet, on=on,
-                   progress=progress).run(dry_run)
+    job = _Import(ledger, Path(path), kind, encoding=encoding, sheet=sheet, on=on, progress=progress)
+    try:
+        return job.run(dry_run)
+    finally:
+        if job.freeze:
+            gc.unfreeze()
