@@ -2,10 +2,11 @@
 
 An import is all or nothing for the rows it checks: every row is read and checked first
 (cells, duplicates within the file, parents, what the ledger already holds, and then every
-domain rule, by running the Ledger's own commands in dry batches), and only a file without
-a single problem is recorded. It is recorded through the same commands
-(`Ledger.register_organization`, `Ledger.import_member`) in batches of a few hundred
-aggregates (MAX_AGGREGATES), each batch one atomic save. Rows identical to what the ledger
+domain rule, by the Ledger's own commands `Ledger.register_organization` and
+`Ledger.import_member`, each row judged once, in chunks of a few hundred aggregates
+(MAX_AGGREGATES), each chunk on top of what the chunks before it decided), and only a file
+without a single problem is recorded: the chunks are saved as the check judged them
+(domain/ledger/checked.py), each one atomic save. Rows identical to what the ledger
 recorded for the same natural key (organization code, registration number) are skipped, so
 importing a file twice records nothing new; a row that contradicts the record is a problem.
 
