@@ -273,8 +273,9 @@ class Ledger(Application[UUID]):
         to `on_error(index, error)` and the next command judged; either way nothing of the
         batch is recorded, nor with `dry_run`. Keep batches to about a hundred aggregates.
         `absent` may name aggregate ids the caller found missing from the store just before
-        (it spares a query each): should one exist by the time of the save, the store refuses
-        the save (ids are unique) and the batch is judged again without the hint.
+        (it spares a query each; it is read, not copied: don't change it meanwhile): should
+        one exist by the time of the save, the store refuses the save (ids are unique) and
+        the batch is judged again without the hint.
         Returns the position of the last event saved (0 if none)."""
         hint: list[Collection[UUID]] = [absent]
 
