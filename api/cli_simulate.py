@@ -1,7 +1,7 @@
 """`ledger simulate`: a realistic synthetic history (seed 001's sizes, or a province).
 
 The history comes from `api.simulation` (the generator the demo and the benchmarks use)
-and goes into the configured store through the real aggregates. The same seed, scale and
+and goes into the configured store through the Ledger's own commands. The same seed, scale and
 dates record the same events; only the recording timestamps differ.
 
 A store that already holds events is refused: a simulation mixed into real records would
@@ -40,22 +40,12 @@ class _Watched(Generator):
     def __init__(self, *args: Any, bar: Progress, task: Any, first_day: date, **options: Any) -> None:
         super().__init__(*args, **options)
         self.bar, self.task, self.first_day = bar, task, first_day
-        self.day = first_day
 
-    def _report(self) -> None:
+    def report(self) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-9)
         self.bar.update(self.task, completed=(self.day - self.first_day).days + 1,
                         events=self.stats.events, rate=self.stats.events / elapsed,
                         on=self.day.isoformat())
-
-    def random_acts(self, day: date) -> None:
-        super().random_acts(day)
-        self.day = day
-        self._report()
-
-    def flush(self) -> None:
-        super().flush()
-        self._report()
 
 
 def _years_before(end: date, years: int) -> date:

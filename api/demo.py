@@ -1,7 +1,8 @@
 """The demo data set: the city of seed 001 (a city bureau's committee with 16 committees,
 12 general branches, 238 branches and about 4,800 members) with the year up to today of
 transfers (on time, late, overdue, cancelled, rejected), certificates (many never
-returned), org life, dues and inactive members, recorded through the real aggregates."""
+returned), org life, dues and inactive members, recorded through the Ledger's own commands
+(`api/simulation.py`)."""
 
 from __future__ import annotations
 

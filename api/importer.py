@@ -2,12 +2,13 @@
 
 An import is all or nothing for the rows it checks: every row is read and checked first
 (cells, duplicates within the file, parents, what the ledger already holds, and then every
-domain rule, by running the Ledger's own commands in dry batches), and only a file without
-a single problem is recorded. It is recorded through the same commands
-(`Ledger.register_organization`, `Ledger.import_member`) in batches of about a hundred
-aggregates, each batch one atomic save. Rows identical to what the ledger recorded for the
-same natural key (organization code, registration number) are skipped, so importing a file
-twice records nothing new; a row that contradicts the record is a problem.
+domain rule, by the Ledger's own commands `Ledger.register_organization` and
+`Ledger.import_member`, each row judged once, in chunks of a few hundred aggregates
+(MAX_AGGREGATES), each chunk on top of what the chunks before it decided), and only a file
+without a single problem is recorded: the chunks are saved as the check judged them
+(domain/ledger/checked.py), each one atomic save. Rows identical to what the ledger
+recorded for the same natural key (organization code, registration number) are skipped, so
+importing a file twice records nothing new; a row that contradicts the record is a problem.
 
 The import acts as the system (like `ledger org add-root`): it runs where the store is,
 not through the API, and every event it records carries the request id
@@ -17,6 +18,7 @@ not through the API, and every event it records carries the request id
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import re
@@ -46,15 +48,20 @@ from domain.identifiers import (
     validate_registration_no,
 )
 from domain.ledger import Ledger
+from domain.ledger.checked import Checked
 from domain.member import CATEGORIES, GENDERS, STATUSES, Member
 from domain.organization import KINDS, Organization, validate_code
 from domain.text import incoming_problem, normalize_text
 
 KINDS_OF_FILE = ("organizations", "members")
-# Aggregates per save: larger saves have stalled on PostgreSQL.
-MAX_AGGREGATES = 100
-# Rows per dry batch when checking members against the domain's rules.
-CHECK_ROWS = 500
+# Aggregates per save: at most this many (a save is one transaction: fewer, larger saves
+# record faster), at least MIN_AGGREGATES, and about a twentieth of the file's in between, so
+# that a small file still moves its progress bar. Over a Unix socket PostgreSQL saves stay
+# at MIN_AGGREGATES: a save of 1,000 new aggregates there has stalled in psycopg's pipeline.
+MAX_AGGREGATES = 600
+MIN_AGGREGATES = 100
+# Rows judged per turn of the ledger's writer when checking rows against the domain's rules.
+CHECK_ROWS = 2000
 # Aggregate ids per query when looking up what the store already holds.
 LOOKUP_IDS = 1000
 # Recorded values a contradiction may show (codes, not personal data).
@@ -369,13 +376,15 @@ def first_stored_events(ledger: Ledger, ids: list[UUID]) -> list[Any]:
     """The stored first event (version 1) of each of these aggregates that the store holds,
     in one query on eventsourcing's events table (PostgreSQL or SQLite), else one per id."""
     from eventsourcing.persistence import StoredEvent
+    from eventsourcing.postgres import PostgresAggregateRecorder
+    from eventsourcing.sqlite import SQLiteAggregateRecorder
 
     recorder: Any = ledger.recorder
     table = getattr(recorder, "events_table_name", None)
-    module = type(recorder).__module__
     if not ids or table is None:
         return []
-    if module.startswith("eventsourcing.postgres"):
+    # The ledger's recorders (domain/ledger/recorders.py) are subclasses of the library's.
+    if isinstance(recorder, PostgresAggregateRecorder):
         from psycopg import sql
 
         schema = getattr(recorder.datastore, "schema", "") or ""
@@ -386,7 +395,7 @@ def first_stored_events(ledger: Ledger, ids: list[UUID]) -> list[Any]:
             cursor.execute(statement, [ids])
             return [StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
                     for r in cursor.fetchall()]
-    if module.startswith("eventsourcing.sqlite") and table.isidentifier():
+    if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
         marks = ",".join("?" for _ in ids)
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
@@ -414,6 +423,8 @@ class _Import:
         self.key = (ledger.env.get("LEDGER_ID_KEY") or "").encode()
         self.tag = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else ""
         self.absent: set[UUID] = set()
+        self.checked = Checked()  # the rows' accepted results, judged once (domain/ledger/checked.py)
+        self.freeze = gc.get_freeze_count() == 0  # unless the process froze objects of its own
 
     def problem(self, row: int, name: str, error: LedgerError | str, code: str = "validation_error") -> None:
         column = self.headings[self.index[name]] if name in self.index else name
@@ -629,16 +640,25 @@ class _Import:
                 return column.name
         return ""
 
-    def dry_run(self, rows: list[Row], chunk: int) -> None:
-        for start in range(0, len(rows), chunk):
-            part = rows[start:start + chunk]
+    def check(self, chunks: list[list[Row]]) -> None:
+        """Judge every chunk's rows by the Ledger's commands, each chunk on top of the ones
+        before it (children see their parents), keeping the results for `record`."""
+        done = rows = 0
+        while done < len(chunks):
+            part = [chunks[done]]
+            while done + len(part) < len(chunks) and sum(map(len, part)) < CHECK_ROWS:
+                part.append(chunks[done + len(part)])
 
-            def refused(index: int, error: LedgerError, part: list[Row] = part) -> None:
-                self.problem(part[index].number, self.column_of(error), error)
+            def refused(number: int, index: int, error: LedgerError, part: list[list[Row]] = part) -> None:
+                self.problem(part[number][index].number, self.column_of(error), error)
 
-            self.ledger.batch([self.command(row) for row in part], dry_run=True, absent=self.absent,
-                              on_error=refused)
-            self.tick("checking rules", min(start + chunk, len(rows)), len(rows))
+            self.ledger.check([[self.command(row) for row in chunk] for chunk in part], keep=self.checked,
+                              on_error=refused, absent=self.absent)
+            if self.freeze:  # what was decided so far lives until it is saved: not walked by the
+                gc.freeze()  # garbage collector again (its full collections grew with the file)
+            done += len(part)
+            rows += sum(map(len, part))
+            self.tick("checking rules", rows, sum(map(len, chunks)))
 
     def order_organizations(self, rows: list[Row]) -> list[Row]:
         """Parents before children; a parent missing from the file and the ledger, or a cycle,
@@ -668,7 +688,15 @@ class _Import:
 
     # recording
 
+    def batch_bound(self, rows: list[Row]) -> int:
+        """Aggregates per save for these rows (see MAX_AGGREGATES)."""
+        env = self.ledger.env
+        if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and (env.get("POSTGRES_HOST") or "/")[0] == "/":
+            return MIN_AGGREGATES
+        return max(MIN_AGGREGATES, min(MAX_AGGREGATES, 3 * len(rows) // 20))
+
     def batches(self, rows: list[Row]) -> Iterator[list[Row]]:
+        bound = self.batch_bound(rows)
         batch: list[Row] = []
         touched: set[str] = set()
         for row in rows:
@@ -677,7 +705,7 @@ class _Import:
                 keys = {v["code"], v["parent_code"] or ""}
             else:
                 keys = {v["registration_no"], "id:" + v["registration_no"], v["organization_code"]}
-            if batch and len(touched | keys) > MAX_AGGREGATES:
+            if batch and len(touched) + len(keys - touched) > bound:
                 yield batch
                 batch, touched = [], set()
             batch.append(row)
@@ -685,17 +713,20 @@ class _Import:
         if batch:
             yield batch
 
-    def record(self, rows: list[Row]) -> None:
-        done = 0
-        for batch in self.batches(rows):
+    def record(self, chunks: list[list[Row]]) -> None:
+        """Save the checked chunks in order, each as it was judged (one save each)."""
+        done, total = 0, sum(map(len, chunks))
+        for index, batch in enumerate(chunks):
             failed: list[tuple[Row, LedgerError]] = []
 
             def refused(index: int, error: LedgerError, batch: list[Row] = batch,
                         failed: list[tuple[Row, LedgerError]] = failed) -> None:
                 failed.append((batch[index], error))
 
-            position = self.ledger.batch([self.command(row) for row in batch], absent=self.absent,
-                                         on_error=refused)
+            def commands(batch: list[Row] = batch) -> list[Callable[[], object]]:
+                return [self.command(row) for row in batch]  # only if the chunk is judged again
+
+            position = self.ledger.record_checked(self.checked, index, commands, on_error=refused)
             if failed:  # a change between the check and now (another process acting)
                 for row, error in failed:
                     self.problem(row.number, self.column_of(error), error)
@@ -703,7 +734,7 @@ class _Import:
             done += len(batch)
             self.result.recorded = done
             self.result.position = position or self.result.position
-            self.tick("recording", done, len(rows))
+            self.tick("recording", done, total)
 
     def run(self, dry_run: bool) -> Result:
         clock = time.monotonic()
@@ -734,10 +765,10 @@ class _Import:
                         if parent not in bad_codes:  # else the parent's own row has the problem
                             self.problem(row.number, "parent_code", NotFound(
                                 f"parent {parent!r} is neither in the file nor in the ledger"))
-            self.dry_run(fresh, max(len(fresh), 1))  # one batch: children see their parents
         else:
             fresh.sort(key=lambda row: (row.values["organization_code"], row.number))
-            self.dry_run(fresh, CHECK_ROWS)
+        chunks = list(self.batches(fresh))
+        self.check(chunks)
         self.result.seconds["check"] = time.monotonic() - clock
         self.sort_problems()
         if self.result.problems:
@@ -746,7 +777,7 @@ class _Import:
             self.result.recorded = len(fresh)
             return self.result
         clock = time.monotonic()
-        self.record(fresh)
+        self.record(chunks)
         self.result.seconds["record"] = time.monotonic() - clock
         self.sort_problems()
         return self.result
@@ -759,5 +790,9 @@ def import_file(
     """Check every row of a roster file and, if none has a problem (and not `dry_run`),
     record the rows the ledger does not hold yet. Raises `ImportFileError` for a file that
     can't be read, `LedgerError` for a bad `on`; row problems are in the result."""
-    return _Import(ledger, Path(path), kind, encoding=encoding, sheet=sheet, on=on,
-                   progress=progress).run(dry_run)
+    job = _Import(ledger, Path(path), kind, encoding=encoding, sheet=sheet, on=on, progress=progress)
+    try:
+        return job.run(dry_run)
+    finally:
+        if job.freeze:
+            gc.unfreeze()

@@ -9,10 +9,12 @@ NFC, whoever calls the aggregate (domain/text.py).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
@@ -48,8 +50,36 @@ class Context:
         }
 
 
+# Values a copy of an aggregate may share with the original: nothing can change them.
+_IMMUTABLE = (str, int, float, bool, type(None), date, datetime, Decimal, UUID)
+
+
+def _copied(value: Any, memo: dict[int, Any]) -> Any:
+    """A copy of one attribute's value: shared when immutable, a flat container of immutable
+    values copied one level (the aggregates' indexes), anything else copied deeply. Events
+    are immutable too (frozen), so a list of pending events is copied, not its events."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if type(value) in (dict, list, set, tuple):
+        items = value.items() if isinstance(value, dict) else ((v, None) for v in value)
+        if all(isinstance(k, _IMMUTABLE) and isinstance(v, _IMMUTABLE) for k, v in items):
+            return value if isinstance(value, tuple) else value.copy()
+    if isinstance(value, list) and all(isinstance(v, LedgerAggregate.Event) for v in value):
+        return list(value)
+    return copy.deepcopy(value, memo)
+
+
 class LedgerAggregate(Aggregate):
     """An aggregate whose events carry a Context and keep effective-date order."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """A working copy (commands change copies, never the cached aggregate): as
+        `copy.deepcopy` makes it, in a fraction of its time, since an aggregate's state is
+        immutable values and flat indexes of them."""
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        copied.__dict__.update({name: _copied(value, memo) for name, value in self.__dict__.items()})
+        return copied
 
     if TYPE_CHECKING:  # state, set by the events (not constructor arguments)
         last_on: date

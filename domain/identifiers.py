@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import re
 from datetime import date
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -194,10 +195,12 @@ def mask_id_card_no(number: str) -> str:
     return number[:3] + "*" * 11 + number[-4:]
 
 
+@lru_cache(maxsize=1 << 16)  # read at every step of a walk up the organization tree
 def organization_id(code: str) -> UUID:
     return uuid5(NAMESPACE, f"organization:{code}")
 
 
+@lru_cache(maxsize=1 << 16)
 def member_id(registration_no: str) -> UUID:
     return uuid5(NAMESPACE, f"member:{registration_no}")
 

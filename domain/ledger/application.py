@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper
 from eventsourcing.utils import Environment
@@ -47,6 +47,7 @@ from domain.identifiers import (
 )
 from domain.jurisdiction import Jurisdiction
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
+from domain.ledger.checked import Absent, Checked, KeptSource
 from domain.ledger.recorders import IN_TRANSACTION, READS, RECORDERS, ReadSet, StaleRead
 from domain.ledger.session import Recorded, Session
 from domain.ledger.writer import GroupWriter, Unit
@@ -199,14 +200,26 @@ class Ledger(Application[UUID]):
         return found
 
     def _session(self, absent: Collection[UUID] = ()) -> Session:
-        """A session for a command: working copies of current aggregates."""
+        """A session for a command: working copies of current aggregates (inside a batch,
+        the batch's own session: a read there sees what the batch's commands did)."""
+        batch = self.batch_session()
+        if batch is not None:
+            return batch
         self.cache.refresh()
         return Session(self._source, absent)
 
     def _reader(self) -> Session:
-        """A session for a read that changes nothing: the current aggregates themselves."""
+        """A session for a read that changes nothing: the current aggregates themselves
+        (inside a batch, the batch's own session)."""
+        batch = self.batch_session()
+        if batch is not None:
+            return batch
         self.cache.refresh()
         return Session(self._reading)
+
+    def batch_session(self) -> Session | None:
+        """The session of the batch being judged on this thread (see `batch`), if any."""
+        return _BATCH.session if getattr(_BATCH, "ledger", None) is self else None
 
     def _save(self, pending: list[LedgerAggregate], reads: ReadSet | None = None) -> list[Any]:
         """Save the aggregates at once; the cache then holds them. With `reads` (what the
@@ -240,6 +253,24 @@ class Ledger(Application[UUID]):
         self.cache.put(pending)
         return recordings
 
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        """eventsourcing's `Application.save`, but the events of the ledger's own aggregates
+        are collected directly: the library asks of every object saved whether it is a domain
+        event, through a runtime `Protocol` check that costs about 40 µs an aggregate on
+        Python 3.11 (a tenth of an import's CPU)."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, LedgerAggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            else:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
+
     def cache_info(self) -> dict[str, int]:
         """The aggregate cache's size, bound (LEDGER_AGGREGATE_CACHE) and counts."""
         return self.cache.info()
@@ -268,33 +299,91 @@ class Ledger(Application[UUID]):
         to `on_error(index, error)` and the next command judged; either way nothing of the
         batch is recorded, nor with `dry_run`. Keep batches to about a hundred aggregates.
         `absent` may name aggregate ids the caller found missing from the store just before
-        (it spares a query each): should one exist by the time of the save, the store refuses
-        the save (ids are unique) and the batch is judged again without the hint.
+        (it spares a query each; it is read, not copied: don't change it meanwhile): should
+        one exist by the time of the save, the store refuses the save (ids are unique) and
+        the batch is judged again without the hint.
         Returns the position of the last event saved (0 if none)."""
-        hint = [set(absent)]
+        hint: list[Collection[UUID]] = [absent]
 
         def judge(session: Session) -> Recorded:
             overlay = getattr(session.source, "aggregates", {})
-            session.absent = hint[0] - overlay.keys() if hint[0] else ()
-            hint[0] = set()  # judged again: without the hint
-            _BATCH.session, _BATCH.ledger = session, self
-            refused = False
-            try:
-                for index, command in enumerate(commands):
-                    try:
-                        command()
-                    except LedgerError as error:
-                        if on_error is None:
-                            raise
-                        refused = True
-                        on_error(index, error)
-            finally:
-                _BATCH.session = _BATCH.ledger = None
+            session.absent = Absent(hint[0], overlay) if hint[0] else ()
+            hint[0] = ()  # judged again: without the hint
+            refused = self._judge_all(session, commands, on_error)
             if refused or dry_run:
                 session.by_id.clear()  # nothing of the batch is recorded
             return Recorded(0)
 
         return self.writer.run(Unit(judge, None if dry_run else next_command_key())).position
+
+    def _judge_all(
+        self, session: Session, commands: Sequence[Callable[[], object]],
+        on_error: Callable[[int, LedgerError], None] | None,
+    ) -> bool:
+        """Judge the commands in order on the session (a refusal raised, or given to
+        `on_error`); True if any was refused."""
+        _BATCH.session, _BATCH.ledger = session, self
+        refused = False
+        try:
+            for index, command in enumerate(commands):
+                try:
+                    command()
+                except LedgerError as error:
+                    if on_error is None:
+                        raise
+                    refused = True
+                    on_error(index, error)
+        finally:
+            _BATCH.session = _BATCH.ledger = None
+        return refused
+
+    def check(
+        self, chunks: Sequence[Sequence[Callable[[], object]]], *, keep: Checked,
+        on_error: Callable[[int, int, LedgerError], None] | None = None, absent: Collection[UUID] = (),
+    ) -> None:
+        """Judge chunks of commands as `batch(..., dry_run=True)` judges one, each chunk on
+        top of what the chunks before it (in this call and in earlier ones with the same
+        `keep`) left, and keep their accepted results in `keep` (domain/ledger/checked.py),
+        one chunk each, for `record_checked`. A refusal is raised, or given to
+        `on_error(chunk, index, error)` and the next command judged. `absent` is read, not
+        copied: don't change it meanwhile."""
+
+        def judge(session: Session) -> Recorded:
+            source = KeptSource(keep, session.source)
+            overlay = getattr(session.source, "aggregates", {})
+            for number, commands in enumerate(chunks):
+                part = Session(source, Absent(absent, overlay, keep.latest) if absent else ())
+
+                def refused(index: int, error: LedgerError, number: int = number) -> None:
+                    if on_error is None:
+                        raise error
+                    on_error(number, index, error)
+
+                keep.keep(part, self._judge_all(part, commands, refused))
+            return Recorded(0)
+
+        self.writer.run(Unit(judge, None))
+
+    def record_checked(
+        self, checked: Checked, index: int, commands: Callable[[], Sequence[Callable[[], object]]],
+        *, on_error: Callable[[int, LedgerError], None] | None = None,
+    ) -> int:
+        """Save chunk `index` of `checked` (judged by `check`) as it was judged, in one
+        atomic save, without judging its commands again, unless the store refuses the save
+        (another process changed one of its aggregates since the check): then `commands()`
+        (the chunk's commands, in order) are judged again as `batch` judges them, and saved if
+        none is refused. Returns the position of the last event saved (0 if none)."""
+        chunk = [checked.take(index)]
+
+        def judge(session: Session) -> Recorded:
+            if chunk:
+                for aggregate, _ in chunk.pop():
+                    session.add(aggregate)
+            elif self._judge_all(session, commands(), on_error):
+                session.by_id.clear()  # nothing of the batch is recorded
+            return Recorded(0)
+
+        return self.writer.run(Unit(judge, next_command_key())).position
 
     def close(self) -> None:
         self.writer.stop()
@@ -334,10 +423,10 @@ class Ledger(Application[UUID]):
 
     def file_month(
         self, code: str, month: str,
-        *, actor: Actor = SYSTEM, request_id: str | None = None,
+        *, actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
     ) -> Recorded:
         """Filing (报送) freezes a month and every earlier one for the subtree."""
-        ctx = self.context(actor, None, request_id)
+        ctx = self.context(actor, on, request_id)
         validate_month(month)
         if month >= f"{ctx.on:%Y-%m}":
             raise ValidationError(f"{month} is not over yet: only a past month can be filed")
@@ -423,14 +512,16 @@ class Ledger(Application[UUID]):
     def request_transfer(
         self, registration_no: str, to_organization_code: str, *, reason: str, basis: str,
         evidence: dict[str, str] | None = None, performance_record: str | None = None,
-        probation_override_reason: str | None = None,
+        probation_override_reason: str | None = None, transfer_id: UUID | None = None,
         actor: Actor = SYSTEM, on: date | None = None, request_id: str | None = None,
     ) -> Recorded:
+        """A transfer request; `transfer_id` (a new one by default) lets a caller that must
+        be reproducible (the simulation) choose it: one already taken is refused."""
         ctx = self.context(actor, on, request_id)
         return self._run(lambda s: transfers.request(
             s, ctx, registration_no, to_organization_code, reason=reason, basis=basis,
             evidence=evidence, performance_record=performance_record,
-            probation_override_reason=probation_override_reason,
+            probation_override_reason=probation_override_reason, transfer_id=transfer_id,
         ))
 
     def decline_transfer(

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from uuid import UUID
 
 from domain.base import Context
-from domain.errors import NotInTargetSubtree, SameOrganization
+from domain.errors import Conflict, NotInTargetSubtree, SameOrganization
 from domain.ledger.certificates import close_open
 from domain.ledger.rules import (
     check_confirmation_due,
@@ -27,7 +28,7 @@ TransferAct = Callable[[Transfer, Member, Session], "Recorded | None"]
 def request(
     session: Session, ctx: Context, registration_no: str, to_organization_code: str, *,
     reason: str, basis: str, evidence: dict[str, str] | None, performance_record: str | None,
-    probation_override_reason: str | None,
+    probation_override_reason: str | None, transfer_id: UUID | None = None,
 ) -> Recorded:
     member, home = held_member(ctx, session, registration_no)
     member.check_held()
@@ -43,8 +44,11 @@ def request(
         home.region, target.region,
     )
 
+    if transfer_id is not None and session.exists(transfer_id):
+        raise Conflict(f"transfer id {transfer_id} is taken")
+
     transfer = session.add(Transfer.request(
-        ctx, registration_no=member.registration_no, from_organization_code=home.code,
+        ctx, transfer_id=transfer_id, registration_no=member.registration_no, from_organization_code=home.code,
         to_organization_code=target.code, reason=reason, basis=basis,
         evidence=dict(evidence) if evidence else None,
         performance_record=(performance_record or "").strip() or None,

@@ -1,0 +1,121 @@
+"""An import judges each row once: the check's accepted results are what is recorded, in
+bounded saves; a file with a row the domain's rules refuse records nothing, however many
+chunks were accepted before it; organizations in later chunks see their parents checked in
+earlier ones."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import domain.ledger.members as members
+import domain.ledger.organizations as organizations
+from api.importer import MAX_AGGREGATES, import_file
+from domain.errors import LedgerError
+from domain.ledger import Ledger
+from domain.ledger.checked import Checked
+from tests.cli.test_import import MEMBER_HEADINGS_EN, ORG_HEADINGS_EN, member_row, write_csv
+from tests.conftest import Store
+from tests.factories import TREE
+
+ON = date(2024, 1, 2)
+HOLDERS = ("XW-C1-B1", "XW-C1-B2", "XW-S")
+
+
+def tree(ledger: Ledger) -> None:
+    for code in ("JS", "NJ", "XW", "XW-C1", "XW-C1-G1", *HOLDERS):
+        name, kind, parent, region = TREE[code]
+        ledger.register_organization(code, name, kind, parent, region, on=date(2020, 1, 1))
+
+
+def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[str]:
+    """Every call of the use case `module.name`, by the key of what it was asked to record."""
+    calls: list[str] = []
+    use_case = getattr(module, name)
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs.get("registration_no") or args[2])
+        return use_case(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def saves(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    save = ledger.save
+
+    def counting_save(*aggregates: Any, **kwargs: Any) -> Any:
+        sizes.append(len(aggregates))
+        return save(*aggregates, **kwargs)
+
+    monkeypatch.setattr(ledger, "save", counting_save)
+    return sizes
+
+
+def test_each_member_row_is_judged_once_and_recorded_in_bounded_saves(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = store.ledger()
+    tree(ledger)
+    rows = [member_row(n, HOLDERS[n % 3]) for n in range(1, 241)]
+    judged = counted(monkeypatch, members, "enroll")
+    sizes = saves(ledger, monkeypatch)
+    result = import_file(ledger, write_csv(tmp_path / "m.csv", MEMBER_HEADINGS_EN, rows), "members", on=ON)
+    assert result.ok and result.recorded == 240
+    assert sorted(judged) == sorted(row[0] for row in rows)  # each row once: no second judging
+    assert len(sizes) >= 4 and max(sizes) <= MAX_AGGREGATES
+    held = {no for code in HOLDERS for no in ledger.organization(code).members}
+    assert held == {row[0] for row in rows}
+    assert ledger.member(rows[-1][0]).name == rows[-1][1]
+
+
+def test_a_row_refused_by_the_rules_after_many_accepted_chunks_records_nothing(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = store.ledger()
+    tree(ledger)
+    rows = [member_row(n, "XW-S") for n in range(1, 201)]
+    rows[-1] = member_row(200, "XW-S", joined_on="1975-07-01", birth_date="1970-01-01")  # joined at 5
+    before = ledger.max_position()
+    judged = counted(monkeypatch, members, "enroll")
+    result = import_file(ledger, write_csv(tmp_path / "m.csv", MEMBER_HEADINGS_EN, rows), "members", on=ON)
+    assert [(p.row, p.column, p.code) for p in result.problems] == [(201, "birth_date", "validation_error")]
+    assert result.recorded == 0 and ledger.max_position() == before
+    assert not ledger.organization("XW-S").members
+    assert sorted(judged) == sorted(row[0] for row in rows)
+
+
+def test_organizations_in_later_chunks_see_their_parents_and_are_judged_once(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = store.ledger()
+    tree(ledger)
+    # committees and their branches, children first in the file, over more than one save
+    rows = [[f"XW-K{n}", f"委员会{n}", "committee", "XW", "320102"] for n in range(1, 11)]
+    rows += [[f"XW-K{n}-B{m}", f"支部{n}-{m}", "branch", f"XW-K{n}", "320102"]
+             for n in range(1, 11) for m in range(1, 13)]
+    judged = counted(monkeypatch, organizations, "register")
+    sizes = saves(ledger, monkeypatch)
+    path = write_csv(tmp_path / "o.csv", ORG_HEADINGS_EN, list(reversed(rows)))
+    result = import_file(ledger, path, "organizations", on=ON)
+    assert result.ok and result.recorded == len(rows)
+    assert sorted(judged) == sorted(row[0] for row in rows)
+    assert len(sizes) >= 2
+    assert ledger.ancestors(rows[-1][0]) == [rows[-1][0], "XW-K10", *ledger.ancestors("XW")]
+    assert len(ledger.organization("XW-K10").children) == 12
+
+
+def test_checked_chunks_with_a_refusal_can_not_be_recorded(ledger: Ledger) -> None:
+    checked = Checked()
+    refused: list[tuple[int, int, str]] = []
+    ledger.check([[lambda: ledger.register_root("R1", "甲", "320102", on=date(2020, 1, 1))],
+                  [lambda: ledger.register_root("R1", "甲", "320102", on=date(2020, 1, 1))]],
+                 keep=checked, on_error=lambda chunk, index, error: refused.append((chunk, index, error.code)))
+    assert refused == [(1, 0, "conflict")]  # the second chunk sees the first's root
+    before = ledger.max_position()
+    with pytest.raises(ValueError):
+        ledger.record_checked(checked, 0, list)
+    assert ledger.max_position() == before
+    with pytest.raises(LedgerError):
+        ledger.organization("R1")
