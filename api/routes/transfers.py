@@ -84,7 +84,9 @@ def letter(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -
     from api.web.letter import letter_facts, render_letter
 
     check_visible(services, operator, transfer_id)
-    return HTMLResponse(render_letter(letter_facts(services, transfer_id)))
+    facts = letter_facts(services, transfer_id)
+    services.record_access(operator, "letter", registration_no=facts["registration_no"])
+    return HTMLResponse(render_letter(facts))
 
 
 @routes.post("/{transfer_id}/issue", response_model=TransferPublic)

@@ -106,7 +106,9 @@ def sign_out(request: Request, me: WebMember, csrf_token: FormText = "") -> Resp
 
 @pages.get("/")
 def record(request: Request, services: ServicesDep, me: WebMember, min_position: MinPosition = None) -> Response:
-    return page(request, services, me, "me.html")
+    answer = page(request, services, me, "me.html")
+    services.record_access(me, "member", registration_no=me.registration_no)
+    return answer
 
 
 @pages.get("/history")
@@ -114,7 +116,9 @@ def history(request: Request, services: ServicesDep, me: WebMember) -> Response:
     with services.queries() as queries:
         events = member_history(services.ledger, queries, me.registration_no)["data"]
     names = timeline(request, services, events)
-    return page(request, services, me, "me_history.html", events=events, names=names)
+    answer = page(request, services, me, "me_history.html", events=events, names=names)
+    services.record_access(me, "history", registration_no=me.registration_no)
+    return answer
 
 
 @pages.get("/transfer")
