@@ -59,8 +59,11 @@ WebMember = Annotated[Me, Depends(web_member)]
 
 
 def page(request: Request, services: ServicesDep, me: Me, template: str, **context: Any) -> Response:
+    """A member's page with the record; its certificates' hosts by name."""
     record = me_public(services, me.registration_no)
-    return render(request, template, me=record, **context)
+    with services.queries() as queries:
+        hosts = queries.organization_names(c["host_organization_code"] for c in record["certificates"])
+    return render(request, template, me=record, hosts=hosts, **context)
 
 
 @pages.get("")

@@ -496,9 +496,7 @@ def transfers_file(request: Request, services: ServicesDep, operator: WebOperato
         raise ValidationError("direction must be in or out")
     with services.queries() as queries:
         rows, _ = queries.transfers(code, direction=direction, limit=sys.maxsize, search=q.strip() or None)
-        names = queries.organization_names(
-            [r.get(c) for r in rows for c in ("from_organization_code", "to_organization_code", "received_in_code")])
-        people = queries.member_names(r["registration_no"] for r in rows)
+        names, people = transfer_names(queries, rows)
     services.record_access(operator, "transfers_file", scope=code)
     lang = language(request)
     rows = [{**r, "name": people.get(r["registration_no"], ""),
