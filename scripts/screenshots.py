@@ -98,6 +98,8 @@ def shoot(browser, base: str, token: str, out: Path) -> None:  # type: ignore[no
         "outbox": f"/web/outbox?org={committee}",
         "overdue": f"/web/orgs/{committee}/overdue",
         "report": f"/web/orgs/{root}/report",
+        "hosted": f"/web/orgs/{root}/hosted",
+        "cases": f"/web/cases?org={root}",
     }
     for name, path in pages.items():
         page.goto(base + path)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import Operator
 from api.idempotency import IdempotentRoute
@@ -49,3 +49,24 @@ def check_within(services: Services, operator: Operator, code: str) -> None:
 def within_or_above(services: Services, operator: Operator, code: str) -> None:
     """An organization inside the subtree, or one of the operator's own ancestors."""
     rights(services, operator).check_sees(code)
+
+
+LIST_TYPES: dict[int | str, dict[str, Any]] = {200: {
+    "content": {"text/csv": {}},
+    "description": "JSON; with Accept: text/csv the page's rows as CSV (the field names as headings) "
+                   "and the number of rows in all in X-Total-Count",
+    "headers": {"X-Total-Count": {"description": "with Accept: text/csv, the number of rows in all "
+                                                 "(every page)", "schema": {"type": "integer", "minimum": 0}}},
+}}
+
+
+def list_answer(request: Request, columns: list[str], rows: list[dict[str, Any]], count: int) -> Any:
+    """`{data, count}`, or with `Accept: text/csv` the rows as CSV (the field names as headings)
+    and the number of rows in all in the `X-Total-Count` header."""
+    from api.reportfiles import list_csv
+    from api.routes.reports import wants_csv
+
+    if not wants_csv(request):
+        return {"data": rows, "count": count}
+    return Response(list_csv(columns, columns, rows, lang="en"), media_type="text/csv; charset=utf-8",
+                    headers={"X-Total-Count": str(count)})

@@ -6,10 +6,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import Query, Request, Response
+from fastapi import Query, Request
 
 from api.deps import CurrentOperator, ServicesDep
-from api.routes.common import Limit, MinPosition, Offset, check_within, router, within_or_above
+from api.routes.common import (
+    LIST_TYPES,
+    Limit,
+    MinPosition,
+    Offset,
+    check_within,
+    list_answer,
+    router,
+    within_or_above,
+)
 from api.schemas import (
     DissolveRequest,
     MoveRequest,
@@ -73,23 +82,6 @@ def move(code: str, body: MoveRequest, services: ServicesDep, operator: CurrentO
 ROSTER_COLUMNS = ["registration_no", "name", "status", "organization_code", "since", "place"]
 OVERDUE_COLUMNS = ["kind", "registration_no", "name", "organization_code", "reference", "due_on",
                    "days_overdue", "responsible_organization_code"]
-LIST_TYPES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description":
-                                                     "JSON; with Accept: text/csv the page's rows as CSV "
-                                                     "and the number of rows in all in X-Total-Count"}}
-
-
-def list_answer(request: Request, columns: list[str], rows: list[dict[str, Any]], count: int) -> Any:
-    """`{data, count}`, or with `Accept: text/csv` the rows as CSV (the field names as headings)
-    and the number of rows in all in the `X-Total-Count` header."""
-    from api.reportfiles import list_csv
-    from api.routes.reports import wants_csv
-
-    if not wants_csv(request):
-        return {"data": rows, "count": count}
-    return Response(list_csv(columns, columns, rows, lang="en"), media_type="text/csv; charset=utf-8",
-                    headers={"X-Total-Count": str(count)})
-
-
 @routes.get("/{code}/roster", response_model=RosterPublic, responses=LIST_TYPES)
 def roster(
     request: Request, code: str, services: ServicesDep, operator: CurrentOperator,

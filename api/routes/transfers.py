@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Query
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import Limit, MinPosition, Offset, check_within, rights, router
+from api.routes.common import LIST_TYPES, Limit, MinPosition, Offset, check_within, list_answer, rights, router
 from api.schemas import (
     ExtendRequest,
     IssueRequest,
@@ -22,6 +22,7 @@ from api.schemas import (
     TransfersPublic,
 )
 from api.services import Services
+from projections.queries import Queries
 
 routes = router("/v1/transfers", "transfers")
 TRANSFER_ROLES = ("admin", "clerk")
@@ -51,9 +52,9 @@ def request_transfer(body: TransferCreate, services: ServicesDep, operator: Curr
     return public(services, recorded.transfer_id, recorded.position)
 
 
-@routes.get("", response_model=TransfersPublic)
+@routes.get("", response_model=TransfersPublic, responses=LIST_TYPES)
 def list_transfers(
-    services: ServicesDep, operator: CurrentOperator,
+    request: Request, services: ServicesDep, operator: CurrentOperator,
     status: Annotated[str | None, Query()] = None,
     organization_code: Annotated[str | None, Query()] = None,
     letter_no: Annotated[str | None, Query()] = None,
@@ -66,7 +67,7 @@ def list_transfers(
     with services.queries(min_position) as queries:
         rows, count = queries.transfers(code, status=status, letter_no=letter_no, registration_no=registration_no,
                                         direction=direction, limit=limit, offset=offset)
-    return {"data": rows, "count": count}
+    return list_answer(request, list(Queries.TRANSFER_COLUMNS), rows, count)
 
 
 @routes.get("/{transfer_id}", response_model=TransferPublic)
@@ -83,7 +84,9 @@ def letter(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -
     from api.web.letter import letter_facts, render_letter
 
     check_visible(services, operator, transfer_id)
-    return HTMLResponse(render_letter(letter_facts(services, transfer_id)))
+    facts = letter_facts(services, transfer_id)
+    services.record_access(operator, "letter", registration_no=facts["registration_no"])
+    return HTMLResponse(render_letter(facts))
 
 
 @routes.post("/{transfer_id}/issue", response_model=TransferPublic)

@@ -59,8 +59,11 @@ WebMember = Annotated[Me, Depends(web_member)]
 
 
 def page(request: Request, services: ServicesDep, me: Me, template: str, **context: Any) -> Response:
+    """A member's page with the record; its certificates' hosts by name."""
     record = me_public(services, me.registration_no)
-    return render(request, template, me=record, **context)
+    with services.queries() as queries:
+        hosts = queries.organization_names(c["host_organization_code"] for c in record["certificates"])
+    return render(request, template, me=record, hosts=hosts, **context)
 
 
 @pages.get("")
@@ -106,7 +109,9 @@ def sign_out(request: Request, me: WebMember, csrf_token: FormText = "") -> Resp
 
 @pages.get("/")
 def record(request: Request, services: ServicesDep, me: WebMember, min_position: MinPosition = None) -> Response:
-    return page(request, services, me, "me.html")
+    answer = page(request, services, me, "me.html")
+    services.record_access(me, "member", registration_no=me.registration_no)
+    return answer
 
 
 @pages.get("/history")
@@ -114,7 +119,9 @@ def history(request: Request, services: ServicesDep, me: WebMember) -> Response:
     with services.queries() as queries:
         events = member_history(services.ledger, queries, me.registration_no)["data"]
     names = timeline(request, services, events)
-    return page(request, services, me, "me_history.html", events=events, names=names)
+    answer = page(request, services, me, "me_history.html", events=events, names=names)
+    services.record_access(me, "history", registration_no=me.registration_no)
+    return answer
 
 
 @pages.get("/transfer")

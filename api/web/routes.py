@@ -496,9 +496,8 @@ def transfers_file(request: Request, services: ServicesDep, operator: WebOperato
         raise ValidationError("direction must be in or out")
     with services.queries() as queries:
         rows, _ = queries.transfers(code, direction=direction, limit=sys.maxsize, search=q.strip() or None)
-        names = queries.organization_names(
-            [r.get(c) for r in rows for c in ("from_organization_code", "to_organization_code", "received_in_code")])
-        people = queries.member_names(r["registration_no"] for r in rows)
+        names, people = transfer_names(queries, rows)
+    services.record_access(operator, "transfers_file", scope=code)
     lang = language(request)
     rows = [{**r, "name": people.get(r["registration_no"], ""),
              "from_organization_name": names.get(r["from_organization_code"], ""),
@@ -788,6 +787,7 @@ def letter_page(request: Request, transfer_id: str, services: ServicesDep, opera
     seen(operator, request)
     check_visible(services, operator, transfer_id)
     facts = letter_facts(services, transfer_id)
+    services.record_access(operator, "letter", registration_no=facts["registration_no"])
     page = render_letter(facts, stylesheet_url="/web/static/letter.css", print_script="/web/static/app.js",
                          back_url=f"/web/transfers/{transfer_id}")
     return Response(page, media_type="text/html; charset=utf-8")

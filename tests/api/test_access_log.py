@@ -1,14 +1,16 @@
 """Reads of personal records are logged, on both stores: every route that shows a member's
-record (the API's member, history, roster and event stream; the web's member page, roster
-page and roster download; the command line's history and export; a member's own record
-through /v1/me) leaves exactly one row of the access log, saying who, which member (or
-roster) and how; a refused read leaves none. Auditors of a root read the log; it is
+record (the API's member, history, roster, event stream and printable letter; the web's
+member page, roster page, roster download, letter page and the inbox's or outbox's
+download; the command line's history and export; a member's own record through /v1/me and
+its pages /web/me/ and /web/me/history) leaves exactly one row of the access log, saying
+who, which member (or list) and how; a refused read leaves none. Auditors of a root read the log; it is
 sealed, so a row changed or removed shows."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from tests.api.conftest import Api
 from tests.conftest import TEST_ID_KEY, Store
 from tests.factories import admit
 from tests.web.conftest import WebClient
+from tests.web.test_member_pages import MemberClient
 
 
 @pytest.fixture
@@ -45,6 +48,37 @@ def read_web(path: str) -> Callable[[Api, str], int]:
     return read
 
 
+def issued_letter(api: Api, number: str) -> str:
+    """The member's transfer to QH-C1-B1 with its letter issued (writes: no access-log row)."""
+    on = date(2026, 11, 10)
+    transfer = api.ledger.request_transfer(number, "QH-C1-B1", reason="job_change", basis="household", on=on)
+    api.ledger.issue_letter(transfer.transfer_id or "", on=on)
+    return transfer.transfer_id or ""
+
+
+def read_letter(web: bool) -> Callable[[Api, str], int]:
+    def read(api: Api, number: str) -> int:
+        transfer_id = issued_letter(api, number)
+        if web:
+            return WebClient(api, "xw_clerk").get(f"/web/transfers/{transfer_id}/letter").status_code
+        return api.client("xw_clerk").get(f"/v1/transfers/{transfer_id}/letter").status_code
+    return read
+
+
+def read_own_page(path: str) -> Callable[[Api, str], int]:
+    def read(api: Api, number: str) -> int:
+        _, token = api.ledger.issue_member_access(number)
+        member = MemberClient(api, None)
+        assert member.sign_in(token).status_code == 303
+        return member.get(path).status_code
+    return read
+
+
+def read_transfers_file(api: Api, number: str) -> int:
+    issued_letter(api, number)
+    return WebClient(api, "xw_clerk").get("/web/transfers/file", org="XW-C1", direction="out").status_code
+
+
 ROUTES = {
     "member": (read_api("/v1/members/{number}"), "xw_clerk", "member", True, None),
     "history": (read_api("/v1/members/{number}/history"), "xw_clerk", "history", True, None),
@@ -53,6 +87,11 @@ ROUTES = {
     "member_page": (read_web("/web/members/{number}"), "xw_clerk", "member_page", True, None),
     "roster_page": (read_web("/web/orgs/XW-C1/roster"), "xw_clerk", "roster_page", False, "XW-C1"),
     "roster_file": (read_web("/web/orgs/XW-C1/roster/file"), "xw_clerk", "roster_file", False, "XW-C1"),
+    "letter": (read_letter(web=False), "xw_clerk", "letter", True, None),
+    "letter_page": (read_letter(web=True), "xw_clerk", "letter", True, None),
+    "my_record_page": (read_own_page("/web/me/"), "member", "member", True, None),
+    "my_history_page": (read_own_page("/web/me/history"), "member", "history", True, None),
+    "transfers_file": (read_transfers_file, "xw_clerk", "transfers_file", False, "XW-C1"),
 }
 
 
@@ -65,9 +104,10 @@ def test_a_read_through_each_route_leaves_exactly_one_row(logged: tuple[Api, str
     new = rows(api)[len(before):]
     assert len(new) == 1, new
     row = new[0]
-    organization = {"xw_clerk": "XW-C1", "auditor": "JS"}[label]
+    organization = {"xw_clerk": "XW-C1", "auditor": "JS", "member": None}[label]
+    who = f"member:{number}" if label == "member" else api.operator_ids[label]
     assert (row["operator_id"], row["organization_code"], row["action"], row["registration_no"],
-            row["scope"]) == (api.operator_ids[label], organization, action, number if of_member else None, scope)
+            row["scope"]) == (who, organization, action, number if of_member else None, scope)
     assert row["at"] and row["position"] > (before[-1]["position"] if before else 0)
 
 
@@ -77,6 +117,22 @@ def test_a_refused_read_leaves_no_row(logged: tuple[Api, str]) -> None:
     assert api.client("qh_clerk").get(f"/v1/members/{number}").status_code == 403
     assert api.client("qh_clerk").get(f"/v1/members/{number}/history").status_code == 403
     assert api.client("qh_clerk").get("/v1/organizations/XW-C1/roster").status_code == 403
+    assert rows(api) == before
+
+
+def test_a_refused_letter_page_or_transfer_list_leaves_no_row(logged: tuple[Api, str]) -> None:
+    api, number = logged
+    requested = api.ledger.request_transfer(number, "QH-C1-B1", reason="job_change", basis="household",
+                                            on=date(2026, 11, 10)).transfer_id
+    before = rows(api)
+    assert api.client("xw_clerk").get(f"/v1/transfers/{requested}/letter").status_code == 409  # not issued
+    assert WebClient(api, "xw_clerk").get(f"/web/transfers/{requested}/letter").status_code == 409
+    api.ledger.issue_letter(requested or "", on=date(2026, 11, 10))
+    assert api.client("sc_clerk").get(f"/v1/transfers/{requested}/letter").status_code == 403
+    stranger = WebClient(api, "sc_clerk")
+    assert stranger.get(f"/web/transfers/{requested}/letter").status_code == 403
+    assert stranger.get("/web/transfers/file", org="XW-C1", direction="out").status_code == 403
+    assert MemberClient(api, None).get("/web/me/history").status_code == 303  # not signed in
     assert rows(api) == before
 
 

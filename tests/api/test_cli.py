@@ -61,5 +61,11 @@ def test_demo_then_report_rebuild_and_verify(env: Store, tmp_path: Path) -> None
     code, out = run("verify")
     assert code == 0
     assert json.loads(out[out.index("{"):])["ok"] is True
+    # the hosted members' page and the cases page have something to show
+    queries = env.queries()
+    hosted, _ = queries.certificates(root, status="open", side="host")
+    assert [c for c in hosted if c["kind"] == "mobile" and c["host_organization_code"]]
+    cases, _ = queries.cases(root, env.ledger().today(), status="open")
+    assert cases and cases[0]["name"]
     code, _ = run("demo", "--scale", "small")
     assert code == 1  # only into an empty store

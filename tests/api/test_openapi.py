@@ -109,6 +109,15 @@ def test_reports_declare_json_csv_and_excel(path: str) -> None:
     assert content[XLSX]["schema"] == {"type": "string", "format": "binary"}
 
 
+@pytest.mark.parametrize("path", ["/v1/transfers", "/v1/organizations/{code}/roster",
+                                  "/v1/organizations/{code}/overdue"])
+def test_lists_declare_json_and_csv_with_the_total_in_a_header(path: str) -> None:
+    ok = DOC["paths"][path]["get"]["responses"]["200"]
+    assert set(ok["content"]) == {"application/json", "text/csv"}
+    assert ok["content"]["text/csv"]["schema"] == {"type": "string"}
+    assert ok["headers"]["X-Total-Count"]["schema"] == {"type": "integer", "minimum": 0}
+
+
 def test_reads_with_min_position_say_when_they_answer_503() -> None:
     roster = DOC["paths"]["/v1/organizations/{code}/roster"]["get"]["responses"]["503"]
     assert "min_position" in roster["description"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from urllib.parse import quote
 
 from api.web import routes as web_routes
 from api.web.i18n import WORDS
@@ -54,6 +55,37 @@ def test_the_api_gives_the_roster_and_the_overdue_list_as_csv(web: tuple[Api, Sc
     # JSON stays the default
     assert clerk.get("/v1/organizations/XW-C1-B1/roster").json()["count"] >= 1
     outside = api.client("sc_clerk").get("/v1/organizations/XW-C1/overdue", headers={"Accept": "text/csv"})
+    assert outside.status_code == 403 and outside.json()["code"] == "out_of_jurisdiction"
+
+
+def as_csv_text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def test_the_api_gives_the_transfer_lists_as_csv(web: tuple[Api, Scenario]) -> None:
+    api, scenario = web
+    late = overdue_letters(api, 3)
+    clerk = api.client("xw_clerk")
+    for params in ({}, {"direction": "out", "limit": 2}, {"direction": "in"}, {"status": "issued", "offset": 1},
+                   {"registration_no": late[0]}, {"organization_code": "XW-C1-B2", "direction": "in"}):
+        listed = clerk.get("/v1/transfers", **params).json()
+        answer = clerk.get("/v1/transfers", headers={"Accept": "text/csv"}, **params)
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv"), params
+        assert answer.headers["x-total-count"] == str(listed["count"]), params
+        rows = rows_of(answer.text)
+        assert rows[0][:3] == ["transfer_id", "letter_no", "registration_no"] and "status" in rows[0]
+        assert [dict(zip(rows[0], row, strict=True)) for row in rows[1:]] == [
+            {c: as_csv_text(json[c]) for c in rows[0]} for json in listed["data"]], params
+    out = rows_of(clerk.get("/v1/transfers", headers={"Accept": "text/csv"}, direction="out").text)
+    ids = {r[0] for r in out[1:]}
+    assert scenario.requested in ids and scenario.inbound not in ids  # the filter applies
+    assert len(out) - 1 == 4  # the request and the three late letters
+    issued = rows_of(clerk.get("/v1/transfers", headers={"Accept": "text/csv"}, status="issued").text)
+    status = issued[0].index("status")
+    assert len(issued) > 1 and {r[status] for r in issued[1:]} == {"issued"}
+    one = rows_of(clerk.get("/v1/transfers", headers={"Accept": "text/csv"}, registration_no=late[0]).text)
+    assert [r[2] for r in one[1:]] == [late[0]]
+    outside = api.client("sc_clerk").get("/v1/transfers", headers={"Accept": "text/csv"}, organization_code="XW-C1")
     assert outside.status_code == 403 and outside.json()["code"] == "out_of_jurisdiction"
 
 
@@ -109,6 +141,30 @@ def test_the_inbox_is_searched_by_name_number_or_letter_and_exported(web: tuple[
     assert name in html and "秦淮第一支部 → 第二党支部" in html  # names, the source first
     exported = rows_of(clerk.get("/web/transfers/file", direction="in", format="csv").text)
     assert any(scenario.inbound_letter in r and name in r and "秦淮第一支部" in r for r in exported)
+
+
+def test_the_inbox_and_the_outbox_download_what_the_page_shows(web: tuple[Api, Scenario]) -> None:
+    api, scenario = web
+    clerk = WebClient(api, "xw_clerk")
+    name = api.ledger.member(scenario.local_member).name
+    outbox = clerk.get("/web/outbox", q=name).text
+    link = f"/web/transfers/file?org=XW-C1&amp;direction=out&amp;q={quote(name)}&amp;format=csv"
+    assert link in outbox
+    exported = clerk.client.get(link.replace("&amp;", "&"))
+    assert exported.status_code == 200 and "attachment" in exported.headers["content-disposition"]
+    rows = rows_of(exported.text)
+    assert len(rows) == 2 and name in rows[1] and scenario.local_member in rows[1]  # the search applies
+    everything = rows_of(clerk.get("/web/transfers/file", direction="out", format="csv").text)
+    assert len(everything) - 1 == api.client("xw_clerk").get("/v1/transfers", direction="out").json()["count"]
+    inbox = rows_of(clerk.get("/web/transfers/file", direction="in", org="XW-C1-B2", format="csv").text)
+    assert [r for r in inbox[1:] if scenario.inbound_letter in r] and len(inbox) == 2
+    excel = clerk.get("/web/transfers/file", direction="out", format="xlsx")
+    assert excel.status_code == 200 and excel.content.startswith(b"PK")
+    stranger = WebClient(api, "sc_clerk")
+    for org in ("XW-C1", "XW-C1-B2"):
+        refused = stranger.get("/web/transfers/file", direction="in", org=org, format="csv")
+        assert refused.status_code == 403 and name not in refused.text
+    assert WebClient(api, None).get("/web/transfers/file", direction="in").status_code in (303, 401)
 
 
 def test_letters_issued_together_each_judged_alone(web: tuple[Api, Scenario]) -> None:

@@ -85,6 +85,7 @@ def test_a_mobile_member_sends_a_regular_report_of_several_lines(web) -> None:  
                                  host_description="深圳某公司")
     form = member.get("/web/me/report").text
     assert 'name="report_text"' in form and zh("me_report_not_mobile") not in form
+    assert "深圳某公司" in member.get("/web/me/").text  # where the member is hosted, as described
     sent = member.post("/web/me/report", {"report_text": "本月参加网上党课两次。\r\n按时交纳党费。"})
     assert sent.status_code == 303, sent.text
     listed = member.get(sent.headers["location"]).text
@@ -149,3 +150,14 @@ def test_a_member_finds_where_to_go_by_name(web) -> None:  # type: ignore[no-unt
     assert 'name="to_organization_code" maxlength="64" required value="QH-C1"' in chosen
     assert "秦淮街道党工委" in chosen
     assert 'value="NOWHERE"' not in member.get("/web/me/transfer?to=NOWHERE").text
+
+
+def test_a_members_record_names_the_host_of_its_certificate(web) -> None:  # type: ignore[no-untyped-def]
+    api, scenario = web
+    number = scenario.local_member
+    _, token = api.ledger.issue_member_access(number)
+    api.ledger.issue_certificate(number, kind="mobile", purpose="外出务工", valid_until=date(2027, 6, 30),
+                                 host_organization_code="XW-C1-B2")
+    record = MemberClient(api, token).get("/web/me/").text
+    shown = record.split('data-certificate="', 1)[1].split("</p>", 1)[0]
+    assert api.ledger.organization("XW-C1-B2").name in shown and "XW-C1-B2" not in shown
