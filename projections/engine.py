@@ -170,6 +170,9 @@ class ProjectionEngine:
         self._stop = threading.Event()
         self._set_aside: list[str] = []  # tables the writer drops between batches (SQLite rebuild)
         self._dirty = False  # an apply inside a save failed: the caches reload after it
+        # An apply inside a save succeeded and awaits `settle()`: another apply before it is
+        # the recorder saving again after that transaction failed (domain/pglog.py retries).
+        self._unsettled_apply = False
         # A batch failed and the caches could not be reloaded from the database then: they
         # are, with a new connection if the old one is dead, before the next batch.
         self._unsettled = False
@@ -356,7 +359,20 @@ class ProjectionEngine:
         `settle()` after the commit; None when they are left to the next catch-up after the
         commit: other events came first (`before` beyond this engine's position, or the
         stored position moved), or applying failed (logged; undone to a savepoint, the
-        caches reload at `settle()`). Call with the engine's lock held, until `settle()`."""
+        caches reload at `settle()`), or an earlier attempt of the same save applied in a
+        transaction that never committed (the recorder saves again after a lost connection,
+        at other positions: the caches reload at `settle()`, and nothing the first attempt
+        left in the tables' buffers is written). Call with the engine's lock held, until
+        `settle()`."""
+        if self._unsettled_apply:
+            # An earlier attempt of this save applied its events in a transaction that did
+            # not commit (the recorder retries the save after a lost connection): the caches
+            # hold what rolled back, so they reload at `settle()`, and the catch-up applies.
+            self._dirty = True
+        if self._dirty:
+            # A failed apply of an earlier attempt may have left rows in the tables' buffers
+            # (those not yet written when it failed): none may be written with these events.
+            return None
         if not saved or before != self.position:  # -1: the recorder can't tell (domain/ledger/recorders.py)
             return None
         db = ViewDatabase.within(connection, self.db)
@@ -378,6 +394,7 @@ class ProjectionEngine:
                 log.exception("the views could not apply the events being saved; they catch up after the commit")
                 self._dirty = True
                 return None
+            self._unsettled_apply = True
             return end, len(saved)
         finally:
             db.release()
@@ -385,6 +402,7 @@ class ProjectionEngine:
     def settle(self, applied: tuple[int, int] | None, committed: bool) -> None:
         """After the transaction of `apply_within()`: the position moves on with a commit;
         after a rollback (or a failed apply) the caches reload from the stored views."""
+        self._unsettled_apply = False
         if committed and applied is not None and not self._dirty:
             self.position = applied[0]
             self.applied += applied[1]

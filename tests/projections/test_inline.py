@@ -8,6 +8,7 @@ import threading
 from datetime import date
 from typing import Any
 
+import psycopg
 import pytest
 
 from domain.errors import LedgerError
@@ -117,4 +118,55 @@ def test_every_caller_of_a_group_finds_its_command_in_the_views_when_answered(st
         thread.join(timeout=60)
     assert len(seen) == len(numbers)
     assert all(views >= position > 0 for position, views in seen.values())
+    assert engine.verify()["ok"]
+
+
+@pytest.mark.parametrize("flush_fails", [True, False], ids=["flush-failed", "applied"])
+def test_a_save_retried_after_its_transaction_failed_writes_only_the_retried_events_views(
+    store: Store, monkeypatch: pytest.MonkeyPatch, flush_fails: bool
+) -> None:
+    """The connection is lost during the save's transaction, after the views were applied
+    in it (wholly, or up to a table whose write failed): the recorder saves the events again
+    in a new transaction, at other positions. The views then hold the events as saved the
+    second time, and nothing of the first, neither then nor in what later saves write
+    (PostgreSQL only: its recorder retries a save whose connection failed; SQLite's does not)."""
+    if store.kind != "postgres":
+        pytest.skip("PostgreSQL only")
+    ledger = store.ledger()
+    engine = store.engine(ledger)
+    ledger.transaction_hook = InlineViews(engine)
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    recorder: Any = ledger.recorder
+    within, attempts = recorder._within, []
+    members = engine.members.tables[0]  # written before the history view
+    flush = members.flush
+
+    def failing_flush(db: ViewDatabase) -> None:
+        raise psycopg.OperationalError("the connection was lost while the views were written")
+
+    def within_then_lost(conn: Any, notification_ids: list[int], **kwargs: Any) -> None:
+        attempts.append(notification_ids)
+        if len(attempts) == 1 and flush_fails:
+            monkeypatch.setattr(members, "flush", failing_flush)
+        try:
+            within(conn, notification_ids, **kwargs)
+        finally:
+            monkeypatch.setattr(members, "flush", flush)
+        if len(attempts) == 1:
+            raise psycopg.OperationalError("the connection was lost at the commit")
+
+    monkeypatch.setattr(recorder, "_within", within_then_lost)
+    second = admit(ledger, 2)
+    monkeypatch.undo()
+    assert len(attempts) == 2 and attempts[0] != attempts[1]  # saved again, at other positions
+    assert engine.catch_up() == ledger.max_position() == stored_position(store)
+    history = {row[0] for row in store.queries().db.query("SELECT position FROM proj_history")}
+    assert not history & set(attempts[0])  # no view row of the transaction that failed
+    assert engine.verify()["ok"]
+    ledger.record_dues(second, "2026-01", "10.00", on=date(2026, 2, 1))
+    recorded = ledger.request_transfer(number, "QH-C1", reason="job_change", basis="household",
+                                       on=date(2026, 3, 1))
+    assert engine.position == recorded.position == ledger.max_position() == stored_position(store)
+    assert store.queries().locate(second)["organization_code"] == "XW-C1-B1"
     assert engine.verify()["ok"]
