@@ -60,11 +60,14 @@ LIST_TYPES: dict[int | str, dict[str, Any]] = {200: {
 }}
 
 
+def wants_csv(request: Request) -> bool:
+    return "text/csv" in (request.headers.get("accept") or "")
+
+
 def list_answer(request: Request, columns: list[str], rows: list[dict[str, Any]], count: int) -> Any:
     """`{data, count}`, or with `Accept: text/csv` the rows as CSV (the field names as headings)
     and the number of rows in all in the `X-Total-Count` header."""
     from api.reportfiles import list_csv
-    from api.routes.reports import wants_csv
 
     if not wants_csv(request):
         return {"data": rows, "count": count}

@@ -12,7 +12,7 @@ from fastapi import Query, Request, Response
 
 from api.deps import CurrentOperator, ServicesDep
 from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, flatten, monthly_xlsx
-from api.routes.common import MinPosition, check_within, router
+from api.routes.common import MinPosition, check_within, router, wants_csv
 from api.schemas import FileRequest
 from domain.errors import ValidationError
 from domain.member import validate_month
@@ -64,10 +64,6 @@ def as_csv(rows: list[dict[str, Any]]) -> Response:
     writer.writeheader()
     writer.writerows(rows)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
-
-
-def wants_csv(request: Request) -> bool:
-    return "text/csv" in (request.headers.get("accept") or "")
 
 
 def wants_xlsx(request: Request) -> bool:

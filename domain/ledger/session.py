@@ -120,10 +120,7 @@ class Session:
         return self.get(member_id(number), Member, f"member {registration_no!r}")
 
     def transfer(self, transfer_id: str) -> Transfer:
-        key = uuid_key(transfer_id)
-        if key is None:
-            raise NotFound(f"transfer {transfer_id!r} is not in the ledger")
-        return self.get(key, Transfer, f"transfer {transfer_id!r}")
+        return self._by_uuid(transfer_id, Transfer, f"transfer {transfer_id!r}")
 
     def certificate(self, certificate_no: str) -> Certificate:
         if not is_certificate_no(certificate_no):
@@ -131,10 +128,14 @@ class Session:
         return self.get(certificate_id(certificate_no), Certificate, f"certificate {certificate_no!r}")
 
     def case(self, case_id: str) -> Case:
-        key = uuid_key(case_id)
+        return self._by_uuid(case_id, Case, f"case {case_id!r}")
+
+    def _by_uuid(self, text: str, cls: type[A], what: str) -> A:
+        """The aggregate of class `cls` whose id is the UUID `text` (`what` names it)."""
+        key = uuid_key(text)
         if key is None:
-            raise NotFound(f"case {case_id!r} is not in the ledger")
-        return self.get(key, Case, f"case {case_id!r}")
+            raise NotFound(f"{what} is not in the ledger")
+        return self.get(key, cls, what)
 
     def chain(self, org: Organization) -> list[Organization]:
         """The organization and its ancestors, nearest first."""
