@@ -13,10 +13,12 @@ import pytest
 
 from domain.ledger import Ledger
 from projections import db as db_module
-from projections import engine as engine_module
 from projections import tables as tables_module
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
+from projections.engine import catchup as catchup_module
+from projections.engine import core as core_module
+from projections.engine import rebuild as rebuild_module
 from projections.queries import INACTIVE_MONTHS, month_bounds, months_before
 from tests.conftest import Store
 from tests.factories import admit, build_tree
@@ -101,8 +103,8 @@ def test_a_bulk_rebuild_gives_the_views_of_small_batches(store: Store, monkeypat
 
     monkeypatch.setattr(db_module, "COPY_MIN_ROWS", 1)  # every write by COPY on PostgreSQL
     monkeypatch.setattr(db_module, "JSON_MIN_ROWS", 1)  # and over a JSON array on SQLite
-    monkeypatch.setattr(engine_module, "REBUILD_BATCH", 25)  # rows stored, then changed: staged upserts
-    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", {store.kind: 1})  # one page a batch, however busy
+    monkeypatch.setattr(rebuild_module, "REBUILD_BATCH", 25)  # rows stored, then changed: staged upserts
+    monkeypatch.setattr(catchup_module, "OVERLAPPED_MAX_PAGES", {store.kind: 1})  # one page a batch, however busy
     monkeypatch.setattr(tables_module, "COMPLETE_CACHE_LIMIT", 20)  # caches outgrow their limit
     written: list[tuple[str, int, bool]] = []
     write_rows = engine.db.write_rows
@@ -154,7 +156,7 @@ def set_aside(db: ViewDatabase) -> list[str]:
     if db.kind != "sqlite":
         return []
     return [r[0] for r in db.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
-                                   ("%" + engine_module.SET_ASIDE,))]
+                                   ("%" + core_module.SET_ASIDE,))]
 
 
 def indexes_of(db: ViewDatabase) -> set[str]:
@@ -192,8 +194,8 @@ def test_batches_grow_while_the_writer_is_busy(store: Store, monkeypatch: pytest
     the views are those of the plain path."""
     ledger, engine, before = caught_up(store, batch_size=5)
 
-    monkeypatch.setattr(engine_module, "REBUILD_BATCH", 5)  # pages of five events
-    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", {store.kind: 3})
+    monkeypatch.setattr(rebuild_module, "REBUILD_BATCH", 5)  # pages of five events
+    monkeypatch.setattr(catchup_module, "OVERLAPPED_MAX_PAGES", {store.kind: 3})
     batches: list[tuple[int, int, int]] = []
     write_batch = engine._write_batch
 
@@ -254,8 +256,8 @@ def test_a_rebuild_that_fails_in_a_batch_is_applied_again_exactly_once(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ledger, engine, before = caught_up(store, batch_size=10)
-    monkeypatch.setattr(engine_module, "REBUILD_BATCH", 10)  # batches of ten events
-    monkeypatch.setattr(engine_module, "OVERLAPPED_MAX_PAGES", {store.kind: 1})  # (grown batches: the test above)
+    monkeypatch.setattr(rebuild_module, "REBUILD_BATCH", 10)  # batches of ten events
+    monkeypatch.setattr(catchup_module, "OVERLAPPED_MAX_PAGES", {store.kind: 1})  # (grown batches: the test above)
     engine._before_commit = crash_on_batch(3)  # type: ignore[method-assign]
     applied = engine.applied
     indexes = indexes_of(engine.db)
