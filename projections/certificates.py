@@ -1,7 +1,8 @@
-"""Certificate lists (API.md, second wave): the certificates of an organization's subtree,
-seen from the home side (the members it sends away) or from the host's (the members it
-hosts, seed 004), by kind and status. Reads proj_certificates (projections/transfers.py)
-and the members' names.
+"""Read model of introduction certificates with their states (table proj_certificates),
+and what it answers: the certificate lists (API.md, second wave), the certificates of an
+organization's subtree seen from the home side (the members it sends away) or from the
+host's (the members it hosts, seed 004), by kind and status, with the members' names; and
+the monthly report's certificate figures, from the figures' counters.
 
 A certificate's status in these rows is `open` (issued, neither returned nor closed),
 `returned` (the host endorsed it and it came back) or `closed` (it ended without coming
@@ -11,11 +12,74 @@ back: the member was received elsewhere by a formal transfer, died or left).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import singledispatchmethod
 from typing import Any
 
-from domain.certificate import KINDS
+from domain.certificate import KINDS, Certificate
 from domain.errors import ValidationError
 from projections.db import ViewDatabase
+from projections.tables import Table, originator_key
+
+CERTIFICATES = Table(
+    "proj_certificates",
+    ["certificate_id", "certificate_no", "kind", "registration_no", "home_organization_code",
+     "host_organization_code", "host_description", "purpose", "contact_person", "issued_on",
+     "valid_until", "status", "returned_on", "closed_on"],
+    ["certificate_id"],
+    ["CREATE TABLE IF NOT EXISTS proj_certificates (certificate_id TEXT PRIMARY KEY, "
+     "certificate_no TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, registration_no TEXT NOT NULL, "
+     "home_organization_code TEXT NOT NULL, host_organization_code TEXT, host_description TEXT, "
+     "purpose TEXT NOT NULL, contact_person TEXT, issued_on TEXT NOT NULL, valid_until TEXT NOT NULL, "
+     "status TEXT NOT NULL, returned_on TEXT, closed_on TEXT)",
+     "CREATE INDEX IF NOT EXISTS proj_certificates_home ON proj_certificates (home_organization_code, status)",
+     # the members a host's subtree hosts
+     "CREATE INDEX IF NOT EXISTS proj_certificates_host ON proj_certificates (host_organization_code, status)",
+     "CREATE INDEX IF NOT EXISTS proj_certificates_member ON proj_certificates (registration_no)",
+     # certificates not returned by a date (never, or later), by their validity
+     "CREATE INDEX IF NOT EXISTS proj_certificates_open ON proj_certificates (returned_on, valid_until, kind, "
+     "issued_on, registration_no, home_organization_code, certificate_no, closed_on)"],
+    index_only=True,  # counted and listed from covering indexes
+)
+
+
+class CertificatesView:
+    def __init__(self) -> None:
+        self.certificates = CERTIFICATES.fresh()
+        self.tables = (self.certificates,)
+
+    @singledispatchmethod
+    def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
+        """Events of other kinds change nothing here."""
+
+    @apply.register
+    def _(self, event: Certificate.Issued, position: int, db: ViewDatabase) -> None:
+        self.certificates.put({
+            "certificate_id": originator_key(event), "certificate_no": event.certificate_no,
+            "kind": event.kind, "registration_no": event.registration_no,
+            "home_organization_code": event.home_organization_code,
+            "host_organization_code": event.host_organization_code,
+            "host_description": event.host_description, "purpose": event.purpose,
+            "contact_person": event.contact_person, "issued_on": event.on.isoformat(),
+            "valid_until": event.valid_until.isoformat(), "status": "issued", "returned_on": None,
+            "closed_on": None,
+        })
+
+    @apply.register
+    def _(self, event: Certificate.Returned, position: int, db: ViewDatabase) -> None:
+        row = self.certificates.get(db, (originator_key(event),))
+        assert row is not None
+        row.update(status="returned", returned_on=event.on.isoformat())
+        self.certificates.touch(row)
+
+    @apply.register
+    def _(self, event: Certificate.Closed, position: int, db: ViewDatabase) -> None:
+        row = self.certificates.get(db, (originator_key(event),))
+        assert row is not None
+        row.update(status="closed", closed_on=event.on.isoformat())
+        self.certificates.touch(row)
+
+
+# --- what the certificates answer (used by projections/queries.py) -------------------------
 
 SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"
 SIDES = ("home", "host")

@@ -9,9 +9,13 @@ deceased, left), so for every organization and month
 holds by construction; `closing = held + in_transit` because in-transit members stay of
 record at the sending organization.
 
-Tables: proj_counts (organization, month, figure, value: deltas of the month) and
+Tables: proj_counts (organization, month, figure, value: deltas of the month),
 proj_own_counts (current stock figures of each organization's own members, for moving a
-whole organization's members with it).
+whole organization's members with it) and proj_figures_members (each member's organization
+of record, status and category as the figures count them). The view keeps what it needs
+of the members itself, so it counts the same whether the members' view has applied an
+event before it or not; it reads rows of the transfers' and certificates' views that
+earlier events wrote, which the same event never changes.
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ from domain.identifiers import member_id
 from domain.member import Member
 from domain.organization import Organization
 from domain.transfer import Transfer
+from projections.certificates import CertificatesView
 from projections.db import ViewDatabase
-from projections.members import MembersView
 from projections.organizations import Tree
-from projections.tables import Counters, Table, month_text, originator_key
+from projections.tables import Counters, Row, Table, month_text, originator_key
 from projections.transfers import TransfersView
 
 # Stock figures: their deltas add up to the state at a month's end.
@@ -48,6 +52,13 @@ OWN = Table(
     ["CREATE TABLE IF NOT EXISTS proj_own_counts (organization_code TEXT NOT NULL, "
      "figure TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (organization_code, figure)) WITHOUT ROWID"],
 )
+MEMBERS = Table(
+    "proj_figures_members",
+    ["member_id", "organization_code", "status", "category"],
+    ["member_id"],
+    ["CREATE TABLE IF NOT EXISTS proj_figures_members (member_id TEXT PRIMARY KEY, "
+     "organization_code TEXT NOT NULL, status TEXT NOT NULL, category TEXT NOT NULL) WITHOUT ROWID"],
+)
 
 
 def month_of(event: Any) -> str:
@@ -55,12 +66,10 @@ def month_of(event: Any) -> str:
 
 
 class FiguresView:
-    """Applied before the other views, so it sees each member's state before the event."""
-
-    def __init__(self, tree: Tree, members: MembersView, transfers: TransfersView) -> None:
-        self.tree, self.members, self.transfers = tree, members, transfers
-        self.counts, self.own = COUNTS.fresh(tree.ancestors), OWN.fresh()
-        self.tables = (self.own,)
+    def __init__(self, tree: Tree, transfers: TransfersView, certificates: CertificatesView) -> None:
+        self.tree, self.transfers, self.certificates = tree, transfers, certificates
+        self.counts, self.own, self.members = COUNTS.fresh(tree.ancestors), OWN.fresh(), MEMBERS.fresh()
+        self.tables = (self.own, self.members)
         self.counters = (self.counts,)
 
     # --- counting helpers ------------------------------------------------------------
@@ -104,8 +113,11 @@ class FiguresView:
                 row["value"] += delta
                 self.own.touch(row)
 
-    def member_row(self, db: ViewDatabase, event: Any) -> dict[str, Any]:
-        return self.members.member(db, event)
+    def member_row(self, db: ViewDatabase, event: Any) -> Row:
+        """The member's organization of record and status before the event."""
+        row = self.members.originator_row(db, event)
+        assert row is not None, f"no member row for {event.originator_id}"
+        return row
 
     # --- handlers ------------------------------------------------------------------------
 
@@ -116,6 +128,8 @@ class FiguresView:
     @apply.register
     def _(self, event: Member.Enrolled, position: int, db: ViewDatabase) -> None:
         month, org = month_of(event), event.organization_code
+        self.members.put({"member_id": originator_key(event), "organization_code": org, "status": event.status,
+                          "category": event.category}, new=True)  # a member's first event: its row is new
         self.flow(db, org, month, "imported" if isinstance(event, Member.Imported) else "admitted")
         self.stock(db, org, month, "net", 1)
         self.stock(db, org, month, event.status, 1)
@@ -125,6 +139,8 @@ class FiguresView:
         row, month = self.member_row(db, event), month_of(event)
         self.stock(db, row["organization_code"], month, "probationary", -1)
         self.stock(db, row["organization_code"], month, "full", 1)
+        row["status"] = "full"
+        self.members.touch(row)
 
     @apply.register
     def _(self, event: Member.WentInTransit, position: int, db: ViewDatabase) -> None:
@@ -142,12 +158,16 @@ class FiguresView:
         self.stock(db, row["organization_code"], month, "in_transit", -1)
         self.move_member(db, row["organization_code"], event.organization_code, month,
                          row["status"], "external")
+        row["organization_code"] = event.organization_code
+        self.members.touch(row)
 
     @apply.register
     def _(self, event: Member.MovedOnDissolution, position: int, db: ViewDatabase) -> None:
         row = self.member_row(db, event)
         self.move_member(db, row["organization_code"], event.organization_code, month_of(event),
                          row["status"], "whole_org")
+        row["organization_code"] = event.organization_code
+        self.members.touch(row)
 
     @apply.register
     def _(self, event: Member.Died, position: int, db: ViewDatabase) -> None:
@@ -182,7 +202,7 @@ class FiguresView:
         at each organization above the receiving one, from inside its subtree or outside it
         (seed 001: "内部及时率98%", "军转干部100%")."""
         row = self.transfers.transfer(db, event)
-        member = self.members.members.get(db, (str(member_id(row["registration_no"])),))
+        member = self.members.get(db, (str(member_id(row["registration_no"])),))
         category = member["category"] if member else "other"
         suffixes = ("received", "received_on_time") if event.on_time else ("received",)
         for suffix in suffixes:
@@ -224,7 +244,7 @@ class FiguresView:
     def _(self, event: Certificate.Returned | Certificate.Closed, position: int, db: ViewDatabase) -> None:
         """A certificate ends once: returned, or closed (by a receipt elsewhere, a death or a
         leaving); either way it is out no longer, where it was counted out."""
-        row = self.transfers.certificates.get(db, (originator_key(event),))
+        row = self.certificates.certificates.get(db, (originator_key(event),))
         assert row is not None
         month, home = month_of(event), row["home_organization_code"]
         ended = "certificates_returned" if isinstance(event, Certificate.Returned) else "certificates_closed"

@@ -1,7 +1,7 @@
-"""Read model of each member's history and of the operators, for auditors.
+"""Read model of each member's history, for auditors.
 
-Tables: proj_history (an index of the events that concern a member: its own and those of
-its transfers and certificates, by global position), proj_operators.
+Table: proj_history (an index of the events that concern a member: its own and those of
+its transfers and certificates, by global position).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from uuid import UUID
 
 from domain.certificate import Certificate
 from domain.member import Member
-from domain.operator import Operator
 from domain.transfer import Transfer
+from projections.certificates import CertificatesView
 from projections.db import ViewDatabase
 from projections.members import MembersView
 from projections.tables import Table, originator_key
@@ -36,15 +36,6 @@ HISTORY = Table(
      "aggregate_id TEXT NOT NULL, version INTEGER NOT NULL)",
      "CREATE INDEX IF NOT EXISTS proj_history_member ON proj_history (registration_no, position)"],
     written_once=True,  # one row an event, never changed
-)
-OPERATORS = Table(
-    "proj_operators",
-    ["operator_id", "name", "role", "organization_code", "active", "granted_on", "revoked_on"],
-    ["operator_id"],
-    ["CREATE TABLE IF NOT EXISTS proj_operators (operator_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
-     "role TEXT NOT NULL, organization_code TEXT NOT NULL, active INTEGER NOT NULL, granted_on TEXT NOT NULL, "
-     "revoked_on TEXT)",
-     "CREATE INDEX IF NOT EXISTS proj_operators_org ON proj_operators (organization_code)"],
 )
 
 
@@ -68,12 +59,14 @@ def event_data(event: Any) -> dict[str, Any]:
 
 
 class HistoryView:
-    """Applied after the other views have seen the event's aggregate created."""
+    """The member an event concerns is read from the event that creates its aggregate, and
+    from the rows of the members', transfers' and certificates' views for its later events
+    (rows that earlier events created), whatever the order in which the views apply an event."""
 
-    def __init__(self, members: MembersView, transfers: TransfersView) -> None:
-        self.members_view, self.transfers_view = members, transfers
-        self.history, self.operators = HISTORY.fresh(), OPERATORS.fresh()
-        self.tables = (self.history, self.operators)
+    def __init__(self, members: MembersView, transfers: TransfersView, certificates: CertificatesView) -> None:
+        self.members_view, self.transfers_view, self.certificates_view = members, transfers, certificates
+        self.history = HISTORY.fresh()
+        self.tables = (self.history,)
 
     def _record(self, registration_no: str, aggregate_id: str, event: Any, position: int) -> None:
         self.history.append((position, registration_no, aggregate_id, event.originator_version))  # HISTORY's columns
@@ -88,6 +81,12 @@ class HistoryView:
         """The certificate's own events tell it, with the details."""
 
     @apply.register
+    def _(self, event: Member.Enrolled | Transfer.Requested | Certificate.Issued, position: int,
+          db: ViewDatabase) -> None:
+        """An aggregate's first event names the member."""
+        self._record(event.registration_no, originator_key(event), event, position)
+
+    @apply.register
     def _(self, event: Member.Event, position: int, db: ViewDatabase) -> None:
         self._record(self.members_view.member(db, event)["registration_no"], originator_key(event), event, position)
 
@@ -99,22 +98,6 @@ class HistoryView:
     @apply.register
     def _(self, event: Certificate.Event, position: int, db: ViewDatabase) -> None:
         key = originator_key(event)
-        row = self.transfers_view.certificates.get(db, (key,))
+        row = self.certificates_view.certificates.get(db, (key,))
         assert row is not None
         self._record(row["registration_no"], key, event, position)
-
-    @apply.register
-    def _(self, event: Operator.Granted, position: int, db: ViewDatabase) -> None:
-        self.operators.put({
-            "operator_id": originator_key(event), "name": event.name, "role": event.role,
-            "organization_code": event.organization_code, "active": 1,
-            "granted_on": event.on.isoformat(), "revoked_on": None,
-        })
-
-    @apply.register
-    def _(self, event: Operator.Revoked, position: int, db: ViewDatabase) -> None:
-        row = self.operators.get(db, (originator_key(event),))
-        assert row is not None
-        row.update(active=0, revoked_on=event.on.isoformat())
-        self.operators.touch(row)
-

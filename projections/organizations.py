@@ -1,9 +1,10 @@
-"""Read model of the organization tree: current organizations, their parent over time,
-the ancestor closure (for subtree queries) and filed months.
+"""Read model of the organization tree: current organizations, their parent over time and
+the ancestor closure (for subtree queries).
 
-Tables: proj_organizations, proj_org_tree (parent intervals), proj_org_closure,
-proj_filings. The engine also keeps the whole tree in memory (`Tree`): other read models
-ask it for an organization's ancestors at the moment an event is applied.
+Tables: proj_organizations, proj_org_tree (parent intervals), proj_org_closure. The engine
+also keeps the whole tree in memory (`Tree`): the read models ask it for an organization's
+ancestors at the moment an event is applied. The engine moves it after every read model has
+applied the event, so they all see the tree as it stood before the event.
 """
 
 from __future__ import annotations
@@ -47,14 +48,6 @@ CLOSURE = Table(
      "CREATE INDEX IF NOT EXISTS proj_org_closure_up ON proj_org_closure (descendant, depth, ancestor)"],
     index_only=True,  # counted and listed from covering indexes
 )
-FILINGS = Table(
-    "proj_filings",
-    ["organization_code", "month", "filed_on", "actor", "position"],
-    ["organization_code", "month"],
-    ["CREATE TABLE IF NOT EXISTS proj_filings (organization_code TEXT NOT NULL, month TEXT NOT NULL, "
-     "filed_on TEXT NOT NULL, actor TEXT NOT NULL, position INTEGER NOT NULL, "
-     "PRIMARY KEY (organization_code, month))"],
-)
 
 
 class Tree:
@@ -67,6 +60,7 @@ class Tree:
         self.code_by_id: dict[str, str] = {}
         # Each organization's chain of ancestors as asked for, forgotten whenever the tree changes.
         self._chains: dict[str, tuple[str, ...]] = {}
+        self.tables: tuple[Table, ...] = ()  # in memory only (loaded from proj_organizations)
 
     def load(self, db: ViewDatabase) -> None:
         self.__init__()  # type: ignore[misc]
@@ -112,13 +106,24 @@ class Tree:
         chain = self.ancestors(code)
         return next((c for c in chain if self.kind.get(c) in COMMITTEE_KINDS), chain[-1])
 
+    @singledispatchmethod
+    def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
+        """Events of other kinds leave the tree as it is."""
+
+    @apply.register
+    def _(self, event: Organization.Registered, position: int, db: ViewDatabase) -> None:
+        self.add(event.code, originator_key(event), event.kind, event.parent_code)
+
+    @apply.register
+    def _(self, event: Organization.Moved, position: int, db: ViewDatabase) -> None:
+        self.reparent(self.code_by_id[originator_key(event)], event.to_parent_code)
+
 
 class OrganizationsView:
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
-        self.organizations, self.intervals = ORGANIZATIONS.fresh(), TREE.fresh()
-        self.closure, self.filings = CLOSURE.fresh(), FILINGS.fresh()
-        self.tables = (self.organizations, self.intervals, self.closure, self.filings)
+        self.organizations, self.intervals, self.closure = ORGANIZATIONS.fresh(), TREE.fresh(), CLOSURE.fresh()
+        self.tables = (self.organizations, self.intervals, self.closure)
 
     @singledispatchmethod
     def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
@@ -137,7 +142,6 @@ class OrganizationsView:
         ancestors = self.tree.ancestors(event.parent_code) if event.parent_code else ()
         for depth, ancestor in enumerate([event.code, *ancestors]):
             self.closure.put({"ancestor": ancestor, "descendant": event.code, "depth": depth})
-        self.tree.add(event.code, originator_key(event), event.kind, event.parent_code)
 
     @apply.register
     def _(self, event: Organization.Moved, position: int, db: ViewDatabase) -> None:
@@ -161,7 +165,6 @@ class OrganizationsView:
             for i, ancestor in enumerate(new_above):
                 self.closure.put({"ancestor": ancestor, "descendant": descendant,
                              "depth": depth_below + 1 + i})
-        self.tree.reparent(code, event.to_parent_code)
 
     @apply.register
     def _(self, event: Organization.Dissolved, position: int, db: ViewDatabase) -> None:
@@ -170,9 +173,3 @@ class OrganizationsView:
         org.update(status="dissolved", successor_code=event.successor_code,
                    dissolved_on=event.on.isoformat())
         self.organizations.touch(org)
-
-    @apply.register
-    def _(self, event: Organization.MonthFiled, position: int, db: ViewDatabase) -> None:
-        self.filings.put({"organization_code": self.tree.code_by_id[originator_key(event)],
-                     "month": event.month, "filed_on": event.on.isoformat(),
-                     "actor": event.actor, "position": position})

@@ -1,7 +1,7 @@
-"""Read model of transfers and certificates with their states, for lists by organization,
-by letter number and by status, and for the overdue list.
+"""Read model of transfers with their states and their letters' extensions, for lists by
+organization, by letter number and by status, and for the overdue list.
 
-Tables: proj_transfers, proj_certificates.
+Tables: proj_transfers, proj_extensions.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from typing import Any
 
-from domain.certificate import Certificate
 from domain.transfer import NETWORK_STOPS, PAPER_STOPS, Transfer
 from projections.db import ViewDatabase
 from projections.organizations import Tree
@@ -65,34 +64,13 @@ VALID_UNTIL_ON = (
     "COALESCE((SELECT e.valid_until FROM proj_extensions e WHERE e.transfer_id = t.transfer_id "
     "AND e.on_date <= ? ORDER BY e.position DESC LIMIT 1), t.first_valid_until)"
 )
-CERTIFICATES = Table(
-    "proj_certificates",
-    ["certificate_id", "certificate_no", "kind", "registration_no", "home_organization_code",
-     "host_organization_code", "host_description", "purpose", "contact_person", "issued_on",
-     "valid_until", "status", "returned_on", "closed_on"],
-    ["certificate_id"],
-    ["CREATE TABLE IF NOT EXISTS proj_certificates (certificate_id TEXT PRIMARY KEY, "
-     "certificate_no TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, registration_no TEXT NOT NULL, "
-     "home_organization_code TEXT NOT NULL, host_organization_code TEXT, host_description TEXT, "
-     "purpose TEXT NOT NULL, contact_person TEXT, issued_on TEXT NOT NULL, valid_until TEXT NOT NULL, "
-     "status TEXT NOT NULL, returned_on TEXT, closed_on TEXT)",
-     "CREATE INDEX IF NOT EXISTS proj_certificates_home ON proj_certificates (home_organization_code, status)",
-     # the members a host's subtree hosts
-     "CREATE INDEX IF NOT EXISTS proj_certificates_host ON proj_certificates (host_organization_code, status)",
-     "CREATE INDEX IF NOT EXISTS proj_certificates_member ON proj_certificates (registration_no)",
-     # certificates not returned by a date (never, or later), by their validity
-     "CREATE INDEX IF NOT EXISTS proj_certificates_open ON proj_certificates (returned_on, valid_until, kind, "
-     "issued_on, registration_no, home_organization_code, certificate_no, closed_on)"],
-    index_only=True,  # counted and listed from covering indexes
-)
 
 
 class TransfersView:
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
-        self.transfers, self.certificates = TRANSFERS.fresh(), CERTIFICATES.fresh()
-        self.extensions = EXTENSIONS.fresh()
-        self.tables = (self.transfers, self.certificates, self.extensions)
+        self.transfers, self.extensions = TRANSFERS.fresh(), EXTENSIONS.fresh()
+        self.tables = (self.transfers, self.extensions)
 
     def transfer(self, db: ViewDatabase, event: Any) -> Row:
         row = self.transfers.originator_row(db, event)
@@ -164,30 +142,3 @@ class TransfersView:
     @apply.register
     def _(self, event: Transfer.Cancelled, position: int, db: ViewDatabase) -> None:
         self._update(db, event, status="cancelled", closed_on=event.on.isoformat(), closing_reason=event.reason)
-
-    @apply.register
-    def _(self, event: Certificate.Issued, position: int, db: ViewDatabase) -> None:
-        self.certificates.put({
-            "certificate_id": originator_key(event), "certificate_no": event.certificate_no,
-            "kind": event.kind, "registration_no": event.registration_no,
-            "home_organization_code": event.home_organization_code,
-            "host_organization_code": event.host_organization_code,
-            "host_description": event.host_description, "purpose": event.purpose,
-            "contact_person": event.contact_person, "issued_on": event.on.isoformat(),
-            "valid_until": event.valid_until.isoformat(), "status": "issued", "returned_on": None,
-            "closed_on": None,
-        })
-
-    @apply.register
-    def _(self, event: Certificate.Returned, position: int, db: ViewDatabase) -> None:
-        row = self.certificates.get(db, (originator_key(event),))
-        assert row is not None
-        row.update(status="returned", returned_on=event.on.isoformat())
-        self.certificates.touch(row)
-
-    @apply.register
-    def _(self, event: Certificate.Closed, position: int, db: ViewDatabase) -> None:
-        row = self.certificates.get(db, (originator_key(event),))
-        assert row is not None
-        row.update(status="closed", closed_on=event.on.isoformat())
-        self.certificates.touch(row)

@@ -16,12 +16,15 @@ from eventsourcing.utils import TopicError, resolve_topic
 from domain.base import LedgerAggregate
 from domain.ledger import Ledger
 from projections.cases import CasesView
+from projections.certificates import CertificatesView
 from projections.db import ViewDatabase
 from projections.decoding import EventDecoder
 from projections.engine.tracking import SCHEMA_NAME, TRACKING_DDL, TRACKING_NAME, StalePosition
 from projections.figures import FiguresView
+from projections.filings import FilingsView
 from projections.history import HistoryView
 from projections.members import MembersView
+from projections.operators import OperatorsView
 from projections.organizations import OrganizationsView, Tree
 from projections.reading import NotificationReader
 from projections.tables import Counters, Table
@@ -39,15 +42,23 @@ class EngineCore:
         self.ledger, self.db, self.batch_size = ledger, db, batch_size
         self.tree = Tree()
         self.organizations = OrganizationsView(self.tree)
+        self.filings = FilingsView(self.tree)
         self.members = MembersView()
         self.transfers = TransfersView(self.tree)
-        self.figures = FiguresView(self.tree, self.members, self.transfers)
-        self.history = HistoryView(self.members, self.transfers)
+        self.certificates = CertificatesView()
+        self.operators = OperatorsView()
+        self.figures = FiguresView(self.tree, self.transfers, self.certificates)
+        self.history = HistoryView(self.members, self.transfers, self.certificates)
         self.cases = CasesView()
-        # Order matters: figures first, so it sees each member's state before the event;
-        # history last, so it sees the rows an event creates.
-        self.views = (self.figures, self.organizations, self.members, self.transfers, self.cases, self.history)
-        self.tables: list[Table] = [t for v in self.views for t in v.tables]  # type: ignore[attr-defined]
+        # The read models, one a module, each with its tables. They apply an event in any
+        # order: each reads the event, its own rows, and rows of the others that earlier
+        # events wrote (tests/projections/test_engine.py applies them in other orders).
+        self.models: tuple[Any, ...] = (self.figures, self.organizations, self.filings, self.members, self.transfers,
+                                        self.certificates, self.operators, self.cases, self.history)
+        # The tree in memory moves after every read model has applied an event: they all see
+        # the tree as it stood before the event.
+        self.views: tuple[Any, ...] = (*self.models, self.tree)
+        self.tables: list[Table] = [t for v in self.views for t in v.tables]
         self.counters: list[Counters] = list(self.figures.counters)
         self.all_tables: list[Table | Counters] = [*self.tables, *self.counters]
         self.position = 0
