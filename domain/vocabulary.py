@@ -95,6 +95,13 @@ DEFAULT_VALID_DAYS = 30  # a letter's validity when none is asked
 MAX_VALID_DAYS = 90  # a letter's validity from issue, extensions included
 RECEIPT_DUE_DAYS = 30  # the receipt is due back this many days after the member was received
 CASE_OVERDUE_AFTER_DAYS = 30  # a case open longer is an `open_case` row on the overdue list
+STALE_REQUEST_AFTER_DAYS = 30  # a request neither issued nor declined for longer is a `stale_request` row
+INACTIVE_MONTHS = 6  # no org life and no dues for this many full months: an `inactive` row
+# A probationary member's transfer: within this many days of the end of probation it needs an
+# override reason; more than this many days into probation, the performance record goes with it.
+PROBATION_ENDING_DAYS = 90
+PERFORMANCE_RECORD_AFTER_DAYS = 180
+BOUNCED_AFTER = 2  # declined or rejected transfers that make a member `bounced`
 TEMPORARY_MAX_MONTHS = 6  # a temporary certificate covers at most this; a mobile one more
 NAME_MAX = 100  # a person's name: a member's, an operator's, an agent's, a case's
 ORGANIZATION_NAME_MAX = 200
