@@ -40,9 +40,10 @@ class TransferCreate(OwnTransferCreate):
 
 
 class IssueRequest(Body):
+    # Bounds stated, not checked here: the domain's codes refuse what lies outside them.
     valid_days: WholeNumber = Field(default=DEFAULT_VALID_DAYS,
                                     description=f"validity in days, at most {MAX_VALID_DAYS}",
-                                    json_schema_extra={"minimum": 1, "maximum": MAX_VALID_DAYS})  # the domain's codes refuse
+                                    json_schema_extra={"minimum": 1, "maximum": MAX_VALID_DAYS})
     on: OptionalDay = None
 
 
