@@ -89,6 +89,12 @@ CASE_OUTCOMES: tuple[CaseOutcome, ...] = get_args(CaseOutcome)
 CaseStatus = Literal["open", "closed"]
 CASE_STATUSES: tuple[CaseStatus, ...] = get_args(CaseStatus)
 
+# --- the overdue list ------------------------------------------------------------------------
+
+OverdueKind = Literal["overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m",
+                      "stale_request", "open_case"]
+OVERDUE_KINDS: tuple[OverdueKind, ...] = get_args(OverdueKind)
+
 # --- limits ----------------------------------------------------------------------------------
 
 DEFAULT_VALID_DAYS = 30  # a letter's validity when none is asked

@@ -40,6 +40,7 @@ PAIRS: list[tuple[tuple[str, ...], Any]] = [
     (vocabulary.CERTIFICATE_STATUSES, vocabulary.CertificateStatus),
     (vocabulary.CASE_OUTCOMES, vocabulary.CaseOutcome),
     (vocabulary.CASE_STATUSES, vocabulary.CaseStatus),
+    (vocabulary.OVERDUE_KINDS, vocabulary.OverdueKind),
 ]
 
 
