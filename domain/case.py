@@ -15,11 +15,10 @@ from uuid import uuid4
 from domain.base import Context, LedgerAggregate
 from domain.errors import InvalidTransition, ValidationError
 from domain.identifiers import validate_registration_no
-
-OUTCOMES = ("placed", "not_a_member", "withdrawn")
-STATUSES = ("open", "closed")
-OVERDUE_AFTER_DAYS = 30  # a case open longer is an `open_case` row on the overdue list
-NAME_MAX, REQUEST_MAX = 100, 500
+from domain.vocabulary import CASE_OUTCOMES as OUTCOMES
+from domain.vocabulary import CASE_OVERDUE_AFTER_DAYS as OVERDUE_AFTER_DAYS  # noqa: F401 (projections/cases.py)
+from domain.vocabulary import NAME_MAX
+from domain.vocabulary import TEXT_MAX as REQUEST_MAX
 
 
 def _filled(value: Any, field: str, longest: int) -> str:

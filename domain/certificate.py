@@ -13,22 +13,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from domain.base import Context, LedgerAggregate
+from domain.calendar import add_months as add_months  # re-exported: api/simulation.py, api/simacts.py
 from domain.errors import InvalidTransition, UseFormalTransfer, ValidationError
 from domain.identifiers import certificate_id
-
-KINDS = ("temporary", "mobile")
-TEMPORARY_MAX_MONTHS = 6
-
-
-def add_months(day: date, months: int) -> date:
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
+from domain.vocabulary import CERTIFICATE_KINDS as KINDS
+from domain.vocabulary import TEMPORARY_MAX_MONTHS
 
 
 class Certificate(LedgerAggregate):

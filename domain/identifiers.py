@@ -37,7 +37,6 @@ MONTH_PATTERN = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])$"  # 1900-2999
 DATE_PATTERN = "^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"  # 1900-2999
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 CERTIFICATE_NO_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}-[TM][0-9]{4}-[0-9]{5,9}$"
-AMOUNT_PATTERN = "^[0-9]{1,6}([.][0-9]{1,2})?$"  # yuan, below a million, at most 2 places
 
 
 def _shape(pattern: str) -> re.Pattern[str]:

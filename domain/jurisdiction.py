@@ -42,12 +42,12 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from domain.errors import Forbidden, NotFound, OutOfJurisdiction
+from domain.vocabulary import ROLES, Role
 
-ROLES = ("admin", "clerk", "auditor")
-MANAGE = ("admin",)  # organizations, operators, filing
-ACT = ("admin", "clerk")  # members, transfers, certificates
+MANAGE: tuple[Role, ...] = ("admin",)  # organizations, operators, filing
+ACT: tuple[Role, ...] = ("admin", "clerk")  # members, transfers, certificates
 READ = ROLES
-AUDIT = ("admin", "auditor")  # the whole event stream, at a root
+AUDIT: tuple[Role, ...] = ("admin", "auditor")  # the whole event stream, at a root
 
 Chain = Callable[[str], Sequence[str]]
 """An organization's code and its ancestors', nearest first (NotFound if unknown)."""

@@ -12,6 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from domain.base import Context, LedgerAggregate
+from domain.calendar import one_year_after as one_year_after  # re-exported: domain/ledger/members.py
+from domain.calendar import years_after
 from domain.errors import (
     CertificateOpen,
     InvalidRegistrationNo,
@@ -22,25 +24,10 @@ from domain.errors import (
     ValidationError,
 )
 from domain.identifiers import is_decimal_text, member_id, validate_month, validate_region, validate_registration_no
+from domain.vocabulary import CATEGORIES, GENDERS, LEAVE_REASONS, NAME_MAX
+from domain.vocabulary import MEMBER_STATUSES as STATUSES
 
-STATUSES = ("probationary", "full")
-GENDERS = ("male", "female")
-CATEGORIES = (
-    "cadre", "student", "military_transferee", "auxiliary_police", "retiree", "worker", "farmer", "other",
-)
-LEAVE_REASONS = ("expelled", "withdrew", "self_withdrawal")
 FOUNDED = date(1921, 7, 1)
-
-
-def years_after(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
-def one_year_after(day: date) -> date:
-    return years_after(day, 1)
 
 
 def validate_amount(amount: Any) -> Decimal:
@@ -225,8 +212,8 @@ class Member(LedgerAggregate):
             raise InvalidRegistrationNo("registration_no: give the number upper-cased, without spaces")
         validate_region(fields["household_region"], "household_region")
         name = (fields.get("name") or "").strip()
-        if not name or len(name) > 100:
-            raise ValidationError("name must be 1-100 characters")
+        if not name or len(name) > NAME_MAX:
+            raise ValidationError(f"name must be 1-{NAME_MAX} characters")
         fields["name"] = name
         if fields.get("gender") not in GENDERS:
             raise ValidationError(f"gender must be one of {', '.join(GENDERS)}")

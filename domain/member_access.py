@@ -20,9 +20,9 @@ from uuid import UUID, uuid5
 from domain.base import Context, LedgerAggregate
 from domain.errors import InvalidTransition, ValidationError
 from domain.identifiers import NAMESPACE, registration_key
+from domain.vocabulary import REPORT_MAX_CHARS
 
 TOKEN_PREFIX = "lmt_"
-REPORT_MAX_CHARS = 2000
 _TOKEN = re.compile("lmt_([0-9]{17}[0-9X])[.][A-Za-z0-9_-]{43}", re.ASCII)
 
 

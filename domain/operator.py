@@ -15,8 +15,7 @@ from uuid import UUID, uuid5
 from domain.base import Context, LedgerAggregate
 from domain.errors import InvalidTransition, ValidationError
 from domain.identifiers import NAMESPACE
-
-ROLES = ("admin", "clerk", "auditor")
+from domain.vocabulary import NAME_MAX, ROLES
 
 
 def new_token() -> str:
@@ -49,8 +48,8 @@ class Operator(LedgerAggregate):
     @classmethod
     def grant(cls, ctx: Context, token: str, name: str, role: str, organization_code: str) -> Operator:
         name = (name or "").strip()
-        if not name or len(name) > 100:
-            raise ValidationError("name must be 1-100 characters")
+        if not name or len(name) > NAME_MAX:
+            raise ValidationError(f"name must be 1-{NAME_MAX} characters")
         if role not in ROLES:
             raise ValidationError(f"role must be one of {', '.join(ROLES)}")
         return cls._create(

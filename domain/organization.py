@@ -18,12 +18,9 @@ from domain.errors import (
     ValidationError,
 )
 from domain.identifiers import organization_id, validate_code, validate_region
-
-KINDS = ("department", "work_committee", "committee", "general_branch", "branch", "service_center")
-HOLDING_KINDS = ("branch", "service_center")
-# The kinds that issue and receive letters: the "committee" of an organization is the
-# nearest of these at or above it.
-COMMITTEE_KINDS = ("committee", "work_committee", "service_center", "department")
+from domain.vocabulary import COMMITTEE_KINDS as COMMITTEE_KINDS  # re-exported: domain/ledger, projections, api
+from domain.vocabulary import HOLDING_KINDS, ORGANIZATION_NAME_MAX
+from domain.vocabulary import ORGANIZATION_KINDS as KINDS
 
 
 class Organization(LedgerAggregate):
@@ -123,8 +120,8 @@ class Organization(LedgerAggregate):
     ) -> Organization:
         validate_code(code)
         name = (name or "").strip()
-        if not name or len(name) > 200:
-            raise ValidationError("name must be 1-200 characters")
+        if not name or len(name) > ORGANIZATION_NAME_MAX:
+            raise ValidationError(f"name must be 1-{ORGANIZATION_NAME_MAX} characters")
         if kind not in KINDS:
             raise ValidationError(f"kind must be one of {', '.join(KINDS)}")
         validate_region(region)

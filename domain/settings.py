@@ -3,11 +3,15 @@
     sqlite:///./ledger.db                (default: an embedded file)
     sqlite:///:memory:
     postgresql://user:password@host:5432/db?schema=ledger
+
+The URL is read in one place, `parse_database_url` (`Settings.database()`): the event
+store's environment and the views' connections are made from what it returns.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import SecretStr
@@ -41,6 +45,10 @@ class Settings(BaseSettings):
     # Signs the sealed log's checkpoints (HMAC-SHA256, domain/sealing.py). Kept outside the
     # database, with no default: without it no checkpoint is given nor checked.
     checkpoint_key: SecretStr | None = None
+
+    def database(self) -> DatabaseURL:
+        """The store `database_url` names (ValueError when it names none)."""
+        return parse_database_url(self.database_url)
 
     def checkpoint_secret(self) -> bytes:
         """The checkpoint key's bytes; `MissingSetting` when it is not set (or too short)."""
@@ -80,43 +88,101 @@ def checkpoint_secret(key: SecretStr | None) -> bytes:
     return value.encode()
 
 
-def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str]:
-    """The eventsourcing environment for a database URL."""
+SQLITE_SHARED_MEMORY = "file::memory:?mode=memory&cache=shared"  # one in-memory database per process
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A `LEDGER_DATABASE_URL`, read: SQLite (a file, or `:memory:`) or PostgreSQL."""
+
+    kind: Literal["sqlite", "postgres"]
+    path: str = ""  # SQLite: the file, or ":memory:"
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str = field(default="", repr=False)
+    dbname: str = "postgres"
+    schema: str | None = None  # PostgreSQL: `?schema=`, the tables' schema
+    pool_size: str = "5"  # PostgreSQL: `?pool_size=`, the event store's pool
+
+    @property
+    def location(self) -> str:
+        """Where the store is, without its credentials: the file, or host:port/db (schema)."""
+        if self.kind == "sqlite":
+            return self.path
+        return f"{self.host}:{self.port}/{self.dbname}" + (f" (schema {self.schema})" if self.schema else "")
+
+    @property
+    def in_memory(self) -> bool:
+        return self.kind == "sqlite" and self.path == ":memory:"
+
+    @property
+    def sqlite_name(self) -> str:
+        """What sqlite3 opens: the file, or the process's shared in-memory database (a URI)."""
+        return SQLITE_SHARED_MEMORY if self.in_memory else self.path
+
+    def connect_args(self) -> dict[str, Any]:
+        """PostgreSQL: the keyword arguments of `psycopg.connect`."""
+        return {"host": self.host, "port": self.port, "user": self.user, "password": self.password,
+                "dbname": self.dbname}
+
+
+def parse_database_url(database_url: str) -> DatabaseURL:
+    """Read a database URL: `sqlite:///PATH` (`sqlite:///:memory:`), or
+    `postgresql://user:password@host:port/db?schema=NAME&pool_size=N` (also `postgres://`,
+    `postgresql+psycopg://`; every part optional). ValueError for anything else."""
     parts = urlsplit(database_url)
-    create = "y" if create_tables else "n"
     if parts.scheme == "sqlite":
         path = unquote(database_url[len("sqlite:///"):]) if database_url.startswith("sqlite:///") else ""
         if not path:
             raise ValueError("a SQLite URL looks like sqlite:///./ledger.db")
+        return DatabaseURL("sqlite", path=path)
+    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        query = parse_qs(parts.query)
+        return DatabaseURL(
+            "postgres",
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=unquote(parts.path.lstrip("/")) or "postgres",
+            schema=query["schema"][0] if "schema" in query else None,
+            pool_size=query.get("pool_size", ["5"])[0],
+        )
+    raise ValueError(f"unsupported LEDGER_DATABASE_URL scheme {parts.scheme!r}: use sqlite or postgresql")
+
+
+def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str]:
+    """The eventsourcing environment for a database URL."""
+    db = parse_database_url(database_url)
+    create = "y" if create_tables else "n"
+    if db.kind == "sqlite":
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path if path != ":memory:" else "file::memory:?mode=memory&cache=shared",
+            "SQLITE_DBNAME": db.sqlite_name,
             "SQLITE_LOCK_TIMEOUT": "10",
             "CREATE_TABLE": create,
         }
-    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        query = parse_qs(parts.query)
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            # Saves without eventsourcing's table lock; readers see the log in id order,
-            # held back at a transaction still in flight (domain/pglog.py).
-            "APPLICATION_RECORDER_TOPIC": "domain.ledger.recorders:PostgresRecorder",
-            "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
-            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parts.port or 5432),
-            "POSTGRES_USER": unquote(parts.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_CONNECT_TIMEOUT": "5",
-            "POSTGRES_LOCK_TIMEOUT": "5",
-            "POSTGRES_POOL_SIZE": query.get("pool_size", ["5"])[0],
-            "POSTGRES_MAX_OVERFLOW": "5",
-            "POSTGRES_MAX_WAITING": "20",
-            # Each pooled connection is checked as it is lent: after the database restarted, a
-            # dead one is replaced instead of failing the command that got it.
-            "POSTGRES_PRE_PING": "y",
-            "CREATE_TABLE": create,
-        }
-        if "schema" in query:
-            env["POSTGRES_SCHEMA"] = query["schema"][0]
-        return env
-    raise ValueError(f"unsupported LEDGER_DATABASE_URL scheme {parts.scheme!r}: use sqlite or postgresql")
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # Saves without eventsourcing's table lock; readers see the log in id order,
+        # held back at a transaction still in flight (domain/pglog.py).
+        "APPLICATION_RECORDER_TOPIC": "domain.ledger.recorders:PostgresRecorder",
+        "POSTGRES_DBNAME": db.dbname,
+        "POSTGRES_HOST": db.host,
+        "POSTGRES_PORT": str(db.port),
+        "POSTGRES_USER": db.user,
+        "POSTGRES_PASSWORD": db.password,
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_POOL_SIZE": db.pool_size,
+        "POSTGRES_MAX_OVERFLOW": "5",
+        "POSTGRES_MAX_WAITING": "20",
+        # Each pooled connection is checked as it is lent: after the database restarted, a
+        # dead one is replaced instead of failing the command that got it.
+        "POSTGRES_PRE_PING": "y",
+        "CREATE_TABLE": create,
+    }
+    if db.schema is not None:
+        env["POSTGRES_SCHEMA"] = db.schema
+    return env

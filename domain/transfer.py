@@ -20,23 +20,20 @@ from domain.errors import (
     ValidationError,
     ValidityTooLong,
 )
-
-REASONS = (
-    "job_change", "graduation", "military_transfer", "retirement_relocation", "mobile_work", "other",
+from domain.vocabulary import (
+    BASES,
+    EVIDENCE_FOR_BASIS,
+    EVIDENCE_KINDS,
+    MAX_VALID_DAYS,
+    NETWORK_STOPS,
+    PAPER_STOPS,
+    PRESENTERS,
+    TEXT_MAX,
 )
-BASES = ("workplace", "residence", "household")
-EVIDENCE_FOR_BASIS = {"workplace": ("labor_contract",), "residence": ("property_deed", "lease")}
-EVIDENCE_KINDS = ("labor_contract", "property_deed", "lease")
-DEFAULT_VALID_DAYS = 30
-MAX_VALID_DAYS = 90
-RECEIPT_DUE_DAYS = 30
-# Stops a member makes on paper for each route (seed 000), and with network transfer.
-PAPER_STOPS = {"within_committee": 3, "within_county": 4, "cross_county": 6, "cross_province": 6}
-NETWORK_STOPS = 2
-OPEN_STATUSES = ("requested", "issued")
-# Who presented the letter at the receiving side (seed 001: "他人代办"): the member, or an agent.
-PRESENTERS = ("member", "agent")
-AGENT_NAME_MAX = 100
+from domain.vocabulary import DEFAULT_VALID_DAYS as DEFAULT_VALID_DAYS  # re-exported: domain/ledger
+from domain.vocabulary import NAME_MAX as AGENT_NAME_MAX
+from domain.vocabulary import RECEIPT_DUE_DAYS as RECEIPT_DUE_DAYS  # re-exported: projections/queries.py
+from domain.vocabulary import TRANSFER_REASONS as REASONS
 
 
 def classify_route(
@@ -209,19 +206,12 @@ class Transfer(LedgerAggregate):
             )
 
     @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    @property
     def paper_stops(self) -> int:
         return PAPER_STOPS[self.route]
 
     @property
     def network_stops(self) -> int:
         return NETWORK_STOPS
-
-    def receipt_due_on(self) -> date | None:
-        return self.received_on + timedelta(days=RECEIPT_DUE_DAYS) if self.received_on else None
 
     # --- commands ------------------------------------------------------------------
 
@@ -316,6 +306,6 @@ class Transfer(LedgerAggregate):
 
 def _reason(reason: str) -> str:
     text = (reason or "").strip()
-    if not text or len(text) > 500:
-        raise ValidationError("reason must be 1-500 characters")
+    if not text or len(text) > TEXT_MAX:
+        raise ValidationError(f"reason must be 1-{TEXT_MAX} characters")
     return text
