@@ -2,7 +2,7 @@
 12 general branches, 238 branches and about 4,800 members) with the year up to today of
 transfers (on time, late, overdue, cancelled, rejected), certificates (many never
 returned), org life, dues and inactive members, recorded through the Ledger's own commands
-(`api/simulation.py`); and, today, a member hosted by another branch on a mobile
+(`api/simulation/`); and, today, a member hosted by another branch on a mobile
 certificate and an open first-responder case, so that the hosted members' page and the
 cases page show one."""
 

@@ -313,3 +313,83 @@ class Services:
         self.sealer.db.close()
         self.pool.close()
         self.ledger.close()
+
+
+# --- reads shared by the routes and the command line (`ledger history`, `ledger report`,
+# `ledger export`) ------------------------------------------------------------------------
+
+from uuid import UUID  # noqa: E402
+
+from domain.errors import ValidationError  # noqa: E402
+from domain.member import validate_month  # noqa: E402
+from projections.history import event_data, event_type  # noqa: E402
+
+
+def member_history(ledger: Ledger, queries: Queries, registration_no: str,
+                   limit: int = 1000, offset: int = 0) -> dict[str, Any]:
+    """A member's history, oldest first, as `{data, count}` (also the CLI's `ledger history`)."""
+    number = ledger.member(registration_no).registration_no
+    count = queries.db.scalar("SELECT COUNT(*) FROM proj_history WHERE registration_no = ?", (number,))
+    rows = queries.db.query(
+        "SELECT position, aggregate_id, version FROM proj_history WHERE registration_no = ? "
+        "ORDER BY position LIMIT ? OFFSET ?", (number, limit, offset),
+    )
+    events: dict[str, dict[int, Any]] = {}
+    for aggregate_id in {row[1] for row in rows}:  # one read of the store per aggregate
+        events[aggregate_id] = {e.originator_version: e for e in ledger.aggregate_events(UUID(aggregate_id))}
+    data = []
+    for position, aggregate_id, version in rows:
+        event = events[aggregate_id][version]
+        data.append({"position": position, "type": event_type(event), "on": event.on.isoformat(),
+                     "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
+                     "actor_organization": event.actor_organization, "request_id": event.request_id,
+                     "data": event_data(event)})
+    return {"data": data, "count": int(count or 0)}
+
+
+def check_report_month(queries: Queries, code: str, month: str, today: date) -> None:
+    """A monthly report exists for the months from the organization's registration to the
+    current one: a month after the current one, or one that ended before the organization
+    (and so everything of its subtree) was in the ledger, is refused (validation_error)
+    rather than answered with figures that look real."""
+    validate_month(month)
+    if month > today.strftime("%Y-%m"):
+        raise ValidationError(f"month {month} is after the current month: it has no report yet")
+    registered = str(queries.organization(code)["registered_on"])
+    if month < registered[:7]:
+        raise ValidationError(f"month {month} is before organization {code} was entered in the ledger "
+                              f"({registered}): the ledger has no figures for it")
+
+
+def monthly_figures(queries: Queries, code: str, month: str, today: date) -> dict[str, Any]:
+    """The monthly report with `month_over`: false for the current month, whose figures are
+    those of today (its overdue letters are today's, as the organization tree shows them,
+    not those the month's end will have)."""
+    check_report_month(queries, code, month, today)
+    report = queries.monthly_report(code, month)
+    over = month < today.strftime("%Y-%m")
+    if not over:
+        report["overdue_letters"] = queries.overdue_letters_at(code, today)
+    report["month_over"] = over
+    return report
+
+
+def check_report_year(queries: Queries, code: str, year: int, today: date) -> None:
+    """An annual report exists from the organization's registration year to the current one."""
+    if year > today.year:
+        raise ValidationError(f"year {year} is after the current year: it has no report yet")
+    registered = str(queries.organization(code)["registered_on"])
+    if year < int(registered[:4]):
+        raise ValidationError(f"year {year} is before organization {code} was entered in the ledger "
+                              f"({registered}): the ledger has no figures for it")
+
+
+def event_record(position: int, event: Any) -> dict[str, Any]:
+    """One event of the stream with its envelope (also the lines of `ledger export`)."""
+    return {
+        "position": position, "type": event_type(event), "aggregate_id": str(event.originator_id),
+        "version": event.originator_version, "on": event.on.isoformat(),
+        "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
+        "actor_organization": event.actor_organization,
+        "request_id": event.request_id, "data": event_data(event),
+    }

@@ -10,7 +10,7 @@ What it does:
      `--members` members spread over its branches and service centers by their weights,
      with valid registration and resident ID numbers (deterministic by --seed);
   2. for each store (a fresh PostgreSQL schema over TCP on 127.0.0.1, and/or a fresh SQLite
-     file): imports the organizations, then the members, through `api.importer.import_file`
+     file): imports the organizations, then the members, through `api.importing.import_file`
      (exactly what `ledger import` runs), timing its phases: read (parse and check every
      cell, duplicates within the file), check (what the ledger holds, then the domain's rules:
      each row judged once by the Ledger's command, in chunks of up to 600 aggregates, each chunk
@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402
 
-from api.importer import MEMBER_COLUMNS, ORGANIZATION_COLUMNS, _Import, import_file  # noqa: E402
+from api.importing import MEMBER_COLUMNS, ORGANIZATION_COLUMNS, import_file  # noqa: E402
+from api.importing.job import _Import  # noqa: E402
 from api.simulation import BENCH_DATA_KEYS, GIVEN, HOLDING_KINDS, SURNAMES, tree_province  # noqa: E402
 from domain.errors import DuplicateRegistration  # noqa: E402
 from domain.identifiers import check_character, make_registration_no  # noqa: E402
@@ -207,7 +208,7 @@ def render(run: dict[str, Any]) -> str:
 
     lines = [
         "## Import", "",
-        "`ledger import` (`api.importer.import_file`) of a synthetic province's rosters from "
+        "`ledger import` (`api.importing.import_file`) of a synthetic province's rosters from "
         "`scripts/bench_import.py`: the organizations file first, then the members file, into a fresh store. "
         "The import reads and checks every cell, looks up every row in the ledger, judges every row once by "
         "the Ledger's own commands (`register_organization`, `import_member`) in chunks of up to 600 "

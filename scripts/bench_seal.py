@@ -6,7 +6,7 @@ the chain.
     .venv/bin/python scripts/bench_seal.py --scale small --commands 100 --no-docs   # quick
 
 For each store (a fresh SQLite file, a fresh PostgreSQL schema):
-  1. the demo generator's history (`api/simulation.py`, the scale chosen), not timed;
+  1. the demo generator's history (`api/simulation/`, the scale chosen), not timed;
   2. sealing it from nothing (events/s), then `ledger verify`'s chain check with its
      progress bar on stderr (events/s);
   3. the rebuild of the views alone (off) and, as `ledger rebuild` runs it, after the

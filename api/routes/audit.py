@@ -12,25 +12,13 @@ from fastapi import Query
 from api.deps import CurrentOperator, Operator, ServicesDep
 from api.errors import ApiError
 from api.routes.common import rights, router
-from api.services import Services
+from api.services import Services, event_record
 from domain.identifiers import validate_registration_no
 from domain.sealing import sign
 from domain.settings import MissingSetting
 from projections import access
-from projections.history import event_data, event_type
 
 routes = router("/v1/audit", "audit")
-
-
-def event_record(position: int, event: Any) -> dict[str, Any]:
-    """One event of the stream with its envelope (also the lines of `ledger export`)."""
-    return {
-        "position": position, "type": event_type(event), "aggregate_id": str(event.originator_id),
-        "version": event.originator_version, "on": event.on.isoformat(),
-        "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
-        "actor_organization": event.actor_organization,
-        "request_id": event.request_id, "data": event_data(event),
-    }
 
 
 def check_root_auditor(services: Services, operator: Operator) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from api.deps import CurrentMember, CurrentOperator, ServicesDep
 from api.routes.common import Limit, MinPosition, Offset, rights, router
-from api.routes.members import MEMBER_ROLES, check_member_visible, member_history, member_public
+from api.routes.members import MEMBER_ROLES, check_member_visible, member_public
 from api.routes.transfers import public as transfer_public
 from api.schemas import (
     HistoryPublic,
@@ -26,7 +26,7 @@ from api.schemas import (
     ReportsPublic,
     TransferPublic,
 )
-from api.services import Services
+from api.services import Services, member_history
 from domain.member_access import MemberAccess
 
 access_routes = router("/v1/members", "members")

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from api.deps import CurrentOperator, Operator, ServicesDep
 from api.routes.common import Limit, MinPosition, Offset, rights, router
 from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
-from api.services import Services
+from api.services import Services, member_history
 from domain.errors import NotFound
-from domain.ledger import Ledger
-from projections.history import event_data, event_type
-from projections.queries import Queries
 
 routes = router("/v1/members", "members")
 
@@ -91,28 +87,6 @@ def get_member(registration_no: str, services: ServicesDep, operator: CurrentOpe
     answer = member_public(services, registration_no)
     services.record_access(operator, "member", registration_no=answer["registration_no"])
     return answer
-
-
-def member_history(ledger: Ledger, queries: Queries, registration_no: str,
-                   limit: int = 1000, offset: int = 0) -> dict[str, Any]:
-    """A member's history, oldest first, as `{data, count}` (also the CLI's `ledger history`)."""
-    number = ledger.member(registration_no).registration_no
-    count = queries.db.scalar("SELECT COUNT(*) FROM proj_history WHERE registration_no = ?", (number,))
-    rows = queries.db.query(
-        "SELECT position, aggregate_id, version FROM proj_history WHERE registration_no = ? "
-        "ORDER BY position LIMIT ? OFFSET ?", (number, limit, offset),
-    )
-    events: dict[str, dict[int, Any]] = {}
-    for aggregate_id in {row[1] for row in rows}:  # one read of the store per aggregate
-        events[aggregate_id] = {e.originator_version: e for e in ledger.aggregate_events(UUID(aggregate_id))}
-    data = []
-    for position, aggregate_id, version in rows:
-        event = events[aggregate_id][version]
-        data.append({"position": position, "type": event_type(event), "on": event.on.isoformat(),
-                     "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
-                     "actor_organization": event.actor_organization, "request_id": event.request_id,
-                     "data": event_data(event)})
-    return {"data": data, "count": int(count or 0)}
 
 
 def visible_history(registration_no: str, services: Services, operator: Operator,

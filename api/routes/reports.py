@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
@@ -14,48 +13,10 @@ from api.deps import CurrentOperator, ServicesDep
 from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, flatten, monthly_xlsx
 from api.routes.common import MinPosition, check_within, router, wants_csv
 from api.schemas import FileRequest
-from domain.errors import ValidationError
+from api.services import check_report_year, monthly_figures
 from domain.member import validate_month
-from projections.queries import Queries
 
 routes = router("/v1/reports", "reports")
-
-
-def check_report_month(queries: Queries, code: str, month: str, today: date) -> None:
-    """A monthly report exists for the months from the organization's registration to the
-    current one: a month after the current one, or one that ended before the organization
-    (and so everything of its subtree) was in the ledger, is refused (validation_error)
-    rather than answered with figures that look real."""
-    validate_month(month)
-    if month > today.strftime("%Y-%m"):
-        raise ValidationError(f"month {month} is after the current month: it has no report yet")
-    registered = str(queries.organization(code)["registered_on"])
-    if month < registered[:7]:
-        raise ValidationError(f"month {month} is before organization {code} was entered in the ledger "
-                              f"({registered}): the ledger has no figures for it")
-
-
-def monthly_figures(queries: Queries, code: str, month: str, today: date) -> dict[str, Any]:
-    """The monthly report with `month_over`: false for the current month, whose figures are
-    those of today (its overdue letters are today's, as the organization tree shows them,
-    not those the month's end will have)."""
-    check_report_month(queries, code, month, today)
-    report = queries.monthly_report(code, month)
-    over = month < today.strftime("%Y-%m")
-    if not over:
-        report["overdue_letters"] = queries.overdue_letters_at(code, today)
-    report["month_over"] = over
-    return report
-
-
-def check_report_year(queries: Queries, code: str, year: int, today: date) -> None:
-    """An annual report exists from the organization's registration year to the current one."""
-    if year > today.year:
-        raise ValidationError(f"year {year} is after the current year: it has no report yet")
-    registered = str(queries.organization(code)["registered_on"])
-    if year < int(registered[:4]):
-        raise ValidationError(f"year {year} is before organization {code} was entered in the ledger "
-                              f"({registered}): the ledger has no figures for it")
 
 
 def as_csv(rows: list[dict[str, Any]]) -> Response:

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from api.deps import Me, ServicesDep
 from api.routes.common import MinPosition
 from api.routes.me import me_public
-from api.routes.members import member_history
+from api.services import member_history
 from api.web.i18n import error_text
 from api.web.routes import FormText, WebRoute, done, parse_day, render, timeline
 from api.web.session import (

@@ -32,9 +32,8 @@ from api.errors import STATUS_BY_CODE, ApiError
 from api.routes.common import MinPosition, check_within, rights
 from api.routes.members import MEMBER_ROLES, check_member_visible, member_public
 from api.routes.members import visible_history as member_history
-from api.routes.reports import monthly_figures
 from api.routes.transfers import TRANSFER_ROLES, check_visible
-from api.services import Services
+from api.services import Services, monthly_figures
 from api.web import charts
 from api.web.i18n import LANGUAGES, WORDS, describe, error_text, translate
 from api.web.letter import age_on, letter_facts, render_letter

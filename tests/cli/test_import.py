@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.importer import MAX_AGGREGATES, import_file
+from api.importing import MAX_AGGREGATES, import_file
 from domain.errors import Conflict, ValidationError
 from domain.identifiers import make_registration_no, organization_id
 from domain.ledger import Ledger

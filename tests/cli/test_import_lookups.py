@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from api.importer import first_stored_events
+from api.importing import first_stored_events
 from domain.identifiers import organization_id
 from domain.ledger import Ledger
 from domain.organization import Organization

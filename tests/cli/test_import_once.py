@@ -13,7 +13,7 @@ import pytest
 
 import domain.ledger.members as members
 import domain.ledger.organizations as organizations
-from api.importer import MAX_AGGREGATES, import_file
+from api.importing import MAX_AGGREGATES, import_file
 from domain.errors import LedgerError
 from domain.ledger import Ledger
 from domain.ledger.checked import Checked

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.cli_audit import OverdueKind
+from api.cli.reports import OverdueKind
 from projections.queries import OVERDUE_KINDS
 from tests.conftest import TEST_ID_KEY
 

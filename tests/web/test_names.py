@@ -45,7 +45,7 @@ def test_one_vocabulary_for_the_pages_the_report_files_and_the_command_line() ->
     for key, (zh, _) in FIGURES.items():
         assert reportfiles.heading(key, "zh") == zh == WORDS[f"f_{key}"][0]
     assert WORDS["f_closing"][0] == "期末党员数"
-    from api.cli_audit import OverdueKind
+    from api.cli.reports import OverdueKind
 
     for kind in OverdueKind:
         assert f"okind_{kind.value}" in WORDS

@@ -16,7 +16,7 @@ receipts, dissolutions, resident-ID claims). The commands run in consecutive bat
 Ledger refuses stops the simulation with that refusal. It runs day by day, so every
 effective date follows the ones before it.
 
-Scales are `api/simtrees.py`'s: `small` (a county, dense with every kind of case), `city`
+Scales are `api/simulation/trees.py`'s: `small` (a county, dense with every kind of case), `city`
 (seed 001's city police bureau, ~4,800 members, a year), `province` (~1,000,000 members,
 ~50,000 organizations, three years). The seed (with the scale and its dates) fixes
 everything but the recording timestamps: the transfers' ids come from a generator of their
@@ -25,25 +25,22 @@ own, so the same seed records the same events. `Stats.cases` counts what happene
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import heapq
 import itertools
-import json
 import math
 import os
 import random
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from api.simacts import Acts, Plan
-from api.simtrees import (
+from api.simulation.acts import Acts, Plan
+from api.simulation.stats import Stats
+from api.simulation.trees import (
     CATEGORIES,
     GIVEN,
     REASONS,
@@ -52,7 +49,6 @@ from api.simtrees import (
     TREES,
     OrgSpec,
     Scale,
-    tree_province,
     weighted,
 )
 from domain.base import SYSTEM, Actor
@@ -70,36 +66,12 @@ from domain.ledger.steps import note_absent, run_steps
 from domain.member import Member
 from domain.organization import COMMITTEE_KINDS, HOLDING_KINDS, Organization
 
-__all__ = ["BENCH_ID_KEY", "GIVEN", "HOLDING_KINDS", "SCALES", "SURNAMES", "Generator", "Scale", "Stats",
-           "create_schema", "generate", "ledger_for", "tree_province"]
+__all__ = ["BENCH_DATA_KEYS", "BENCH_ID_KEY", "Generator", "create_schema", "generate", "ledger_for"]
 
 BENCH_ID_KEY = "synthetic-benchmark-id-key"  # synthetic people only: not a secret
 # The same for the data key that seals their personal fields (domain/personal.py): fixed, so
 # that a store generated once is read by later runs.
 BENCH_DATA_KEYS = "bench:" + base64.urlsafe_b64encode(hashlib.sha256(b"synthetic-benchmark-data-key").digest()).decode()
-
-
-@dataclass
-class Stats:
-    scale: str
-    seed: int
-    events: int = 0
-    saves: int = 0
-    seconds: float = 0.0
-    organizations: int = 0
-    members: int = 0
-    by_event: Counter[str] = field(default_factory=Counter)
-    transfers: Counter[str] = field(default_factory=Counter)  # by outcome
-    cases: Counter[str] = field(default_factory=Counter)  # "group.kind", e.g. "route.cross_province"
-    samples: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["rate"] = round(self.events / self.seconds) if self.seconds else None
-        data["by_event"] = dict(sorted(self.by_event.items()))
-        data["transfers"] = dict(sorted(self.transfers.items()))
-        data["cases"] = dict(sorted(self.cases.items()))
-        return data
 
 
 class Generator(Acts):
@@ -471,35 +443,3 @@ def create_schema(database_url: str) -> None:
     if schema:
         with psycopg.connect(database_url.split("?")[0], autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=sorted(SCALES), default="small")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--database-url", default=os.environ.get("LEDGER_DATABASE_URL"),
-                        help="sqlite:////tmp/x.db or postgresql://...?schema=NAME (default $LEDGER_DATABASE_URL)")
-    parser.add_argument("--create-schema", action="store_true", help="create the URL's PostgreSQL schema")
-    parser.add_argument("--members", type=int, help="override the scale's number of members")
-    parser.add_argument("--max-aggregates", type=int, default=250, help="aggregates per save")
-    args = parser.parse_args(argv)
-    if not args.database_url:
-        parser.error("give --database-url (or set LEDGER_DATABASE_URL)")
-    scale = SCALES[args.scale]
-    if args.members:
-        scale = replace(scale, members=args.members)
-    if args.create_schema:
-        create_schema(args.database_url)
-    ledger = ledger_for(args.database_url, scale)
-    try:
-        stats = generate(ledger, scale, args.seed, max_aggregates=args.max_aggregates,
-                         progress=lambda line: print(line, file=sys.stderr, flush=True))
-    finally:
-        ledger.close()
-    json.dump(stats, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    print()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """`ledger import`: organizations and members from CSV and Excel rosters.
 
-The logic is in `api.importer`; these commands only wire it to the configured store and
+The logic is in `api.importing`; these commands only wire it to the configured store and
 show its progress and problems.
 """
 
@@ -13,8 +13,8 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from api.cli import app, err, fail, open_ledger
-from api.importer import COLUMNS, ImportFileError, Result, import_file
+from api.cli.common import err, fail, open_ledger
+from api.importing import COLUMNS, ImportFileError, Result, import_file
 from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 
@@ -28,7 +28,6 @@ import_app = typer.Typer(
     "LEDGER_DATABASE_URL.",
     no_args_is_help=True,
 )
-app.add_typer(import_app, name="import")
 
 
 def _headings(kind: str) -> str:

@@ -1,4 +1,5 @@
-"""The `ledger` command line through typer's runner, on both stores."""
+"""The `ledger` command line setting up a store (a root, operators, the demo) and reading it
+back (status, a report, rebuild, verify), through typer's runner, on both stores."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Reports as scheduled jobs and the auditor's commands: `ledger report`, `ledger history`,
-`ledger export`, `ledger overdue`.
+"""Reports as scheduled jobs and the lists behind them: `ledger report`, `ledger history`,
+`ledger overdue`, `ledger cases`.
 
 Every command reads the configured store (LEDGER_DATABASE_URL), brings the views up to
 date first, and answers a refusal with its code and words on standard error and exit
@@ -9,52 +9,34 @@ status 1 (2 for a usage error such as an unknown option value).
 from __future__ import annotations
 
 import csv
-import inspect
 import io
-import json
-import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from datetime import date
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
+from typing import Annotated, Any
 
-import psycopg
 import typer
-from eventsourcing.persistence import PersistenceError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from api import reportfiles
-from api.cli import _engine, app, err, fail, open_ledger
-from api.routes.members import member_history
-from api.routes.reports import check_report_year, monthly_figures
+from api.cli.common import HistoryFormat, Lang, Output, emit, err, opened, parse_day, prose, stdout_console
+from api.services import check_report_year, member_history, monthly_figures
 from api.web.i18n import describe, translate
-from domain.errors import LedgerError
-from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.member import validate_month
-from projections import access
-from projections.engine import ProjectionEngine
 from projections.queries import Queries
 
 report_app = typer.Typer(
     help="Reports of an organization's subtree: monthly, annual, a chart of a year.", no_args_is_help=True)
-app.add_typer(report_app, name="report")
+commands = typer.Typer()
 
 
 class ReportFormat(StrEnum):
     json = "json"
     csv = "csv"
     xlsx = "xlsx"
-
-
-class Lang(StrEnum):
-    zh = "zh"
-    en = "en"
 
 
 class ListFormat(StrEnum):
@@ -79,107 +61,10 @@ class CaseStatus(StrEnum):
     closed = "closed"
 
 
-class HistoryFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
 Organization = Annotated[str, typer.Option(help="organization code (the report covers its subtree)")]
-Output = Annotated[Path | None, typer.Option(help="write to this file instead of standard output",
-                                             dir_okay=False)]
 LangOption = Annotated[Lang, typer.Option(
     help="headings: zh (Chinese, the default) or en (the report's field names, as in the HTTP API's "
          "CSV); JSON always has the field names")]
-
-
-# --- plumbing --------------------------------------------------------------------------
-
-Command = TypeVar("Command", bound=Callable[..., Any])
-
-
-def prose(command: Command) -> Command:
-    """Let `--help` wrap the docstring's paragraphs to the terminal (typer keeps line breaks)."""
-    paragraphs = inspect.cleandoc(command.__doc__ or "").split("\n\n")
-    command.__doc__ = "\n\n".join(" ".join(p.split()) for p in paragraphs)
-    return command
-
-
-
-class Opened:
-    """The ledger and its views, for one command."""
-
-    def __init__(self, ledger: Ledger, engine: ProjectionEngine) -> None:
-        self.ledger, self.engine = ledger, engine
-
-    def queries(self) -> Queries:
-        """Queries on the views, once they have applied every recorded event."""
-        self.engine.catch_up()
-        return Queries(self.engine.db)
-
-    def read_by_system(self, action: str, registration_no: str | None = None, scope: str | None = None) -> None:
-        """A read of personal records from the command line (as the system): one row of the
-        access log (projections/access.py)."""
-        access.setup(self.engine.db)
-        access.record(self.engine.db, action, operator_id=None, organization_code=None,
-                      registration_no=registration_no, scope=scope)
-
-
-@contextmanager
-def opened() -> Iterator[Opened]:
-    """Open the store; a refusal inside exits 1 with its code and words."""
-    ledger = open_ledger()
-    try:
-        engine = _engine(ledger)
-    except (psycopg.Error, sqlite3.Error) as error:
-        ledger.close()
-        unavailable(error)
-    try:
-        yield Opened(ledger, engine)
-    except LedgerError as error:
-        fail(error)
-    except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
-        unavailable(error)
-    finally:
-        engine.db.close()
-        ledger.close()
-
-
-def unavailable(error: Exception) -> NoReturn:
-    err.print(f"[red]store_unavailable:[/red] {str(error).strip()}")
-    raise typer.Exit(2) from None
-
-
-def parse_day(text: str, field: str) -> date:
-    return parse_iso_date(text, f"--{field}")
-
-
-def stdout_bytes() -> BinaryIO:
-    sys.stdout.flush()  # what was echoed as text goes first
-    return sys.stdout.buffer
-
-
-def emit(content: bytes, output: Path | None, *, binary: bool = False) -> None:
-    """Write to the file, or to standard output; binary content is refused on a terminal."""
-    if output is not None:
-        try:
-            output.write_bytes(content)
-        except OSError as error:
-            err.print(f"[red]validation_error:[/red] cannot write {output}: {error.strerror}")
-            raise typer.Exit(1) from None
-        err.print(f"wrote {output} ({len(content)} bytes)", highlight=False)
-        return
-    if binary and sys.stdout.isatty():
-        err.print("[red]validation_error:[/red] an Excel file is binary: give --output FILE.xlsx "
-                  "or redirect standard output to a file")
-        raise typer.Exit(2)
-    stream = stdout_bytes()
-    stream.write(content)
-    stream.flush()
-
-
-def stdout_console() -> Console:
-    """Tables on standard output: the terminal's width, or 160 columns into a pipe."""
-    return Console(width=None if sys.stdout.isatty() else 160, highlight=False, soft_wrap=False)
 
 
 def render_report(report: dict[str, Any], kind: str, format: ReportFormat, lang: Lang) -> bytes:
@@ -294,7 +179,7 @@ def whole_history(ledger: Ledger, queries: Queries, registration_no: str) -> dic
             return {"data": entries, "count": page["count"]}
 
 
-@app.command()
+@commands.command()
 @prose
 def history(
     member: Annotated[str, typer.Argument(help="the member's registration number (党员登记号码)")],
@@ -332,85 +217,6 @@ def history(
     console.print(translate("entries", words, count=story["count"]), markup=False)
 
 
-# --- the event stream --------------------------------------------------------------------
-
-
-@app.command()
-@prose
-def export(
-    after: Annotated[int, typer.Option(min=0, help="export the events after this global position")] = 0,
-    limit: Annotated[int | None, typer.Option(min=1, help="at most this many events")] = None,
-    output: Output = None,
-) -> None:
-    """The event stream as JSON lines, oldest first: position, type, aggregate_id,
-    version, on, recorded_at, actor, actor_organization, request_id and the event's own
-    fields under data (the lines of GET /v1/audit/events), and under sealed the event's
-    stored bytes with its seals, so that `ledger verify --file` checks the file on its own.
-
-    Resumable: run again with --after the last position written to continue exactly
-    where it stopped (standard error says which). Positions may have gaps.
-    """
-    from api.cli_seal import export_lines
-
-    with opened() as ledger:
-        target: BinaryIO = stdout_bytes()
-        if output is not None:
-            try:
-                target = open(output, "wb")  # noqa: SIM115 (closed below)
-            except OSError as error:
-                err.print(f"[red]validation_error:[/red] cannot write {output}: {error.strerror}")
-                raise typer.Exit(1) from None
-        written, last = 0, after
-        ledger.read_by_system("export", scope=str(after))
-        try:
-            for line in export_lines(ledger.ledger, ledger.engine.db, after):
-                target.write(json.dumps(line, ensure_ascii=False).encode() + b"\n")
-                written, last = written + 1, line["position"]
-                if limit is not None and written >= limit:
-                    break
-            target.flush()
-        finally:
-            if output is not None:
-                target.close()
-    err.print(f"exported {written} events after position {after}; last position {last} "
-              f"(continue with --after {last})", highlight=False)
-
-
-# --- who read what ----------------------------------------------------------------------------
-
-audit_app = typer.Typer(help="The auditor's logs.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
-ACCESS_COLUMNS = ("position", "at", "operator_id", "organization_code", "action", "registration_no", "scope")
-
-
-@audit_app.command("access")
-@prose
-def audit_access(
-    after: Annotated[int, typer.Option(min=0, help="rows after this position")] = 0,
-    limit: Annotated[int, typer.Option(min=1, max=100_000, help="at most this many rows")] = 1000,
-    registration_no: Annotated[str | None, typer.Option(help="only the reads of this member's record")] = None,
-    format: Annotated[HistoryFormat, typer.Option(help="table (default) or json")] = HistoryFormat.table,
-) -> None:
-    """Who read which member's personal record, and when: the access log, oldest first
-    (the rows of GET /v1/audit/access; the command line reads as the system, with no
-    operator)."""
-    from domain.identifiers import validate_registration_no
-
-    with opened() as ledger:
-        number = validate_registration_no(registration_no, "--registration-no") if registration_no else None
-        access.setup(ledger.engine.db)
-        rows = access.rows(ledger.engine.db, after, limit, number)
-    if format is HistoryFormat.json:
-        emit(reportfiles.report_json({"data": rows, "next_after": rows[-1]["position"] if rows else after}), None)
-        return
-    table = Table(*ACCESS_COLUMNS)
-    for row in rows:
-        table.add_row(*("" if row[c] is None else escape(str(row[c])) for c in ACCESS_COLUMNS))
-    console = stdout_console()
-    console.print(table)
-    console.print(f"{len(rows)} rows", markup=False)
-
-
 # --- the overdue list ------------------------------------------------------------------
 
 OVERDUE_COLUMNS = ("kind", "registration_no", "name", "organization_code", "reference", "due_on",
@@ -421,7 +227,7 @@ OVERDUE_HEADINGS = {
 }
 
 
-@app.command()
+@commands.command()
 @prose
 def overdue(
     organization: Annotated[str, typer.Option(help="organization code (its subtree is searched)")],
@@ -480,7 +286,7 @@ CASE_HEADINGS = {
 }
 
 
-@app.command()
+@commands.command()
 @prose
 def cases(
     organization: Annotated[str, typer.Option(help="organization code (the cases its subtree owns)")],

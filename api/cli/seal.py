@@ -1,5 +1,5 @@
-"""The sealed log on the command line: `ledger checkpoint`, and what `ledger verify`,
-`ledger rebuild` and `ledger export` do with the seals (domain/sealing.py,
+"""The sealed log on the command line: `ledger checkpoint`, `ledger verify` and `ledger rebuild`,
+and what `ledger export` does with the seals (domain/sealing.py,
 projections/sealer.py).
 
 - `ledger checkpoint [--output FILE]`: the last sealed position and its seal, signed with
@@ -25,8 +25,8 @@ from eventsourcing.persistence import Transcoding as LibraryTranscoding
 from eventsourcing.utils import TopicError
 from rich.progress import Progress
 
-from api.cli import app, err
-from api.routes.audit import event_record
+from api.cli.common import emit, err, open_engine, open_ledger, progress_bar, settings
+from api.services import event_record
 from domain.ledger import Ledger
 from domain.personal import FIELD as PERSONAL_FIELD
 from domain.personal import PERSONAL_FIELDS, DataKeys, PersonalDataMapper
@@ -50,6 +50,8 @@ from domain.transcodings import TRANSCODINGS
 from projections import access
 from projections.db import ViewDatabase
 from projections.sealer import Sealer, events_log, last_seal, seal_with_progress, sealed_events, verify_chain
+
+commands = typer.Typer()
 
 
 def checkpoint_key(settings: Settings | None = None) -> bytes:
@@ -117,16 +119,118 @@ def report_break(verdict: Verdict, what: str = "sealed log") -> None:
               highlight=False)
 
 
-@app.command("checkpoint")
+@commands.command()
+def rebuild() -> None:
+    """Rebuild every view from the first event, once the sealed log checks out: a log whose
+    chain breaks is refused (exit 1, naming the position), never rebuilt over."""
+    ledger = open_ledger()
+    engine = open_engine(ledger)
+    told = False
+
+    def advance(done: int, total: int) -> None:
+        nonlocal told
+        bar.update(task, completed=done, total=total)
+        if done >= total and not told:  # the rest takes a while on a large store: say what it is
+            told = True
+            bar.console.print("every event applied: writing the last batch, then building the views' indexes")
+
+    with progress_bar("checking") as bar:
+        verdict = verify_log(ledger, engine.db, None, None, bar)
+    if not verdict.ok:
+        report_break(verdict)
+        typer.echo(json.dumps({"chain": verdict.as_dict()}, indent=2))
+        err.print("[red]rebuild refused:[/red] the views would be derived from a log that is not the one "
+                  "sealed; find out what changed it first")
+        raise typer.Exit(1)
+    with progress_bar("rebuilding") as bar:
+        task = bar.add_task("events", total=ledger.max_position())
+        position = engine.rebuild(progress=advance)
+    typer.echo(f"rebuilt to position {position}")
+
+
+def _difference(columns: tuple[str, ...], live: tuple[object, ...] | None,
+                rebuilt: tuple[object, ...] | None) -> str:
+    """Which columns of a view row differ from the re-derived row (names, not values:
+    view rows can hold personal data; the JSON on standard output has the rows)."""
+    if live is None:
+        return "missing from the view"
+    if rebuilt is None:
+        return "in the view but not re-derived from the events"
+    changed = [name for name, a, b in zip(columns, live, rebuilt, strict=False) if a != b]
+    return "differs in " + ", ".join(changed or ["its values"])
+
+
+@commands.command()
+def verify(
+    show: Annotated[int, typer.Option(min=1, help="list at most this many mismatches")] = 1000,
+    checkpoint: Annotated[Path | None, typer.Option(
+        help="a file of `ledger checkpoint`: also prove the log still extends it", dir_okay=False)] = None,
+    file: Annotated[Path | None, typer.Option(
+        help="check this file of `ledger export` on its own (no store), not the store", dir_okay=False)] = None,
+) -> None:
+    """Re-derive every view from the events and compare, and recompute the sealed log's
+    chain from the stored bytes; exit 1 on any mismatch or break.
+
+    Prints the result as JSON on standard output (`chain`: {ok, events, unsealed,
+    first_bad_position, reason}), and each mismatch (view table, row key, live row,
+    re-derived row) on standard error. The views are checked as they stand, at their
+    position: `lag` says how far that trails the log, and standard error says so when it
+    does. With --file only the exported file is checked."""
+    found = read_checkpoint(checkpoint) if checkpoint is not None else None
+    if file is not None:
+        key = checkpoint_key() if found is not None else None
+        try:
+            with file.open("rb") as lines:
+                verdict = verify_file(lines, found, key, file_keys())
+        except OSError as error:
+            err.print(f"[red]validation_error:[/red] cannot read {file}: {error.strerror}")
+            raise typer.Exit(2) from None
+        typer.echo(json.dumps({"ok": verdict.ok, "chain": verdict.as_dict()}, indent=2))
+        report_break(verdict)
+        raise typer.Exit(0 if verdict.ok else 1)
+    key = checkpoint_key(settings()) if found is not None else None
+    ledger = open_ledger()
+    engine = open_engine(ledger)
+    with progress_bar("verifying") as bar:
+        chain = verify_log(ledger, engine.db, found, key, bar)
+        access_chain = verify_access_log(engine.db)
+        task = bar.add_task("events", total=engine.position)
+        result = engine.verify(progress=lambda done, total: bar.update(task, completed=done, total=total),
+                               limit=show)
+    result["lag"] = lag = engine.lag(result["position"])
+    result["chain"] = chain.as_dict()
+    result["access_chain"] = access_chain.as_dict()
+    views_ok = result["ok"]
+    result["ok"] = views_ok and chain.ok and access_chain.ok
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    report_break(chain)
+    report_break(access_chain, "access log")
+    if lag["behind"]:
+        err.print(f"[yellow]stale:[/yellow] the views trail the log by {lag['behind']} events: this answer is "
+                  f"for position {lag['views_position']}, the log is at {lag['log_position']} (the views "
+                  "catch up under `ledger serve` or the worker, or with any `ledger report`)", highlight=False)
+    tables: list[Any] = [*engine.tables, *engine.counters]
+    columns = {t.name: getattr(t, "columns", ("organization_code", "month", "figure", "value")) for t in tables}
+    for mismatch in result["mismatches"]:
+        err.print(f"[red]mismatch[/red] {mismatch['table']} {mismatch['key']}: "
+                  f"{_difference(columns[mismatch['table']], mismatch['live'], mismatch['rebuilt'])}",
+                  highlight=False)
+    hidden = result["mismatch_count"] - len(result["mismatches"])
+    if hidden > 0:
+        err.print(f"... and {hidden} more mismatches (raise --show to list them)")
+    if not views_ok:
+        err.print(f"[red]verify failed:[/red] {result['mismatch_count']} mismatches; `ledger rebuild` "
+                  "re-derives the views from the events")
+    raise typer.Exit(0 if result["ok"] else 1)
+
+
+@commands.command("checkpoint")
 def checkpoint_command(
     output: Annotated[Path | None, typer.Option(help="write the checkpoint to this file", dir_okay=False)] = None,
 ) -> None:
     """The sealed log's last position and root, signed with LEDGER_CHECKPOINT_KEY: keep it
     outside the database; `ledger verify --checkpoint FILE` later proves the log still
     extends it."""
-    from api.cli import open_ledger, settings
-    from api.cli_audit import emit
-
     key = checkpoint_key(settings())
     ledger = open_ledger()
     db = ViewDatabase(settings().database_url)

@@ -1,35 +1,21 @@
-"""Importing rosters: organizations and members from CSV and Excel (.xlsx) files.
-
-An import is all or nothing for the rows it checks: every row is read and checked first
-(cells, duplicates within the file, parents, what the ledger already holds, and then every
-domain rule, by the Ledger's own commands `Ledger.register_organization` and
-`Ledger.import_member`, each row judged once, in chunks of a few hundred aggregates
-(MAX_AGGREGATES), each chunk on top of what the chunks before it decided), and only a file
-without a single problem is recorded: the chunks are saved as the check judged them
-(domain/ledger/checked.py), each one atomic save. Rows identical to what the ledger
-recorded for the same natural key (organization code, registration number) are skipped, so
-importing a file twice records nothing new; a row that contradicts the record is a problem.
-
-The import acts as the system (like `ledger org add-root`): it runs where the store is,
-not through the API, and every event it records carries the request id
-`import-<first 12 hex digits of the file's SHA-256>-<row>`, which ties it to the file.
-"""
+"""The import itself (`import_file`): read and check every row of a file, judge the new
+rows by the Ledger's own commands, and record them only when no row has a problem
+(the package's docstring tells the whole story)."""
 
 from __future__ import annotations
 
-import csv
 import gc
 import hashlib
-import io
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from api.importing.columns import COLUMNS, KINDS_OF_FILE, ImportFileError, Problem, Progress, Result, Row
+from api.importing.lookups import first_stored_events
+from api.importing.reading import PARSERS, Damaged, map_headings, read_table
 from domain.base import SYSTEM
 from domain.errors import (
     Conflict,
@@ -38,22 +24,13 @@ from domain.errors import (
     NotFound,
     ValidationError,
 )
-from domain.identifiers import (
-    id_card_digest,
-    id_claim_id,
-    member_id,
-    organization_id,
-    validate_id_card_no,
-    validate_region,
-    validate_registration_no,
-)
+from domain.identifiers import id_card_digest, id_claim_id, member_id, organization_id
 from domain.ledger import Ledger
 from domain.ledger.checked import Checked
-from domain.member import CATEGORIES, GENDERS, STATUSES, Member
-from domain.organization import KINDS, Organization, validate_code
-from domain.text import incoming_problem, normalize_text
+from domain.member import Member
+from domain.organization import Organization
+from domain.text import incoming_problem
 
-KINDS_OF_FILE = ("organizations", "members")
 # Aggregates per save: at most this many (a save is one transaction: fewer, larger saves
 # record faster), at least MIN_AGGREGATES, and about a twentieth of the file's in between, so
 # that a small file still moves its progress bar. Over a Unix socket PostgreSQL saves stay
@@ -66,346 +43,6 @@ CHECK_ROWS = 2000
 LOOKUP_IDS = 1000
 # Recorded values a contradiction may show (codes, not personal data).
 SHOWN = ("kind", "parent_code", "region", "status", "category", "organization_code", "household_region")
-
-# --- the file layout ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str  # the English heading, also the field's name
-    chinese: tuple[str, ...]  # accepted Chinese headings, the first is the canonical one
-    required: bool = True
-
-
-ORGANIZATION_COLUMNS = (
-    Column("code", ("组织代码", "代码", "组织编码")),
-    Column("name", ("组织名称", "名称")),
-    Column("kind", ("组织类别", "类别", "组织类型", "类型")),
-    Column("parent_code", ("上级组织代码", "上级代码"), required=False),
-    Column("region", ("行政区划代码", "区划代码")),
-)
-MEMBER_COLUMNS = (
-    Column("registration_no", ("党员登记号码", "登记号码")),
-    Column("name", ("姓名",)),
-    Column("id_card_no", ("公民身份号码", "身份证号", "身份证号码")),
-    Column("gender", ("性别",)),
-    Column("birth_date", ("出生日期",)),
-    Column("joined_on", ("入党日期",)),
-    Column("status", ("党员状态", "党籍状态")),
-    Column("category", ("人员类别",)),
-    Column("organization_code", ("所在组织代码", "组织代码")),
-    Column("household_region", ("户籍地区划代码", "户籍地")),
-    Column("workplace", ("工作单位",), required=False),
-    Column("residence", ("居住地", "现居住地"), required=False),
-)
-COLUMNS = {"organizations": ORGANIZATION_COLUMNS, "members": MEMBER_COLUMNS}
-
-# Chinese words accepted in cells, beside the English codes.
-KIND_WORDS = {
-    "组织部": "department", "党委组织部": "department", "机关工委": "work_committee",
-    "系统党委": "work_committee", "基层党委": "committee", "党委": "committee",
-    "党总支": "general_branch", "总支": "general_branch", "党支部": "branch", "支部": "branch",
-    "党员服务中心": "service_center", "服务中心": "service_center",
-}
-GENDER_WORDS = {"男": "male", "女": "female"}
-STATUS_WORDS = {"正式党员": "full", "正式": "full", "预备党员": "probationary", "预备": "probationary"}
-CATEGORY_WORDS = {
-    "干部": "cadre", "学生": "student", "军转干部": "military_transferee", "退役军人": "military_transferee",
-    "辅警": "auxiliary_police", "离退休人员": "retiree", "离退休": "retiree", "退休": "retiree",
-    "工人": "worker", "农民": "farmer", "其他": "other", "其它": "other",
-}
-# Dates in ASCII digits, as the module's README lists them (fullmatch: nothing after).
-_DATE = re.compile("([0-9]{4}) *[-/.年] *([0-9]{1,2}) *[-/.月] *([0-9]{1,2}) *日?", re.ASCII)
-_DATE_DIGITS = re.compile("([0-9]{4})([0-9]{2})([0-9]{2})", re.ASCII)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One bad cell (or row, when `column` is empty), with the refusal's stable code."""
-
-    file: str
-    row: int  # as a spreadsheet shows it: the heading is row 1
-    column: str  # the heading as written in the file
-    code: str
-    detail: str
-    position: int = field(default=-1, repr=False, compare=False)  # the column's place in the file
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.row}:{self.column}: {self.code}: {self.detail}"
-
-
-@dataclass
-class Row:
-    number: int
-    values: dict[str, Any]
-
-
-@dataclass
-class Result:
-    kind: str
-    file: str
-    rows: int = 0
-    recorded: int = 0  # rows recorded now (or, with dry_run, that would be)
-    skipped: int = 0  # rows identical to what the ledger already holds
-    position: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    ignored_columns: list[str] = field(default_factory=list)
-    encoding: str | None = None
-    seconds: dict[str, float] = field(default_factory=dict)  # by phase: read, check, record
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-Progress = Callable[[str, int, int], None]  # phase, done, total
-
-
-class ImportFileError(Exception):
-    """The file can't be read at all (missing, unknown format, undecodable)."""
-
-
-# --- reading ------------------------------------------------------------------------------
-
-
-def detect_encoding(data: bytes) -> str:
-    """UTF-8 (with or without a byte-order mark), else GB18030."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "gb18030"
-    return "utf-8"
-
-
-def _cell(value: Any) -> Any:
-    """A cell as text, or a date; numbers as Excel keeps them, without a spurious '.0'."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer():
-            value = int(value)
-            if abs(value) >= 10**15:  # beyond a double's exact digits: the number is damaged
-                return _Damaged(str(value))
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    return str(value)
-
-
-class _Damaged(str):
-    """A long number that Excel stored as a floating-point number and so lost digits of."""
-
-
-def read_table(path: Path, *, encoding: str | None = None, sheet: str | None = None,
-               ) -> tuple[list[str], Iterator[tuple[int, list[Any]]], str | None]:
-    """The headings and the rows (spreadsheet row number, cells) of a CSV or .xlsx file, and
-    the encoding a CSV file was read in."""
-    if not path.is_file():
-        raise ImportFileError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        if encoding:
-            raise ImportFileError("--encoding applies to CSV files only")
-        return (*_read_xlsx(path, sheet), None)
-    if suffix not in (".csv", ".txt"):
-        raise ImportFileError(f"{path.name}: give a .csv or .xlsx file")
-    if sheet:
-        raise ImportFileError("--sheet applies to Excel files only")
-    data = path.read_bytes()
-    chosen = encoding or detect_encoding(data)
-    try:
-        text = data.decode(chosen)
-    except LookupError:
-        raise ImportFileError(f"unknown encoding {chosen!r}") from None
-    except UnicodeDecodeError as error:
-        raise ImportFileError(f"{path.name} is not valid {chosen} (byte {error.start})") from None
-    text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    headings = next(reader, [])
-
-    def rows() -> Iterator[tuple[int, list[Any]]]:
-        yield from enumerate(reader, start=2)
-
-    return headings, rows(), chosen
-
-
-def _read_xlsx(path: Path, sheet: str | None) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
-    import zipfile
-
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-        raise ImportFileError(f"{path.name} is not a readable .xlsx file ({type(error).__name__})") from None
-    if sheet is not None and sheet not in book.sheetnames:
-        raise ImportFileError(f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
-    worksheet = book[sheet] if sheet is not None else book.worksheets[0]
-    values = worksheet.iter_rows(values_only=True)
-    first = next(values, ())
-    headings = [str(_cell(h)) for h in first]
-
-    def rows() -> Iterator[tuple[int, list[Any]]]:
-        try:
-            for number, cells in enumerate(values, start=2):
-                yield number, [_cell(c) for c in cells]
-        finally:
-            book.close()
-
-    return headings, rows()
-
-
-def _heading_key(text: str) -> str:
-    return re.sub(r"[\s_\-（）()]", "", text).lower()
-
-
-def map_headings(kind: str, headings: list[str], file: str) -> tuple[dict[str, int], list[Problem], list[str]]:
-    """Field name -> column index; problems (missing or repeated columns); ignored headings."""
-    known: dict[str, str] = {}
-    for column in COLUMNS[kind]:
-        for word in (column.name, *column.chinese):
-            known[_heading_key(word)] = column.name
-    index: dict[str, int] = {}
-    problems, ignored = [], []
-    for i, heading in enumerate(headings):
-        name = known.get(_heading_key(heading))
-        if name is None:
-            if heading:
-                ignored.append(heading)
-        elif name in index:
-            problems.append(Problem(file, 1, heading, "validation_error",
-                                    f"a second column for {name} (also column {index[name] + 1})"))
-        else:
-            index[name] = i
-    for column in COLUMNS[kind]:
-        if column.required and column.name not in index:
-            problems.append(Problem(file, 1, column.name, "validation_error",
-                                    f"the file has no column {column.name} ({column.chinese[0]})"))
-    return index, problems, ignored
-
-
-# --- cells ---------------------------------------------------------------------------------
-
-
-def parse_date(value: Any) -> date:
-    if isinstance(value, date):
-        return value
-    text = str(value).strip()
-    match = _DATE.fullmatch(text) or _DATE_DIGITS.fullmatch(text)
-    if match is None:
-        raise ValidationError("a date is written YYYY-MM-DD (or YYYY/M/D, YYYYMMDD, YYYY年M月D日)")
-    try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        raise ValidationError("no such date") from None
-
-
-def _choice(words: dict[str, str], codes: Iterable[str], what: str) -> Callable[[Any], str]:
-    allowed = tuple(codes)
-
-    def parse(value: Any) -> str:
-        text = str(value).strip()
-        found = words.get(text) or (text.lower() if text.lower() in allowed else None)
-        if found is None:
-            raise ValidationError(f"{what} must be one of {', '.join(allowed)} (or {'、'.join(words)})")
-        return found
-
-    return parse
-
-
-def _text(limit: int) -> Callable[[Any], str]:
-    """Free text, trimmed and in Unicode NFC (as the ledger records it, so that a row read
-    again compares equal to what was recorded)."""
-
-    def parse(value: Any) -> str:
-        text = normalize_text(str(value).strip())
-        if len(text) > limit:
-            raise ValidationError(f"at most {limit} characters")
-        return text
-
-    return parse
-
-
-def _number(check: Callable[[str], str]) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        if isinstance(value, _Damaged):
-            raise ValidationError("the number was stored as a number in Excel and lost its last digits: "
-                                  "format the column as text and enter it again")
-        return check(str(value))
-
-    return parse
-
-
-PARSERS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "organizations": {
-        "code": validate_code,
-        "name": _text(200),
-        "kind": _choice(KIND_WORDS, KINDS, "kind"),
-        "parent_code": lambda v: validate_code(str(v), "parent_code"),
-        "region": _number(validate_region),
-    },
-    "members": {
-        "registration_no": _number(validate_registration_no),
-        "name": _text(100),
-        "id_card_no": _number(validate_id_card_no),
-        "gender": _choice(GENDER_WORDS, GENDERS, "gender"),
-        "birth_date": parse_date,
-        "joined_on": parse_date,
-        "status": _choice(STATUS_WORDS, STATUSES, "status"),
-        "category": _choice(CATEGORY_WORDS, CATEGORIES, "category"),
-        "organization_code": lambda v: validate_code(str(v), "organization_code"),
-        "household_region": _number(lambda v: validate_region(v, "household_region")),
-        "workplace": _text(200),
-        "residence": _text(200),
-    },
-}
-
-
-# --- the import ----------------------------------------------------------------------------
-
-
-def first_stored_events(ledger: Ledger, ids: list[UUID]) -> list[Any]:
-    """The stored first event (version 1) of each of these aggregates that the store holds,
-    in one query on eventsourcing's events table (PostgreSQL or SQLite), else one per id."""
-    from eventsourcing.persistence import StoredEvent
-    from eventsourcing.postgres import PostgresAggregateRecorder
-    from eventsourcing.sqlite import SQLiteAggregateRecorder
-
-    recorder: Any = ledger.recorder
-    table = getattr(recorder, "events_table_name", None)
-    if not ids or table is None:
-        return []
-    # The ledger's recorders (domain/ledger/recorders.py) are subclasses of the library's.
-    if isinstance(recorder, PostgresAggregateRecorder):
-        from psycopg import sql
-
-        schema = getattr(recorder.datastore, "schema", "") or ""
-        name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
-        statement = sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} "
-                            "WHERE originator_id = ANY(%s) AND originator_version = 1").format(name)
-        with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(statement, [ids])
-            return [StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
-                    for r in cursor.fetchall()]
-    if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
-        marks = ",".join("?" for _ in ids)
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                           f"WHERE originator_id IN ({marks}) AND originator_version = 1", [i.hex for i in ids])
-            return [StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
-                    for r in cursor.fetchall()]
-    found = []
-    for aggregate_id in ids:
-        found.extend(recorder.select_events(aggregate_id, limit=1))
-    return found
 
 
 class _Import:
@@ -456,7 +93,7 @@ class _Import:
                     name = next((n for n, i in self.index.items() if i == place), heading)
                     self.problem(number, name, ValidationError(f"{heading} contains {problem}"))
                     bad.append(place)
-                cell = cell if isinstance(cell, _Damaged) else cell.strip()  # keeps its mark
+                cell = cell if isinstance(cell, Damaged) else cell.strip()  # keeps its mark
             trimmed.append(cell)
         return trimmed, bad
 

@@ -1,6 +1,6 @@
 """What a simulated history is made of: its scales (sizes, dates and yearly rates), the
 organization trees (a county, seed 001's city bureau, a province) and the words people are
-made of. The history itself is `api/simulation.py`'s."""
+made of. The history itself is `api/simulation/generator.py`'s."""
 
 from __future__ import annotations
 

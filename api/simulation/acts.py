@@ -1,4 +1,4 @@
-"""The simulation's acts (`api/simulation.py`'s `Generator` has them): each decides, from
+"""The simulation's acts (`api/simulation/generator.py`'s `Generator` has them): each decides, from
 the ledger as it stands, who acts and what happens next, and records it by calling the
 Ledger's own command. No rule of the domain is here: the Ledger judges every command, and a
 refusal stops the simulation."""
@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from api.simtrees import DUES, GIVEN, HOSTS, PURPOSES, SURNAMES
+from api.simulation.trees import DUES, GIVEN, HOSTS, PURPOSES, SURNAMES
 from domain.certificate import add_months
 from domain.ledger.steps import note_absent
 from domain.organization import HOLDING_KINDS
@@ -19,8 +19,8 @@ from domain.organization import HOLDING_KINDS
 if TYPE_CHECKING:
     import random
 
-    from api.simtrees import OrgSpec, Scale
-    from api.simulation import Stats
+    from api.simulation.stats import Stats
+    from api.simulation.trees import OrgSpec, Scale
     from domain.ledger import Ledger
     from domain.member import Member
     from domain.organization import Organization
@@ -37,7 +37,7 @@ class Plan:
 
 
 class Acts:
-    if TYPE_CHECKING:  # the generator's (api/simulation.py)
+    if TYPE_CHECKING:  # the generator's (api/simulation/generator.py)
         ledger: Ledger
         scale: Scale
         rng: random.Random

@@ -1,0 +1,189 @@
+"""What every group of the `ledger` command line shares: standard error, the settings,
+the store and its views opened for one command, a refusal's exit, and output to standard
+output or a file."""
+
+from __future__ import annotations
+
+import inspect
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
+
+import psycopg
+import typer
+from eventsourcing.persistence import PersistenceError
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from domain.errors import LedgerError
+from domain.identifiers import parse_iso_date
+from domain.ledger import Ledger
+from domain.organization import Organization
+from domain.settings import Settings
+from projections import access
+from projections.engine import ProjectionEngine
+from projections.queries import Queries
+
+err = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the width
+
+
+def settings() -> Settings:
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except Exception as error:  # pydantic's message names the missing setting
+        err.print(f"[red]configuration error:[/red] {error}")
+        err.print("Set LEDGER_ID_KEY (a secret of 16+ characters), LEDGER_DATA_KEYS (`id:key`, see README) and, "
+                  "for PostgreSQL, LEDGER_DATABASE_URL.")
+        raise typer.Exit(2) from None
+
+
+def open_ledger() -> Ledger:
+    env = settings().event_store_env()
+    try:
+        return Ledger(env)
+    except ValueError as error:  # a setting the ledger refuses, such as a short LEDGER_ID_KEY
+        err.print(f"[red]configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+    except PersistenceError as error:
+        err.print(f"[red]store_unavailable:[/red] {escape(str(error))}")
+        raise typer.Exit(2) from None
+
+
+def open_engine(ledger: Ledger) -> ProjectionEngine:
+    """The projection engine of the configured store's views."""
+    from projections.db import ViewDatabase
+
+    return ProjectionEngine(ledger, ViewDatabase(settings().database_url))
+
+
+def fail(error: LedgerError) -> NoReturn:
+    """`code: words` on standard error, exit 1. The words may quote what was typed: they
+    are printed as they are, never read as console markup."""
+    err.print(f"[red]{error.code}:[/red] {escape(error.detail)}", highlight=False)
+    raise typer.Exit(1)
+
+
+def progress_bar(label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err, transient=False)
+
+
+def first_root(ledger: Ledger) -> str:
+    """The code of the first root department registered ("" in an empty store)."""
+    return next((e.code for _, e in ledger.read_events(limit=100)
+                 if isinstance(e, Organization.Registered) and e.parent_code is None), "")
+
+
+# --- options shared by several commands ---------------------------------------------------
+
+
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+class HistoryFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+Output = Annotated[Path | None, typer.Option(help="write to this file instead of standard output",
+                                             dir_okay=False)]
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def prose(command: Command) -> Command:
+    """Let `--help` wrap the docstring's paragraphs to the terminal (typer keeps line breaks)."""
+    paragraphs = inspect.cleandoc(command.__doc__ or "").split("\n\n")
+    command.__doc__ = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    return command
+
+
+# --- the store and its views, for one command ----------------------------------------------
+
+
+class Opened:
+    """The ledger and its views, for one command."""
+
+    def __init__(self, ledger: Ledger, engine: ProjectionEngine) -> None:
+        self.ledger, self.engine = ledger, engine
+
+    def queries(self) -> Queries:
+        """Queries on the views, once they have applied every recorded event."""
+        self.engine.catch_up()
+        return Queries(self.engine.db)
+
+    def read_by_system(self, action: str, registration_no: str | None = None, scope: str | None = None) -> None:
+        """A read of personal records from the command line (as the system): one row of the
+        access log (projections/access.py)."""
+        access.setup(self.engine.db)
+        access.record(self.engine.db, action, operator_id=None, organization_code=None,
+                      registration_no=registration_no, scope=scope)
+
+
+@contextmanager
+def opened() -> Iterator[Opened]:
+    """Open the store; a refusal inside exits 1 with its code and words."""
+    ledger = open_ledger()
+    try:
+        engine = open_engine(ledger)
+    except (psycopg.Error, sqlite3.Error) as error:
+        ledger.close()
+        unavailable(error)
+    try:
+        yield Opened(ledger, engine)
+    except LedgerError as error:
+        fail(error)
+    except (PersistenceError, psycopg.Error, sqlite3.Error) as error:
+        unavailable(error)
+    finally:
+        engine.db.close()
+        ledger.close()
+
+
+def unavailable(error: Exception) -> NoReturn:
+    err.print(f"[red]store_unavailable:[/red] {str(error).strip()}")
+    raise typer.Exit(2) from None
+
+
+def parse_day(text: str, field: str) -> date:
+    return parse_iso_date(text, f"--{field}")
+
+
+# --- output -------------------------------------------------------------------------------
+
+
+def stdout_bytes() -> BinaryIO:
+    sys.stdout.flush()  # what was echoed as text goes first
+    return sys.stdout.buffer
+
+
+def emit(content: bytes, output: Path | None, *, binary: bool = False) -> None:
+    """Write to the file, or to standard output; binary content is refused on a terminal."""
+    if output is not None:
+        try:
+            output.write_bytes(content)
+        except OSError as error:
+            err.print(f"[red]validation_error:[/red] cannot write {output}: {error.strerror}")
+            raise typer.Exit(1) from None
+        err.print(f"wrote {output} ({len(content)} bytes)", highlight=False)
+        return
+    if binary and sys.stdout.isatty():
+        err.print("[red]validation_error:[/red] an Excel file is binary: give --output FILE.xlsx "
+                  "or redirect standard output to a file")
+        raise typer.Exit(2)
+    stream = stdout_bytes()
+    stream.write(content)
+    stream.flush()
+
+
+def stdout_console() -> Console:
+    """Tables on standard output: the terminal's width, or 160 columns into a pipe."""
+    return Console(width=None if sys.stdout.isatty() else 160, highlight=False, soft_wrap=False)
