@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from api.deps import CurrentOperator, Operator, ServicesDep
+from api.access import check_root_auditor
+from api.deps import CurrentOperator, ServicesDep
 from api.errors import ApiError
-from api.routes.common import rights, router
-from api.services import Services
+from api.routes.common import router
 from domain.identifiers import validate_registration_no
 from domain.sealing import sign
 from domain.settings import MissingSetting
@@ -31,11 +31,6 @@ def event_record(position: int, event: Any) -> dict[str, Any]:
         "actor_organization": event.actor_organization,
         "request_id": event.request_id, "data": event_data(event),
     }
-
-
-def check_root_auditor(services: Services, operator: Operator) -> None:
-    operator.require("auditor", "admin")
-    rights(services, operator).check_root()
 
 
 @routes.get("/events")
