@@ -58,7 +58,6 @@ SECURITY_HEADERS = {
 }
 
 
-
 # --- rendering and refusals ---------------------------------------------------------------
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> Response:

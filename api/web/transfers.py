@@ -38,6 +38,7 @@ from api.web.session import WebOperator, check_csrf, language
 from domain.errors import LedgerError, ValidationError
 from domain.identifiers import validate_code, validate_registration_no
 from domain.organization import HOLDING_KINDS
+from domain.transfer import DEFAULT_VALID_DAYS
 from projections.queries import Queries
 
 BACK_PAGES = ("/web/inbox", "/web/outbox")  # where a form sent from a list goes back to
@@ -68,7 +69,6 @@ class Sides:
             committee = self.services.ledger.committee_of(code)
             self.known[code] = rights(self.services, self.operator).holds(committee)
         return self.known[code]
-
 
 
 def transfer_names(queries: Queries, rows: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
@@ -162,7 +162,7 @@ def bulk_action(request: Request, services: ServicesDep, operator: WebOperator, 
         raise ValidationError(f"transfer_id: at most {BULK_LIMIT} letters at once")
     if any(len(tid) > 64 for tid in chosen):
         raise ValidationError("transfer_id: a transfer id has at most 64 characters")
-    days = parse_int(valid_days, "valid_days", 30)
+    days = parse_int(valid_days, "valid_days", DEFAULT_VALID_DAYS)
     lang, ledger, acts = language(request), services.ledger, Sides(services, operator)
     done_rows: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
@@ -214,11 +214,9 @@ def bulk_receiving(services: Services, operator: Operator, acts: Sides, transfer
                           "choose the branch on the letter's own page")
 
 
-
 @routes.get("/transfers/file")
 def transfers_file(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
-                   direction: str = "in", q: SearchText = "",
-                   format: str = "csv") -> Response:
+                   direction: str = "in", q: SearchText = "", format: str = "csv") -> Response:
     """The inbox's or outbox's transfers (every one, with the page's search) as CSV or Excel."""
     code = chosen_org(request, services, operator, org)
     if direction not in ("in", "out"):
@@ -309,7 +307,7 @@ def transfer_action(request: Request, transfer_id: str, action: str, services: S
     ledger, day = services.ledger, parse_day(on, "on")
     common: dict[str, Any] = {"actor": operator.actor, "on": day, "request_id": operator.request_id}
     if action == "issue":
-        recorded = ledger.issue_letter(transfer_id, parse_int(valid_days, "valid_days", 30), **common)
+        recorded = ledger.issue_letter(transfer_id, parse_int(valid_days, "valid_days", DEFAULT_VALID_DAYS), **common)
     elif action == "decline":
         recorded = ledger.decline_transfer(transfer_id, reason, **common)
     elif action == "extend":
