@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors, openapi, web
+from api import errors, openapi
 from api.boundary import IncomingText
 from api.routes import (
     audit,
@@ -24,6 +24,7 @@ from api.routes import (
     transfers,
 )
 from api.services import Services
+from api.web.routes import install as install_web
 from domain.settings import Settings
 
 DESCRIPTION = """An event-sourced ledger of party members' organizational relationship transfers
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(me.routes)
     openapi.install(app)  # /openapi.json with every status, problem body and content type answered
 
-    web.install(app)  # the web pages under /web; `/` leads there
+    install_web(app)  # the web pages under /web; `/` leads there
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, Any]:

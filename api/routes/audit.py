@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from api.deps import CurrentOperator, Operator, ServicesDep
+from api.access import check_root_auditor
+from api.deps import CurrentOperator, ServicesDep
 from api.errors import ApiError
-from api.routes.common import rights, router
-from api.services import Services, event_record
+from api.routes.common import router
+from api.services import event_record
 from domain.identifiers import validate_registration_no
 from domain.sealing import sign
 from domain.settings import MissingSetting
@@ -21,9 +22,6 @@ from projections import access
 routes = router("/v1/audit", "audit")
 
 
-def check_root_auditor(services: Services, operator: Operator) -> None:
-    operator.require("auditor", "admin")
-    rights(services, operator).check_root()
 
 
 @routes.get("/events")

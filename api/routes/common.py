@@ -1,15 +1,18 @@
-"""Helpers shared by the routers: the operator's rights and common query parameters."""
+"""Helpers shared by the routers: common query parameters, a command signed by the
+operator, list answers as JSON or CSV."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import Operator
 from api.idempotency import IdempotentRoute
 from api.services import Services
-from domain.jurisdiction import Jurisdiction
+
+R = TypeVar("R")
 
 
 async def views_reached(
@@ -36,19 +39,10 @@ def router(prefix: str, tag: str) -> APIRouter:
     return APIRouter(prefix=prefix, tags=[tag], route_class=IdempotentRoute)
 
 
-def rights(services: Services, operator: Operator) -> Jurisdiction:
-    """The operator's jurisdiction: the one place that decides (domain/jurisdiction.py)."""
-    return services.ledger.jurisdiction(operator.organization_code)
-
-
-def check_within(services: Services, operator: Operator, code: str) -> None:
-    """Reads, like commands, stay inside the operator's subtree (NotFound if unknown)."""
-    rights(services, operator).check(code)
-
-
-def within_or_above(services: Services, operator: Operator, code: str) -> None:
-    """An organization inside the subtree, or one of the operator's own ancestors."""
-    rights(services, operator).check_sees(code)
+def command(operator: Operator, roles: tuple[str, ...], run: Callable[..., R], *args: Any, **fields: Any) -> R:
+    """A Ledger command for an operator of one of `roles`, signed with its actor and request id."""
+    operator.require(*roles)
+    return run(*args, **fields, actor=operator.actor, request_id=operator.request_id)
 
 
 LIST_TYPES: dict[int | str, dict[str, Any]] = {200: {

@@ -18,6 +18,7 @@ from fastapi import Query
 
 from api.deps import CurrentOperator, ServicesDep
 from api.errors import ApiError
+from api.presenters import located
 from api.routes.common import router
 
 routes = router("/v1/locate", "locate")
@@ -48,10 +49,4 @@ def locate(services: ServicesDep, operator: CurrentOperator,
         services.record_access(operator, "locate", registration_no=registration_no.strip().upper()[:18])
     if member is None:
         raise ApiError("not_found", NOT_FOUND, 404)
-    code = member.organization_code
-    committee = services.ledger.committee_of(code)
-    with services.queries() as queries:
-        names = queries.organization_names([code, committee])
-    return {"registration_no": member.registration_no, "place_kind": member.place, "organization_code": code,
-            "organization_name": names.get(code), "committee_code": committee,
-            "committee_name": names.get(committee)}
+    return located(services, member.registration_no, member.place, member.organization_code)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from api.access import MEMBER_ROLES, rights
 from api.deps import CurrentMember, CurrentOperator, ServicesDep
-from api.routes.common import Limit, MinPosition, Offset, rights, router
-from api.routes.members import MEMBER_ROLES, check_member_visible, member_public
-from api.routes.transfers import public as transfer_public
+from api.presenters import access_issued, access_revoked, me_public, page_of, report_public, transfer_public
+from api.routes.common import Limit, MinPosition, Offset, command, router
+from api.routes.members import check_member_visible
 from api.schemas import (
     HistoryPublic,
     MemberAccessCreated,
@@ -26,17 +27,10 @@ from api.schemas import (
     ReportsPublic,
     TransferPublic,
 )
-from api.services import Services, member_history
-from domain.member_access import MemberAccess
+from api.services import member_history
 
 access_routes = router("/v1/members", "members")
 routes = router("/v1/me", "me")
-
-
-def report_public(registration_no: str, event: MemberAccess.ReportSent) -> dict[str, Any]:
-    return {"registration_no": registration_no, "sent_on": event.on, "recorded_at": event.timestamp.isoformat(),
-            "organization_code": event.organization_code, "certificate_no": event.certificate_no,
-            "text": event.text}
 
 
 # --- the home side: the token, the reports --------------------------------------------------------
@@ -44,18 +38,14 @@ def report_public(registration_no: str, event: MemberAccess.ReportSent) -> dict[
 @access_routes.post("/{registration_no}/access", status_code=201, response_model=MemberAccessCreated)
 def issue_access(registration_no: str, services: ServicesDep, operator: CurrentOperator) -> Any:
     """A member's token, shown this once; it replaces the member's earlier one."""
-    operator.require(*MEMBER_ROLES)
-    recorded, token = services.ledger.issue_member_access(
-        registration_no, actor=operator.actor, request_id=operator.request_id)
-    return {"registration_no": recorded.registration_no, "token": token, "position": recorded.position}
+    recorded, token = command(operator, MEMBER_ROLES, services.ledger.issue_member_access, registration_no)
+    return access_issued(recorded, token)
 
 
 @access_routes.post("/{registration_no}/access/revoke", response_model=MemberAccessRevoked)
 def revoke_access(registration_no: str, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*MEMBER_ROLES)
-    recorded = services.ledger.revoke_member_access(
-        registration_no, actor=operator.actor, request_id=operator.request_id)
-    return {"registration_no": recorded.registration_no, "active": False, "position": recorded.position}
+    recorded = command(operator, MEMBER_ROLES, services.ledger.revoke_member_access, registration_no)
+    return access_revoked(recorded)
 
 
 @access_routes.get("/{registration_no}/reports", response_model=ReportsPublic)
@@ -66,32 +56,10 @@ def list_reports(registration_no: str, services: ServicesDep, operator: CurrentO
     decide = rights(services, operator)
     number = services.ledger.member(registration_no).registration_no
     found = [e for e in services.ledger.member_reports(number) if decide.holds(e.organization_code)]
-    return {"data": [report_public(number, e) for e in found[offset:offset + limit]], "count": len(found)}
+    return page_of(found, offset, limit, lambda e: report_public(number, e))
 
 
 # --- the member -----------------------------------------------------------------------------------
-
-def me_public(services: Services, registration_no: str) -> dict[str, Any]:
-    """The member's record and place, its open transfer with the letter, its open certificates."""
-    ledger = services.ledger
-    record = member_public(services, registration_no)
-    member = ledger.member(registration_no)
-    transfer = ledger.transfer(member.transfer_id) if member.transfer_id else None
-    codes = [member.organization_code, *([transfer.from_organization_code, transfer.to_organization_code]
-                                         if transfer else [])]
-    with services.queries() as queries:
-        names = queries.organization_names(codes)
-    own = None
-    if transfer is not None:
-        own = {"transfer_id": transfer.transfer_id, "status": transfer.status, "letter_no": transfer.letter_no,
-               "valid_until": transfer.valid_until, "from_organization_code": transfer.from_organization_code,
-               "from_organization_name": names.get(transfer.from_organization_code, ""),
-               "to_organization_code": transfer.to_organization_code,
-               "to_organization_name": names.get(transfer.to_organization_code, ""),
-               "requested_on": transfer.requested_on, "issued_on": transfer.issued_on}
-    return {**record, "organization_name": names.get(member.organization_code, ""), "transfer": own,
-            "certificates": [c.summary() for c in ledger.open_certificates(registration_no)]}
-
 
 @routes.get("", response_model=MePublic)
 def me(services: ServicesDep, member: CurrentMember, min_position: MinPosition = None) -> Any:

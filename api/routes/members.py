@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from api.access import MEMBER_ROLES, rights
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import Limit, MinPosition, Offset, rights, router
+from api.presenters import member_public
+from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
 from api.services import Services, member_history
 from domain.errors import NotFound
+from domain.ledger.session import Recorded
 
 routes = router("/v1/members", "members")
-
-MEMBER_ROLES = ("admin", "clerk")
 
 
 def check_member_visible(services: Services, operator: Operator, registration_no: str) -> None:
@@ -36,44 +38,15 @@ def check_member_visible(services: Services, operator: Operator, registration_no
     decide.check_member_read(member.registration_no, member.organization_code, receiving, ever_held)
 
 
-def member_public(services: Services, registration_no: str, position: int | None = None) -> dict[str, Any]:
-    member = services.ledger.member(registration_no)
-    today = services.ledger.today()
-    flags = []
-    if member.status == "probationary" and member.probation_ends_on and today >= member.probation_ends_on:
-        flags.append("confirmation_due")
-    if member.place == "in_transit":
-        transfer = services.ledger.transfer(member.transfer_id) if member.transfer_id else None
-        if transfer and transfer.valid_until and today > transfer.valid_until:
-            flags.append("overdue_letter")
-    if not member.is_gone:
-        with services.queries() as queries:
-            rows, _ = queries.member_flags(member.registration_no, today)
-            if queries.is_bounced(member.registration_no, today):
-                rows.add("bounced")
-        flags.extend(sorted(rows))
-    flags = list(dict.fromkeys(flags))  # each flag once (an overdue letter is found both ways)
-    return {
-        "registration_no": member.registration_no, "name": member.name, "status": member.status,
-        "probation_ends_on": member.probation_ends_on,
-        "place": {"kind": member.place, "organization_code": member.organization_code,
-                  "transfer_id": member.transfer_id},
-        "flags": flags, "gender": member.gender, "category": member.category, "joined_on": member.joined_on,
-        "origin": member.origin, "position": position,
-    }
-
-
 @routes.post("", status_code=201, response_model=MemberPublic)
 def create_member(body: MemberCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*MEMBER_ROLES)
     fields: dict[str, Any] = body.model_dump(exclude={"registration_no", "status", "organization_code", "on"})
-    common: dict[str, Any] = {"actor": operator.actor, "on": body.on, "request_id": operator.request_id}
     if body.registration_no is None and body.status == "probationary":
-        recorded = services.ledger.admit_member(body.organization_code, **fields, **common)
+        recorded = command(operator, MEMBER_ROLES, services.ledger.admit_member, body.organization_code, **fields,
+                           on=body.on)
     else:
-        recorded = services.ledger.import_member(
-            body.organization_code, registration_no=body.registration_no, status=body.status, **fields, **common
-        )
+        recorded = command(operator, MEMBER_ROLES, services.ledger.import_member, body.organization_code,
+                           registration_no=body.registration_no, status=body.status, **fields, on=body.on)
     assert recorded.registration_no is not None
     return member_public(services, recorded.registration_no, recorded.position)
 
@@ -106,42 +79,37 @@ def history(registration_no: str, services: ServicesDep, operator: CurrentOperat
     return answer
 
 
+# The commands on one member: each answers the member as it stands after it.
+
+def acted_on(services: Services, operator: Operator, run: Callable[..., Recorded], registration_no: str,
+             *args: Any, **fields: Any) -> dict[str, Any]:
+    """A command of an admin or clerk on one member, answered with the member after it."""
+    recorded = command(operator, MEMBER_ROLES, run, registration_no, *args, **fields)
+    return member_public(services, registration_no, recorded.position)
+
+
 @routes.post("/{registration_no}/confirm", response_model=MemberPublic)
 def confirm(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*MEMBER_ROLES)
-    recorded = services.ledger.confirm_member(
-        registration_no, actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return member_public(services, registration_no, recorded.position)
+    return acted_on(services, operator, services.ledger.confirm_member, registration_no, on=body.on)
 
 
 @routes.post("/{registration_no}/death", response_model=MemberPublic)
 def death(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*MEMBER_ROLES)
-    recorded = services.ledger.record_death(
-        registration_no, actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return member_public(services, registration_no, recorded.position)
+    return acted_on(services, operator, services.ledger.record_death, registration_no, on=body.on)
 
 
 @routes.post("/{registration_no}/leave", response_model=MemberPublic)
 def leave(registration_no: str, body: LeaveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*MEMBER_ROLES)
-    recorded = services.ledger.record_leaving(
-        registration_no, body.reason, actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return member_public(services, registration_no, recorded.position)
+    return acted_on(services, operator, services.ledger.record_leaving, registration_no, body.reason, on=body.on)
 
 
 @routes.post("/{registration_no}/org-life", response_model=MemberPublic)
 def org_life(registration_no: str, body: OrgLifeRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*MEMBER_ROLES)
-    recorded = services.ledger.record_org_life(
-        registration_no, body.organization_code, actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return member_public(services, registration_no, recorded.position)
+    return acted_on(services, operator, services.ledger.record_org_life, registration_no, body.organization_code,
+                    on=body.on)
 
 
 @routes.post("/{registration_no}/dues", response_model=MemberPublic)
 def dues(registration_no: str, body: DuesRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*MEMBER_ROLES)
-    recorded = services.ledger.record_dues(
-        registration_no, body.month, str(body.amount), actor=operator.actor, on=body.on,
-        request_id=operator.request_id)
-    return member_public(services, registration_no, recorded.position)
+    return acted_on(services, operator, services.ledger.record_dues, registration_no, body.month, str(body.amount),
+                    on=body.on)

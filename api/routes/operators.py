@@ -6,35 +6,28 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
+from api.access import ADMIN_ROLES, check_within
 from api.deps import CurrentOperator, ServicesDep
-from api.routes.common import Limit, MinPosition, Offset, check_within, router
+from api.presenters import operator_public
+from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import OperatorCreate, OperatorCreated, OperatorPublic, OperatorsPublic
-from api.services import Services
 from projections.queries import SUBTREE
 
 routes = router("/v1/operators", "operators")
 
 
-def public(services: Services, operator_id: str, position: int | None = None) -> dict[str, Any]:
-    found = services.ledger.operator(operator_id)
-    return {"operator_id": str(found.id), "name": found.name, "role": found.role,
-            "organization_code": found.organization_code, "active": found.active, "position": position}
-
-
 @routes.post("", status_code=201, response_model=OperatorCreated)
 def grant(body: OperatorCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require("admin")
-    recorded, token = services.ledger.grant_operator(
-        body.name, body.role, body.organization_code, actor=operator.actor, request_id=operator.request_id)
+    recorded, token = command(operator, ADMIN_ROLES, services.ledger.grant_operator, body.name, body.role,
+                              body.organization_code)
     assert recorded.code is not None
-    return {**public(services, recorded.code, recorded.position), "token": token}
+    return {**operator_public(services, recorded.code, recorded.position), "token": token}
 
 
 @routes.post("/{operator_id}/revoke", response_model=OperatorPublic)
 def revoke(operator_id: str, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require("admin")
-    recorded = services.ledger.revoke_operator(operator_id, actor=operator.actor, request_id=operator.request_id)
-    return public(services, operator_id, recorded.position)
+    recorded = command(operator, ADMIN_ROLES, services.ledger.revoke_operator, operator_id)
+    return operator_public(services, operator_id, recorded.position)
 
 
 @routes.get("", response_model=OperatorsPublic)

@@ -8,17 +8,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request
 
+from api.access import ADMIN_ROLES, check_within, within_or_above
 from api.deps import CurrentOperator, ServicesDep
-from api.routes.common import (
-    LIST_TYPES,
-    Limit,
-    MinPosition,
-    Offset,
-    check_within,
-    list_answer,
-    router,
-    within_or_above,
-)
+from api.presenters import organization_public, page_of
+from api.routes.common import LIST_TYPES, Limit, MinPosition, Offset, command, list_answer, router
 from api.schemas import (
     DissolveRequest,
     MoveRequest,
@@ -32,24 +25,17 @@ from api.schemas import (
 routes = router("/v1/organizations", "organizations")
 
 
-def public(services: Any, code: str, position: int | None = None) -> OrganizationPublic:
-    return OrganizationPublic(**services.ledger.organization(code).summary(), position=position)
-
-
 @routes.post("", status_code=201, response_model=OrganizationPublic)
 def register_organization(body: OrganizationCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require("admin")
-    recorded = services.ledger.register_organization(
-        body.code, body.name, body.kind, body.parent_code, body.region,
-        actor=operator.actor, on=body.on, request_id=operator.request_id,
-    )
-    return public(services, body.code, recorded.position)
+    recorded = command(operator, ADMIN_ROLES, services.ledger.register_organization,
+                       body.code, body.name, body.kind, body.parent_code, body.region, on=body.on)
+    return organization_public(services, body.code, recorded.position)
 
 
 @routes.get("/{code}", response_model=OrganizationPublic)
 def get_organization(code: str, services: ServicesDep, operator: CurrentOperator) -> Any:
     within_or_above(services, operator, code)
-    return public(services, code)
+    return organization_public(services, code)
 
 
 @routes.get("/{code}/children", response_model=OrganizationsPublic)
@@ -57,26 +43,20 @@ def get_children(code: str, services: ServicesDep, operator: CurrentOperator,
                  limit: Limit = 100, offset: Offset = 0) -> Any:
     within_or_above(services, operator, code)
     children = sorted(services.ledger.organization(code).children)
-    data = [public(services, child) for child in children[offset:offset + limit]]
-    return {"data": data, "count": len(children)}
+    return page_of(children, offset, limit, lambda child: organization_public(services, child))
 
 
 @routes.post("/{code}/dissolve", response_model=OrganizationPublic)
 def dissolve(code: str, body: DissolveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require("admin")
-    recorded = services.ledger.dissolve_organization(
-        code, body.successor_code, actor=operator.actor, on=body.on, request_id=operator.request_id
-    )
-    return public(services, code, recorded.position)
+    recorded = command(operator, ADMIN_ROLES, services.ledger.dissolve_organization, code, body.successor_code,
+                       on=body.on)
+    return organization_public(services, code, recorded.position)
 
 
 @routes.post("/{code}/move", response_model=OrganizationPublic)
 def move(code: str, body: MoveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require("admin")
-    recorded = services.ledger.move_organization(
-        code, body.parent_code, actor=operator.actor, on=body.on, request_id=operator.request_id
-    )
-    return public(services, code, recorded.position)
+    recorded = command(operator, ADMIN_ROLES, services.ledger.move_organization, code, body.parent_code, on=body.on)
+    return organization_public(services, code, recorded.position)
 
 
 ROSTER_COLUMNS = ["registration_no", "name", "status", "organization_code", "since", "place"]

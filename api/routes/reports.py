@@ -9,9 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
+from api.access import ADMIN_ROLES, check_within
 from api.deps import CurrentOperator, ServicesDep
+from api.presenters import month_filed
 from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, flatten, monthly_xlsx
-from api.routes.common import MinPosition, check_within, router, wants_csv
+from api.routes.common import MinPosition, command, router, wants_csv
 from api.schemas import FileRequest
 from api.services import check_report_year, monthly_figures
 from domain.member import validate_month
@@ -72,8 +74,5 @@ def annual(
 @routes.post("/monthly/file")
 def file_month(body: FileRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
     """Filing (报送) freezes the month, and every earlier one, for the subtree."""
-    operator.require("admin")
-    recorded = services.ledger.file_month(
-        body.organization_code, body.month, actor=operator.actor, request_id=operator.request_id)
-    return {"organization_code": body.organization_code, "month": body.month, "filed": True,
-            "position": recorded.position}
+    recorded = command(operator, ADMIN_ROLES, services.ledger.file_month, body.organization_code, body.month)
+    return month_filed(body.organization_code, body.month, recorded)

@@ -4,13 +4,16 @@ side on transfers addressed into its subtree; both sides may read a transfer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
+from api.access import TRANSFER_ROLES, check_transfer_visible, list_scope
 from api.deps import CurrentOperator, Operator, ServicesDep
-from api.routes.common import LIST_TYPES, Limit, MinPosition, Offset, check_within, list_answer, rights, router
+from api.presenters import transfer_public
+from api.routes.common import LIST_TYPES, Limit, MinPosition, Offset, command, list_answer, router
 from api.schemas import (
     ExtendRequest,
     IssueRequest,
@@ -22,34 +25,24 @@ from api.schemas import (
     TransfersPublic,
 )
 from api.services import Services
+from api.web.letter import letter_facts, render_letter
+from domain.ledger.session import Recorded
 from projections.queries import Queries
 
 routes = router("/v1/transfers", "transfers")
-TRANSFER_ROLES = ("admin", "clerk")
-
-
-def public(services: Services, transfer_id: str, position: int | None = None) -> dict[str, Any]:
-    return {**services.ledger.transfer(transfer_id).summary(), "position": position}
-
-
-def check_visible(services: Services, operator: Operator, transfer_id: str) -> None:
-    """Both sides read a transfer (domain/jurisdiction.py)."""
-    transfer = services.ledger.transfer(transfer_id)
-    sides = [transfer.from_organization_code, transfer.to_organization_code, transfer.received_in_code]
-    rights(services, operator).check_transfer_read(transfer_id, sides)
 
 
 @routes.post("", status_code=201, response_model=TransferPublic)
 def request_transfer(body: TransferCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*TRANSFER_ROLES)
-    recorded = services.ledger.request_transfer(
+    recorded = command(
+        operator, TRANSFER_ROLES, services.ledger.request_transfer,
         body.registration_no, body.to_organization_code, reason=body.reason, basis=body.basis,
         evidence=body.evidence.model_dump() if body.evidence else None,
         performance_record=body.performance_record, probation_override_reason=body.probation_override_reason,
-        actor=operator.actor, on=body.on, request_id=operator.request_id,
+        on=body.on,
     )
     assert recorded.transfer_id is not None
-    return public(services, recorded.transfer_id, recorded.position)
+    return transfer_public(services, recorded.transfer_id, recorded.position)
 
 
 @routes.get("", response_model=TransfersPublic, responses=LIST_TYPES)
@@ -62,8 +55,7 @@ def list_transfers(
     direction: Annotated[Literal["in", "out", "both"], Query(description="in, out or both")] = "both",
     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
-    code = organization_code or operator.organization_code
-    check_within(services, operator, code)
+    code = list_scope(services, operator, organization_code)
     with services.queries(min_position) as queries:
         rows, count = queries.transfers(code, status=status, letter_no=letter_no, registration_no=registration_no,
                                         direction=direction, limit=limit, offset=offset)
@@ -72,8 +64,8 @@ def list_transfers(
 
 @routes.get("/{transfer_id}", response_model=TransferPublic)
 def get_transfer(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -> Any:
-    check_visible(services, operator, transfer_id)
-    return public(services, transfer_id)
+    check_transfer_visible(services, operator, transfer_id)
+    return transfer_public(services, transfer_id)
 
 
 @routes.get("/{transfer_id}/letter", response_class=HTMLResponse,
@@ -81,68 +73,53 @@ def get_transfer(transfer_id: str, services: ServicesDep, operator: CurrentOpera
 def letter(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -> HTMLResponse:
     """The printable letter (介绍信) with its stub (存根) and receipt (回执); either side may
     print it, as either side may read the transfer. 409 invalid_transition before issue."""
-    from api.web.letter import letter_facts, render_letter
-
-    check_visible(services, operator, transfer_id)
+    check_transfer_visible(services, operator, transfer_id)
     facts = letter_facts(services, transfer_id)
     services.record_access(operator, "letter", registration_no=facts["registration_no"])
     return HTMLResponse(render_letter(facts))
 
 
+# The commands on one transfer: each answers the transfer as it stands after it.
+
+def acted_on(services: Services, operator: Operator, run: Callable[..., Recorded], transfer_id: str, *args: Any,
+             **fields: Any) -> dict[str, Any]:
+    """A command of an admin or clerk on one transfer, answered with the transfer after it."""
+    recorded = command(operator, TRANSFER_ROLES, run, transfer_id, *args, **fields)
+    return transfer_public(services, transfer_id, recorded.position)
+
+
 @routes.post("/{transfer_id}/issue", response_model=TransferPublic)
 def issue(transfer_id: str, body: IssueRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*TRANSFER_ROLES)
-    recorded = services.ledger.issue_letter(
-        transfer_id, body.valid_days, actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return public(services, transfer_id, recorded.position)
+    return acted_on(services, operator, services.ledger.issue_letter, transfer_id, body.valid_days, on=body.on)
 
 
 @routes.post("/{transfer_id}/decline", response_model=TransferPublic)
 def decline(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*TRANSFER_ROLES)
-    recorded = services.ledger.decline_transfer(
-        transfer_id, body.reason, actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return public(services, transfer_id, recorded.position)
+    return acted_on(services, operator, services.ledger.decline_transfer, transfer_id, body.reason, on=body.on)
 
 
 @routes.post("/{transfer_id}/receive", response_model=TransferPublic)
 def receive(transfer_id: str, body: ReceiveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*TRANSFER_ROLES)
-    recorded = services.ledger.receive_member(
-        transfer_id, body.organization_code, body.late_certificate,
-        presented_by=body.presented_by, agent_name=body.agent_name,
-        actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return public(services, transfer_id, recorded.position)
+    return acted_on(services, operator, services.ledger.receive_member, transfer_id, body.organization_code,
+                    body.late_certificate, presented_by=body.presented_by, agent_name=body.agent_name, on=body.on)
 
 
 @routes.post("/{transfer_id}/return-receipt", response_model=TransferPublic)
 def return_receipt(transfer_id: str, services: ServicesDep, operator: CurrentOperator,
                    body: OnRequest | None = None) -> Any:
-    operator.require(*TRANSFER_ROLES)
-    recorded = services.ledger.return_receipt(
-        transfer_id, actor=operator.actor, on=body.on if body else None, request_id=operator.request_id)
-    return public(services, transfer_id, recorded.position)
+    return acted_on(services, operator, services.ledger.return_receipt, transfer_id, on=body.on if body else None)
 
 
 @routes.post("/{transfer_id}/reject", response_model=TransferPublic)
 def reject(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*TRANSFER_ROLES)
-    recorded = services.ledger.reject_transfer(
-        transfer_id, body.reason, actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return public(services, transfer_id, recorded.position)
+    return acted_on(services, operator, services.ledger.reject_transfer, transfer_id, body.reason, on=body.on)
 
 
 @routes.post("/{transfer_id}/cancel", response_model=TransferPublic)
 def cancel(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*TRANSFER_ROLES)
-    recorded = services.ledger.cancel_transfer(
-        transfer_id, body.reason, actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return public(services, transfer_id, recorded.position)
+    return acted_on(services, operator, services.ledger.cancel_transfer, transfer_id, body.reason, on=body.on)
 
 
 @routes.post("/{transfer_id}/extend", response_model=TransferPublic)
 def extend(transfer_id: str, body: ExtendRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
-    operator.require(*TRANSFER_ROLES)
-    recorded = services.ledger.extend_letter(
-        transfer_id, body.valid_until, actor=operator.actor, on=body.on, request_id=operator.request_id)
-    return public(services, transfer_id, recorded.position)
+    return acted_on(services, operator, services.ledger.extend_letter, transfer_id, body.valid_until, on=body.on)

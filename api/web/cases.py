@@ -6,22 +6,30 @@ attended org life since the case was opened)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import Request
 from starlette.responses import Response
 
+from api.access import CASE_ROLES
 from api.deps import ServicesDep
-from api.routes.cases import CASE_ROLES
 from api.routes.common import MinPosition
-from api.web.routes import PAGE_SIZE, FormText, WebRoute, chosen_org, done, page_links, parse_day, render, seen
+from api.web.base import (
+    FormText,
+    PageNumber,
+    chosen_org,
+    done,
+    page_links,
+    page_router,
+    paging,
+    parse_day,
+    render,
+    seen,
+)
 from api.web.session import WebOperator, check_csrf
 from domain.case import OUTCOMES
 from domain.errors import ValidationError
 from domain.identifiers import validate_code, validate_registration_no
 
-routes = APIRouter(prefix="/web", include_in_schema=False, route_class=WebRoute)
-PageNumber = Annotated[int, Query(ge=1, le=1_000_000)]
+routes = page_router()
 
 
 @routes.get("/cases")
@@ -33,8 +41,7 @@ def cases_page(request: Request, services: ServicesDep, operator: WebOperator, o
     today = services.ledger.today()
     with services.queries(min_position) as queries:
         organization = queries.organization(code)
-        rows, count = queries.cases(code, today, status=None if status == "all" else status, limit=PAGE_SIZE,
-                                    offset=(page - 1) * PAGE_SIZE)
+        rows, count = queries.cases(code, today, status=None if status == "all" else status, **paging(page))
         names = queries.organization_names([code, *(r["organization_code"] for r in rows)])
     return render(request, "cases.html", operator=operator, organization=organization, rows=rows, count=count,
                   shown=status, names=names, outcomes=OUTCOMES, today=today.isoformat(),

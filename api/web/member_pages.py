@@ -10,37 +10,30 @@ and the words come from the one vocabulary (api/web/i18n.py).
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 from uuid import uuid4
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import Me, ServicesDep
+from api.presenters import me_public
 from api.routes.common import MinPosition
-from api.routes.me import me_public
 from api.services import member_history
-from api.web.i18n import error_text
-from api.web.routes import FormText, WebRoute, done, parse_day, render, timeline
+from api.web.base import FormText, done, page_router, parse_day, render, timeline
 from api.web.session import (
     MEMBER_SESSION_COOKIE,
     SignInRequired,
     check_csrf,
-    clear_cookie,
     csrf_token,
-    language,
-    new_sign_in_nonce,
-    set_cookie,
 )
+from api.web.sign_in import sign_in_form, signed_in, signed_out
 from domain.identifiers import validate_code
 from domain.member_access import REPORT_MAX_CHARS
 from domain.transfer import BASES, EVIDENCE_KINDS, REASONS
 
-log = logging.getLogger("api.web")
-
 MEMBER_SIGN_IN_COOKIE = "ledger_member_sign_in"
-pages = APIRouter(prefix="/web/me", include_in_schema=False, route_class=WebRoute)
+pages = page_router("/web/me")
 ReportText = Annotated[str, Form(max_length=REPORT_MAX_CHARS)]
 SIGN_IN_PAGE: dict[str, Any] = {"action": "/web/me/sign-in", "title": "me_sign_in", "token_word": "me_token"}
 
@@ -73,38 +66,21 @@ def to_record() -> Response:
 
 @pages.get("/sign-in")
 def sign_in_page(request: Request) -> Response:
-    nonce = new_sign_in_nonce()
-    response = render(request, "sign_in.html", nonce=nonce, **SIGN_IN_PAGE)
-    set_cookie(request, response, MEMBER_SIGN_IN_COOKIE, nonce)
-    return response
+    return sign_in_form(request, MEMBER_SIGN_IN_COOKIE, **SIGN_IN_PAGE)
 
 
 @pages.post("/sign-in")
 def sign_in(request: Request, services: ServicesDep, token: FormText = "", nonce: FormText = "") -> Response:
-    kept = request.cookies.get(MEMBER_SIGN_IN_COOKIE) or ""
-    if not nonce or nonce != kept:
-        return render(request, "error.html", status=403, code="csrf", message=error_text("csrf", language(request)),
-                      detail="")
-    member = services.ledger.member_for_token(token.strip()) if token.strip() else None
-    if member is None:
-        fresh = new_sign_in_nonce()
-        response = render(request, "sign_in.html", status=401, nonce=fresh, **SIGN_IN_PAGE,
-                          error=error_text("unauthenticated", language(request)))
-        set_cookie(request, response, MEMBER_SIGN_IN_COOKIE, fresh)
-        return response
-    response = RedirectResponse("/web/me/", status_code=303)
-    set_cookie(request, response, MEMBER_SESSION_COOKIE, token.strip(), max_age=12 * 3600)
-    clear_cookie(request, response, MEMBER_SIGN_IN_COOKIE)
-    log.info("web sign-in by a member")  # no number or name in the log
-    return response
+    def who(token: str) -> str | None:
+        return "a member" if services.ledger.member_for_token(token) is not None else None  # no number or name
+
+    return signed_in(request, nonce, token, (MEMBER_SIGN_IN_COOKIE, MEMBER_SESSION_COOKIE), who, "/web/me/",
+                     **SIGN_IN_PAGE)
 
 
 @pages.post("/sign-out")
 def sign_out(request: Request, me: WebMember, csrf_token: FormText = "") -> Response:
-    check_csrf(request, csrf_token)
-    response = RedirectResponse("/web/me/sign-in", status_code=303)
-    clear_cookie(request, response, MEMBER_SESSION_COOKIE)
-    return response
+    return signed_out(request, csrf_token, MEMBER_SESSION_COOKIE, "/web/me/sign-in")
 
 
 @pages.get("/")

@@ -9,7 +9,7 @@ import io
 from datetime import date
 from urllib.parse import quote
 
-from api.web import routes as web_routes
+from api.web import base as web_base
 from api.web.i18n import WORDS
 from tests.api.conftest import Api
 from tests.factories import admit
@@ -91,7 +91,7 @@ def test_the_api_gives_the_transfer_lists_as_csv(web: tuple[Api, Scenario]) -> N
 
 def test_the_overdue_ledger_pages_a_kind_with_its_true_total(web: tuple[Api, Scenario], monkeypatch) -> None:  # type: ignore[no-untyped-def]
     api, _ = web
-    monkeypatch.setattr(web_routes, "PAGE_SIZE", 2)
+    monkeypatch.setattr(web_base, "PAGE_SIZE", 2)
     late = overdue_letters(api, 5)
     clerk = WebClient(api, "xw_clerk")
     everything = clerk.get("/web/orgs/XW-C1/overdue").text

@@ -11,7 +11,7 @@ import pytest
 from markupsafe import escape
 
 from api.errors import STATUS_BY_CODE
-from api.web import routes as web_routes
+from api.web import base as web_base
 from api.web.i18n import WORDS
 from domain.errors import ALL_ERRORS
 from tests.factories import admit
@@ -148,7 +148,7 @@ def test_roster_searches_by_name_and_number_as_of_a_date_with_paging(web, monkey
     assert by_number.text.count("data-member=") == 1
     before = client.get("/web/orgs/XW-C1/roster", as_of="2020-05-31")
     assert before.text.count("data-member=") == 0
-    monkeypatch.setattr(web_routes, "PAGE_SIZE", 1)
+    monkeypatch.setattr(web_base, "PAGE_SIZE", 1)
     first = client.get("/web/orgs/XW-C1/roster")
     second = client.get("/web/orgs/XW-C1/roster", page="2")
     assert first.text.count("data-member=") == 1 and 'rel="next"' in first.text
