@@ -36,7 +36,7 @@ from domain.operator import operator_id_for
 from domain.transfer import Transfer
 from projections.db import ViewDatabase
 from tests.api.conftest import Api
-from tests.api.test_endpoints import assert_problem
+from tests.api.helpers import assert_problem
 from tests.conftest import TEST_ID_KEY, Store
 from tests.domain.test_concurrency import count_events
 from tests.factories import admit, build_tree
