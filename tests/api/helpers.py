@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -179,3 +180,19 @@ def document_operations(document: dict[str, Any], prefix: str = "") -> list[tupl
     """The document's operations (lower-case method, path, operation) whose path starts with `prefix`."""
     return [(method, path, operation) for path, item in document["paths"].items() if path.startswith(prefix)
             for method, operation in item.items()]
+
+
+# --- processes -------------------------------------------------------------------------------
+
+
+def stop_process(process: subprocess.Popen[str], seconds: float = 15) -> int | None:
+    """Ask a child process to end (SIGTERM), kill it when it hasn't within `seconds`; its
+    return code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=seconds)
+    return process.returncode
