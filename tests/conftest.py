@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -95,17 +97,19 @@ class Store:
             ledger.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Store]:
-    if request.param == "sqlite":
-        if request.node.get_closest_marker("postgres_only"):
-            pytest.skip("PostgreSQL only")
-        s = Store("sqlite", f"sqlite:///{tmp_path}/ledger.db")
-        yield s
-        s.close()
+@contextmanager
+def new_store(kind: str, directory: Path | str, prefix: str = "t") -> Iterator[Store]:
+    """An empty store of `kind`: a new SQLite file in `directory`, or a new PostgreSQL schema
+    (named `prefix`_ and 16 random hex digits) that is dropped afterwards."""
+    if kind == "sqlite":
+        s = Store("sqlite", f"sqlite:///{directory}/ledger.db")
+        try:
+            yield s
+        finally:
+            s.close()
         return
     postgres_available()
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
     separator = "&" if "?" in POSTGRES_URL else "?"
@@ -116,6 +120,22 @@ def store(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Store]:
         s.close()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite" and request.node.get_closest_marker("postgres_only"):
+        pytest.skip("PostgreSQL only")
+    with new_store(request.param, tmp_path) as s:
+        yield s
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """Like `store`, for a whole module: one store per kind that the module's tests share
+    (each test then makes what it reads, or only reads what a module-scoped fixture made)."""
+    with new_store(request.param, tmp_path_factory.mktemp("ledger")) as s:
+        yield s
 
 
 @pytest.fixture

@@ -22,22 +22,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 from httpx import Response
 
 from domain.identifiers import check_character
 from domain.jurisdiction import ACT, AUDIT, MANAGE, READ, Jurisdiction
 from tests.api.conftest import Api, member_body
-from tests.api.test_endpoints import PROBLEM_KEYS, assert_problem, module_store
+from tests.api.helpers import PROBLEM_KEYS, app_routes, assert_problem
 from tests.conftest import Store
 from tests.factories import SETUP_DAY, admit, person
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with module_store(request.param, tmp_path_factory) as store:
-        yield store
-
 
 EXTRA_ORGS = {  # code: (name, kind, parent, region)
     "XW-C2-G1": ("科技园党总支", "general_branch", "XW-C2", "320102"),
@@ -298,18 +290,6 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/audit/checkpoint"): Route(AUDIT, get(lambda api, p: "/v1/audit/checkpoint"), root=True),
     ("GET", "/v1/locate"): Route(("admin", "clerk"), located, anywhere=True),
 }
-
-
-def app_routes(routes: list[Any]) -> Iterator[tuple[str, str]]:
-    """Every (method, path) the app serves, routers included however they are mounted."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            for method in route.methods - {"HEAD"}:
-                yield method, route.path
-        elif hasattr(route, "original_router"):  # a router included as a whole (FastAPI >= 0.120)
-            yield from app_routes(route.original_router.routes)
-        elif hasattr(route, "routes"):
-            yield from app_routes(route.routes)
 
 
 def test_every_route_of_the_app_is_in_the_matrix(api: Api) -> None:

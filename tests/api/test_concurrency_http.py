@@ -23,7 +23,7 @@ from api.app import create_app
 from api.services import Services
 from domain.settings import Settings
 from tests.api.conftest import Api, ApiClient
-from tests.api.test_endpoints import assert_problem
+from tests.api.helpers import assert_problem
 from tests.conftest import TEST_ID_KEY, TODAY, Store
 from tests.factories import admit
 

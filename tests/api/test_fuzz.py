@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
 
 from tests.api.conftest import Api
-from tests.api.test_endpoints import PROBLEM_KEYS, module_store
+from tests.api.helpers import PROBLEM_KEYS, document_operations, openapi_document
 from tests.conftest import Store
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -78,15 +78,8 @@ UNTYPED_YET: tuple[tuple[str, str], ...] = ()
 load_all_checks()
 
 
-def _document() -> dict[str, Any]:
-    from api.app import create_app
-    from domain.settings import Settings
-
-    return create_app(Settings(id_key="fuzz-only-key-0123456789")).openapi()  # type: ignore[arg-type]
-
-
-DOCUMENT = _document()
-DOCUMENT_OPERATIONS = [(method, path) for path, item in DOCUMENT["paths"].items() for method in item]
+DOCUMENT = openapi_document("fuzz-only-key-0123456789")
+DOCUMENT_OPERATIONS = [(method, path) for method, path, _ in document_operations(DOCUMENT)]
 
 
 def _schema(phases: list[str], tokens: bool) -> Any:
@@ -135,12 +128,6 @@ def problem_json_with_a_code(ctx: Any, response: Any, case: Any) -> None:
 CHECKS_RUN = [check for check in CHECKS.get_all() if check is not positive_data_acceptance]
 CHECKS_RUN += [positive_data_accepted, problem_json_with_a_code]
 STATS: Counter[tuple[str, ...]] = Counter()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with module_store(request.param, tmp_path_factory) as store:
-        yield store
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,10 @@ from httpx import Response
 
 from domain.identifiers import make_registration_no
 from tests.api.conftest import Api
-from tests.api.test_endpoints import assert_problem, fresh_org, module_store, new_member_body, refused
+from tests.api.helpers import assert_problem, document_operations, fresh_org, new_member_body, refused
 from tests.conftest import Store
 from tests.domain.test_hostile_input import ARABIC_INDIC, DEVANAGARI, FULLWIDTH, same_person_id
 from tests.factories import admit, person
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with module_store(request.param, tmp_path_factory) as store:
-        yield store
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +63,7 @@ def operations(api: Api, method: str) -> dict[str, dict[str, Any]]:
     """The API's operations of one method under /v1, path -> operation, as the app's own
     OpenAPI document lists them (every route, with its parameters and body)."""
     document = api.test_client.get("/openapi.json").json()
-    return {path: ops[method] for path, ops in document["paths"].items() if method in ops and path.startswith("/v1")}
+    return {path: operation for each, path, operation in document_operations(document, "/v1") if each == method}
 
 
 def parameters(operation: dict[str, Any], where: str) -> list[dict[str, Any]]:

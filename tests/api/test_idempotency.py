@@ -18,15 +18,9 @@ from api.services import Services
 from domain.identifiers import make_registration_no
 from domain.settings import Settings
 from tests.api.conftest import Api, ApiClient, member_body
-from tests.api.test_endpoints import assert_problem, module_store
+from tests.api.helpers import assert_problem
 from tests.conftest import TEST_ID_KEY, TODAY, Store
 from tests.factories import admit, person
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with module_store(request.param, tmp_path_factory) as store:
-        yield store
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ from domain.operator import operator_id_for
 from domain.transfer import Transfer
 from projections.db import ViewDatabase
 from tests.api.conftest import Api
-from tests.api.test_endpoints import assert_problem
+from tests.api.helpers import assert_problem, stop_process
 from tests.conftest import TEST_ID_KEY, Store
 from tests.domain.test_concurrency import count_events
 from tests.factories import admit, build_tree
@@ -261,13 +261,7 @@ class Server:
 
     def stop(self) -> None:
         self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        stop_process(self.process)
         self.log.close()
 
 

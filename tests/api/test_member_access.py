@@ -12,8 +12,7 @@ import pytest
 
 from domain.member_access import access_id
 from tests.api.conftest import Api
-from tests.api.test_authorization import app_routes
-from tests.api.test_endpoints import assert_problem, recorded, refused
+from tests.api.helpers import app_routes, assert_problem, recorded, refused
 from tests.conftest import TODAY
 from tests.factories import admit
 

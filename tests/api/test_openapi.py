@@ -20,31 +20,29 @@ from api.errors import STATUS_BY_CODE
 from domain.errors import ALL_ERRORS
 from domain.settings import Settings
 from tests.api.conftest import Api
-from tests.api.test_endpoints import assert_problem, full_member, issued, module_store, recorded, refused
+from tests.api.helpers import (
+    assert_problem,
+    document_operations,
+    full_member,
+    issued,
+    openapi_document,
+    recorded,
+    refused,
+)
 from tests.conftest import Store
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def document() -> dict[str, Any]:
-    return create_app(Settings(id_key="openapi-test-key-0123456789")).openapi()  # type: ignore[arg-type]
-
-
-DOC = document()
+DOC = openapi_document("openapi-test-key-0123456789")
 BARE = TestClient(create_app(Settings(id_key="openapi-test-key-0123456789")))  # type: ignore[arg-type]  # no store
-OPERATIONS = [(method, path, operation) for path, item in DOC["paths"].items() for method, operation in item.items()]
+OPERATIONS = document_operations(DOC)
 
 
 def accepts(schema_name: str, body: dict[str, Any]) -> bool:
     """Whether the document's schema `schema_name` takes `body`."""
     root = {"$ref": f"#/components/schemas/{schema_name}", "components": DOC["components"]}
     return bool(jsonschema_rs.validator_for(root).is_valid(body))
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def shared_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    with module_store(request.param, tmp_path_factory) as store:
-        yield store
 
 
 @pytest.fixture(scope="module")

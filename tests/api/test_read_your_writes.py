@@ -30,6 +30,7 @@ from api.app import create_app
 from api.services import Services
 from domain.settings import Settings
 from tests.api.conftest import Api, ApiClient, member_body
+from tests.api.helpers import stop_process
 from tests.conftest import TEST_ID_KEY, TODAY, Store
 from tests.factories import build_tree
 
@@ -94,15 +95,9 @@ class Worker:
         assert self.process.poll() is None, f"the worker exited ({self.process.returncode}): {self.output()}"
 
     def stop(self) -> int | None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
+        returncode = stop_process(self.process)
         self.log.close()
-        return self.process.returncode
+        return returncode
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ domain aggregates themselves, never from the projection's code.
 from __future__ import annotations
 
 import tempfile
-import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,11 +33,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
-from psycopg import sql
 
 from domain.certificate import Certificate
 from domain.errors import BeforeLastEvent, LedgerError
@@ -46,7 +43,7 @@ from domain.ledger import Ledger, Recorded
 from domain.member import Member
 from domain.organization import Organization
 from projections.queries import Queries
-from tests.conftest import POSTGRES_URL, Store
+from tests.conftest import Store, new_store
 from tests.factories import TREE, person
 
 START = date(2024, 1, 1)
@@ -98,26 +95,10 @@ MONTHS = months(FIRST_MONTH, LAST_MONTH)
 def fresh_store(kind: str, tmp_path: Path) -> Iterator[Store]:
     """An empty store of the test's kind: a new SQLite file (in memory-backed /dev/shm where
     there is one: the examples are thrown away), or a new PostgreSQL schema."""
-    if kind == "sqlite":
-        shm = Path("/dev/shm")
-        with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else tmp_path) as directory:
-            store = Store("sqlite", f"sqlite:///{directory}/example.db")
-            try:
-                yield store
-            finally:
-                store.close()
-        return
-    schema = f"cons_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    store = Store("postgres", f"{POSTGRES_URL}{separator}schema={schema}")
-    try:
+    shm = Path("/dev/shm")
+    with (tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else tmp_path) as directory,
+          new_store(kind, directory, "cons") as store):
         yield store
-    finally:
-        store.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 # --- drawing a history ---------------------------------------------------------------------

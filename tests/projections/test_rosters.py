@@ -11,24 +11,18 @@ tree is replayed the same way from registrations and whole-organization moves.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from domain.errors import NotFound
 from domain.ledger import Ledger
 from domain.member import Member
 from domain.organization import Organization
 from projections.queries import Queries
-from tests.conftest import POSTGRES_URL, TODAY, Store, postgres_available
+from tests.conftest import TODAY, Store
 from tests.factories import TREE, admit, build_tree, person
 
 # Organizations asked for their own roster, and for their subtree's.
@@ -126,38 +120,13 @@ def letter(ledger: Ledger, no: str, to: str, on: date, **options: Any) -> str:
     return transfer_id
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def story(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
+@pytest.fixture(scope="module")
+def story(shared_store: Store) -> Story:
     """Twelve members over 2025-26: transfers received, cancelled, rejected and still open,
     a death, a departure, a whole-organization move, a dissolution, a confirmation, and
     one transfer recorded after later-dated events of other members. Read-only, so built
     once per store for the module."""
-    with fresh_store(request.param, tmp_path_factory.mktemp("rosters")) as store:
-        yield tell_story(store)
-
-
-@contextmanager
-def fresh_store(kind: str, path: Path) -> Iterator[Store]:
-    """A store of its own, as the `store` fixture makes one (that one is per test)."""
-    if kind == "sqlite":
-        store = Store("sqlite", f"sqlite:///{path}/ledger.db")
-        try:
-            yield store
-        finally:
-            store.close()
-        return
-    postgres_available()
-    schema = f"rost_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    store = Store("postgres", f"{POSTGRES_URL}{separator}schema={schema}")
-    try:
-        yield store
-    finally:
-        store.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    return tell_story(shared_store)
 
 
 def tell_story(store: Store) -> Story:

@@ -39,21 +39,15 @@ except 丙2, who stops after May. Letters are valid 30 days.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from domain.ledger import Ledger
 from projections.queries import Queries
-from tests.conftest import POSTGRES_URL, Store, postgres_available
+from tests.conftest import Store
 from tests.factories import person
 
 SET_UP = date(2024, 6, 1)
@@ -91,39 +85,14 @@ class Year:
     letter: dict[str, str]  # name -> transfer id of the member's 2025 letter
 
 
-@contextmanager
-def fresh_store(kind: str, path: Path) -> Iterator[Store]:
-    """A store of its own, as the `store` fixture makes one (that one is per test)."""
-    if kind == "sqlite":
-        store = Store("sqlite", f"sqlite:///{path}/ledger.db")
-        try:
-            yield store
-        finally:
-            store.close()
-        return
-    postgres_available()
-    schema = f"year_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    store = Store("postgres", f"{POSTGRES_URL}{separator}schema={schema}")
-    try:
-        yield store
-    finally:
-        store.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def year(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Year]:
+@pytest.fixture(scope="module")
+def year(shared_store: Store) -> Year:
     """The story, told once per store (the tests only read it)."""
-    with fresh_store(request.param, tmp_path_factory.mktemp("year")) as store:
-        ledger = store.ledger()
-        year = Year(ledger, store.queries(), {}, {})
-        tell(year)
-        store.engine(ledger).catch_up()
-        yield year
+    ledger = shared_store.ledger()
+    year = Year(ledger, shared_store.queries(), {}, {})
+    tell(year)
+    shared_store.engine(ledger).catch_up()
+    return year
 
 
 def tell(y: Year) -> None:
