@@ -131,6 +131,9 @@ def build(kind: str, url: str, members: int, small: bool, args: argparse.Namespa
         log(f"{kind}: {result.recorded:,} organizations in {figures['organizations_s']} s")
         began, recorded = time.perf_counter(), 0
         for number, path in enumerate(parts, start=1):
+            if args.build_minutes and time.perf_counter() - began > 60 * args.build_minutes:
+                log(f"{kind}: {args.build_minutes:g} minutes of importing members spent: stopping at {recorded:,}")
+                break
             result = import_file(ledger, path, "members", on=ON)
             assert not result.problems, result.problems[:3]
             recorded += result.recorded
@@ -375,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=Path("/work/tmp-province"), help="stores, files, results")
     parser.add_argument("--reuse", action="store_true", help="reuse the stores whose build finished")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--build-minutes", type=float, default=0.0,
+                        help="start no further members file after this many minutes of importing (0: no limit)")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args(argv)
