@@ -382,10 +382,19 @@ def section(runs: dict[str, dict[str, Any]]) -> str:
         if not run:
             lines += [f"### {NAMES[kind]}", "", "Not measured yet.", ""]
             continue
-        m = run["machine"]
+        m, note = run["machine"], []
+        if run["province"]["held"] < 1_000_000:
+            b = run["built"]["province"]
+            rate = (f" at {b['members_recorded'] / b['members_s']:,.0f} members/s" if b.get("members_s") else "")
+            note = [f"**Not the whole province:** the province store holds {run['province']['held']:,} members "
+                      f"of the roster's 1,000,000 (and all its {run['province']['organizations']:,} "
+                      f"organizations): its import ran{rate} on a machine at a load average about "
+                      f"{b['load_end'][0]:.0f}, and stopped there. The ratios compare a store "
+                      f"{run['province']['held'] / max(run['small']['held'], 1):,.0f} times the small one's "
+                      "members, not 200.", ""]
         store = (f"SQLite {m['sqlite']}" if kind == "sqlite" else
                  f"PostgreSQL {m['postgres']} over TCP on 127.0.0.1 (synchronous_commit {m['synchronous_commit']})")
-        lines += [f"### {NAMES[kind]}", "",
+        lines += [f"### {NAMES[kind]}", "", *note,
                   f"Measured {run['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM; load average "
                   f"(1/5/15 min) {' / '.join(f'{x:.2f}' for x in m['load_start'])} at the start and "
                   f"{' / '.join(f'{x:.2f}' for x in run['load_end'])} at the end (a shared machine: other jobs "
