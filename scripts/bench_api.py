@@ -35,6 +35,11 @@ an `Idempotency-Key` unless --no-idempotency-key.
 All traffic goes to 127.0.0.1 only (httpx with trust_env=False: no proxy); the number of
 requests and the time of each phase are bounded. The schema is dropped at the end unless
 --keep (a schema given with --reuse is never dropped).
+
+One module of more than 500 lines: its three modes run the same workload and report into one
+table of same-run ratios, and the HTTP server's start and stop, the latency recorder and the
+store's set-up defined here are what scripts/bench_serve.py and scripts/bench_province.py
+import from it.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ dropped afterwards unless --keep; --reuse-postgres / --reuse-sqlite run on kept 
 --store both the history is generated once on PostgreSQL (through `Ledger.save`) and its
 stored events copied to SQLite. Results go to stdout as a table, to a JSON file, and into
 docs/BENCHMARKS.md ("## Projections", one subsection per scale).
+
+One module of more than 500 lines: its five steps run in one process over the same kept
+stores and write one table per scale whose ratios compare steps of the same run ((b) over
+(a), before and after); each step is a few functions that only make sense beside the others.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ named `check_*` raising a `LedgerError` before anything is recorded, over a `Ses
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
+from weakref import WeakKeyDictionary
 
 from domain.base import Context
 from domain.case import Case
@@ -70,7 +72,7 @@ def check_open_period(ctx: Context, session: Session, *orgs: Organization) -> No
         return f"an organization above {org.code}"
 
     for org in orgs:
-        for node in session.chain(org):
+        for node in _chain(session, org):
             if node.filed_months and node.filed_months[-1] >= month:
                 raise PeriodClosed(
                     f"{name(node, org)} has filed {node.filed_months[-1]}: nothing may be "
@@ -81,6 +83,46 @@ def check_open_period(ctx: Context, session: Session, *orgs: Organization) -> No
                     f"effective date {ctx.on} is before the last change to organization "
                     f"{name(node, org)} ({node.last_on})"
                 )
+
+
+# Each session's organization chains as `check_open_period` last walked them, by the code
+# of the organization at their foot: a batch or a chunk of an import judges hundreds of
+# commands on one session, most of them below the same few committees and departments.
+_CHAINS: WeakKeyDictionary[Session, dict[str, list[Organization]]] = WeakKeyDictionary()
+
+
+def _chain(session: Session, org: Organization) -> list[Organization]:
+    """`session.chain(org)`, walked once a session: the chain kept from an earlier walk (the
+    organization's, or an ancestor's below which this one's is walked) is taken as long as
+    each of its links still holds, each node the session's own working copy and each parent
+    code the next node's (a move, or a working copy replaced, walks the chain again)."""
+    chains = _CHAINS.get(session)
+    if chains is None:
+        chains = _CHAINS[session] = {}
+    walked: list[Organization] = []
+    node: Organization | None = org
+    while node is not None:
+        kept = chains.get(node.code)
+        if kept is not None and _linked(session, kept) and kept[0] is node:
+            chain = walked + kept
+            break
+        walked.append(node)
+        if len(walked) > 64:
+            raise AssertionError(f"organization tree is cyclic at {org.code}")
+        node = session.org(node.parent_code) if node.parent_code is not None else None
+    else:
+        chain = walked
+    for i in range(len(walked)):
+        chains[chain[i].code] = chain[i:]
+    return chain
+
+
+def _linked(session: Session, chain: list[Organization]) -> bool:
+    by_id = session.by_id
+    for node, parent in pairwise(chain):
+        if by_id.get(node.id) is not node or node.parent_code != parent.code:
+            return False
+    return by_id.get(chain[-1].id) is chain[-1] and chain[-1].parent_code is None
 
 
 def check_after_subtree_activity(ctx: Context, session: Session, org: Organization) -> None:
