@@ -32,10 +32,7 @@ def check_member_visible(services: Services, operator: Operator, registration_no
 
     def ever_held() -> bool:
         with services.queries() as queries:
-            return bool(queries.db.scalar(
-                "SELECT COUNT(*) FROM proj_stints s JOIN proj_org_closure c ON c.descendant = s.organization_code "
-                "WHERE s.registration_no = ? AND c.ancestor = ?", (member.registration_no, scope),
-            ))
+            return queries.ever_held_within(member.registration_no, scope)
 
     decide.check_member_read(member.registration_no, member.organization_code, receiving, ever_held)
 
@@ -97,11 +94,7 @@ def member_history(ledger: Ledger, queries: Queries, registration_no: str,
                    limit: int = 1000, offset: int = 0) -> dict[str, Any]:
     """A member's history, oldest first, as `{data, count}` (also the CLI's `ledger history`)."""
     number = ledger.member(registration_no).registration_no
-    count = queries.db.scalar("SELECT COUNT(*) FROM proj_history WHERE registration_no = ?", (number,))
-    rows = queries.db.query(
-        "SELECT position, aggregate_id, version FROM proj_history WHERE registration_no = ? "
-        "ORDER BY position LIMIT ? OFFSET ?", (number, limit, offset),
-    )
+    rows, count = queries.history_entries(number, limit, offset)
     events: dict[str, dict[int, Any]] = {}
     for aggregate_id in {row[1] for row in rows}:  # one read of the store per aggregate
         events[aggregate_id] = {e.originator_version: e for e in ledger.aggregate_events(UUID(aggregate_id))}
@@ -112,7 +105,7 @@ def member_history(ledger: Ledger, queries: Queries, registration_no: str,
                      "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
                      "actor_organization": event.actor_organization, "request_id": event.request_id,
                      "data": event_data(event)})
-    return {"data": data, "count": int(count or 0)}
+    return {"data": data, "count": count}
 
 
 def visible_history(registration_no: str, services: Services, operator: Operator,

@@ -58,7 +58,7 @@ from domain.errors import LedgerError, ValidationError
 from domain.identifiers import parse_iso_date, validate_code, validate_month, validate_registration_no
 from domain.text import check_incoming
 from domain.transfer import BASES, EVIDENCE_KINDS, REASONS
-from projections.queries import OVERDUE_KINDS
+from projections.queries.overdue_kinds import OVERDUE_KINDS
 
 log = logging.getLogger("api.web")
 
