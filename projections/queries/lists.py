@@ -9,7 +9,7 @@ from domain.errors import ValidationError
 from projections.cases import bounced, case_rows
 from projections.certificates import certificate_rows
 from projections.queries.base import Reads
-from projections.queries.sql import Sql, in_subtree
+from projections.queries.sql import EMPTY, Sql, in_subtree
 
 TRANSFER_COLUMNS = (
     "transfer_id", "letter_no", "registration_no", "from_organization_code",
@@ -58,7 +58,7 @@ class Lists(Reads):
         for column, value in zip(EQUAL_TO, (status, letter_no, registration_no), strict=True):
             if value:
                 clauses.append(Sql(column + " = ?", value))
-        where = (" WHERE " + Sql.join(" AND ", clauses)) if clauses else Sql("")
+        where = (" WHERE " + Sql.join(" AND ", clauses)) if clauses else EMPTY
         count = self._scalar("SELECT COUNT(*) FROM proj_transfers" + where)
         rows = self._query(
             "SELECT " + ", ".join(TRANSFER_COLUMNS) + " FROM proj_transfers" + where

@@ -34,9 +34,6 @@ class Sql:
     def __radd__(self, other: str) -> Sql:
         return Sql(other) + self
 
-    def __bool__(self) -> bool:
-        return bool(self.text)
-
     def __repr__(self) -> str:
         return f"Sql({self.text!r}, {len(self.params)} values)"
 
