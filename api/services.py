@@ -329,11 +329,7 @@ def member_history(ledger: Ledger, queries: Queries, registration_no: str,
                    limit: int = 1000, offset: int = 0) -> dict[str, Any]:
     """A member's history, oldest first, as `{data, count}` (also the CLI's `ledger history`)."""
     number = ledger.member(registration_no).registration_no
-    count = queries.db.scalar("SELECT COUNT(*) FROM proj_history WHERE registration_no = ?", (number,))
-    rows = queries.db.query(
-        "SELECT position, aggregate_id, version FROM proj_history WHERE registration_no = ? "
-        "ORDER BY position LIMIT ? OFFSET ?", (number, limit, offset),
-    )
+    rows, count = queries.history_entries(number, limit, offset)
     events: dict[str, dict[int, Any]] = {}
     for aggregate_id in {row[1] for row in rows}:  # one read of the store per aggregate
         events[aggregate_id] = {e.originator_version: e for e in ledger.aggregate_events(UUID(aggregate_id))}
@@ -344,7 +340,7 @@ def member_history(ledger: Ledger, queries: Queries, registration_no: str,
                      "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
                      "actor_organization": event.actor_organization, "request_id": event.request_id,
                      "data": event_data(event)})
-    return {"data": data, "count": int(count or 0)}
+    return {"data": data, "count": count}
 
 
 def check_report_month(queries: Queries, code: str, month: str, today: date) -> None:

@@ -30,10 +30,7 @@ def check_member_visible(services: Services, operator: Operator, registration_no
 
     def ever_held() -> bool:
         with services.queries() as queries:
-            return bool(queries.db.scalar(
-                "SELECT COUNT(*) FROM proj_stints s JOIN proj_org_closure c ON c.descendant = s.organization_code "
-                "WHERE s.registration_no = ? AND c.ancestor = ?", (member.registration_no, scope),
-            ))
+            return queries.ever_held_within(member.registration_no, scope)
 
     decide.check_member_read(member.registration_no, member.organization_code, receiving, ever_held)
 

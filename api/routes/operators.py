@@ -11,7 +11,6 @@ from api.deps import CurrentOperator, ServicesDep
 from api.presenters import operator_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import OperatorCreate, OperatorCreated, OperatorPublic, OperatorsPublic
-from projections.queries import SUBTREE
 
 routes = router("/v1/operators", "operators")
 
@@ -38,14 +37,5 @@ def list_operators(services: ServicesDep, operator: CurrentOperator,
     code = organization_code or operator.organization_code
     check_within(services, operator, code)
     with services.queries(min_position) as queries:
-        count = queries.db.scalar(f"SELECT COUNT(*) FROM proj_operators WHERE organization_code IN ({SUBTREE})",
-                                  (code,))
-        rows = queries.db.query(
-            "SELECT operator_id, name, role, organization_code, active, granted_on, revoked_on FROM proj_operators "
-            f"WHERE organization_code IN ({SUBTREE}) ORDER BY organization_code, name, operator_id LIMIT ? OFFSET ?",
-            (code, limit, offset))
-    keys = ("operator_id", "name", "role", "organization_code", "active", "granted_on", "revoked_on")
-    data = [dict(zip(keys, row, strict=True)) for row in rows]
-    for row in data:
-        row["active"] = bool(row["active"])
-    return {"data": data, "count": int(count or 0)}
+        data, count = queries.operators(code, limit, offset)
+    return {"data": data, "count": count}

@@ -24,7 +24,8 @@ from domain.flags import (
     receipt_due,
     receipt_window_start,
 )
-from projections.queries import OVERDUE_KINDS, Queries
+from domain.vocabulary import OVERDUE_KINDS
+from projections.queries import Queries
 
 OVERDUE_BANDS = overdue_bands(OVERDUE_KINDS)  # every kind the page shows, with its colour
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from api.cli.reports import OverdueKind
-from projections.queries import OVERDUE_KINDS
+from projections.queries.overdue_kinds import OVERDUE_KINDS
 from tests.conftest import TEST_ID_KEY
 
 runner = CliRunner()

@@ -20,6 +20,7 @@ from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
 from tests.conftest import Store
 from tests.factories import admit, build_tree
+from tests.projections.reads import of_record
 from tests.projections.test_rosters import tell_story
 
 
@@ -33,8 +34,7 @@ def test_views_reflect_commands_after_catch_up(store: Store) -> None:
     build_tree(ledger)
     number = admit(ledger, 1)
     assert engine.catch_up() == ledger.max_position()
-    located = store.queries().locate(number)
-    assert (located["place"], located["organization_code"]) == ("held", "XW-C1-B1")
+    assert of_record(store.queries(), "XW-C1-B1", number) == [(number, "held", "XW-C1-B1")]
 
 
 def test_the_engine_reads_no_event_no_view_handles_yet_counts_it_and_tracks_past_it(store: Store) -> None:

@@ -20,8 +20,9 @@ import pytest
 from api.services import ViewPool
 from api.simulation import SCALES, generate
 from projections.db import ViewDatabase
-from projections.queries import OVERDUE_KINDS as ALL_KINDS
-from projections.queries import WAITING_KINDS, Queries, overdue_order
+from projections.queries import Queries
+from projections.queries.overdue_kinds import OVERDUE_KINDS as ALL_KINDS
+from projections.queries.overdue_kinds import WAITING_KINDS, overdue_order
 from tests.conftest import Store
 from tests.factories import admit, build_tree
 

@@ -296,40 +296,61 @@ def test_roster_of_an_unknown_organization_is_not_found(story: Story) -> None:
         story.queries.roster("NO-SUCH-ORG", as_of=date(2025, 1, 1), subtree=True)
 
 
+def open_letters(q: Queries, no: str) -> list[str]:
+    """The member's letters issued and still open (the transfer list, by member)."""
+    rows, _ = q.transfers(registration_no=no, status="issued")
+    return [r["transfer_id"] for r in rows]
+
+
+def roster_row(q: Queries, code: str, no: str) -> tuple[str, ...]:
+    """The member's place, organization, since and status on the roster of record of `code`
+    now (those in transit included), found by number; () when not of record there."""
+    rows, _ = q.roster(code, include_in_transit=True, search=no)
+    found = [(r["place"], r["organization_code"], r["since"], r["status"]) for r in rows if r["registration_no"] == no]
+    assert len(found) <= 1
+    return found[0] if found else ()
+
+
 def test_locator_held_in_transit_and_gone(story: Story) -> None:
-    q, m, t = story.queries, story.m, story.letters
-    held = q.locate(m[1])
-    assert (held["place"], held["organization_code"], held["transfer_id"], held["since"]) == (
-        "held", "QH-C1-B1", None, "2025-03-15"
-    )
-    cancelled = q.locate(m[2])
-    assert (cancelled["place"], cancelled["organization_code"], cancelled["transfer_id"]) == (
-        "held", "XW-C1-B1", None
-    )
-    moved = q.locate(m[9])
-    assert (moved["place"], moved["organization_code"], moved["since"]) == ("held", "XW-C1-B1", "2025-09-01")
-    in_transit = q.locate(m[5])
-    assert (in_transit["place"], in_transit["organization_code"], in_transit["transfer_id"]) == (
-        "in_transit", "XW-C1-B1", t["open"]
-    ), "in transit: of record at the sending organization, on the open letter"
-    dead = q.locate(m[7])
-    assert (dead["place"], dead["gone_on"], dead["left_reason"]) == ("deceased", "2025-06-30", None)
-    left = q.locate(m[8])
-    assert (left["place"], left["gone_on"], left["left_reason"]) == ("left", "2025-07-01", "withdrew")
-    confirmed = q.locate(m[12])
-    assert (confirmed["status"], confirmed["origin"]) == ("full", "admitted")
-    assert q.locate(m[3].lower())["registration_no"] == m[3]
+    """Where a member is, read as the product reads it: the roster of record (held, and in
+    transit from the sending organization), the open letter, and, for those gone, the
+    member (GET /v1/members) and the roster as of the day before."""
+    q, m, t, ledger = story.queries, story.m, story.letters, story.ledger
+    assert roster_row(q, "QH-C1-B1", m[1])[:3] == ("held", "QH-C1-B1", "2025-03-15")
+    assert open_letters(q, m[1]) == []
+    assert roster_row(q, "XW-C1-B1", m[2])[:2] == ("held", "XW-C1-B1")
+    assert open_letters(q, m[2]) == []  # cancelled
+    assert roster_row(q, "XW-C1-B1", m[9])[:3] == ("held", "XW-C1-B1", "2025-09-01")
+    assert roster_row(q, "XW-C1-B1", m[5])[:2] == ("in_transit", "XW-C1-B1"), \
+        "in transit: of record at the sending organization"
+    assert open_letters(q, m[5]) == [t["open"]], "on the open letter"
+    for no, code, gone_on, place, reason in ((m[7], "XW-C1-B2", date(2025, 6, 30), "deceased", None),
+                                             (m[8], "XW-C1-B2", date(2025, 7, 1), "left", "withdrew")):
+        assert roster_row(q, code, no) == ()
+        assert (ledger.member(no).place, ledger.member(no).left_reason) == (place, reason)
+        before = [r["registration_no"] for r in q.roster(code, as_of=gone_on - timedelta(days=1), search=no)[0]]
+        assert (before, q.roster(code, as_of=gone_on, search=no)[0]) == ([no], []), no
+    assert roster_row(q, "XW-C1-B2", m[12])[3:] == ("full",)
+    assert ledger.member(m[12]).origin == "admitted"
+    assert [r["registration_no"] for r in q.roster("XW-C1-B1", search=m[3].lower())[0]] == [m[3]]
     with pytest.raises(NotFound):
-        q.locate("110101199001011234")
+        ledger.member("110101199001011234")
+    assert q.roster("JS", subtree=True, include_in_transit=True, search="110101199001011234") == ([], 0)
 
 
 def test_locator_agrees_with_the_member_aggregates(story: Story) -> None:
+    """The roster of record puts each living member where its aggregate does, with its
+    status, and no one gone; every organization it names is in the tree."""
+    named = set()
     for no in story.m.values():
         member = story.ledger.member(no)
-        located = story.queries.locate(no)
-        assert (located["place"], located["organization_code"], located["status"]) == (
-            member.place, member.organization_code, member.status
-        ), no
+        assert member.organization_code is not None
+        located = roster_row(story.queries, member.organization_code, no)
+        if member.is_gone:
+            assert located == (), no
+            continue
+        assert (located[0], located[1], located[3]) == (member.place, member.organization_code, member.status), no
         if member.place == "in_transit":
-            assert located["transfer_id"] == member.transfer_id
-    assert set(TREE) >= {story.queries.locate(no)["organization_code"] for no in story.m.values()}
+            assert open_letters(story.queries, no) == [member.transfer_id]
+        named.add(located[1])
+    assert set(TREE) >= named

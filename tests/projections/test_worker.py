@@ -10,6 +10,7 @@ from datetime import date
 
 from tests.conftest import TEST_ID_KEY, Store
 from tests.factories import admit, build_tree
+from tests.projections.reads import of_record
 
 
 def test_a_separate_worker_process_brings_the_views_up_to_date(store: Store) -> None:
@@ -30,9 +31,10 @@ def test_a_separate_worker_process_brings_the_views_up_to_date(store: Store) -> 
             assert worker.poll() is None, worker.stdout.read() if worker.stdout else ""
             assert time.monotonic() < deadline, "the worker did not catch up within 30 s"
             time.sleep(0.05)
-        located = ledger_queries.locate(number)
-        assert located["organization_code"] == "XW-C1-B1"
-        assert located["last_activity_on"] == "2026-11-02"
+        assert of_record(ledger_queries, "XW-C1-B1", number) == [(number, "held", "XW-C1-B1")]
+        # The org life recorded: the member's last active day, as the inactive list shows it.
+        quiet, _ = ledger_queries.overdue("XW-C1-B1", date(2027, 6, 15), kind="inactive_6m")
+        assert [(r["registration_no"], r["reference"]) for r in quiet] == [(number, "2026-11-02")]
     finally:
         worker.terminate()
         worker.wait(timeout=15)
