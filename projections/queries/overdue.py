@@ -38,7 +38,7 @@ class Overdue(OverdueWide):
         check_day(on, "on")
         if kind is not None and kind not in OVERDUE_KINDS:
             raise ValidationError(f"kind must be one of {', '.join(OVERDUE_KINDS)}")
-        kinds = [kind] if kind else list(OVERDUE_KINDS)
+        kinds: list[str] = [kind] if kind else list(OVERDUE_KINDS)
         organization = self.organization(code)
         waiting = [k for k in kinds if k in WAITING_KINDS]
         if waiting:
