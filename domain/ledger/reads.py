@@ -7,6 +7,7 @@ batch's own session).
 from __future__ import annotations
 
 import hmac
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -18,6 +19,7 @@ from domain.errors import LedgerError
 from domain.identifiers import id_card_digest, member_id, validate_id_card_no, validate_registration_no
 from domain.jurisdiction import Jurisdiction
 from domain.ledger.runner import LedgerRunner
+from domain.ledger.session import Session
 from domain.member import Member
 from domain.member_access import MemberAccess, access_id, token_registration_no
 from domain.operator import Operator, operator_id_for
@@ -99,6 +101,14 @@ class LedgerReads(LedgerRunner):
 
     def case(self, case_id: str) -> Case:
         return self._session().case(case_id)
+
+    def recorded_transfer(self, transfer_id: str) -> dict[str, Any]:
+        """The summary of a transfer a command of this process has just recorded: the
+        transfer as the cache holds it since that command's save (the state the command
+        left, or a later one), with no query to the store. A command's answer; other reads
+        use `transfer()`, which follows the log first."""
+        with self.cache.lock:
+            return Session(self._reading).transfer(transfer_id).summary()
 
     def ancestors(self, code: str) -> list[str]:
         """The organization's code and its ancestors', nearest first."""
