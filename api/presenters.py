@@ -17,6 +17,8 @@ T = TypeVar("T")
 
 
 def transfer_public(services: Services, transfer_id: str, position: int | None = None) -> dict[str, Any]:
+    if position is not None:  # a command's answer: the transfer as the command saved it
+        return {**services.ledger.recorded_transfer(transfer_id), "position": position}
     return {**services.ledger.transfer(transfer_id).summary(), "position": position}
 
 

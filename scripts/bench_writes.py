@@ -29,6 +29,10 @@ What it does:
 Both systems get the same request bodies (no Idempotency-Key unless --idempotency-key, which
 sends a fresh key with every ledger POST, retries included). All traffic goes to 127.0.0.1.
 The schemas are dropped at the end unless --keep (a schema given with --reuse is kept).
+
+One module of about 670 lines: the lanes, the clients, the phases and the report are one
+benchmark's parts, read together; what other benchmarks share comes from `bench_api`,
+`benchlib`, `crud_peer` and `synthetic`.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
 import crud_peer
+import serverprofile
 from bench_api import (
     HOST,
     POSTGRES_URL,
@@ -455,6 +460,31 @@ would; the transfer then still completes. The load generator, both servers and P
 machine's CPUs."""
 
 
+def render_profile(run: dict[str, Any]) -> str:
+    """Where the ledger server's CPU goes in each phase (py-spy samples, scripts/serverprofile.py):
+    ms of server CPU per transfer, each step's share of the samples times the phase's CPU."""
+    keys = list(run["order"])
+    res = run["results"]["ledger"]
+    lines = ["Where the ledger server's CPU goes, ms per transfer (its share of the py-spy samples of the "
+             "server's busy threads, times the server's CPU per transfer); each sample in the first step it "
+             "is part of, then, across the steps, the parts it passes through:", "",
+             "| ledger server, CPU ms per transfer | " + " | ".join(mix_label(*run["mixes"][k]) for k in keys) + " |",
+             "|---|" + "---:|" * len(keys)]
+
+    def cell(key: str, label: str) -> str:
+        profile, cpu = res[key]["profile"], res[key]["server_cpu_ms_per_transfer"] or 0
+        share = profile.get(label, 0) / profile["total"] if profile.get("total") else 0
+        return f"{share * cpu:.1f} ({share:.0%})"
+
+    for label in serverprofile.labels():
+        lines.append(f"| {label} | " + " | ".join(cell(k, label) for k in keys) + " |")
+    lines.append("| **all (server CPU per transfer)** | " + " | ".join(
+        f"**{res[k]['server_cpu_ms_per_transfer']}**" for k in keys) + " |")
+    for label in serverprofile.part_labels():
+        lines.append(f"| of which: {label} | " + " | ".join(cell(k, label) for k in keys) + " |")
+    return "\n".join(lines)
+
+
 def render_section(run: dict[str, Any]) -> str:
     m = run["machine"]
     lines = ["## Writes through HTTP", "", SECTION_INTRO, ""]
@@ -478,14 +508,16 @@ def render_section(run: dict[str, Any]) -> str:
                  f"{'with a fresh' if run['idempotency'] else 'no'} `Idempotency-Key` on the ledger's "
                  "POSTs.")
     lines += ["", "```sh", run["command"], "```", "", render_table(run), ""]
+    if all(phase.get("profile") for phase in run["results"]["ledger"].values()):
+        lines += [render_profile(run), ""]
     lines += [f"- {n}" for n in run.get("notes", [])]
     lines.append("- Every table of both schemas was ANALYZEd before the phases (this server runs with autovacuum "
                  "off).")
-    lines.append("- The ledger's saves all take the events table's EXCLUSIVE lock until they commit (notification "
-                 "ids in commit order), so its writers queue whatever records they touch; in the hot spot its "
-                 "issues contend for the sending committee's letter numbers and its receipts for the two "
-                 "branches' registers (optimistic versions: `conflict`). The CRUD peer's issues queue on the "
-                 "committee's counter row (a row lock, never a refusal).")
+    lines.append("- The ledger's saves take no lock on the events table until their commit (domain/pglog.py: "
+                 "positions drawn under a lock held for the INSERT alone); one writer thread a process decides "
+                 "the commands in the order they arrive and saves them in groups (domain/ledger/writer.py), so "
+                 "the hot spot's clerks are decided one after the other, not refused. The CRUD peer's issues "
+                 "queue on the committee's counter row (a row lock, never a refusal).")
     return "\n".join(lines)
 
 
@@ -508,6 +540,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--no-docs", action="store_true")
     parser.add_argument("--note", action="append", default=[], help="a line to add under the figures")
+    parser.add_argument("--py-spy", metavar="PATH", help="sample the ledger server with this py-spy during its "
+                        "rounds and add where its CPU goes (scripts/serverprofile.py)")
     args = parser.parse_args(argv)
     if (not 2 <= args.clients <= 16 or not 0 < args.seconds <= 300 or args.max_transfers < 1
             or not 1 <= args.rounds <= 10):
@@ -525,7 +559,8 @@ def main(argv: list[str] | None = None) -> int:
         [f"--scale {args.scale}"] if args.scale != "city" else []), *(
         [f"--seed {args.seed}"] if args.seed != 1 else []), f"--clients {args.clients}",
         f"--seconds {args.seconds:g}", f"--max-transfers {args.max_transfers}", f"--rounds {args.rounds}",
-        *(["--idempotency-key"] if args.idempotency_key else [])])
+        *(["--idempotency-key"] if args.idempotency_key else []),
+        *(["--py-spy py-spy"] if args.py_spy else [])])
     try:
         root: str | None = None
         if fresh:
@@ -586,12 +621,18 @@ def main(argv: list[str] | None = None) -> int:
                         phase_lanes = distinct[:clients] if mix == "distinct" else [hot] * clients
                         done = len(stats[system].transfers)
                         log(f"{system}: {mix_label(mix, clients)}, round {number + 1} of {args.rounds}")
-                        rounds[system].append(run_round(
-                            stats[system], ports[system], tokens[system], phase_lanes, plan.today,
-                            args.seconds / args.rounds, (args.max_transfers - done) // (args.rounds - number),
-                            args.retries, args.idempotency_key and system == "ledger", pids[system]))
+                        samples = args.work_dir / f"{schema}-{key}-{number + 1}.raw"
+                        with serverprofile.recording(args.py_spy if system == "ledger" else None,
+                                                     pids[system], samples):
+                            rounds[system].append(run_round(
+                                stats[system], ports[system], tokens[system], phase_lanes, plan.today,
+                                args.seconds / args.rounds, (args.max_transfers - done) // (args.rounds - number),
+                                args.retries, args.idempotency_key and system == "ledger", pids[system]))
                 for system in SYSTEMS:
                     result = results[system][key] = summary(stats[system], rounds[system], clients)
+                    if args.py_spy and system == "ledger":
+                        result["profile"] = serverprofile.breakdown(
+                            args.work_dir / f"{schema}-{key}-{n + 1}.raw" for n in range(args.rounds))
                     log(f"  {system}: {result['transfers']:,} transfers in {result['seconds']:.1f} s: "
                         f"{result['rate']:,.1f}/s (rounds {result['round_rates']}); 409s {result['refused_total']}; "
                         f"errors {result['errors']}; transfer {ms(result['transfer_ms'])} ms")

@@ -1,7 +1,10 @@
 """The Ledger: the write side of the transfer ledger.
 
-- `application` — the `Ledger` (an eventsourcing Application): its public commands and
-  reads, the context of each command, saving and retrying.
+- `application` — the `Ledger` (an eventsourcing Application): its public commands, over
+  `reads` (its public reads and token lookups), `runner` (commands and batches as units of
+  the group writer, `writer`: decided in order, saved in groups, judged again when another
+  process changed what they read) and `store` (the store's settings, the aggregate cache,
+  the context of a command, the atomic save).
 - `session` — the unit of work of one command (`Session`): aggregates got once, working
   copies, and the organization tree's walks (chain, committee, receiving organization).
 - `rules` — the rules that span aggregates, as named `check_*` functions.

@@ -17,6 +17,7 @@ cache's lock.
 from __future__ import annotations
 
 import copy
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -47,6 +48,10 @@ class AggregateCache:
         self._items: OrderedDict[UUID, LedgerAggregate] = OrderedDict()
         self.position: int | None = None  # the last notification id followed
         self.hits = self.misses = self.evictions = self.applied = self.refreshes = 0
+        # the order of refresh() calls and reads of the log (see `refresh`), and when the
+        # last completed read began
+        self._tickets = itertools.count(1)
+        self._read_from = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -97,7 +102,21 @@ class AggregateCache:
             self._items.clear()
 
     def refresh(self) -> int:
-        """Apply what the store recorded since the last refresh; returns the position."""
+        """Apply what the store recorded since the last refresh; returns the position.
+        Callers that arrive while a refresh reads the log wait for it; when a refresh that
+        began after they called has completed meanwhile, they take its result instead of
+        reading the log again (what it read includes all that was recorded before they
+        called): one query serves the requests that arrive together."""
+        ticket = next(self._tickets)
+        with self.lock:
+            if self._read_from > ticket and self.position is not None:
+                return self.position
+            started = next(self._tickets)
+            position = self._follow()
+            self._read_from = started
+            return position
+
+    def _follow(self) -> int:
         with self.lock:
             self.refreshes += 1
             if self.position is None:

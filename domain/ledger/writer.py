@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
@@ -47,9 +47,7 @@ from domain.commandkey import CommandKey
 from domain.errors import Conflict
 from domain.ledger.recorders import ReadSet, StaleRead
 from domain.ledger.session import Recorded, Session
-
-if TYPE_CHECKING:
-    from domain.ledger.application import Ledger
+from domain.ledger.store import LedgerStore
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +90,7 @@ class _Overlay:
     """A session's source inside a group: the working copies of the group's accepted units
     over the Ledger's cache (itself over the store)."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: LedgerStore) -> None:
         self.ledger = ledger
         self.id_key = ledger._id_key
         self.aggregates: dict[UUID, LedgerAggregate] = {}
@@ -132,7 +130,7 @@ class _Overlay:
 
 
 class GroupWriter:
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: LedgerStore) -> None:
         self.ledger = ledger
         self._queue: deque[Unit] = deque()
         self._ready = threading.Condition()

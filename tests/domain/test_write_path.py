@@ -184,3 +184,57 @@ def test_a_refused_command_inside_a_group_changes_nothing(store: Store) -> None:
     assert not [e for e in stored if getattr(e, "originator_id", None) == ledger.transfer(transfer_ids[1]).id]
     later = ledger.issue_letter(transfer_ids[1], on=date(2026, 3, 3))  # as if it had never run
     assert later.letter_no == "XW-C1-2026-00003"
+
+
+class _Counting:
+    """An iterator that counts the items taken from it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.taken = inner, 0
+
+    def __next__(self) -> Any:
+        self.taken += 1
+        return next(self.inner)
+
+
+class _SlowLog:
+    """A recorder whose first read of the log waits until released (`entered` is set once it
+    waits); every read of the log is counted."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def max_notification_id(self) -> int:
+        return 0
+
+    def select_notifications(self, start: int, limit: int, inclusive_of_start: bool = True) -> list[Any]:
+        self.reads += 1
+        if self.reads == 1:
+            self.entered.set()
+            assert self.release.wait(timeout=30)
+        return []
+
+
+def test_refreshes_asked_for_while_the_log_is_read_share_one_later_read() -> None:
+    """Requests that arrive while the cache reads the log (each needs the log as of its
+    arrival, or later) wait for that read, then share one read of their own: three
+    callers, two reads; the read under way when they arrived doesn't serve them."""
+    from domain.ledger.cache import AggregateCache
+
+    log = _SlowLog()
+    cache = AggregateCache(log, None, lambda _: None)  # type: ignore[arg-type]
+    cache.refresh()  # the position to follow from
+    first = threading.Thread(target=cache.refresh)
+    first.start()
+    assert log.entered.wait(timeout=30)
+    tickets = _Counting(cache._tickets)
+    cache._tickets = tickets  # type: ignore[assignment]
+    later = [threading.Thread(target=cache.refresh) for _ in range(2)]
+    for thread in later:
+        thread.start()
+    wait_until(lambda: tickets.taken == 2)  # both called (and wait for the cache's lock)
+    log.release.set()
+    for thread in [first, *later]:
+        thread.join(timeout=30)
+    assert log.reads == 2
