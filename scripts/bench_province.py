@@ -7,7 +7,7 @@
 
 What it does, for one store kind (a SQLite file, or a PostgreSQL database of its own):
   1. two stores, each built the fastest way the product offers, `ledger import` of generated
-     files (`api.importer.import_file`, what the command runs; the files of
+     files (`api.importing.import_file`, what the command runs; the files of
      `scripts/bench_import.py`): the province, the synthetic province's ~50,000 organizations
      and `--members` (default 1,000,000) members, imported in files of `--part` members;
      the small store, `--small-members` (default 5,000) members at the province's density and
@@ -48,7 +48,7 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
-from api.importer import import_file
+from api.importing import import_file
 from bench_api import HOST, POSTGRES_URL, free_port, log, serve_command, serve_env, serving
 from bench_import import ID_KEY, ON, ledger_on, write_files
 from bench_serve import COMMANDS, HttpDriver, memory, transfers
@@ -362,7 +362,7 @@ def built_text(kind: str, b: dict[str, Any]) -> str:
 def section(runs: dict[str, dict[str, Any]]) -> str:
     lines = [TITLE, "",
              "`scripts/bench_province.py`: the write side on a province-sized store against a small one, in the "
-             "same run. Both are built by `ledger import` (`api.importer.import_file`) of the files of "
+             "same run. Both are built by `ledger import` (`api.importing.import_file`) of the files of "
              "`scripts/bench_import.py`: the synthetic province's organizations and its members (a roster of "
              "1,000,000, imported in files of 100,000; on a loaded machine the import may stop after a given "
              "time, `--build-minutes`, or be stopped by hand and the store taken as it is, `--adopt`: each "
