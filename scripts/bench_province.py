@@ -48,11 +48,11 @@ from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib
-from api.importing import import_file
 from bench_api import HOST, POSTGRES_URL, free_port, log, serve_command, serve_env, serving
 from bench_import import ID_KEY, ON, ledger_on, write_files
 from bench_serve import COMMANDS, HttpDriver, memory, transfers
 
+from api.importing import import_file
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
 
