@@ -11,7 +11,8 @@ from datetime import date, timedelta
 from functools import singledispatchmethod
 from typing import Any
 
-from domain.case import OVERDUE_AFTER_DAYS, Case
+from domain.case import Case
+from domain.vocabulary import BOUNCED_AFTER, CASE_OVERDUE_AFTER_DAYS, STALE_REQUEST_AFTER_DAYS
 from projections.db import ViewDatabase
 from projections.tables import Table, originator_key
 
@@ -62,8 +63,6 @@ class CasesView:
 SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"  # (as projections/queries.py's)
 CASE_COLUMNS = ("case_id", "organization_code", "name", "registration_no", "request", "opened_on", "status",
                 "outcome", "note", "closed_on")
-BOUNCED_AFTER = 2  # declined or rejected transfers that make a member `bounced`
-STALE_AFTER_DAYS = 30  # a request neither issued nor declined for longer is a `stale_request`
 # The transfers requested and still neither issued nor closed on a date (`?`, twice): three
 # ranges of the (issued_on, closed_on, requested_on) index, for a transfer row aliased `t`.
 STILL_REQUESTED = (
@@ -105,7 +104,7 @@ def waiting_statements(code: str, on: date, kinds: list[str], member: str | None
     committee acts on it) and `open_case` (a first-responder case open more than 30 days;
     its organization owns it)."""
     day = on.isoformat()
-    cutoff = (on - timedelta(days=STALE_AFTER_DAYS)).isoformat()
+    cutoff = (on - timedelta(days=STALE_REQUEST_AFTER_DAYS)).isoformat()
     found = []
     if "stale_request" in kinds:
         columns = ("t.transfer_id, t.registration_no, t.from_organization_code, t.sending_committee_code, "
@@ -116,14 +115,14 @@ def waiting_statements(code: str, on: date, kinds: list[str], member: str | None
             "JOIN proj_members m ON m.registration_no = r.registration_no WHERE EXISTS (SELECT 1 FROM "
             "proj_org_closure k WHERE k.ancestor = ? AND k.descendant IN (r.from_organization_code, "
             "r.sending_committee_code))" + (" AND r.registration_no = ?" if member else "")
-        ), [cutoff, day, cutoff, day, cutoff, code, *([member] if member else [])], STALE_AFTER_DAYS))
+        ), [cutoff, day, cutoff, day, cutoff, code, *([member] if member else [])], STALE_REQUEST_AFTER_DAYS))
     if "open_case" in kinds:
-        cutoff = (on - timedelta(days=OVERDUE_AFTER_DAYS)).isoformat()
+        cutoff = (on - timedelta(days=CASE_OVERDUE_AFTER_DAYS)).isoformat()
         found.append(("open_case", (
             "SELECT c.registration_no, c.name, c.organization_code, c.case_id, c.opened_on, c.organization_code "
             "FROM proj_cases c WHERE c.opened_on < ? AND (c.closed_on IS NULL OR c.closed_on > ?) "
             f"AND c.organization_code IN ({SUBTREE})" + (" AND c.registration_no = ?" if member else "")
-        ), [cutoff, day, code, *([member] if member else [])], OVERDUE_AFTER_DAYS))
+        ), [cutoff, day, code, *([member] if member else [])], CASE_OVERDUE_AFTER_DAYS))
     return found
 
 

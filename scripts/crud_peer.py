@@ -49,10 +49,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from api.schemas import IssueRequest, ReceiveRequest, TransferCreate, TransferPublic  # noqa: E402
+from domain.jurisdiction import ACT  # noqa: E402
 from domain.organization import COMMITTEE_KINDS  # noqa: E402
 from domain.transfer import MAX_VALID_DAYS, NETWORK_STOPS, PAPER_STOPS  # noqa: E402
+from domain.vocabulary import HOLDING_KINDS  # noqa: E402
 
-HOLDING_KINDS = ("branch", "service_center")
 SCHEMA_DDL = (
     "CREATE TABLE crud_operators (token_sha256 text PRIMARY KEY, operator_id uuid NOT NULL, name text NOT NULL, "
     "role text NOT NULL, organization_code text NOT NULL, active boolean NOT NULL)",
@@ -130,7 +131,7 @@ def authenticate(conn: psycopg.Connection[Any], token: str | None) -> Caller:
                        (token_digest(token),)).fetchone()
     if row is None:
         raise Refused("unauthenticated", "the token is unknown or revoked")
-    if row[0] not in ("admin", "clerk"):
+    if row[0] not in ACT:
         raise Refused("forbidden", f"the {row[0]} role can't do this (needs admin or clerk)")
     return Caller(row[0], row[1])
 

@@ -4,7 +4,7 @@ attended org life since); its subtree lists them with the days they have been op
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Query
 
@@ -13,6 +13,7 @@ from api.deps import CurrentOperator, ServicesDep
 from api.presenters import case_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import CaseClose, CaseCreate, CasePublic, CasesPublic
+from domain.vocabulary import CaseStatus
 
 routes = router("/v1/cases", "cases")
 
@@ -38,7 +39,7 @@ def close_case(case_id: str, body: CaseClose, services: ServicesDep, operator: C
 def list_cases(
     services: ServicesDep, operator: CurrentOperator,
     organization_code: Annotated[str | None, Query()] = None,
-    status: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    status: Annotated[CaseStatus | None, Query()] = None,
     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     code = list_scope(services, operator, organization_code)

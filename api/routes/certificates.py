@@ -12,6 +12,7 @@ from api.deps import CurrentOperator, ServicesDep
 from api.presenters import certificate_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import CertificateCreate, CertificatePublic, CertificatesPublic, OnRequest
+from domain.vocabulary import CertificateKind, CertificateListStatus
 
 routes = router("/v1/certificates", "certificates")
 
@@ -40,8 +41,8 @@ def return_certificate(certificate_no: str, services: ServicesDep, operator: Cur
 def list_certificates(
     services: ServicesDep, operator: CurrentOperator,
     organization_code: Annotated[str | None, Query(description="default: the operator's organization")] = None,
-    kind: Annotated[Literal["temporary", "mobile"] | None, Query()] = None,
-    status: Annotated[Literal["open", "returned", "closed"] | None, Query()] = None,
+    kind: Annotated[CertificateKind | None, Query()] = None,
+    status: Annotated[CertificateListStatus | None, Query()] = None,
     side: Annotated[Literal["home", "host"] | None, Query(
         description="home: members of the subtree away; host: members the subtree hosts; default both")] = None,
     registration_no: Annotated[str | None, Query()] = None,

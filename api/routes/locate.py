@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
+from api.access import MEMBER_ROLES
 from api.deps import CurrentOperator, ServicesDep
 from api.errors import ApiError
 from api.presenters import located
@@ -42,7 +43,7 @@ logging.getLogger("uvicorn.access").addFilter(RedactIdCard())
 def locate(services: ServicesDep, operator: CurrentOperator,
            registration_no: Annotated[str, Query(max_length=18)],
            id_card_no: Annotated[str, Query(max_length=18)]) -> Any:
-    operator.require("admin", "clerk")
+    operator.require(*MEMBER_ROLES)
     try:
         member = services.ledger.locate(registration_no, id_card_no)
     finally:  # found or not (a malformed number included), the call is logged

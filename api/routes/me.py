@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.access import MEMBER_ROLES, rights
+from api.access import MEMBER_ROLES, check_member_visible, rights
 from api.deps import CurrentMember, CurrentOperator, ServicesDep
 from api.presenters import access_issued, access_revoked, me_public, page_of, report_public, transfer_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
-from api.routes.members import check_member_visible
 from api.schemas import (
     HistoryPublic,
     MemberAccessCreated,

@@ -5,34 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from api.access import MEMBER_ROLES, rights
-from api.deps import CurrentOperator, Operator, ServicesDep
+from api.access import MEMBER_ROLES, check_member_visible
+from api.deps import Caller, CurrentOperator, ServicesDep
 from api.presenters import member_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
 from api.services import Services, member_history
-from domain.errors import NotFound
 from domain.ledger.session import Recorded
 
 routes = router("/v1/members", "members")
-
-
-def check_member_visible(services: Services, operator: Operator, registration_no: str) -> None:
-    """A member is visible where it is of record, to the receiving side of its open
-    transfer, and where it was ever held (for history): domain/jurisdiction.py decides;
-    an unknown number is refused like a member outside."""
-    scope, decide = operator.organization_code, rights(services, operator)
-    try:
-        member = services.ledger.member(registration_no)
-    except NotFound as error:
-        raise decide.unknown(error, f"member {registration_no}") from None
-    receiving = services.ledger.transfer(member.transfer_id).to_organization_code if member.transfer_id else None
-
-    def ever_held() -> bool:
-        with services.queries() as queries:
-            return queries.ever_held_within(member.registration_no, scope)
-
-    decide.check_member_read(member.registration_no, member.organization_code, receiving, ever_held)
 
 
 @routes.post("", status_code=201, response_model=MemberPublic)
@@ -59,7 +40,7 @@ def get_member(registration_no: str, services: ServicesDep, operator: CurrentOpe
     return answer
 
 
-def visible_history(registration_no: str, services: Services, operator: Operator,
+def visible_history(registration_no: str, services: Services, operator: Caller,
                     limit: int = 1000, offset: int = 0, min_position: int | None = None) -> dict[str, Any]:
     """A member's history for an operator who may see it (else refused), not logged."""
     check_member_visible(services, operator, registration_no)
@@ -78,7 +59,7 @@ def history(registration_no: str, services: ServicesDep, operator: CurrentOperat
 
 # The commands on one member: each answers the member as it stands after it.
 
-def acted_on(services: Services, operator: Operator, run: Callable[..., Recorded], registration_no: str,
+def acted_on(services: Services, operator: Caller, run: Callable[..., Recorded], registration_no: str,
              *args: Any, **fields: Any) -> dict[str, Any]:
     """A command of an admin or clerk on one member, answered with the member after it."""
     recorded = command(operator, MEMBER_ROLES, run, registration_no, *args, **fields)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from api.access import ADMIN_ROLES, check_within
+from api.access import ADMIN_ROLES, AUDIT_ROLES, check_within
 from api.deps import CurrentOperator, ServicesDep
 from api.presenters import operator_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
@@ -33,7 +33,7 @@ def revoke(operator_id: str, services: ServicesDep, operator: CurrentOperator) -
 def list_operators(services: ServicesDep, operator: CurrentOperator,
                    organization_code: Annotated[str | None, Query()] = None,
                    limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None) -> Any:
-    operator.require("admin", "auditor")
+    operator.require(*AUDIT_ROLES)
     code = organization_code or operator.organization_code
     check_within(services, operator, code)
     with services.queries(min_position) as queries:

@@ -4,7 +4,7 @@ overdue lists."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Query, Request
 
@@ -21,6 +21,7 @@ from api.schemas import (
     OverduePublic,
     RosterPublic,
 )
+from domain.vocabulary import OverdueKind
 
 routes = router("/v1/organizations", "organizations")
 
@@ -81,8 +82,7 @@ def roster(
 def overdue(
     request: Request, code: str, services: ServicesDep, operator: CurrentOperator,
     on: Annotated[date | None, Query()] = None,
-    kind: Annotated[Literal["overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m",
-                            "stale_request", "open_case"] | None, Query()] = None,
+    kind: Annotated[OverdueKind | None, Query()] = None,
     limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     check_within(services, operator, code)

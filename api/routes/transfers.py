@@ -11,7 +11,7 @@ from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.access import TRANSFER_ROLES, check_transfer_visible, list_scope
-from api.deps import CurrentOperator, Operator, ServicesDep
+from api.deps import Caller, CurrentOperator, ServicesDep
 from api.presenters import transfer_public
 from api.routes.common import LIST_TYPES, Limit, MinPosition, Offset, command, list_answer, router
 from api.schemas import (
@@ -81,7 +81,7 @@ def letter(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -
 
 # The commands on one transfer: each answers the transfer as it stands after it.
 
-def acted_on(services: Services, operator: Operator, run: Callable[..., Recorded], transfer_id: str, *args: Any,
+def acted_on(services: Services, operator: Caller, run: Callable[..., Recorded], transfer_id: str, *args: Any,
              **fields: Any) -> dict[str, Any]:
     """A command of an admin or clerk on one transfer, answered with the transfer after it."""
     recorded = command(operator, TRANSFER_ROLES, run, transfer_id, *args, **fields)

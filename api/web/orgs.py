@@ -9,11 +9,10 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import Response
 
-from api.access import MEMBER_ROLES, rights
+from api.access import MEMBER_ROLES, check_member_visible, rights
 from api.deps import ServicesDep
 from api.presenters import member_public
 from api.routes.common import MinPosition
-from api.routes.members import check_member_visible
 from api.routes.members import visible_history as member_history
 from api.web.base import (
     PageNumber,

@@ -12,7 +12,7 @@ from fastapi import Form, Request
 from starlette.responses import Response
 
 from api.access import TRANSFER_ROLES, check_transfer_visible, rights
-from api.deps import Operator, ServicesDep
+from api.deps import Caller, ServicesDep
 from api.errors import STATUS_BY_CODE, ApiError
 from api.routes.common import MinPosition
 from api.services import Services
@@ -44,7 +44,7 @@ from projections.queries import Queries
 BACK_PAGES = ("/web/inbox", "/web/outbox")  # where a form sent from a list goes back to
 
 
-def receiving_choices(services: Services, operator: Operator, to_code: str) -> list[dict[str, Any]]:
+def receiving_choices(services: Services, operator: Caller, to_code: str) -> list[dict[str, Any]]:
     """Member-holding organizations in the letter's target subtree that the operator acts for."""
     with services.queries() as queries:
         nodes = queries.subtree(to_code)
@@ -58,7 +58,7 @@ class Sides:
     """Whether the operator acts for an organization's side of a transfer, as the Ledger
     decides (the side's committee or above); remembered for one page."""
 
-    def __init__(self, services: Services, operator: Operator) -> None:
+    def __init__(self, services: Services, operator: Caller) -> None:
         self.services, self.operator = services, operator
         self.known: dict[str, bool] = {}
 
@@ -197,7 +197,7 @@ def bulk_action(request: Request, services: ServicesDep, operator: WebOperator, 
                   back=f"{target}?{urlencode({'min_position': position})}" if position else target)
 
 
-def bulk_receiving(services: Services, operator: Operator, acts: Sides, transfer: Any) -> str:
+def bulk_receiving(services: Services, operator: Caller, acts: Sides, transfer: Any) -> str:
     """Where a letter received with others goes: the organization it is addressed to when
     that holds members, else the one member-holding organization below it; with several to
     choose from, the letter's own page asks which."""

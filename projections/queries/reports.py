@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from domain.calendar import month_bounds
 from domain.errors import ValidationError
 from domain.member import CATEGORIES, validate_month
 from domain.transfer import NETWORK_STOPS, PAPER_STOPS, REASONS
+from domain.vocabulary import LEAVE_REASONS, ROUTES
 from projections.cases import report_waiting
 from projections.certificates import certificate_figures, with_return_rate
 from projections.figures import STOCKS
-from projections.queries.base import Reads, month_bounds
+from projections.queries.base import Reads
 from projections.queries.sql import (
     Sql,
     in_subtree,
@@ -24,11 +26,9 @@ from projections.queries.sql import (
     valid_until_on,
 )
 
-ROUTES = ("within_committee", "within_county", "cross_county", "cross_province")
 # The timely rate's breakdowns (seed 001): by the member's category, by route, and from
 # inside versus outside the reporting organization's subtree.
 TIMELY_GROUPS = {"category": CATEGORIES, "route": ROUTES, "side": ("internal", "external")}
-LEFT_REASONS = ("expelled", "withdrew", "self_withdrawal")
 # The member columns the annual report's composition counts by.
 COMPOSITION = ("category", "gender")
 
@@ -131,7 +131,7 @@ class Reports(Reads):
         opening = closing - g("net")
         transferred_in = {k: g(f"transferred_in_{k}") for k in ("internal", "external", "whole_org")}
         transferred_out = {k: g(f"transferred_out_{k}") for k in ("internal", "external", "whole_org")}
-        left_by_reason = {r: g(f"left_{r}") for r in LEFT_REASONS}
+        left_by_reason = {r: g(f"left_{r}") for r in LEAVE_REASONS}
         overdue = self.overdue_letters_at(code, last)
         received, on_time = g("letters_received"), g("received_on_time")
         issued_by_route = {r: g(f"route_{r}") for r in ROUTES}
