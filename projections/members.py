@@ -17,9 +17,10 @@ from decimal import Decimal
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.calendar import month_text
 from domain.member import Member
 from projections.db import ViewDatabase
-from projections.tables import Row, Table, month_text
+from projections.tables import Row, Table
 
 MEMBERS = Table(
     "proj_members",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from api.simulation.trees import DUES, GIVEN, HOSTS, PURPOSES, SURNAMES
-from domain.certificate import add_months
+from domain.calendar import add_months, month_text
 from domain.ledger.steps import note_absent
 from domain.organization import HOLDING_KINDS
 
@@ -294,7 +294,7 @@ class Acts:
         """Each branch has its day of the month: org life in its meeting months (at the host
         of a member's mobile certificate while it is valid), and the dues recorded that day."""
         rng, scale = self.rng, self.scale
-        month = f"{day:%Y-%m}"
+        month = month_text(day)
         for code in self.meeting_day.get(day.day, ()):
             meets = day.month % scale.org_life_every == self.meeting_phase[code]
             for number in sorted(self.org(code).members):
@@ -315,7 +315,7 @@ class Acts:
     # --- organizations ------------------------------------------------------------------
 
     def file_previous_month(self, day: date) -> Iterator[None]:
-        month = f"{(day.replace(day=1) - timedelta(days=1)):%Y-%m}"
+        month = month_text(day.replace(day=1) - timedelta(days=1))
         for code, spec in self.specs.items():
             if spec.kind == "department" and not spec.outside:
                 self.ledger.file_month(code, month, **self.by_system())

@@ -52,7 +52,7 @@ from api.simulation.trees import (
     weighted,
 )
 from domain.base import SYSTEM, Actor
-from domain.certificate import add_months
+from domain.calendar import add_months, month_text
 from domain.identifiers import (
     check_character,
     id_card_digest,

@@ -16,6 +16,7 @@ from api.services import Services, monthly_figures
 from api.web import charts
 from api.web.base import FormText, chosen_org, done, render, routes, seen
 from api.web.session import WebOperator, check_csrf, language
+from domain.calendar import month_text, months_ending
 from domain.errors import ValidationError
 from domain.identifiers import validate_month
 
@@ -34,18 +35,9 @@ TIMELY_BREAKDOWNS = ("timely_by_side", "timely_by_category", "timely_by_route")
 
 
 def report_month(services: Services, month: str | None) -> str:
-    month = (month or "").strip() or services.ledger.today().strftime("%Y-%m")
+    month = (month or "").strip() or month_text(services.ledger.today())
     validate_month(month)
     return month
-
-
-def months_ending(month: str, count: int = 12) -> list[str]:
-    year, mon = int(month[:4]), int(month[5:7])
-    months = []
-    for _ in range(count):
-        months.append(f"{year:04d}-{mon:02d}")
-        year, mon = (year, mon - 1) if mon > 1 else (year - 1, 12)
-    return months[::-1]
 
 
 @routes.get("/orgs/{code}/report")

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from domain.calendar import check_day
 from domain.errors import ValidationError
 from domain.transfer import RECEIPT_DUE_DAYS
 from projections.cases import waiting_statements
-from projections.queries.base import check_day
 from projections.queries.overdue_kinds import OVERDUE_KINDS, WAITING_KINDS, inactive_window, overdue_order
 from projections.queries.overdue_wide import OverdueWide
 from projections.queries.sql import (
