@@ -402,7 +402,7 @@ class Generator(Acts):
         last_month = end.replace(day=1) - timedelta(days=1)
         as_of = self.scale.start + (end - self.scale.start) / 2
         return {"root": root, "committee": committee, "branch": branch, "today": end.isoformat(),
-                "month": f"{last_month:%Y-%m}", "as_of": as_of.isoformat(),
+                "month": month_text(last_month), "as_of": as_of.isoformat(),
                 "committee_members": committee_sizes[committee], "branch_members": sizes[branch]}
 
 
@@ -434,12 +434,12 @@ def ledger_for(database_url: str, scale: Scale, *, id_key: str | None = None) ->
 
 def create_schema(database_url: str) -> None:
     """Create the `?schema=` of a PostgreSQL URL if it is missing."""
-    from urllib.parse import parse_qs, urlsplit
-
     import psycopg
     from psycopg import sql
 
-    schema = parse_qs(urlsplit(database_url).query).get("schema", [None])[0]
-    if schema:
-        with psycopg.connect(database_url.split("?")[0], autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    from domain.settings import parse_database_url
+
+    url = parse_database_url(database_url)
+    if url.schema:
+        with psycopg.connect(**url.connect_args(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(url.schema)))
