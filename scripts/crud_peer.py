@@ -50,7 +50,7 @@ if str(ROOT) not in sys.path:
 
 from api.schemas import IssueRequest, ReceiveRequest, TransferCreate, TransferPublic  # noqa: E402
 from domain.jurisdiction import ACT  # noqa: E402
-from domain.organization import COMMITTEE_KINDS  # noqa: E402
+from domain.organization import nearest_committee  # noqa: E402
 from domain.transfer import MAX_VALID_DAYS, NETWORK_STOPS, PAPER_STOPS  # noqa: E402
 from domain.vocabulary import HOLDING_KINDS  # noqa: E402
 
@@ -265,13 +265,12 @@ def receive_member(conn: psycopg.Connection[Any], token: str | None, transfer_id
 # --- the store -----------------------------------------------------------------------------------
 
 def committee_of(code: str, kinds: dict[str, str], parents: dict[str, str | None]) -> str:
+    chain: list[str] = []
     node: str | None = code
-    last = code
     while node is not None:
-        if kinds[node] in COMMITTEE_KINDS:
-            return node
-        last, node = node, parents[node]
-    return last
+        chain.append(node)
+        node = parents[node]
+    return nearest_committee(chain, kinds.__getitem__)
 
 
 def load(conn: psycopg.Connection[Any], organizations: Iterable[tuple[str, str, str | None, str, str]],

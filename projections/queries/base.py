@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from domain.errors import NotFound
 from projections.db import Row, ViewDatabase
-from projections.queries.sql import Sql
+from projections.sql import Sql
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

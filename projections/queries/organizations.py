@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.calendar import check_day, month_text
 from projections.queries.base import Reads
-from projections.queries.sql import Sql, marks
+from projections.sql import Sql, marks
 
 NAMES_A_QUERY = 500  # keys in one IN list
 

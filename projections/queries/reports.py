@@ -15,7 +15,7 @@ from projections.cases import report_waiting
 from projections.certificates import certificate_figures, with_return_rate
 from projections.figures import STOCKS
 from projections.queries.base import Reads
-from projections.queries.sql import (
+from projections.sql import (
     Sql,
     in_subtree,
     marks,
