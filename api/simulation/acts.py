@@ -15,6 +15,7 @@ from api.simulation.trees import DUES, GIVEN, HOSTS, PURPOSES, SURNAMES
 from domain.calendar import add_months, month_text
 from domain.ledger.steps import note_absent
 from domain.organization import HOLDING_KINDS
+from domain.vocabulary import MAX_VALID_DAYS, TEMPORARY_MAX_MONTHS
 
 if TYPE_CHECKING:
     import random
@@ -177,7 +178,7 @@ class Acts:
     def do_extend(self, day: date, transfer_id: str) -> None:
         transfer = self.ledger.transfer(transfer_id)
         assert transfer.issued_on is not None
-        until = transfer.issued_on + timedelta(days=90)
+        until = transfer.issued_on + timedelta(days=MAX_VALID_DAYS)  # extended as far as the rule allows
         self.ledger.extend_letter(transfer_id, until, **self.by(transfer.from_organization_code))
         self.stats.cases["letter.extended"] += 1
         self.schedule(day + timedelta(days=self.rng.randint(1, (until - day).days)), "receive", transfer_id)
@@ -265,7 +266,7 @@ class Acts:
         if host is None:
             description = rng.choice(HOSTS)
         if kind == "temporary":
-            valid_until = add_months(day, rng.randint(1, 6))
+            valid_until = add_months(day, rng.randint(1, TEMPORARY_MAX_MONTHS))
             purpose = rng.choice(PURPOSES)
         else:
             valid_until, purpose = add_months(day, 12), "外出务工"

@@ -44,10 +44,14 @@ from api.web.session import (
 from domain.errors import LedgerError, ValidationError
 from domain.identifiers import parse_iso_date
 from domain.text import check_incoming
+from domain.vocabulary import CASE_OVERDUE_AFTER_DAYS, DEFAULT_VALID_DAYS, MAX_VALID_DAYS
 
 log = logging.getLogger("api.web")
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# The limits the pages show (a letter's validity, a case's days before it is overdue).
+TEMPLATES.env.globals.update(DEFAULT_VALID_DAYS=DEFAULT_VALID_DAYS, MAX_VALID_DAYS=MAX_VALID_DAYS,
+                             CASE_OVERDUE_AFTER_DAYS=CASE_OVERDUE_AFTER_DAYS)
 PAGE_SIZE = 50
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
