@@ -22,6 +22,7 @@ from api.schemas import (
     RosterPublic,
 )
 from domain.vocabulary import OverdueKind
+from projections.queries.overdue_kinds import OVERDUE_COLUMNS
 
 routes = router("/v1/organizations", "organizations")
 
@@ -61,8 +62,6 @@ def move(code: str, body: MoveRequest, services: ServicesDep, operator: CurrentO
 
 
 ROSTER_COLUMNS = ["registration_no", "name", "status", "organization_code", "since", "place"]
-OVERDUE_COLUMNS = ["kind", "registration_no", "name", "organization_code", "reference", "due_on",
-                   "days_overdue", "responsible_organization_code"]
 @routes.get("/{code}/roster", response_model=RosterPublic, responses=LIST_TYPES)
 def roster(
     request: Request, code: str, services: ServicesDep, operator: CurrentOperator,
@@ -88,4 +87,4 @@ def overdue(
     check_within(services, operator, code)
     with services.queries(min_position) as queries:
         rows, count = queries.overdue(code, on or services.ledger.today(), kind=kind, limit=limit, offset=offset)
-    return list_answer(request, OVERDUE_COLUMNS, rows, count)
+    return list_answer(request, list(OVERDUE_COLUMNS), rows, count)

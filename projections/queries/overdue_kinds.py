@@ -11,8 +11,11 @@ from domain.vocabulary import INACTIVE_MONTHS, OVERDUE_KINDS
 # Kinds of people waiting for someone to act (projections/cases.py): few rows, read whole
 # for any subtree and merged with the page of the other kinds.
 WAITING_KINDS = ("stale_request", "open_case")
+# The fields of an overdue row, as the API's lists and the CLI's files give them.
+OVERDUE_COLUMNS = ("kind", "registration_no", "name", "organization_code", "reference", "due_on", "days_overdue",
+                   "responsible_organization_code")
 
-__all__ = ["OVERDUE_KINDS", "WAITING_KINDS"]
+__all__ = ["OVERDUE_COLUMNS", "OVERDUE_KINDS", "WAITING_KINDS"]
 
 
 def overdue_key(due_on: str, kind: str, registration_no: str, reference: str | None) -> tuple[str, str, str, str]:
