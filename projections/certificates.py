@@ -15,8 +15,9 @@ from collections.abc import Callable
 from functools import singledispatchmethod
 from typing import Any
 
-from domain.certificate import KINDS, Certificate
+from domain.certificate import Certificate
 from domain.errors import ValidationError
+from domain.vocabulary import CERTIFICATE_KINDS
 from projections.db import ViewDatabase
 from projections.sql import Sql, in_subtree, name, names
 from projections.tables import Table, originator_key
@@ -96,8 +97,8 @@ def certificate_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """The certificates whose home (side `home`), whose host (side `host`) or either (no
     side) lies in the organization's subtree, newest first; one page and how many in all."""
-    if kind is not None and kind not in KINDS:
-        raise ValidationError(f"kind must be one of {', '.join(KINDS)}")
+    if kind is not None and kind not in CERTIFICATE_KINDS:
+        raise ValidationError(f"kind must be one of {', '.join(CERTIFICATE_KINDS)}")
     if status is not None and status not in STATUSES:
         raise ValidationError(f"status must be one of {', '.join(STATUSES)}")
     if side is not None and side not in SIDES:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from domain.organization import COMMITTEE_KINDS
+from domain.vocabulary import COMMITTEE_KINDS
 from projections.db import ViewDatabase
 from projections.transfers import VALID_UNTIL_ON
 

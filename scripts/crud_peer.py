@@ -51,8 +51,7 @@ if str(ROOT) not in sys.path:
 from api.schemas import IssueRequest, ReceiveRequest, TransferCreate, TransferPublic  # noqa: E402
 from domain.jurisdiction import ACT  # noqa: E402
 from domain.organization import nearest_committee  # noqa: E402
-from domain.transfer import MAX_VALID_DAYS, NETWORK_STOPS, PAPER_STOPS  # noqa: E402
-from domain.vocabulary import HOLDING_KINDS  # noqa: E402
+from domain.vocabulary import HOLDING_KINDS, MAX_VALID_DAYS, NETWORK_STOPS, PAPER_STOPS  # noqa: E402
 
 SCHEMA_DDL = (
     "CREATE TABLE crud_operators (token_sha256 text PRIMARY KEY, operator_id uuid NOT NULL, name text NOT NULL, "

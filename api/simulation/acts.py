@@ -14,8 +14,7 @@ from uuid import UUID
 from api.simulation.trees import DUES, GIVEN, HOSTS, PURPOSES, SURNAMES
 from domain.calendar import add_months, month_text
 from domain.ledger.steps import note_absent
-from domain.organization import HOLDING_KINDS
-from domain.vocabulary import MAX_VALID_DAYS, TEMPORARY_MAX_MONTHS
+from domain.vocabulary import HOLDING_KINDS, MAX_VALID_DAYS, TEMPORARY_MAX_MONTHS
 
 if TYPE_CHECKING:
     import random

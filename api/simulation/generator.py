@@ -64,7 +64,8 @@ from domain.identifiers import (
 from domain.ledger import Ledger
 from domain.ledger.steps import note_absent, run_steps
 from domain.member import Member
-from domain.organization import COMMITTEE_KINDS, HOLDING_KINDS, Organization
+from domain.organization import Organization
+from domain.vocabulary import COMMITTEE_KINDS, HOLDING_KINDS
 
 __all__ = ["BENCH_DATA_KEYS", "BENCH_ID_KEY", "Generator", "create_schema", "generate", "ledger_for"]
 

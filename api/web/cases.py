@@ -25,9 +25,9 @@ from api.web.base import (
     seen,
 )
 from api.web.session import WebOperator, check_csrf
-from domain.case import OUTCOMES
 from domain.errors import ValidationError
 from domain.identifiers import validate_code, validate_registration_no
+from domain.vocabulary import CASE_OUTCOMES
 
 routes = page_router()
 
@@ -44,7 +44,7 @@ def cases_page(request: Request, services: ServicesDep, operator: WebOperator, o
         rows, count = queries.cases(code, today, status=None if status == "all" else status, **paging(page))
         names = queries.organization_names([code, *(r["organization_code"] for r in rows)])
     return render(request, "cases.html", operator=operator, organization=organization, rows=rows, count=count,
-                  shown=status, names=names, outcomes=OUTCOMES, today=today.isoformat(),
+                  shown=status, names=names, outcomes=CASE_OUTCOMES, today=today.isoformat(),
                   can_open=operator.role in CASE_ROLES, pager=page_links(request, "page", page, count))
 
 

@@ -31,7 +31,7 @@ from api.web.downloads import list_file
 from api.web.i18n import translate
 from api.web.letter import age_on
 from api.web.session import WebOperator, language
-from domain.transfer import BASES, EVIDENCE_KINDS, REASONS
+from domain.vocabulary import BASES, EVIDENCE_KINDS, TRANSFER_REASONS
 
 TREE_DEPTH = 2  # levels shown below the chosen organization (a province has 50,000 of them)
 
@@ -108,7 +108,7 @@ def member_page(request: Request, registration_no: str, services: ServicesDep, o
                "workplace": record.workplace, "residence": record.residence}
     services.record_access(operator, "member_page", registration_no=member["registration_no"])
     return render(request, "member.html", operator=operator, member=member, events=events, details=details,
-                  dues=dues, names=names, can_request=can_request, reasons=REASONS, bases=BASES,
+                  dues=dues, names=names, can_request=can_request, reasons=TRANSFER_REASONS, bases=BASES,
                   evidence_kinds=EVIDENCE_KINDS)
 
 

@@ -37,8 +37,7 @@ from api.web.letter import letter_facts, render_letter
 from api.web.session import WebOperator, check_csrf, language
 from domain.errors import LedgerError, ValidationError
 from domain.identifiers import validate_code, validate_registration_no
-from domain.organization import HOLDING_KINDS
-from domain.transfer import DEFAULT_VALID_DAYS
+from domain.vocabulary import DEFAULT_VALID_DAYS, HOLDING_KINDS
 from projections.queries import Queries
 
 BACK_PAGES = ("/web/inbox", "/web/outbox")  # where a form sent from a list goes back to

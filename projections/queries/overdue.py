@@ -11,7 +11,7 @@ from typing import Any
 
 from domain.calendar import check_day
 from domain.errors import ValidationError
-from domain.transfer import RECEIPT_DUE_DAYS
+from domain.vocabulary import RECEIPT_DUE_DAYS
 from projections.cases import waiting_statements
 from projections.queries.overdue_kinds import OVERDUE_KINDS, WAITING_KINDS, inactive_window, overdue_order
 from projections.queries.overdue_wide import OverdueWide

@@ -8,9 +8,8 @@ from typing import Any
 
 from domain.calendar import month_bounds
 from domain.errors import ValidationError
-from domain.member import CATEGORIES, validate_month
-from domain.transfer import NETWORK_STOPS, PAPER_STOPS, REASONS
-from domain.vocabulary import LEAVE_REASONS, ROUTES
+from domain.member import validate_month
+from domain.vocabulary import CATEGORIES, LEAVE_REASONS, NETWORK_STOPS, PAPER_STOPS, ROUTES, TRANSFER_REASONS
 from projections.cases import report_waiting
 from projections.certificates import certificate_figures, with_return_rate
 from projections.figures import STOCKS
@@ -160,7 +159,7 @@ class Reports(Reads):
             "receipt_days_average": round(g("receipt_days") / g("receipts_returned"), 2)
             if g("receipts_returned") else None,
             **certificate_figures(g, int(stocks["certificates_out"]), int(stocks["mobile_out"])),
-            "by_reason": {r: g(f"reason_{r}") for r in REASONS},
+            "by_reason": {r: g(f"reason_{r}") for r in TRANSFER_REASONS},
             "by_route": issued_by_route,
             "paper_stops": sum(PAPER_STOPS[r] * n for r, n in issued_by_route.items()),
             "network_stops": sum(NETWORK_STOPS * n for n in issued_by_route.values()),
