@@ -62,7 +62,7 @@ def request_id_of(x_request_id: str | None) -> str:
     return (x_request_id or "").strip()[:100] or uuid4().hex
 
 
-def get_operator(
+def get_caller(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     x_request_id: Annotated[str | None, Header()] = None,
@@ -80,7 +80,7 @@ def get_operator(
     return Caller(str(found.id), found.name, found.role, found.organization_code, request_id_of(x_request_id))
 
 
-def current_operator(
+def current_caller(
     request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
@@ -88,10 +88,10 @@ def current_operator(
 ) -> Caller:
     """The request's operator, looked up once a request: a keyed POST's is looked up by
     api/idempotency.py before the route runs, and taken from there."""
-    return get_operator(services, authorization, x_request_id, getattr(request.state, "token_operator", None))
+    return get_caller(services, authorization, x_request_id, getattr(request.state, "token_operator", None))
 
 
-CurrentOperator = Annotated[Caller, Depends(current_operator)]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
 

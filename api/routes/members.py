@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from api.access import MEMBER_ROLES, check_member_visible
-from api.deps import Caller, CurrentOperator, ServicesDep
+from api.deps import Caller, CurrentCaller, ServicesDep
 from api.presenters import member_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
@@ -17,7 +17,7 @@ routes = router("/v1/members", "members")
 
 
 @routes.post("", status_code=201, response_model=MemberPublic)
-def create_member(body: MemberCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+def create_member(body: MemberCreate, services: ServicesDep, operator: CurrentCaller) -> Any:
     fields: dict[str, Any] = body.model_dump(exclude={"registration_no", "status", "organization_code", "on"})
     if body.registration_no is None and body.status == "probationary":
         recorded = command(operator, MEMBER_ROLES, services.ledger.admit_member, body.organization_code, **fields,
@@ -30,7 +30,7 @@ def create_member(body: MemberCreate, services: ServicesDep, operator: CurrentOp
 
 
 @routes.get("/{registration_no}", response_model=MemberPublic)
-def get_member(registration_no: str, services: ServicesDep, operator: CurrentOperator,
+def get_member(registration_no: str, services: ServicesDep, operator: CurrentCaller,
                min_position: MinPosition = None) -> Any:
     if min_position:
         services.wait_for(min_position)
@@ -49,7 +49,7 @@ def visible_history(registration_no: str, services: Services, operator: Caller,
 
 
 @routes.get("/{registration_no}/history", response_model=HistoryPublic)
-def history(registration_no: str, services: ServicesDep, operator: CurrentOperator,
+def history(registration_no: str, services: ServicesDep, operator: CurrentCaller,
             limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None) -> Any:
     answer = visible_history(registration_no, services, operator, limit, offset, min_position)
     services.record_access(operator, "history", registration_no=services.ledger.member(registration_no)
@@ -67,27 +67,27 @@ def acted_on(services: Services, operator: Caller, run: Callable[..., Recorded],
 
 
 @routes.post("/{registration_no}/confirm", response_model=MemberPublic)
-def confirm(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def confirm(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.confirm_member, registration_no, on=body.on)
 
 
 @routes.post("/{registration_no}/death", response_model=MemberPublic)
-def death(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def death(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.record_death, registration_no, on=body.on)
 
 
 @routes.post("/{registration_no}/leave", response_model=MemberPublic)
-def leave(registration_no: str, body: LeaveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def leave(registration_no: str, body: LeaveRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.record_leaving, registration_no, body.reason, on=body.on)
 
 
 @routes.post("/{registration_no}/org-life", response_model=MemberPublic)
-def org_life(registration_no: str, body: OrgLifeRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def org_life(registration_no: str, body: OrgLifeRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.record_org_life, registration_no, body.organization_code,
                     on=body.on)
 
 
 @routes.post("/{registration_no}/dues", response_model=MemberPublic)
-def dues(registration_no: str, body: DuesRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def dues(registration_no: str, body: DuesRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.record_dues, registration_no, body.month, str(body.amount),
                     on=body.on)
