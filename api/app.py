@@ -36,9 +36,8 @@ def settle_heap() -> None:
     """Collect what a start left behind, then leave every object alive now (the app, the
     ledger, the pools: they live as long as the process) out of the cyclic collector's
     passes. A large answer (a province's overdue list, tens of thousands of rows) sets off
-    collections of the oldest generation, and each walks every object so left out: without
-    this the slowest of the root's lists took 90 to 117 ms on SQLite, against 70 to 85 with
-    it (docs/BENCHMARKS.md)."""
+    collections of the oldest generation, and each walks every object so left out: the
+    slowest of the root's lists is measurably faster with it (docs/BENCHMARKS.md)."""
     gc.collect()
     gc.freeze()
 

@@ -63,7 +63,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     host:port; returns when they are stopped."""
     import uvicorn
 
-    if not settings.database_url.startswith(("postgresql:", "postgres:")):
+    if settings.database().kind != "postgres":
         raise ValueError("several serve processes need PostgreSQL (LEDGER_DATABASE_URL=postgresql://…)")
     prepare(settings)
     os.environ["LEDGER_CREATE_TABLES"] = "false"

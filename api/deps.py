@@ -12,7 +12,7 @@ from api.errors import ApiError
 from api.services import Services
 from domain.base import Actor
 from domain.jurisdiction import check_role
-from domain.operator import Operator as DomainOperator
+from domain.operator import Operator
 
 
 def get_services(request: Request) -> Services:
@@ -23,8 +23,9 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 @dataclass(frozen=True)
-class Operator:
-    """The authenticated operator: its role and the subtree it acts on."""
+class Caller:
+    """The caller of a request: the authenticated operator (domain/operator.py), its role
+    and the subtree it acts on."""
 
     id: str
     name: str
@@ -61,12 +62,12 @@ def request_id_of(x_request_id: str | None) -> str:
     return (x_request_id or "").strip()[:100] or uuid4().hex
 
 
-def get_operator(
+def get_caller(
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     x_request_id: Annotated[str | None, Header()] = None,
-    known: tuple[str, DomainOperator] | None = None,
-) -> Operator:
+    known: tuple[str, Operator] | None = None,
+) -> Caller:
     """The operator of the bearer token (`known`: (token, operator) already looked up for
     this request); a member's own token is refused here (403): it opens the /v1/me routes
     only."""
@@ -76,21 +77,21 @@ def get_operator(
         if services.ledger.member_for_token(token) is not None:
             raise ApiError("forbidden", "a member's token opens only the member's own pages (/v1/me)")
         raise ApiError("unauthenticated", "the token is unknown or revoked")
-    return Operator(str(found.id), found.name, found.role, found.organization_code, request_id_of(x_request_id))
+    return Caller(str(found.id), found.name, found.role, found.organization_code, request_id_of(x_request_id))
 
 
-def current_operator(
+def current_caller(
     request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     x_request_id: Annotated[str | None, Header()] = None,
-) -> Operator:
+) -> Caller:
     """The request's operator, looked up once a request: a keyed POST's is looked up by
     api/idempotency.py before the route runs, and taken from there."""
-    return get_operator(services, authorization, x_request_id, getattr(request.state, "token_operator", None))
+    return get_caller(services, authorization, x_request_id, getattr(request.state, "token_operator", None))
 
 
-CurrentOperator = Annotated[Operator, Depends(current_operator)]
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
 

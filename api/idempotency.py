@@ -272,7 +272,7 @@ class IdempotentRoute(APIRoute):
             found = await run_in_threadpool(services.ledger.operator_for_token, token)
             if found is None and await run_in_threadpool(services.ledger.member_for_token, token) is None:
                 return problem(401, "unauthenticated", "the token is unknown or revoked")
-            if found is not None:  # an operator's (not a member's): the route's current_operator takes it
+            if found is not None:  # an operator's (not a member's): the route's current_caller takes it
                 request.state.token_operator = (token, found)
             owner = str(operator_id_for(token))
             body = await request.body()

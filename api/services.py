@@ -320,6 +320,7 @@ class Services:
 
 from uuid import UUID  # noqa: E402
 
+from domain.calendar import month_text  # noqa: E402
 from domain.errors import ValidationError  # noqa: E402
 from domain.member import validate_month  # noqa: E402
 from projections.history import event_data, event_type  # noqa: E402
@@ -349,7 +350,7 @@ def check_report_month(queries: Queries, code: str, month: str, today: date) -> 
     (and so everything of its subtree) was in the ledger, is refused (validation_error)
     rather than answered with figures that look real."""
     validate_month(month)
-    if month > today.strftime("%Y-%m"):
+    if month > month_text(today):
         raise ValidationError(f"month {month} is after the current month: it has no report yet")
     registered = str(queries.organization(code)["registered_on"])
     if month < registered[:7]:
@@ -363,7 +364,7 @@ def monthly_figures(queries: Queries, code: str, month: str, today: date) -> dic
     not those the month's end will have)."""
     check_report_month(queries, code, month, today)
     report = queries.monthly_report(code, month)
-    over = month < today.strftime("%Y-%m")
+    over = month < month_text(today)
     if not over:
         report["overdue_letters"] = queries.overdue_letters_at(code, today)
     report["month_over"] = over

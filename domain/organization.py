@@ -7,8 +7,9 @@ in transit from it; a dissolved organization holds no one and can't receive.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from domain.base import Context, LedgerAggregate
 from domain.errors import (
@@ -21,6 +22,8 @@ from domain.identifiers import organization_id, validate_code, validate_region
 from domain.vocabulary import COMMITTEE_KINDS as COMMITTEE_KINDS  # re-exported: domain/ledger, projections, api
 from domain.vocabulary import HOLDING_KINDS, ORGANIZATION_NAME_MAX
 from domain.vocabulary import ORGANIZATION_KINDS as KINDS
+
+T = TypeVar("T")
 
 
 class Organization(LedgerAggregate):
@@ -237,3 +240,10 @@ class Organization(LedgerAggregate):
             "status": self.status,
             "successor_code": self.successor_code,
         }
+
+
+def nearest_committee(chain: Sequence[T], kind: Callable[[T], str | None]) -> T:
+    """The committee of an organization: the first of its chain (itself, then its ancestors,
+    nearest first) whose kind issues and receives letters (COMMITTEE_KINDS); the chain's
+    root when none does. `kind` reads a node's kind (the chain may be codes or records)."""
+    return next((node for node in chain if kind(node) in COMMITTEE_KINDS), chain[-1])

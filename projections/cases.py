@@ -7,12 +7,15 @@ Table: proj_cases (one row a case).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, timedelta
 from functools import singledispatchmethod
 from typing import Any
 
-from domain.case import OVERDUE_AFTER_DAYS, Case
+from domain.case import Case
+from domain.vocabulary import BOUNCED_AFTER, CASE_OVERDUE_AFTER_DAYS, STALE_REQUEST_AFTER_DAYS
 from projections.db import ViewDatabase
+from projections.sql import EMPTY, Sql, in_subtree, name, names
 from projections.tables import Table, originator_key
 
 CASES = Table(
@@ -57,73 +60,73 @@ class CasesView:
         self.cases.touch(row)
 
 
-# --- what the cases answer (used by projections/queries.py) --------------------------------
+# --- what the cases answer (used by projections/queries/) -----------------------------------
 
-SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"  # (as projections/queries.py's)
 CASE_COLUMNS = ("case_id", "organization_code", "name", "registration_no", "request", "opened_on", "status",
                 "outcome", "note", "closed_on")
-BOUNCED_AFTER = 2  # declined or rejected transfers that make a member `bounced`
-STALE_AFTER_DAYS = 30  # a request neither issued nor declined for longer is a `stale_request`
-# The transfers requested and still neither issued nor closed on a date (`?`, twice): three
-# ranges of the (issued_on, closed_on, requested_on) index, for a transfer row aliased `t`.
-STILL_REQUESTED = (
-    "SELECT {columns} FROM proj_transfers t WHERE t.issued_on IS NULL AND t.closed_on IS NULL AND t.requested_on < ? "
-    "UNION ALL SELECT {columns} FROM proj_transfers t WHERE t.issued_on IS NULL AND t.closed_on > ? "
-    "AND t.requested_on < ? "
-    "UNION ALL SELECT {columns} FROM proj_transfers t WHERE t.issued_on > ? AND t.requested_on < ?"
-)
+STALE_COLUMNS = ("t.transfer_id", "t.registration_no", "t.from_organization_code", "t.sending_committee_code",
+                 "t.requested_on")
+
+
+def still_requested(columns: Sequence[str], cutoff: str, day: str) -> Sql:
+    """The transfers (their `columns`, a transfer row aliased `t`) requested before `cutoff`
+    and still neither issued nor closed on `day`: three ranges of the (issued_on, closed_on,
+    requested_on) index."""
+    select = "SELECT " + names(columns) + " FROM proj_transfers t WHERE "
+    return Sql.join(" UNION ALL ", (
+        Sql(select + "t.issued_on IS NULL AND t.closed_on IS NULL AND t.requested_on < ?", cutoff),
+        Sql(select + "t.issued_on IS NULL AND t.closed_on > ? AND t.requested_on < ?", day, cutoff),
+        Sql(select + "t.issued_on > ? AND t.requested_on < ?", day, cutoff),
+    ))
 
 
 def case_rows(db: ViewDatabase, code: str, status: str | None, on: date, limit: int,
               offset: int) -> tuple[list[dict[str, Any]], int]:
     """The cases owned in an organization's subtree (oldest open first), with days open as
     of `on` (to the day closed, for a closed one), and how many in all."""
-    clauses, params = [f"organization_code IN ({SUBTREE})"], [code]
-    if status:
-        clauses.append("status = ?")
-        params.append(status)
-    where = " WHERE " + " AND ".join(clauses)
-    count = db.scalar("SELECT COUNT(*) FROM proj_cases" + where, params)
-    rows = db.query(
-        "SELECT " + ", ".join(CASE_COLUMNS) + " FROM proj_cases" + where
-        + " ORDER BY status DESC, opened_on, case_id LIMIT ? OFFSET ?", [*params, limit, offset])
+    where = " WHERE " + in_subtree("organization_code", code) + (Sql(" AND status = ?", status) if status else EMPTY)
+    count = "SELECT COUNT(*) FROM proj_cases" + where
+    select = ("SELECT " + names(CASE_COLUMNS) + " FROM proj_cases") + where + Sql(
+        " ORDER BY status DESC, opened_on, case_id LIMIT ? OFFSET ?", limit, offset)
+    total = db.scalar(count.text, count.params)
     found = []
-    for row in rows:
+    for row in db.query(select.text, select.params):
         case = dict(zip(CASE_COLUMNS, row, strict=True))
         end = date.fromisoformat(case["closed_on"]) if case["closed_on"] else on
         case["days_open"] = (end - date.fromisoformat(case["opened_on"])).days
         found.append(case)
-    return found, int(count or 0)
+    return found, int(total or 0)
 
 
-def waiting_statements(code: str, on: date, kinds: list[str], member: str | None
-                       ) -> list[tuple[str, str, list[Any], int]]:
-    """The statements of the overdue list's waiting kinds (kind, SQL, parameters, days the
-    wait may last), each giving (registration_no, name, organization, reference, day the
-    wait began, responsible):
+def waiting_statements(code: str, on: date, kinds: list[str], member: str | None) -> list[tuple[str, Sql, int]]:
+    """The statements of the overdue list's waiting kinds (kind, statement, days the wait
+    may last), each giving (registration_no, name, organization, reference, day the wait
+    began, responsible):
     `stale_request` (a request neither issued nor declined within 30 days; the sending
     committee acts on it) and `open_case` (a first-responder case open more than 30 days;
     its organization owns it)."""
     day = on.isoformat()
-    cutoff = (on - timedelta(days=STALE_AFTER_DAYS)).isoformat()
+
+    def of_member(column: str) -> Sql:
+        return Sql(" AND " + name(column) + " = ?", member) if member else EMPTY
+
     found = []
     if "stale_request" in kinds:
-        columns = ("t.transfer_id, t.registration_no, t.from_organization_code, t.sending_committee_code, "
-                   "t.requested_on")
+        cutoff = (on - timedelta(days=STALE_REQUEST_AFTER_DAYS)).isoformat()
         found.append(("stale_request", (
             "SELECT r.registration_no, m.name, r.from_organization_code, r.transfer_id, r.requested_on, "
-            f"r.sending_committee_code FROM ({STILL_REQUESTED.format(columns=columns)}) r "
-            "JOIN proj_members m ON m.registration_no = r.registration_no WHERE EXISTS (SELECT 1 FROM "
-            "proj_org_closure k WHERE k.ancestor = ? AND k.descendant IN (r.from_organization_code, "
-            "r.sending_committee_code))" + (" AND r.registration_no = ?" if member else "")
-        ), [cutoff, day, cutoff, day, cutoff, code, *([member] if member else [])], STALE_AFTER_DAYS))
+            "r.sending_committee_code FROM (" + still_requested(STALE_COLUMNS, cutoff, day) + Sql(
+                ") r JOIN proj_members m ON m.registration_no = r.registration_no WHERE EXISTS (SELECT 1 FROM "
+                "proj_org_closure k WHERE k.ancestor = ? AND k.descendant IN (r.from_organization_code, "
+                "r.sending_committee_code))", code) + of_member("r.registration_no")
+        ), STALE_REQUEST_AFTER_DAYS))
     if "open_case" in kinds:
-        cutoff = (on - timedelta(days=OVERDUE_AFTER_DAYS)).isoformat()
+        cutoff = (on - timedelta(days=CASE_OVERDUE_AFTER_DAYS)).isoformat()
         found.append(("open_case", (
-            "SELECT c.registration_no, c.name, c.organization_code, c.case_id, c.opened_on, c.organization_code "
-            "FROM proj_cases c WHERE c.opened_on < ? AND (c.closed_on IS NULL OR c.closed_on > ?) "
-            f"AND c.organization_code IN ({SUBTREE})" + (" AND c.registration_no = ?" if member else "")
-        ), [cutoff, day, code, *([member] if member else [])], OVERDUE_AFTER_DAYS))
+            Sql("SELECT c.registration_no, c.name, c.organization_code, c.case_id, c.opened_on, c.organization_code "
+                "FROM proj_cases c WHERE c.opened_on < ? AND (c.closed_on IS NULL OR c.closed_on > ?) AND ",
+                cutoff, day) + in_subtree("c.organization_code", code) + of_member("c.registration_no")
+        ), CASE_OVERDUE_AFTER_DAYS))
     return found
 
 
@@ -139,13 +142,13 @@ def report_waiting(db: ViewDatabase, code: str, first: date, last: date) -> dict
     end, opened and closed in the month (placed among them), and the members of record in
     the subtree at the month's end whose transfers were declined or rejected twice or more."""
     start, end = first.isoformat(), last.isoformat()
-    opened, closed, placed, still_open = db.query(
+    cases = Sql(
         "SELECT COALESCE(SUM(CASE WHEN opened_on >= ? AND opened_on <= ? THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN closed_on >= ? AND closed_on <= ? THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN closed_on >= ? AND closed_on <= ? AND outcome = 'placed' THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN opened_on <= ? AND (closed_on IS NULL OR closed_on > ?) THEN 1 ELSE 0 END), 0) "
-        f"FROM proj_cases WHERE organization_code IN ({SUBTREE})",
-        (start, end, start, end, start, end, end, end, code))[0]
+        "FROM proj_cases WHERE ", start, end, start, end, start, end, end, end) + in_subtree("organization_code", code)
+    opened, closed, placed, still_open = db.query(cases.text, cases.params)[0]
     # From the few bounced members (by the transfers' status index), to their stint at the
     # month's end, in the subtree (the closure's key).
     bounced_members = db.scalar(

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from functools import singledispatchmethod
 from typing import Any
 
-from domain.certificate import KINDS, Certificate
+from domain.certificate import Certificate
 from domain.errors import ValidationError
+from domain.vocabulary import CERTIFICATE_KINDS
 from projections.db import ViewDatabase
+from projections.sql import Sql, in_subtree, name, names
 from projections.tables import Table, originator_key
 
 CERTIFICATES = Table(
@@ -79,10 +81,10 @@ class CertificatesView:
         self.certificates.touch(row)
 
 
-# --- what the certificates answer (used by projections/queries.py) -------------------------
+# --- what the certificates answer (used by projections/queries/) -------------------------
 
-SUBTREE = "SELECT descendant FROM proj_org_closure WHERE ancestor = ?"
 SIDES = ("home", "host")
+SIDE_COLUMNS = {"home": "c.home_organization_code", "host": "c.host_organization_code"}
 STATUSES = {"open": "issued", "returned": "returned", "closed": "closed"}  # the list's word: the view's
 COLUMNS = ("certificate_no", "kind", "registration_no", "name", "home_organization_code",
            "host_organization_code", "host_description", "purpose", "contact_person", "issued_on",
@@ -95,34 +97,33 @@ def certificate_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """The certificates whose home (side `home`), whose host (side `host`) or either (no
     side) lies in the organization's subtree, newest first; one page and how many in all."""
-    if kind is not None and kind not in KINDS:
-        raise ValidationError(f"kind must be one of {', '.join(KINDS)}")
+    if kind is not None and kind not in CERTIFICATE_KINDS:
+        raise ValidationError(f"kind must be one of {', '.join(CERTIFICATE_KINDS)}")
     if status is not None and status not in STATUSES:
         raise ValidationError(f"status must be one of {', '.join(STATUSES)}")
     if side is not None and side not in SIDES:
         raise ValidationError(f"side must be one of {', '.join(SIDES)}")
     sides = [side] if side else list(SIDES)
-    clauses = ["(" + " OR ".join(f"c.{s}_organization_code IN ({SUBTREE})" for s in sides) + ")"]
-    params: list[Any] = [organization_code] * len(sides)
-    for column, value in (("kind", kind), ("status", STATUSES.get(status or "")),
-                          ("registration_no", registration_no)):
-        if value:
-            clauses.append(f"c.{column} = ?")
-            params.append(value)
-    where = " WHERE " + " AND ".join(clauses)
-    count = db.scalar("SELECT COUNT(*) FROM proj_certificates c" + where, params)
-    selected = ", ".join("m.name" if column == "name" else f"c.{column}" for column in COLUMNS)
-    rows = db.query(
-        f"SELECT {selected} FROM proj_certificates c JOIN proj_members m ON m.registration_no = c.registration_no"
-        + where + " ORDER BY c.issued_on DESC, c.certificate_no LIMIT ? OFFSET ?", [*params, limit, offset],
-    )
+    where = Sql.join(" AND ", [
+        Sql.join(" OR ", (in_subtree(SIDE_COLUMNS[s], organization_code) for s in sides)).wrap(" WHERE (", ")"),
+        *(Sql("c." + name(column) + " = ?", value)
+          for column, value in (("kind", kind), ("status", STATUSES.get(status or "")),
+                                ("registration_no", registration_no)) if value),
+    ])
+    count = "SELECT COUNT(*) FROM proj_certificates c" + where
+    selected = names(["m.name" if column == "name" else "c." + column for column in COLUMNS])
+    select = ("SELECT " + selected + " FROM proj_certificates c JOIN proj_members m ON m.registration_no = "
+              "c.registration_no") + where + Sql(" ORDER BY c.issued_on DESC, c.certificate_no LIMIT ? OFFSET ?",
+                                                 limit, offset)
+    total = db.scalar(count.text, count.params)
+    rows = db.query(select.text, select.params)
     words = {stored: word for word, stored in STATUSES.items()}
     found = []
     for row in rows:
         record = dict(zip(COLUMNS, row, strict=True))
         record["status"] = words.get(record["status"], record["status"])
         found.append(record)
-    return found, int(count or 0)
+    return found, int(total or 0)
 
 
 def return_rate(returned: int, issued: int) -> float | None:

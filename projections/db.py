@@ -17,12 +17,13 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 import psycopg
 from psycopg import sql as pgsql
 from psycopg.rows import tuple_row
+
+from domain.settings import parse_database_url
 
 log = logging.getLogger(__name__)
 
@@ -79,31 +80,19 @@ class ViewDatabase:
         self._connect()
 
     def _connect(self) -> None:
-        parts = urlsplit(self.url)
-        if parts.scheme == "sqlite":
-            path = unquote(self.url[len("sqlite:///"):])
+        url = parse_database_url(self.url)  # ValueError for an unsupported one
+        if url.kind == "sqlite":
             self.kind = "sqlite"
-            if path == ":memory:":
-                self._sqlite = sqlite3.connect(
-                    "file::memory:?mode=memory&cache=shared", uri=True, check_same_thread=False,
-                    isolation_level=None, timeout=30,
-                )
-            else:
-                self._sqlite = sqlite3.connect(
-                    path, check_same_thread=False, isolation_level=None, timeout=30
-                )
+            self._sqlite = sqlite3.connect(
+                url.sqlite_name, uri=url.in_memory, check_same_thread=False, isolation_level=None, timeout=30
+            )
+            if not url.in_memory:
                 self._sqlite.execute("PRAGMA journal_mode=WAL")
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
-        elif parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        else:
             self.kind = "postgres"
-            query = parse_qs(parts.query)
-            self.schema = query.get("schema", [None])[0]
-            self._pg = psycopg.connect(
-                host=parts.hostname or "127.0.0.1", port=parts.port or 5432,
-                user=unquote(parts.username or "postgres"), password=unquote(parts.password or ""),
-                dbname=unquote(parts.path.lstrip("/")) or "postgres", connect_timeout=5,
-                autocommit=True,
-            )
+            self.schema = url.schema
+            self._pg = psycopg.connect(**url.connect_args(), connect_timeout=5, autocommit=True)
             if self.schema:
                 self._pg.execute(
                     pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema))
@@ -111,8 +100,6 @@ class ViewDatabase:
             # The views' queries are short index walks whose cost estimates (correlated
             # subqueries) can pass the JIT threshold: compiling then costs far more than running.
             self._pg.execute("SET jit = off")
-        else:
-            raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
 
     def ping(self) -> bool:
         """Whether the connection still answers (a round trip on PostgreSQL): False once the
@@ -254,8 +241,8 @@ class ViewDatabase:
         to PostgreSQL with COPY: straight into the table, or through a temporary staging table
         for an upsert, which goes through the staged rows in the order of the columns `order`
         (the table's key): the rows to change are then visited page after page, not at random,
-        and a page changed by several rows is read and changed once (measured on the members'
-        last activity at province scale: 300,000 rows upserted in 2.3-2.8 s instead of 3.1-3.5 s).
+        and a page changed by several rows is read and changed once (measured faster on the
+        members' last activity at province scale: docs/BENCHMARKS.md).
         `table`, `columns`, `on_conflict` and `order` are fixed identifiers of the views."""
         if not rows:
             return

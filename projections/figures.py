@@ -23,6 +23,7 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.calendar import month_text
 from domain.certificate import Certificate
 from domain.identifiers import member_id
 from domain.member import Member
@@ -31,7 +32,7 @@ from domain.transfer import Transfer
 from projections.certificates import CertificatesView
 from projections.db import ViewDatabase
 from projections.organizations import Tree
-from projections.tables import Counters, Row, Table, month_text, originator_key
+from projections.tables import Counters, Row, Table, originator_key
 from projections.transfers import TransfersView
 
 # Stock figures: their deltas add up to the state at a month's end.

@@ -17,9 +17,11 @@ from decimal import Decimal
 from functools import singledispatchmethod
 from typing import Any
 
+from domain.calendar import month_text, months_between
 from domain.member import Member
+from domain.vocabulary import INACTIVE_MONTHS
 from projections.db import ViewDatabase
-from projections.tables import Row, Table, month_text
+from projections.tables import Row, Table
 
 MEMBERS = Table(
     "proj_members",
@@ -90,7 +92,7 @@ LAST_ACTIVITY = Table(
      "WHERE held_to IS NULL"],
     index_only=True,  # counted and listed from covering indexes
 )
-QUIET_MONTHS = 6  # a quiet spell longer than this can hold a whole inactivity window
+QUIET_MONTHS = INACTIVE_MONTHS  # a quiet spell longer than this can hold a whole inactivity window
 
 
 def quiet_from(previous_month: str, last_month: str) -> str | None:
@@ -101,8 +103,7 @@ def quiet_from(previous_month: str, last_month: str) -> str | None:
         return None
     if not previous_month:
         return ""
-    gap = (int(last_month[:4]) - int(previous_month[:4])) * 12 + int(last_month[5:7]) - int(previous_month[5:7])
-    return previous_month if gap > QUIET_MONTHS else None
+    return previous_month if months_between(previous_month, last_month) > QUIET_MONTHS else None
 
 
 class MembersView:

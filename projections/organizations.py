@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from typing import Any
 
-from domain.organization import COMMITTEE_KINDS, Organization
+from domain.organization import Organization, nearest_committee
 from projections.db import ViewDatabase
 from projections.tables import Table, originator_key
 
@@ -103,8 +103,7 @@ class Tree:
         return found
 
     def committee_of(self, code: str) -> str:
-        chain = self.ancestors(code)
-        return next((c for c in chain if self.kind.get(c) in COMMITTEE_KINDS), chain[-1])
+        return nearest_committee(self.ancestors(code), self.kind.get)
 
     @singledispatchmethod
     def apply(self, event: Any, position: int, db: ViewDatabase) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import date
 from itertools import islice
 from operator import itemgetter
 from typing import Any, cast
@@ -46,11 +45,6 @@ def originator_key(event: Any) -> str:
     key = str(event.originator_id)
     _last_originator = (event, key)
     return key
-
-
-def month_text(day: date) -> str:
-    """`f"{day:%Y-%m}"` without strftime (which pads no year below 1000: those still take it)."""
-    return day.isoformat()[:7] if day.year >= 1000 else f"{day:%Y-%m}"
 
 
 class Table:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from functools import singledispatchmethod
 from typing import Any
 
-from domain.transfer import NETWORK_STOPS, PAPER_STOPS, Transfer
+from domain.transfer import Transfer
+from domain.vocabulary import NETWORK_STOPS, PAPER_STOPS
 from projections.db import ViewDatabase
 from projections.organizations import Tree
 from projections.tables import Row, Table, originator_key

@@ -125,6 +125,29 @@ def generate(ledger: Ledger, scale_name: str, seed: int) -> dict[str, Any]:
     return Generator(ledger, SCALES[scale_name], seed, progress=log).run().as_dict()
 
 
+def prepared_store(url: str, schema: str, scale_name: str, seed: int, id_key: str,
+                   fresh: bool) -> tuple[str, str | None]:
+    """The store of a run (not timed): a synthetic history generated into the fresh schema
+    (or the kept one), its views caught up. How it was had, and its root (None when kept)."""
+    scale, root, how = SCALES[scale_name], None, "a kept store"
+    if fresh:
+        create_schema(url)
+        log(f"generating the {scale_name} history in schema {schema}")
+        with contextlib.closing(ledger_for(url, scale, id_key=id_key)) as ledger:
+            started = time.perf_counter()
+            stats = generate(ledger, scale_name, seed)
+            how = f"generated in {time.perf_counter() - started:,.0f} s"
+            root = stats["samples"]["root"]
+    with contextlib.closing(ledger_for(url, scale, id_key=id_key)) as ledger:
+        db = ViewDatabase(url)
+        try:
+            log(f"bringing the views up to position {ledger.max_position():,} (not timed)")
+            ProjectionEngine(ledger, db).catch_up()
+        finally:
+            db.close()
+    return how, root
+
+
 @dataclass
 class Workload:
     """What the cycles act on, read from the views once the store is ready."""
@@ -645,26 +668,8 @@ def main(argv: list[str] | None = None) -> int:
     server_log = args.work_dir / f"{schema}-server.log"
     try:
         # --- the store (not timed) ------------------------------------------------------
-        root: str | None = None
-        if fresh:
-            create_schema(url)
-            log(f"generating the {args.scale} history in schema {schema}")
-            with contextlib.closing(ledger_for(url, scale, id_key=id_key)) as ledger:
-                started = time.perf_counter()
-                stats = generate(ledger, args.scale, args.seed)
-                how = f"generated in {time.perf_counter() - started:,.0f} s"
-                root = stats["samples"]["root"]
-        else:
-            how = "a kept store"
+        how, root = prepared_store(url, schema, args.scale, args.seed, id_key, fresh)
         with contextlib.closing(ledger_for(url, scale, id_key=id_key)) as ledger:
-            db = ViewDatabase(url)
-            try:
-                engine = ProjectionEngine(ledger, db)
-                target = ledger.max_position()
-                log(f"bringing the views up to position {target:,} (not timed)")
-                engine.catch_up()
-            finally:
-                db.close()
             log(f"ANALYZE of schema {schema}: {analyze(schema):.1f} s")
             workload = read_workload(url, root, scale.end)
             recorded, token = ledger.grant_operator("bench clerk", "clerk", workload.root)

@@ -49,10 +49,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from api.schemas import IssueRequest, ReceiveRequest, TransferCreate, TransferPublic  # noqa: E402
-from domain.organization import COMMITTEE_KINDS  # noqa: E402
-from domain.transfer import MAX_VALID_DAYS, NETWORK_STOPS, PAPER_STOPS  # noqa: E402
+from domain.jurisdiction import ACT  # noqa: E402
+from domain.organization import nearest_committee  # noqa: E402
+from domain.vocabulary import HOLDING_KINDS, MAX_VALID_DAYS, NETWORK_STOPS, PAPER_STOPS  # noqa: E402
 
-HOLDING_KINDS = ("branch", "service_center")
 SCHEMA_DDL = (
     "CREATE TABLE crud_operators (token_sha256 text PRIMARY KEY, operator_id uuid NOT NULL, name text NOT NULL, "
     "role text NOT NULL, organization_code text NOT NULL, active boolean NOT NULL)",
@@ -130,7 +130,7 @@ def authenticate(conn: psycopg.Connection[Any], token: str | None) -> Caller:
                        (token_digest(token),)).fetchone()
     if row is None:
         raise Refused("unauthenticated", "the token is unknown or revoked")
-    if row[0] not in ("admin", "clerk"):
+    if row[0] not in ACT:
         raise Refused("forbidden", f"the {row[0]} role can't do this (needs admin or clerk)")
     return Caller(row[0], row[1])
 
@@ -264,13 +264,12 @@ def receive_member(conn: psycopg.Connection[Any], token: str | None, transfer_id
 # --- the store -----------------------------------------------------------------------------------
 
 def committee_of(code: str, kinds: dict[str, str], parents: dict[str, str | None]) -> str:
+    chain: list[str] = []
     node: str | None = code
-    last = code
     while node is not None:
-        if kinds[node] in COMMITTEE_KINDS:
-            return node
-        last, node = node, parents[node]
-    return last
+        chain.append(node)
+        node = parents[node]
+    return nearest_committee(chain, kinds.__getitem__)
 
 
 def load(conn: psycopg.Connection[Any], organizations: Iterable[tuple[str, str, str | None, str, str]],

@@ -27,6 +27,7 @@ from api.web.i18n import describe, translate
 from domain.ledger import Ledger
 from domain.member import validate_month
 from projections.queries import Queries
+from projections.queries.overdue_kinds import OVERDUE_COLUMNS
 
 report_app = typer.Typer(
     help="Reports of an organization's subtree: monthly, annual, a chart of a year.", no_args_is_help=True)
@@ -219,8 +220,6 @@ def history(
 
 # --- the overdue list ------------------------------------------------------------------
 
-OVERDUE_COLUMNS = ("kind", "registration_no", "name", "organization_code", "reference", "due_on",
-                   "days_overdue", "responsible_organization_code")
 OVERDUE_HEADINGS = {
     "zh": ("类型", "登记号码", "姓名", "组织", "文书/最近活动", "应办日期", "逾期天数", "责任组织"),
     "en": OVERDUE_COLUMNS,

@@ -15,9 +15,9 @@ from typing import Any
 from api.importing.columns import COLUMNS, ImportFileError, Problem
 from domain.errors import ValidationError
 from domain.identifiers import validate_id_card_no, validate_region, validate_registration_no
-from domain.member import CATEGORIES, GENDERS, STATUSES
-from domain.organization import KINDS, validate_code
+from domain.organization import validate_code
 from domain.text import normalize_text
+from domain.vocabulary import CATEGORIES, GENDERS, MEMBER_STATUSES, ORGANIZATION_KINDS
 
 # Chinese words accepted in cells, beside the English codes.
 KIND_WORDS = {
@@ -217,7 +217,7 @@ PARSERS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "organizations": {
         "code": validate_code,
         "name": _text(200),
-        "kind": _choice(KIND_WORDS, KINDS, "kind"),
+        "kind": _choice(KIND_WORDS, ORGANIZATION_KINDS, "kind"),
         "parent_code": lambda v: validate_code(str(v), "parent_code"),
         "region": _number(validate_region),
     },
@@ -228,7 +228,7 @@ PARSERS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "gender": _choice(GENDER_WORDS, GENDERS, "gender"),
         "birth_date": parse_date,
         "joined_on": parse_date,
-        "status": _choice(STATUS_WORDS, STATUSES, "status"),
+        "status": _choice(STATUS_WORDS, MEMBER_STATUSES, "status"),
         "category": _choice(CATEGORY_WORDS, CATEGORIES, "category"),
         "organization_code": lambda v: validate_code(str(v), "organization_code"),
         "household_region": _number(lambda v: validate_region(v, "household_region")),

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from api.access import check_root_auditor
-from api.deps import CurrentOperator, ServicesDep
+from api.deps import CurrentCaller, ServicesDep
 from api.errors import ApiError
 from api.routes.common import router
 from api.services import event_record
@@ -25,7 +25,7 @@ routes = router("/v1/audit", "audit")
 
 
 @routes.get("/events")
-def events(services: ServicesDep, operator: CurrentOperator,
+def events(services: ServicesDep, operator: CurrentCaller,
            after: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> Any:
     check_root_auditor(services, operator)
     data = []
@@ -38,7 +38,7 @@ def events(services: ServicesDep, operator: CurrentOperator,
 
 
 @routes.get("/access")
-def access_rows(services: ServicesDep, operator: CurrentOperator,
+def access_rows(services: ServicesDep, operator: CurrentCaller,
                 after: Annotated[int, Query(ge=0, le=2**53)] = 0,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 500,
                 registration_no: Annotated[str | None, Query(max_length=18)] = None) -> Any:
@@ -51,7 +51,7 @@ def access_rows(services: ServicesDep, operator: CurrentOperator,
 
 
 @routes.get("/verify")
-def verify(services: ServicesDep, operator: CurrentOperator) -> Any:
+def verify(services: ServicesDep, operator: CurrentCaller) -> Any:
     check_root_auditor(services, operator)
     result = services.engine.verify()
     chain = services.sealer.verify().as_dict()
@@ -66,7 +66,7 @@ def verify(services: ServicesDep, operator: CurrentOperator) -> Any:
 
 
 @routes.get("/checkpoint")
-def checkpoint(services: ServicesDep, operator: CurrentOperator) -> Any:
+def checkpoint(services: ServicesDep, operator: CurrentCaller) -> Any:
     """The last sealed position and its seal, signed with LEDGER_CHECKPOINT_KEY: kept by an
     auditor outside the database, it proves later that the log only grew."""
     check_root_auditor(services, operator)

@@ -8,16 +8,17 @@ from typing import Annotated, Any, Literal
 from fastapi import Query
 
 from api.access import CERTIFICATE_ROLES, check_certificate_visible, list_scope
-from api.deps import CurrentOperator, ServicesDep
+from api.deps import CurrentCaller, ServicesDep
 from api.presenters import certificate_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import CertificateCreate, CertificatePublic, CertificatesPublic, OnRequest
+from domain.vocabulary import CertificateKind, CertificateListStatus
 
 routes = router("/v1/certificates", "certificates")
 
 
 @routes.post("", status_code=201, response_model=CertificatePublic)
-def issue_certificate(body: CertificateCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+def issue_certificate(body: CertificateCreate, services: ServicesDep, operator: CurrentCaller) -> Any:
     recorded = command(
         operator, CERTIFICATE_ROLES, services.ledger.issue_certificate,
         body.registration_no, kind=body.kind, purpose=body.purpose, valid_until=body.valid_until,
@@ -29,7 +30,7 @@ def issue_certificate(body: CertificateCreate, services: ServicesDep, operator: 
 
 
 @routes.post("/{certificate_no}/return", response_model=CertificatePublic)
-def return_certificate(certificate_no: str, services: ServicesDep, operator: CurrentOperator,
+def return_certificate(certificate_no: str, services: ServicesDep, operator: CurrentCaller,
                        body: OnRequest | None = None) -> Any:
     recorded = command(operator, CERTIFICATE_ROLES, services.ledger.return_certificate, certificate_no,
                        on=body.on if body else None)
@@ -38,10 +39,10 @@ def return_certificate(certificate_no: str, services: ServicesDep, operator: Cur
 
 @routes.get("", response_model=CertificatesPublic)
 def list_certificates(
-    services: ServicesDep, operator: CurrentOperator,
+    services: ServicesDep, operator: CurrentCaller,
     organization_code: Annotated[str | None, Query(description="default: the operator's organization")] = None,
-    kind: Annotated[Literal["temporary", "mobile"] | None, Query()] = None,
-    status: Annotated[Literal["open", "returned", "closed"] | None, Query()] = None,
+    kind: Annotated[CertificateKind | None, Query()] = None,
+    status: Annotated[CertificateListStatus | None, Query()] = None,
     side: Annotated[Literal["home", "host"] | None, Query(
         description="home: members of the subtree away; host: members the subtree hosts; default both")] = None,
     registration_no: Annotated[str | None, Query()] = None,
@@ -56,6 +57,6 @@ def list_certificates(
 
 
 @routes.get("/{certificate_no}", response_model=CertificatePublic)
-def get_certificate(certificate_no: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+def get_certificate(certificate_no: str, services: ServicesDep, operator: CurrentCaller) -> Any:
     check_certificate_visible(services, operator, certificate_no)
     return certificate_public(services, certificate_no)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from api.deps import Operator
+from api.deps import Caller
 from api.idempotency import IdempotentRoute
 from api.services import Services
 
@@ -39,7 +39,7 @@ def router(prefix: str, tag: str) -> APIRouter:
     return APIRouter(prefix=prefix, tags=[tag], route_class=IdempotentRoute)
 
 
-def command(operator: Operator, roles: tuple[str, ...], run: Callable[..., R], *args: Any, **fields: Any) -> R:
+def command(operator: Caller, roles: tuple[str, ...], run: Callable[..., R], *args: Any, **fields: Any) -> R:
     """A Ledger command for an operator of one of `roles`, signed with its actor and request id."""
     operator.require(*roles)
     return run(*args, **fields, actor=operator.actor, request_id=operator.request_id)

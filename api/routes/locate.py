@@ -16,7 +16,8 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from api.deps import CurrentOperator, ServicesDep
+from api.access import MEMBER_ROLES
+from api.deps import CurrentCaller, ServicesDep
 from api.errors import ApiError
 from api.presenters import located
 from api.routes.common import router
@@ -39,10 +40,10 @@ logging.getLogger("uvicorn.access").addFilter(RedactIdCard())
 
 
 @routes.get("")
-def locate(services: ServicesDep, operator: CurrentOperator,
+def locate(services: ServicesDep, operator: CurrentCaller,
            registration_no: Annotated[str, Query(max_length=18)],
            id_card_no: Annotated[str, Query(max_length=18)]) -> Any:
-    operator.require("admin", "clerk")
+    operator.require(*MEMBER_ROLES)
     try:
         member = services.ledger.locate(registration_no, id_card_no)
     finally:  # found or not (a malformed number included), the call is logged

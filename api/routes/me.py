@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.access import MEMBER_ROLES, rights
-from api.deps import CurrentMember, CurrentOperator, ServicesDep
+from api.access import MEMBER_ROLES, check_member_visible, rights
+from api.deps import CurrentCaller, CurrentMember, ServicesDep
 from api.presenters import access_issued, access_revoked, me_public, page_of, report_public, transfer_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
-from api.routes.members import check_member_visible
 from api.schemas import (
     HistoryPublic,
     MemberAccessCreated,
@@ -36,20 +35,20 @@ routes = router("/v1/me", "me")
 # --- the home side: the token, the reports --------------------------------------------------------
 
 @access_routes.post("/{registration_no}/access", status_code=201, response_model=MemberAccessCreated)
-def issue_access(registration_no: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+def issue_access(registration_no: str, services: ServicesDep, operator: CurrentCaller) -> Any:
     """A member's token, shown this once; it replaces the member's earlier one."""
     recorded, token = command(operator, MEMBER_ROLES, services.ledger.issue_member_access, registration_no)
     return access_issued(recorded, token)
 
 
 @access_routes.post("/{registration_no}/access/revoke", response_model=MemberAccessRevoked)
-def revoke_access(registration_no: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+def revoke_access(registration_no: str, services: ServicesDep, operator: CurrentCaller) -> Any:
     recorded = command(operator, MEMBER_ROLES, services.ledger.revoke_member_access, registration_no)
     return access_revoked(recorded)
 
 
 @access_routes.get("/{registration_no}/reports", response_model=ReportsPublic)
-def list_reports(registration_no: str, services: ServicesDep, operator: CurrentOperator,
+def list_reports(registration_no: str, services: ServicesDep, operator: CurrentCaller,
                  limit: Limit = 100, offset: Offset = 0) -> Any:
     """The member's regular reports sent to organizations in the operator's subtree, oldest first."""
     check_member_visible(services, operator, registration_no)

@@ -5,38 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from api.access import MEMBER_ROLES, rights
-from api.deps import CurrentOperator, Operator, ServicesDep
+from api.access import MEMBER_ROLES, check_member_visible
+from api.deps import Caller, CurrentCaller, ServicesDep
 from api.presenters import member_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import DuesRequest, HistoryPublic, LeaveRequest, MemberCreate, MemberPublic, OnRequest, OrgLifeRequest
 from api.services import Services, member_history
-from domain.errors import NotFound
 from domain.ledger.session import Recorded
 
 routes = router("/v1/members", "members")
 
 
-def check_member_visible(services: Services, operator: Operator, registration_no: str) -> None:
-    """A member is visible where it is of record, to the receiving side of its open
-    transfer, and where it was ever held (for history): domain/jurisdiction.py decides;
-    an unknown number is refused like a member outside."""
-    scope, decide = operator.organization_code, rights(services, operator)
-    try:
-        member = services.ledger.member(registration_no)
-    except NotFound as error:
-        raise decide.unknown(error, f"member {registration_no}") from None
-    receiving = services.ledger.transfer(member.transfer_id).to_organization_code if member.transfer_id else None
-
-    def ever_held() -> bool:
-        with services.queries() as queries:
-            return queries.ever_held_within(member.registration_no, scope)
-
-    decide.check_member_read(member.registration_no, member.organization_code, receiving, ever_held)
-
-
 @routes.post("", status_code=201, response_model=MemberPublic)
-def create_member(body: MemberCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+def create_member(body: MemberCreate, services: ServicesDep, operator: CurrentCaller) -> Any:
     fields: dict[str, Any] = body.model_dump(exclude={"registration_no", "status", "organization_code", "on"})
     if body.registration_no is None and body.status == "probationary":
         recorded = command(operator, MEMBER_ROLES, services.ledger.admit_member, body.organization_code, **fields,
@@ -49,7 +30,7 @@ def create_member(body: MemberCreate, services: ServicesDep, operator: CurrentOp
 
 
 @routes.get("/{registration_no}", response_model=MemberPublic)
-def get_member(registration_no: str, services: ServicesDep, operator: CurrentOperator,
+def get_member(registration_no: str, services: ServicesDep, operator: CurrentCaller,
                min_position: MinPosition = None) -> Any:
     if min_position:
         services.wait_for(min_position)
@@ -59,7 +40,7 @@ def get_member(registration_no: str, services: ServicesDep, operator: CurrentOpe
     return answer
 
 
-def visible_history(registration_no: str, services: Services, operator: Operator,
+def visible_history(registration_no: str, services: Services, operator: Caller,
                     limit: int = 1000, offset: int = 0, min_position: int | None = None) -> dict[str, Any]:
     """A member's history for an operator who may see it (else refused), not logged."""
     check_member_visible(services, operator, registration_no)
@@ -68,7 +49,7 @@ def visible_history(registration_no: str, services: Services, operator: Operator
 
 
 @routes.get("/{registration_no}/history", response_model=HistoryPublic)
-def history(registration_no: str, services: ServicesDep, operator: CurrentOperator,
+def history(registration_no: str, services: ServicesDep, operator: CurrentCaller,
             limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None) -> Any:
     answer = visible_history(registration_no, services, operator, limit, offset, min_position)
     services.record_access(operator, "history", registration_no=services.ledger.member(registration_no)
@@ -78,7 +59,7 @@ def history(registration_no: str, services: ServicesDep, operator: CurrentOperat
 
 # The commands on one member: each answers the member as it stands after it.
 
-def acted_on(services: Services, operator: Operator, run: Callable[..., Recorded], registration_no: str,
+def acted_on(services: Services, operator: Caller, run: Callable[..., Recorded], registration_no: str,
              *args: Any, **fields: Any) -> dict[str, Any]:
     """A command of an admin or clerk on one member, answered with the member after it."""
     recorded = command(operator, MEMBER_ROLES, run, registration_no, *args, **fields)
@@ -86,27 +67,27 @@ def acted_on(services: Services, operator: Operator, run: Callable[..., Recorded
 
 
 @routes.post("/{registration_no}/confirm", response_model=MemberPublic)
-def confirm(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def confirm(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.confirm_member, registration_no, on=body.on)
 
 
 @routes.post("/{registration_no}/death", response_model=MemberPublic)
-def death(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def death(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.record_death, registration_no, on=body.on)
 
 
 @routes.post("/{registration_no}/leave", response_model=MemberPublic)
-def leave(registration_no: str, body: LeaveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def leave(registration_no: str, body: LeaveRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.record_leaving, registration_no, body.reason, on=body.on)
 
 
 @routes.post("/{registration_no}/org-life", response_model=MemberPublic)
-def org_life(registration_no: str, body: OrgLifeRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def org_life(registration_no: str, body: OrgLifeRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.record_org_life, registration_no, body.organization_code,
                     on=body.on)
 
 
 @routes.post("/{registration_no}/dues", response_model=MemberPublic)
-def dues(registration_no: str, body: DuesRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def dues(registration_no: str, body: DuesRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.record_dues, registration_no, body.month, str(body.amount),
                     on=body.on)

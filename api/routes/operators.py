@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import Query
 
-from api.access import ADMIN_ROLES, check_within
-from api.deps import CurrentOperator, ServicesDep
+from api.access import ADMIN_ROLES, AUDIT_ROLES, check_within
+from api.deps import CurrentCaller, ServicesDep
 from api.presenters import operator_public
 from api.routes.common import Limit, MinPosition, Offset, command, router
 from api.schemas import OperatorCreate, OperatorCreated, OperatorPublic, OperatorsPublic
@@ -16,7 +16,7 @@ routes = router("/v1/operators", "operators")
 
 
 @routes.post("", status_code=201, response_model=OperatorCreated)
-def grant(body: OperatorCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+def grant(body: OperatorCreate, services: ServicesDep, operator: CurrentCaller) -> Any:
     recorded, token = command(operator, ADMIN_ROLES, services.ledger.grant_operator, body.name, body.role,
                               body.organization_code)
     assert recorded.code is not None
@@ -24,16 +24,16 @@ def grant(body: OperatorCreate, services: ServicesDep, operator: CurrentOperator
 
 
 @routes.post("/{operator_id}/revoke", response_model=OperatorPublic)
-def revoke(operator_id: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+def revoke(operator_id: str, services: ServicesDep, operator: CurrentCaller) -> Any:
     recorded = command(operator, ADMIN_ROLES, services.ledger.revoke_operator, operator_id)
     return operator_public(services, operator_id, recorded.position)
 
 
 @routes.get("", response_model=OperatorsPublic)
-def list_operators(services: ServicesDep, operator: CurrentOperator,
+def list_operators(services: ServicesDep, operator: CurrentCaller,
                    organization_code: Annotated[str | None, Query()] = None,
                    limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None) -> Any:
-    operator.require("admin", "auditor")
+    operator.require(*AUDIT_ROLES)
     code = organization_code or operator.organization_code
     check_within(services, operator, code)
     with services.queries(min_position) as queries:

@@ -4,12 +4,12 @@ overdue lists."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Query, Request
 
 from api.access import ADMIN_ROLES, check_within, within_or_above
-from api.deps import CurrentOperator, ServicesDep
+from api.deps import CurrentCaller, ServicesDep
 from api.presenters import organization_public, page_of
 from api.routes.common import LIST_TYPES, Limit, MinPosition, Offset, command, list_answer, router
 from api.schemas import (
@@ -21,25 +21,27 @@ from api.schemas import (
     OverduePublic,
     RosterPublic,
 )
+from domain.vocabulary import OverdueKind
+from projections.queries.overdue_kinds import OVERDUE_COLUMNS
 
 routes = router("/v1/organizations", "organizations")
 
 
 @routes.post("", status_code=201, response_model=OrganizationPublic)
-def register_organization(body: OrganizationCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+def register_organization(body: OrganizationCreate, services: ServicesDep, operator: CurrentCaller) -> Any:
     recorded = command(operator, ADMIN_ROLES, services.ledger.register_organization,
                        body.code, body.name, body.kind, body.parent_code, body.region, on=body.on)
     return organization_public(services, body.code, recorded.position)
 
 
 @routes.get("/{code}", response_model=OrganizationPublic)
-def get_organization(code: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+def get_organization(code: str, services: ServicesDep, operator: CurrentCaller) -> Any:
     within_or_above(services, operator, code)
     return organization_public(services, code)
 
 
 @routes.get("/{code}/children", response_model=OrganizationsPublic)
-def get_children(code: str, services: ServicesDep, operator: CurrentOperator,
+def get_children(code: str, services: ServicesDep, operator: CurrentCaller,
                  limit: Limit = 100, offset: Offset = 0) -> Any:
     within_or_above(services, operator, code)
     children = sorted(services.ledger.organization(code).children)
@@ -47,24 +49,22 @@ def get_children(code: str, services: ServicesDep, operator: CurrentOperator,
 
 
 @routes.post("/{code}/dissolve", response_model=OrganizationPublic)
-def dissolve(code: str, body: DissolveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def dissolve(code: str, body: DissolveRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     recorded = command(operator, ADMIN_ROLES, services.ledger.dissolve_organization, code, body.successor_code,
                        on=body.on)
     return organization_public(services, code, recorded.position)
 
 
 @routes.post("/{code}/move", response_model=OrganizationPublic)
-def move(code: str, body: MoveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def move(code: str, body: MoveRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     recorded = command(operator, ADMIN_ROLES, services.ledger.move_organization, code, body.parent_code, on=body.on)
     return organization_public(services, code, recorded.position)
 
 
 ROSTER_COLUMNS = ["registration_no", "name", "status", "organization_code", "since", "place"]
-OVERDUE_COLUMNS = ["kind", "registration_no", "name", "organization_code", "reference", "due_on",
-                   "days_overdue", "responsible_organization_code"]
 @routes.get("/{code}/roster", response_model=RosterPublic, responses=LIST_TYPES)
 def roster(
-    request: Request, code: str, services: ServicesDep, operator: CurrentOperator,
+    request: Request, code: str, services: ServicesDep, operator: CurrentCaller,
     as_of: Annotated[date | None, Query()] = None, subtree: bool = False, include_in_transit: bool = False,
     q: Annotated[str | None, Query(max_length=50, description="name or registration number")] = None,
     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
@@ -79,13 +79,12 @@ def roster(
 
 @routes.get("/{code}/overdue", response_model=OverduePublic, responses=LIST_TYPES)
 def overdue(
-    request: Request, code: str, services: ServicesDep, operator: CurrentOperator,
+    request: Request, code: str, services: ServicesDep, operator: CurrentCaller,
     on: Annotated[date | None, Query()] = None,
-    kind: Annotated[Literal["overdue_letter", "unreturned_receipt", "unreturned_certificate", "inactive_6m",
-                            "stale_request", "open_case"] | None, Query()] = None,
+    kind: Annotated[OverdueKind | None, Query()] = None,
     limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     check_within(services, operator, code)
     with services.queries(min_position) as queries:
         rows, count = queries.overdue(code, on or services.ledger.today(), kind=kind, limit=limit, offset=offset)
-    return list_answer(request, OVERDUE_COLUMNS, rows, count)
+    return list_answer(request, list(OVERDUE_COLUMNS), rows, count)

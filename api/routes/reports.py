@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request, Response
 
 from api.access import ADMIN_ROLES, check_within
-from api.deps import CurrentOperator, ServicesDep
+from api.deps import CurrentCaller, ServicesDep
 from api.presenters import month_filed
 from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, flatten, monthly_xlsx
 from api.routes.common import MinPosition, command, router, wants_csv
@@ -43,7 +43,7 @@ FILE_TYPES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {},
 
 @routes.get("/monthly", responses=FILE_TYPES)
 def monthly(
-    request: Request, services: ServicesDep, operator: CurrentOperator,
+    request: Request, services: ServicesDep, operator: CurrentCaller,
     organization_code: Annotated[str, Query()], month: Annotated[str, Query(description="YYYY-MM")],
     min_position: MinPosition = None,
 ) -> Any:
@@ -58,7 +58,7 @@ def monthly(
 
 @routes.get("/annual", responses=FILE_TYPES)
 def annual(
-    request: Request, services: ServicesDep, operator: CurrentOperator,
+    request: Request, services: ServicesDep, operator: CurrentCaller,
     organization_code: Annotated[str, Query()], year: Annotated[int, Query(ge=1900, le=2999)],
     min_position: MinPosition = None,
 ) -> Any:
@@ -72,7 +72,7 @@ def annual(
 
 
 @routes.post("/monthly/file")
-def file_month(body: FileRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def file_month(body: FileRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     """Filing (报送) freezes the month, and every earlier one, for the subtree."""
     recorded = command(operator, ADMIN_ROLES, services.ledger.file_month, body.organization_code, body.month)
     return month_filed(body.organization_code, body.month, recorded)

@@ -11,7 +11,7 @@ from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.access import TRANSFER_ROLES, check_transfer_visible, list_scope
-from api.deps import CurrentOperator, Operator, ServicesDep
+from api.deps import Caller, CurrentCaller, ServicesDep
 from api.presenters import transfer_public
 from api.routes.common import LIST_TYPES, Limit, MinPosition, Offset, command, list_answer, router
 from api.schemas import (
@@ -33,7 +33,7 @@ routes = router("/v1/transfers", "transfers")
 
 
 @routes.post("", status_code=201, response_model=TransferPublic)
-def request_transfer(body: TransferCreate, services: ServicesDep, operator: CurrentOperator) -> Any:
+def request_transfer(body: TransferCreate, services: ServicesDep, operator: CurrentCaller) -> Any:
     recorded = command(
         operator, TRANSFER_ROLES, services.ledger.request_transfer,
         body.registration_no, body.to_organization_code, reason=body.reason, basis=body.basis,
@@ -47,7 +47,7 @@ def request_transfer(body: TransferCreate, services: ServicesDep, operator: Curr
 
 @routes.get("", response_model=TransfersPublic, responses=LIST_TYPES)
 def list_transfers(
-    request: Request, services: ServicesDep, operator: CurrentOperator,
+    request: Request, services: ServicesDep, operator: CurrentCaller,
     status: Annotated[str | None, Query()] = None,
     organization_code: Annotated[str | None, Query()] = None,
     letter_no: Annotated[str | None, Query()] = None,
@@ -63,14 +63,14 @@ def list_transfers(
 
 
 @routes.get("/{transfer_id}", response_model=TransferPublic)
-def get_transfer(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -> Any:
+def get_transfer(transfer_id: str, services: ServicesDep, operator: CurrentCaller) -> Any:
     check_transfer_visible(services, operator, transfer_id)
     return transfer_public(services, transfer_id)
 
 
 @routes.get("/{transfer_id}/letter", response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}}, "description": "the letter, printable on A4"}})
-def letter(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -> HTMLResponse:
+def letter(transfer_id: str, services: ServicesDep, operator: CurrentCaller) -> HTMLResponse:
     """The printable letter (介绍信) with its stub (存根) and receipt (回执); either side may
     print it, as either side may read the transfer. 409 invalid_transition before issue."""
     check_transfer_visible(services, operator, transfer_id)
@@ -81,7 +81,7 @@ def letter(transfer_id: str, services: ServicesDep, operator: CurrentOperator) -
 
 # The commands on one transfer: each answers the transfer as it stands after it.
 
-def acted_on(services: Services, operator: Operator, run: Callable[..., Recorded], transfer_id: str, *args: Any,
+def acted_on(services: Services, operator: Caller, run: Callable[..., Recorded], transfer_id: str, *args: Any,
              **fields: Any) -> dict[str, Any]:
     """A command of an admin or clerk on one transfer, answered with the transfer after it."""
     recorded = command(operator, TRANSFER_ROLES, run, transfer_id, *args, **fields)
@@ -89,37 +89,37 @@ def acted_on(services: Services, operator: Operator, run: Callable[..., Recorded
 
 
 @routes.post("/{transfer_id}/issue", response_model=TransferPublic)
-def issue(transfer_id: str, body: IssueRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def issue(transfer_id: str, body: IssueRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.issue_letter, transfer_id, body.valid_days, on=body.on)
 
 
 @routes.post("/{transfer_id}/decline", response_model=TransferPublic)
-def decline(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def decline(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.decline_transfer, transfer_id, body.reason, on=body.on)
 
 
 @routes.post("/{transfer_id}/receive", response_model=TransferPublic)
-def receive(transfer_id: str, body: ReceiveRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def receive(transfer_id: str, body: ReceiveRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.receive_member, transfer_id, body.organization_code,
                     body.late_certificate, presented_by=body.presented_by, agent_name=body.agent_name, on=body.on)
 
 
 @routes.post("/{transfer_id}/return-receipt", response_model=TransferPublic)
-def return_receipt(transfer_id: str, services: ServicesDep, operator: CurrentOperator,
+def return_receipt(transfer_id: str, services: ServicesDep, operator: CurrentCaller,
                    body: OnRequest | None = None) -> Any:
     return acted_on(services, operator, services.ledger.return_receipt, transfer_id, on=body.on if body else None)
 
 
 @routes.post("/{transfer_id}/reject", response_model=TransferPublic)
-def reject(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def reject(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.reject_transfer, transfer_id, body.reason, on=body.on)
 
 
 @routes.post("/{transfer_id}/cancel", response_model=TransferPublic)
-def cancel(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def cancel(transfer_id: str, body: ReasonRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.cancel_transfer, transfer_id, body.reason, on=body.on)
 
 
 @routes.post("/{transfer_id}/extend", response_model=TransferPublic)
-def extend(transfer_id: str, body: ExtendRequest, services: ServicesDep, operator: CurrentOperator) -> Any:
+def extend(transfer_id: str, body: ExtendRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
     return acted_on(services, operator, services.ledger.extend_letter, transfer_id, body.valid_until, on=body.on)

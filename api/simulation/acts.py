@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from api.simulation.trees import DUES, GIVEN, HOSTS, PURPOSES, SURNAMES
-from domain.certificate import add_months
+from domain.calendar import add_months, month_text
 from domain.ledger.steps import note_absent
-from domain.organization import HOLDING_KINDS
+from domain.vocabulary import HOLDING_KINDS, MAX_VALID_DAYS, TEMPORARY_MAX_MONTHS
 
 if TYPE_CHECKING:
     import random
@@ -177,7 +177,7 @@ class Acts:
     def do_extend(self, day: date, transfer_id: str) -> None:
         transfer = self.ledger.transfer(transfer_id)
         assert transfer.issued_on is not None
-        until = transfer.issued_on + timedelta(days=90)
+        until = transfer.issued_on + timedelta(days=MAX_VALID_DAYS)  # extended as far as the rule allows
         self.ledger.extend_letter(transfer_id, until, **self.by(transfer.from_organization_code))
         self.stats.cases["letter.extended"] += 1
         self.schedule(day + timedelta(days=self.rng.randint(1, (until - day).days)), "receive", transfer_id)
@@ -265,7 +265,7 @@ class Acts:
         if host is None:
             description = rng.choice(HOSTS)
         if kind == "temporary":
-            valid_until = add_months(day, rng.randint(1, 6))
+            valid_until = add_months(day, rng.randint(1, TEMPORARY_MAX_MONTHS))
             purpose = rng.choice(PURPOSES)
         else:
             valid_until, purpose = add_months(day, 12), "外出务工"
@@ -294,7 +294,7 @@ class Acts:
         """Each branch has its day of the month: org life in its meeting months (at the host
         of a member's mobile certificate while it is valid), and the dues recorded that day."""
         rng, scale = self.rng, self.scale
-        month = f"{day:%Y-%m}"
+        month = month_text(day)
         for code in self.meeting_day.get(day.day, ()):
             meets = day.month % scale.org_life_every == self.meeting_phase[code]
             for number in sorted(self.org(code).members):
@@ -315,7 +315,7 @@ class Acts:
     # --- organizations ------------------------------------------------------------------
 
     def file_previous_month(self, day: date) -> Iterator[None]:
-        month = f"{(day.replace(day=1) - timedelta(days=1)):%Y-%m}"
+        month = month_text(day.replace(day=1) - timedelta(days=1))
         for code, spec in self.specs.items():
             if spec.kind == "department" and not spec.outside:
                 self.ledger.file_month(code, month, **self.by_system())

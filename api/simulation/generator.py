@@ -52,7 +52,7 @@ from api.simulation.trees import (
     weighted,
 )
 from domain.base import SYSTEM, Actor
-from domain.certificate import add_months
+from domain.calendar import add_months, month_text
 from domain.identifiers import (
     check_character,
     id_card_digest,
@@ -64,7 +64,8 @@ from domain.identifiers import (
 from domain.ledger import Ledger
 from domain.ledger.steps import note_absent, run_steps
 from domain.member import Member
-from domain.organization import COMMITTEE_KINDS, HOLDING_KINDS, Organization
+from domain.organization import Organization
+from domain.vocabulary import COMMITTEE_KINDS, HOLDING_KINDS
 
 __all__ = ["BENCH_DATA_KEYS", "BENCH_ID_KEY", "Generator", "create_schema", "generate", "ledger_for"]
 
@@ -402,7 +403,7 @@ class Generator(Acts):
         last_month = end.replace(day=1) - timedelta(days=1)
         as_of = self.scale.start + (end - self.scale.start) / 2
         return {"root": root, "committee": committee, "branch": branch, "today": end.isoformat(),
-                "month": f"{last_month:%Y-%m}", "as_of": as_of.isoformat(),
+                "month": month_text(last_month), "as_of": as_of.isoformat(),
                 "committee_members": committee_sizes[committee], "branch_members": sizes[branch]}
 
 
@@ -434,12 +435,12 @@ def ledger_for(database_url: str, scale: Scale, *, id_key: str | None = None) ->
 
 def create_schema(database_url: str) -> None:
     """Create the `?schema=` of a PostgreSQL URL if it is missing."""
-    from urllib.parse import parse_qs, urlsplit
-
     import psycopg
     from psycopg import sql
 
-    schema = parse_qs(urlsplit(database_url).query).get("schema", [None])[0]
-    if schema:
-        with psycopg.connect(database_url.split("?")[0], autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    from domain.settings import parse_database_url
+
+    url = parse_database_url(database_url)
+    if url.schema:
+        with psycopg.connect(**url.connect_args(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(url.schema)))

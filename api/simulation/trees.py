@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from domain.organization import HOLDING_KINDS
+from domain.vocabulary import HOLDING_KINDS
 
 __all__ = ["HOLDING_KINDS", "SCALES", "TREES", "OrgSpec", "Scale"]
 

@@ -3,7 +3,7 @@ refusals into pages and adds the security headers; rendering in the clerk's lang
 form and query helpers; paging; a member's history as sentences.
 
 Every page reuses the API's own checks: the bearer-token check (api/deps.py), the role
-check `Operator.require`, the jurisdiction checks (api/access.py), the Ledger's scope
+check `Caller.require`, the jurisdiction checks (api/access.py), the Ledger's scope
 checks (LedgerError) and the Queries' subtree filters. A refusal is a page in the clerk's
 language with the status the API would give; a form that changed something redirects to
 a page that waits (like `min_position`) until the views show the change.
@@ -28,7 +28,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from api.access import TRANSFER_ROLES, list_scope
-from api.deps import Operator
+from api.deps import Caller
 from api.errors import STATUS_BY_CODE, ApiError
 from api.services import Services
 from api.web.i18n import LANGUAGES, describe, error_text, translate
@@ -44,10 +44,14 @@ from api.web.session import (
 from domain.errors import LedgerError, ValidationError
 from domain.identifiers import parse_iso_date
 from domain.text import check_incoming
+from domain.vocabulary import CASE_OVERDUE_AFTER_DAYS, DEFAULT_VALID_DAYS, MAX_VALID_DAYS
 
 log = logging.getLogger("api.web")
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+# The limits the pages show (a letter's validity, a case's days before it is overdue).
+TEMPLATES.env.globals.update(DEFAULT_VALID_DAYS=DEFAULT_VALID_DAYS, MAX_VALID_DAYS=MAX_VALID_DAYS,
+                             CASE_OVERDUE_AFTER_DAYS=CASE_OVERDUE_AFTER_DAYS)
 PAGE_SIZE = 50
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -211,19 +215,19 @@ def done(path: str, position: int, **params: Any) -> Response:
     return RedirectResponse(f"{path}?{query}", status_code=303)
 
 
-def seen(operator: Operator, request: Request) -> Operator:
+def seen(operator: Caller, request: Request) -> Caller:
     request.state.operator = operator
     return operator
 
 
-def seen_once_applied(operator: Operator, request: Request, services: Services, min_position: int | None) -> None:
+def seen_once_applied(operator: Caller, request: Request, services: Services, min_position: int | None) -> None:
     """`seen`, then wait (if asked) until the views have applied `min_position`."""
     seen(operator, request)
     if min_position:
         services.wait_for(min_position)
 
 
-def chosen_org(request: Request, services: Services, operator: Operator, org: str | None) -> str:
+def chosen_org(request: Request, services: Services, operator: Caller, org: str | None) -> str:
     """The organization a page is about: `org`, or the operator's own; within its subtree."""
     seen(operator, request)
     return list_scope(services, operator, org)

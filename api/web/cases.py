@@ -24,16 +24,16 @@ from api.web.base import (
     render,
     seen,
 )
-from api.web.session import WebOperator, check_csrf
-from domain.case import OUTCOMES
+from api.web.session import WebCaller, check_csrf
 from domain.errors import ValidationError
 from domain.identifiers import validate_code, validate_registration_no
+from domain.vocabulary import CASE_OUTCOMES
 
 routes = page_router()
 
 
 @routes.get("/cases")
-def cases_page(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
+def cases_page(request: Request, services: ServicesDep, operator: WebCaller, org: str | None = None,
                status: str = "open", page: PageNumber = 1, min_position: MinPosition = None) -> Response:
     code = chosen_org(request, services, operator, org)
     if status not in ("open", "closed", "all"):
@@ -44,12 +44,12 @@ def cases_page(request: Request, services: ServicesDep, operator: WebOperator, o
         rows, count = queries.cases(code, today, status=None if status == "all" else status, **paging(page))
         names = queries.organization_names([code, *(r["organization_code"] for r in rows)])
     return render(request, "cases.html", operator=operator, organization=organization, rows=rows, count=count,
-                  shown=status, names=names, outcomes=OUTCOMES, today=today.isoformat(),
+                  shown=status, names=names, outcomes=CASE_OUTCOMES, today=today.isoformat(),
                   can_open=operator.role in CASE_ROLES, pager=page_links(request, "page", page, count))
 
 
 @routes.post("/cases")
-def open_case(request: Request, services: ServicesDep, operator: WebOperator, csrf_token: FormText = "",
+def open_case(request: Request, services: ServicesDep, operator: WebCaller, csrf_token: FormText = "",
               organization_code: FormText = "", name: FormText = "", registration_no: FormText = "",
               case_request: FormText = "", on: FormText = "") -> Response:
     seen(operator, request)
@@ -63,7 +63,7 @@ def open_case(request: Request, services: ServicesDep, operator: WebOperator, cs
 
 
 @routes.post("/cases/{case_id}/close")
-def close_case(request: Request, case_id: str, services: ServicesDep, operator: WebOperator,
+def close_case(request: Request, case_id: str, services: ServicesDep, operator: WebCaller,
                csrf_token: FormText = "", outcome: FormText = "", note: FormText = "",
                registration_no: FormText = "", on: FormText = "", org: FormText = "") -> Response:
     seen(operator, request)

@@ -29,8 +29,7 @@ from api.web.session import (
 )
 from api.web.sign_in import sign_in_form, signed_in, signed_out
 from domain.identifiers import validate_code
-from domain.member_access import REPORT_MAX_CHARS
-from domain.transfer import BASES, EVIDENCE_KINDS, REASONS
+from domain.vocabulary import BASES, EVIDENCE_KINDS, REPORT_MAX_CHARS, TRANSFER_REASONS
 
 MEMBER_SIGN_IN_COOKIE = "ledger_member_sign_in"
 pages = page_router("/web/me")
@@ -107,7 +106,7 @@ def transfer_form(request: Request, services: ServicesDep, me: WebMember, q: str
     with services.queries() as queries:
         found = queries.targets_named(q) if q else []
         chosen = queries.organization_names([to]).get(to, "") if to else ""
-    return page(request, services, me, "me_transfer.html", reasons=REASONS, bases=BASES,
+    return page(request, services, me, "me_transfer.html", reasons=TRANSFER_REASONS, bases=BASES,
                 evidence_kinds=EVIDENCE_KINDS, q=q, found=found, to=to if chosen else "", chosen=chosen)
 
 

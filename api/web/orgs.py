@@ -9,11 +9,10 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import Response
 
-from api.access import MEMBER_ROLES, rights
+from api.access import MEMBER_ROLES, check_member_visible, rights
 from api.deps import ServicesDep
 from api.presenters import member_public
 from api.routes.common import MinPosition
-from api.routes.members import check_member_visible
 from api.routes.members import visible_history as member_history
 from api.web.base import (
     PageNumber,
@@ -31,14 +30,14 @@ from api.web.base import (
 from api.web.downloads import list_file
 from api.web.i18n import translate
 from api.web.letter import age_on
-from api.web.session import WebOperator, language
-from domain.transfer import BASES, EVIDENCE_KINDS, REASONS
+from api.web.session import WebCaller, language
+from domain.vocabulary import BASES, EVIDENCE_KINDS, TRANSFER_REASONS
 
 TREE_DEPTH = 2  # levels shown below the chosen organization (a province has 50,000 of them)
 
 
 @routes.get("/")
-def tree(request: Request, services: ServicesDep, operator: WebOperator,
+def tree(request: Request, services: ServicesDep, operator: WebCaller,
          org: str | None = None, min_position: MinPosition = None) -> Response:
     code = chosen_org(request, services, operator, org)
     with services.queries(min_position) as queries:
@@ -49,7 +48,7 @@ def tree(request: Request, services: ServicesDep, operator: WebOperator,
 
 
 @routes.get("/orgs/{code}/roster")
-def roster(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+def roster(request: Request, code: str, services: ServicesDep, operator: WebCaller,
            q: SearchText = "", as_of: str = "", subtree: str = "1", page: PageNumber = 1,
            min_position: MinPosition = None) -> Response:
     chosen_org(request, services, operator, code)
@@ -70,7 +69,7 @@ def roster(request: Request, code: str, services: ServicesDep, operator: WebOper
 
 
 @routes.get("/orgs/{code}/roster/file")
-def roster_file(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+def roster_file(request: Request, code: str, services: ServicesDep, operator: WebCaller,
                 q: SearchText = "", as_of: str = "", subtree: str = "1", format: str = "csv") -> Response:
     """The whole roster (every page) as CSV or Excel, with the page's search and date."""
     chosen_org(request, services, operator, code)
@@ -91,7 +90,7 @@ def roster_file(request: Request, code: str, services: ServicesDep, operator: We
 
 
 @routes.get("/members/{registration_no}")
-def member_page(request: Request, registration_no: str, services: ServicesDep, operator: WebOperator,
+def member_page(request: Request, registration_no: str, services: ServicesDep, operator: WebCaller,
                 min_position: MinPosition = None) -> Response:
     seen_once_applied(operator, request, services, min_position)
     check_member_visible(services, operator, registration_no)
@@ -109,12 +108,12 @@ def member_page(request: Request, registration_no: str, services: ServicesDep, o
                "workplace": record.workplace, "residence": record.residence}
     services.record_access(operator, "member_page", registration_no=member["registration_no"])
     return render(request, "member.html", operator=operator, member=member, events=events, details=details,
-                  dues=dues, names=names, can_request=can_request, reasons=REASONS, bases=BASES,
+                  dues=dues, names=names, can_request=can_request, reasons=TRANSFER_REASONS, bases=BASES,
                   evidence_kinds=EVIDENCE_KINDS)
 
 
 @routes.get("/orgs/{code}/hosted")
-def hosted(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+def hosted(request: Request, code: str, services: ServicesDep, operator: WebCaller,
            page: PageNumber = 1, min_position: MinPosition = None) -> Response:
     """The members the subtree hosts (seed 004): open certificates whose host lies in it, with
     their home; the host's clerks record their org life and dues."""

@@ -15,7 +15,7 @@ from api.routes.common import MinPosition
 from api.web.base import PageNumber, chosen_org, page_links, paging, render, routes
 from api.web.downloads import list_file
 from api.web.i18n import translate
-from api.web.session import WebOperator, language
+from api.web.session import WebCaller, language
 from domain.errors import ValidationError
 from domain.flags import (
     done_since,
@@ -64,7 +64,7 @@ def band_rows(queries: Queries, code: str, today: date, kind: str, limit: int, o
 
 
 @routes.get("/orgs/{code}/overdue")
-def overdue(request: Request, code: str, services: ServicesDep, operator: WebOperator, kind: str = "",
+def overdue(request: Request, code: str, services: ServicesDep, operator: WebCaller, kind: str = "",
             page: PageNumber = 1, min_position: MinPosition = None) -> Response:
     """The overdue ledger in three colours, each band with its true number of rows; a kind
     chosen shows its band alone, a page at a time."""
@@ -88,7 +88,7 @@ def overdue(request: Request, code: str, services: ServicesDep, operator: WebOpe
 
 
 @routes.get("/orgs/{code}/overdue/file")
-def overdue_file(request: Request, code: str, services: ServicesDep, operator: WebOperator, kind: str = "",
+def overdue_file(request: Request, code: str, services: ServicesDep, operator: WebCaller, kind: str = "",
                  format: str = "csv") -> Response:
     """The overdue list (the red band, every row) as CSV or Excel, in the page's language."""
     chosen_org(request, services, operator, code)

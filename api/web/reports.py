@@ -15,7 +15,8 @@ from api.routes.common import MinPosition
 from api.services import Services, monthly_figures
 from api.web import charts
 from api.web.base import FormText, chosen_org, done, render, routes, seen
-from api.web.session import WebOperator, check_csrf, language
+from api.web.session import WebCaller, check_csrf, language
+from domain.calendar import month_text, months_ending
 from domain.errors import ValidationError
 from domain.identifiers import validate_month
 
@@ -34,22 +35,13 @@ TIMELY_BREAKDOWNS = ("timely_by_side", "timely_by_category", "timely_by_route")
 
 
 def report_month(services: Services, month: str | None) -> str:
-    month = (month or "").strip() or services.ledger.today().strftime("%Y-%m")
+    month = (month or "").strip() or month_text(services.ledger.today())
     validate_month(month)
     return month
 
 
-def months_ending(month: str, count: int = 12) -> list[str]:
-    year, mon = int(month[:4]), int(month[5:7])
-    months = []
-    for _ in range(count):
-        months.append(f"{year:04d}-{mon:02d}")
-        year, mon = (year, mon - 1) if mon > 1 else (year - 1, 12)
-    return months[::-1]
-
-
 @routes.get("/orgs/{code}/report")
-def report(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+def report(request: Request, code: str, services: ServicesDep, operator: WebCaller,
            month: str = "", min_position: MinPosition = None) -> Response:
     chosen_org(request, services, operator, code)
     month = report_month(services, month)
@@ -67,7 +59,7 @@ def report(request: Request, code: str, services: ServicesDep, operator: WebOper
 
 
 @routes.post("/orgs/{code}/report/filing")
-def file_report_month(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+def file_report_month(request: Request, code: str, services: ServicesDep, operator: WebCaller,
                       csrf_token: FormText = "", month: FormText = "") -> Response:
     """Filing (报送) a month from the report page: an admin's act, the API's POST
     /v1/reports/monthly/file; the Ledger refuses a month not over or already filed."""
@@ -81,7 +73,7 @@ def file_report_month(request: Request, code: str, services: ServicesDep, operat
 
 
 @routes.get("/orgs/{code}/report/file")
-def report_file(request: Request, code: str, services: ServicesDep, operator: WebOperator,
+def report_file(request: Request, code: str, services: ServicesDep, operator: WebCaller,
                 month: str = "", format: str = "csv") -> Response:
     chosen_org(request, services, operator, code)
     month = report_month(services, month)

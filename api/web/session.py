@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.responses import Response
 
-from api.deps import Operator, ServicesDep, get_operator
+from api.deps import Caller, ServicesDep, get_caller
 from api.errors import ApiError
 from api.services import Services
 from api.web.i18n import DEFAULT_LANGUAGE, LANGUAGES
@@ -66,17 +66,17 @@ def clear_cookie(request: Request, response: Response, name: str) -> None:
                            secure=request.url.scheme == "https")
 
 
-def operator_for(services: Services, token: str) -> Operator | None:
+def operator_for(services: Services, token: str) -> Caller | None:
     """The operator of a token, by the API's own bearer check; None when refused."""
     try:
-        return get_operator(services, authorization=f"Bearer {token}", x_request_id=None)
+        return get_caller(services, authorization=f"Bearer {token}", x_request_id=None)
     except ApiError as error:
         if error.code in ("unauthenticated", "forbidden"):  # forbidden: a member's token
             return None
         raise
 
 
-def web_operator(request: Request, services: ServicesDep) -> Operator:
+def web_caller(request: Request, services: ServicesDep) -> Caller:
     token = request.cookies.get(SESSION_COOKIE)
     operator = operator_for(services, token) if token else None
     if operator is None:
@@ -85,7 +85,7 @@ def web_operator(request: Request, services: ServicesDep) -> Operator:
     return operator
 
 
-WebOperator = Annotated[Operator, Depends(web_operator)]
+WebCaller = Annotated[Caller, Depends(web_caller)]
 
 
 def check_csrf(request: Request, submitted: str) -> None:

@@ -17,7 +17,7 @@ from api.web.i18n import error_text
 from api.web.session import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
-    WebOperator,
+    WebCaller,
     check_csrf,
     clear_cookie,
     language,
@@ -86,5 +86,5 @@ def sign_in(request: Request, services: ServicesDep, token: FormText = "", nonce
 
 
 @routes.post("/sign-out")
-def sign_out(request: Request, operator: WebOperator, csrf_token: FormText = "") -> Response:
+def sign_out(request: Request, operator: WebCaller, csrf_token: FormText = "") -> Response:
     return signed_out(request, csrf_token, SESSION_COOKIE, "/web/sign-in")

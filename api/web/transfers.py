@@ -12,7 +12,7 @@ from fastapi import Form, Request
 from starlette.responses import Response
 
 from api.access import TRANSFER_ROLES, check_transfer_visible, rights
-from api.deps import Operator, ServicesDep
+from api.deps import Caller, ServicesDep
 from api.errors import STATUS_BY_CODE, ApiError
 from api.routes.common import MinPosition
 from api.services import Services
@@ -34,17 +34,16 @@ from api.web.base import (
 from api.web.downloads import list_file
 from api.web.i18n import error_text, translate
 from api.web.letter import letter_facts, render_letter
-from api.web.session import WebOperator, check_csrf, language
+from api.web.session import WebCaller, check_csrf, language
 from domain.errors import LedgerError, ValidationError
 from domain.identifiers import validate_code, validate_registration_no
-from domain.organization import HOLDING_KINDS
-from domain.transfer import DEFAULT_VALID_DAYS
+from domain.vocabulary import DEFAULT_VALID_DAYS, HOLDING_KINDS
 from projections.queries import Queries
 
 BACK_PAGES = ("/web/inbox", "/web/outbox")  # where a form sent from a list goes back to
 
 
-def receiving_choices(services: Services, operator: Operator, to_code: str) -> list[dict[str, Any]]:
+def receiving_choices(services: Services, operator: Caller, to_code: str) -> list[dict[str, Any]]:
     """Member-holding organizations in the letter's target subtree that the operator acts for."""
     with services.queries() as queries:
         nodes = queries.subtree(to_code)
@@ -58,7 +57,7 @@ class Sides:
     """Whether the operator acts for an organization's side of a transfer, as the Ledger
     decides (the side's committee or above); remembered for one page."""
 
-    def __init__(self, services: Services, operator: Operator) -> None:
+    def __init__(self, services: Services, operator: Caller) -> None:
         self.services, self.operator = services, operator
         self.known: dict[str, bool] = {}
 
@@ -93,7 +92,7 @@ def box_lists(request: Request, queries: Queries, code: str, direction: str, q: 
 
 
 @routes.get("/inbox")
-def inbox(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
+def inbox(request: Request, services: ServicesDep, operator: WebCaller, org: str | None = None,
           q: SearchText = "", waiting_page: PageNumber = 1, receipts_page: PageNumber = 1,
           recent_page: PageNumber = 1, min_position: MinPosition = None) -> Response:
     """Letters addressed to the subtree: to receive (or reject), receipts to return, and all
@@ -118,7 +117,7 @@ def inbox(request: Request, services: ServicesDep, operator: WebOperator, org: s
 
 
 @routes.get("/outbox")
-def outbox(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
+def outbox(request: Request, services: ServicesDep, operator: WebCaller, org: str | None = None,
            q: SearchText = "", requested_page: PageNumber = 1, issued_page: PageNumber = 1,
            recent_page: PageNumber = 1, min_position: MinPosition = None) -> Response:
     """Requests to issue (or decline), letters out to extend or cancel, and all of them;
@@ -143,7 +142,7 @@ BULK_LIMIT = 200
 
 
 @routes.post("/transfers/bulk")
-def bulk_action(request: Request, services: ServicesDep, operator: WebOperator, csrf_token: FormText = "",
+def bulk_action(request: Request, services: ServicesDep, operator: WebCaller, csrf_token: FormText = "",
                 action: FormText = "", transfer_id: Annotated[list[str] | None, Form()] = None,
                 valid_days: FormText = "", back: FormText = "") -> Response:
     """Issue, receive or return the receipt of many letters at once: each one judged alone
@@ -197,7 +196,7 @@ def bulk_action(request: Request, services: ServicesDep, operator: WebOperator, 
                   back=f"{target}?{urlencode({'min_position': position})}" if position else target)
 
 
-def bulk_receiving(services: Services, operator: Operator, acts: Sides, transfer: Any) -> str:
+def bulk_receiving(services: Services, operator: Caller, acts: Sides, transfer: Any) -> str:
     """Where a letter received with others goes: the organization it is addressed to when
     that holds members, else the one member-holding organization below it; with several to
     choose from, the letter's own page asks which."""
@@ -215,7 +214,7 @@ def bulk_receiving(services: Services, operator: Operator, acts: Sides, transfer
 
 
 @routes.get("/transfers/file")
-def transfers_file(request: Request, services: ServicesDep, operator: WebOperator, org: str | None = None,
+def transfers_file(request: Request, services: ServicesDep, operator: WebCaller, org: str | None = None,
                    direction: str = "in", q: SearchText = "", format: str = "csv") -> Response:
     """The inbox's or outbox's transfers (every one, with the page's search) as CSV or Excel."""
     code = chosen_org(request, services, operator, org)
@@ -242,7 +241,7 @@ def transfers_file(request: Request, services: ServicesDep, operator: WebOperato
 
 
 @routes.get("/transfers/{transfer_id}")
-def transfer_page(request: Request, transfer_id: str, services: ServicesDep, operator: WebOperator,
+def transfer_page(request: Request, transfer_id: str, services: ServicesDep, operator: WebCaller,
                   min_position: MinPosition = None) -> Response:
     seen_once_applied(operator, request, services, min_position)
     check_transfer_visible(services, operator, transfer_id)
@@ -260,7 +259,7 @@ def transfer_page(request: Request, transfer_id: str, services: ServicesDep, ope
 
 
 @routes.get("/transfers/{transfer_id}/letter")
-def letter_page(request: Request, transfer_id: str, services: ServicesDep, operator: WebOperator) -> Response:
+def letter_page(request: Request, transfer_id: str, services: ServicesDep, operator: WebCaller) -> Response:
     """The printable letter with its stub and receipt (api/web/letter.py), for either side."""
     seen(operator, request)
     check_transfer_visible(services, operator, transfer_id)
@@ -272,7 +271,7 @@ def letter_page(request: Request, transfer_id: str, services: ServicesDep, opera
 
 
 @routes.post("/transfers")
-def request_transfer(request: Request, services: ServicesDep, operator: WebOperator, csrf_token: FormText = "",
+def request_transfer(request: Request, services: ServicesDep, operator: WebCaller, csrf_token: FormText = "",
                      registration_no: FormText = "", to_organization_code: FormText = "", reason: FormText = "",
                      basis: FormText = "", evidence_kind: FormText = "", evidence_reference: FormText = "",
                      performance_record: FormText = "", probation_override_reason: FormText = "",
@@ -295,7 +294,7 @@ def request_transfer(request: Request, services: ServicesDep, operator: WebOpera
 
 @routes.post("/transfers/{transfer_id}/{action}")
 def transfer_action(request: Request, transfer_id: str, action: str, services: ServicesDep,
-                    operator: WebOperator, csrf_token: FormText = "", reason: FormText = "",
+                    operator: WebCaller, csrf_token: FormText = "", reason: FormText = "",
                     valid_days: FormText = "", valid_until: FormText = "", organization_code: FormText = "",
                     late_certificate: FormText = "", presented_by: FormText = "member", agent_name: FormText = "",
                     on: FormText = "", back: FormText = "") -> Response:

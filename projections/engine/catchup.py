@@ -25,9 +25,9 @@ OVERLAPPED_SWITCH_INTERVAL = 0.0005
 # While the writer is still busy with a batch, the applying thread goes on applying pages
 # into the next one, up to this many pages (by store): a row changed again in them is
 # written once, so batches grow where writing sets the pace (and stay one page where applying
-# does). Measured at province scale: on PostgreSQL, where the writer sets the pace after the
-# imports, 8 pages rebuilt in 366 s against 388 s with 4; SQLite's applying thread sets the
-# pace there, and 4 was measured.
+# does). Chosen by measuring a province-scale rebuild (docs/BENCHMARKS.md): on PostgreSQL the
+# writer sets the pace after the imports and 8 pages rebuilt faster than 4; on SQLite the
+# applying thread sets the pace, and 4 was kept.
 OVERLAPPED_MAX_PAGES = {"postgres": 8, "sqlite": 4}
 
 

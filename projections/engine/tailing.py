@@ -10,6 +10,7 @@ import time
 import psycopg
 from psycopg import sql as pgsql
 
+from domain.settings import parse_database_url
 from projections.engine.catchup import CatchingUp
 
 log = logging.getLogger("projections.engine")  # one logger for the engine's modules
@@ -95,7 +96,7 @@ class Tailing(CatchingUp):
         while not self._stop.is_set():
             try:
                 with psycopg.connect(
-                    self.db.url.split("?")[0], autocommit=True, connect_timeout=5
+                    **parse_database_url(self.db.url).connect_args(), autocommit=True, connect_timeout=5
                 ) as conn:
                     conn.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(channel)))
                     failures = self._safe_catch_up(failures)

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from calendar import monthrange
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager
-from datetime import date
 from typing import Any, TypeVar
 
-from domain.errors import NotFound, ValidationError
+from domain.errors import NotFound
 from projections.db import Row, ViewDatabase
-from projections.queries.sql import Sql
+from projections.sql import Sql
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -33,25 +31,6 @@ def _helper_threads() -> ThreadPoolExecutor:
         if _helpers is None:
             _helpers = ThreadPoolExecutor(4, thread_name_prefix="view-reads")
         return _helpers
-
-
-def check_day(day: date | None, field: str = "date") -> None:
-    if day is not None and not 1900 <= day.year <= 2999:
-        raise ValidationError(f"{field} must be between 1900 and 2999")
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    year, mon = int(month[:4]), int(month[5:7])
-    return date(year, mon, 1), date(year, mon, monthrange(year, mon)[1])
-
-
-def months_before(day: date, count: int) -> list[str]:
-    """The `count` full months before `day`'s month, oldest first."""
-    months, year, mon = [], day.year, day.month
-    for _ in range(count):
-        year, mon = (year, mon - 1) if mon > 1 else (year - 1, 12)
-        months.append(f"{year:04d}-{mon:02d}")
-    return months[::-1]
 
 
 class Reads:

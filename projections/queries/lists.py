@@ -9,7 +9,7 @@ from domain.errors import ValidationError
 from projections.cases import bounced, case_rows
 from projections.certificates import certificate_rows
 from projections.queries.base import Reads
-from projections.queries.sql import EMPTY, Sql, in_subtree
+from projections.sql import EMPTY, Sql, in_subtree
 
 TRANSFER_COLUMNS = (
     "transfer_id", "letter_no", "registration_no", "from_organization_code",

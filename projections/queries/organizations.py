@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from projections.queries.base import Reads, check_day
-from projections.queries.sql import Sql, marks
+from domain.calendar import check_day, month_text
+from projections.queries.base import Reads
+from projections.sql import Sql, marks
 
 NAMES_A_QUERY = 500  # keys in one IN list
 
@@ -59,7 +60,7 @@ class Organizations(Reads):
         for node in nodes:
             node.update(held=0, in_transit=0, overdue=0)
         codes = list(by_code)
-        month = f"{on:%Y-%m}"
+        month = month_text(on)
         for start in range(0, len(codes), NAMES_A_QUERY):  # bounded IN lists
             part = codes[start:start + NAMES_A_QUERY]
             for org, figure, value in self._query(

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from domain.calendar import check_day
 from domain.errors import ValidationError
-from domain.transfer import RECEIPT_DUE_DAYS
+from domain.vocabulary import RECEIPT_DUE_DAYS
 from projections.cases import waiting_statements
-from projections.queries.base import check_day
 from projections.queries.overdue_kinds import OVERDUE_KINDS, WAITING_KINDS, inactive_window, overdue_order
 from projections.queries.overdue_wide import OverdueWide
-from projections.queries.sql import (
+from projections.sql import (
     EMPTY,
     Sql,
     certificate_not_closed,
@@ -43,8 +43,8 @@ class Overdue(OverdueWide):
         waiting = [k for k in kinds if k in WAITING_KINDS]
         if waiting:
             # People waiting (few rows), merged with the first `offset + limit` of the rest.
-            more = [row for k, statement, params, days in waiting_statements(code, on, waiting, member)
-                    for row in self._rows(k, Sql(statement, *params), on, due_after_days=days)]
+            more = [row for k, statement, days in waiting_statements(code, on, waiting, member)
+                    for row in self._rows(k, statement, on, due_after_days=days)]
             rest = [k for k in kinds if k not in WAITING_KINDS]
             rows, total = self._overdue_kinds(organization, on, rest, offset + limit, 0, member) \
                 if rest else ([], 0)

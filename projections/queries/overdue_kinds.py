@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from domain.vocabulary import OVERDUE_KINDS
-from projections.queries.base import month_bounds, months_before
+from domain.calendar import month_bounds, months_before
+from domain.vocabulary import INACTIVE_MONTHS, OVERDUE_KINDS
 
 # Kinds of people waiting for someone to act (projections/cases.py): few rows, read whole
 # for any subtree and merged with the page of the other kinds.
 WAITING_KINDS = ("stale_request", "open_case")
-INACTIVE_MONTHS = 6
+# The fields of an overdue row, as the API's lists and the CLI's files give them.
+OVERDUE_COLUMNS = ("kind", "registration_no", "name", "organization_code", "reference", "due_on", "days_overdue",
+                   "responsible_organization_code")
 
-__all__ = ["INACTIVE_MONTHS", "OVERDUE_KINDS", "WAITING_KINDS"]
+__all__ = ["OVERDUE_COLUMNS", "OVERDUE_KINDS", "WAITING_KINDS"]
 
 
 def overdue_key(due_on: str, kind: str, registration_no: str, reference: str | None) -> tuple[str, str, str, str]:

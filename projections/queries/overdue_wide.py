@@ -8,11 +8,11 @@ from contextlib import nullcontext
 from datetime import date, timedelta
 from typing import Any, NamedTuple
 
-from domain.transfer import RECEIPT_DUE_DAYS
+from domain.vocabulary import RECEIPT_DUE_DAYS
 from projections.db import ViewDatabase
 from projections.queries.base import Reads
 from projections.queries.overdue_kinds import inactive_window, overdue_key
-from projections.queries.sql import (
+from projections.sql import (
     EMPTY,
     Sql,
     certificate_not_closed,

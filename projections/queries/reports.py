@@ -6,14 +6,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from domain.calendar import month_bounds
 from domain.errors import ValidationError
-from domain.member import CATEGORIES, validate_month
-from domain.transfer import NETWORK_STOPS, PAPER_STOPS, REASONS
+from domain.member import validate_month
+from domain.vocabulary import CATEGORIES, LEAVE_REASONS, NETWORK_STOPS, PAPER_STOPS, ROUTES, TRANSFER_REASONS
 from projections.cases import report_waiting
 from projections.certificates import certificate_figures, with_return_rate
 from projections.figures import STOCKS
-from projections.queries.base import Reads, month_bounds
-from projections.queries.sql import (
+from projections.queries.base import Reads
+from projections.sql import (
     Sql,
     in_subtree,
     marks,
@@ -24,11 +25,9 @@ from projections.queries.sql import (
     valid_until_on,
 )
 
-ROUTES = ("within_committee", "within_county", "cross_county", "cross_province")
 # The timely rate's breakdowns (seed 001): by the member's category, by route, and from
 # inside versus outside the reporting organization's subtree.
 TIMELY_GROUPS = {"category": CATEGORIES, "route": ROUTES, "side": ("internal", "external")}
-LEFT_REASONS = ("expelled", "withdrew", "self_withdrawal")
 # The member columns the annual report's composition counts by.
 COMPOSITION = ("category", "gender")
 
@@ -131,7 +130,7 @@ class Reports(Reads):
         opening = closing - g("net")
         transferred_in = {k: g(f"transferred_in_{k}") for k in ("internal", "external", "whole_org")}
         transferred_out = {k: g(f"transferred_out_{k}") for k in ("internal", "external", "whole_org")}
-        left_by_reason = {r: g(f"left_{r}") for r in LEFT_REASONS}
+        left_by_reason = {r: g(f"left_{r}") for r in LEAVE_REASONS}
         overdue = self.overdue_letters_at(code, last)
         received, on_time = g("letters_received"), g("received_on_time")
         issued_by_route = {r: g(f"route_{r}") for r in ROUTES}
@@ -160,7 +159,7 @@ class Reports(Reads):
             "receipt_days_average": round(g("receipt_days") / g("receipts_returned"), 2)
             if g("receipts_returned") else None,
             **certificate_figures(g, int(stocks["certificates_out"]), int(stocks["mobile_out"])),
-            "by_reason": {r: g(f"reason_{r}") for r in REASONS},
+            "by_reason": {r: g(f"reason_{r}") for r in TRANSFER_REASONS},
             "by_route": issued_by_route,
             "paper_stops": sum(PAPER_STOPS[r] * n for r, n in issued_by_route.items()),
             "network_stops": sum(NETWORK_STOPS * n for n in issued_by_route.values()),

@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from domain.calendar import check_day
 from projections.db import Row
-from projections.queries.base import Reads, check_day
-from projections.queries.sql import EMPTY, Sql, in_subtree, marks, subtree_as_of
+from projections.queries.base import Reads
+from projections.sql import EMPTY, Sql, in_subtree, marks, subtree_as_of
 
 ROSTER_COLUMNS = ("registration_no", "name", "status", "organization_code", "since", "place")
 OPERATOR_COLUMNS = ("operator_id", "name", "role", "organization_code", "active", "granted_on", "revoked_on")

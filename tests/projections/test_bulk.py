@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from domain.calendar import month_bounds, months_before
 from domain.ledger import Ledger
+from domain.vocabulary import INACTIVE_MONTHS
 from projections import db as db_module
 from projections import tables as tables_module
 from projections.db import ViewDatabase
@@ -19,8 +21,6 @@ from projections.engine import ProjectionEngine
 from projections.engine import catchup as catchup_module
 from projections.engine import core as core_module
 from projections.engine import rebuild as rebuild_module
-from projections.queries.base import month_bounds, months_before
-from projections.queries.overdue_kinds import INACTIVE_MONTHS
 from tests.conftest import Store
 from tests.factories import admit, build_tree
 from tests.projections.reads import of_record

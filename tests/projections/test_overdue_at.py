@@ -11,8 +11,8 @@ from datetime import date
 import pytest
 
 from api.simulation import SCALES, generate
+from domain.calendar import month_bounds
 from projections.queries import Queries
-from projections.queries.base import month_bounds
 from tests.conftest import Store
 from tests.factories import admit, build_tree
 

@@ -1,11 +1,11 @@
-"""Statements composed of fragments (projections/queries/sql.py): the values travel with
+"""Statements composed of fragments (projections/sql.py): the values travel with
 their placeholders, in order, and only checked column names join the text."""
 
 from __future__ import annotations
 
 import pytest
 
-from projections.queries.sql import Sql, in_subtree, name, still_open_letters
+from projections.sql import Sql, in_subtree, name, still_open_letters
 
 
 def test_fragments_join_their_values_in_the_order_of_their_placeholders() -> None:

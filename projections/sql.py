@@ -1,6 +1,8 @@
 """Statements as values: `Sql` (text and the values of its placeholders, together) and the
-fragments the queries are built from. Every fragment's text is a constant of this package,
-or chosen from a fixed table of them; every value is a parameter."""
+fragments the questions are built from, by projections/queries/ and by the read models'
+own (projections/cases.py, projections/certificates.py). Every fragment's text is a
+constant of the projections, or chosen from a fixed table of them; every value is a
+parameter."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from domain.organization import COMMITTEE_KINDS
+from domain.vocabulary import COMMITTEE_KINDS
 from projections.db import ViewDatabase
 from projections.transfers import VALID_UNTIL_ON
 
