@@ -31,7 +31,7 @@ from domain.identifiers import (
     uuid_key,
 )
 from domain.member import Member
-from domain.organization import COMMITTEE_KINDS, Organization
+from domain.organization import Organization, nearest_committee
 from domain.transfer import Transfer
 
 A = TypeVar("A", bound=LedgerAggregate)
@@ -157,10 +157,7 @@ class Session:
 
     def committee_of(self, org: Organization) -> Organization:
         """The nearest organization at or above `org` that issues and receives letters."""
-        for node in self.chain(org):
-            if node.kind in COMMITTEE_KINDS:
-                return node
-        return self.chain(org)[-1]
+        return nearest_committee(self.chain(org), lambda node: node.kind)
 
     def is_within(self, org: Organization, ancestor_code: str) -> bool:
         return any(node.code == ancestor_code for node in self.chain(org))
