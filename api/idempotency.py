@@ -9,7 +9,9 @@ with `Retry-After`.
 A claim is a lease: it names the process holding it (host, boot, process id) and when it
 was taken. A process killed while it runs a request leaves its claim running; a retry takes
 the claim over (one UPDATE naming the old claim, so only one retry can) once its process is
-known dead (gone from this host, or of an earlier boot of it) or the lease
+known dead (gone from this host, or of an earlier boot of it), or is this very process
+with no request of it running under the claim (its request ended but the database was
+away when the claim was to be released or its answer kept), or the lease
 (`LEDGER_IDEMPOTENCY_LEASE_SECONDS`) has run out, and runs the request again. That is safe:
 the request's commands run under command keys derived from the operator, the key and the
 request (domain/commandkey.py), so a command the first run recorded is not run again but
@@ -25,6 +27,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,6 +151,22 @@ def _alive(pid: int) -> bool:
         return True
 
 
+# --- the claims this process's requests hold ---------------------------------------------
+
+_HELD: set[tuple[str, str, str]] = set()  # (owner, key, claimed_at) of this process's running requests
+_HELD_LOCK = threading.Lock()
+
+
+def _hold(owner: str, key: str, claimed_at: str) -> None:
+    with _HELD_LOCK:
+        _HELD.add((owner, key, claimed_at))
+
+
+def _held(owner: str, key: str, claimed_at: str) -> bool:
+    with _HELD_LOCK:
+        return (owner, key, claimed_at) in _HELD
+
+
 # --- the store ------------------------------------------------------------------------------
 
 
@@ -189,6 +208,7 @@ class IdempotencyStore:
                     (owner, key, digest, now, me, now),
                 )
                 if inserted:
+                    _hold(owner, key, now)
                     return Claim("run", holder=(me, now))
                 rows = db.query(
                     "SELECT request_hash, status, body, media_type, claimant, COALESCE(claimed_at, created_at) "
@@ -205,6 +225,10 @@ class IdempotencyStore:
                 held_for = _age(claimed_at, now)
                 holder = Claimant.parse(claimant)
                 dead = holder is not None and holder.is_dead()
+                # This process's own claim with no request of it running: a request that
+                # ended while the database was away, before its claim could be released.
+                orphaned = claimant == me and not _held(owner, key, claimed_at)
+                dead = dead or orphaned
                 if held_for < lease_seconds and not dead:
                     return Claim("running", retry_after=max(1, math.ceil(lease_seconds - held_for)))
                 taken = db.execute_count(
@@ -213,6 +237,7 @@ class IdempotencyStore:
                     (me, now, owner, key, claimant or "", claimed_at),
                 )
             if taken:
+                _hold(owner, key, now)
                 log.warning("an Idempotency-Key left running %s is taken over",
                             "by a process that ended" if dead else f"for {held_for:.0f} s")
                 return Claim("run", holder=(me, now), recovered=True)
@@ -238,6 +263,12 @@ class IdempotencyStore:
         if rows and rows[0][0] != RUNNING:
             return rows[0][0], rows[0][1], rows[0][2]
         return None
+
+    def ended(self, owner: str, key: str, holder: tuple[str, str]) -> None:
+        """The request that held this claim in this process has ended (whether or not its
+        answer was kept or its claim released: the database may have been away)."""
+        with _HELD_LOCK:
+            _HELD.discard((owner, key, holder[1]))
 
     def release(self, owner: str, key: str, holder: tuple[str, str]) -> None:
         """Forget a claim still held by `holder` (a request that did not run to an answer)."""
@@ -292,20 +323,23 @@ class IdempotentRoute(APIRoute):
                 return _replayed(claim.answer)
             assert claim.holder is not None
             try:
-                with keyed(command_name(owner, key, digest)):
-                    response = await original(request)
-            except Exception as error:
-                known = known_error_response(error)
-                if known is None or known.status_code in (401, 503):
+                try:
+                    with keyed(command_name(owner, key, digest)):
+                        response = await original(request)
+                except Exception as error:
+                    known = known_error_response(error)
+                    if known is None or known.status_code in (401, 503):
+                        await run_in_threadpool(store.release, owner, key, claim.holder)
+                        raise
+                    response = known
+                if response.status_code >= 500 or response.status_code == 401:
                     await run_in_threadpool(store.release, owner, key, claim.holder)
-                    raise
-                response = known
-            if response.status_code >= 500 or response.status_code == 401:
-                await run_in_threadpool(store.release, owner, key, claim.holder)
-                return response
-            first = await run_in_threadpool(
-                store.complete, owner, key, response.status_code, bytes(response.body), response.media_type
-            )
-            return _replayed(first) if first is not None else response
+                    return response
+                first = await run_in_threadpool(
+                    store.complete, owner, key, response.status_code, bytes(response.body), response.media_type
+                )
+                return _replayed(first) if first is not None else response
+            finally:
+                store.ended(owner, key, claim.holder)
 
         return handler

@@ -98,6 +98,13 @@ def dead_claimant() -> str:
     return str(Claimant(me.host, me.boot, process.pid, "ended"))
 
 
+def live_claimant() -> str:
+    """A process of this host that is running, other than this one (its parent): a claim of
+    this process itself that no request of it holds is one left behind, taken over at once."""
+    me = Claimant.current()
+    return str(Claimant(me.host, me.boot, os.getppid(), "alive"))
+
+
 def test_a_recorded_command_whose_key_was_left_running_answers_with_the_first_transfer(store: Store) -> None:
     # a store whose key table the first version made, with a key it left running an hour ago
     db = ViewDatabase(store.url)
@@ -145,7 +152,7 @@ def test_a_key_held_by_a_live_process_answers_409_with_retry_after_until_its_lea
     number = admit(api.ledger, 3)
     raw = transfer_body(number)
     lease = api.services.settings.idempotency_lease_seconds
-    left_running(store, token, "held", raw, claimant=str(Claimant.current()), claimed_at=datetime.now(UTC))
+    left_running(store, token, "held", raw, claimant=live_claimant(), claimed_at=datetime.now(UTC))
     before = api.ledger.max_position()
     busy = post(api.test_client, token, "held", raw)
     assert_problem(busy, "conflict")
@@ -218,6 +225,30 @@ def test_a_claim_taken_over_keeps_the_first_answer_and_is_released_only_by_its_h
     finally:
         db.close()
 
+
+
+def test_a_claim_whose_request_in_this_process_ended_unreleased_is_taken_over_at_once(store: Store) -> None:
+    """A request that ended while the database was away (its claim neither released nor
+    answered) leaves a claim naming this live process: the next retry to it takes the claim
+    over at once instead of waiting out the lease."""
+    db = ViewDatabase(store.url)
+    setup(db)
+
+    @contextmanager
+    def connection() -> Iterator[ViewDatabase]:
+        yield db
+
+    keys = IdempotencyStore(connection)
+    try:
+        first = keys.claim("owner", "orphan", "digest", lease_seconds=30)
+        assert first.verdict == "run" and first.holder is not None
+        assert keys.claim("owner", "orphan", "digest", lease_seconds=30).verdict == "running"  # still running
+        keys.ended("owner", "orphan", first.holder)  # ended; the release never reached the database
+        retry = keys.claim("owner", "orphan", "digest", lease_seconds=30)
+        assert (retry.verdict, retry.recovered) == ("run", True)
+        assert keys.claim("owner", "orphan", "digest", lease_seconds=30).verdict == "running"  # the retry's
+    finally:
+        db.close()
 
 # --- a real crash -----------------------------------------------------------------------------
 
