@@ -67,6 +67,7 @@ class ViewDatabase:
     # Inside a transaction this object did not begin (`within()`): `transaction()` adds none.
     _outer = False
     _row_factory: Any = None  # a connection's own, while `within()` has it
+    _pipelined = False  # PostgreSQL: inside `pipeline()`
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -139,9 +140,12 @@ class ViewDatabase:
             db._pg = connection
             db._row_factory = connection.row_factory
             connection.row_factory = tuple_row
-            if db.schema:  # until the transaction ends
-                connection.execute(pgsql.SQL("SET LOCAL search_path TO {}").format(pgsql.Identifier(db.schema)))
-            connection.execute("SET LOCAL jit = off")
+            # Until the transaction ends: the views' schema, and no JIT (one round trip).
+            if db.schema:
+                connection.execute("SELECT set_config('search_path', %s, true), set_config('jit', 'off', true)",
+                                   (pgsql.Identifier(db.schema).as_string(connection),), prepare=True)
+            else:
+                connection.execute("SET LOCAL jit = off")
         else:
             db._sqlite = connection
         return db
@@ -166,6 +170,23 @@ class ViewDatabase:
             self._sqlite.execute("RELEASE SAVEPOINT views")
             raise
         self._sqlite.execute("RELEASE SAVEPOINT views")
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """PostgreSQL: the writes inside go to the server without waiting for each answer,
+        in one round trip at the end (psycopg's pipeline mode), and fail there if one
+        fails; rows go by INSERT, not COPY (which a pipeline can't carry). For the few rows
+        of a command's save; write nothing inside that must be read back before the end.
+        SQLite: as without."""
+        if self.kind != "postgres" or self._pipelined:
+            yield
+            return
+        with self._pg.pipeline():
+            self._pipelined = True
+            try:
+                yield
+            finally:
+                self._pipelined = False
 
     @classmethod
     def scratch(cls) -> ViewDatabase:
@@ -246,7 +267,7 @@ class ViewDatabase:
         `table`, `columns`, `on_conflict` and `order` are fixed identifiers of the views."""
         if not rows:
             return
-        if self.kind == "postgres" and len(rows) >= COPY_MIN_ROWS:
+        if self.kind == "postgres" and len(rows) >= COPY_MIN_ROWS and not self._pipelined:
             target = table
             if on_conflict:
                 target = "stage_" + table

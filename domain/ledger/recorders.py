@@ -232,9 +232,14 @@ class PostgresRecorder(PostgresLogRecorder):
         if hook is None or not notification_ids:
             return
         before = -1
-        writers = conn.execute(self.writers_statement, prepare=True).fetchone()
+        # Both in one round trip, the second run after the first (its own snapshot, taken
+        # once the first has found no other writer), read only when there was none.
+        with conn.pipeline():
+            writing = conn.execute(self.writers_statement, prepare=True)
+            preceding = conn.execute(self.before_statement, (notification_ids[0],), prepare=True)
+        writers = writing.fetchone()
         if writers is not None and not writers["others"]:
-            row = conn.execute(self.before_statement, (notification_ids[0],), prepare=True).fetchone()
+            row = preceding.fetchone()
             before = (row["before"] if row else None) or 0
         hook(conn, notification_ids, before)
 

@@ -28,6 +28,7 @@ from domain.ledger.recorders import IN_TRANSACTION, READS, RECORDERS, ReadSet, S
 from domain.member import Member
 from domain.organization import Organization
 from domain.personal import DataKeys, PersonalDataMapper
+from domain.pgpool import check_recent_only
 from domain.transcodings import TRANSCODINGS
 
 
@@ -82,6 +83,9 @@ class LedgerStore(Application[UUID]):
         self, env: dict[str, str] | None = None, *, today: Callable[[], date] | None = None
     ) -> None:
         super().__init__(env)
+        # PostgreSQL: a pooled connection is checked as it is lent only when it has not been
+        # lent within the last second (domain/pgpool.py), not on every lend.
+        self.pool_check = check_recent_only(getattr(self.recorder, "datastore", None))
         key = self.env.get("LEDGER_ID_KEY") or ""
         if len(key) < 16:
             raise ValueError("LEDGER_ID_KEY must be set to a secret of at least 16 characters")

@@ -5,6 +5,7 @@ Ledger calls around each save (`InlineViews`)."""
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from typing import Any
 
 from projections.db import ViewDatabase
@@ -12,6 +13,9 @@ from projections.engine.core import EngineCore
 from projections.engine.tracking import TRACKING_NAME
 
 log = logging.getLogger("projections.engine")  # one logger for the engine's modules
+# A save of at most this many events writes its views' rows in pipeline mode (one round
+# trip; ViewDatabase.pipeline), a bigger one (an import's group) as a catch-up does (COPY).
+PIPELINED_EVENTS = 64
 
 
 class InlineApplying(EngineCore):
@@ -49,11 +53,13 @@ class InlineApplying(EngineCore):
                     for position, event in saved:
                         for view, handler in self._handlers(type(event)):
                             handler(view, event, position, db)
-                    for table in self.tables:
-                        table.flush(db)
-                    for counters in self.counters:
-                        counters.flush(db)
-                    db.execute("UPDATE proj_tracking SET position = ? WHERE name = ?", (end, TRACKING_NAME))
+                    # A command's few rows in one round trip (a bulk save's by COPY).
+                    with db.pipeline() if len(saved) <= PIPELINED_EVENTS else nullcontext():
+                        for table in self.tables:
+                            table.flush(db)
+                        for counters in self.counters:
+                            counters.flush(db)
+                        db.execute("UPDATE proj_tracking SET position = ? WHERE name = ?", (end, TRACKING_NAME))
             except Exception:
                 log.exception("the views could not apply the events being saved; they catch up after the commit")
                 self._dirty = True

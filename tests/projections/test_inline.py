@@ -170,3 +170,31 @@ def test_a_save_retried_after_its_transaction_failed_writes_only_the_retried_eve
     assert engine.position == recorded.position == ledger.max_position() == stored_position(store)
     assert of_record(store.queries(), "XW-C1-B1", second) == [(second, "held", "XW-C1-B1")]
     assert engine.verify()["ok"]
+
+
+def test_a_view_row_the_database_refuses_in_the_commands_single_round_trip_leaves_the_views_to_the_catch_up(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A command's view rows go to PostgreSQL in one round trip (pipeline mode), so a row
+    the database refuses is known only at its end: the savepoint still undoes all of them,
+    the events commit, and the catch-up after the commit writes the views."""
+    ledger = store.ledger()
+    engine = store.engine(ledger)
+    ledger.transaction_hook = InlineViews(engine)
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    members = engine.members.tables[0]
+    flush, pipelined = members.flush, []
+
+    def refused_flush(db: ViewDatabase) -> None:
+        pipelined.append(db._pipelined)
+        flush(db)
+        db.execute("INSERT INTO proj_tracking (name, position) VALUES ('views', 0)")  # a duplicate key
+
+    monkeypatch.setattr(members, "flush", refused_flush)
+    recorded = ledger.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))
+    monkeypatch.undo()
+    assert pipelined == [store.kind == "postgres"]
+    assert ledger.member(number).last_on == date(2026, 2, 1)  # the command is recorded
+    assert engine.catch_up() == recorded.position == stored_position(store)
+    assert engine.verify()["ok"]
