@@ -35,15 +35,18 @@ always go this way: POSTGRES_ENABLE_DB_FUNCTIONS changes nothing here. A save ma
 `Guard` (locks taken first, in the same round trip, and a condition on the INSERT): the
 ledger checks what its decisions read that way (domain/ledger/recorders.py).
 
-After its commit a save waits until the horizon reaches its own events, that is until every
-transaction older than it has ended (at most POSTGRES_LOCK_TIMEOUT, the time a save of the
-library's recorder may wait for the table lock, or 5 seconds): `max_notification_id()`
-then includes the save's position as soon as the save returns, in any process (the inline
-views' catch-up after a command, `ledger status`, `min_position` waits). Past that bound the
-save returns anyway, committed, and readers see its events once the transaction holding
-them back ends. Any write transaction of the database cluster holds readers back while it
-runs (its transaction id is below theirs), so keep them short: a session left idle inside
-a transaction that wrote something stops the log's readers until it ends (PostgreSQL's
+A save does not wait for its events to pass the horizon: after its commit it looks once;
+when an older transaction still holds them back, a thread of the recorder's own waits for
+it (at most POSTGRES_LOCK_TIMEOUT, the time a save of the library's recorder may wait for
+the table lock, or 5 seconds) and then notifies the channel again (the notification sent at
+the commit found them held back), so that the readers of other processes wake. Readers of
+this process keep read-your-writes: `max_notification_id()` waits (as long, at most) until
+the horizon includes this process's last save, so the inline views' catch-up after a
+command, `ledger status` or a `min_position` wait see it; past that bound it answers
+anyway, and readers see the events once the transaction holding them back ends. Any write
+transaction of the database cluster holds readers back while it runs (its transaction id is
+below theirs), so keep them short: a session left idle inside a transaction that wrote
+something stops the log's readers until it ends (PostgreSQL's
 idle_in_transaction_session_timeout bounds that).
 
 A table made by eventsourcing's recorder gains the column once, at set-up (`create_table`,
@@ -57,6 +60,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -179,10 +183,16 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         self.horizon = horizon(Identifier(datastore.schema, events_table_name))
         self.max_notification_id_statement = SQL("SELECT {} AS max").format(self.horizon)
         self.visibility_timeout = float(datastore.lock_timeout or DEFAULT_VISIBILITY_TIMEOUT)
-        # Saves that found their events held back after their commit, and the time they
-        # waited in all (seconds): what older transactions cost the writers.
+        # Saves that found their events held back after their commit, and the time the
+        # recorder's thread waited for them in all (seconds): what older transactions cost.
         self.held_back = 0
         self.held_back_seconds = 0.0
+        # The last notification id this process saved (max_notification_id waits for it),
+        # and the latest held-back save the announcing thread is to wait for.
+        self._saved_last = 0
+        self._held: str | None = None
+        self._held_lock = threading.Lock()
+        self._announcer: threading.Thread | None = None
 
     # --- set-up ------------------------------------------------------------------------
 
@@ -211,8 +221,14 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                     with contextlib.suppress(PsycopgError):
                         conn.execute(self.unlock_all_statement)  # still held after a failed INSERT
                 raise
+        with self._held_lock:
+            self._saved_last = max(self._saved_last, max(notification_ids))
             if not visible:
-                self._wait_until_visible(conn, transaction_id)
+                self.held_back += 1
+                self._held = transaction_id  # the latest: its end implies the earlier ones'
+                if self._announcer is None:
+                    self._announcer = threading.Thread(target=self._announce, name="log-visibility", daemon=True)
+                    self._announcer.start()
         return notification_ids
 
     def _insert_in(self, conn: Connection[DictRow], stored_events: Sequence[StoredEvent],
@@ -291,6 +307,21 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         """Called inside the save's transaction after its INSERT, before the commit (a
         seam for tests)."""
 
+    def _announce(self) -> None:
+        """The announcing thread: while saves were found held back, wait for the latest
+        of them to become visible and notify the channel again; then end."""
+        while True:
+            with self._held_lock:
+                transaction_id, self._held = self._held, None
+                if transaction_id is None:
+                    self._announcer = None
+                    return
+            try:
+                with self.datastore.get_connection() as conn:
+                    self._wait_until_visible(conn, transaction_id)
+            except Exception:  # never ends the thread with the held slot taken
+                log.warning("could not wait for saved events to become visible to readers", exc_info=True)
+
     def _wait_until_visible(self, conn: Connection[DictRow], transaction_id: str) -> None:
         """The committed transaction's rows were held back (an older transaction is still
         running): wait, bounded, until the horizon reaches them, then notify the channel
@@ -299,7 +330,6 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         started = time.monotonic()
         deadline = started + self.visibility_timeout
         delay = 0.0002
-        self.held_back += 1
         try:
             while True:
                 time.sleep(delay)
@@ -360,5 +390,15 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
 
     def max_notification_id(self) -> int | None:
         """The last position a reader of the log can read now (the horizon): every id up to
-        it is committed or a permanent gap. None when there is none."""
-        return super().max_notification_id() or None
+        it is committed or a permanent gap. None when there is none. Read-your-writes: while
+        an older transaction holds back the last save of this process, wait (bounded, see
+        the module's documentation) until it passes."""
+        found = super().max_notification_id() or 0
+        if found < self._saved_last:
+            deadline = time.monotonic() + self.visibility_timeout
+            delay = 0.0002
+            while found < self._saved_last and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.02)
+                found = super().max_notification_id() or 0
+        return found or None

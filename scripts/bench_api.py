@@ -263,6 +263,23 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu() -> float:
+    """CPU seconds (user + system) used so far by the PostgreSQL server's processes on this
+    machine (its backends and background processes; a backend that exits takes its share)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdecimal():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:  # ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_phase(cycles: int, concurrency: int, time_limit: float, make_cycle: Callable[[], Cycle],
               seed: int, warmup: int = 2, server_pid: int | None = None) -> dict[str, Any]:
     """`cycles` cycles on `concurrency` threads (each with its own cycle function, e.g. its

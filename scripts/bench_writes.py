@@ -64,6 +64,7 @@ from bench_api import (
     POSTGRES_URL,
     admin,
     analyze,
+    database_cpu,
     free_port,
     healthy,
     log,
@@ -334,16 +335,18 @@ def run_round(stats: Stats, port: int, token: str, lanes: list[Lane], on: date, 
         thread.start()
     load = round(os.getloadavg()[0], 2)
     deadline[0] = time.monotonic() + seconds
-    cpu, server_cpu = time.process_time(), process_cpu(server_pid)
+    cpu, server_cpu, db_cpu = time.process_time(), process_cpu(server_pid), database_cpu()
     started = time.perf_counter()
     gate.wait(timeout=60)
     for thread in threads:
         thread.join(timeout=seconds + 120)
     elapsed = time.perf_counter() - started
     cpu, server_cpu = time.process_time() - cpu, process_cpu(server_pid) - server_cpu
+    db_cpu = database_cpu() - db_cpu
     for client in clients:
         client.close()
-    return {"load": load, "seconds": elapsed, "cpu": cpu, "server_cpu": server_cpu, "capped": budget[0] <= 0,
+    return {"load": load, "seconds": elapsed, "cpu": cpu, "server_cpu": server_cpu, "database_cpu": db_cpu,
+            "capped": budget[0] <= 0,
             "transfers": len(stats.transfers), "failures": [repr(f) for f in failures[:3]]}
 
 

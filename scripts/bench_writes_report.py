@@ -44,6 +44,8 @@ def summary(stats: Any, rounds: list[dict[str, Any]], clients: int) -> dict[str,
         "by_command_ms": {c: lat(stats.times[c]) for c in COMMANDS},
         "server_cpu_ms_per_transfer": round(server_cpu * 1000 / done, 2) if done else None,
         "client_cpu_ms_per_transfer": round(cpu * 1000 / done, 2) if done else None,
+        "database_cpu_ms_per_transfer": round(sum(r.get("database_cpu", 0) for r in rounds) * 1000 / done, 2)
+        if done else None,
     }
 
 
@@ -92,6 +94,9 @@ def render_table(run: dict[str, Any]) -> str:
             ms(res[s][k]["by_command_ms"][c]) for c in COMMANDS))
     row("server CPU ms per transfer: ledger, CRUD", lambda k: (
         f"{res['ledger'][k]['server_cpu_ms_per_transfer']}, {res['crud'][k]['server_cpu_ms_per_transfer']}"))
+    row("PostgreSQL server CPU ms per transfer (all its processes): ledger, CRUD", lambda k: (
+        f"{res['ledger'][k].get('database_cpu_ms_per_transfer')}, "
+        f"{res['crud'][k].get('database_cpu_ms_per_transfer')}"))
     row("load generator CPU ms per transfer: ledger, CRUD", lambda k: (
         f"{res['ledger'][k]['client_cpu_ms_per_transfer']}, {res['crud'][k]['client_cpu_ms_per_transfer']}"))
     for system in SYSTEMS:

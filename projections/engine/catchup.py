@@ -54,9 +54,11 @@ class CatchingUp(InlineApplying):
         """Apply every event recorded so far (or up to `until`); returns the position.
         `overlapped`: write and commit each batch on a writer thread while the next one is
         applied in memory (for long catch-ups such as a rebuild)."""
+        # Read before the lock: reading the log's end may wait for this process's last save
+        # to become visible (domain/pglog.py), and the next save waits for the lock.
+        target = until if until is not None else self.ledger.max_position()
         with self._lock:
             self._settle_connection()
-            target = until if until is not None else self.ledger.max_position()
             if overlapped and self.position < target:
                 self._catch_up_overlapped(target, batch_size or self.batch_size, progress)
             while self.position < target and self.process_batch(until=target, limit=batch_size) != 0:

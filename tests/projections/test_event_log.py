@@ -340,6 +340,36 @@ def test_a_save_returns_once_an_older_transaction_has_ended_and_its_events_are_r
     assert store.queries().organization("XW-C1-B9")["name"] == "第九党支部"
 
 
+def test_a_save_held_back_by_an_older_transaction_returns_at_once_and_readers_are_told_when_it_passes(
+    store: Store,
+) -> None:
+    """The save doesn't wait for an older transaction (its caller's answer doesn't either);
+    this process's own reads of the log's end wait for the save (read-your-writes), and a
+    reader in another process, listening on the channel, is woken once the older
+    transaction has ended and the save's events can be read."""
+    ledger = store.ledger(POSTGRES_LOCK_TIMEOUT="30")
+    recorder = recorder_of(ledger)
+    recorder.insert_events(events(1))  # the composite type and the pool, made before timing
+    with raw(store) as listener:
+        listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+        with older_transaction(store) as end:
+            save, ids = run(lambda: recorder.insert_events(events(2)), "save")
+            save.join(WAIT)
+            assert not save.is_alive()
+            assert isinstance(ids[0], list), ids
+            assert recorder.held_back == 1
+            list(listener.notifies(timeout=0.5))  # the commit's notification (the rows held back)
+            reading, found = run(recorder.max_notification_id, "read")
+            reading.join(0.5)
+            assert reading.is_alive()  # this process waits for its own save
+            assert not list(listener.notifies(timeout=0.2))  # nothing new to read yet
+            end()
+            reading.join(WAIT)
+        assert found == [max(ids[0])]
+        assert list(listener.notifies(timeout=WAIT, stop_after=1))  # told: now readable
+    assert [n.id for n in recorder.select_notifications(start=1, limit=10)][-2:] == ids[0]
+
+
 def test_a_save_held_back_longer_than_the_lock_timeout_returns_and_is_read_once_the_older_one_ends(
     store: Store,
 ) -> None:
