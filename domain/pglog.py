@@ -187,9 +187,10 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         # recorder's thread waited for them in all (seconds): what older transactions cost.
         self.held_back = 0
         self.held_back_seconds = 0.0
-        # The last notification id this process saved (max_notification_id waits for it),
-        # and the latest held-back save the announcing thread is to wait for.
-        self._saved_last = 0
+        # The last notification id this process saved, and the last known readable (reads of
+        # the log wait while the first is above the second), and the latest held-back save
+        # the announcing thread is to wait for.
+        self._saved_last = self._visible_through = 0
         self._held: str | None = None
         self._held_lock = threading.Lock()
         self._announcer: threading.Thread | None = None
@@ -223,7 +224,9 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 raise
         with self._held_lock:
             self._saved_last = max(self._saved_last, max(notification_ids))
-            if not visible:
+            if visible:
+                self._visible_through = max(self._visible_through, max(notification_ids))
+            else:
                 self.held_back += 1
                 self._held = transaction_id  # the latest: its end implies the earlier ones'
                 if self._announcer is None:
@@ -359,7 +362,10 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         *,
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
-        """The library's query, up to the horizon."""
+        """The library's query, up to the horizon (once it includes this process's last
+        save, see `max_notification_id`)."""
+        if self._saved_last > self._visible_through:
+            self.max_notification_id()
         statement: Composed = SQL("SELECT * FROM {schema}.{table} WHERE notification_id <= {horizon}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), horizon=self.horizon
         )
@@ -393,12 +399,16 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         it is committed or a permanent gap. None when there is none. Read-your-writes: while
         an older transaction holds back the last save of this process, wait (bounded, see
         the module's documentation) until it passes."""
+        saved = self._saved_last
         found = super().max_notification_id() or 0
-        if found < self._saved_last:
+        if found < saved:
             deadline = time.monotonic() + self.visibility_timeout
             delay = 0.0002
-            while found < self._saved_last and time.monotonic() < deadline:
+            while found < saved and time.monotonic() < deadline:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.02)
                 found = super().max_notification_id() or 0
+        if found >= saved:
+            with self._held_lock:
+                self._visible_through = max(self._visible_through, saved)
         return found or None
