@@ -3,8 +3,9 @@ pools of view connections the API reads from.
 
 Every connection here outlives a restart of the database: the view pool replaces a
 connection that no longer answers when it lends it (`ViewDatabase.ping()`), the projection
-engine replaces its own after a failed batch, and the Ledger's pool checks each connection
-it lends (`POSTGRES_PRE_PING`, domain/settings.py). Reads that wait for a position wait on
+engine replaces its own after a failed batch, and the Ledger's pool checks a connection
+it lends unless lent a moment ago (`POSTGRES_PRE_PING`, domain/pgpool.py), and tries a
+statement again on another connection after a lost one. Reads that wait for a position wait on
 the event loop (`ViewsWatch`), holding no thread and no connection meanwhile.
 """
 

@@ -178,8 +178,9 @@ def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str
         "POSTGRES_POOL_SIZE": db.pool_size,
         "POSTGRES_MAX_OVERFLOW": "5",
         "POSTGRES_MAX_WAITING": "20",
-        # Each pooled connection is checked as it is lent: after the database restarted, a
-        # dead one is replaced instead of failing the command that got it.
+        # A pooled connection is checked as it is lent (unless lent within the last second,
+        # domain/pgpool.py): after the database restarted, a dead one is replaced instead of
+        # failing the command that got it.
         "POSTGRES_PRE_PING": "y",
         "CREATE_TABLE": create,
     }
