@@ -188,6 +188,25 @@ class ViewDatabase:
             finally:
                 self._pipelined = False
 
+    @contextmanager
+    def pipelined_savepoint(self) -> Iterator[None]:
+        """`savepoint()` for a few writes: on PostgreSQL the SAVEPOINT, the writes inside
+        and the RELEASE go in one round trip (`pipeline()`); what fails, inside or at the
+        end, is undone to the savepoint, and the transaction goes on. SQLite: `savepoint()`."""
+        if self.kind != "postgres":
+            with self.savepoint():
+                yield
+            return
+        try:
+            with self.pipeline():
+                self._pg.execute("SAVEPOINT views")
+                yield
+                self._pg.execute("RELEASE SAVEPOINT views")
+        except BaseException:
+            self._pg.execute("ROLLBACK TO SAVEPOINT views")
+            self._pg.execute("RELEASE SAVEPOINT views")
+            raise
+
     @classmethod
     def scratch(cls) -> ViewDatabase:
         """A private in-memory SQLite database, for verification."""
@@ -215,6 +234,10 @@ class ViewDatabase:
 
     def _sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.kind == "postgres" else statement
+
+    def dialect_sql(self, statement: str) -> str:
+        """A statement with `?` placeholders as this store's driver takes it."""
+        return self._sql(statement)
 
     def dialect(self, statement: str) -> str:
         """A view table's DDL as this store runs it. PostgreSQL: SQLite's WITHOUT ROWID becomes

@@ -5,7 +5,6 @@ Ledger calls around each save (`InlineViews`)."""
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from typing import Any
 
 from projections.db import ViewDatabase
@@ -43,23 +42,34 @@ class InlineApplying(EngineCore):
             return None
         if not saved or before != self.position:  # -1: the recorder can't tell (domain/ledger/recorders.py)
             return None
-        db = ViewDatabase.within(connection, self.db)
+        small = len(saved) <= PIPELINED_EVENTS
+        # PostgreSQL: the views' settings and the tracking row's lock in one round trip.
+        if small and self.db.kind == "postgres":
+            with connection.pipeline() as pipeline:
+                db = ViewDatabase.within(connection, self.db)
+                locked = connection.execute(db.dialect_sql(self._lock_tracking), (TRACKING_NAME,))
+                pipeline.sync()
+                row = locked.fetchone()
+            stored = row[0] if row else None
+        else:
+            db = ViewDatabase.within(connection, self.db)
+            stored = db.scalar(self._lock_tracking, (TRACKING_NAME,))
         try:
-            if db.scalar(self._lock_tracking, (TRACKING_NAME,)) != self.position:
+            if stored != self.position:
                 return None
             end = saved[-1][0]
             try:
-                with db.savepoint():
-                    for position, event in saved:
-                        for view, handler in self._handlers(type(event)):
-                            handler(view, event, position, db)
-                    # A command's few rows in one round trip (a bulk save's by COPY).
-                    with db.pipeline() if len(saved) <= PIPELINED_EVENTS else nullcontext():
-                        for table in self.tables:
-                            table.flush(db)
-                        for counters in self.counters:
-                            counters.flush(db)
-                        db.execute("UPDATE proj_tracking SET position = ? WHERE name = ?", (end, TRACKING_NAME))
+                for position, event in saved:  # the handlers read; the rows are written below
+                    for view, handler in self._handlers(type(event)):
+                        handler(view, event, position, db)
+                # A command's few rows in one round trip, savepoint included (a bulk save's
+                # by COPY).
+                with db.pipelined_savepoint() if small else db.savepoint():
+                    for table in self.tables:
+                        table.flush(db)
+                    for counters in self.counters:
+                        counters.flush(db)
+                    db.execute("UPDATE proj_tracking SET position = ? WHERE name = ?", (end, TRACKING_NAME))
             except Exception:
                 log.exception("the views could not apply the events being saved; they catch up after the commit")
                 self._dirty = True
