@@ -189,7 +189,7 @@ class LedgerStore(Application[UUID]):
             if getattr(self._committing, "hook", None) is not None:  # not committed
                 self._committing.hook = None
                 hook.rolled_back()  # type: ignore[union-attr]
-        self.cache.put(pending)
+        self.cache.put(pending, (r.notification.id for r in recordings))
         return recordings
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:

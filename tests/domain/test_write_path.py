@@ -80,6 +80,51 @@ def test_a_change_saved_by_another_ledger_is_seen_without_loading_each_aggregate
     assert loads == []  # the member, its organizations: all brought up to date from the log
 
 
+def test_a_save_is_followed_by_the_cache_without_reading_it_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache moves past the events its own process just saved (nobody saved in
+    between): the next command's refresh reads none of them back."""
+    ledger = store.ledger()
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    assert ledger.cache_info()["position"] == ledger.max_position()
+    read: list[Any] = []
+    original = ledger.recorder.select_notifications
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        page = original(*args, **kwargs)
+        read.extend(page)
+        return page
+
+    monkeypatch.setattr(ledger.recorder, "select_notifications", reading)
+    ledger.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))
+    ledger.record_dues(number, "2026-02", "10.00", on=date(2026, 3, 1))
+    assert ledger.cache_info()["position"] == ledger.max_position()
+    assert read == []  # each refresh began where the save before it ended
+    assert ledger.member(number).last_on == date(2026, 3, 1)
+
+
+def test_a_save_after_another_ledgers_save_still_reads_that_one(store: Store) -> None:
+    """Positions with a gap before them (another process saved in between) leave the cache
+    where it was: the other's events are read and applied at the next refresh."""
+    first = store.ledger()
+    second = store.ledger(CREATE_TABLE="n")
+    build_tree(first)
+    number = admit(first, 1)
+    first.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))  # first holds the member
+    before = first.cache_info()["position"]
+    second.record_dues(number, "2026-02", "10.00", on=date(2026, 3, 1))
+    after_other = first.max_position()
+    assert after_other > before
+    first.cache.put([], [after_other + 1, after_other + 2])  # as first's save right after it would
+    assert first.cache_info()["position"] == before  # the other's event is still to be read
+    first.record_dues(number, "2026-03", "10.00", on=date(2026, 4, 1))
+    assert first.cache_info()["position"] == first.max_position()
+    member = first.member(number)
+    assert member.last_on == date(2026, 4, 1) and member.version == second.member(number).version
+
+
 def test_the_aggregate_cache_holds_at_most_its_bound(store: Store) -> None:
     ledger = store.ledger(LEDGER_AGGREGATE_CACHE="8")
     build_tree(ledger)
