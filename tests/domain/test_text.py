@@ -47,7 +47,7 @@ def test_clean_fields_is_its_definition(fields: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("value", ["a\x00b", "\ud800", "x\x1b", "\x7f"])
 def test_a_string_that_is_not_text_is_refused_naming_its_field(value: str) -> None:
-    with pytest.raises(ValidationError, match="^name contains"):
+    with pytest.raises(ValidationError, match=r"^name contains"):
         clean_fields({"code": "B1", "name": value})
 
 
