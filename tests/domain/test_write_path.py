@@ -8,8 +8,10 @@ import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain.errors import LedgerError, TransferOpen
 from tests.conftest import Store
@@ -283,3 +285,22 @@ def test_refreshes_asked_for_while_the_log_is_read_share_one_later_read() -> Non
     for thread in [first, *later]:
         thread.join(timeout=30)
     assert log.reads == 2
+
+
+def test_a_save_of_many_events_gets_the_positions_the_store_gave_them(store: Store) -> None:
+    """The positions a save returns (SQLite: one INSERT run for all rows; PostgreSQL: the
+    rows as column arrays) are those the log reads back, event for event, in order; a
+    duplicate (id, version) among them refuses the whole save."""
+    ledger = store.ledger()
+    build_tree(ledger)
+    events = [StoredEvent(uuid4(), version, f"topic:{n}", bytes([n, 0, 255]))
+              for n in range(7) for version in (1, 2)]
+    ids = list(ledger.recorder.insert_events(events) or [])
+    assert len(ids) == len(events) and ids == sorted(ids)
+    read = ledger.recorder.select_notifications(start=ids[0], limit=100)
+    assert [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in read] == [
+        (i, e.originator_id, e.originator_version, e.topic, e.state) for i, e in zip(ids, events, strict=True)]
+    again = [StoredEvent(uuid4(), 1, "topic:new", b"x"), events[3]]
+    with pytest.raises(IntegrityError):
+        ledger.recorder.insert_events(again)
+    assert ledger.recorder.select_notifications(start=ids[-1], limit=100, inclusive_of_start=False) == []
