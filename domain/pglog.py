@@ -155,12 +155,12 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         )
         self.insert_unlock_statement = SQL("SELECT pg_advisory_unlock(%s)")
         self.unlock_all_statement = SQL("SELECT pg_advisory_unlock_all()")
-        # The rows go as four arrays, one a column (psycopg sends them in its binary format;
-        # an array of the library's composite type is sent as text, each value escaped, which
+        # The rows go as four arrays, one a column, in the binary format (`%b`; an array of the
+        # library's composite type, or any array as text, is sent with each value escaped, which
         # cost more than the rest of the save), unnested together, row by row in their order.
         self.insert_events_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{id_type}[], %s::int8[], %s::text[], %s::bytea[]) "
+            "SELECT * FROM unnest(%b::{id_type}[], %b::int8[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id, transaction_id::text"
         ).format(schema=schema, table=table, id_type=Identifier(datastore.originator_id_type))
         # The same INSERT, guarded: nothing is inserted when any of the given aggregates has
@@ -168,8 +168,8 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         # key's index (LATERAL ... LIMIT 1: never a scan of the table).
         self.insert_guarded_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%s::{id_type}[], %s::int8[], %s::text[], %s::bytea[]) "
-            "WHERE NOT EXISTS (SELECT 1 FROM unnest(%s::{id_type}[], %s::int8[]) AS r(id, v) "
+            "SELECT * FROM unnest(%b::{id_type}[], %b::int8[], %b::text[], %b::bytea[]) "
+            "WHERE NOT EXISTS (SELECT 1 FROM unnest(%b::{id_type}[], %b::int8[]) AS r(id, v) "
             "CROSS JOIN LATERAL (SELECT 1 FROM {schema}.{table} e "
             "WHERE e.originator_id = r.id AND e.originator_version > r.v LIMIT 1) AS newer) "
             "RETURNING notification_id, transaction_id::text"
