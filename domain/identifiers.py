@@ -209,6 +209,7 @@ def member_id(registration_no: str) -> UUID:
     return uuid5(NAMESPACE, f"member:{registration_no}")
 
 
+@lru_cache(maxsize=1 << 16)  # an import's row asks for it three times (the lookup, the rule, the claim)
 def id_claim_id(digest: str) -> UUID:
     return uuid5(NAMESPACE, f"id-card:{digest}")
 

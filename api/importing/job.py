@@ -37,6 +37,9 @@ from domain.text import incoming_problem
 # at MIN_AGGREGATES: a save of 1,000 new aggregates there has stalled in psycopg's pipeline.
 MAX_AGGREGATES = 600
 MIN_AGGREGATES = 100
+# On SQLite (one writer, each commit a sync of the file) a save may hold more: each save
+# costs a commit of about 15 ms whatever its size.
+MAX_AGGREGATES_SQLITE = 3000
 # Rows judged per turn of the ledger's writer when checking rows against the domain's rules.
 CHECK_ROWS = 2000
 # Aggregate ids per query when looking up what the store already holds.
@@ -330,7 +333,8 @@ class _Import:
         env = self.ledger.env
         if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and (env.get("POSTGRES_HOST") or "/")[0] == "/":
             return MIN_AGGREGATES
-        return max(MIN_AGGREGATES, min(MAX_AGGREGATES, 3 * len(rows) // 20))
+        most = MAX_AGGREGATES_SQLITE if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite" else MAX_AGGREGATES
+        return max(MIN_AGGREGATES, min(most, 3 * len(rows) // 20))
 
     def batches(self, rows: list[Row]) -> Iterator[list[Row]]:
         bound = self.batch_bound(rows)
