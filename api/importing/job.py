@@ -160,13 +160,17 @@ class _Import:
         """Each member's organization is in the ledger and holds members (checked on every
         row, also those with other bad cells)."""
         verdicts: dict[str, LedgerError | None] = {}
+        codes = [row.values["organization_code"] for row in rows if row.values.get("organization_code") is not None]
+        held = {}
+        for start in range(0, len(codes), CHECK_ROWS):  # in bulk, a part at a time (the cache is bounded)
+            held.update(self.ledger.preload_organizations(codes[start:start + CHECK_ROWS]))
         for row in rows:
             code = row.values.get("organization_code")
             if code is None:
                 continue
             if code not in verdicts:
                 try:
-                    self.ledger.organization(code).check_can_hold()
+                    (held.get(code) or self.ledger.organization(code)).check_can_hold()
                     verdicts[code] = None
                 except LedgerError as error:
                     verdicts[code] = error
@@ -292,6 +296,8 @@ class _Import:
             def refused(number: int, index: int, error: LedgerError, part: list[list[Row]] = part) -> None:
                 self.problem(part[number][index].number, self.column_of(error), error)
 
+            if self.kind == "members":  # their organizations and the chains above, in bulk
+                self.ledger.preload_organizations(row.values["organization_code"] for chunk in part for row in chunk)
             self.ledger.check([[self.command(row) for row in chunk] for chunk in part], keep=self.checked,
                               on_error=refused, absent=self.absent)
             if self.freeze:  # what was decided so far lives until it is saved: not walked by the

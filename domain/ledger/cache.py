@@ -43,10 +43,11 @@ class AggregateCache:
     def __init__(
         self, recorder: ApplicationRecorder, mapper: Mapper[UUID],
         load: Callable[[UUID], LedgerAggregate | None], maxsize: int = DEFAULT_MAXSIZE,
+        load_many: Callable[[list[UUID]], dict[UUID, LedgerAggregate] | None] | None = None,
     ) -> None:
         if maxsize < 1:
             raise ValueError("the aggregate cache holds at least one aggregate")
-        self.recorder, self.mapper, self._load = recorder, mapper, load
+        self.recorder, self.mapper, self._load, self._load_many = recorder, mapper, load, load_many
         self.maxsize = maxsize
         self.lock = threading.RLock()
         self._items: OrderedDict[UUID, LedgerAggregate] = OrderedDict()
@@ -80,6 +81,22 @@ class AggregateCache:
             if loaded is not None:
                 self._keep(loaded)
             return loaded
+
+    def preload(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Load at once those of these aggregates the cache doesn't hold (domain/ledger/bulk.py:
+        a query for a thousand of them rather than one or two each), for a caller about to
+        get them all; those the store doesn't hold are left to `get`. Holds at most `maxsize`
+        (the least recently used out first, as always)."""
+        with self.lock:
+            if self.position is None:
+                self.refresh()  # the position to follow from, before anything is loaded
+            missing = [i for i in dict.fromkeys(aggregate_ids) if i not in self._items]
+            if not missing or self._load_many is None:
+                return
+            loaded = self._load_many(missing)
+            for aggregate in (loaded or {}).values():
+                self.misses += 1
+                self._keep(aggregate)
 
     def copy(self, aggregate_id: UUID) -> LedgerAggregate | None:
         """A working copy of the current aggregate, to change."""

@@ -14,6 +14,9 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain.errors import LedgerError, TransferOpen
+from domain.identifiers import member_id, organization_id
+from domain.member import Member
+from domain.organization import Organization
 from tests.conftest import Store
 from tests.factories import admit, build_tree
 
@@ -304,3 +307,41 @@ def test_a_save_of_many_events_gets_the_positions_the_store_gave_them(store: Sto
     with pytest.raises(IntegrityError):
         ledger.recorder.insert_events(again)
     assert ledger.recorder.select_notifications(start=ids[-1], limit=100, inclusive_of_start=False) == []
+
+
+def test_aggregates_loaded_in_bulk_are_those_the_repository_loads(store: Store) -> None:
+    """domain/ledger/bulk.py's load of many aggregates (latest snapshot, the events after it)
+    gives each aggregate exactly as `Repository.get` does, with and without snapshots; an
+    id the store doesn't hold is left out."""
+    ledger = store.ledger()
+    ledger.snapshotting_intervals = {Organization: 3, Member: 3}  # snapshots every third event
+    build_tree(ledger)
+    numbers = [admit(ledger, n) for n in range(5)]
+    ledger.record_dues(numbers[0], "2026-01", "10.00", on=date(2026, 2, 1))
+    ledger.record_dues(numbers[0], "2026-02", "10.00", on=date(2026, 3, 1))
+    ids = [organization_id(code) for code in ("JS", "XW", "XW-C1-B1", "XW-C1-B2", "QH")]
+    ids += [member_id(number) for number in numbers] + [organization_id("NOPE")]
+    assert ledger.repository.snapshot_store is not None
+    snapshotted = {e.originator_id for i in ids for e in ledger.repository.snapshot_store.get(i)}
+    assert member_id(numbers[0]) in snapshotted and organization_id("XW-C1-B1") in snapshotted
+    loaded = ledger._load_many(ids)
+    assert loaded is not None and set(loaded) == set(ids) - {organization_id("NOPE")}
+    for aggregate_id, aggregate in loaded.items():
+        expected = ledger.repository.get(aggregate_id)
+        assert type(aggregate) is type(expected) and vars(aggregate) == vars(expected)
+
+
+def test_an_import_reads_its_organizations_in_bulk(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`preload_organizations` brings the organizations and their ancestors into the cache
+    with a few queries: none of them is then loaded alone."""
+    ledger = store.ledger(LEDGER_AGGREGATE_CACHE="100")
+    build_tree(ledger)
+    ledger.cache.clear()
+    loads = count_calls(monkeypatch, ledger.cache, "_load")
+    found = ledger.preload_organizations(["XW-C1-B1", "XW-C1-B2", "QH-C1-B1", "NOPE", "bad code"])
+    assert sorted(found) == ["QH-C1-B1", "XW-C1-B1", "XW-C1-B2"]
+    assert all(found[code].code == code for code in found)
+    assert ledger.organization("XW-C1-B1").members == {}
+    for code in ("XW-C1-G1", "XW-C1", "XW", "NJ", "JS", "QH-C1", "QH"):  # the chains above, cached
+        assert organization_id(code) in ledger.cache
+    assert loads == []
