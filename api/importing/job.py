@@ -373,7 +373,9 @@ class _Import:
             def commands(batch: list[Row] = batch) -> list[Callable[[], object]]:
                 return [self.command(row) for row in batch]  # only if the chunk is judged again
 
-            position = self.ledger.record_checked(self.checked, index, commands, on_error=refused)
+            # the next chunk's events are encoded while this one is saved (its store's waits)
+            position = self.ledger.record_checked(self.checked, index, commands, on_error=refused,
+                                                  prepare_next=True)
             if failed:  # a change between the check and now (another process acting)
                 for row, error in failed:
                     self.problem(row.number, self.column_of(error), error)
@@ -424,7 +426,10 @@ class _Import:
             self.result.recorded = len(fresh)
             return self.result
         clock = time.monotonic()
-        self.record(chunks)
+        try:
+            self.record(chunks)
+        finally:
+            self.ledger.forget_prepared()
         self.result.seconds["record"] = time.monotonic() - clock
         self.sort_problems()
         return self.result
