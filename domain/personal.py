@@ -27,7 +27,7 @@ import binascii
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,27 +152,8 @@ class PersonalDataMapper(Mapper[Any]):
     def __init__(self, *args: Any, keys: DataKeys, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.keys = keys
-        # Events encoded ahead of their save (`prepare`), by the event object's id: taken
-        # (once) by `to_stored_event` when that very event is saved.
-        self.prepared: dict[int, tuple[Any, StoredEvent]] = {}
-
-    def prepare(self, events: Iterable[DomainEventProtocol[Any]]) -> None:
-        """Encode these events now, for their save to come (an import encodes the next
-        chunk while the ledger's writer saves the one before): `to_stored_event` then gives
-        each its stored form as encoded here, once. The stored form is the same either way
-        (the encoding reads nothing but the event, which is immutable)."""
-        for event in events:
-            self.prepared[id(event)] = (event, self.to_stored_event(event))
-
-    def forget_prepared(self) -> None:
-        """Drop what was prepared and not saved (a save judged again has new events)."""
-        self.prepared.clear()
 
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
-        if self.prepared:
-            found = self.prepared.pop(id(domain_event), None)
-            if found is not None and found[0] is domain_event:
-                return found[1]
         topic = get_topic(type(domain_event))
         state = dict(vars(domain_event))
         if topic == _SNAPSHOT_TOPIC:

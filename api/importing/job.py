@@ -373,9 +373,7 @@ class _Import:
             def commands(batch: list[Row] = batch) -> list[Callable[[], object]]:
                 return [self.command(row) for row in batch]  # only if the chunk is judged again
 
-            # the next chunk's events are encoded while this one is saved (its store's waits)
-            position = self.ledger.record_checked(self.checked, index, commands, on_error=refused,
-                                                  prepare_next=True)
+            position = self.ledger.record_checked(self.checked, index, commands, on_error=refused)
             if failed:  # a change between the check and now (another process acting)
                 for row, error in failed:
                     self.problem(row.number, self.column_of(error), error)
@@ -426,10 +424,7 @@ class _Import:
             self.result.recorded = len(fresh)
             return self.result
         clock = time.monotonic()
-        try:
-            self.record(chunks)
-        finally:
-            self.ledger.forget_prepared()
+        self.record(chunks)
         self.result.seconds["record"] = time.monotonic() - clock
         self.sort_problems()
         return self.result

@@ -138,15 +138,13 @@ class LedgerRunner(LedgerStore):
 
     def record_checked(
         self, checked: Checked, index: int, commands: Callable[[], Sequence[Callable[[], object]]],
-        *, on_error: Callable[[int, LedgerError], None] | None = None, prepare_next: bool = False,
+        *, on_error: Callable[[int, LedgerError], None] | None = None,
     ) -> int:
         """Save chunk `index` of `checked` (judged by `check`) as it was judged, in one
         atomic save, without judging its commands again, unless the store refuses the save
         (another process changed one of its aggregates since the check): then `commands()`
         (the chunk's commands, in order) are judged again as `batch` judges them, and saved if
-        none is refused. With `prepare_next`, the events of chunk `index + 1` are encoded
-        (`PersonalDataMapper.prepare`) on this thread while the writer saves this one.
-        Returns the position of the last event saved (0 if none)."""
+        none is refused. Returns the position of the last event saved (0 if none)."""
         chunk = [checked.take(index)]
 
         def judge(session: Session) -> Recorded:
@@ -157,19 +155,7 @@ class LedgerRunner(LedgerStore):
                 session.by_id.clear()  # nothing of the batch is recorded
             return Recorded(0)
 
-        def prepare() -> None:
-            following = checked.chunks[index + 1] if index + 1 < len(checked.chunks) else None
-            prepare_events = getattr(self.mapper, "prepare", None)
-            if following and prepare_events is not None:
-                prepare_events(e for _, events in following for e in events)
-
-        return self.writer.run(Unit(judge, next_command_key()), meanwhile=prepare if prepare_next else None).position
-
-    def forget_prepared(self) -> None:
-        """Drop the events encoded ahead (`record_checked(prepare_next=True)`) and not saved."""
-        forget = getattr(self.mapper, "forget_prepared", None)
-        if forget is not None:
-            forget()
+        return self.writer.run(Unit(judge, next_command_key())).position
 
     def close(self) -> None:
         self.writer.stop()

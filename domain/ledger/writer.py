@@ -158,24 +158,12 @@ class GroupWriter:
             self._ready.notify()
         return unit.future
 
-    def run(self, unit: Unit, timeout: float = ANSWER_TIMEOUT,
-            meanwhile: Callable[[], object] | None = None) -> Recorded:
-        """Submit the unit and wait for its answer (given after its commit). `meanwhile`:
-        work of the caller's done while the writer judges and saves the unit (on the
-        caller's thread: e.g. encoding the next save's events while this one waits on the
-        store); should it fail, the unit's answer is still awaited, and the error raised."""
+    def run(self, unit: Unit, timeout: float = ANSWER_TIMEOUT) -> Recorded:
+        """Submit the unit and wait for its answer (given after its commit)."""
         if threading.current_thread() is self._thread:
             self._write([unit])  # a command run from inside a unit: judged and saved alone
-            if meanwhile is not None:
-                meanwhile()
             return unit.future.result(timeout=0)
         future = self.submit(unit)
-        if meanwhile is not None:
-            try:
-                meanwhile()
-            except BaseException:
-                future.exception(timeout=2 * timeout)  # answered (or given up) before it goes up
-                raise
         try:
             return future.result(timeout=timeout)
         except TimeoutError:

@@ -19,7 +19,6 @@ from domain.commandkey import CommandKey
 from domain.errors import LedgerError
 from domain.ledger import Ledger
 from domain.ledger.checked import Checked
-from domain.personal import PersonalDataMapper
 from tests.cli.test_import import MEMBER_HEADINGS_EN, ORG_HEADINGS_EN, member_row, write_csv
 from tests.conftest import Store, new_store
 from tests.factories import TREE
@@ -124,29 +123,18 @@ def test_checked_chunks_with_a_refusal_can_not_be_recorded(ledger: Ledger) -> No
         ledger.organization("R1")
 
 
-def test_an_imports_events_are_those_its_rows_commands_record_one_by_one(
-        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_imports_events_are_those_its_rows_commands_record_one_by_one(store: Store, tmp_path: Path) -> None:
     """What the import's fast paths record (rows judged once in chunks and saved as judged,
-    each save's events encoded while the save before it waits on the store, organizations
-    read in bulk) is, event for event and field for field (but the time of recording),
+    organizations read in bulk, aggregates created directly, rows inserted in bulk) is,
+    event for event and field for field (but the time of recording),
     what `Ledger.import_member` records for each row on its own, one command at a time, on
     another store; read back from both stores through the mapper."""
     ledger = store.ledger()
     tree(ledger)
     path = write_csv(tmp_path / "m.csv", MEMBER_HEADINGS_EN, [member_row(n, HOLDERS[n % 3]) for n in range(1, 241)])
-    prepared: list[Any] = []
-    prepare = PersonalDataMapper.prepare
-
-    def counting(self: PersonalDataMapper, events: Any) -> None:
-        events = list(events)
-        prepared.extend(events)
-        prepare(self, events)
-
-    monkeypatch.setattr(PersonalDataMapper, "prepare", counting)
     start = ledger.max_position()
     result = import_file(ledger, path, "members", on=ON)
     assert result.ok and result.recorded == 240
-    assert prepared and ledger.mapper.prepared == {}  # saves encoded ahead; none left over
     imported = recorded_after(ledger, start)
 
     (tmp_path / "alone").mkdir()
