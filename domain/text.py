@@ -92,12 +92,13 @@ def normalize_text(value: str) -> str:
 def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     """The fields an aggregate records, their strings checked as incoming free text and
     in NFC (nested dicts alike). Identifiers are ASCII, which NFC leaves as they are."""
-    cleaned: dict[str, Any] = {}
-    for key, value in fields.items():
+    cleaned = dict(fields)
+    for key, value in cleaned.items():  # values replaced in place: the keys stay as they are
         if isinstance(value, str):
-            cleaned[key] = normalize_text(check_incoming(value, key))
+            if _FORBIDDEN.search(value) is not None:
+                check_incoming(value, key)  # raises, naming the field
+            if not value.isascii():  # ASCII text is in NFC as it is
+                cleaned[key] = normalize_text(value)
         elif isinstance(value, Mapping):
             cleaned[key] = clean_fields(value)
-        else:
-            cleaned[key] = value
     return cleaned

@@ -13,9 +13,9 @@ What it does:
      file): imports the organizations, then the members, through `api.importing.import_file`
      (exactly what `ledger import` runs), timing its phases: read (parse and check every
      cell, duplicates within the file), check (what the ledger holds, then the domain's rules:
-     each row judged once by the Ledger's command, in chunks of up to 600 aggregates, each chunk
-     on top of the ones before, their results kept), record (the kept chunks saved as judged,
-     one save each);
+     each row judged once by the Ledger's command, in chunks of up to 600 aggregates (3,000
+     on SQLite), each chunk on top of the ones before, their results kept), record (the kept
+     chunks saved as judged, one save each);
   3. the baseline, in the same run: the read phase alone over the same members file (the
      raw rate of reading and validating the file without touching the store); the ratio is
      the end-to-end import rate over it;
@@ -212,7 +212,8 @@ def render(run: dict[str, Any]) -> str:
         "`scripts/bench_import.py`: the organizations file first, then the members file, into a fresh store. "
         "The import reads and checks every cell, looks up every row in the ledger, judges every row once by "
         "the Ledger's own commands (`register_organization`, `import_member`) in chunks of up to 600 "
-        "aggregates (a twentieth of the file's, at least 100), each chunk on top of the ones before, keeping "
+        "aggregates (3,000 on SQLite; a twentieth of the file's, at least 100), each chunk on top of the ones "
+        "before, keeping "
         "what they decided, and only when no row has a problem saves the kept chunks as judged, one save "
         "each (domain/ledger/checked.py). The "
         "baseline is the first phase alone (reading the CSV and checking every cell and the duplicates within "

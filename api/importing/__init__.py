@@ -4,7 +4,7 @@ An import is all or nothing for the rows it checks: every row is read and checke
 (cells, duplicates within the file, parents, what the ledger already holds, and then every
 domain rule, by the Ledger's own commands `Ledger.register_organization` and
 `Ledger.import_member`, each row judged once, in chunks of a few hundred aggregates
-(MAX_AGGREGATES), each chunk on top of what the chunks before it decided), and only a file
+(MAX_AGGREGATES; more on SQLite), each chunk on top of what the chunks before it decided), and only a file
 without a single problem is recorded: the chunks are saved as the check judged them
 (domain/ledger/checked.py), each one atomic save. Rows identical to what the ledger
 recorded for the same natural key (organization code, registration number) are skipped, so

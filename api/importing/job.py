@@ -37,6 +37,9 @@ from domain.text import incoming_problem
 # at MIN_AGGREGATES: a save of 1,000 new aggregates there has stalled in psycopg's pipeline.
 MAX_AGGREGATES = 600
 MIN_AGGREGATES = 100
+# On SQLite (one writer, each commit a sync of the file) a save may hold more: each save
+# costs a commit of about 15 ms whatever its size.
+MAX_AGGREGATES_SQLITE = 3000
 # Rows judged per turn of the ledger's writer when checking rows against the domain's rules.
 CHECK_ROWS = 2000
 # Aggregate ids per query when looking up what the store already holds.
@@ -157,13 +160,17 @@ class _Import:
         """Each member's organization is in the ledger and holds members (checked on every
         row, also those with other bad cells)."""
         verdicts: dict[str, LedgerError | None] = {}
+        codes = [row.values["organization_code"] for row in rows if row.values.get("organization_code") is not None]
+        held = {}
+        for start in range(0, len(codes), CHECK_ROWS):  # in bulk, a part at a time (the cache is bounded)
+            held.update(self.ledger.preload_organizations(codes[start:start + CHECK_ROWS]))
         for row in rows:
             code = row.values.get("organization_code")
             if code is None:
                 continue
             if code not in verdicts:
                 try:
-                    self.ledger.organization(code).check_can_hold()
+                    (held.get(code) or self.ledger.organization(code)).check_can_hold()
                     verdicts[code] = None
                 except LedgerError as error:
                     verdicts[code] = error
@@ -289,6 +296,8 @@ class _Import:
             def refused(number: int, index: int, error: LedgerError, part: list[list[Row]] = part) -> None:
                 self.problem(part[number][index].number, self.column_of(error), error)
 
+            if self.kind == "members":  # their organizations and the chains above, in bulk
+                self.ledger.preload_organizations(row.values["organization_code"] for chunk in part for row in chunk)
             self.ledger.check([[self.command(row) for row in chunk] for chunk in part], keep=self.checked,
                               on_error=refused, absent=self.absent)
             if self.freeze:  # what was decided so far lives until it is saved: not walked by the
@@ -330,7 +339,8 @@ class _Import:
         env = self.ledger.env
         if env.get("PERSISTENCE_MODULE") == "eventsourcing.postgres" and (env.get("POSTGRES_HOST") or "/")[0] == "/":
             return MIN_AGGREGATES
-        return max(MIN_AGGREGATES, min(MAX_AGGREGATES, 3 * len(rows) // 20))
+        most = MAX_AGGREGATES_SQLITE if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite" else MAX_AGGREGATES
+        return max(MIN_AGGREGATES, min(most, 3 * len(rows) // 20))
 
     def batches(self, rows: list[Row]) -> Iterator[list[Row]]:
         bound = self.batch_bound(rows)

@@ -7,7 +7,11 @@ the store's log instead of asking the store for each aggregate: `refresh()` read
 query, the events recorded after the cache's position (by this process or any other), and
 applies each one to its cached aggregate when it is that aggregate's next version (an event
 already applied is passed over; one that skips a version evicts the aggregate, which is
-loaded again when next needed). The Ledger puts its own saved aggregates in with `put()`.
+loaded again when next needed). The Ledger puts its own saved aggregates in with `put()`,
+with the positions the save gave their events: when those follow the cache's position
+with no gap (nobody else saved in between), the cache moves past them, so that the next
+`refresh()` does not read back what this process has just saved (an import's save of
+600 aggregates would otherwise be read again, page by page, before the next save).
 
 The cached objects are never handed out to be changed: a command works on copies
 (`copy()`), so a refused command leaves the cache as it was. Every method holds the
@@ -39,15 +43,17 @@ class AggregateCache:
     def __init__(
         self, recorder: ApplicationRecorder, mapper: Mapper[UUID],
         load: Callable[[UUID], LedgerAggregate | None], maxsize: int = DEFAULT_MAXSIZE,
+        load_many: Callable[[list[UUID]], dict[UUID, LedgerAggregate] | None] | None = None,
     ) -> None:
         if maxsize < 1:
             raise ValueError("the aggregate cache holds at least one aggregate")
-        self.recorder, self.mapper, self._load = recorder, mapper, load
+        self.recorder, self.mapper, self._load, self._load_many = recorder, mapper, load, load_many
         self.maxsize = maxsize
         self.lock = threading.RLock()
         self._items: OrderedDict[UUID, LedgerAggregate] = OrderedDict()
         self.position: int | None = None  # the last notification id followed
         self.hits = self.misses = self.evictions = self.applied = self.refreshes = 0
+        self.skipped = 0  # events of this process's own saves followed without reading them back
         # the order of refresh() calls and reads of the log (see `refresh`), and when the
         # last completed read began
         self._tickets = itertools.count(1)
@@ -76,19 +82,44 @@ class AggregateCache:
                 self._keep(loaded)
             return loaded
 
+    def preload(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Load at once those of these aggregates the cache doesn't hold (domain/ledger/bulk.py:
+        a query for a thousand of them rather than one or two each), for a caller about to
+        get them all; those the store doesn't hold are left to `get`. Holds at most `maxsize`
+        (the least recently used out first, as always)."""
+        with self.lock:
+            if self.position is None:
+                self.refresh()  # the position to follow from, before anything is loaded
+            missing = [i for i in dict.fromkeys(aggregate_ids) if i not in self._items]
+            if not missing or self._load_many is None:
+                return
+            loaded = self._load_many(missing)
+            for aggregate in (loaded or {}).values():
+                self.misses += 1
+                self._keep(aggregate)
+
     def copy(self, aggregate_id: UUID) -> LedgerAggregate | None:
         """A working copy of the current aggregate, to change."""
         with self.lock:
             found = self.get(aggregate_id)
             return copy.deepcopy(found) if found is not None else None
 
-    def put(self, aggregates: Iterable[LedgerAggregate]) -> None:
-        """Aggregates just saved (their pending events collected): the current state."""
+    def put(self, aggregates: Iterable[LedgerAggregate], positions: Iterable[int] = ()) -> None:
+        """Aggregates just saved (their pending events collected): the current state.
+        `positions`: the notification ids the save gave all its events. When they are the
+        ids right after the cache's position, without a gap, no other event lies between
+        (every id up to the position was followed, and the rest are this save's): the cache
+        then follows the log up to the last of them without reading them back."""
         with self.lock:
             for aggregate in aggregates:
                 cached = self._items.get(aggregate.id)
                 if cached is None or cached.version <= aggregate.version:
                     self._keep(aggregate)
+            ids = sorted(positions)
+            if (ids and self.position is not None and ids[0] == self.position + 1
+                    and ids[-1] - ids[0] + 1 == len(ids)):
+                self.position = ids[-1]
+                self.skipped += len(ids)
 
     def evict(self, aggregate_ids: Iterable[UUID]) -> None:
         with self.lock:
@@ -150,7 +181,7 @@ class AggregateCache:
         with self.lock:
             return {"size": len(self._items), "maxsize": self.maxsize, "hits": self.hits,
                     "misses": self.misses, "evictions": self.evictions, "applied": self.applied,
-                    "refreshes": self.refreshes, "position": self.position or 0}
+                    "refreshes": self.refreshes, "skipped": self.skipped, "position": self.position or 0}
 
     def _keep(self, aggregate: LedgerAggregate) -> None:
         self._items[aggregate.id] = aggregate

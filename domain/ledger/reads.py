@@ -7,6 +7,7 @@ batch's own session).
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -16,7 +17,14 @@ import domain.ledger.operators as operators
 from domain.case import Case
 from domain.certificate import Certificate
 from domain.errors import LedgerError
-from domain.identifiers import id_card_digest, member_id, validate_id_card_no, validate_registration_no
+from domain.identifiers import (
+    id_card_digest,
+    is_code,
+    member_id,
+    organization_id,
+    validate_id_card_no,
+    validate_registration_no,
+)
 from domain.jurisdiction import Jurisdiction
 from domain.ledger.runner import LedgerRunner
 from domain.ledger.session import Session
@@ -75,6 +83,34 @@ class LedgerReads(LedgerRunner):
 
     def organization(self, code: str) -> Organization:
         return self._session().org(code)
+
+    def preload_organizations(self, codes: Iterable[str]) -> dict[str, Organization]:
+        """The organizations of these codes that the ledger holds, brought into memory with
+        their ancestors in bulk (a query for each level of the tree and thousand codes,
+        domain/ledger/bulk.py), for a caller about to read them or judge commands on them
+        (an import); by code, the cached objects themselves (read them, never change them).
+        A code the ledger doesn't hold (or that can't be one) is left out: read it with
+        `organization` for its error."""
+        session = self._reader()
+        wanted = [code for code in dict.fromkeys(codes) if isinstance(code, str) and is_code(code)]
+        found: dict[str, Organization] = {}
+        level, seen = wanted, set(wanted)
+        while level:
+            self.cache.preload(organization_id(code) for code in level)
+            parents: list[str] = []
+            for code in level:
+                if organization_id(code) not in self.cache:  # not in the store (nor loaded alone)
+                    continue
+                try:
+                    org = session.org(code)
+                except LedgerError:
+                    continue
+                found[code] = org
+                if org.parent_code is not None and org.parent_code not in seen:
+                    seen.add(org.parent_code)
+                    parents.append(org.parent_code)
+            level = parents
+        return {code: found[code] for code in wanted if code in found}
 
     def member(self, registration_no: str) -> Member:
         return self._session().member(registration_no)

@@ -23,6 +23,7 @@ from eventsourcing.utils import Environment
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
 from domain.commandkey import CommandKey
 from domain.errors import FutureDate, ValidationError
+from domain.ledger import bulk
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
 from domain.ledger.recorders import IN_TRANSACTION, READS, RECORDERS, ReadSet, StaleRead
 from domain.member import Member
@@ -100,7 +101,7 @@ class LedgerStore(Application[UUID]):
         self.transaction_hook: TransactionHook | None = None
         self._committing = threading.local()
         maxsize = int(self.env.get("LEDGER_AGGREGATE_CACHE") or DEFAULT_MAXSIZE)
-        self.cache = AggregateCache(self.recorder, self.mapper, self._load, maxsize)
+        self.cache = AggregateCache(self.recorder, self.mapper, self._load, maxsize, self._load_many)
         self._source = CachedSource(self)
         self._reading = CachedSource(self, copies=False)
         # One group of commands is decided and saved at a time in this process, by one
@@ -164,6 +165,11 @@ class LedgerStore(Application[UUID]):
             return None
         return found
 
+    def _load_many(self, aggregate_ids: list[UUID]) -> dict[UUID, LedgerAggregate] | None:
+        """`_load` of many aggregates, in bulk (domain/ledger/bulk.py); None when the store
+        can't be read in bulk."""
+        return bulk.load_many(self.repository.event_store, self.repository.snapshot_store, aggregate_ids)
+
     def _save(self, pending: list[LedgerAggregate], reads: ReadSet | None = None) -> list[Any]:
         """Save the aggregates at once; the cache then holds them. With `reads` (what the
         decisions read, domain/ledger/recorders.py), the store refuses the save when one of
@@ -193,7 +199,7 @@ class LedgerStore(Application[UUID]):
             if getattr(self._committing, "hook", None) is not None:  # not committed
                 self._committing.hook = None
                 hook.rolled_back()  # type: ignore[union-attr]
-        self.cache.put(pending)
+        self.cache.put(pending, (r.notification.id for r in recordings))
         return recordings
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:

@@ -14,11 +14,13 @@ import pytest
 import domain.ledger.members as members
 import domain.ledger.organizations as organizations
 from api.importing import MAX_AGGREGATES, import_file
+from api.importing.job import _Import
+from domain.commandkey import CommandKey
 from domain.errors import LedgerError
 from domain.ledger import Ledger
 from domain.ledger.checked import Checked
 from tests.cli.test_import import MEMBER_HEADINGS_EN, ORG_HEADINGS_EN, member_row, write_csv
-from tests.conftest import Store
+from tests.conftest import Store, new_store
 from tests.factories import TREE
 
 ON = date(2024, 1, 2)
@@ -119,3 +121,42 @@ def test_checked_chunks_with_a_refusal_can_not_be_recorded(ledger: Ledger) -> No
     assert ledger.max_position() == before
     with pytest.raises(LedgerError):
         ledger.organization("R1")
+
+
+def test_an_imports_events_are_those_its_rows_commands_record_one_by_one(store: Store, tmp_path: Path) -> None:
+    """What the import's fast paths record (rows judged once in chunks and saved as judged,
+    organizations read in bulk, aggregates created directly, rows inserted in bulk) is,
+    event for event and field for field (but the time of recording),
+    what `Ledger.import_member` records for each row on its own, one command at a time, on
+    another store; read back from both stores through the mapper."""
+    ledger = store.ledger()
+    tree(ledger)
+    path = write_csv(tmp_path / "m.csv", MEMBER_HEADINGS_EN, [member_row(n, HOLDERS[n % 3]) for n in range(1, 241)])
+    start = ledger.max_position()
+    result = import_file(ledger, path, "members", on=ON)
+    assert result.ok and result.recorded == 240
+    imported = recorded_after(ledger, start)
+
+    (tmp_path / "alone").mkdir()
+    with new_store(store.kind, tmp_path / "alone", prefix="alone") as other:
+        alone = other.ledger()
+        tree(alone)
+        start = alone.max_position()
+        job = _Import(alone, path, "members", encoding=None, sheet=None, on=ON, progress=None)
+        for row in sorted(job.read(), key=lambda row: (row.values["organization_code"], row.number)):
+            job.command(row)()  # Ledger.import_member, one command and one save a row
+        by_one = recorded_after(alone, start)
+    assert len(imported) == len(by_one) == 3 * 240
+    assert imported == by_one
+
+
+def recorded_after(ledger: Ledger, start: int) -> dict[tuple[Any, int], dict[str, Any]]:
+    """Every event recorded after `start` but the command keys' markers, decoded, by
+    (aggregate, version): its type and fields but the time it was recorded."""
+    found: dict[tuple[Any, int], dict[str, Any]] = {}
+    for _, event in ledger.read_events(after=start):
+        if isinstance(event, CommandKey.Recorded):
+            continue
+        fields = {k: v for k, v in vars(event).items() if k != "timestamp"}
+        found[(event.originator_id, event.originator_version)] = {"type": type(event).__qualname__, **fields}
+    return found

@@ -52,6 +52,12 @@ def test_check_character_of_the_standard_sample_id_is_x() -> None:
     assert check_character(KNOWN_ID_CARD[:17]) == "X"
 
 
+def test_check_character_is_only_computed_over_17_ascii_digits() -> None:
+    for bad in ("1" * 16, "1" * 18, "١" * 17, "１" * 17, "1" * 16 + "a", "1" * 16 + "\n", "1" * 17 + "\n", ""):
+        with pytest.raises(ValueError):
+            check_character(bad)
+
+
 def test_registration_no_is_region_date_sequence_and_check() -> None:
     number = make_registration_no("320102", date(2015, 7, 1), 7)
     assert number[:17] == "320102" + "20150701" + "007"

@@ -8,10 +8,15 @@ import threading
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from domain.errors import LedgerError, TransferOpen
+from domain.identifiers import member_id, organization_id
+from domain.member import Member
+from domain.organization import Organization
 from tests.conftest import Store
 from tests.factories import admit, build_tree
 
@@ -78,6 +83,51 @@ def test_a_change_saved_by_another_ledger_is_seen_without_loading_each_aggregate
         first.request_transfer(number, "XW-C1-B2", reason="job_change", basis="household", on=date(2026, 3, 2))
     assert first.member(number).transfer_id is not None
     assert loads == []  # the member, its organizations: all brought up to date from the log
+
+
+def test_a_save_is_followed_by_the_cache_without_reading_it_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache moves past the events its own process just saved (nobody saved in
+    between): the next command's refresh reads none of them back."""
+    ledger = store.ledger()
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    assert ledger.cache_info()["position"] == ledger.max_position()
+    read: list[Any] = []
+    original = ledger.recorder.select_notifications
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        page = original(*args, **kwargs)
+        read.extend(page)
+        return page
+
+    monkeypatch.setattr(ledger.recorder, "select_notifications", reading)
+    ledger.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))
+    ledger.record_dues(number, "2026-02", "10.00", on=date(2026, 3, 1))
+    assert ledger.cache_info()["position"] == ledger.max_position()
+    assert read == []  # each refresh began where the save before it ended
+    assert ledger.member(number).last_on == date(2026, 3, 1)
+
+
+def test_a_save_after_another_ledgers_save_still_reads_that_one(store: Store) -> None:
+    """Positions with a gap before them (another process saved in between) leave the cache
+    where it was: the other's events are read and applied at the next refresh."""
+    first = store.ledger()
+    second = store.ledger(CREATE_TABLE="n")
+    build_tree(first)
+    number = admit(first, 1)
+    first.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))  # first holds the member
+    before = first.cache_info()["position"]
+    second.record_dues(number, "2026-02", "10.00", on=date(2026, 3, 1))
+    after_other = first.max_position()
+    assert after_other > before
+    first.cache.put([], [after_other + 1, after_other + 2])  # as first's save right after it would
+    assert first.cache_info()["position"] == before  # the other's event is still to be read
+    first.record_dues(number, "2026-03", "10.00", on=date(2026, 4, 1))
+    assert first.cache_info()["position"] == first.max_position()
+    member = first.member(number)
+    assert member.last_on == date(2026, 4, 1) and member.version == second.member(number).version
 
 
 def test_the_aggregate_cache_holds_at_most_its_bound(store: Store) -> None:
@@ -261,3 +311,60 @@ def test_one_clients_commands_one_after_another_are_served_by_one_writer_thread(
         threading.Thread.start = original  # type: ignore[method-assign]
     assert len(numbers) == 3
     assert len(started) <= 1
+
+
+def test_a_save_of_many_events_gets_the_positions_the_store_gave_them(store: Store) -> None:
+    """The positions a save returns (SQLite: one INSERT run for all rows; PostgreSQL: the
+    rows as column arrays) are those the log reads back, event for event, in order; a
+    duplicate (id, version) among them refuses the whole save."""
+    ledger = store.ledger()
+    build_tree(ledger)
+    events = [StoredEvent(uuid4(), version, f"topic:{n}", bytes([n, 0, 255]))
+              for n in range(7) for version in (1, 2)]
+    ids = list(ledger.recorder.insert_events(events) or [])
+    assert len(ids) == len(events) and ids == sorted(ids)
+    read = ledger.recorder.select_notifications(start=ids[0], limit=100)
+    assert [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in read] == [
+        (i, e.originator_id, e.originator_version, e.topic, e.state) for i, e in zip(ids, events, strict=True)]
+    again = [StoredEvent(uuid4(), 1, "topic:new", b"x"), events[3]]
+    with pytest.raises(IntegrityError):
+        ledger.recorder.insert_events(again)
+    assert ledger.recorder.select_notifications(start=ids[-1], limit=100, inclusive_of_start=False) == []
+
+
+def test_aggregates_loaded_in_bulk_are_those_the_repository_loads(store: Store) -> None:
+    """domain/ledger/bulk.py's load of many aggregates (latest snapshot, the events after it)
+    gives each aggregate exactly as `Repository.get` does, with and without snapshots; an
+    id the store doesn't hold is left out."""
+    ledger = store.ledger()
+    ledger.snapshotting_intervals = {Organization: 3, Member: 3}  # snapshots every third event
+    build_tree(ledger)
+    numbers = [admit(ledger, n) for n in range(5)]
+    ledger.record_dues(numbers[0], "2026-01", "10.00", on=date(2026, 2, 1))
+    ledger.record_dues(numbers[0], "2026-02", "10.00", on=date(2026, 3, 1))
+    ids = [organization_id(code) for code in ("JS", "XW", "XW-C1-B1", "XW-C1-B2", "QH")]
+    ids += [member_id(number) for number in numbers] + [organization_id("NOPE")]
+    assert ledger.repository.snapshot_store is not None
+    snapshotted = {e.originator_id for i in ids for e in ledger.repository.snapshot_store.get(i)}
+    assert member_id(numbers[0]) in snapshotted and organization_id("XW-C1-B1") in snapshotted
+    loaded = ledger._load_many(ids)
+    assert loaded is not None and set(loaded) == set(ids) - {organization_id("NOPE")}
+    for aggregate_id, aggregate in loaded.items():
+        expected = ledger.repository.get(aggregate_id)
+        assert type(aggregate) is type(expected) and vars(aggregate) == vars(expected)
+
+
+def test_an_import_reads_its_organizations_in_bulk(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`preload_organizations` brings the organizations and their ancestors into the cache
+    with a few queries: none of them is then loaded alone."""
+    ledger = store.ledger(LEDGER_AGGREGATE_CACHE="100")
+    build_tree(ledger)
+    ledger.cache.clear()
+    loads = count_calls(monkeypatch, ledger.cache, "_load")
+    found = ledger.preload_organizations(["XW-C1-B1", "XW-C1-B2", "QH-C1-B1", "NOPE", "bad code"])
+    assert sorted(found) == ["QH-C1-B1", "XW-C1-B1", "XW-C1-B2"]
+    assert all(found[code].code == code for code in found)
+    assert ledger.organization("XW-C1-B1").members == {}
+    for code in ("XW-C1-G1", "XW-C1", "XW", "NJ", "JS", "QH-C1", "QH"):  # the chains above, cached
+        assert organization_id(code) in ledger.cache
+    assert loads == []
