@@ -361,8 +361,10 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
         """The library's query, up to the horizon (once it includes this process's last
-        save, see `max_notification_id`)."""
-        if self._saved_last > self._visible_through:
+        save, when the range asked for does: see `max_notification_id`)."""
+        saved = self._saved_last
+        if saved > self._visible_through and (start is None or start < saved
+                                              or (inclusive_of_start and start == saved)):
             self.max_notification_id()
         statement: Composed = SQL("SELECT * FROM {schema}.{table} WHERE notification_id <= {horizon}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), horizon=self.horizon

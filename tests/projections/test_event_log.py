@@ -370,13 +370,20 @@ def test_a_save_held_back_by_an_older_transaction_returns_at_once_and_readers_ar
             assert isinstance(ids[0], list), ids
             assert recorder.held_back == held_back + 1
             list(listener.notifies(timeout=0.5))  # the commit's notification (the rows held back)
+            after, beyond = run(lambda: recorder.select_notifications(max(ids[0]), 10, inclusive_of_start=False),
+                                "read after it")
+            after.join(5.0)  # (the save is held back for 30 s at most)
+            assert not after.is_alive() and beyond == [[]]  # a range past the save doesn't wait for it
             reading, found = run(recorder.max_notification_id, "read")
+            listing, listed = run(lambda: recorder.select_notifications(1, 10), "read from the start")
             reading.join(0.5)
-            assert reading.is_alive()  # this process waits for its own save
+            assert reading.is_alive() and listing.is_alive()  # this process waits for its own save
             assert not ours(listener.notifies(timeout=0.2))  # nothing new to read yet
             end()
             reading.join(WAIT)
+            listing.join(WAIT)
         assert found == [max(ids[0])]
+        assert [n.id for n in listed[0]][-2:] == ids[0]
         deadline = time.monotonic() + WAIT
         received: list[Any] = []
         while not ours(received) and time.monotonic() < deadline:  # (its connection back in the pool)
