@@ -56,10 +56,9 @@ MAX_GROUP_EVENTS = 2000  # past this many events, the rest of the units wait for
 OPTIMISTIC_ATTEMPTS = 3  # rounds judged on the cache before the writer takes the store's turn
 SAVE_ATTEMPTS = 6
 ANSWER_TIMEOUT = 30.0  # seconds a caller waits for its unit's commit
-# The writer thread ends once it has had no work for this long, and the next unit starts
-# another: a Ledger nobody uses is not kept alive by its thread (nor its connections), and
-# one client's commands, one after another, don't each start a thread.
-IDLE_SECONDS = 2.0
+# The writer thread ends once it has no work (after this long), and the next unit starts
+# another: a Ledger nobody uses is not kept alive by its thread (nor its connections).
+IDLE_SECONDS = 0.0
 
 
 def working_copy(aggregate: LedgerAggregate) -> LedgerAggregate:

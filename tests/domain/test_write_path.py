@@ -290,29 +290,6 @@ def test_refreshes_asked_for_while_the_log_is_read_share_one_later_read() -> Non
     assert log.reads == 2
 
 
-def test_one_clients_commands_one_after_another_are_served_by_one_writer_thread(store: Store) -> None:
-    ledger = store.ledger()
-    build_tree(ledger)
-    started: list[threading.Thread] = []
-    original = threading.Thread.start
-
-    def counted(thread: threading.Thread) -> None:
-        if thread.name == "ledger-writer":
-            started.append(thread)
-        original(thread)
-
-    threading.Thread.start = counted  # type: ignore[method-assign]
-    try:
-        numbers = []
-        for n in range(3):
-            numbers.append(admit(ledger, n))
-            threading.Event().wait(0.2)  # a client's pause between two commands
-    finally:
-        threading.Thread.start = original  # type: ignore[method-assign]
-    assert len(numbers) == 3
-    assert len(started) <= 1
-
-
 def test_a_save_of_many_events_gets_the_positions_the_store_gave_them(store: Store) -> None:
     """The positions a save returns (SQLite: one INSERT run for all rows; PostgreSQL: the
     rows as column arrays) are those the log reads back, event for event, in order; a
