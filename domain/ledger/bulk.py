@@ -22,18 +22,21 @@ from psycopg import sql
 BULK_IDS = 1000  # aggregate ids per query
 
 
-def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID]) -> list[StoredEvent] | None:
-    """Every stored event of these aggregates, in order of aggregate and version, in one
-    query; None for a recorder of another kind than the library's PostgreSQL and SQLite
-    ones (and the ledger's, their subclasses)."""
+def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID],
+                         first_only: bool = False) -> list[StoredEvent] | None:
+    """Every stored event of these aggregates (`first_only`: their first, version 1), in
+    order of aggregate and version, in one query; None for a recorder of another kind than
+    the library's PostgreSQL and SQLite ones (and the ledger's, their subclasses)."""
     table = getattr(recorder, "events_table_name", None)
     if not ids or not isinstance(table, str):
         return [] if ids else None
+    first = " AND originator_version = 1" if first_only else ""
     if isinstance(recorder, PostgresAggregateRecorder):
         schema = recorder.datastore.schema
         name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
         statement = sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} "
-                            "WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version").format(name)
+                            "WHERE originator_id = ANY(%b)" + first +
+                            " ORDER BY originator_id, originator_version").format(name)
         with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
             cursor.execute(statement, [list(ids)])
             return [StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
@@ -42,7 +45,7 @@ def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID]) -> li
         marks = ",".join("?" for _ in ids)
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                           f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+                           f"WHERE originator_id IN ({marks}){first} ORDER BY originator_id, originator_version",
                            [i.hex for i in ids])
             return [StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
                     for r in cursor.fetchall()]
