@@ -15,6 +15,16 @@ into one transaction, so the seals trail the log by about that much while it run
 commands that read the log (`ledger verify`, `checkpoint`, `export`, `rebuild`) bring the
 seals up to date first (`seal()`).
 
+The background thread never keeps a save waiting for long: it seals at most BACKGROUND_BATCH
+events a transaction, and after each full one it leaves the store free for GIVE_WAY_SECONDS.
+On SQLite (one writer for the whole database) each of its transactions also holds the
+process's writing lock (`LedgerStore.writing`), so a save of this process waits for one small
+batch at most, on a lock that is handed over when the batch ends; without it the save would
+wait in SQLite's busy handler, which sleeps in growing steps and wakes to find the next batch
+holding the database. A backlog (a store whose log was imported by another process, and not
+yet sealed: the first serving process seals it) then costs the commands served meanwhile a
+few milliseconds each, not a wait behind seals of 20,000 events.
+
 `verify()` recomputes the chain from the stored bytes and the seals, in one consistent
 read, and says where and why it first breaks (domain/sealing.py `ChainCheck`).
 """
@@ -25,6 +35,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +53,9 @@ DDL = {
     "postgres": f"CREATE TABLE IF NOT EXISTS {TABLE} (position BIGINT PRIMARY KEY, digest BYTEA NOT NULL, "
                 "seal BYTEA NOT NULL)",
 }
-BATCH = 20_000  # events sealed in one transaction at most
+BATCH = 20_000  # events sealed in one transaction at most (`seal()`)
+BACKGROUND_BATCH = 1_000  # ... by the background thread, which saves may find holding the store
+GIVE_WAY_SECONDS = 0.005  # the background thread's pause after a full batch: a waiting save goes first
 PAGE = 50_000  # events read at a time by verify() and export
 WAKE_SECONDS = 1.0  # the background thread looks at the log at least this often
 # Woken by a save, the background thread waits this long for the saves right behind it, so
@@ -117,7 +130,23 @@ class Sealer:
                 if count < BATCH:
                     return position
 
-    def _seal_batch(self, log: Log) -> tuple[int, int]:
+    def seal_in_background(self) -> None:
+        """`seal()` as the background thread does it, giving way to this process's saves:
+        BACKGROUND_BATCH events a transaction at most, on SQLite each under the process's
+        writing lock, a pause of GIVE_WAY_SECONDS after each full one (see the module's
+        documentation); it returns early once `stop()` is called."""
+        writing: AbstractContextManager[Any] = nullcontext() if self.postgres else self.ledger.writing
+        with self._lock:
+            for log in (*self.logs[1:], self.log):
+                while True:
+                    with writing:
+                        count, _position = self._seal_batch(log, BACKGROUND_BATCH)
+                    if count < BACKGROUND_BATCH:
+                        break
+                    if self._stop.wait(GIVE_WAY_SECONDS):
+                        return
+
+    def _seal_batch(self, log: Log, limit: int = BATCH) -> tuple[int, int]:
         db = self.db
         with db.transaction():
             if self.postgres:
@@ -126,7 +155,7 @@ class Sealer:
             upper = log.horizon or "?"
             statement = (f"SELECT {log.column}, {log.fields} FROM {log.table} WHERE {log.column} > ? "
                          f"AND {log.column} <= {upper} ORDER BY {log.column} LIMIT ?")
-            params: tuple[Any, ...] = (position, BATCH) if log.horizon else (position, 2**63 - 1, BATCH)
+            params: tuple[Any, ...] = (position, limit) if log.horizon else (position, 2**63 - 1, limit)
             rows = []
             for at, *fields in db.query(statement, params):
                 row_digest = log.digest(*fields)
@@ -165,7 +194,7 @@ class Sealer:
             if self._stop.is_set():
                 return
             try:
-                self.seal()
+                self.seal_in_background()
                 failing = False
             except Exception:
                 if not failing:

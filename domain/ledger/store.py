@@ -108,6 +108,13 @@ class LedgerStore(Application[UUID]):
         # writer thread (domain/ledger/writer.py), holding this lock.
         self._writing = threading.RLock()
 
+    @property
+    def writing(self) -> threading.RLock:
+        """The lock a group of commands is judged and saved under in this process: whoever
+        holds it keeps this process's saves waiting (the sealer's background batches on SQLite,
+        projections/sealer.py)."""
+        return self._writing
+
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         """The store's environment, with this package's recorders (they call a save's
         `in_transaction` hook) unless another application recorder is named."""

@@ -4,6 +4,8 @@ rewritten with every seal recomputed is caught by a checkpoint taken before."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +13,9 @@ import pytest
 
 from domain.ledger import Ledger
 from domain.sealing import GENESIS, chain, digest, sign
+from projections import sealer as sealer_module
 from projections.db import ViewDatabase
-from projections.sealer import TABLE, Sealer
+from projections.sealer import TABLE, Sealer, last_seal
 from tests.conftest import Store
 from tests.factories import admit, build_tree
 
@@ -199,3 +202,64 @@ def test_a_tail_cut_off_with_its_seals_is_caught_by_the_checkpoint(sealed: Seale
     assert sealed.verify()["ok"]
     result = sealed.verify(checkpoint)
     assert (result["ok"], result["first_bad_position"], result["reason"]) == (False, position, "missing")
+
+
+def free_for_another_thread(lock: Any) -> bool:
+    """Whether another thread could take `lock` now."""
+    taken: list[bool] = []
+
+    def attempt() -> None:
+        taken.append(lock.acquire(blocking=False))
+        if taken[0]:
+            lock.release()
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    thread.join()
+    return taken[0]
+
+
+def test_the_background_thread_seals_a_backlog_in_small_batches_that_saves_can_pass(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log recorded and not yet sealed (an import by another process): the serving process's
+    sealer thread seals it BACKGROUND_BATCH events a transaction, and on SQLite (one writer for
+    the database) each of them holds the process's writing lock, so a save of the process waits
+    for one small batch at most, not behind the whole backlog in SQLite's busy handler."""
+    ledger = store.ledger()
+    build_tree(ledger)
+    for n in range(1, 4):
+        admit(ledger, n, "XW-C1-B1")
+    last = ledger.max_position()
+    monkeypatch.setattr(sealer_module, "BACKGROUND_BATCH", 4, raising=False)
+    monkeypatch.setattr(sealer_module, "GIVE_WAY_SECONDS", 0.0, raising=False)
+    db, watch = ViewDatabase(store.url), ViewDatabase(store.url)
+    sealer = Sealer(ledger, db)
+    batches: list[tuple[int, bool]] = []  # (events sealed, the writing lock free meanwhile)
+    seal_batch = sealer._seal_batch
+
+    def watched(*args: Any) -> tuple[int, int]:
+        free = free_for_another_thread(ledger.writing)
+        count, position = seal_batch(*args)
+        batches.append((count, free))
+        return count, position
+
+    monkeypatch.setattr(sealer, "_seal_batch", watched)
+    try:
+        sealer.start()
+        sealer.poke()
+        deadline = time.monotonic() + 60
+        while last_seal(watch)[0] < last and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        sealer.stop()
+        watch.close()
+    try:
+        background = list(batches)
+        events = db.scalar(f"SELECT count(*) FROM {sealer.events_table}")
+        assert last_seal(db)[0] == last and db.scalar(f"SELECT count(*) FROM {TABLE}") == events > 20
+        assert max(count for count, _free in background) == 4  # never more in one transaction
+        if store.kind == "sqlite":
+            assert not any(free for _count, free in background)
+        assert sealer.verify().as_dict()["ok"]
+    finally:
+        db.close()
