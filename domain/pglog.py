@@ -40,10 +40,11 @@ when an older transaction still holds them back, a thread of the recorder's own 
 it (at most POSTGRES_LOCK_TIMEOUT, the time a save of the library's recorder may wait for
 the table lock, or 5 seconds) and then notifies the channel again (the notification sent at
 the commit found them held back), so that the readers of other processes wake. Readers of
-this process keep read-your-writes: `max_notification_id()` waits (as long, at most) until
-the horizon includes this process's last save, so the inline views' catch-up after a
-command, `ledger status` or a `min_position` wait see it; past that bound it answers
-anyway, and readers see the events once the transaction holding them back ends. Any write
+this process keep read-your-writes: `max_notification_id()`, and `select_notifications()`
+over a range that includes it, wait (as long, at most) until the horizon includes the last
+save of any recorder of this store in this process (`OwnSaves`), so the inline views'
+catch-up after a command, `ledger status` or a `min_position` wait see it; past that bound
+they answer anyway, and readers see the events once the transaction holding them back ends. Any write
 transaction of the database cluster holds readers back while it runs (its transaction id is
 below theirs), so keep them short: a session left idle inside a transaction that wrote
 something stops the log's readers until it ends (PostgreSQL's
@@ -63,7 +64,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -99,6 +100,27 @@ DEFAULT_VISIBILITY_TIMEOUT = 5.0
 def horizon(table: Composable) -> Composed:
     """HORIZON for the events table `table` (an Identifier, schema-qualified)."""
     return SQL(HORIZON).format(table=table)
+
+
+@dataclass
+class OwnSaves:
+    """What this process saved into one store (every recorder of it in the process shares
+    it): the last notification id saved, and the last known readable. Reads of the log wait
+    while the first is above the second (see the module's documentation)."""
+
+    saved_last: int = 0
+    visible_through: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_OWN_SAVES: dict[tuple[Any, ...], OwnSaves] = {}
+_OWN_SAVES_LOCK = threading.Lock()
+
+
+def own_saves(store: tuple[Any, ...]) -> OwnSaves:
+    """The `OwnSaves` of a store (host, port, database, schema, table) in this process."""
+    with _OWN_SAVES_LOCK:
+        return _OWN_SAVES.setdefault(store, OwnSaves())
 
 
 @dataclass(frozen=True)
@@ -187,10 +209,12 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         # recorder's thread waited for them in all (seconds): what older transactions cost.
         self.held_back = 0
         self.held_back_seconds = 0.0
-        # The last notification id this process saved, and the last known readable (reads of
-        # the log wait while the first is above the second), and the latest held-back save
-        # the announcing thread is to wait for.
-        self._saved_last = self._visible_through = 0
+        # What this process saved into this store, shared by every recorder of it here (reads
+        # of the log wait for it), and the latest of this recorder's held-back saves that the
+        # announcing thread is to wait for.
+        pool_args = getattr(datastore.pool, "kwargs", {}) or {}
+        self._own = own_saves((pool_args.get("host"), pool_args.get("port"), pool_args.get("dbname"),
+                               datastore.schema, events_table_name))
         self._held: str | None = None
         self._held_lock = threading.Lock()
         self._announcer: threading.Thread | None = None
@@ -222,11 +246,13 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                     with contextlib.suppress(PsycopgError):
                         conn.execute(self.unlock_all_statement)  # still held after a failed INSERT
                 raise
-        with self._held_lock:
-            self._saved_last = max(self._saved_last, max(notification_ids))
+        own = self._own
+        with own.lock:
+            own.saved_last = max(own.saved_last, max(notification_ids))
             if visible:
-                self._visible_through = max(self._visible_through, max(notification_ids))
-            else:
+                own.visible_through = max(own.visible_through, max(notification_ids))
+        with self._held_lock:
+            if not visible:
                 self.held_back += 1
                 self._held = transaction_id  # the latest: its end implies the earlier ones'
                 if self._announcer is None:
@@ -362,8 +388,8 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     ) -> Sequence[Notification]:
         """The library's query, up to the horizon (once it includes this process's last
         save, when the range asked for does: see `max_notification_id`)."""
-        saved = self._saved_last
-        if saved > self._visible_through and (start is None or start < saved
+        saved = self._own.saved_last
+        if saved > self._own.visible_through and (start is None or start < saved
                                               or (inclusive_of_start and start == saved)):
             self.max_notification_id()
         statement: Composed = SQL("SELECT * FROM {schema}.{table} WHERE notification_id <= {horizon}").format(
@@ -399,7 +425,8 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         it is committed or a permanent gap. None when there is none. Read-your-writes: while
         an older transaction holds back the last save of this process, wait (bounded, see
         the module's documentation) until it passes."""
-        saved = self._saved_last
+        own = self._own
+        saved = own.saved_last
         found = super().max_notification_id() or 0
         if found < saved:
             deadline = time.monotonic() + self.visibility_timeout
@@ -409,6 +436,6 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 delay = min(delay * 2, 0.02)
                 found = super().max_notification_id() or 0
         if found >= saved:
-            with self._held_lock:
-                self._visible_through = max(self._visible_through, saved)
+            with own.lock:
+                own.visible_through = max(own.visible_through, saved)
         return found or None

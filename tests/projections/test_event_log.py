@@ -392,6 +392,25 @@ def test_a_save_held_back_by_an_older_transaction_returns_at_once_and_readers_ar
     assert [n.id for n in recorder.select_notifications(start=1, limit=10)][-2:] == ids[0]
 
 
+def test_every_recorder_of_the_store_in_this_process_waits_for_a_save_of_another_held_back(store: Store) -> None:
+    """Two ledgers of one store in one process (as the tests and the CLI have): what one
+    saved is waited for by the other's reads of the log's end, as by its own."""
+    first = recorder_of(store.ledger(POSTGRES_LOCK_TIMEOUT="30"))
+    second = recorder_of(store.ledger(POSTGRES_LOCK_TIMEOUT="30", CREATE_TABLE="n"))
+    first.insert_events(events(1))
+    second.insert_events(events(1))
+    first.max_notification_id()  # (other jobs' transactions on the server may hold them back)
+    with older_transaction(store) as end:
+        ids = second.insert_events(events(2))
+        assert ids is not None
+        reading, found = run(first.max_notification_id, "read")
+        reading.join(0.5)
+        assert reading.is_alive()
+        end()
+        reading.join(WAIT)
+    assert found == [max(ids)]
+
+
 def test_a_save_held_back_longer_than_the_lock_timeout_returns_and_is_read_once_the_older_one_ends(
     store: Store,
 ) -> None:
