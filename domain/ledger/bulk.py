@@ -19,7 +19,6 @@ from itertools import chain
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import AggregateRecorder, EventStore, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
@@ -85,7 +84,9 @@ def load_many(events: EventStore[UUID], snapshots: EventStore[UUID] | None,
             base = latest.get(aggregate_id)
             first = [snapshots.mapper.to_domain_event(base)] if snapshots is not None and base is not None else []
             rest = (events.mapper.to_domain_event(e) for e in after.get(aggregate_id, ()))
-            aggregate = project_aggregate(None, chain(first, rest))
+            aggregate: Any = None
+            for event in chain(first, rest):  # eventsourcing's `project_aggregate` without its
+                aggregate = event.mutate(aggregate)  # runtime Protocol check (~40 µs an event)
             if aggregate is not None:
                 found[aggregate_id] = aggregate
     return found
