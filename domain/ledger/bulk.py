@@ -85,8 +85,9 @@ def load_many(events: EventStore[UUID], snapshots: EventStore[UUID] | None,
             first = [snapshots.mapper.to_domain_event(base)] if snapshots is not None and base is not None else []
             rest = (events.mapper.to_domain_event(e) for e in after.get(aggregate_id, ()))
             aggregate: Any = None
-            for event in chain(first, rest):  # eventsourcing's `project_aggregate` without its
-                aggregate = event.mutate(aggregate)  # runtime Protocol check (~40 µs an event)
+            step: Any
+            for step in chain(first, rest):  # eventsourcing's `project_aggregate` without its
+                aggregate = step.mutate(aggregate)  # runtime Protocol check (~40 µs an event)
             if aggregate is not None:
                 found[aggregate_id] = aggregate
     return found
