@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from api.importing.columns import COLUMNS, KINDS_OF_FILE, ImportFileError, Problem, Progress, Result, Row
-from api.importing.lookups import first_stored_events
+from api.importing.lookups import first_stored_events, store_statistics
 from api.importing.reading import PARSERS, Damaged, map_headings, read_table
 from domain.base import SYSTEM
 from domain.errors import (
@@ -385,6 +385,7 @@ class _Import:
 
     def run(self, dry_run: bool) -> Result:
         clock = time.monotonic()
+        store_statistics(self.ledger)  # else, near a million members, each lookup may take 100 ms
         rows = self.read()
         kind = self.kind
         if kind == "organizations":
@@ -424,7 +425,10 @@ class _Import:
             self.result.recorded = len(fresh)
             return self.result
         clock = time.monotonic()
+        before = self.ledger.max_position()
         self.record(chunks)
+        if self.result.recorded:  # the events it added, which the server may not have counted yet
+            store_statistics(self.ledger, written=max(0, self.result.position - before))
         self.result.seconds["record"] = time.monotonic() - clock
         self.sort_problems()
         return self.result

@@ -4,6 +4,12 @@ snapshot, then its events after it, each mutating the aggregate in turn), for up
 two queries (and, on PostgreSQL, a connection check) per aggregate. An import checks the
 organizations of thousands of rows: this loads them into the aggregate cache in bulk
 (`AggregateCache.preload`).
+
+Also the planner's statistics of the PostgreSQL tables (`refresh_statistics`), which an
+import writes in bulk: without any, the planner guesses tens of thousands of rows for one
+aggregate's events once the table holds some millions, and runs each lookup of an aggregate
+as a parallel scan with JIT (60-140 ms instead of 0.1 ms; a server with autovacuum off never
+takes them).
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ from itertools import chain
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import AggregateRecorder, EventStore, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
-from psycopg import sql
+from psycopg import errors, sql
 
 BULK_IDS = 1000  # aggregate ids per query
+# A table's statistics are taken again when more than this share of its rows changed since
+# they were last taken (autovacuum's default `autovacuum_analyze_scale_factor`).
+STALE_SHARE = 0.1
 
 
 def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID],
@@ -76,7 +84,47 @@ def load_many(events: EventStore[UUID], snapshots: EventStore[UUID] | None,
             base = latest.get(aggregate_id)
             first = [snapshots.mapper.to_domain_event(base)] if snapshots is not None and base is not None else []
             rest = (events.mapper.to_domain_event(e) for e in after.get(aggregate_id, ()))
-            aggregate = project_aggregate(None, chain(first, rest))
+            aggregate: Any = None
+            step: Any
+            for step in chain(first, rest):  # eventsourcing's `project_aggregate` without its
+                aggregate = step.mutate(aggregate)  # runtime Protocol check (~40 µs an event)
             if aggregate is not None:
                 found[aggregate_id] = aggregate
     return found
+
+
+def refresh_statistics(recorders: Sequence[AggregateRecorder], written: int = 0,
+                       share: float = STALE_SHARE) -> list[str]:
+    """ANALYZE the tables of these PostgreSQL recorders that have no planner statistics yet
+    or of which more than `share` of the rows changed since they were taken (what
+    autovacuum would do, and does not where it is off or lags behind a bulk load); the
+    names of the tables analyzed. `written`: rows the caller has just written to them, which
+    the server's counts of changes may not hold yet (each session reports its own at most
+    once a second, or when idle). Other recorders (SQLite's planner finds an aggregate's
+    events by its primary key without statistics) are passed over. A table another session
+    analyzes (or vacuums) meanwhile is skipped after a second's wait."""
+    done: list[str] = []
+    for recorder in recorders:
+        table = getattr(recorder, "events_table_name", None)
+        if not isinstance(recorder, PostgresAggregateRecorder) or not isinstance(table, str):
+            continue
+        schema = recorder.datastore.schema
+        name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+        with recorder.datastore.get_connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT c.reltuples, s.n_mod_since_analyze FROM pg_class c LEFT JOIN "
+                        "pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = to_regclass(%s)"),
+                [name.as_string(conn)]).fetchone()
+            if row is None:
+                continue
+            rows, changed = float(row["reltuples"]), written + int(row["n_mod_since_analyze"] or 0)
+            if rows >= 0 and changed <= share * rows:
+                continue
+            try:
+                with conn.transaction():
+                    conn.execute("SET LOCAL lock_timeout = '1s'")
+                    conn.execute(sql.SQL("ANALYZE {}").format(name))
+            except errors.LockNotAvailable:
+                continue
+            done.append(table)
+    return done
