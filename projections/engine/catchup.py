@@ -54,9 +54,12 @@ class CatchingUp(InlineApplying):
         """Apply every event recorded so far (or up to `until`); returns the position.
         `overlapped`: write and commit each batch on a writer thread while the next one is
         applied in memory (for long catch-ups such as a rebuild)."""
-        # Read before the lock: reading the log's end may wait for this process's last save
-        # to become visible (domain/pglog.py), and the next save waits for the lock.
-        target = until if until is not None else self.ledger.max_position()
+        # Read before the lock: reading the log's end waits for this process's last save to
+        # become readable (domain/pglog.py), and the next save waits for the lock. Read even
+        # with `until` given: a position the views applied inline (verify's, a rebuild's) may
+        # still be held back by an older transaction, and this reader would stop short of it.
+        end = self.ledger.max_position()
+        target = until if until is not None else end
         with self._lock:
             self._settle_connection()
             if overlapped and self.position < target:

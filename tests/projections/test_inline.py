@@ -17,6 +17,7 @@ from projections.engine import InlineViews
 from tests.conftest import Store
 from tests.factories import admit, build_tree
 from tests.projections.reads import of_record
+from tests.projections.test_event_log import older_transaction, run
 
 
 def stored_position(store: Store) -> int:
@@ -198,3 +199,25 @@ def test_a_view_row_the_database_refuses_in_the_commands_single_round_trip_leave
     assert ledger.member(number).last_on == date(2026, 2, 1)  # the command is recorded
     assert engine.catch_up() == recorded.position == stored_position(store)
     assert engine.verify()["ok"]
+
+
+@pytest.mark.postgres_only
+def test_verify_after_a_command_held_back_by_an_older_transaction_reads_up_to_the_command(store: Store) -> None:
+    """The views applied the command inline; its events are readable from the log only once
+    an older transaction ends: verify's rebuild of the views waits for them instead of
+    stopping short (and finding the views ahead of the log)."""
+    ledger = store.ledger(POSTGRES_LOCK_TIMEOUT="30")
+    engine = store.engine(ledger)
+    ledger.transaction_hook = InlineViews(engine)
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    ledger.max_position()  # (other jobs' transactions on the server may hold it back)
+    with older_transaction(store) as end:
+        recorded = ledger.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))
+        assert engine.position == recorded.position  # applied inline, in the save's transaction
+        verifying, outcome = run(engine.verify, "verify")
+        verifying.join(0.5)
+        assert verifying.is_alive()  # waits for the command's events
+        end()
+        verifying.join(60)
+    assert outcome[0]["ok"] and outcome[0]["position"] == recorded.position
