@@ -118,7 +118,9 @@ class Sealer:
 
     def seal(self, progress: Progress | None = None) -> int:
         """Seal every row settled in the logs so far; returns the event log's last sealed
-        position."""
+        position. Everything this process saved is included: reading the log's end first
+        waits for a save of it that an older transaction still holds back (domain/pglog.py)."""
+        self.ledger.max_position()
         with self._lock:
             for log in self.logs[1:]:
                 while self._seal_batch(log)[0] == BATCH:

@@ -14,6 +14,7 @@ import pytest
 from domain.errors import LedgerError
 from projections.db import ViewDatabase
 from projections.engine import InlineViews
+from projections.sealer import Sealer
 from tests.conftest import Store
 from tests.factories import admit, build_tree
 from tests.projections.reads import of_record
@@ -221,3 +222,25 @@ def test_verify_after_a_command_held_back_by_an_older_transaction_reads_up_to_th
         end()
         verifying.join(60)
     assert outcome[0]["ok"] and outcome[0]["position"] == recorded.position
+
+
+@pytest.mark.postgres_only
+def test_sealing_after_a_command_held_back_by_an_older_transaction_seals_up_to_the_command(store: Store) -> None:
+    """`ledger checkpoint`, `verify` and `export` seal the log first: a command this process
+    saved, held back by an older transaction, is waited for and sealed, not left out."""
+    ledger = store.ledger(POSTGRES_LOCK_TIMEOUT="30")
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    sealer = Sealer(ledger, ViewDatabase(store.url))
+    try:
+        sealer.seal()
+        with older_transaction(store) as end:
+            recorded = ledger.record_dues(number, "2026-01", "10.00", on=date(2026, 2, 1))
+            sealing, sealed = run(sealer.seal, "seal")
+            sealing.join(0.5)
+            assert sealing.is_alive()  # waits for the command's events
+            end()
+            sealing.join(60)
+        assert sealed == [recorded.position]
+    finally:
+        sealer.db.close()
