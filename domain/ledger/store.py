@@ -23,7 +23,7 @@ from eventsourcing.utils import Environment
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
 from domain.commandkey import CommandKey
 from domain.errors import FutureDate, ValidationError
-from domain.ledger import bulk
+from domain.ledger.bulk import load_many
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
 from domain.ledger.recorders import IN_TRANSACTION, READS, RECORDERS, ReadSet, StaleRead
 from domain.member import Member
@@ -175,7 +175,7 @@ class LedgerStore(Application[UUID]):
     def _load_many(self, aggregate_ids: list[UUID]) -> dict[UUID, LedgerAggregate] | None:
         """`_load` of many aggregates, in bulk (domain/ledger/bulk.py); None when the store
         can't be read in bulk."""
-        return bulk.load_many(self.repository.event_store, self.repository.snapshot_store, aggregate_ids)
+        return load_many(self.repository.event_store, self.repository.snapshot_store, aggregate_ids)
 
     def _save(self, pending: list[LedgerAggregate], reads: ReadSet | None = None) -> list[Any]:
         """Save the aggregates at once; the cache then holds them. With `reads` (what the
