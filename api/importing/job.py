@@ -4,6 +4,7 @@ rows by the Ledger's own commands, and record them only when no row has a proble
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import time
@@ -158,22 +159,23 @@ class _Import:
 
     def holding_organizations(self, rows: list[Row]) -> None:
         """Each member's organization is in the ledger and holds members (checked on every
-        row, also those with other bad cells)."""
+        row, also those with other bad cells). Each organization is loaded once, in bulk,
+        a part of the codes at a time in code order (siblings share their ancestors)."""
         verdicts: dict[str, LedgerError | None] = {}
-        codes = [row.values["organization_code"] for row in rows if row.values.get("organization_code") is not None]
-        held = {}
-        for start in range(0, len(codes), CHECK_ROWS):  # in bulk, a part at a time (the cache is bounded)
-            held.update(self.ledger.preload_organizations(codes[start:start + CHECK_ROWS]))
-        for row in rows:
-            code = row.values.get("organization_code")
-            if code is None:
-                continue
-            if code not in verdicts:
+        codes = sorted({code for row in rows if isinstance(code := row.values.get("organization_code"), str)})
+        for start in range(0, len(codes), CHECK_ROWS):
+            part = codes[start:start + CHECK_ROWS]
+            held = self.ledger.preload_organizations(part)
+            for code in part:
                 try:
                     (held.get(code) or self.ledger.organization(code)).check_can_hold()
                     verdicts[code] = None
                 except LedgerError as error:
                     verdicts[code] = error
+        for row in rows:
+            code = row.values.get("organization_code")
+            if code is None:
+                continue
             if verdicts[code] is not None:
                 self.problem(row.number, "organization_code", verdicts[code])  # type: ignore[arg-type]
                 row.values["_bad"] = True
@@ -383,7 +385,9 @@ class _Import:
             self.result.position = position or self.result.position
             self.tick("recording", done, total)
 
-    def run(self, dry_run: bool) -> Result:
+    def decide(self, kept: contextlib.ExitStack) -> tuple[list[list[Row]], list[Row]]:
+        """Read and check every row, then judge the new ones (`check`): the chunks to record
+        and their rows. A members file's organizations stay in memory until `kept` closes."""
         clock = time.monotonic()
         store_statistics(self.ledger)  # else, near a million members, each lookup may take 100 ms
         rows = self.read()
@@ -393,6 +397,11 @@ class _Import:
         else:
             self.duplicates(rows, "registration_no", DuplicateRegistration, "registration number")
             self.duplicates(rows, "id_card_no", DuplicateRegistration, "resident ID number")
+            # room for the file's organizations, and as many again for the chains above them:
+            # loaded to check the rows, then judged on (else a file naming more than the cache
+            # holds would load them twice)
+            codes = {row.values.get("organization_code") for row in rows} - {None}
+            kept.enter_context(self.ledger.keeping(2 * len(codes)))
             self.holding_organizations(rows)
         good = [row for row in rows if not row.values.get("_bad")]
         self.result.seconds["read"] = time.monotonic() - clock
@@ -418,6 +427,11 @@ class _Import:
         chunks = list(self.batches(fresh))
         self.check(chunks)
         self.result.seconds["check"] = time.monotonic() - clock
+        return chunks, fresh
+
+    def run(self, dry_run: bool) -> Result:
+        with contextlib.ExitStack() as kept:
+            chunks, fresh = self.decide(kept)
         self.sort_problems()
         if self.result.problems:
             return self.result

@@ -23,6 +23,7 @@ from eventsourcing.persistence import AggregateRecorder, EventStore, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg import errors, sql
+from psycopg.rows import tuple_row
 
 BULK_IDS = 1000  # aggregate ids per query
 # A table's statistics are taken again when more than this share of its rows changed since
@@ -45,10 +46,9 @@ def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID],
         statement = sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} "
                             "WHERE originator_id = ANY(%b)" + first +
                             " ORDER BY originator_id, originator_version").format(name)
-        with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(statement, [list(ids)])
-            return [StoredEvent(r["originator_id"], r["originator_version"], r["topic"], bytes(r["state"]))
-                    for r in cursor.fetchall()]
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(statement, [list(ids)])  # rows as tuples: a dict a row cost a fifth of a load
+            return [StoredEvent(i, v, t, bytes(s)) for i, v, t, s in cursor.fetchall()]
     if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
         marks = ",".join("?" for _ in ids)
         with recorder.datastore.transaction(commit=False) as cursor:

@@ -6,8 +6,9 @@ batch's own session).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -111,6 +112,15 @@ class LedgerReads(LedgerRunner):
                     parents.append(org.parent_code)
             level = parents
         return {code: found[code] for code in wanted if code in found}
+
+    @contextlib.contextmanager
+    def keeping(self, count: int) -> Iterator[None]:
+        """For the duration, the aggregate cache keeps room for `count` aggregates beyond its
+        bound (`LEDGER_AGGREGATE_CACHE`), for a caller about to use that many twice: an import
+        preloads its file's organizations to check the rows, then judges the rows on them.
+        Memory grows by what those aggregates take, until the caller is done."""
+        with self.cache.widened(count):
+            yield
 
     def member(self, registration_no: str) -> Member:
         return self._session().member(registration_no)

@@ -371,3 +371,26 @@ def test_an_import_reads_its_organizations_in_bulk(store: Store, monkeypatch: py
     for code in ("XW-C1-G1", "XW-C1", "XW", "NJ", "JS", "QH-C1", "QH"):  # the chains above, cached
         assert organization_id(code) in ledger.cache
     assert loads == []
+
+
+def test_the_cache_widened_for_a_while_holds_more_then_goes_back_to_its_bound(store: Store) -> None:
+    """Room beyond the bound while a caller asks for it (the widest of those at once, ended
+    in any order); then the least recently used are let go down to the bound."""
+    ledger = store.ledger(LEDGER_AGGREGATE_CACHE="3")
+    build_tree(ledger)
+    cache = ledger.cache
+    codes = ["JS", "NJ", "XW", "XW-C1", "XW-C1-G1", "XW-C1-B1", "XW-C1-B2", "QH"]
+    first, second = cache.widened(2), cache.widened(5)
+    first.__enter__()
+    second.__enter__()
+    assert cache.maxsize == 8
+    ledger.preload_organizations(codes)
+    assert all(organization_id(code) in cache for code in codes) and len(cache) == 8
+    first.__exit__(None, None, None)  # the wider one still holds: nothing let go
+    assert cache.maxsize == 8 and len(cache) == 8
+    second.__exit__(None, None, None)
+    assert cache.info()["maxsize"] == 3 and len(cache) == 3
+    with pytest.raises(ValueError):
+        cache.widened(-1).__enter__()
+    assert cache.maxsize == 3
+    assert ledger.organization("XW-C1-B2").code == "XW-C1-B2"  # let go, loaded again when asked for
