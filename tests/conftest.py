@@ -68,6 +68,13 @@ class Store:
         env = store_env(self.url)
         env["LEDGER_ID_KEY"] = TEST_ID_KEY
         env["LEDGER_DATA_KEYS"] = TEST_DATA_KEYS
+        if "POSTGRES_LOCK_TIMEOUT" in env:
+            # The suite's workers share one PostgreSQL cluster: a write transaction of one
+            # test (a rebuild's, an import's) holds back the log's readers of every other
+            # (domain/pglog.py). A reader waits for its own process's last save at most this
+            # long (the product's default, 5 s, is tested in tests/domain/test_settings.py;
+            # the bound itself in tests/projections/test_event_log.py).
+            env["POSTGRES_LOCK_TIMEOUT"] = "30"
         env.update(overrides)
         return env
 

@@ -254,8 +254,9 @@ def test_a_save_that_starts_while_another_is_inside_its_insert_draws_its_ids_aft
 
 def test_two_saves_are_inserted_and_uncommitted_at_the_same_time(store: Store) -> None:
     """No table lock: a second save inserts while the first is still open; readers stop
-    before the first's ids until it commits, then read both in id order."""
-    ledger = store.ledger(POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT=PATIENT)
+    before the first's ids until it commits, then read both in id order. (Reads of this
+    process wait for its own saves held back, a second here, then read as they stand.)"""
+    ledger = store.ledger(POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT=PATIENT, POSTGRES_LOCK_TIMEOUT="1")
     recorder = recorder_of(ledger)
     first_inserted, second_inserted, release_first = threading.Event(), threading.Event(), threading.Event()
 
