@@ -163,7 +163,8 @@ class Sealer:
                 row_digest = log.digest(*fields)
                 previous = chain(previous, at, row_digest)
                 rows.append((at, row_digest, previous))
-            db.executemany(f"INSERT INTO {log.seals} (position, digest, seal) VALUES (?, ?, ?)", rows)
+            # on PostgreSQL by COPY (a batch's INSERT a row was two thirds of a seal's time)
+            db.write_rows(log.seals, ("position", "digest", "seal"), rows)
         if log is self.log:
             self.sealed += len(rows)
         return len(rows), rows[-1][0] if rows else position
