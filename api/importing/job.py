@@ -157,12 +157,12 @@ class _Import:
 
     # what the ledger already holds
 
-    def holding_organizations(self, rows: list[Row]) -> None:
+    def holding_organizations(self, rows: list[Row], codes: list[str]) -> None:
         """Each member's organization is in the ledger and holds members (checked on every
-        row, also those with other bad cells). Each organization is loaded once, in bulk,
-        a part of the codes at a time in code order (siblings share their ancestors)."""
+        row, also those with other bad cells). Each organization (`codes`: the rows', once
+        each, in code order) is loaded once, in bulk, a part at a time (siblings share their
+        ancestors)."""
         verdicts: dict[str, LedgerError | None] = {}
-        codes = sorted({code for row in rows if isinstance(code := row.values.get("organization_code"), str)})
         for start in range(0, len(codes), CHECK_ROWS):
             part = codes[start:start + CHECK_ROWS]
             held = self.ledger.preload_organizations(part)
@@ -173,11 +173,9 @@ class _Import:
                 except LedgerError as error:
                     verdicts[code] = error
         for row in rows:
-            code = row.values.get("organization_code")
-            if code is None:
-                continue
-            if verdicts[code] is not None:
-                self.problem(row.number, "organization_code", verdicts[code])  # type: ignore[arg-type]
+            verdict = verdicts.get(row.values.get("organization_code") or "")
+            if verdict is not None:
+                self.problem(row.number, "organization_code", verdict)
                 row.values["_bad"] = True
 
     def first_events(self, ids: list[UUID]) -> dict[UUID, Any]:
@@ -400,9 +398,9 @@ class _Import:
             # room for the file's organizations, and as many again for the chains above them:
             # loaded to check the rows, then judged on (else a file naming more than the cache
             # holds would load them twice)
-            codes = {row.values.get("organization_code") for row in rows} - {None}
+            codes = sorted({code for row in rows if isinstance(code := row.values.get("organization_code"), str)})
             kept.enter_context(self.ledger.keeping(2 * len(codes)))
-            self.holding_organizations(rows)
+            self.holding_organizations(rows, codes)
         good = [row for row in rows if not row.values.get("_bad")]
         self.result.seconds["read"] = time.monotonic() - clock
         clock = time.monotonic()

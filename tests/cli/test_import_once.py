@@ -22,6 +22,7 @@ from domain.ledger import Ledger
 from domain.ledger.checked import Checked
 from tests.cli.test_import import MEMBER_HEADINGS_EN, ORG_HEADINGS_EN, member_row, write_csv
 from tests.conftest import Store, new_store
+from tests.domain.test_write_path import count_calls
 from tests.factories import TREE
 
 ON = date(2024, 1, 2)
@@ -177,23 +178,12 @@ def test_a_file_naming_more_organizations_than_the_cache_holds_loads_each_of_the
         ledger.register_organization(code, f"第{code[7:]}党支部", "branch", "XW-C1-G1", "320102",
                                      on=date(2020, 1, 1))
     ledger.cache.clear()
-    loaded: list[Any] = []
-    one, many = ledger.cache._load, ledger.cache._load_many
-    assert many is not None
-
-    def load_one(aggregate_id: Any) -> Any:
-        loaded.append(aggregate_id)
-        return one(aggregate_id)
-
-    def load_many(aggregate_ids: list[Any]) -> Any:
-        loaded.extend(aggregate_ids)
-        return many(aggregate_ids)
-
-    monkeypatch.setattr(ledger.cache, "_load", load_one)
-    monkeypatch.setattr(ledger.cache, "_load_many", load_many)
+    singly = count_calls(monkeypatch, ledger.cache, "_load")
+    in_bulk = count_calls(monkeypatch, ledger.cache, "_load_many")
     rows = [member_row(n, branches[n % len(branches)]) for n in range(1, 61)]
     result = import_file(ledger, write_csv(tmp_path / "m.csv", MEMBER_HEADINGS_EN, rows), "members", on=ON)
     assert result.ok and result.recorded == 60
+    loaded = [*singly, *(i for ids in in_bulk for i in ids)]
     organizations_loaded = [i for i in loaded if i in {organization_id(code) for code in [*TREE, *branches]}]
     assert len(organizations_loaded) >= len(branches)
     assert len(organizations_loaded) == len(set(organizations_loaded)), "an organization was loaded twice"
