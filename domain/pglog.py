@@ -66,6 +66,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import (
     IntegrityError,
@@ -79,7 +80,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from eventsourcing.utils import retry
 from psycopg import Connection, Cursor, Rollback
 from psycopg import Error as PsycopgError
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
 log = logging.getLogger(__name__)
@@ -377,6 +378,29 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     # --- reading -----------------------------------------------------------------------
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_headers(self, after: int, limit: int) -> list[tuple[int, UUID, int]]:
+        """The id, aggregate and version of the events after `after`, in id order, as
+        `select_notifications(after, limit, inclusive_of_start=False)` would give them (up to
+        the horizon, this process's last save waited for), without their state."""
+        self._wait_for_own(after, inclusive_of_start=False)
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version FROM {schema}.{table} "
+            "WHERE notification_id <= {horizon} AND notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name),
+                 horizon=self.horizon)
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            curs.execute(statement, (after, limit), prepare=True)
+            return curs.fetchall()
+
+    def _wait_for_own(self, start: int | None, *, inclusive_of_start: bool) -> None:
+        """Read-your-writes for a read of the log from `start`: wait (see
+        `max_notification_id`) while the range includes this process's last save and an
+        older transaction still holds it back."""
+        saved = self._own.saved_last
+        if saved > self._own.visible_through and (start is None or start < saved
+                                              or (inclusive_of_start and start == saved)):
+            self.max_notification_id()
+
     def select_notifications(
         self,
         start: int | None,
@@ -388,10 +412,7 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     ) -> Sequence[Notification]:
         """The library's query, up to the horizon (once it includes this process's last
         save, when the range asked for does: see `max_notification_id`)."""
-        saved = self._own.saved_last
-        if saved > self._own.visible_through and (start is None or start < saved
-                                              or (inclusive_of_start and start == saved)):
-            self.max_notification_id()
+        self._wait_for_own(start, inclusive_of_start=inclusive_of_start)
         statement: Composed = SQL("SELECT * FROM {schema}.{table} WHERE notification_id <= {horizon}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), horizon=self.horizon
         )

@@ -49,6 +49,7 @@ import benchlib  # noqa: E402
 
 from api.importing import MEMBER_COLUMNS, ORGANIZATION_COLUMNS, import_file  # noqa: E402
 from api.importing.job import _Import  # noqa: E402
+from api.importing.parts import worker_count  # noqa: E402
 from api.simulation import BENCH_DATA_KEYS, GIVEN, HOLDING_KINDS, SURNAMES, tree_province  # noqa: E402
 from domain.errors import DuplicateRegistration  # noqa: E402
 from domain.identifiers import check_character, make_registration_no  # noqa: E402
@@ -150,7 +151,9 @@ def baseline(ledger: Ledger, path: Path) -> dict[str, Any]:
     return {"rows": len(rows), "seconds": round(seconds, 2), "rate": round(len(rows) / seconds)}
 
 
-def run_store(kind: str, url: str, orgs: Path, members: Path) -> dict[str, Any]:
+def run_store(kind: str, url: str, orgs: Path, members: Path, workers: int | None) -> dict[str, Any]:
+    """Both files imported into the store of `url`, the members by `workers` processes
+    (None: the product's default); the figures."""
     ledger = ledger_on(url)
     figures: dict[str, Any] = {"store": kind}
     try:
@@ -166,14 +169,16 @@ def run_store(kind: str, url: str, orgs: Path, members: Path) -> dict[str, Any]:
                     log(f"{kind} {label}: {phase} {done:,}/{total:,}")
 
             started = time.perf_counter()
-            cpu = time.process_time()
-            result = import_file(ledger, path, label, on=ON, progress=progress)
+            cpu = cpu_seconds()
+            result = import_file(ledger, path, label, on=ON, progress=progress,
+                                 workers=workers if label == "members" else None)
             seconds = time.perf_counter() - started
             if result.problems:
                 raise SystemExit(f"{label}: {len(result.problems)} problems, e.g. {result.problems[:3]}")
             figures[label] = {
                 "rows": result.rows, "recorded": result.recorded, "seconds": round(seconds, 1),
-                "cpu_seconds": round(time.process_time() - cpu, 1), "rate": round(result.recorded / seconds),
+                "cpu_seconds": round(cpu_seconds() - cpu, 1), "rate": round(result.recorded / seconds),
+                "workers": worker_count(ledger.env, label, result.rows, workers if label == "members" else None),
                 "phases": {k: round(v, 1) for k, v in result.seconds.items()},
                 "position": result.position,
                 "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -190,6 +195,35 @@ def run_store(kind: str, url: str, orgs: Path, members: Path) -> dict[str, Any]:
     return figures
 
 
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its ended children (the import's workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def measure(kind: str, directory: Path, keep: bool, orgs: Path, members: Path, workers: int | None) -> dict[str, Any]:
+    """`run_store` on a fresh store of `kind` (a PostgreSQL schema, or a SQLite file in
+    `directory`), dropped afterwards unless `keep`."""
+    if kind == "postgres":
+        schema = f"bench_import_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
+        try:
+            return run_store(kind, url, orgs, members, workers)
+        finally:
+            if not keep:
+                with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                    conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    db = directory / f"import-{uuid.uuid4().hex[:8]}.db"
+    try:
+        return run_store(kind, f"sqlite:///{db}", orgs, members, workers)
+    finally:
+        if not keep:
+            for suffix in ("", "-wal", "-shm", ".turn"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
 def phases(figures: dict[str, Any]) -> str:
@@ -238,9 +272,15 @@ def render(run: dict[str, Any]) -> str:
               row("organizations per second", lambda s: f"{s['organizations']['rate']:,}"),
               row("members in the file", lambda s: f"{s['members']['rows']:,}"),
               row("members: import time, s (read / check / record)", lambda s: phases(s["members"])),
-              row("members: CPU s of the importing process", lambda s: f"{s['members']['cpu_seconds']:,}"),
+              row("members: processes (`workers`)", lambda s: f"{s['members']['workers']}"),
+              row("members: CPU s of the importing processes", lambda s: f"{s['members']['cpu_seconds']:,}"),
               row("peak memory of the importing process so far, MiB", lambda s: f"{s['members']['peak_mib']:,}"),
               row("**members per second** (end to end)", lambda s: f"**{s['members']['rate']:,}**"),
+              row("the same members by one process: members per second; s (read / check / record); CPU s",
+                  lambda s: (f"{s['one_process']['rate']:,}; {phases(s['one_process'])}; "
+                             f"{s['one_process']['cpu_seconds']:,}") if "one_process" in s else "not run"),
+              row("in parts / one process", lambda s: (
+                  f"{s['members']['rate'] / s['one_process']['rate']:.2f}" if "one_process" in s else "")),
               row("baseline: read + check cells, rows per second", lambda s: f"{s['baseline']['rate']:,}"),
               row("ratio import / baseline", lambda s: f"{s['ratio']}"),
               row("events in the store after the import", lambda s: f"{s['events']:,}"),
@@ -252,7 +292,7 @@ def render(run: dict[str, Any]) -> str:
     share = slow["members"]["phases"].get("record", 0) / slow["members"]["seconds"]
     lines += [f"Where the time goes ({names[slow['store']]}): recording is {share:.0%} of the member import "
               f"(three events a member: the member's import, its resident-ID claim, and its branch's roster "
-              f"entry, saved as the check judged them); the importing process used "
+              f"entry, saved as the check judged them); the importing processes used "
               f"{slow['members']['cpu_seconds']:,} CPU s of {slow['members']['seconds']:,} s, the rest is waiting "
               "on the store (the database server's CPU is not counted). At the rate measured here the full "
               f"million would take about {FULL / slow['members']['rate'] / 60:,.0f} minutes.", ""]
@@ -278,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-reason", default="the full million takes too long on this shared machine",
                         help="said in the docs when --members is below 1,000,000")
     parser.add_argument("--keep", action="store_true", help="keep the schema and the SQLite file")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes importing the members (default: the product's, api/importing/parts.py); "
+                        "with more than one, the members are also imported by one process, for the ratio")
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     load_start = [round(x, 2) for x in os.getloadavg()]
@@ -286,29 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     orgs, members, holding_used = write_files(args.work_dir, args.members, args.seed)
     stores: list[dict[str, Any]] = []
     for kind in (("postgres", "sqlite") if args.store == "both" else (args.store,)):
-        if kind == "postgres":
-            schema = f"bench_import_{uuid.uuid4().hex[:8]}"
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-            url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
-            try:
-                stores.append(run_store(kind, url, orgs, members))
-            finally:
-                if not args.keep:
-                    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-        else:
-            db = args.work_dir / f"import-{uuid.uuid4().hex[:8]}.db"
-            try:
-                stores.append(run_store(kind, f"sqlite:///{db}", orgs, members))
-            finally:
-                if not args.keep:
-                    for suffix in ("", "-wal", "-shm"):
-                        Path(f"{db}{suffix}").unlink(missing_ok=True)
+        figures = measure(kind, args.work_dir, args.keep, orgs, members, args.workers)
+        if figures["members"]["workers"] > 1:  # the same members imported by one process, in the same run
+            log(f"{kind}: the members again, into a fresh store, by one process")
+            figures["one_process"] = measure(kind, args.work_dir, args.keep, orgs, members, 1)["members"]
+        stores.append(figures)
     command = ".venv/bin/python scripts/bench_import.py" + (
         f" --members {args.members}" if args.members != 1_000_000 else "") + (
         f" --store {args.store}" if args.store != "postgres" else "") + (
-        f" --seed {args.seed}" if args.seed != 1 else "")
+        f" --seed {args.seed}" if args.seed != 1 else "") + (
+        f" --workers {args.workers}" if args.workers is not None else "")
     run = {"date": f"{started:%Y-%m-%d %H:%M} UTC", "machine": machine(), "load_start": load_start,
            "load_end": [round(x, 2) for x in os.getloadavg()], "members": args.members,
            "sample_reason": args.sample_reason, "command": command, "holding_used": holding_used,

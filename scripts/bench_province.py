@@ -142,6 +142,8 @@ def build(kind: str, url: str, members: int, small: bool, args: argparse.Namespa
         figures["members_s"] = round(time.perf_counter() - began, 1)
         figures["members_recorded"] = recorded
         figures["import_peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        # the largest of the import's worker processes (api/importing/parts.py), 0 if none ran
+        figures["import_worker_peak_mib"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
         figures["events"] = ledger.max_position()
         started = time.perf_counter()
         with contextlib.closing(ViewDatabase(url)) as db:
@@ -352,9 +354,11 @@ def built_text(kind: str, b: dict[str, Any]) -> str:
                 f"to date in {b['views_s']:,.0f} s (load average {b['load_start'][0]} at the start, "
                 f"{b['load_end'][0]} at the end)")
     rate = b["members_recorded"] / b["members_s"] if b.get("members_s") else 0
+    worker = b.get("import_worker_peak_mib")
     return (f"{NAMES[kind]}: {b['organizations']:,} organizations in {b['organizations_s']} s, "
             f"{b['members_recorded']:,} members in {b['members_s']:,.0f} s ({rate:,.0f} members/s, "
-            f"{b['members_s'] / 60:.1f} min; peak RSS of the importing process {b['import_peak_mib']:,} MiB), "
+            f"{b['members_s'] / 60:.1f} min; peak RSS of the importing process {b['import_peak_mib']:,} MiB"
+            + (f", of its largest worker {worker:,} MiB" if worker else "") + "), "
             f"{b['events']:,} events; views brought up to date in {b['views_s']:,.0f} s (load average "
             f"{b['load_start'][0]} at the start, {b['load_end'][0]} at the end)")
 

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.cli.common import err, fail, open_ledger
 from api.importing import COLUMNS, ImportFileError, Result, import_file
+from api.importing.parts import MAX_WORKERS, PARALLEL_FROM_ROWS, WorkerFailed
 from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 
@@ -44,10 +45,14 @@ SheetOpt = Annotated[str | None, typer.Option(help="the Excel sheet to read (def
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="check every row, record nothing")]
 OnOpt = Annotated[str | None, typer.Option(help="effective date of what is recorded, YYYY-MM-DD (default today)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the summary as JSON")]
+WorkersOpt = Annotated[int | None, typer.Option(
+    min=1, show_default=False,
+    help="processes that judge and record the file's rows, split by organization (default: on PostgreSQL, "
+    f"one per core, at most {MAX_WORKERS}, for a file of {PARALLEL_FROM_ROWS:,} rows or more; else 1)")]
 
 
 def _run(kind: str, file: Path, encoding: str | None, sheet: str | None, dry_run: bool, on: str | None,
-         as_json: bool) -> None:
+         as_json: bool, workers: int | None = None) -> None:
     try:
         day = parse_iso_date(on, "--on") if on else None
     except LedgerError:
@@ -69,12 +74,15 @@ def _run(kind: str, file: Path, encoding: str | None, sheet: str | None, dry_run
 
     try:
         result = import_file(ledger, file, kind, encoding=encoding, sheet=sheet, on=day, dry_run=dry_run,
-                             progress=progress)
+                             progress=progress, workers=workers)
     except ImportFileError as error:
         typer.echo(f"validation_error: {error}", err=True)
         raise typer.Exit(2) from None
     except LedgerError as error:
         fail(error)
+    except WorkerFailed as error:  # what it recorded before is skipped when the file is imported again
+        typer.echo(f"import stopped: {error}", err=True)
+        raise typer.Exit(1) from None
     finally:
         if tasks:
             bar.stop()
@@ -120,9 +128,12 @@ def import_organizations(file: FileArg, encoding: EncodingOpt = None, sheet: She
 
 @import_app.command("members")
 def import_members(file: FileArg, encoding: EncodingOpt = None, sheet: SheetOpt = None,
-                   dry_run: DryRunOpt = False, on: OnOpt = None, as_json: JsonOpt = False) -> None:
-    """Import members with their registration numbers into organizations already in the ledger."""
-    _run("members", file, encoding, sheet, dry_run, on, as_json)
+                   dry_run: DryRunOpt = False, on: OnOpt = None, as_json: JsonOpt = False,
+                   workers: WorkersOpt = None) -> None:
+    """Import members with their registration numbers into organizations already in the ledger.
+    A big file on PostgreSQL is judged and recorded by several processes at once, each with
+    the rows of its own organizations; it is still all or nothing."""
+    _run("members", file, encoding, sheet, dry_run, on, as_json, workers)
 
 
 import_organizations.__doc__ = f"{import_organizations.__doc__}\n\nColumns: {_headings('organizations')}."

@@ -29,11 +29,11 @@ import copy
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper
+from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 
 from domain.base import LedgerAggregate
 
@@ -178,9 +178,7 @@ class AggregateCache:
                 self.position = self.recorder.max_notification_id() or 0
                 return self.position
             for _ in range(REFRESH_MAX_PAGES):
-                page = self.recorder.select_notifications(
-                    start=self.position, limit=REFRESH_PAGE, inclusive_of_start=False
-                )
+                page, last, read = self._page()
                 for notification in page:
                     cached = self._items.get(notification.originator_id)  # type: ignore[arg-type]
                     if cached is not None and notification.originator_version > cached.version:
@@ -190,15 +188,39 @@ class AggregateCache:
                             self.applied += 1
                         else:
                             self.evict([cached.id])
-                if page:
-                    self.position = page[-1].id
-                if len(page) < REFRESH_PAGE:
+                if last is not None:
+                    self.position = last
+                if read < REFRESH_PAGE:
                     return self.position
             # far behind: forget everything rather than read it all
             latest = self.recorder.max_notification_id() or 0
             self.clear()
             self.position = latest
             return latest
+
+    def _page(self) -> tuple[Sequence[Notification], int | None, int]:
+        """The next page of the log after `position`: the events of it that change a cached
+        aggregate (and any between them), the page's last id, and its number of events.
+        Where the recorder gives the page's headers alone (`select_headers`: id, aggregate,
+        version), the events themselves are read only when one of them is of a cached
+        aggregate: others' saves of aggregates this process doesn't hold (another process
+        importing, say) then cost a query of three columns, no decoding."""
+        assert self.position is not None
+        headers = getattr(self.recorder, "select_headers", None)
+        if headers is None:
+            page = self.recorder.select_notifications(start=self.position, limit=REFRESH_PAGE,
+                                                      inclusive_of_start=False)
+            return page, page[-1].id if page else None, len(page)
+        heads: Sequence[tuple[int, UUID, int]] = headers(self.position, REFRESH_PAGE)
+        if not heads:
+            return [], None, 0
+        first = next((notification_id for notification_id, aggregate_id, version in heads
+                      if (cached := self._items.get(aggregate_id)) is not None and version > cached.version), None)
+        last = heads[-1][0]
+        if first is None:
+            return [], last, len(heads)
+        # every id up to `last` was readable: the same rows are read again, in full
+        return self.recorder.select_notifications(start=first, stop=last, limit=REFRESH_PAGE), last, len(heads)
 
     def info(self) -> dict[str, int]:
         """What the cache holds and how it served (for reports and benchmarks)."""

@@ -153,6 +153,14 @@ class SQLiteRecorder(SQLiteApplicationRecorder):
             raise ProgrammingError(f"the ids of the {len(stored_events)} events inserted are not consecutive")
         return list(range(first, last + 1))
 
+    def select_headers(self, after: int, limit: int) -> list[tuple[int, UUID, int]]:
+        """The id, aggregate and version of the events after `after`, in id order, without
+        their state (see `AggregateCache`)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT rowid, originator_id, originator_version FROM {self.events_table_name} "
+                      "WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, limit))
+            return [(row[0], UUID(row[1]), row[2]) for row in c.fetchall()]
+
     def _check(self, cursor: Any, reads: ReadSet) -> None:
         """Refuse the save (StaleRead) if an aggregate it only read has a newer version now
         (those it writes are guarded by the store's unique (id, version))."""

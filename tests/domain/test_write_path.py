@@ -131,6 +131,31 @@ def test_a_save_after_another_ledgers_save_still_reads_that_one(store: Store) ->
     assert member.last_on == date(2026, 4, 1) and member.version == second.member(number).version
 
 
+def test_others_saves_of_aggregates_not_held_are_followed_by_their_headers_alone(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's saves (an import's worker, another server) of aggregates this
+    cache doesn't hold are passed by reading their ids and versions only; a save of one it
+    holds is read in full and applied."""
+    first = store.ledger()
+    second = store.ledger(CREATE_TABLE="n")
+    build_tree(first)
+    first.cache.clear()
+    number = admit(first, 1)  # first holds the member, its branch and the chain above
+    read = count_calls(monkeypatch, first.recorder, "select_notifications")
+    headers = count_calls(monkeypatch, first.recorder, "select_headers")
+    others = [admit(second, n, org="SC-C1-B1") for n in range(2, 5)]  # in another city, region, chain
+    assert first.cache.refresh() == first.max_position()
+    assert headers and read == []
+    second.record_dues(number, "2026-02", "10.00", on=date(2026, 3, 1))
+    admit(second, 5, org="SC-C1-B1")
+    assert first.cache.refresh() == first.max_position()
+    assert len(read) == 1  # the page from the held member's event on, in full
+    held = first.cache.copy(member_id(number))
+    assert held is not None and held.version == second.member(number).version
+    assert all(member_id(other) not in first.cache for other in others)
+
+
 def test_the_aggregate_cache_holds_at_most_its_bound(store: Store) -> None:
     ledger = store.ledger(LEDGER_AGGREGATE_CACHE="8")
     build_tree(ledger)
