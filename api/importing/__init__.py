@@ -14,9 +14,12 @@ The import acts as the system (like `ledger org add-root`): it runs where the st
 not through the API, and every event it records carries the request id
 `import-<first 12 hex digits of the file's SHA-256>-<row>`, which ties it to the file.
 
+A big members file is decided and recorded in parts, by worker processes, one per core,
+each with the rows of its own organizations; still all or nothing (`parts`).
+
 The package: `columns` (the files' columns, a row's problems, the result), `reading` (CSV
-and Excel files, their headings and cells), `lookups` (what the store already holds) and
-`job` (the import itself: check every row, then record).
+and Excel files, their headings and cells), `lookups` (what the store already holds), `job`
+(the import itself: check every row, then record) and `parts` (the worker processes).
 """
 
 from api.importing.columns import (

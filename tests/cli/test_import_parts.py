@@ -4,6 +4,7 @@ all or nothing across the parts; a worker's failure stops the import with its er
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from datetime import date
@@ -20,7 +21,7 @@ from api.importing.job import PartTask, _decide_part
 from api.importing.parts import MAX_WORKERS, PARALLEL_FROM_ROWS, Workers, split, worker_count
 from domain.errors import LedgerError, ValidationError
 from domain.ledger import Ledger
-from tests.cli.test_import import MEMBER_HEADINGS_EN, member_row, write_csv
+from tests.cli.test_import import MEMBER_HEADINGS_EN, member_row, run, write_csv
 from tests.cli.test_import_once import HOLDERS, ON, recorded_after, tree
 from tests.conftest import Store, new_store
 
@@ -174,3 +175,18 @@ def test_the_workers_recorded_counts_add_up_with_a_branch_in_each_part(store: St
     counts = Counter({code: len(ledger.organization(code).members) for code in HOLDERS})
     assert sum(counts.values()) == ROWS and set(counts.values()) == {ROWS // 3}
     assert isinstance(ledger, Ledger)
+
+
+def test_the_command_takes_its_workers_and_refuses_fewer_than_one(env: Store, tmp_path: Path) -> None:
+    """`ledger import members --workers N`; 0 is a usage error that records nothing."""
+    ledger = env.ledger()
+    tree(ledger)
+    path = members_file(tmp_path)
+    before = ledger.max_position()
+    code, _, err = run("import", "members", path, "--on", ON.isoformat(), "--workers", "0")
+    assert code == 2 and "--workers" in err
+    assert ledger.max_position() == before
+    code, out, err = run("import", "members", path, "--on", ON.isoformat(), "--workers", "2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["recorded"] == ROWS
+    assert sum(len(env.ledger().organization(code).members) for code in HOLDERS) == ROWS
