@@ -47,8 +47,8 @@ OnOpt = Annotated[str | None, typer.Option(help="effective date of what is recor
 JsonOpt = Annotated[bool, typer.Option("--json", help="print the summary as JSON")]
 WorkersOpt = Annotated[int | None, typer.Option(
     min=1, show_default=False,
-    help="processes that judge and record the file's rows, split by organization (default: on PostgreSQL, "
-    f"one per core, at most {MAX_WORKERS}, for a file of {PARALLEL_FROM_ROWS:,} rows or more; else 1)")]
+    help="processes that judge and record the file's rows, split by organization (default: one per core, "
+    f"at most {MAX_WORKERS}, for a file of {PARALLEL_FROM_ROWS:,} rows or more; else 1)")]
 
 
 def _run(kind: str, file: Path, encoding: str | None, sheet: str | None, dry_run: bool, on: str | None,
@@ -131,8 +131,8 @@ def import_members(file: FileArg, encoding: EncodingOpt = None, sheet: SheetOpt 
                    dry_run: DryRunOpt = False, on: OnOpt = None, as_json: JsonOpt = False,
                    workers: WorkersOpt = None) -> None:
     """Import members with their registration numbers into organizations already in the ledger.
-    A big file on PostgreSQL is judged and recorded by several processes at once, each with
-    the rows of its own organizations; it is still all or nothing."""
+    A big file is judged and recorded by several processes at once, each with the rows of its
+    own organizations; it is still all or nothing."""
     _run("members", file, encoding, sheet, dry_run, on, as_json, workers)
 
 

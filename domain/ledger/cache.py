@@ -42,6 +42,10 @@ DEFAULT_MAXSIZE = 10_000
 # instead (a bulk load by another process: reloading what is needed is cheaper).
 REFRESH_PAGE = 1000
 REFRESH_MAX_PAGES = 20
+# Others' saves are followed by their headers first (`AggregateCache._page`) once a page of
+# at least this many events was read: big saves (another process importing) are mostly of
+# aggregates not held here; a few events (another server's commands) are read whole at once.
+HEADERS_FROM = 64
 
 
 class AggregateCache:
@@ -64,6 +68,7 @@ class AggregateCache:
         # last completed read began
         self._tickets = itertools.count(1)
         self._read_from = 0
+        self._big_pages = False  # the last page read held HEADERS_FROM events or more
 
     def __len__(self) -> int:
         return len(self._items)
@@ -201,17 +206,20 @@ class AggregateCache:
     def _page(self) -> tuple[Sequence[Notification], int | None, int]:
         """The next page of the log after `position`: the events of it that change a cached
         aggregate (and any between them), the page's last id, and its number of events.
-        Where the recorder gives the page's headers alone (`select_headers`: id, aggregate,
-        version), the events themselves are read only when one of them is of a cached
-        aggregate: others' saves of aggregates this process doesn't hold (another process
-        importing, say) then cost a query of three columns, no decoding."""
+        After a big page (HEADERS_FROM), where the recorder gives a page's headers alone
+        (`select_headers`: id, aggregate, version), the events themselves are read only when
+        one of them is of a cached aggregate: others' saves of aggregates this process
+        doesn't hold (another process importing, say) then cost a query of three columns, no
+        decoding."""
         assert self.position is not None
         headers = getattr(self.recorder, "select_headers", None)
-        if headers is None:
+        if headers is None or not self._big_pages:
             page = self.recorder.select_notifications(start=self.position, limit=REFRESH_PAGE,
                                                       inclusive_of_start=False)
+            self._big_pages = len(page) >= HEADERS_FROM
             return page, page[-1].id if page else None, len(page)
         heads: Sequence[tuple[int, UUID, int]] = headers(self.position, REFRESH_PAGE)
+        self._big_pages = len(heads) >= HEADERS_FROM
         if not heads:
             return [], None, 0
         first = next((notification_id for notification_id, aggregate_id, version in heads

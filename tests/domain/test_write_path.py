@@ -14,6 +14,7 @@ import eventsourcing.application
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+import domain.ledger.cache as cache_module
 from domain.errors import LedgerError, TransferOpen
 from domain.identifiers import member_id, organization_id
 from domain.member import Member
@@ -134,9 +135,11 @@ def test_a_save_after_another_ledgers_save_still_reads_that_one(store: Store) ->
 def test_others_saves_of_aggregates_not_held_are_followed_by_their_headers_alone(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Another process's saves (an import's worker, another server) of aggregates this
+    """After a big page, another process's saves (an import's worker) of aggregates this
     cache doesn't hold are passed by reading their ids and versions only; a save of one it
-    holds is read in full and applied."""
+    holds is read in full and applied. Small pages (another server's commands) are read
+    whole at once."""
+    monkeypatch.setattr(cache_module, "HEADERS_FROM", 3)
     first = store.ledger()
     second = store.ledger(CREATE_TABLE="n")
     build_tree(first)
@@ -146,9 +149,13 @@ def test_others_saves_of_aggregates_not_held_are_followed_by_their_headers_alone
     headers = count_calls(monkeypatch, first.recorder, "select_headers")
     others = [admit(second, n, org="SC-C1-B1") for n in range(2, 5)]  # in another city, region, chain
     assert first.cache.refresh() == first.max_position()
+    assert headers == [] and len(read) == 1  # the first page: read whole, and big
+    read.clear()
+    others += [admit(second, n, org="SC-C1-B1") for n in range(5, 7)]
+    assert first.cache.refresh() == first.max_position()
     assert headers and read == []
     second.record_dues(number, "2026-02", "10.00", on=date(2026, 3, 1))
-    admit(second, 5, org="SC-C1-B1")
+    admit(second, 7, org="SC-C1-B1")
     assert first.cache.refresh() == first.max_position()
     assert len(read) == 1  # the page from the held member's event on, in full
     held = first.cache.copy(member_id(number))
