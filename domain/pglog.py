@@ -401,6 +401,7 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                                               or (inclusive_of_start and start == saved)):
             self.max_notification_id()
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_notifications(
         self,
         start: int | None,

@@ -121,7 +121,8 @@ def build(kind: str, url: str, members: int, small: bool, args: argparse.Namespa
     orgs, parts = files(args.dir, members, args.seed, small, args.part)
     drop(kind, url)
     ledger = ledger_on(url)
-    figures: dict[str, Any] = {"members": members, "load_start": [round(x, 2) for x in os.getloadavg()]}
+    figures: dict[str, Any] = {"members": members, "load_start": [round(x, 2) for x in os.getloadavg()],
+                               "workers": args.workers}  # None: the product's default
     try:
         started = time.perf_counter()
         result = import_file(ledger, orgs, "organizations", on=ON)
@@ -134,7 +135,7 @@ def build(kind: str, url: str, members: int, small: bool, args: argparse.Namespa
             if args.build_minutes and time.perf_counter() - began > 60 * args.build_minutes:
                 log(f"{kind}: {args.build_minutes:g} minutes of importing members spent: stopping at {recorded:,}")
                 break
-            result = import_file(ledger, path, "members", on=ON)
+            result = import_file(ledger, path, "members", on=ON, workers=args.workers)
             assert not result.problems, result.problems[:3]
             recorded += result.recorded
             log(f"{kind}: members file {number}/{len(parts)}, {recorded:,} members in "
@@ -429,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="start no further members file after this many minutes of importing (0: no limit)")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "BENCHMARKS.md")
     parser.add_argument("--no-docs", action="store_true")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes importing each members file (default: the product's, api/importing/parts.py)")
     args = parser.parse_args(argv)
     if args.commands < 1 or args.small_members >= args.members or args.part < 1:
         parser.error("--commands at least 1, --small-members below --members, --part at least 1")

@@ -19,7 +19,8 @@ each with the rows of its own organizations; still all or nothing (`parts`).
 
 The package: `columns` (the files' columns, a row's problems, the result), `reading` (CSV
 and Excel files, their headings and cells), `lookups` (what the store already holds), `job`
-(the import itself: check every row, then record) and `parts` (the worker processes).
+(one file's import: check every row, then record), `parts` (worker processes, and the split
+of a file among them) and `importer` (`import_file`: this process alone, or in parts).
 """
 
 from api.importing.columns import (
@@ -32,7 +33,8 @@ from api.importing.columns import (
     Problem,
     Result,
 )
-from api.importing.job import MAX_AGGREGATES, MIN_AGGREGATES, import_file
+from api.importing.importer import import_file
+from api.importing.job import MAX_AGGREGATES, MIN_AGGREGATES
 from api.importing.lookups import first_stored_events
 
 __all__ = ["COLUMNS", "KINDS_OF_FILE", "MAX_AGGREGATES", "MEMBER_COLUMNS", "MIN_AGGREGATES", "ORGANIZATION_COLUMNS",

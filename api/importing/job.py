@@ -1,6 +1,7 @@
-"""The import itself (`import_file`): read and check every row of a file, judge the new
-rows by the Ledger's own commands, and record them only when no row has a problem
-(the package's docstring tells the whole story)."""
+"""The import of one file (`_Import`): read and check every row, judge the new rows by the
+Ledger's own commands, and record them only when no row has a problem, in one process
+(`api/importing/importer.py` runs it, or splits a big members file among processes; the
+package's docstring tells the whole story)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import gc
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ from uuid import UUID
 
 from api.importing.columns import COLUMNS, KINDS_OF_FILE, ImportFileError, Problem, Progress, Result, Row
 from api.importing.lookups import first_stored_events, store_statistics
-from api.importing.parts import Channel, Workers, split, worker_count
 from api.importing.reading import PARSERS, Damaged, map_headings, read_table
 from domain.base import SYSTEM
 from domain.errors import (
@@ -64,7 +63,7 @@ class _Import:
         self.headings: list[str] = []
         self.index: dict[str, int] = {}
         self.key = (ledger.env.get("LEDGER_ID_KEY") or "").encode()
-        if tag is None:  # else a part of the file, in a worker process (api/importing/parts.py)
+        if tag is None:  # else a part of the file, in a worker process (api/importing/importer.py)
             tag = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else ""
         self.tag = tag
         self.absent: set[UUID] = set()
@@ -433,15 +432,17 @@ class _Import:
         self.check(chunks)
         return chunks, fresh
 
-    def run(self, dry_run: bool, workers: int | None) -> Result:
+    def start(self) -> list[Row]:
+        """The planner's statistics taken where stale, then the file read (`prepare`)."""
         clock = time.monotonic()
         store_statistics(self.ledger)  # else, near a million members, each lookup may take 100 ms
         rows = self.prepare()
         self.result.seconds["read"] = time.monotonic() - clock
-        count = worker_count(self.ledger.env, self.kind, len(rows), workers)
-        parts = split(rows, count) if count > 1 else [rows]
-        if len(parts) > 1:
-            return self.run_in_parts(parts, dry_run)
+        return rows
+
+    def run(self, rows: list[Row], dry_run: bool) -> Result:
+        """Decide the rows read (`start`) and, if none has a problem, record them, in this
+        process."""
         clock = time.monotonic()
         with contextlib.ExitStack() as kept:
             chunks, fresh = self.decide(rows, kept)
@@ -463,95 +464,3 @@ class _Import:
     def after_recording(self, before: int) -> None:
         if self.result.recorded:  # the events it added, which the server may not have counted yet
             store_statistics(self.ledger, written=max(0, self.result.position - before))
-
-    # a members file in parts, each judged and recorded by a process of its own
-
-    def run_in_parts(self, parts: list[list[Row]], dry_run: bool) -> Result:
-        """The rows split by organization (`split`: each branch's rows in one part), each part
-        decided by a worker process as `decide` decides a whole file; recorded only when no
-        part has a problem (nor the file: `prepare`), each part by its worker
-        (api/importing/parts.py)."""
-        clock = time.monotonic()
-        env = dict(self.ledger.env)
-        env["CREATE_TABLE"] = "n"  # made already, by this process: two making it at once fail
-        tasks = [PartTask(env, self.ledger.today(), self.kind, self.file, self.tag, self.on, self.headings,
-                          self.index, part) for part in parts]
-        before = self.ledger.max_position()
-        with Workers(_decide_part, tasks, self.tick) as workers:
-            checked = workers.gather("checked")
-            for problems, skipped, _ in checked:
-                self.result.problems.extend(problems)
-                self.result.skipped += skipped
-            self.result.seconds["check"] = time.monotonic() - clock
-            self.sort_problems()
-            go = not (self.result.problems or dry_run)
-            workers.tell(go)
-            if not go:
-                if dry_run and not self.result.problems:
-                    self.result.recorded = sum(fresh for _, _, fresh in checked)
-                return self.result
-            clock = time.monotonic()
-            for problems, recorded, position in workers.gather("recorded"):
-                self.result.problems.extend(problems)
-                self.result.recorded += recorded
-                self.result.position = max(self.result.position, position)
-        self.after_recording(before)
-        self.result.seconds["record"] = time.monotonic() - clock
-        self.sort_problems()
-        return self.result
-
-
-@dataclass(frozen=True)
-class PartTask:
-    """What a worker process needs to decide and record a part of a members file."""
-
-    env: dict[str, str]  # the ledger's, secrets included: sent through a pipe, never on a command line
-    today: date
-    kind: str
-    file: str
-    tag: str
-    on: date
-    headings: list[str]
-    index: dict[str, int]
-    rows: list[Row]
-
-
-def _decide_part(channel: Channel, task: PartTask) -> None:
-    """In a worker process: decide the part's rows as `_Import.decide` does, answer
-    ("checked", problems, skipped, fresh); then, told to go on, record them and answer
-    ("recorded", problems, recorded, position)."""
-    ledger = Ledger(task.env, today=lambda: task.today)
-    try:
-        job = _Import(ledger, Path(task.file), task.kind, encoding=None, sheet=None, on=task.on,
-                      progress=channel.progress, tag=task.tag)
-        job.headings, job.index = task.headings, task.index
-        try:
-            with contextlib.ExitStack() as kept:
-                chunks, fresh = job.decide(task.rows, kept)
-            channel.answer("checked", job.result.problems, job.result.skipped, len(fresh))
-            if not channel.told():
-                return
-            job.record(chunks)
-            channel.answer("recorded", job.result.problems, job.result.recorded, job.result.position)
-        finally:
-            if job.freeze:
-                gc.unfreeze()
-    finally:
-        ledger.close()
-
-
-def import_file(
-    ledger: Ledger, path: str | Path, kind: str, *, encoding: str | None = None, sheet: str | None = None,
-    on: date | None = None, dry_run: bool = False, progress: Progress | None = None, workers: int | None = None,
-) -> Result:
-    """Check every row of a roster file and, if none has a problem (and not `dry_run`),
-    record the rows the ledger does not hold yet. Raises `ImportFileError` for a file that
-    can't be read, `LedgerError` for a bad `on`; row problems are in the result. A big
-    members file is split among `workers` processes (default: `parts.worker_count`; 1: this
-    process alone)."""
-    job = _Import(ledger, Path(path), kind, encoding=encoding, sheet=sheet, on=on, progress=progress)
-    try:
-        return job.run(dry_run, workers)
-    finally:
-        if job.freeze:
-            gc.unfreeze()

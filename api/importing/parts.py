@@ -7,7 +7,8 @@ aggregate; each member and each resident ID claim is one row's alone, the duplic
 the file having been refused before the split). The organizations above the branches are
 only read. Each worker process opens the ledger with the importing process's settings and
 decides its part as a single-process import decides a whole file
-(`api.importing.job._Import.decide`). The all-or-nothing rule holds across the parts:
+(`api.importing.job._Import.decide`; the parts' task and the worker's body are in
+api/importing/importer.py). The all-or-nothing rule holds across the parts:
 
 1. every worker decides its part and answers with its problems (`gather("checked")`);
 2. the importing process adds the file's own (its cells and duplicates) and tells every

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from api.importing import import_file
 from api.importing.columns import Row
-from api.importing.job import PartTask, _decide_part
+from api.importing.importer import PartTask, _decide_part
 from api.importing.parts import MAX_WORKERS, PARALLEL_FROM_ROWS, Workers, split, worker_count
 from domain.errors import LedgerError, ValidationError
 from domain.ledger import Ledger
