@@ -249,7 +249,9 @@ def render(run: dict[str, Any]) -> str:
         "aggregates (3,000 on SQLite; a twentieth of the file's, at least 100), each chunk on top of the ones "
         "before, keeping "
         "what they decided, and only when no row has a problem saves the kept chunks as judged, one save "
-        "each (domain/ledger/checked.py). The "
+        "each (domain/ledger/checked.py). A members file of 20,000 rows or more is split by organization among "
+        "worker processes, one per core, each deciding and recording its part (api/importing/parts.py); the "
+        "same members are then imported by one process (`workers=1`) into a fresh store, in the same run. The "
         "baseline is the first phase alone (reading the CSV and checking every cell and the duplicates within "
         "the file, no store); the ratio is the end-to-end member import rate over it.", "",
         f"Measured {run['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM; load average "
@@ -293,9 +295,11 @@ def render(run: dict[str, Any]) -> str:
     lines += [f"Where the time goes ({names[slow['store']]}): recording is {share:.0%} of the member import "
               f"(three events a member: the member's import, its resident-ID claim, and its branch's roster "
               f"entry, saved as the check judged them); the importing processes used "
-              f"{slow['members']['cpu_seconds']:,} CPU s of {slow['members']['seconds']:,} s, the rest is waiting "
-              "on the store (the database server's CPU is not counted). At the rate measured here the full "
-              f"million would take about {FULL / slow['members']['rate'] / 60:,.0f} minutes.", ""]
+              f"{slow['members']['cpu_seconds']:,} CPU s in {slow['members']['seconds']:,} s of wall time (the "
+              "database server's CPU is not counted). At the sample's rate the full million would take about "
+              f"{FULL / slow['members']['rate'] / 60:,.0f} minutes; the files of the whole province name "
+              "organizations all over it, which the sample hardly shows (\"Import: the goal, and where the time "
+              "goes\", below, measures the whole).", ""]
     return "\n".join(lines)
 
 
