@@ -49,7 +49,6 @@ import benchlib  # noqa: E402
 
 from api.importing import MEMBER_COLUMNS, ORGANIZATION_COLUMNS, import_file  # noqa: E402
 from api.importing.job import _Import  # noqa: E402
-from api.importing.parts import worker_count  # noqa: E402
 from api.simulation import BENCH_DATA_KEYS, GIVEN, HOLDING_KINDS, SURNAMES, tree_province  # noqa: E402
 from domain.errors import DuplicateRegistration  # noqa: E402
 from domain.identifiers import check_character, make_registration_no  # noqa: E402
@@ -178,7 +177,7 @@ def run_store(kind: str, url: str, orgs: Path, members: Path, workers: int | Non
             figures[label] = {
                 "rows": result.rows, "recorded": result.recorded, "seconds": round(seconds, 1),
                 "cpu_seconds": round(cpu_seconds() - cpu, 1), "rate": round(result.recorded / seconds),
-                "workers": worker_count(ledger.env, label, result.rows, workers if label == "members" else None),
+                "workers": result.workers,
                 "phases": {k: round(v, 1) for k, v in result.seconds.items()},
                 "position": result.position,
                 "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

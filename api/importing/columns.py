@@ -76,6 +76,7 @@ class Result:
     ignored_columns: list[str] = field(default_factory=list)
     encoding: str | None = None
     seconds: dict[str, float] = field(default_factory=dict)  # by phase: read, check, record
+    workers: int = 1  # the processes that decided and recorded the rows (api/importing/parts.py)
 
     @property
     def ok(self) -> bool:

@@ -45,6 +45,7 @@ def run_in_parts(job: _Import, parts: list[list[Row]], dry_run: bool) -> Result:
     decided by a worker process as `_Import.decide` decides a whole file; recorded only when
     no part has a problem (nor the file's cells: `_Import.prepare`), each part by its worker."""
     result, clock = job.result, time.monotonic()
+    result.workers = len(parts)
     env = dict(job.ledger.env)
     env["CREATE_TABLE"] = "n"  # made already, by this process: two making it at once fail
     tasks = [PartTask(env, job.ledger.today(), job.kind, job.file, job.tag, job.on, job.headings, job.index, part)

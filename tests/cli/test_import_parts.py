@@ -89,6 +89,7 @@ def test_a_file_imported_in_parts_records_what_one_process_records(store: Store,
     result = import_file(ledger, path, "members", on=ON, workers=3,
                          progress=lambda phase, done, total: seen.append((phase, done, total)))
     assert result.ok and result.recorded == ROWS and result.skipped == 0
+    assert result.workers == 3  # one part for each holding organization
     assert result.position == ledger.max_position()
     in_parts = recorded_after(ledger, start)
     assert ("recording", ROWS, ROWS) in seen and ("checking rules", ROWS, ROWS) in seen
