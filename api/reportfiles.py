@@ -21,7 +21,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from api.web.i18n import FIGURES
+from api.web.vocabulary import FIGURES
 
 LANGS = ("zh", "en")
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -5,15 +5,17 @@ hundred short strings that live next to the pages that use them, and no catalog 
 extract and compile. Every key has both languages (tests/web checks it), and every
 refusal code the ledger or the API can give has a sentence a clerk understands.
 
-It is one module over 500 lines because it is one word table: the pages, the files and the
-CLI look words up in it by key, and the check that every key has both languages reads it
-whole; split by area, a word used by two areas would have to live in one of them anyway.
+The pages, the files and the CLI look words up here by key (`WORDS`, `translate`); the
+vocabulary of codes and the report's figures are in api/web/vocabulary.py and join `WORDS`
+here, so the check that every key has both languages still reads one table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from api.web.vocabulary import FIGURES, VOCABULARY
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -372,169 +374,6 @@ def error_text(code: str, lang: str) -> str:
     return translate(f"err_{code}" if f"err_{code}" in WORDS else "err_ledger_error", lang)
 
 
-# --- one vocabulary for every kind and status: the pages, the command line, the report files
-
-VOCABULARY: dict[str, tuple[str, str]] = {
-    "gender_male": ("男", "male"),
-    "gender_female": ("女", "female"),
-    "category_cadre": ("干部", "cadre"),
-    "category_student": ("学生", "student"),
-    "category_military_transferee": ("军转干部", "military transferee"),
-    "category_auxiliary_police": ("辅警", "auxiliary police"),
-    "category_retiree": ("离退休人员", "retiree"),
-    "category_worker": ("工人", "worker"),
-    "category_farmer": ("农民", "farmer"),
-    "category_other": ("其他", "other"),
-    "route_within_committee": ("党委内", "within a committee"),
-    "route_within_county": ("县（区）内", "within a county"),
-    "route_cross_county": ("跨县（区）", "across counties"),
-    "route_cross_province": ("跨省", "across provinces"),
-    "leave_expelled": ("开除党籍", "expelled"),
-    "leave_withdrew": ("退党", "withdrew"),
-    "leave_self_withdrawal": ("自行脱党", "self-withdrawal"),
-    "cert_temporary": ("临时", "temporary"),
-    "cert_mobile": ("流动党员", "mobile"),
-    "on_time": ("按期", "on time"),
-    "late": ("逾期", "late"),
-    "yes": ("是", "yes"),
-    "no": ("否", "no"),
-    # a member's record
-    "gender": ("性别", "Gender"),
-    "birth_date": ("出生日期", "Born"),
-    "age": ("年龄", "Age"),
-    "joined_on": ("入党日期", "Joined"),
-    "category": ("人员类别", "Category"),
-    "workplace": ("工作单位", "Workplace"),
-    "residence": ("居住地", "Residence"),
-    "probation_ends_on": ("预备期满日期", "Probation ends"),
-    "dues": ("党费", "Dues"),
-    "dues_month": ("所属月份", "For month"),
-    "amount": ("金额（元）", "Amount (yuan)"),
-    "paid_on": ("交纳日期", "Paid on"),
-    "acted_from": ("经办组织", "Acted from"),
-    "route": ("转接路径", "Route"),
-    "position": ("序号", "Position"),
-    "date": ("日期", "Date"),
-    "event": ("事件", "Event"),
-    "documents": ("文书", "Documents"),
-    "entries": ("{count} 条记录", "{count} entries"),
-    # the timeline as sentences: the source first, organizations by name
-    "say_Member.Admitted": ("在{org}发展入党（预备党员）", "admitted at {org} (probationary)"),
-    "say_Member.Imported": ("录入台账：{org}，{status}", "entered in the ledger at {org} as {status}"),
-    "say_Member.Confirmed": ("按期转为正式党员", "confirmed as a full member"),
-    "say_Member.TransferOpened": ("转接开始", "transfer opened"),
-    "say_Member.TransferClosed": ("转接结束", "transfer closed"),
-    "say_Member.WentInTransit": ("持介绍信 {letter} 在途", "in transit with letter {letter}"),
-    "say_Member.Received": ("从{from}转入{org}", "moved from {from} into {org}"),
-    "say_Member.ReturnedHome": ("转接未成（{outcome}），仍在原组织", "transfer ended ({outcome}): still at home"),
-    "say_Member.MovedOnDissolution": ("{from}撤销，随迁至{org}", "{from} dissolved: moved to {org}"),
-    "say_Member.CertificateIssued": ("开具证明信 {certificate}", "certificate {certificate} issued"),
-    "say_Member.CertificateReturned": ("证明信 {certificate} 交回", "certificate {certificate} returned"),
-    "say_Member.CertificateClosed": ("证明 {certificate} 终止", "certificate {certificate} closed"),
-    "say_Member.Died": ("去世", "died"),
-    "say_Member.Left": ("出党（{leave}）", "left the party ({leave})"),
-    "say_Member.OrgLifeAttended": ("在{org}参加组织生活", "attended org life at {org}"),
-    "say_Member.DuesPaid": ("交纳 {month} 党费 {amount} 元", "paid dues for {month}: {amount} yuan"),
-    "say_Transfer.Requested": ("申请转接：从{from}转往{to}（{reason}，{route}）",
-                               "transfer requested from {from} to {to} ({reason}, {route})"),
-    "say_Transfer.Declined": ("不予开具介绍信：{reason}", "letter declined: {reason}"),
-    "say_Transfer.LetterIssued": ("{issuer}开具介绍信 {letter}，有效期至 {until}",
-                                  "{issuer} issued letter {letter}, valid until {until}"),
-    "say_Transfer.LetterExtended": ("介绍信延期至 {until}", "letter extended to {until}"),
-    "say_Transfer.MemberReceived": ("{org}接收（{on_time}）{presenter}", "received into {org} ({on_time}){presenter}"),
-    "presented_agent": ("，他人代办", ", presented by an agent"),
-    "presented_agent_named": ("，他人代办：{name}", ", presented by an agent: {name}"),
-    "say_Transfer.ReceiptReturned": ("回执退回（用时 {days} 天）", "receipt returned after {days} days"),
-    "say_Transfer.Rejected": ("接收方退回：{reason}", "rejected by the receiver: {reason}"),
-    "say_Transfer.Cancelled": ("转出方撤销：{reason}", "cancelled by the sender: {reason}"),
-    "say_Certificate.Issued": ("{home}开具{kind}证明 {certificate}，前往{host}，有效期至 {until}",
-                               "{home} issued {kind} certificate {certificate} for {host}, valid until {until}"),
-    "say_Certificate.Returned": ("证明 {certificate} 交回", "certificate {certificate} returned"),
-    "say_Certificate.Closed": ("证明 {certificate} 终止，未交回（{closing}）",
-                               "certificate {certificate} closed, not returned ({closing})"),
-    "closing_received": ("已正式转接", "transferred formally"),
-    "closing_deceased": ("去世", "died"), "closing_left": ("出党", "left"),
-}
-
-# The report's figures in the clerk's words: the report files' headings (DOMAIN.md §8) and
-# the report page's rows are the same words.
-FIGURES: dict[str, tuple[str, str]] = {
-    "organization_code": ("组织代码", "Organization code"), "month": ("月份", "Month"), "year": ("年度", "Year"),
-    "period_start": ("起始日期", "From"), "period_end": ("截止日期", "To"),
-    "opening": ("期初党员数", "Opening"), "admitted": ("发展党员", "Admitted"), "imported": ("接收导入", "Imported"),
-    "transferred_in_internal": ("转入：辖区内", "Transferred in (inside)"),
-    "transferred_in_external": ("转入：辖区外", "Transferred in (outside)"),
-    "transferred_in_whole_org": ("转入：整建制", "Transferred in (whole organization)"),
-    "transferred_in": ("转入合计", "Transferred in, total"),
-    "transferred_out_internal": ("转出：辖区内", "Transferred out (inside)"),
-    "transferred_out_external": ("转出：辖区外", "Transferred out (outside)"),
-    "transferred_out_whole_org": ("转出：整建制", "Transferred out (whole organization)"),
-    "transferred_out": ("转出合计", "Transferred out, total"),
-    "deceased": ("死亡", "Deceased"), "left": ("出党", "Left"),
-    "left_by_reason.expelled": ("出党：开除党籍", "Left: expelled"),
-    "left_by_reason.withdrew": ("出党：退党", "Left: withdrew"),
-    "left_by_reason.self_withdrawal": ("出党：自行脱党", "Left: self-withdrawal"),
-    "closing": ("期末党员数", "Closing"), "held": ("其中：在册", "Of those held"),
-    "in_transit": ("其中：转接在途", "Of those in transit"),
-    "overdue_letters": ("介绍信逾期未接收", "Letters overdue"),
-    "certificates_out": ("持证明信外出", "Certificates out"),
-    "mobile_out": ("流动党员外出", "Mobile out"), "hosted": ("接收流动党员", "Hosted"),
-    "probationary": ("预备党员", "Probationary"), "full": ("正式党员", "Full members"),
-    "letters_issued": ("开具介绍信", "Letters issued"), "letters_received": ("接收介绍信", "Letters received"),
-    "letters_cancelled": ("撤销介绍信", "Letters cancelled"), "letters_rejected": ("退回介绍信", "Letters rejected"),
-    "received_on_time": ("按期接收", "Received on time"), "received_late": ("逾期接收", "Received late"),
-    "timely_rate": ("接收及时率", "Timely rate"), "receipts_returned": ("回执退回", "Receipts returned"),
-    "receipt_days_total": ("回执用时合计（天）", "Days to receipt, total"),
-    "receipt_days_average": ("回执平均用时（天）", "Average days to receipt"),
-    "certificates_issued": ("开具证明信", "Certificates issued"),
-    "certificates_returned": ("收回证明信", "Certificates returned"),
-    "certificates_out_opening": ("期初持证明外出", "Certificates out at the start"),
-    "temporary_out": ("持党员证明信外出", "Temporary certificates out"),
-    "certificates_closed": ("证明随转接等终止", "Certificates closed"),
-    "certificates_transferred_in_whole_org": ("证明随整建制转入", "Certificates in with a whole organization"),
-    "certificates_transferred_out_whole_org": ("证明随整建制转出", "Certificates out with a whole organization"),
-    "certificate_return_rate": ("证明信返回率", "Certificate return rate"),
-    "by_reason.job_change": ("原因：工作调动", "Reason: job change"),
-    "by_reason.graduation": ("原因：毕业", "Reason: graduation"),
-    "by_reason.military_transfer": ("原因：军人转业", "Reason: military transfer"),
-    "by_reason.retirement_relocation": ("原因：退休迁居", "Reason: retirement relocation"),
-    "by_reason.mobile_work": ("原因：外出务工经商", "Reason: mobile work"),
-    "by_reason.other": ("原因：其他", "Reason: other"),
-    "by_route.within_committee": ("路径：党委内", "Route: within a committee"),
-    "by_route.within_county": ("路径：县（区）内", "Route: within a county"),
-    "by_route.cross_county": ("路径：跨县（区）", "Route: across counties"),
-    "by_route.cross_province": ("路径：跨省", "Route: across provinces"),
-    "paper_stops": ("纸质办理环节", "Paper stops"), "network_stops": ("网上办理环节", "Network stops"),
-    "filed": ("已报送", "Filed"), "month_over": ("月份已结束", "Month over"),
-    "category.cadre": ("类别：干部", "Category: cadre"), "category.student": ("类别：学生", "Category: student"),
-    "category.military_transferee": ("类别：军转干部", "Category: military transferee"),
-    "category.auxiliary_police": ("类别：辅警", "Category: auxiliary police"),
-    "category.retiree": ("类别：离退休人员", "Category: retiree"),
-    "category.worker": ("类别：工人", "Category: worker"),
-    "category.farmer": ("类别：农民", "Category: farmer"), "category.other": ("类别：其他", "Category: other"),
-    "gender.male": ("性别：男", "Gender: male"), "gender.female": ("性别：女", "Gender: female"),
-}
-# The timely rate's breakdowns (seed 001: "内部及时率98%", "军转干部100%") and the people
-# waiting for a home (first-responder cases, bounced members), in the same words.
-FIGURES.update({
-    "open_cases": ("首问责任案件：期末未办结", "First-responder cases open at month end"),
-    "cases_opened": ("首问责任案件：本月受理", "Cases opened"),
-    "cases_closed": ("首问责任案件：本月办结", "Cases closed"),
-    "cases_placed": ("其中：已落实组织", "Of those placed"),
-    "bounced_members": ("两次以上被退回或不予开具的党员", "Members bounced twice or more"),
-})
-_TIMELY_PARTS = {"received": ("接收", "received"), "on_time": ("按期接收", "on time"),
-                 "timely_rate": ("及时率", "timely rate")}
-_TIMELY_KEYS = {
-    "category": {key[len("category_"):]: words for key, words in VOCABULARY.items() if key.startswith("category_")},
-    "route": {key[len("route_"):]: words for key, words in VOCABULARY.items() if key.startswith("route_")},
-    "side": {"internal": ("内部", "inside the subtree"), "external": ("外部", "from outside")},
-}
-FIGURES.update({
-    f"timely_by_{group}.{key}.{part}": (f"{zh}{part_zh}", f"{part_en.capitalize()}: {en}")
-    for group, keys in _TIMELY_KEYS.items() for key, (zh, en) in keys.items()
-    for part, (part_zh, part_en) in _TIMELY_PARTS.items()
-})
 WORDS.update(VOCABULARY)
 WORDS.update({f"f_{key}": words for key, words in FIGURES.items()})
 # The overdue kinds have one name everywhere: the list's, the ledger's and the command line's.
