@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     idempotency_lease_seconds: float = 30.0
     # How many aggregates a ledger process keeps in memory to decide commands on.
     aggregate_cache: int = 10_000
+    # Whether an import leaves a snapshot of each organization it saved (api/importing/job.py).
+    import_snapshots: bool = True
     # How many reads may wait for the views at once; the next answers 503 at once.
     read_waiters: int = 100
     # Signs the sealed log's checkpoints (HMAC-SHA256, domain/sealing.py). Kept outside the
@@ -60,10 +62,17 @@ class Settings(BaseSettings):
         env["LEDGER_DATA_KEYS"] = self.data_keys.get_secret_value()
         env["LEDGER_TIMEZONE"] = self.timezone
         env["LEDGER_AGGREGATE_CACHE"] = str(self.aggregate_cache)
+        env["LEDGER_IMPORT_SNAPSHOTS"] = "true" if self.import_snapshots else "false"
         return env
 
 
 CHECKPOINT_KEY_SETTING = "LEDGER_CHECKPOINT_KEY"
+
+
+def named_problems(error: ValidationError) -> str:
+    """The settings pydantic refused, on one line: each by its variable (`LEDGER_...`) and
+    the problem, never with the value given."""
+    return "; ".join(f"LEDGER_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
 
 
 class MissingSetting(Exception):

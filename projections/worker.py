@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from domain.ledger import Ledger
-from domain.settings import Settings
+from domain.settings import Settings, named_problems
 from projections import access
 from projections.db import ViewDatabase
 from projections.engine import ProjectionEngine
@@ -31,8 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(create_tables=False)  # type: ignore[call-arg]  # the event tables are created at set-up, once
         ledger = Ledger(settings.event_store_env())
     except ValidationError as error:  # named by field and problem, never with the values given
-        problems = "; ".join(f"LEDGER_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
-        print(f"configuration error: {problems}", file=sys.stderr)
+        print(f"configuration error: {named_problems(error)}", file=sys.stderr)
         return 2
     except ValueError as error:  # a setting the ledger refuses (a short LEDGER_ID_KEY, malformed LEDGER_DATA_KEYS)
         print(f"configuration error: {error}", file=sys.stderr)

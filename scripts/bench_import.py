@@ -130,11 +130,11 @@ def holding_total(seed: int) -> int:
     return sum(1 for s in specs if s.kind in HOLDING_KINDS and not s.outside)
 
 
-def ledger_on(url: str) -> Ledger:
+def ledger_on(url: str, **settings: str) -> Ledger:
     env = store_env(url)
     env["LEDGER_ID_KEY"] = ID_KEY
     env["LEDGER_DATA_KEYS"] = BENCH_DATA_KEYS
-    return Ledger(env, today=lambda: ON)
+    return Ledger({**env, **settings}, today=lambda: ON)
 
 
 def baseline(ledger: Ledger, path: Path) -> dict[str, Any]:

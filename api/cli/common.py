@@ -17,6 +17,7 @@ from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
 import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -25,7 +26,7 @@ from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.organization import Organization
-from domain.settings import Settings
+from domain.settings import Settings, named_problems
 from projections import access
 from projections.engine import ProjectionEngine
 from projections.queries import Queries
@@ -36,8 +37,9 @@ err = Console(stderr=True, soft_wrap=True)  # one line per message, whatever the
 def settings() -> Settings:
     try:
         return Settings()  # type: ignore[call-arg]
-    except Exception as error:  # pydantic's message names the missing setting
-        err.print(f"[red]configuration error:[/red] {error}")
+    except Exception as error:  # named by variable and problem, never with the value given
+        said = named_problems(error) if isinstance(error, ValidationError) else str(error)
+        err.print(f"[red]configuration error:[/red] {escape(said)}", highlight=False)
         err.print("Set LEDGER_ID_KEY (a secret of 16+ characters), LEDGER_DATA_KEYS (`id:key`, see README) and, "
                   "for PostgreSQL, LEDGER_DATABASE_URL.")
         raise typer.Exit(2) from None

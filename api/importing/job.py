@@ -364,7 +364,20 @@ class _Import:
             yield batch
 
     def record(self, chunks: list[list[Row]]) -> None:
-        """Save the checked chunks in order, each as it was judged (one save each)."""
+        """Save the checked chunks in order, each as it was judged (one save each), then a
+        snapshot of each organization saved (those of more than a few events,
+        domain/ledger/store.py's `write_snapshots`): a branch's aggregate carries an event
+        for every member it ever received, an organization's for every child, and the next
+        file's import loads each from its snapshot instead of from all of them (unless
+        `LEDGER_IMPORT_SNAPSHOTS` is false)."""
+        if not self.ledger.import_snapshots:
+            self.record_chunks(chunks)
+            return
+        with self.ledger.collecting_saved(Organization) as organizations:
+            self.record_chunks(chunks)
+        self.ledger.write_snapshots(organizations.values())
+
+    def record_chunks(self, chunks: list[list[Row]]) -> None:
         done, total = 0, sum(map(len, chunks))
         for index, batch in enumerate(chunks):
             failed: list[tuple[Row, LedgerError]] = []

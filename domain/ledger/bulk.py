@@ -1,6 +1,7 @@
 """Many aggregates loaded at once: what `Repository.get` does for one aggregate (its latest
 snapshot, then its events after it, each mutating the aggregate in turn), for up to
-`BULK_IDS` aggregates in two queries (one on the snapshots, one on the events), instead of
+`BULK_IDS` aggregates in two queries (one for their latest snapshots, one for the events
+after them: an aggregate's older events are not read at all), instead of
 two queries (and, on PostgreSQL, a connection check) per aggregate. An import checks the
 organizations of thousands of rows: this loads them into the aggregate cache in bulk
 (`AggregateCache.preload`).
@@ -14,7 +15,7 @@ takes them).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Any
 from uuid import UUID
@@ -31,29 +32,81 @@ BULK_IDS = 1000  # aggregate ids per query
 STALE_SHARE = 0.1
 
 
-def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID],
-                         first_only: bool = False) -> list[StoredEvent] | None:
-    """Every stored event of these aggregates (`first_only`: their first, version 1), in
-    order of aggregate and version, in one query; None for a recorder of another kind than
-    the library's PostgreSQL and SQLite ones (and the ledger's, their subclasses)."""
+def _table(recorder: AggregateRecorder) -> str | None:
     table = getattr(recorder, "events_table_name", None)
-    if not ids or not isinstance(table, str):
+    return table if isinstance(table, str) else None
+
+
+def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID],
+                         first_only: bool = False, after: Mapping[UUID, int] | None = None,
+                         ) -> list[StoredEvent] | None:
+    """Every stored event of these aggregates (`first_only`: their first, version 1;
+    `after`: of an aggregate it names, only those after that version), in order of aggregate
+    and version, in one query; None for a recorder of another kind than the library's
+    PostgreSQL and SQLite ones (and the ledger's, their subclasses)."""
+    table = _table(recorder)
+    if not ids or table is None:
         return [] if ids else None
     first = " AND originator_version = 1" if first_only else ""
+    versions = [after.get(i, 0) for i in ids] if after else None
     if isinstance(recorder, PostgresAggregateRecorder):
         schema = recorder.datastore.schema
         name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
-        statement = sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} "
-                            "WHERE originator_id = ANY(%b)" + first +
-                            " ORDER BY originator_id, originator_version").format(name)
+        if versions is None:
+            statement = sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} "
+                                "WHERE originator_id = ANY(%b)" + first +
+                                " ORDER BY originator_id, originator_version").format(name)
+            params: list[Any] = [list(ids)]
+        else:  # each aggregate's events after its own version, by the primary key's index
+            statement = sql.SQL("SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                                "FROM unnest(%b::uuid[], %b::bigint[]) AS a(id, version) JOIN {} e "
+                                "ON e.originator_id = a.id AND e.originator_version > a.version" + first +
+                                " ORDER BY e.originator_id, e.originator_version").format(name)
+            params = [list(ids), versions]
         with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(statement, [list(ids)])  # rows as tuples: a dict a row cost a fifth of a load
+            cursor.execute(statement, params)  # rows as tuples: a dict a row cost a fifth of a load
+            return [StoredEvent(i, v, t, bytes(s)) for i, v, t, s in cursor.fetchall()]
+    if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
+        with recorder.datastore.transaction(commit=False) as cursor:
+            if versions is None:
+                marks = ",".join("?" for _ in ids)
+                cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                               f"WHERE originator_id IN ({marks}){first} ORDER BY originator_id, originator_version",
+                               [i.hex for i in ids])
+            else:
+                pairs = ",".join("(?,?)" for _ in ids)
+                cursor.execute(f"WITH a(id, version) AS (VALUES {pairs}) "
+                               f"SELECT e.originator_id, e.originator_version, e.topic, e.state FROM a "
+                               f"JOIN {table} e ON e.originator_id = a.id AND e.originator_version > a.version"
+                               f"{first} ORDER BY e.originator_id, e.originator_version",
+                               [x for i, v in zip(ids, versions, strict=True) for x in (i.hex, v)])
+            return [StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
+                    for r in cursor.fetchall()]
+    return None
+
+
+def select_latest(recorder: AggregateRecorder, ids: Sequence[UUID]) -> list[StoredEvent] | None:
+    """The latest stored event (snapshot) of each of these aggregates that has one, in one
+    query; None for a recorder of another kind (see `select_stored_events`)."""
+    table = _table(recorder)
+    if not ids or table is None:
+        return [] if ids else None
+    if isinstance(recorder, PostgresAggregateRecorder):
+        schema = recorder.datastore.schema
+        name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+        # each aggregate's last row by the primary key's index, read backwards: one row each
+        statement = sql.SQL("SELECT s.originator_id, s.originator_version, s.topic, s.state "
+                            "FROM unnest(%b::uuid[]) AS a(id) CROSS JOIN LATERAL (SELECT * FROM {} "
+                            "WHERE originator_id = a.id ORDER BY originator_version DESC LIMIT 1) s").format(name)
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(statement, [list(ids)])
             return [StoredEvent(i, v, t, bytes(s)) for i, v, t, s in cursor.fetchall()]
     if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
         marks = ",".join("?" for _ in ids)
         with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                           f"WHERE originator_id IN ({marks}){first} ORDER BY originator_id, originator_version",
+            # SQLite gives the other columns of a max() query from the row holding the max
+            cursor.execute(f"SELECT originator_id, max(originator_version) AS originator_version, topic, state "
+                           f"FROM {table} WHERE originator_id IN ({marks}) GROUP BY originator_id",
                            [i.hex for i in ids])
             return [StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
                     for r in cursor.fetchall()]
@@ -68,18 +121,17 @@ def load_many(events: EventStore[UUID], snapshots: EventStore[UUID] | None,
     found: dict[UUID, Any] = {}
     for start in range(0, len(ids), BULK_IDS):
         part = ids[start:start + BULK_IDS]
-        stored = select_stored_events(events.recorder, part)
-        taken = select_stored_events(snapshots.recorder, part) if snapshots is not None else []
-        if stored is None or taken is None:
+        taken = select_latest(snapshots.recorder, part) if snapshots is not None else []
+        if taken is None:
             return None
-        latest: dict[UUID | str, StoredEvent] = {}
-        for snapshot in taken:  # in version order: the last one of each aggregate stays
-            latest[snapshot.originator_id] = snapshot
+        latest = {snapshot.originator_id: snapshot for snapshot in taken}
+        stored = select_stored_events(events.recorder, part,
+                                      after={i: s.originator_version for i, s in latest.items() if isinstance(i, UUID)})
+        if stored is None:
+            return None
         after: dict[UUID | str, list[StoredEvent]] = {}
         for event in stored:
-            base = latest.get(event.originator_id)
-            if base is None or event.originator_version > base.originator_version:
-                after.setdefault(event.originator_id, []).append(event)
+            after.setdefault(event.originator_id, []).append(event)
         for aggregate_id in part:
             base = latest.get(aggregate_id)
             first = [snapshots.mapper.to_domain_event(base)] if snapshots is not None and base is not None else []

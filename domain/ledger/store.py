@@ -8,8 +8,11 @@ through it; the `Ledger` (domain/ledger/application.py) builds on it.
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -17,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, PersistenceError
 from eventsourcing.utils import Environment
 
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
@@ -31,6 +34,14 @@ from domain.organization import Organization
 from domain.personal import DataKeys, PersonalDataMapper
 from domain.pgpool import check_recent_only
 from domain.transcodings import TRANSCODINGS
+
+log = logging.getLogger("ledger.store")
+
+# `write_snapshots`: an aggregate with fewer events than this is loaded as fast from its events;
+# snapshots are written this many at a time (one statement each).
+SNAPSHOT_FROM = 4
+SNAPSHOT_BATCH = 500
+SWITCH = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
 class TransactionHook(Protocol):
@@ -100,6 +111,11 @@ class LedgerStore(Application[UUID]):
         # e.g. to write the views with them, committed with the events.
         self.transaction_hook: TransactionHook | None = None
         self._committing = threading.local()
+        snapshots = (self.env.get("LEDGER_IMPORT_SNAPSHOTS") or "true").strip().lower()
+        if snapshots not in SWITCH:
+            raise ValueError("LEDGER_IMPORT_SNAPSHOTS must be true or false")
+        # whether an import writes snapshots of the organizations it saved (`write_snapshots`)
+        self.import_snapshots = SWITCH[snapshots]
         maxsize = int(self.env.get("LEDGER_AGGREGATE_CACHE") or DEFAULT_MAXSIZE)
         self.cache = AggregateCache(self.recorder, self.mapper, self._load, maxsize, self._load_many)
         self._source = CachedSource(self)
@@ -107,6 +123,9 @@ class LedgerStore(Application[UUID]):
         # One group of commands is decided and saved at a time in this process, by one
         # writer thread (domain/ledger/writer.py), holding this lock.
         self._writing = threading.RLock()
+        # While `collecting_saved()` runs: the kinds of aggregate it collects, and the last
+        # saved state of each aggregate of them saved, by id.
+        self._collecting: list[tuple[tuple[type, ...], dict[UUID, LedgerAggregate]]] = []
 
     @property
     def writing(self) -> threading.RLock:
@@ -207,7 +226,56 @@ class LedgerStore(Application[UUID]):
                 self._committing.hook = None
                 hook.rolled_back()  # type: ignore[union-attr]
         self.cache.put(pending, (r.notification.id for r in recordings))
+        for kinds, saved in self._collecting:
+            saved.update((a.id, a) for a in pending if isinstance(a, kinds))
         return recordings
+
+    @contextlib.contextmanager
+    def collecting_saved(self, *kinds: type[LedgerAggregate]) -> Iterator[dict[UUID, LedgerAggregate]]:
+        """For the duration, the aggregates of these kinds this process saves, by id, each in
+        its state as last saved (the saved objects themselves: the cache holds them and
+        never hands them out to be changed). An import collects the branches it wrote to, to
+        write their snapshots (`write_snapshots`)."""
+        entry: tuple[tuple[type, ...], dict[UUID, LedgerAggregate]] = (kinds, {})
+        with self._writing:
+            self._collecting.append(entry)
+        try:
+            yield entry[1]
+        finally:
+            with self._writing:
+                self._collecting.remove(entry)
+
+    def write_snapshots(self, aggregates: Iterable[LedgerAggregate]) -> int:
+        """A snapshot of each of these aggregates in the state given, which must be their state
+        as saved (`collecting_saved`), written to the snapshot store; the number written.
+        eventsourcing's `take_snapshot` loads each aggregate from the store first, which for
+        an import's tens of thousands of branches would cost more than the snapshots save.
+        Passed over: aggregates of fewer than SNAPSHOT_FROM events, and those at a version
+        the library snapshots itself (`snapshotting_intervals`). A snapshot is only a faster
+        way to load: a batch the store refuses (e.g. the connection lost) is logged and
+        passed over, since the events it would summarize are recorded."""
+        store = self.snapshots
+        if store is None:
+            return 0
+        taken = []
+        with self.cache.lock:  # the cache may apply others' events to the objects it holds
+            for aggregate in aggregates:
+                interval = self.snapshotting_intervals.get(type(aggregate))
+                if aggregate.version < SNAPSHOT_FROM or (interval and aggregate.version % interval == 0):
+                    continue
+                snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+                if snapshot_class is not None:
+                    taken.append(snapshot_class.take(copy.deepcopy(aggregate)))
+        written = 0
+        for start in range(0, len(taken), SNAPSHOT_BATCH):
+            batch = taken[start:start + SNAPSHOT_BATCH]
+            try:
+                store.put(batch)
+            except PersistenceError as error:
+                log.warning("snapshots not written (%s): %s", type(error).__name__, error)
+                continue
+            written += len(batch)
+        return written
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
         """eventsourcing's `Application.save`, but the events of the ledger's own aggregates
