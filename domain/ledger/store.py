@@ -232,10 +232,11 @@ class LedgerStore(Application[UUID]):
 
     @contextlib.contextmanager
     def collecting_saved(self, *kinds: type[LedgerAggregate]) -> Iterator[dict[UUID, LedgerAggregate]]:
-        """For the duration, the aggregates of these kinds this process saves, by id, each in
-        its state as last saved (the saved objects themselves: the cache holds them and
-        never hands them out to be changed). An import collects the branches it wrote to, to
-        write their snapshots (`write_snapshots`)."""
+        """For the duration, the aggregates of these kinds this process saves, by id: the
+        objects last saved, which the cache holds. No command changes them (commands work on
+        copies); the cache only brings them forward by the events others record after, so
+        an object's state is always that of its version. An import collects the
+        organizations it saved, to write their snapshots (`write_snapshots`)."""
         entry: tuple[tuple[type, ...], dict[UUID, LedgerAggregate]] = (kinds, {})
         with self._writing:
             self._collecting.append(entry)
