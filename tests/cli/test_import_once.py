@@ -5,6 +5,8 @@ earlier ones."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,16 @@ def tree(ledger: Ledger) -> None:
     for code in ("JS", "NJ", "XW", "XW-C1", "XW-C1-G1", *HOLDERS):
         name, kind, parent, region = TREE[code]
         ledger.register_organization(code, name, kind, parent, region, on=date(2020, 1, 1))
+
+
+@contextmanager
+def another_store(store: Store, tmp_path: Path, name: str) -> Iterator[Ledger]:
+    """A ledger on a new, empty store of `store`'s kind, holding `tree`."""
+    (tmp_path / name).mkdir()
+    with new_store(store.kind, tmp_path / name, prefix=name) as other:
+        ledger = other.ledger()
+        tree(ledger)
+        yield ledger
 
 
 def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[str]:
@@ -139,10 +151,7 @@ def test_an_imports_events_are_those_its_rows_commands_record_one_by_one(store: 
     assert result.ok and result.recorded == 240
     imported = recorded_after(ledger, start)
 
-    (tmp_path / "alone").mkdir()
-    with new_store(store.kind, tmp_path / "alone", prefix="alone") as other:
-        alone = other.ledger()
-        tree(alone)
+    with another_store(store, tmp_path, "alone") as alone:
         start = alone.max_position()
         job = _Import(alone, path, "members", encoding=None, sheet=None, on=ON, progress=None)
         for row in sorted(job.read(), key=lambda row: (row.values["organization_code"], row.number)):

@@ -22,8 +22,8 @@ from api.importing.parts import MAX_WORKERS, PARALLEL_FROM_ROWS, Workers, split,
 from domain.errors import LedgerError, ValidationError
 from domain.ledger import Ledger
 from tests.cli.test_import import MEMBER_HEADINGS_EN, member_row, run, write_csv
-from tests.cli.test_import_once import HOLDERS, ON, recorded_after, tree
-from tests.conftest import Store, new_store
+from tests.cli.test_import_once import HOLDERS, ON, another_store, recorded_after, tree
+from tests.conftest import Store
 
 ROWS = 240
 
@@ -94,10 +94,7 @@ def test_a_file_imported_in_parts_records_what_one_process_records(store: Store,
     in_parts = recorded_after(ledger, start)
     assert ("recording", ROWS, ROWS) in seen and ("checking rules", ROWS, ROWS) in seen
 
-    (tmp_path / "alone").mkdir()
-    with new_store(store.kind, tmp_path / "alone", prefix="alone") as other:
-        alone = other.ledger()
-        tree(alone)
+    with another_store(store, tmp_path, "alone") as alone:
         start = alone.max_position()
         assert import_file(alone, path, "members", on=ON, workers=1).recorded == ROWS
         by_one = recorded_after(alone, start)

@@ -23,8 +23,8 @@ from domain.ledger.store import SNAPSHOT_FROM
 from domain.member import Member
 from domain.organization import Organization
 from tests.cli.test_import import MEMBER_HEADINGS_EN, member_row, run, write_csv
-from tests.cli.test_import_once import HOLDERS, ON, recorded_after, tree
-from tests.conftest import Store, new_store
+from tests.cli.test_import_once import HOLDERS, ON, another_store, recorded_after, tree
+from tests.conftest import Store
 from tests.factories import admit, build_tree
 
 ROWS = 90  # thirty members a holding organization
@@ -165,10 +165,7 @@ def test_with_import_snapshots_off_an_import_writes_none_and_records_the_same(
     assert import_file(ledger, members_file(tmp_path, 1, "a.csv"), "members", on=ON, workers=workers).recorded == ROWS
     assert all(latest_snapshot(ledger, organization_id(code)) is None for code in HOLDERS)
     in_store = recorded_after(ledger, start)
-    (tmp_path / "on").mkdir()
-    with new_store(store.kind, tmp_path / "on", prefix="on") as other:
-        snapshotting = other.ledger()
-        tree(snapshotting)
+    with another_store(store, tmp_path, "on") as snapshotting:
         begin = snapshotting.max_position()
         import_file(snapshotting, members_file(tmp_path, 1, "a.csv"), "members", on=ON, workers=1)
         assert latest_snapshot(snapshotting, organization_id(HOLDERS[0])) is not None
