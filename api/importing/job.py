@@ -370,12 +370,10 @@ class _Import:
         for every member it ever received, an organization's for every child, and the next
         file's import loads each from its snapshot instead of from all of them (unless
         `LEDGER_IMPORT_SNAPSHOTS` is false)."""
-        if not self.ledger.import_snapshots:
-            self.record_chunks(chunks)
-            return
         with self.ledger.collecting_saved(Organization) as organizations:
             self.record_chunks(chunks)
-        self.ledger.write_snapshots(organizations.values())
+        if self.ledger.import_snapshots:
+            self.ledger.write_snapshots(organizations.values())
 
     def record_chunks(self, chunks: list[list[Row]]) -> None:
         done, total = 0, sum(map(len, chunks))

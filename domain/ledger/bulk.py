@@ -15,7 +15,7 @@ takes them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
 from typing import Any
 from uuid import UUID
@@ -32,9 +32,33 @@ BULK_IDS = 1000  # aggregate ids per query
 STALE_SHARE = 0.1
 
 
-def _table(recorder: AggregateRecorder) -> str | None:
+Query = tuple[Any, list[Any]]  # a statement and its parameters
+
+
+def _select(recorder: AggregateRecorder, ids: Sequence[UUID], postgres: Callable[[sql.Identifier], Query],
+            sqlite: Callable[[str], Query]) -> list[StoredEvent] | None:
+    """The stored events a query over the recorder's table gives (`postgres` or `sqlite`
+    makes it, given the table's name), in one round trip; [] for no ids; None for a recorder
+    of another kind than the library's PostgreSQL and SQLite ones (and the ledger's, their
+    subclasses)."""
     table = getattr(recorder, "events_table_name", None)
-    return table if isinstance(table, str) else None
+    if not isinstance(table, str):
+        return None
+    if not ids:
+        return []
+    if isinstance(recorder, PostgresAggregateRecorder):
+        schema = recorder.datastore.schema
+        statement, params = postgres(sql.Identifier(schema, table) if schema else sql.Identifier(table))
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(statement, params)  # rows as tuples: a dict a row cost a fifth of a load
+            return [StoredEvent(i, v, t, bytes(s)) for i, v, t, s in cursor.fetchall()]
+    if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
+        statement, params = sqlite(table)
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, params)
+            return [StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
+                    for r in cursor.fetchall()]
+    return None
 
 
 def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID],
@@ -42,75 +66,53 @@ def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID],
                          ) -> list[StoredEvent] | None:
     """Every stored event of these aggregates (`first_only`: their first, version 1;
     `after`: of an aggregate it names, only those after that version), in order of aggregate
-    and version, in one query; None for a recorder of another kind than the library's
-    PostgreSQL and SQLite ones (and the ledger's, their subclasses)."""
-    table = _table(recorder)
-    if not ids or table is None:
-        return [] if ids else None
+    and version, in one query; None for a recorder of another kind (see `_select`)."""
     first = " AND originator_version = 1" if first_only else ""
     versions = [after.get(i, 0) for i in ids] if after else None
-    if isinstance(recorder, PostgresAggregateRecorder):
-        schema = recorder.datastore.schema
-        name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+
+    def postgres(name: sql.Identifier) -> Query:
         if versions is None:
-            statement = sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} "
-                                "WHERE originator_id = ANY(%b)" + first +
-                                " ORDER BY originator_id, originator_version").format(name)
-            params: list[Any] = [list(ids)]
-        else:  # each aggregate's events after its own version, by the primary key's index
-            statement = sql.SQL("SELECT e.originator_id, e.originator_version, e.topic, e.state "
-                                "FROM unnest(%b::uuid[], %b::bigint[]) AS a(id, version) JOIN {} e "
-                                "ON e.originator_id = a.id AND e.originator_version > a.version" + first +
-                                " ORDER BY e.originator_id, e.originator_version").format(name)
-            params = [list(ids), versions]
-        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(statement, params)  # rows as tuples: a dict a row cost a fifth of a load
-            return [StoredEvent(i, v, t, bytes(s)) for i, v, t, s in cursor.fetchall()]
-    if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
-        with recorder.datastore.transaction(commit=False) as cursor:
-            if versions is None:
-                marks = ",".join("?" for _ in ids)
-                cursor.execute(f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                               f"WHERE originator_id IN ({marks}){first} ORDER BY originator_id, originator_version",
-                               [i.hex for i in ids])
-            else:
-                pairs = ",".join("(?,?)" for _ in ids)
-                cursor.execute(f"WITH a(id, version) AS (VALUES {pairs}) "
-                               f"SELECT e.originator_id, e.originator_version, e.topic, e.state FROM a "
-                               f"JOIN {table} e ON e.originator_id = a.id AND e.originator_version > a.version"
-                               f"{first} ORDER BY e.originator_id, e.originator_version",
-                               [x for i, v in zip(ids, versions, strict=True) for x in (i.hex, v)])
-            return [StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
-                    for r in cursor.fetchall()]
-    return None
+            return (sql.SQL("SELECT originator_id, originator_version, topic, state FROM {} "
+                            "WHERE originator_id = ANY(%b)" + first +
+                            " ORDER BY originator_id, originator_version").format(name), [list(ids)])
+        # each aggregate's events after its own version, by the primary key's index
+        return (sql.SQL("SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                        "FROM unnest(%b::uuid[], %b::bigint[]) AS a(id, version) JOIN {} e "
+                        "ON e.originator_id = a.id AND e.originator_version > a.version" + first +
+                        " ORDER BY e.originator_id, e.originator_version").format(name), [list(ids), versions])
+
+    def sqlite(table: str) -> Query:
+        if versions is None:
+            return (f"SELECT originator_id, originator_version, topic, state FROM {table} WHERE originator_id "
+                    f"IN ({','.join('?' for _ in ids)}){first} ORDER BY originator_id, originator_version",
+                    [i.hex for i in ids])
+        return (f"WITH a(id, version) AS (VALUES {','.join('(?,?)' for _ in ids)}) "
+                f"SELECT e.originator_id, e.originator_version, e.topic, e.state FROM a "
+                f"JOIN {table} e ON e.originator_id = a.id AND e.originator_version > a.version"
+                f"{first} ORDER BY e.originator_id, e.originator_version",
+                [x for i, v in zip(ids, versions, strict=True) for x in (i.hex, v)])
+
+    return _select(recorder, ids, postgres, sqlite)
 
 
 def select_latest(recorder: AggregateRecorder, ids: Sequence[UUID]) -> list[StoredEvent] | None:
     """The latest stored event (snapshot) of each of these aggregates that has one, in one
-    query; None for a recorder of another kind (see `select_stored_events`)."""
-    table = _table(recorder)
-    if not ids or table is None:
-        return [] if ids else None
-    if isinstance(recorder, PostgresAggregateRecorder):
-        schema = recorder.datastore.schema
-        name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+    query; None for a recorder of another kind (see `_select`)."""
+
+    def postgres(name: sql.Identifier) -> Query:
         # each aggregate's last row by the primary key's index, read backwards: one row each
-        statement = sql.SQL("SELECT s.originator_id, s.originator_version, s.topic, s.state "
-                            "FROM unnest(%b::uuid[]) AS a(id) CROSS JOIN LATERAL (SELECT * FROM {} "
-                            "WHERE originator_id = a.id ORDER BY originator_version DESC LIMIT 1) s").format(name)
-        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(statement, [list(ids)])
-            return [StoredEvent(i, v, t, bytes(s)) for i, v, t, s in cursor.fetchall()]
-    if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
-        marks = ",".join("?" for _ in ids)
-        with recorder.datastore.transaction(commit=False) as cursor:
-            # SQLite gives the other columns of a max() query from the row holding the max
-            cursor.execute(f"SELECT originator_id, max(originator_version) AS originator_version, topic, state "
-                           f"FROM {table} WHERE originator_id IN ({marks}) GROUP BY originator_id",
-                           [i.hex for i in ids])
-            return [StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
-                    for r in cursor.fetchall()]
-    return None
+        return (sql.SQL("SELECT s.originator_id, s.originator_version, s.topic, s.state "
+                        "FROM unnest(%b::uuid[]) AS a(id) CROSS JOIN LATERAL (SELECT * FROM {} "
+                        "WHERE originator_id = a.id ORDER BY originator_version DESC LIMIT 1) s").format(name),
+                [list(ids)])
+
+    def sqlite(table: str) -> Query:
+        # SQLite gives the other columns of a max() query from the row holding the max
+        return (f"SELECT originator_id, max(originator_version) AS originator_version, topic, state FROM {table} "
+                f"WHERE originator_id IN ({','.join('?' for _ in ids)}) GROUP BY originator_id",
+                [i.hex for i in ids])
+
+    return _select(recorder, ids, postgres, sqlite)
 
 
 def load_many(events: EventStore[UUID], snapshots: EventStore[UUID] | None,

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, PersistenceError
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, strtobool
 
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
 from domain.commandkey import CommandKey
@@ -41,7 +41,6 @@ log = logging.getLogger("ledger.store")
 # snapshots are written this many at a time (one statement each).
 SNAPSHOT_FROM = 4
 SNAPSHOT_BATCH = 500
-SWITCH = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
 
 
 class TransactionHook(Protocol):
@@ -111,11 +110,11 @@ class LedgerStore(Application[UUID]):
         # e.g. to write the views with them, committed with the events.
         self.transaction_hook: TransactionHook | None = None
         self._committing = threading.local()
-        snapshots = (self.env.get("LEDGER_IMPORT_SNAPSHOTS") or "true").strip().lower()
-        if snapshots not in SWITCH:
-            raise ValueError("LEDGER_IMPORT_SNAPSHOTS must be true or false")
         # whether an import writes snapshots of the organizations it saved (`write_snapshots`)
-        self.import_snapshots = SWITCH[snapshots]
+        try:
+            self.import_snapshots = strtobool((self.env.get("LEDGER_IMPORT_SNAPSHOTS") or "true").strip())
+        except ValueError:
+            raise ValueError("LEDGER_IMPORT_SNAPSHOTS must be true or false") from None
         maxsize = int(self.env.get("LEDGER_AGGREGATE_CACHE") or DEFAULT_MAXSIZE)
         self.cache = AggregateCache(self.recorder, self.mapper, self._load, maxsize, self._load_many)
         self._source = CachedSource(self)
