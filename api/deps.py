@@ -15,7 +15,9 @@ from domain.jurisdiction import check_role
 from domain.operator import Operator
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """The app's services: on the event loop (nothing to wait for), so that a route's
+    dependencies take no extra trip through the thread pool."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 

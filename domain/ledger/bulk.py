@@ -147,6 +147,65 @@ def load_many(events: EventStore[UUID], snapshots: EventStore[UUID] | None,
     return found
 
 
+# The statements of `load_one`, by store kind, schema and tables: each made once.
+_ONE: dict[tuple[str, str, str, str | None], str] = {}
+
+
+def load_one(events: EventStore[UUID], snapshots: EventStore[UUID] | None, aggregate_id: UUID) -> Any:
+    """`Repository.get` of one aggregate in one query, not two (its latest snapshot and the
+    events after it together), by a statement made once and prepared, its rows read as
+    tuples, and its events applied without eventsourcing's runtime Protocol check: the
+    aggregate, None when the store holds none of that id, or `NotImplemented` for a
+    recorder of another kind (the caller then asks the repository)."""
+    recorder, kept = events.recorder, snapshots.recorder if snapshots is not None else None
+    table = getattr(recorder, "events_table_name", None)
+    other = getattr(kept, "events_table_name", None) if kept is not None else None
+    if not isinstance(table, str) or (kept is not None and not isinstance(other, str)):
+        return NotImplemented
+    if isinstance(recorder, PostgresAggregateRecorder) and isinstance(kept, PostgresAggregateRecorder | None):
+        schema = recorder.datastore.schema
+        key = ("postgres", schema, table, other)
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            statement = _ONE.get(key)
+            if statement is None:
+                names = [(sql.Identifier(schema, t) if schema else sql.Identifier(t)).as_string(conn)
+                         for t in (table, other) if t is not None]
+                statement = _ONE[key] = _one_statement(names, "%(id)s")
+            cursor.execute(statement, {"id": aggregate_id}, prepare=True)
+            rows = cursor.fetchall()
+    elif (isinstance(recorder, SQLiteAggregateRecorder) and isinstance(kept, SQLiteAggregateRecorder | None)
+          and table.isidentifier() and (other is None or other.isidentifier())):
+        key = ("sqlite", "", table, other)
+        statement = _ONE.get(key) or _ONE.setdefault(key, _one_statement([t for t in (table, other) if t], ":id"))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, {"id": aggregate_id.hex})
+            rows = [tuple(r) for r in cursor.fetchall()]
+    else:
+        return NotImplemented
+    aggregate: Any = None
+    for snapshot, version, topic, state in rows:
+        store = snapshots if snapshot and snapshots is not None else events
+        step: Any = store.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, bytes(state)))
+        aggregate = step.mutate(aggregate)  # `project_aggregate` without its runtime Protocol check
+    return aggregate
+
+
+def _one_statement(tables: list[str], parameter: str) -> str:
+    """Rows (1 for a snapshot, version, topic, state) of one aggregate: its latest snapshot,
+    if any, then its events after that (all of them without one), in order. `tables`: the
+    events' table, then the snapshots' if the store keeps them (names quoted as needed)."""
+    columns = "originator_version, topic, state"
+    if len(tables) == 1:
+        return (f"SELECT 0, {columns} FROM {tables[0]} WHERE originator_id = {parameter} "
+                "ORDER BY originator_version")
+    return (f"WITH s AS (SELECT {columns} FROM {tables[1]} WHERE originator_id = {parameter} "
+            "ORDER BY originator_version DESC LIMIT 1) "
+            f"SELECT * FROM (SELECT 1 AS snapshot, {columns} FROM s UNION ALL "
+            f"SELECT 0, {columns} FROM {tables[0]} WHERE originator_id = {parameter} "
+            "AND originator_version > COALESCE((SELECT originator_version FROM s), 0)) AS r "
+            "ORDER BY snapshot DESC, originator_version")
+
+
 def refresh_statistics(recorders: Sequence[AggregateRecorder], written: int = 0,
                        share: float = STALE_SHARE) -> list[str]:
     """ANALYZE the tables of these PostgreSQL recorders that have no planner statistics yet

@@ -26,7 +26,7 @@ from eventsourcing.utils import Environment, strtobool
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
 from domain.commandkey import CommandKey
 from domain.errors import FutureDate, ValidationError
-from domain.ledger.bulk import load_many
+from domain.ledger.bulk import load_many, load_one
 from domain.ledger.cache import DEFAULT_MAXSIZE, AggregateCache
 from domain.ledger.recorders import IN_TRANSACTION, READS, RECORDERS, ReadSet, StaleRead
 from domain.member import Member
@@ -184,8 +184,13 @@ class LedgerStore(Application[UUID]):
         return Context(on=on, actor=actor, **({"request_id": request_id} if request_id else {}))
 
     def _load(self, aggregate_id: UUID) -> LedgerAggregate | None:
+        """The aggregate as stored now (domain/ledger/bulk.py `load_one`), None if absent."""
+        found: LedgerAggregate | None = load_one(self.repository.event_store, self.repository.snapshot_store,
+                                                 aggregate_id)
+        if found is not NotImplemented:
+            return found
         try:
-            found: LedgerAggregate = self.repository.get(aggregate_id)
+            found = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found
