@@ -129,8 +129,9 @@ def render_profile(run: dict[str, Any]) -> str:
     keys = list(run["order"])
     res = run["results"]["ledger"]
     lines = ["Where the ledger server's CPU goes, ms per transfer (its share of the py-spy samples of the "
-             "server's busy threads, times the server's CPU per transfer); each sample in the first step it "
-             "is part of, then, across the steps, the parts it passes through:", "",
+             "thread holding the interpreter's lock, the server paused for each, times the server's CPU per "
+             "transfer); each sample in the first step it is part of, then in the thread it ran in, then, "
+             "across the steps, the parts it passes through:", "",
              "| ledger server, CPU ms per transfer | " + " | ".join(mix_label(*run["mixes"][k]) for k in keys) + " |",
              "|---|" + "---:|" * len(keys)]
 
@@ -143,6 +144,8 @@ def render_profile(run: dict[str, Any]) -> str:
         lines.append(f"| {label} | " + " | ".join(cell(k, label) for k in keys) + " |")
     lines.append("| **all (server CPU per transfer)** | " + " | ".join(
         f"**{res[k]['server_cpu_ms_per_transfer']}**" for k in keys) + " |")
+    for label in serverprofile.thread_labels():
+        lines.append(f"| in {label.removeprefix('thread: ')} | " + " | ".join(cell(k, label) for k in keys) + " |")
     for label in serverprofile.part_labels():
         lines.append(f"| of which: {label} | " + " | ".join(cell(k, label) for k in keys) + " |")
     return "\n".join(lines)
@@ -154,8 +157,8 @@ def render_section(run: dict[str, Any]) -> str:
     lines.append(f"Measured {run['date']} on {m['nproc']} CPUs ({m['cpu']}), {m['memory']} RAM; load average "
                  f"(1, 5, 15 min) {', '.join(map(str, m['load_start']))} at the start and "
                  f"{', '.join(map(str, run['load_end']))} at the end"
-                 + (" (a shared machine: other jobs ran alongside)" if max(m["load_start"][0], run["load_end"][0])
-                    > 1.0 else "")
+                 # the run loads the machine itself: only a load before it tells of other jobs
+                 + (" (a shared machine: other jobs ran alongside)" if m["load_start"][0] > 1.0 else "")
                  + f". PostgreSQL {m['postgres']} over TCP on 127.0.0.1 (synchronous_commit "
                  f"{m['synchronous_commit']}), Python {m['python']}, eventsourcing {m['eventsourcing']}, psycopg "
                  f"{m['psycopg']}, psycopg_pool {m['psycopg-pool']}, FastAPI {m['fastapi']}, uvicorn {m['uvicorn']}.")
