@@ -60,11 +60,32 @@ def test_the_state_repository_get_reconstructs(filled: tuple[Ledger, dict[str, s
         expected: Any = ledger.repository.get(aggregate_id)
         assert loaded is not None and type(loaded) is type(expected)
         assert state(loaded) == state(expected), aggregate_id
-    # the snapshots taken above are read: a member's is older than its last events
-    later = one(ledger, member_id(numbers["later"]))
-    assert later.organization_code == "XW-C1-B1" and later.version == ledger.repository.get(later.id).version
-    assert ledger.repository.snapshot_store is not None
-    assert ledger.repository.snapshot_store.get(member_id(numbers["later"]), desc=True, limit=1)
+        # a store without snapshots: every event, replayed (the same state)
+        replayed = load_one(ledger.repository.event_store, None, aggregate_id)
+        assert state(replayed) == state(expected), aggregate_id
+
+
+def test_only_the_latest_snapshot_and_the_events_after_it_are_read(
+        filled: tuple[Ledger, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger, numbers = filled
+    snapshots = ledger.repository.snapshot_store
+    assert snapshots is not None
+    read: list[int] = []
+    for mapper in {id(s.mapper): s.mapper for s in (ledger.repository.event_store, snapshots)}.values():
+        original = mapper.to_domain_event
+
+        def counted(stored: Any, original: Any = original) -> Any:
+            read.append(stored.originator_version)
+            return original(stored)
+
+        monkeypatch.setattr(mapper, "to_domain_event", counted)
+    for key, after in (("later", 3), ("latest", 0)):
+        aggregate_id = member_id(numbers[key])
+        taken = snapshots.recorder.select_events(aggregate_id, desc=True, limit=1)[0].originator_version
+        read.clear()
+        loaded = one(ledger, aggregate_id)
+        assert read == [taken, *range(taken + 1, taken + 1 + after)], key
+        assert loaded.version == taken + after
 
 
 def test_an_unknown_id_is_none(filled: tuple[Ledger, dict[str, str]]) -> None:
