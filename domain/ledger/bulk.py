@@ -15,7 +15,7 @@ takes them).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 from typing import Any
 from uuid import UUID
@@ -35,30 +35,66 @@ STALE_SHARE = 0.1
 Query = tuple[Any, list[Any]]  # a statement and its parameters
 
 
+def _kind(recorder: AggregateRecorder | None) -> tuple[str, str] | None:
+    """("postgres" or "sqlite", the recorder's table) for the library's PostgreSQL and SQLite
+    recorders (and the ledger's, their subclasses); None for another kind."""
+    table = getattr(recorder, "events_table_name", None)
+    if not isinstance(table, str):
+        return None
+    if isinstance(recorder, PostgresAggregateRecorder):
+        return "postgres", table
+    if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
+        return "sqlite", table
+    return None
+
+
+def _table(schema: str, table: str) -> sql.Identifier:
+    """A PostgreSQL table's name, in its schema if the store has one."""
+    return sql.Identifier(schema, table) if schema else sql.Identifier(table)
+
+
+def _rows(recorder: Any, kind: str, statement: Any, params: Any, prepare: bool = False) -> list[tuple[Any, ...]]:
+    """The rows of one query on the recorder's database, as tuples (on PostgreSQL a dict a row
+    cost a fifth of a load); `prepare`: PostgreSQL prepares the statement."""
+    if kind == "postgres":
+        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
+            cursor.execute(statement, params, prepare=prepare)
+            return cursor.fetchall()
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement, params)
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def _stored(aggregate_id: UUID | str, version: int, topic: str, state: Any) -> StoredEvent:
+    """A row as the recorder gives it (SQLite keeps ids as hex text)."""
+    return StoredEvent(aggregate_id if isinstance(aggregate_id, UUID) else UUID(aggregate_id), version, topic,
+                       bytes(state))
+
+
+def _project(steps: Iterable[Any]) -> Any:
+    """eventsourcing's `project_aggregate` without its runtime Protocol check (~40 µs an event)."""
+    aggregate: Any = None
+    for step in steps:
+        aggregate = step.mutate(aggregate)
+    return aggregate
+
+
 def _select(recorder: AggregateRecorder, ids: Sequence[UUID], postgres: Callable[[sql.Identifier], Query],
             sqlite: Callable[[str], Query]) -> list[StoredEvent] | None:
     """The stored events a query over the recorder's table gives (`postgres` or `sqlite`
     makes it, given the table's name), in one round trip; [] for no ids; None for a recorder
-    of another kind than the library's PostgreSQL and SQLite ones (and the ledger's, their
-    subclasses)."""
-    table = getattr(recorder, "events_table_name", None)
-    if not isinstance(table, str):
+    of another kind (`_kind`)."""
+    found = _kind(recorder)
+    if found is None:
         return None
     if not ids:
         return []
-    if isinstance(recorder, PostgresAggregateRecorder):
-        schema = recorder.datastore.schema
-        statement, params = postgres(sql.Identifier(schema, table) if schema else sql.Identifier(table))
-        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(statement, params)  # rows as tuples: a dict a row cost a fifth of a load
-            return [StoredEvent(i, v, t, bytes(s)) for i, v, t, s in cursor.fetchall()]
-    if isinstance(recorder, SQLiteAggregateRecorder) and table.isidentifier():
+    kind, table = found
+    if kind == "postgres":
+        statement, params = postgres(_table(recorder.datastore.schema, table))  # type: ignore[attr-defined]
+    else:
         statement, params = sqlite(table)
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, params)
-            return [StoredEvent(UUID(r["originator_id"]), r["originator_version"], r["topic"], r["state"])
-                    for r in cursor.fetchall()]
-    return None
+    return [_stored(*row) for row in _rows(recorder, kind, statement, params)]
 
 
 def select_stored_events(recorder: AggregateRecorder, ids: Sequence[UUID],
@@ -138,56 +174,31 @@ def load_many(events: EventStore[UUID], snapshots: EventStore[UUID] | None,
             base = latest.get(aggregate_id)
             first = [snapshots.mapper.to_domain_event(base)] if snapshots is not None and base is not None else []
             rest = (events.mapper.to_domain_event(e) for e in after.get(aggregate_id, ()))
-            aggregate: Any = None
-            step: Any
-            for step in chain(first, rest):  # eventsourcing's `project_aggregate` without its
-                aggregate = step.mutate(aggregate)  # runtime Protocol check (~40 µs an event)
+            aggregate = _project(chain(first, rest))
             if aggregate is not None:
                 found[aggregate_id] = aggregate
     return found
 
 
-# The statements of `load_one`, by store kind, schema and tables: each made once.
-_ONE: dict[tuple[str, str, str, str | None], str] = {}
-
-
 def load_one(events: EventStore[UUID], snapshots: EventStore[UUID] | None, aggregate_id: UUID) -> Any:
     """`Repository.get` of one aggregate in one query, not two (its latest snapshot and the
-    events after it together), by a statement made once and prepared, its rows read as
-    tuples, and its events applied without eventsourcing's runtime Protocol check: the
-    aggregate, None when the store holds none of that id, or `NotImplemented` for a
-    recorder of another kind (the caller then asks the repository)."""
-    recorder, kept = events.recorder, snapshots.recorder if snapshots is not None else None
-    table = getattr(recorder, "events_table_name", None)
-    other = getattr(kept, "events_table_name", None) if kept is not None else None
-    if not isinstance(table, str) or (kept is not None and not isinstance(other, str)):
+    events after it together), prepared, its rows read as tuples, and its events applied
+    without eventsourcing's runtime Protocol check: the aggregate, None when the store
+    holds none of that id, or `NotImplemented` for a recorder of another kind (the caller
+    then asks the repository)."""
+    found = [_kind(store.recorder) for store in (events, snapshots) if store is not None]
+    kinds = {entry[0] for entry in found if entry is not None}
+    if None in found or len(kinds) != 1:
         return NotImplemented
-    if isinstance(recorder, PostgresAggregateRecorder) and isinstance(kept, PostgresAggregateRecorder | None):
-        schema = recorder.datastore.schema
-        key = ("postgres", schema, table, other)
-        with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cursor:
-            statement = _ONE.get(key)
-            if statement is None:
-                names = [(sql.Identifier(schema, t) if schema else sql.Identifier(t)).as_string(conn)
-                         for t in (table, other) if t is not None]
-                statement = _ONE[key] = _one_statement(names, "%(id)s")
-            cursor.execute(statement, {"id": aggregate_id}, prepare=True)
-            rows = cursor.fetchall()
-    elif (isinstance(recorder, SQLiteAggregateRecorder) and isinstance(kept, SQLiteAggregateRecorder | None)
-          and table.isidentifier() and (other is None or other.isidentifier())):
-        key = ("sqlite", "", table, other)
-        statement = _ONE.get(key) or _ONE.setdefault(key, _one_statement([t for t in (table, other) if t], ":id"))
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, {"id": aggregate_id.hex})
-            rows = [tuple(r) for r in cursor.fetchall()]
+    kind, tables = kinds.pop(), [entry[1] for entry in found if entry is not None]
+    if kind == "postgres":
+        schema = events.recorder.datastore.schema  # type: ignore[attr-defined]
+        statement = _one_statement([_table(schema, t).as_string() for t in tables], "%(id)s")
+        rows = _rows(events.recorder, kind, statement, {"id": aggregate_id}, prepare=True)
     else:
-        return NotImplemented
-    aggregate: Any = None
-    for snapshot, version, topic, state in rows:
-        store = snapshots if snapshot and snapshots is not None else events
-        step: Any = store.mapper.to_domain_event(StoredEvent(aggregate_id, version, topic, bytes(state)))
-        aggregate = step.mutate(aggregate)  # `project_aggregate` without its runtime Protocol check
-    return aggregate
+        rows = _rows(events.recorder, kind, _one_statement(tables, ":id"), {"id": aggregate_id.hex})
+    return _project((snapshots if snapshot and snapshots is not None else events).mapper.to_domain_event(
+        _stored(aggregate_id, version, topic, state)) for snapshot, version, topic, state in rows)
 
 
 def _one_statement(tables: list[str], parameter: str) -> str:
@@ -221,8 +232,7 @@ def refresh_statistics(recorders: Sequence[AggregateRecorder], written: int = 0,
         table = getattr(recorder, "events_table_name", None)
         if not isinstance(recorder, PostgresAggregateRecorder) or not isinstance(table, str):
             continue
-        schema = recorder.datastore.schema
-        name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+        name = _table(recorder.datastore.schema, table)
         with recorder.datastore.get_connection() as conn:
             row = conn.execute(
                 sql.SQL("SELECT c.reltuples, s.n_mod_since_analyze FROM pg_class c LEFT JOIN "
