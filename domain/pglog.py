@@ -44,7 +44,9 @@ this process keep read-your-writes: `max_notification_id()`, and `select_notific
 over a range that includes it, wait (as long, at most) until the horizon includes the last
 save of any recorder of this store in this process (`OwnSaves`), so the inline views'
 catch-up after a command, `ledger status` or a `min_position` wait see it; past that bound
-they answer anyway, and readers see the events once the transaction holding them back ends. Any write
+they answer anyway, and readers see the events once the transaction holding them back ends.
+A save that is no longer in the log at all (the store replaced, or its rows deleted behind
+the ledger's back) is not waited for: a warning is logged and the reads' bound comes down. Any write
 transaction of the database cluster holds readers back while it runs (its transaction id is
 below theirs), so keep them short: a session left idle inside a transaction that wrote
 something stops the log's readers until it ends (PostgreSQL's
@@ -205,6 +207,9 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         self.notify_statement = SQL("NOTIFY {0}").format(Identifier(self.channel_name))
         self.horizon = horizon(Identifier(datastore.schema, events_table_name))
         self.max_notification_id_statement = SQL("SELECT {} AS max").format(self.horizon)
+        self.stored_statement = SQL(
+            "SELECT EXISTS (SELECT 1 FROM {schema}.{table} WHERE notification_id = %s) AS stored"
+        ).format(schema=schema, table=table)
         self.visibility_timeout = float(datastore.lock_timeout or DEFAULT_VISIBILITY_TIMEOUT)
         # Saves that found their events held back after their commit, and the time the
         # recorder's thread waited for them in all (seconds): what older transactions cost.
@@ -392,6 +397,25 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             curs.execute(statement, (after, limit), prepare=True)
             return curs.fetchall()
 
+    def _is_stored(self, notification_id: int) -> bool:
+        """Whether the log holds the event of this id (committed, whatever the horizon)."""
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(self.stored_statement, (notification_id,), prepare=True).fetchone()
+        return bool(row and row["stored"])
+
+    def _forget_own(self, saved: int, horizon: int) -> None:
+        """This process's last save (`saved`, committed) is no longer in the log: the store
+        was replaced (its tables made anew, their ids started again) or rows were deleted
+        behind the ledger's back. Nothing is left to wait for: the reads' bound comes down
+        to the horizon, so that they neither wait for it in vain nor miss a later save."""
+        with self._own.lock:
+            if self._own.saved_last != saved:
+                return  # a save of this process came since: its id is the bound now
+            self._own.saved_last = horizon
+            self._own.visible_through = min(self._own.visible_through, horizon)
+        log.warning("the last event this process saved (position %d) is no longer in the log: the store was "
+                    "replaced, or events were deleted outside the ledger (`ledger verify` tells which)", saved)
+
     def _wait_for_own(self, start: int | None, *, inclusive_of_start: bool) -> None:
         """Read-your-writes for a read of the log from `start`: wait (see
         `max_notification_id`) while the range includes this process's last save and an
@@ -446,10 +470,14 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         """The last position a reader of the log can read now (the horizon): every id up to
         it is committed or a permanent gap. None when there is none. Read-your-writes: while
         an older transaction holds back the last save of this process, wait (bounded, see
-        the module's documentation) until it passes."""
+        the module's documentation) until it passes; when that save is no longer in the log
+        at all, don't wait (`_forget_own`)."""
         own = self._own
         saved = own.saved_last
         found = super().max_notification_id() or 0
+        if found < saved and not self._is_stored(saved):
+            self._forget_own(saved, found)
+            return found or None
         if found < saved:
             deadline = time.monotonic() + self.visibility_timeout
             delay = 0.0002

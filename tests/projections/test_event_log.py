@@ -429,6 +429,36 @@ def test_a_save_held_back_longer_than_the_lock_timeout_returns_and_is_read_once_
     assert [n.id for n in recorder.select_notifications(start=1, limit=10)] == ids[0]
 
 
+def test_a_save_no_longer_in_the_log_is_not_waited_for_and_the_next_one_is(
+    store: Store, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The store replaced (its rows gone, its ids started again) or rows deleted behind the
+    ledger's back take this process's last save out of the log: the reads of the log don't
+    wait for it (they would, in vain, for their whole bound), a warning says so, and a save
+    made afterwards, with a lower id than the one forgotten, is waited for again while an
+    older transaction holds it back (read-your-writes)."""
+    recorder = recorder_of(store.ledger(POSTGRES_LOCK_TIMEOUT="3600"))
+    recorder.insert_events(events(3))
+    assert wait_until(lambda: recorder.max_notification_id() == 3)  # (others may hold it a while)
+    with raw(store) as conn:
+        conn.execute("DELETE FROM ledger_events")
+        conn.execute("SELECT setval(pg_get_serial_sequence('ledger_events', 'notification_id'), 1, false)")
+    reading, found = run(recorder.max_notification_id, "read")
+    reading.join(WAIT)
+    assert not reading.is_alive(), "the read waited for a save that is no longer in the log"
+    assert found == [None]
+    assert any("no longer in the log" in record.getMessage() for record in caplog.records)
+    with older_transaction(store) as end:
+        ids = recorder.insert_events(events(1))
+        assert ids == [1]
+        reading, read = run(lambda: [n.id for n in recorder.select_notifications(start=1, limit=10)], "read")
+        reading.join(0.5)
+        assert reading.is_alive()  # waits for the save held back, though its id is below the one forgotten
+        end()
+        reading.join(WAIT)
+    assert read == [[1]]
+
+
 def test_a_refused_save_leaves_no_insert_lock_behind(store: Store) -> None:
     ledger = store.ledger()
     recorder = recorder_of(ledger)
