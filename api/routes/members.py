@@ -67,13 +67,17 @@ def acted_on(services: Services, operator: Caller, run: Callable[..., Recorded],
 
 
 @routes.post("/{registration_no}/confirm", response_model=MemberPublic)
-def confirm(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
-    return acted_on(services, operator, services.ledger.confirm_member, registration_no, on=body.on)
+def confirm(registration_no: str, services: ServicesDep, operator: CurrentCaller,
+            body: OnRequest | None = None) -> Any:
+    return acted_on(services, operator, services.ledger.confirm_member, registration_no,
+                    on=body.on if body else None)
 
 
 @routes.post("/{registration_no}/death", response_model=MemberPublic)
-def death(registration_no: str, body: OnRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
-    return acted_on(services, operator, services.ledger.record_death, registration_no, on=body.on)
+def death(registration_no: str, services: ServicesDep, operator: CurrentCaller,
+          body: OnRequest | None = None) -> Any:
+    return acted_on(services, operator, services.ledger.record_death, registration_no,
+                    on=body.on if body else None)
 
 
 @routes.post("/{registration_no}/leave", response_model=MemberPublic)

@@ -89,7 +89,9 @@ def acted_on(services: Services, operator: Caller, run: Callable[..., Recorded],
 
 
 @routes.post("/{transfer_id}/issue", response_model=TransferPublic)
-def issue(transfer_id: str, body: IssueRequest, services: ServicesDep, operator: CurrentCaller) -> Any:
+def issue(transfer_id: str, services: ServicesDep, operator: CurrentCaller,
+          body: IssueRequest | None = None) -> Any:
+    body = body or IssueRequest()  # every field has its default: a POST without a body issues for 30 days
     return acted_on(services, operator, services.ledger.issue_letter, transfer_id, body.valid_days, on=body.on)
 
 

@@ -6,7 +6,7 @@ One app per store for the module (tests/api/routes/conftest.py); each test makes
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -16,17 +16,20 @@ from tests.api.helpers import (
     HUGE,
     PROBLEM_KEYS,
     assert_problem,
+    document_operations,
     fresh_org,
     full_member,
     joined,
     new_member_body,
     no_500,
     numbers,
+    probationary_member,
+    received,
     recorded,
     refused,
     requested,
 )
-from tests.conftest import Store
+from tests.conftest import TODAY, Store
 from tests.factories import person
 
 # --- errors in general ------------------------------------------------------------------------
@@ -54,6 +57,44 @@ def test_validation_errors_name_the_field(api: Api) -> None:
     del body["gender"]
     problem = refused(api, lambda: api.client("xw_clerk").post("/v1/members", body), "validation_error")
     assert "gender" in problem["detail"]
+
+
+def test_a_post_whose_fields_are_all_optional_may_send_no_body(api: Api) -> None:
+    """API.md writes these bodies `{on?}` and `{valid_days?: 30, on?}`: a client with nothing
+    to say sends no body at all (no JSON, no content type), and the defaults apply."""
+    def bare(path: str, operator: str = "xw_clerk") -> Any:  # a POST with no body
+        clerk = api.client(operator)
+        return recorded(api, clerk.client.post(path, headers=clerk.headers()))
+
+    transfer_id = requested(api, full_member(api), on=TODAY)
+    letter = bare(f"/v1/transfers/{transfer_id}/issue")
+    assert (letter["status"], letter["issued_on"]) == ("issued", TODAY.isoformat())
+    assert letter["valid_until"] == (TODAY + timedelta(days=30)).isoformat()
+    probationer = probationary_member(api, date(2025, 6, 1))
+    assert bare(f"/v1/members/{probationer}/confirm")["status"] == "full"
+    assert bare(f"/v1/members/{full_member(api)}/death")["place"]["kind"] == "deceased"
+    received_id = received(api, full_member(api))
+    assert bare(f"/v1/transfers/{received_id}/return-receipt", "qh_clerk")["receipt_returned_on"] == TODAY.isoformat()
+
+
+def test_every_post_without_a_required_field_declares_its_body_optional(api: Api) -> None:
+    """The same for every POST of the OpenAPI document, present and to come: a body whose
+    fields all have defaults is not required."""
+    document = api.client("admin").client.app.openapi()  # type: ignore[attr-defined]
+    schemas = document["components"]["schemas"]
+    optional_bodies = []
+    for method, path, operation in document_operations(document, "/v1"):
+        body = operation.get("requestBody")
+        if method != "post" or body is None:
+            continue
+        schema = body["content"]["application/json"]["schema"]
+        refs = [schema, *schema.get("anyOf", [])]
+        model = next(schemas[r["$ref"].rsplit("/", 1)[1]] for r in refs if "$ref" in r)
+        if not model.get("required"):
+            optional_bodies.append(path)
+            assert not body.get("required", False), f"POST {path}: every field is optional, the body is not"
+    assert {"/v1/transfers/{transfer_id}/issue", "/v1/members/{registration_no}/confirm",
+            "/v1/members/{registration_no}/death"} <= set(optional_bodies)
 
 
 # --- min_position -----------------------------------------------------------------------------
