@@ -23,6 +23,7 @@ from domain.identifiers import (
     is_code,
     member_id,
     organization_id,
+    registration_key,
     validate_id_card_no,
     validate_registration_no,
 )
@@ -128,8 +129,12 @@ class LedgerReads(LedgerRunner):
     def locate(self, registration_no: str, id_card_no: str) -> Member | None:
         """The living member holding both numbers, else None (which of them failed is not
         said). Both are checked in full whatever the first gives: the ID number's keyed
-        digest is compared, in constant time, even when the registration number is unknown."""
-        number, card = validate_registration_no(registration_no), validate_id_card_no(id_card_no)
+        digest is compared, in constant time, even when the registration number is unknown.
+        A number of the right shape is looked for as it is: one with a wrong check character
+        (a digit mistyped) is held by nobody, so it is None like any other; only a value
+        not even shaped like a number (the two share one shape) is refused as malformed."""
+        number = registration_key(registration_no) or validate_registration_no(registration_no)
+        card = registration_key(id_card_no) or validate_id_card_no(id_card_no)
         wanted = id_card_digest(card, self._id_key)
         try:
             member: Member | None = self.member(number)

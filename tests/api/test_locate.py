@@ -1,6 +1,7 @@
 """The locator (GET /v1/locate), on both stores: any admin or clerk holding both numbers of
 a living member learns where its relationship is, and nothing personal; any other pair is
-the same 404, whichever half failed; every call is in the access log, never the ID number."""
+the same 404, whichever half failed (a wrong check character too); every call is in the
+access log, never the ID number."""
 
 from __future__ import annotations
 
@@ -56,7 +57,12 @@ def test_any_other_pair_is_the_same_404(located: tuple[Api, str, str]) -> None:
     api.ledger.record_death(second, on=date(2026, 11, 1))
     gone = clerk.get("/v1/locate", registration_no=second, id_card_no=person(2)["id_card_no"])
     assert (gone.status_code, gone.content) == (404, answers[0].content)
-    assert clerk.get("/v1/locate", registration_no=first, id_card_no="12345").status_code == 422
+    mistyped_card = person(1)["id_card_no"][:17] + ("1" if person(1)["id_card_no"][17] != "1" else "2")
+    mistyped_number = first[:17] + ("1" if first[17] != "1" else "2")
+    for pair in ((first, mistyped_card), (mistyped_number, person(1)["id_card_no"])):  # a wrong check character
+        answer = clerk.get("/v1/locate", registration_no=pair[0], id_card_no=pair[1])
+        assert (answer.status_code, answer.content) == (404, answers[0].content), pair
+    assert clerk.get("/v1/locate", registration_no=first, id_card_no="12345").status_code == 422  # no number's shape
 
 
 def test_every_call_is_logged_without_the_id_number(located: tuple[Api, str, str]) -> None:
