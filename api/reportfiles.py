@@ -218,7 +218,7 @@ def year_chart_png(annual_report: dict[str, Any], lang: str = "zh", name: str | 
     """The twelve months of a year: members at month end (held and in transit, stacked)
     above, the month's flows below, titled with the organization's name (its code when
     none is given). Chinese labels need a CJK font; without one the labels fall back to
-    English."""
+    English, and a Chinese name to the organization's code."""
     figure = year_chart_figure(annual_report, lang, name)
     out = io.BytesIO()
     figure.savefig(out, format="png", metadata={"Software": None})
@@ -233,14 +233,18 @@ def year_chart_figure(annual_report: dict[str, Any], lang: str = "zh", name: str
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    font = cjk_font() if lang == "zh" else None
+    font = cjk_font()  # for the Chinese words, and for an organization's Chinese name in either language
     family = ["DejaVu Sans"]
-    if lang == "zh" and font is not None:
+    if font is not None:
         font_manager.fontManager.addfont(font)
-        family.insert(0, font_manager.FontProperties(fname=font).get_name())
+        chinese = font_manager.FontProperties(fname=font).get_name()
+        family = [chinese, *family] if lang == "zh" else [*family, chinese]  # English: Chinese glyphs only
     else:
         lang = "en"
     words = CHART_WORDS[lang]
+    title = name or annual_report["organization_code"]
+    if font is None and not title.isascii():
+        title = annual_report["organization_code"]  # no glyphs for its name: its code, not a row of boxes
     months = annual_report["months"]
     x = list(range(1, len(months) + 1))
     held = [m["held"] for m in months]
@@ -273,8 +277,7 @@ def year_chart_figure(annual_report: dict[str, Any], lang: str = "zh", name: str
         for axes in (top, bottom):
             axes.yaxis.get_major_locator().set_params(integer=True)
             axes.grid(axis="y", alpha=0.3)
-        figure.suptitle(words["title"].format(name=name or annual_report["organization_code"],
-                                              year=annual_report["year"]))
+        figure.suptitle(words["title"].format(name=title, year=annual_report["year"]))
         figure.tight_layout()
         figure.canvas.draw()
     return figure

@@ -4,8 +4,12 @@ command line and the report files."""
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 from decimal import Decimal
+
+import pytest
+from matplotlib import font_manager
 
 from api import reportfiles
 from api.web.i18n import FIGURES, WORDS, describe
@@ -58,12 +62,34 @@ def test_one_vocabulary_for_the_pages_the_report_files_and_the_command_line() ->
         "transfer requested from 甲支部 to 乙支部 (job change, across counties)")
 
 
-def test_the_charts_legends_sit_above_the_bars_and_its_title_names_the_organization() -> None:
-    months = [{"month": f"2026-{m:02d}", "held": 40 + m, "in_transit": 3, "admitted": 1, "imported": 0,
-               "transferred_in": 5, "transferred_out": 4, "deceased": 0, "left": 0} for m in range(1, 13)]
-    figure = reportfiles.year_chart_figure({"organization_code": "XW-C1", "year": 2026, "months": months},
+MONTHS = [{"month": f"2026-{m:02d}", "held": 40 + m, "in_transit": 3, "admitted": 1, "imported": 0,
+           "transferred_in": 5, "transferred_out": 4, "deceased": 0, "left": 0} for m in range(1, 13)]
+
+
+@pytest.mark.filterwarnings("ignore:Glyph:UserWarning")  # the stand-in font has no Chinese glyphs
+def test_the_charts_legends_sit_above_the_bars_and_its_title_names_the_organization(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a font taken for the one with Chinese glyphs (the test machine may have none)
+    monkeypatch.setattr(reportfiles, "cjk_font", lambda: font_manager.findfont("DejaVu Sans"))
+    figure = reportfiles.year_chart_figure({"organization_code": "XW-C1", "year": 2026, "months": MONTHS},
                                            "zh", name="玄武街道党工委")
     assert figure.texts[0].get_text().startswith("玄武街道党工委 2026")
     for axes in figure.axes:
         legend, plot = axes.get_legend().get_window_extent(), axes.get_window_extent()
         assert legend.y0 >= plot.y1 - 1, "the legend covers the plot"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_without_a_chinese_font_the_chart_is_titled_by_the_organizations_code(
+    monkeypatch: pytest.MonkeyPatch, lang: str,
+) -> None:
+    """A server without a font for Chinese (a plain Debian, say) would draw the name as a row
+    of boxes: the title gives the code instead, and no glyph is missing."""
+    monkeypatch.setattr(reportfiles, "cjk_font", lambda: None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure = reportfiles.year_chart_figure({"organization_code": "XW-C1", "year": 2026, "months": MONTHS},
+                                               lang, name="玄武街道党工委")
+    assert figure.texts[0].get_text().startswith("XW-C1 2026")
+    assert not [w for w in caught if "missing from font" in str(w.message)]
