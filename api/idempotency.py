@@ -16,6 +16,12 @@ away when the claim was to be released or its answer kept), or the lease
 the request's commands run under command keys derived from the operator, the key and the
 request (domain/commandkey.py), so a command the first run recorded is not run again but
 answers with what it recorded, and one it did not record runs now, once.
+
+The answers kept are sealed with the data keys (domain/personal.py, LEDGER_DATA_KEYS), the
+owner and the key as authenticated data: an answer may hold a token shown once (an
+operator granted, a member's access) or a member's name, and a copy of the database
+without the keys shows neither. An answer kept in plain text by an earlier version is
+replayed as it is.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import hashlib
 import logging
 import math
 import os
+import re
 import secrets
 import socket
 import sqlite3
@@ -41,6 +48,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import known_error_response, problem
 from domain.commandkey import keyed
 from domain.operator import operator_id_for
+from domain.personal import DataKeys
 from projections.db import ViewDatabase
 
 log = logging.getLogger("api")
@@ -53,6 +61,8 @@ DDL = f"CREATE TABLE IF NOT EXISTS api_idempotency ({COLUMNS}, PRIMARY KEY (owne
 # Columns added since the table's first version (a store made before them gets them).
 ADDED_COLUMNS = ("claimant", "claimed_at")
 RUNNING = 0  # the status of a claim whose answer is not kept yet
+# DataKeys.seal's text: `KEY_ID:BASE64`, a shape no answer (JSON or HTML) has
+_SEALED = re.compile(r"[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]+={0,2}", re.ASCII)
 CLAIM_ATTEMPTS = 8
 
 
@@ -194,8 +204,18 @@ def _age(claimed_at: str, now: str) -> float:
 
 
 class IdempotencyStore:
-    def __init__(self, connection: Callable[[], Any]) -> None:
+    def __init__(self, connection: Callable[[], Any], keys: DataKeys) -> None:
         self.connection = connection  # a context manager factory yielding a ViewDatabase
+        self.keys = keys  # seal the answers kept
+
+    def _sealed(self, owner: str, key: str, body: bytes) -> str:
+        return self.keys.seal(body, _context(owner, key))
+
+    def _opened(self, owner: str, key: str, kept: str) -> str:
+        """A kept answer's text (one kept in plain text before answers were sealed: as it is)."""
+        if not _SEALED.fullmatch(kept):
+            return kept
+        return self.keys.open(kept, _context(owner, key), "the answer kept for an Idempotency-Key").decode("utf-8")
 
     def claim(self, owner: str, key: str, digest: str, lease_seconds: float = 30.0) -> Claim:
         me = str(Claimant.current())
@@ -221,7 +241,7 @@ class IdempotencyStore:
                 if stored_hash != digest:
                     return Claim("reused")
                 if status != RUNNING:
-                    return Claim("replay", answer=(status, body, media_type))
+                    return Claim("replay", answer=(status, self._opened(owner, key, body), media_type))
                 held_for = _age(claimed_at, now)
                 holder = Claimant.parse(claimant)
                 dead = holder is not None and holder.is_dead()
@@ -254,14 +274,14 @@ class IdempotencyStore:
             if db.execute_count(
                 "UPDATE api_idempotency SET status = ?, body = ?, media_type = ? "
                 "WHERE owner = ? AND key = ? AND status = 0",
-                (status, body.decode("utf-8"), media_type, owner, key),
+                (status, self._sealed(owner, key, body), media_type, owner, key),
             ):
                 return None
             rows = db.query(
                 "SELECT status, body, media_type FROM api_idempotency WHERE owner = ? AND key = ?", (owner, key)
             )
         if rows and rows[0][0] != RUNNING:
-            return rows[0][0], rows[0][1], rows[0][2]
+            return rows[0][0], self._opened(owner, key, rows[0][1]), rows[0][2]
         return None
 
     def ended(self, owner: str, key: str, holder: tuple[str, str]) -> None:
@@ -278,6 +298,11 @@ class IdempotencyStore:
                 "AND claimant = ? AND claimed_at = ?",
                 (owner, key, *holder),
             )
+
+
+def _context(owner: str, key: str) -> bytes:
+    """The authenticated data of a kept answer: moved to another row, it does not open."""
+    return f"api_idempotency/{owner}/{key}".encode()
 
 
 def _replayed(answer: tuple[int, str, str | None]) -> Response:

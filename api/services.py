@@ -28,6 +28,7 @@ from api.errors import ApiError
 from api.idempotency import IdempotencyStore
 from api.idempotency import setup as setup_idempotency
 from domain.ledger import Ledger
+from domain.personal import DataKeys
 from domain.settings import Settings
 from projections import access
 from projections.db import ViewDatabase
@@ -212,7 +213,7 @@ class Services:
         self.ledger.on_saved.append(self.sealer.poke)
         self.sealer.start()
         self.pool = ViewPool(settings.database_url)
-        self.idempotency = IdempotencyStore(self.pool.connection)
+        self.idempotency = IdempotencyStore(self.pool.connection, DataKeys(settings.data_keys.get_secret_value()))
         self._watch_db: ViewDatabase | None = None  # worker mode: the watch's own connection
         if self.inline:
             self.watch = ViewsWatch(lambda: self.engine.position, limit=settings.read_waiters,

@@ -84,6 +84,50 @@ def test_a_replayed_operator_grant_creates_no_second_operator(shared: Api) -> No
     assert [o["name"] for o in listed].count("一次性") == 1
 
 
+def kept_answers(api: Api) -> list[tuple[str, str, str, int, str]]:
+    """(owner, key, request_hash, status, body) of every answer kept, as the database holds it."""
+    with api.services.pool.connection() as db:
+        return [tuple(row) for row in db.query(  # type: ignore[misc]
+            "SELECT owner, key, request_hash, status, body FROM api_idempotency WHERE status <> 0")]
+
+
+def test_a_kept_answer_shows_no_token_and_no_name_without_the_data_keys(shared: Api) -> None:
+    """The answers kept for replay are sealed with the data keys: a token shown once and a
+    member's name stay out of a copy of the database, and the replay still gives them."""
+    granted = shared.client("admin").post("/v1/operators", {"name": "封存·核对", "role": "clerk",
+                                                            "organization_code": "QH"}, key="sealed-grant")
+    assert granted.status_code == 201, granted.text
+    admitted = shared.client("xw_clerk").post("/v1/members", new_body(name="封存·姓名"), key="sealed-admit")
+    assert admitted.status_code == 201, admitted.text
+    stored = repr(kept_answers(shared))
+    assert granted.json()["token"] not in stored and "封存" not in stored
+    assert "\\u5c01" not in stored.lower()  # nor escaped in JSON
+    again = shared.client("admin").post("/v1/operators", {"name": "封存·核对", "role": "clerk",
+                                                          "organization_code": "QH"}, key="sealed-grant")
+    assert (again.status_code, again.json()) == (201, granted.json())
+
+
+def test_a_kept_answer_opens_only_in_its_own_row_and_a_plain_one_is_replayed_as_it_is(shared: Api) -> None:
+    """An answer sealed for one (operator, key) copied onto another does not open (503, the
+    keys can't read it); one kept in plain text by an earlier version is replayed unchanged."""
+    clerk = shared.client("xw_clerk")
+    first = clerk.post("/v1/members", new_body(), key="row-a")
+    second_body = new_body()
+    second = clerk.post("/v1/members", second_body, key="row-b")
+    assert first.status_code == second.status_code == 201
+    answers = {key: (owner, body) for owner, key, _, _, body in kept_answers(shared)}
+    owner = answers["row-b"][0]
+    with shared.services.pool.connection() as db:
+        db.execute("UPDATE api_idempotency SET body = ? WHERE owner = ? AND key = ?",
+                   (answers["row-a"][1], owner, "row-b"))
+    assert_problem(clerk.post("/v1/members", second_body, key="row-b"), "not_ready", {503})
+    with shared.services.pool.connection() as db:
+        db.execute("UPDATE api_idempotency SET body = ? WHERE owner = ? AND key = ?",
+                   (second.text, owner, "row-b"))
+    replayed = clerk.post("/v1/members", second_body, key="row-b")
+    assert (replayed.status_code, replayed.json()) == (201, second.json())
+
+
 def test_a_refusal_is_replayed_too(shared: Api) -> None:
     clerk = shared.client("xw_clerk")
     number = make_registration_no("320102", date(2011, 11, 11), 111)

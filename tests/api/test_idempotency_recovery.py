@@ -33,6 +33,7 @@ from api.idempotency import Claimant, IdempotencyStore, command_name, request_di
 from domain.commandkey import CommandKey, keyed
 from domain.ledger import Ledger
 from domain.operator import operator_id_for
+from domain.personal import DataKeys, new_key_entry
 from domain.transfer import Transfer
 from projections.db import ViewDatabase
 from tests.api.conftest import Api
@@ -208,7 +209,7 @@ def test_a_claim_taken_over_keeps_the_first_answer_and_is_released_only_by_its_h
     def connection() -> Iterator[ViewDatabase]:
         yield db
 
-    keys = IdempotencyStore(connection)
+    keys = IdempotencyStore(connection, DataKeys(new_key_entry()))
     try:
         slow = keys.claim("owner", "key", "digest", lease_seconds=30)
         assert slow.verdict == "run" and slow.holder is not None
@@ -238,7 +239,7 @@ def test_a_claim_whose_request_in_this_process_ended_unreleased_is_taken_over_at
     def connection() -> Iterator[ViewDatabase]:
         yield db
 
-    keys = IdempotencyStore(connection)
+    keys = IdempotencyStore(connection, DataKeys(new_key_entry()))
     try:
         first = keys.claim("owner", "orphan", "digest", lease_seconds=30)
         assert first.verdict == "run" and first.holder is not None
