@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from domain.errors import ValidationError
+from domain.text import normalize_text
 from projections.cases import bounced, case_rows
 from projections.certificates import certificate_rows
 from projections.queries.base import Reads
@@ -40,6 +41,7 @@ class Lists(Reads):
         received since a day, or received or with the receipt back since a day."""
         clauses: list[Sql] = []
         if search:
+            search = normalize_text(search)  # as names are kept (NFC)
             clauses.append(Sql("(letter_no LIKE ? OR registration_no LIKE ? OR registration_no IN "
                                "(SELECT registration_no FROM proj_members WHERE name LIKE ?))",
                                f"%{search.upper()}%", f"{search.upper()}%", f"%{search}%"))

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from domain.calendar import check_day
+from domain.text import normalize_text
 from projections.db import Row
 from projections.queries.base import Reads
 from projections.sql import EMPTY, Sql, in_subtree, marks, subtree_as_of
@@ -26,6 +27,7 @@ class Rosters(Reads):
         check_day(as_of, "as_of")
         self.organization(code)
         kinds = marks(("held", "in_transit") if include_in_transit else ("held",))
+        search = normalize_text(search) if search else None  # as names are kept (NFC)
         found = Sql(" AND (m.name LIKE ? OR m.registration_no LIKE ?)", f"%{search}%", f"{search.upper()}%") \
             if search else EMPTY
         page = Sql(" LIMIT ? OFFSET ?", limit, offset)

@@ -213,6 +213,20 @@ def test_roster_now_as_of_subtree_in_transit_and_paging(api: Api) -> None:
     assert_problem(clerk.get(f"/v1/organizations/{b1}/roster", as_of="yesterday"), "validation_error")
 
 
+def test_a_search_finds_a_name_however_its_characters_were_typed(api: Api) -> None:
+    """Names are kept in NFC; a search is put in NFC too: a compatibility ideograph
+    (U+F900, as some input methods and old files give it) finds the name typed with the
+    unified one (U+8C48), in the roster and in the transfers' search."""
+    clerk = api.client("xw_clerk")
+    admitted = recorded(api, clerk.post("/v1/members", new_member_body(name="\u8c48小明")), 201)
+    found = clerk.get("/v1/organizations/XW-C1-B1/roster", q="\uf900小明").json()
+    assert [row["registration_no"] for row in found["data"]] == [admitted["registration_no"]]
+    transfer_id = requested(api, admitted["registration_no"])
+    with api.services.queries() as queries:
+        rows, _ = queries.transfers("XW-C1", search="\uf900小明")
+    assert [row["transfer_id"] for row in rows] == [transfer_id]
+
+
 def test_overdue_list_names_pocket_members_and_unreturned_certificates(api: Api) -> None:
     committee = fresh_org(api, "XW", "committee")
     branch = fresh_org(api, committee)
