@@ -27,6 +27,7 @@ from api.schemas import (
 from api.services import Services
 from api.web.letter import letter_facts, render_letter
 from domain.ledger.session import Recorded
+from domain.vocabulary import TransferStatus
 from projections.queries import Queries
 
 routes = router("/v1/transfers", "transfers")
@@ -48,16 +49,17 @@ def request_transfer(body: TransferCreate, services: ServicesDep, operator: Curr
 @routes.get("", response_model=TransfersPublic, responses=LIST_TYPES)
 def list_transfers(
     request: Request, services: ServicesDep, operator: CurrentCaller,
-    status: Annotated[str | None, Query()] = None,
+    status: Annotated[TransferStatus | None, Query()] = None,
     organization_code: Annotated[str | None, Query()] = None,
     letter_no: Annotated[str | None, Query()] = None,
-    registration_no: Annotated[str | None, Query()] = None,
+    registration_no: Annotated[str | None, Query(description="as written, or in lower case")] = None,
     direction: Annotated[Literal["in", "out", "both"], Query(description="in, out or both")] = "both",
     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     code = list_scope(services, operator, organization_code)
     with services.queries(min_position) as queries:
-        rows, count = queries.transfers(code, status=status, letter_no=letter_no, registration_no=registration_no,
+        rows, count = queries.transfers(code, status=status, letter_no=letter_no,
+                                        registration_no=registration_no.strip().upper() if registration_no else None,
                                         direction=direction, limit=limit, offset=offset)
     return list_answer(request, list(Queries.TRANSFER_COLUMNS), rows, count)
 

@@ -339,6 +339,10 @@ def test_transfer_list_filters_and_pages(api: Api) -> None:
     assert_problem(clerk.get("/v1/transfers", limit=0), "validation_error")
     assert_problem(clerk.get("/v1/transfers", limit=1001), "validation_error")
     assert_problem(clerk.get("/v1/transfers", organization_code="NOPE"), "not_found")
+    assert_problem(clerk.get("/v1/transfers", status="isued"), "validation_error")  # a typo: not an empty list
+    number = everything["data"][0]["registration_no"]
+    by_member = clerk.get("/v1/transfers", organization_code=branch, registration_no=f" {number.lower()}").json()
+    assert [t["registration_no"] for t in by_member["data"]] == [number]
 
 
 # --- filed months on both sides ---------------------------------------------------------------
