@@ -1,5 +1,6 @@
 """The HTTP API's boundary: every string of a request is checked once, here, before any
-route (or the idempotency store, or a query on the views) sees it.
+route (or the idempotency store, or a query on the views) sees it; a query parameter with
+an empty value counts as not sent.
 
 `IncomingText` checks the path and its parameters, every query parameter (name and
 value), the headers the API reads, and every string of a JSON body (keys too) with
@@ -115,8 +116,19 @@ async def read_body(receive: Receive) -> tuple[bytes, list[Message]]:
     return b"".join(chunks), messages
 
 
+def without_empty_values(query: bytes) -> bytes:
+    """The query string less its parameters with an empty value (`kind=`, or `kind` alone):
+    API.md writes its filters `?status=&organization_code=`, and a client that sends a
+    filter empty means no filter, not a value that fails to parse."""
+    if not query:
+        return query
+    kept = [part for part in query.split(b"&") if part.partition(b"=")[2]]
+    return b"&".join(kept)
+
+
 class IncomingText:
-    """ASGI middleware: refuse, before routing, a request with a string that is not text."""
+    """ASGI middleware: refuse, before routing, a request with a string that is not text.
+    Parameters of the query with an empty value are dropped first (`without_empty_values`)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -126,6 +138,10 @@ class IncomingText:
         if scope["type"] != "http" or path == WEB_PREFIX or path.startswith(WEB_PREFIX + "/"):
             await self.app(scope, receive, send)
             return
+        query = scope.get("query_string", b"")
+        kept = without_empty_values(query)
+        if kept != query:
+            scope = {**scope, "query_string": kept}
         found = head_problem(scope)
         if found is None and scope["method"] in BODY_METHODS and is_json(Headers(scope=scope)):
             body, messages = await read_body(receive)

@@ -41,8 +41,8 @@ logging.getLogger("uvicorn.access").addFilter(RedactIdCard())
 
 @routes.get("")
 def locate(services: ServicesDep, operator: CurrentCaller,
-           registration_no: Annotated[str, Query(max_length=18)],
-           id_card_no: Annotated[str, Query(max_length=18)]) -> Any:
+           registration_no: Annotated[str, Query(min_length=1, max_length=18)],
+           id_card_no: Annotated[str, Query(min_length=1, max_length=18)]) -> Any:
     operator.require(*MEMBER_ROLES)
     try:
         member = services.ledger.locate(registration_no, id_card_no)

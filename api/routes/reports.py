@@ -44,7 +44,8 @@ FILE_TYPES: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {},
 @routes.get("/monthly", responses=FILE_TYPES)
 def monthly(
     request: Request, services: ServicesDep, operator: CurrentCaller,
-    organization_code: Annotated[str, Query()], month: Annotated[str, Query(description="YYYY-MM")],
+    organization_code: Annotated[str, Query(min_length=1)],
+    month: Annotated[str, Query(min_length=1, description="YYYY-MM")],
     min_position: MinPosition = None,
 ) -> Any:
     check_within(services, operator, organization_code)
@@ -59,7 +60,7 @@ def monthly(
 @routes.get("/annual", responses=FILE_TYPES)
 def annual(
     request: Request, services: ServicesDep, operator: CurrentCaller,
-    organization_code: Annotated[str, Query()], year: Annotated[int, Query(ge=1900, le=2999)],
+    organization_code: Annotated[str, Query(min_length=1)], year: Annotated[int, Query(ge=1900, le=2999)],
     min_position: MinPosition = None,
 ) -> Any:
     check_within(services, operator, organization_code)

@@ -97,6 +97,27 @@ def test_every_post_without_a_required_field_declares_its_body_optional(api: Api
             "/v1/members/{registration_no}/death"} <= set(optional_bodies)
 
 
+@pytest.mark.parametrize(("operator", "path", "empty"), [
+    ("xw_clerk", "/v1/transfers", "status=&organization_code=&letter_no=&registration_no=&direction="),
+    ("xw_clerk", "/v1/certificates", "organization_code=&kind=&status=&side=&registration_no="),
+    ("xw_clerk", "/v1/cases", "organization_code=&status="),
+    ("xw_clerk", "/v1/organizations/XW-C1/overdue", "on=&kind"),
+    ("xw_clerk", "/v1/organizations/XW-C1-B1/roster", "as_of=&subtree=&include_in_transit=&q=&limit="),
+    ("xw_admin", "/v1/operators", "organization_code="),
+    ("auditor", "/v1/audit/events", "after=&limit="),
+])
+def test_a_filter_sent_empty_is_no_filter(api: Api, operator: str, path: str, empty: str) -> None:
+    """API.md writes its filters `?status=&organization_code=&letter_no=`: a client that
+    fills in only some of them sends the others empty, and gets what it gets without them
+    (each of these parameters, given a value, parses it: a date, a kind, a number)."""
+    requested(api, full_member(api))
+    client = api.client(operator)
+    plain = client.get(path)
+    assert plain.status_code == 200, plain.text
+    with_empty = client.client.get(f"{path}?{empty}", headers=client.headers())
+    assert (with_empty.status_code, with_empty.json()) == (200, plain.json())
+
+
 # --- min_position -----------------------------------------------------------------------------
 
 
