@@ -30,7 +30,6 @@ import hashlib
 import logging
 import math
 import os
-import re
 import secrets
 import socket
 import sqlite3
@@ -48,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from api.errors import known_error_response, problem
 from domain.commandkey import keyed
 from domain.operator import operator_id_for
-from domain.personal import DataKeys
+from domain.personal import DataKeys, is_sealed
 from projections.db import ViewDatabase
 
 log = logging.getLogger("api")
@@ -61,8 +60,6 @@ DDL = f"CREATE TABLE IF NOT EXISTS api_idempotency ({COLUMNS}, PRIMARY KEY (owne
 # Columns added since the table's first version (a store made before them gets them).
 ADDED_COLUMNS = ("claimant", "claimed_at")
 RUNNING = 0  # the status of a claim whose answer is not kept yet
-# DataKeys.seal's text: `KEY_ID:BASE64`, a shape no answer (JSON or HTML) has
-_SEALED = re.compile(r"[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]+={0,2}", re.ASCII)
 CLAIM_ATTEMPTS = 8
 
 
@@ -213,7 +210,7 @@ class IdempotencyStore:
 
     def _opened(self, owner: str, key: str, kept: str) -> str:
         """A kept answer's text (one kept in plain text before answers were sealed: as it is)."""
-        if not _SEALED.fullmatch(kept):
+        if not is_sealed(kept):
             return kept
         return self.keys.open(kept, _context(owner, key), "the answer kept for an Idempotency-Key").decode("utf-8")
 

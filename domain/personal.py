@@ -45,6 +45,7 @@ SETTING = "LEDGER_DATA_KEYS"
 FIELD = "_personal_"  # the stored event's field that holds the sealed values
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
 _KEY_TEXT = re.compile(r"[A-Za-z0-9_-]{43}=?", re.ASCII)  # 32 bytes, URL-safe base64
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}", re.ASCII)  # standard base64, as `seal` writes it
 _NONCE = 12
 
 _MEMBER = ("name", "gender", "birth_date", "category", "household_region", "workplace", "residence")
@@ -134,6 +135,13 @@ class DataKeys:
                 f"the personal fields of {where} do not decrypt with the data key {key_id!r} of {SETTING}: "
                 "that id holds another key, or the stored event was changed"
             ) from None
+
+
+def is_sealed(text: str) -> bool:
+    """Whether the text has the shape of `DataKeys.seal`'s (`KEY_ID:BASE64`), which no JSON
+    or HTML text has: told from a value kept in plain text before it was sealed."""
+    key_id, colon, rest = text.partition(":")
+    return bool(colon) and _KEY_ID.fullmatch(key_id) is not None and _BASE64.fullmatch(rest) is not None
 
 
 def sealing_context(originator_id: Any, originator_version: int, topic: str) -> bytes:

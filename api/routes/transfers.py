@@ -26,6 +26,7 @@ from api.schemas import (
 )
 from api.services import Services
 from api.web.letter import letter_facts, render_letter
+from domain.identifiers import registration_key
 from domain.ledger.session import Recorded
 from domain.vocabulary import TransferStatus
 from projections.queries import Queries
@@ -59,7 +60,7 @@ def list_transfers(
     code = list_scope(services, operator, organization_code)
     with services.queries(min_position) as queries:
         rows, count = queries.transfers(code, status=status, letter_no=letter_no,
-                                        registration_no=registration_no.strip().upper() if registration_no else None,
+                                        registration_no=registration_key(registration_no) or registration_no,
                                         direction=direction, limit=limit, offset=offset)
     return list_answer(request, list(Queries.TRANSFER_COLUMNS), rows, count)
 
