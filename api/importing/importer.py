@@ -69,6 +69,7 @@ def run_in_parts(job: _Import, parts: list[list[Row]], dry_run: bool) -> Result:
             result.problems.extend(problems)
             result.recorded += recorded
             result.position = max(result.position, position)
+    job.ledger.adopt_saves(result.position)  # this process reads back what its workers saved
     job.after_recording(before)
     result.seconds["record"] = time.monotonic() - clock
     job.sort_problems()

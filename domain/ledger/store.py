@@ -32,6 +32,7 @@ from domain.ledger.recorders import IN_TRANSACTION, READS, RECORDERS, ReadSet, S
 from domain.member import Member
 from domain.organization import Organization
 from domain.personal import DataKeys, PersonalDataMapper
+from domain.pglog import PostgresLogRecorder
 from domain.pgpool import check_recent_only
 from domain.transcodings import TRANSCODINGS
 
@@ -320,6 +321,15 @@ class LedgerStore(Application[UUID]):
 
     def max_position(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+    def adopt_saves(self, position: int) -> None:
+        """The events up to `position` were saved for this process by others (an import's
+        worker processes): its reads of the log (`max_position`, `read_events`, the views'
+        catch-up) wait for them as for its own saves, while an older transaction holds
+        them back from readers (PostgreSQL, domain/pglog.py). On SQLite a commit is read
+        at once."""
+        if isinstance(self.recorder, PostgresLogRecorder):
+            self.recorder.adopt(position)
 
     def read_events(
         self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()

@@ -23,6 +23,8 @@ from domain.errors import LedgerError, ValidationError
 from tests.cli.test_import import MEMBER_HEADINGS_EN, member_row, run, write_csv
 from tests.cli.test_import_once import HOLDERS, ON, another_store, recorded_after, tree
 from tests.conftest import Store
+from tests.projections.test_event_log import WAIT, older_transaction
+from tests.projections.test_event_log import run as in_thread
 
 ROWS = 240
 
@@ -105,6 +107,30 @@ def test_a_file_imported_in_parts_records_what_one_process_records(store: Store,
     again = import_file(ledger, path, "members", on=ON, workers=3)
     assert again.ok and again.recorded == 0 and again.skipped == ROWS
     assert ledger.max_position() == result.position
+
+
+@pytest.mark.postgres_only
+def test_the_importing_process_reads_what_its_workers_recorded(store: Store, tmp_path: Path) -> None:
+    """Read-your-writes across the workers: while a transaction of another session, older
+    than the workers' saves, holds them back from the log's readers, the importing
+    process's reads wait for them, as for its own saves, instead of answering without
+    them (the process that asked for the import reads it back whole)."""
+    ledger = store.ledger(POSTGRES_LOCK_TIMEOUT="3600")
+    tree(ledger)
+    with older_transaction(store) as end:
+        result = import_file(ledger, members_file(tmp_path), "members", on=ON, workers=3)
+        assert result.ok and result.recorded == ROWS and result.workers == 3
+        reading, found = in_thread(ledger.max_position, "read")
+        holding, held = in_thread(lambda: len(ledger.organization("XW-S").members), "roster")
+        reading.join(0.5)
+        holding.join(0.1)
+        assert reading.is_alive(), "read the log without the workers' saves"
+        assert holding.is_alive(), "read an organization without the workers' saves"
+        end()
+        reading.join(WAIT)
+        holding.join(WAIT)
+    assert found == [result.position]
+    assert held == [ROWS // 3]
 
 
 def test_a_problem_in_one_part_records_nothing_in_any_part(store: Store, tmp_path: Path) -> None:
