@@ -16,7 +16,6 @@ from projections.figures import STOCKS
 from projections.queries.base import Reads
 from projections.sql import (
     Sql,
-    in_subtree,
     marks,
     name,
     one_of,
@@ -186,8 +185,10 @@ class Reports(Reads):
         for column in COMPOSITION:
             composition[column] = {
                 key: int(n) for key, n in self._query(
-                    "SELECT " + name("m." + column) + ", COUNT(*) FROM proj_stints s JOIN proj_members m "
-                    "ON m.registration_no = s.registration_no WHERE " + in_subtree("s.organization_code", code)
+                    # the subtree as it stood at year end, as the months' closings count it
+                    subtree_as_of(code, year_end) + "SELECT " + name("m." + column)
+                    + ", COUNT(*) FROM proj_stints s JOIN proj_members m ON m.registration_no = s.registration_no "
+                    "WHERE s.organization_code IN (SELECT code FROM sub)"
                     + Sql(" AND s.from_on <= ? AND (s.to_on IS NULL OR s.to_on > ?) GROUP BY ", year_end, year_end)
                     + name("m." + column)
                 )

@@ -743,3 +743,21 @@ def test_overdue_letters_are_of_the_in_transit_of_the_same_month(store: Store) -
                for code in ("XW-C1", "XW-C2") for month in ("2025-10", "2025-12")}
     assert overdue == {("XW-C1", "2025-10"): 1, ("XW-C1", "2025-12"): 0,
                        ("XW-C2", "2025-10"): 0, ("XW-C2", "2025-12"): 1}
+
+
+def test_the_annual_composition_is_of_the_tree_at_year_end(store: Store) -> None:
+    """DOMAIN §8: the annual report's composition at year end counts the members the
+    subtree held at year end, on the tree as it stood then, as its closing does: a branch
+    moved to another committee the next year still counts under its old one."""
+    ledger = store.ledger()
+    register_tree(ledger)
+    for n in (1, 2, 3):
+        import_one(ledger, "XW-C1-B3", n)
+    ledger.move_organization("XW-C1-B3", "XW-C2", on=date(2025, 3, 10))
+    store.engine(ledger).catch_up()
+    queries = store.queries()
+    for code, held in (("XW-C1", 3), ("XW-C2", 0)):
+        annual = queries.annual_report(code, 2024)
+        composition = annual["composition"]
+        assert annual["closing"] == composition["held"] == held, code
+        assert sum(composition["gender"].values()) == sum(composition["category"].values()) == held, code
