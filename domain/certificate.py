@@ -63,9 +63,10 @@ class Certificate(LedgerAggregate):
 
     class Closed(LedgerAggregate.Event):
         """The certificate ended without coming back: the member was received elsewhere by
-        a formal transfer (`transfer_id`), died or left. Not a return."""
+        a formal transfer (`transfer_id`), died or left, or the home was dissolved. Not a
+        return."""
 
-        reason: str  # received | deceased | left
+        reason: str  # received | deceased | left | dissolved
         transfer_id: str | None
 
         def change(self, c: Certificate) -> None:

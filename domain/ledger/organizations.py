@@ -5,6 +5,7 @@ from __future__ import annotations
 from domain.base import Context
 from domain.errors import Conflict, OutOfJurisdiction, TransferOpen, ValidationError
 from domain.identifiers import organization_id
+from domain.ledger.certificates import close_open
 from domain.ledger.rules import check_after_subtree_activity, check_open_period, check_scope
 from domain.ledger.session import Recorded, Session
 from domain.organization import Organization
@@ -44,7 +45,11 @@ def dissolve(session: Session, ctx: Context, code: str, successor_code: str) -> 
     children = [session.org(child) for child in sorted(org.children)]
 
     org.dissolve(ctx, successor)
+    touched = []
     for member in members:
+        # a certificate the dissolved organization issued ends with it, as when a member
+        # is received elsewhere: the successor issues its own
+        touched += close_open(session, ctx, member, "dissolved")
         member.move_on_dissolution(ctx, successor.code)
         org.detach_member(ctx, member.registration_no)
         successor.attach_member(ctx, member.registration_no)
@@ -54,6 +59,7 @@ def dissolve(session: Session, ctx: Context, code: str, successor_code: str) -> 
         child.move(ctx, successor, cause="dissolution")
         org.detach_child(ctx, child.code)
         successor.attach_child(ctx, child.code)
+    check_open_period(ctx, session, *touched)  # the certificates' hosts
     return Recorded(0, code=code)
 
 

@@ -254,3 +254,22 @@ def test_a_member_who_dies_or_leaves_has_no_certificate_out(ledger: Ledger, end:
         ledger.record_leaving(number, "withdrew", on=date(2026, 6, 1))
     certificate = ledger.certificate(certificate_no)
     assert (certificate.status, certificate.closed_on) == ("closed", date(2026, 6, 1))
+
+
+def test_a_dissolution_closes_the_certificates_its_members_hold(ledger: Ledger) -> None:
+    """DOMAIN §3: the members of a dissolved organization move to the successor in the same
+    save; a certificate the dissolved one issued ends with it there, as when a member is
+    received elsewhere (else it stayed out at a home that holds no one, which the
+    successor could neither return nor replace), and the successor issues its own."""
+    number = member(ledger)
+    certificate_no = mobile(ledger, number)
+    dissolved = ledger.dissolve_organization("XW-C1-B1", "QH-C1-B1", on=date(2026, 7, 1))
+    certificate = ledger.certificate(certificate_no)
+    assert (certificate.status, certificate.closed_on, certificate.returned_on) == ("closed", date(2026, 7, 1), None)
+    assert ledger.member(number).open_certificates == ()
+    assert ledger.member(number).organization_code == "QH-C1-B1"
+    closing = [(position, event) for position, event in ledger.read_events() if isinstance(event, Certificate.Closed)]
+    assert [event.reason for _, event in closing] == ["dissolved"]  # type: ignore[attr-defined]
+    assert closing[0][0] <= dissolved.position
+    again = mobile(ledger, number, on=date(2026, 7, 2))
+    assert ledger.certificate(again).home_organization_code == "QH-C1-B1"

@@ -761,3 +761,26 @@ def test_the_annual_composition_is_of_the_tree_at_year_end(store: Store) -> None
         composition = annual["composition"]
         assert annual["closing"] == composition["held"] == held, code
         assert sum(composition["gender"].values()) == sum(composition["category"].values()) == held, code
+
+
+def test_a_dissolution_leaves_no_certificate_out_at_a_home_that_holds_no_one(store: Store) -> None:
+    """The dissolved branch's member moves to the successor and the certificate it issued
+    is closed in the same save: in the month of the dissolution neither the old committee
+    nor the successor's counts a certificate out or a mobile member, the closing is
+    counted, and the overdue list never shows it."""
+    ledger = store.ledger()
+    register_tree(ledger)
+    number = import_one(ledger, "XW-C1-B3")
+    ledger.issue_certificate(number, kind="mobile", purpose="外出务工", host_organization_code="SC-C1-B1",
+                             valid_until=date(2025, 6, 1), on=date(2024, 2, 1))
+    ledger.dissolve_organization("XW-C1-B3", "QH-C1-B1", on=date(2024, 3, 1))
+    store.engine(ledger).catch_up()
+    queries = store.queries()
+    figures = {code: {k: queries.monthly_report(code, "2024-03")[k]
+                      for k in ("closing", "certificates_out", "mobile_out", "certificates_closed")}
+               for code in ("XW-C1", "QH-C1")}
+    assert figures == {"XW-C1": {"closing": 0, "certificates_out": 0, "mobile_out": 0, "certificates_closed": 1},
+                       "QH-C1": {"closing": 1, "certificates_out": 0, "mobile_out": 0, "certificates_closed": 0}}
+    for code in ("XW", "QH"):
+        rows, _ = queries.overdue(code, date(2025, 7, 1))
+        assert not [row for row in rows if row["kind"] == "unreturned_certificate"], code
