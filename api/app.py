@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from api import errors, openapi
+from api import errors, openapi, requestlog
 from api.boundary import IncomingText
 from api.routes import (
     audit,
@@ -26,6 +26,8 @@ from api.routes import (
 from api.services import Services
 from api.web.routes import install as install_web
 from domain.settings import Settings
+
+requestlog.install()  # the server's request log without personal data, in every process serving the app
 
 DESCRIPTION = """An event-sourced ledger of party members' organizational relationship transfers
 (党员组织关系接转). Every call under /v1 needs `Authorization: Bearer <token>`; errors are

@@ -10,8 +10,6 @@ server's request log shows the ID number's parameter blanked."""
 
 from __future__ import annotations
 
-import logging
-import re
 from typing import Annotated, Any
 
 from fastapi import Query
@@ -24,19 +22,6 @@ from api.routes.common import router
 
 routes = router("/v1/locate", "locate")
 NOT_FOUND = "no living member holds both numbers"
-_ID_CARD_PARAM = re.compile(r"(id_card_no=)[^&\s]*", re.ASCII)
-
-
-class RedactIdCard(logging.Filter):
-    """Blanks `id_card_no` in the request lines uvicorn logs (the path with its query)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and any(isinstance(a, str) and "id_card_no=" in a for a in record.args):
-            record.args = tuple(_ID_CARD_PARAM.sub(r"\1-", a) if isinstance(a, str) else a for a in record.args)
-        return True
-
-
-logging.getLogger("uvicorn.access").addFilter(RedactIdCard())
 
 
 @routes.get("")

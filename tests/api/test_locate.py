@@ -11,7 +11,8 @@ from datetime import date
 
 import pytest
 
-from api.routes.locate import RedactIdCard
+import api.app  # noqa: F401  (importing the app installs the request log's filter)
+from api.requestlog import RedactPersonalQuery
 from domain.identifiers import check_character
 from projections import access
 from tests.api.conftest import Api
@@ -77,9 +78,26 @@ def test_every_call_is_logged_without_the_id_number(located: tuple[Api, str, str
     assert person(1)["id_card_no"] not in repr(access_rows(api))
 
 
-def test_the_request_log_blanks_the_id_number() -> None:
-    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-                               ("127.0.0.1:5", "GET", "/v1/locate?registration_no=X&id_card_no=320102198001010011",
-                                "1.1", 200), None)
-    assert RedactIdCard().filter(record)
-    assert "320102198001010011" not in record.getMessage() and "id_card_no=-" in record.getMessage()
+def request_line(target: str) -> logging.LogRecord:
+    return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                             ("127.0.0.1:5", "GET", target, "1.1", 200), None)
+
+
+def test_the_request_log_blanks_the_id_number_and_the_searches() -> None:
+    """Personal data stays out of the server's log: the ID number however its parameter's
+    name is spelled (percent-encoded, as the server decodes it), and the name searched for;
+    the other parameters are kept as sent."""
+    # importing the app (api.app) installed the filter on uvicorn's access log
+    installed = [f for f in logging.getLogger("uvicorn.access").filters if isinstance(f, RedactPersonalQuery)]
+    assert len(installed) == 1
+    for target, kept in (
+        ("/v1/locate?registration_no=X&id_card_no=320102198001010011", "/v1/locate?registration_no=X&id_card_no=-"),
+        ("/v1/locate?registration_no=X&id%5Fcard%5Fno=320102198001010011",
+         "/v1/locate?registration_no=X&id%5Fcard%5Fno=-"),
+        ("/v1/organizations/XW/roster?q=%E5%BC%A0%E4%B8%89&limit=5", "/v1/organizations/XW/roster?q=-&limit=5"),
+        ("/web/orgs/XW/roster?subtree=1&q=%E5%BC%A0", "/web/orgs/XW/roster?subtree=1&q=-"),
+        ("/v1/transfers?status=issued", "/v1/transfers?status=issued"),
+    ):
+        record = request_line(target)
+        assert installed[0].filter(record)
+        assert record.getMessage() == f'127.0.0.1:5 - "GET {kept} HTTP/1.1" 200', target
