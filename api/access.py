@@ -7,6 +7,7 @@ from __future__ import annotations
 from api.deps import Caller
 from api.services import Services
 from domain.errors import NotFound
+from domain.identifiers import registration_key
 from domain.jurisdiction import ACT, AUDIT, MANAGE, Jurisdiction
 
 # The roles each kind of command needs: the domain's (domain/jurisdiction.py), by resource.
@@ -48,7 +49,7 @@ def check_member_visible(services: Services, operator: Caller, registration_no: 
     try:
         member = services.ledger.member(registration_no)
     except NotFound as error:
-        raise decide.unknown(error, f"member {registration_no}") from None
+        raise decide.unknown(error, f"member {registration_key(registration_no) or registration_no}") from None
     receiving = services.ledger.transfer(member.transfer_id).to_organization_code if member.transfer_id else None
 
     def ever_held() -> bool:

@@ -20,7 +20,7 @@ from domain.errors import (
     PeriodClosed,
     ProbationEnding,
 )
-from domain.identifiers import make_registration_no, member_id
+from domain.identifiers import make_registration_no, member_id, registration_key
 from domain.jurisdiction import Jurisdiction
 from domain.ledger.session import Session
 from domain.member import Member
@@ -56,7 +56,7 @@ def known_member(ctx: Context, session: Session, registration_no: str) -> tuple[
     try:
         return rights, session.member(registration_no)
     except NotFound as error:
-        raise rights.unknown(error, f"member {registration_no}") from None
+        raise rights.unknown(error, f"member {registration_key(registration_no) or registration_no}") from None
 
 
 def check_open_period(ctx: Context, session: Session, *orgs: Organization) -> None:
