@@ -8,6 +8,7 @@ from uuid import uuid4
 
 from fastapi import Depends, Header, Request
 
+from api.bearer import bearer_token
 from api.errors import ApiError
 from api.services import Services
 from domain.base import Actor
@@ -43,13 +44,6 @@ class Caller:
         """Roles (domain/jurisdiction.py): admin manages organizations, members and
         operators; clerk acts on members, transfers and certificates; auditor reads."""
         check_role(self.role, roles)
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def required_token(authorization: str | None) -> str:

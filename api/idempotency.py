@@ -44,6 +44,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from api.bearer import bearer_token
 from api.errors import known_error_response, problem
 from domain.commandkey import keyed
 from domain.operator import operator_id_for
@@ -315,8 +316,7 @@ class IdempotentRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             key = (request.headers.get("idempotency-key") or "").strip()
-            authorization = request.headers.get("authorization") or ""
-            token = authorization.partition(" ")[2].strip()
+            token = bearer_token(request.headers.get("authorization"))  # another scheme: the route's 401
             if request.method != "POST" or not key or not token:
                 return await original(request)
             if len(key) > 200:

@@ -181,6 +181,24 @@ def test_keys_belong_to_one_operator(shared: Api) -> None:
     assert mine.status_code == 201, mine.text
 
 
+def test_a_key_is_honoured_only_with_a_bearer_token(shared: Api) -> None:
+    """Authorization other than `Bearer <token>` is 401 with a key as without one: a kept
+    answer is never replayed to it (nor is a new one kept)."""
+    clerk = shared.client("xw_clerk")
+    number = full_member(shared)
+    dues = {"month": "2026-08", "amount": "1.00", "on": "2026-08-31"}
+    assert clerk.post(f"/v1/members/{number}/dues", dues, key="scheme-1").status_code == 200
+    position = shared.ledger.max_position()
+    for scheme in ("Basic", "Token", "bearerx"):
+        headers = {"Authorization": f"{scheme} {shared.tokens['xw_clerk']}"}
+        for key in ("scheme-1", "scheme-2"):
+            answer = shared.test_client.post(f"/v1/members/{number}/dues", json=dues,
+                                             headers={**headers, "Idempotency-Key": key})
+            assert answer.status_code == 401, (scheme, key, answer.text)
+            assert "Idempotent-Replayed" not in answer.headers
+    assert shared.ledger.max_position() == position
+
+
 def test_a_request_with_no_key_is_not_deduplicated(shared: Api) -> None:
     clerk = shared.client("xw_clerk")
     number = full_member(shared)
