@@ -283,7 +283,7 @@ class Acts:
 
     def do_return_certificate(self, day: date, certificate_no: str) -> None:
         certificate = self.ledger.certificate(certificate_no)
-        if certificate.status != "issued":  # closed by a receipt elsewhere, a death or a leaving
+        if certificate.status != "issued":  # closed by a receipt elsewhere, a death, a leaving, a dissolution
             return
         self.ledger.return_certificate(certificate_no, **self.by(certificate.home_organization_code))
         self.stats.cases[f"certificate.{certificate.kind}_returned"] += 1
@@ -334,7 +334,10 @@ class Acts:
         if not siblings:
             return
         successor = self.rng.choice(sorted(siblings))
+        moved = sorted(org.members)
         self.ledger.dissolve_organization(code, successor, **self.by(code))
+        for number in moved:
+            self.hosted_by.pop(number, None)  # the dissolution closed its certificate
 
     def move(self) -> None:
         """Whole-organization transfer: a branch moves under another committee of its county."""
