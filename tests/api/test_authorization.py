@@ -568,6 +568,13 @@ def test_reads_without_a_token_are_401(api: Api, path: str) -> None:
     assert_unauthenticated(api.test_client.get(path))
 
 
+def test_the_health_check_is_open_and_tells_nothing_of_the_ledger(api: Api) -> None:
+    """GET /healthz (a load balancer's probe, no token) answers whether the store can be
+    read, and nothing of what it holds (not how many events)."""
+    answer = api.test_client.get("/healthz")
+    assert answer.status_code == 200 and answer.json() == {"ok": True}
+
+
 def test_commands_without_a_token_are_401_and_record_nothing(api: Api) -> None:
     before = api.ledger.max_position()
     n = next(_numbers)
