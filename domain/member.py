@@ -342,4 +342,6 @@ class Member(LedgerAggregate):
     def pay_dues(self, ctx: Context, month: str, amount: Any) -> None:
         self.check_not_gone()
         validate_month(month)
+        if month < f"{self.joined_on:%Y-%m}":
+            raise ValidationError(f"month {month} is before the member joined ({self.joined_on:%Y-%m})")
         self.record(self.DuesPaid, ctx, month=month, amount=validate_amount(amount))

@@ -314,6 +314,20 @@ def test_malformed_dues_are_validation_error(ledger: Ledger) -> None:
     assert dues_paid(ledger, number) == []
 
 
+def test_dues_for_a_month_before_the_member_joined_are_refused(ledger: Ledger) -> None:
+    """Dues are for a month of membership: one before the month the member joined is bad
+    input (422), the month joined is the first that may be paid."""
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    joined = ledger.member(number).joined_on
+    before = f"{joined.year - 1:04d}-12" if joined.month == 1 else f"{joined.year:04d}-{joined.month - 1:02d}"
+    for month in (before, "2001-05"):
+        with refused(ledger, ValidationError, "validation_error", case=month):
+            ledger.record_dues(number, month, "1.00", on=date(2026, 2, 1))
+    ledger.record_dues(number, f"{joined:%Y-%m}", "1.00", on=date(2026, 2, 1))
+    assert dues_paid(ledger, number) == [(f"{joined:%Y-%m}", Decimal("1.00"))]
+
+
 def test_dues_as_an_integer_are_cents(ledger: Ledger) -> None:
     build_tree(ledger)
     number = admit(ledger, 1)
