@@ -45,14 +45,13 @@ over a range that includes it, wait (as long, at most) until the horizon include
 save of any recorder of this store in this process (`OwnSaves`), so the inline views'
 catch-up after a command, `ledger status` or a `min_position` wait see it; past that bound
 they answer anyway, and readers see the events once the transaction holding them back ends.
-Saves other processes made for this one (an import's workers) are waited for once adopted
-(`adopt`); the aggregate cache holds this process's saves and waits only for those. A save
-that is no longer in the log at all (the store replaced, or its rows deleted behind the
-ledger's back) is not waited for: a warning is logged and the reads' bound comes down. Any
-write transaction of the database cluster holds readers back while it runs (its transaction
-id is below theirs), so keep them short: a session left idle inside a transaction that
-wrote something stops the log's readers until it ends (idle_in_transaction_session_timeout
-bounds that).
+Saves other processes made for this one (an import's workers) are waited for the same way
+once adopted (`adopt`). A save that is no longer in the log at all (the store replaced, or
+its rows deleted behind the ledger's back) is not waited for: a warning is logged and the
+reads' bound comes down. Any write transaction of the database cluster holds readers back
+while it runs (its transaction id is below theirs), so keep them short: a session left idle
+inside a transaction that wrote something stops the log's readers until it ends
+(PostgreSQL's idle_in_transaction_session_timeout bounds that).
 
 A table made by eventsourcing's recorder gains the column once, at set-up (`create_table`,
 run when CREATE_TABLE is on): its rows are all committed, so they get transaction id 0,
@@ -109,13 +108,12 @@ def horizon(table: Composable) -> Composed:
 
 @dataclass
 class OwnSaves:
-    """What this process saved into one store (every recorder of it in the process shares it):
-    the last id saved, the last known readable (reads of the log wait while the first is above
-    the second: see the module's documentation), the last others saved for this one (`adopt`)."""
+    """What this process saved into one store (every recorder of it in the process shares
+    it): the last notification id saved, and the last known readable. Reads of the log wait
+    while the first is above the second (see the module's documentation)."""
 
     saved_last: int = 0
     visible_through: int = 0
-    adopted: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -386,10 +384,11 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
     # --- reading -----------------------------------------------------------------------
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def select_headers(self, after: int, limit: int, *, holds_own: bool = False) -> list[tuple[int, UUID, int]]:
-        """The id, aggregate and version of the events that `select_notifications(after, limit,
-        inclusive_of_start=False, holds_own=...)` gives, in id order, without their state."""
-        self._wait_for_own(after, inclusive_of_start=False, holds_own=holds_own)
+    def select_headers(self, after: int, limit: int) -> list[tuple[int, UUID, int]]:
+        """The id, aggregate and version of the events after `after`, in id order, as
+        `select_notifications(after, limit, inclusive_of_start=False)` would give them (up to
+        the horizon, this process's last save waited for), without their state."""
+        self._wait_for_own(after, inclusive_of_start=False)
         statement = SQL(
             "SELECT notification_id, originator_id, originator_version FROM {schema}.{table} "
             "WHERE notification_id <= {horizon} AND notification_id > %s ORDER BY notification_id LIMIT %s"
@@ -415,20 +414,20 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
                 return  # a save of this process came since: its id is the bound now
             self._own.saved_last = horizon
             self._own.visible_through = min(self._own.visible_through, horizon)
-            self._own.adopted = min(self._own.adopted, horizon)
         log.warning("the last event this process saved (position %d) is no longer in the log: the store was "
                     "replaced, or events were deleted outside the ledger (`ledger verify` tells which)", saved)
 
     def adopt(self, notification_id: int) -> None:
-        """Reads of the log wait for `notification_id` as for an own save: others saved it for this process."""
+        """Events up to `notification_id` were saved for this process by others (an import's
+        workers): its reads of the log wait for them as for its own saves."""
         with self._own.lock:
             self._own.saved_last = max(self._own.saved_last, notification_id)
-            self._own.adopted = max(self._own.adopted, notification_id)
 
-    def _wait_for_own(self, start: int | None, *, inclusive_of_start: bool, holds_own: bool = False) -> None:
-        """Read-your-writes for a read of the log from `start`: wait (`max_notification_id`) while
-        the range includes this process's last save (last adopted, for a reader that `holds_own`)."""
-        saved = self._own.adopted if holds_own else self._own.saved_last
+    def _wait_for_own(self, start: int | None, *, inclusive_of_start: bool) -> None:
+        """Read-your-writes for a read of the log from `start`: wait (see
+        `max_notification_id`) while the range includes this process's last save and an
+        older transaction still holds it back."""
+        saved = self._own.saved_last
         if saved > self._own.visible_through and (start is None or start < saved
                                               or (inclusive_of_start and start == saved)):
             self.max_notification_id()
@@ -442,12 +441,10 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
         topics: Sequence[str] = (),
         *,
         inclusive_of_start: bool = True,
-        holds_own: bool = False,
     ) -> Sequence[Notification]:
         """The library's query, up to the horizon (once it includes this process's last
-        save, when the range asked for does: see `max_notification_id`; a reader that
-        `holds_own` saves already, the aggregate cache, waits only for those `adopt`ed)."""
-        self._wait_for_own(start, inclusive_of_start=inclusive_of_start, holds_own=holds_own)
+        save, when the range asked for does: see `max_notification_id`)."""
+        self._wait_for_own(start, inclusive_of_start=inclusive_of_start)
         statement: Composed = SQL("SELECT * FROM {schema}.{table} WHERE notification_id <= {horizon}").format(
             schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name), horizon=self.horizon
         )
@@ -477,10 +474,11 @@ class PostgresLogRecorder(PostgresApplicationRecorder):
             ]
 
     def max_notification_id(self) -> int | None:
-        """The last position a reader of the log can read now (the horizon): every id up to it is
-        committed or a permanent gap. None when there is none. Read-your-writes: while an older
-        transaction holds back the last save of this process, wait (bounded, see the module's
-        documentation) until it passes; when that save is no longer in the log, don't (`_forget_own`)."""
+        """The last position a reader of the log can read now (the horizon): every id up to
+        it is committed or a permanent gap. None when there is none. Read-your-writes: while
+        an older transaction holds back the last save of this process, wait (bounded, see
+        the module's documentation) until it passes; when that save is no longer in the log
+        at all, don't wait (`_forget_own`)."""
         own = self._own
         saved = own.saved_last
         found = super().max_notification_id() or 0

@@ -36,7 +36,6 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 
 from domain.base import LedgerAggregate
-from domain.pglog import PostgresLogRecorder
 
 DEFAULT_MAXSIZE = 10_000
 # Events read in one query of `refresh()`; past this many pages at once the cache is cleared
@@ -58,11 +57,6 @@ class AggregateCache:
         if maxsize < 1:
             raise ValueError("the aggregate cache holds at least one aggregate")
         self.recorder, self.mapper, self._load, self._load_many = recorder, mapper, load, load_many
-        # What this process saved is held here already (`put`): a read of the log need not
-        # wait while an older transaction holds it back from readers (PostgreSQL,
-        # domain/pglog.py); it is passed over once it shows. (What other processes saved
-        # for this one, an import's workers, is still waited for.)
-        self._unwaited: dict[str, Any] = {"holds_own": True} if isinstance(recorder, PostgresLogRecorder) else {}
         self.maxsize = self.bound = maxsize  # maxsize: the bound, or more while widened
         self._widenings: list[int] = []
         self.lock = threading.RLock()
@@ -221,10 +215,10 @@ class AggregateCache:
         headers = getattr(self.recorder, "select_headers", None)
         if headers is None or not self._big_pages:
             page = self.recorder.select_notifications(start=self.position, limit=REFRESH_PAGE,
-                                                      inclusive_of_start=False, **self._unwaited)
+                                                      inclusive_of_start=False)
             self._big_pages = len(page) >= HEADERS_FROM
             return page, page[-1].id if page else None, len(page)
-        heads: Sequence[tuple[int, UUID, int]] = headers(self.position, REFRESH_PAGE, **self._unwaited)
+        heads: Sequence[tuple[int, UUID, int]] = headers(self.position, REFRESH_PAGE)
         self._big_pages = len(heads) >= HEADERS_FROM
         if not heads:
             return [], None, 0
@@ -234,8 +228,7 @@ class AggregateCache:
         if first is None:
             return [], last, len(heads)
         # every id up to `last` was readable: the same rows are read again, in full
-        return (self.recorder.select_notifications(start=first, stop=last, limit=REFRESH_PAGE, **self._unwaited),
-                last, len(heads))
+        return self.recorder.select_notifications(start=first, stop=last, limit=REFRESH_PAGE), last, len(heads)
 
     def info(self) -> dict[str, int]:
         """What the cache holds and how it served (for reports and benchmarks)."""

@@ -341,30 +341,6 @@ def test_a_save_returns_once_an_older_transaction_has_ended_and_its_events_are_r
     assert store.queries().organization("XW-C1-B9")["name"] == "第九党支部"
 
 
-def test_a_command_after_a_save_held_back_is_decided_at_once_on_what_this_process_saved(store: Store) -> None:
-    """The aggregate cache follows the log as it stands: the command after one of this
-    process's saves held back from the log's readers by an older transaction (with a gap
-    before that save, as another process's save leaves, so that the cache can't pass over
-    it unread) is decided at once on the state that save left, instead of waiting for the
-    older transaction to end; the cache then passes over the save when it shows."""
-    ledger = store.ledger(POSTGRES_LOCK_TIMEOUT="3600")
-    build_tree(ledger)
-    with raw(store) as conn:
-        conn.execute("SELECT nextval(pg_get_serial_sequence('ledger_events', 'notification_id'))")
-    with older_transaction(store) as end:
-        first = ledger.register_organization("XW-C9", "第九党工委", "committee", "XW", "320102")
-        command, outcome = run(
-            lambda: ledger.register_organization("XW-C9-B1", "第一党支部", "branch", "XW-C9", "320102"), "command")
-        command.join(WAIT)
-        assert not command.is_alive(), "the command waited for the older transaction"
-        end()
-    assert not isinstance(outcome[0], BaseException), outcome
-    assert outcome[0].position > first.position
-    assert wait_until(lambda: ledger.max_position() >= outcome[0].position)
-    ledger.cache.refresh()
-    assert list(ledger.organization("XW-C9").children) == ["XW-C9-B1"]
-
-
 def test_a_save_held_back_by_an_older_transaction_returns_at_once_and_readers_are_told_when_it_passes(
     store: Store,
 ) -> None:
