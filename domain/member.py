@@ -210,6 +210,18 @@ class Member(LedgerAggregate):
         # The natural key and the region, as ASCII wholes: one spelling per member.
         if validate_registration_no(fields["registration_no"]) != fields["registration_no"]:
             raise InvalidRegistrationNo("registration_no: give the number upper-cased, without spaces")
+        fields = cls.checked_fields(ctx, fields)
+        return cls._create(
+            event_class, id=member_id(fields["registration_no"]), **ctx.meta(), **fields
+        )
+
+    @staticmethod
+    def checked_fields(ctx: Context, fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields of an enrolment, checked on their own (the name trimmed): the use case
+        checks them before it looks up the resident ID number or the registration number,
+        so that bad input is refused alike whatever the ledger holds (a refusal that
+        depended on it would tell, recording nothing, whether a member holds a number)."""
+        fields = dict(fields)
         validate_region(fields["household_region"], "household_region")
         name = (fields.get("name") or "").strip()
         if not name or len(name) > NAME_MAX:
@@ -230,9 +242,7 @@ class Member(LedgerAggregate):
             raise ValidationError(f"joined_on can't be before {FOUNDED}")
         if birth >= joined or years_after(birth, 18) > joined:
             raise ValidationError("a member joins at 18 or older (党章 art. 1): check birth_date and joined_on")
-        return cls._create(
-            event_class, id=member_id(fields["registration_no"]), **ctx.meta(), **fields
-        )
+        return fields
 
     # --- rules -------------------------------------------------------------------
 

@@ -7,14 +7,13 @@ from datetime import date
 from typing import Any
 
 from domain.base import Context
-from domain.errors import DuplicateRegistration, MemberNotHeld, ValidationError
+from domain.errors import DuplicateRegistration, MemberNotHeld
 from domain.idclaim import IdClaim
 from domain.identifiers import (
     id_card_digest,
     id_claim_id,
     member_id,
     validate_id_card_no,
-    validate_region,
 )
 from domain.ledger.certificates import close_open
 from domain.ledger.rules import (
@@ -26,7 +25,7 @@ from domain.ledger.rules import (
     next_registration_no,
 )
 from domain.ledger.session import Recorded, Session
-from domain.member import FOUNDED, Member, one_year_after
+from domain.member import Member, one_year_after
 from domain.organization import Organization
 
 MemberAct = Callable[[Member, Organization, Session], None]
@@ -43,11 +42,8 @@ def enroll(
     check_scope(ctx, session, org)
     org.check_can_hold()
     check_open_period(ctx, session, org)
-    validate_region(household_region, "household_region")
-    if not isinstance(joined_on, date):
-        raise ValidationError("joined_on must be a date")
-    if joined_on < FOUNDED:
-        raise ValidationError(f"joined_on can't be before {FOUNDED}")
+    Member.checked_fields(ctx, {**fields, "status": status, "joined_on": joined_on,
+                                "household_region": household_region})  # before any lookup
     digest = id_card_digest(validate_id_card_no(id_card_no), session.id_key)
     claim = None
     if session.exists(id_claim_id(digest)):

@@ -464,6 +464,24 @@ def test_a_registration_number_taken_outside_is_refused_without_naming_its_holde
     assert api.ledger.member(taken).name not in detail and "XW-C2" not in detail
 
 
+def test_bad_input_is_refused_alike_whether_a_member_holds_its_numbers(api: Api) -> None:
+    """An enrolment's fields are checked before its numbers are looked up: a body that can't
+    be recorded (a member joining at 14) with another member's resident ID number or
+    registration number is refused as the same body with unused numbers is, so a refusal
+    that records nothing tells nothing of who holds them."""
+    n = next(_numbers)
+    holder = admit(api.ledger, n, "XW-C2-B1", joined_on=date(2005, 1, 1) + timedelta(days=n))
+    unused = next(_numbers)
+    young = {"birth_date": "2000-01-01", "joined_on": "2014-07-01"}
+    answers = set()
+    for body in (member_body(n, "XW-C1-B1", **young), member_body(unused, "XW-C1-B1", **young),
+                 {**member_body(unused, "XW-C1-B1", **young), "registration_no": holder}):
+        refused = refused_quietly(api, "xw_clerk", "XW-C1", Call("POST", "/v1/members", body), "validation_error",
+                                  422)
+        answers.add(refused["detail"])
+    assert len(answers) == 1, answers
+
+
 def test_org_life_for_a_sibling_member_at_ones_own_branch_is_refused(api: Api) -> None:
     theirs, mine = full_member(api, "XW-C2-B1"), full_member(api, "XW-C1-B1")
     for label, scope, number, at in (("xw_clerk", "XW-C1", theirs, "XW-C1-B1"),
