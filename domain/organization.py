@@ -38,7 +38,7 @@ class Organization(LedgerAggregate):
         registered_on: date
         dissolved_on: date | None
         members: dict[str, str]  # registration_no -> "" (of record here: held or in transit)
-        last_member_on: date | None  # latest effective date a member came or went
+        last_member_on: date | None  # latest effective date a member came or went, or a hosting changed
         children: dict[str, str]  # child code -> ""
         counters: dict[str, int]  # numbering series -> last number given
         filed_months: list[str]
@@ -105,6 +105,15 @@ class Organization(LedgerAggregate):
 
         def change(self, org: Organization) -> None:
             org.members.pop(self.registration_no, None)
+            org.last_member_on = max(org.last_member_on or self.on, self.on)
+
+    class HostingChanged(LedgerAggregate.Bookkeeping):
+        """A certificate naming this organization its host was issued, returned or closed
+        (its `hosted` figure changed): a move of it can't be back-dated before that."""
+
+        certificate_no: str
+
+        def change(self, org: Organization) -> None:
             org.last_member_on = max(org.last_member_on or self.on, self.on)
 
     class NumberTaken(LedgerAggregate.Bookkeeping):
@@ -223,6 +232,9 @@ class Organization(LedgerAggregate):
 
     def detach_member(self, ctx: Context, registration_no: str) -> None:
         self.record(self.MemberDetached, ctx, registration_no=registration_no)
+
+    def note_hosting(self, ctx: Context, certificate_no: str) -> None:
+        self.record(self.HostingChanged, ctx, certificate_no=certificate_no)
 
     def attach_child(self, ctx: Context, code: str) -> None:
         self.record(self.ChildAttached, ctx, child_code=code)

@@ -42,6 +42,8 @@ def issue(
         valid_until=valid_until,
     ))
     member.note_certificate(ctx, certificate.certificate_no)
+    if host_organization_code:
+        sides[-1].note_hosting(ctx, certificate.certificate_no)
     return Recorded(0, registration_no=member.registration_no, certificate_no=certificate.certificate_no)
 
 
@@ -58,7 +60,9 @@ def close_open(session: Session, ctx: Context, member: Member, reason: str,
         member.note_certificate_closed(ctx, certificate_no)
         touched.append(session.org(certificate.home_organization_code))
         if certificate.host_organization_code:
-            touched.append(session.org(certificate.host_organization_code))
+            host = session.org(certificate.host_organization_code)
+            host.note_hosting(ctx, certificate_no)
+            touched.append(host)
     return touched
 
 
@@ -78,5 +82,7 @@ def return_(session: Session, ctx: Context, certificate_no: str) -> Recorded:
     certificate.return_(ctx)
     session.member(certificate.registration_no).note_certificate(
         ctx, certificate.certificate_no, returned=True)
+    if host_code:
+        sides[-1].note_hosting(ctx, certificate.certificate_no)
     return Recorded(0, registration_no=certificate.registration_no,
                     certificate_no=certificate.certificate_no)

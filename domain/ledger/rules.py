@@ -126,7 +126,8 @@ def _linked(session: Session, chain: list[Organization]) -> bool:
 
 
 def check_after_subtree_activity(ctx: Context, session: Session, org: Organization) -> None:
-    """A restructuring can't be back-dated before what its members already did."""
+    """A restructuring can't be back-dated before what its members already did, nor before
+    a certificate it hosts was issued, returned or closed (`last_member_on`)."""
     pending = [org]
     while pending:
         node = pending.pop()

@@ -684,6 +684,32 @@ def test_a_move_back_dated_before_a_certificate_is_refused(store: Store, kind: s
                        ("XW", "2024-02"): 0, ("XW", "2024-03"): 1}
 
 
+def test_a_move_back_dated_before_a_certificate_its_subtree_hosts_is_refused(store: Store) -> None:
+    """The hosted figure is counted on the tree of its date: a move of the host back-dated
+    before a certificate it hosts was issued or returned is refused (the host's `hosted`
+    went below 0 in the months between); on the day of the return it is recorded."""
+    ledger = store.ledger()
+    register_tree(ledger)
+    number = import_one(ledger, "QH-C1-B1")
+    certificate_no = ledger.issue_certificate(
+        number, kind="mobile", purpose="外出务工", host_organization_code="XW-C1-B3",
+        valid_until=date(2025, 6, 1), on=date(2024, 5, 1)).certificate_no
+    assert certificate_no is not None
+    ledger.return_certificate(certificate_no, on=date(2024, 6, 1))
+    position = ledger.max_position()
+    for day in (date(2024, 3, 10), date(2024, 5, 20)):
+        with pytest.raises(BeforeLastEvent):
+            ledger.move_organization("XW-C1-B3", "XW-C2", on=day)
+    assert ledger.max_position() == position
+    ledger.move_organization("XW-C1-B3", "XW-C2", on=date(2024, 6, 1))
+    store.engine(ledger).catch_up()
+    queries = store.queries()
+    hosted = {(code, month): queries.monthly_report(code, month)["hosted"]
+              for code in ("XW-C1", "XW-C2") for month in ("2024-04", "2024-05", "2024-06")}
+    assert hosted == {("XW-C1", "2024-04"): 0, ("XW-C1", "2024-05"): 1, ("XW-C1", "2024-06"): 0,
+                      ("XW-C2", "2024-04"): 0, ("XW-C2", "2024-05"): 0, ("XW-C2", "2024-06"): 0}
+
+
 def test_a_receipt_back_dated_before_the_receivers_move_is_refused(store: Store) -> None:
     """A receipt counts where the receiver was on its date: returning it back-dated before
     the receiving branch's later move is refused."""
