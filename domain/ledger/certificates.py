@@ -42,8 +42,8 @@ def issue(
         valid_until=valid_until,
     ))
     member.note_certificate(ctx, certificate.certificate_no)
-    if host_organization_code:
-        sides[-1].note_hosting(ctx, certificate.certificate_no)
+    for host in sides[1:]:  # the host's figure changes: its subtree can't move before this
+        host.note_hosting(ctx, certificate.certificate_no)
     return Recorded(0, registration_no=member.registration_no, certificate_no=certificate.certificate_no)
 
 
@@ -76,13 +76,14 @@ def return_(session: Session, ctx: Context, certificate_no: str) -> Recorded:
     host_code = certificate.host_organization_code
     if not (host_code is not None and rights.holds(host_code)):
         rights.check(home.code, f"certificate {certificate.certificate_no}")
-    sides = [home] + ([session.org(host_code)] if host_code else [])
+    hosts = [session.org(host_code)] if host_code else []
+    sides = [home, *hosts]
     check_open_period(ctx, session, *sides)
 
     certificate.return_(ctx)
     session.member(certificate.registration_no).note_certificate(
         ctx, certificate.certificate_no, returned=True)
-    if host_code:
-        sides[-1].note_hosting(ctx, certificate.certificate_no)
+    for host in hosts:
+        host.note_hosting(ctx, certificate.certificate_no)
     return Recorded(0, registration_no=certificate.registration_no,
                     certificate_no=certificate.certificate_no)
