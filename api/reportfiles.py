@@ -67,6 +67,22 @@ def _cell(value: Any, lang: str) -> Any:
 
 # --- JSON and CSV ----------------------------------------------------------------------
 
+# What a spreadsheet program reads as the start of a formula in a CSV cell (OWASP's list).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet program shows as the text it is: a text starting like a
+    formula (a name `=cmd|' /C calc'!A0`, as a clerk may have typed it) gets a leading `'`.
+    Numbers, dates and other values are left as they are."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def csv_rows(writer: Any, rows: Any) -> None:
+    """`writer.writerows` with every cell made a `text_cell`."""
+    writer.writerows([text_cell(value) for value in row] for row in rows)
+
+
 
 def report_json(report: dict[str, Any]) -> bytes:
     """A monthly or annual report as the API gives it (UTF-8, Chinese unescaped)."""
@@ -78,8 +94,7 @@ def _csv(rows: list[dict[str, Any]], lang: str) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([heading(key, lang) for key in rows[0]])
-    for row in rows:
-        writer.writerow([_cell(value, lang) if lang == "zh" else value for value in row.values()])
+    csv_rows(writer, ([_cell(value, lang) if lang == "zh" else value for value in row.values()] for row in rows))
     return out.getvalue().encode("utf-8-sig" if lang == "zh" else "utf-8")
 
 
@@ -134,6 +149,9 @@ def _sheet(workbook: Any, title: str, header: list[str], rows: list[list[Any]], 
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":  # a text starting with "=" (openpyxl reads a formula): kept as text
+                cell.data_type = "s"
     sheet.freeze_panes = "B2"
     sheet.column_dimensions["A"].width = 28
     for index in range(2, len(header) + 1):
@@ -293,8 +311,7 @@ def list_csv(columns: list[str], headings: list[str], rows: list[dict[str, Any]]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headings if lang == "zh" else columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+    csv_rows(writer, (["" if row.get(c) is None else row[c] for c in columns] for row in rows))
     return out.getvalue().encode("utf-8-sig" if lang == "zh" else "utf-8")
 
 

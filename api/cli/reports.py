@@ -263,9 +263,9 @@ def emit_rows(rows: list[dict[str, Any]], count: int, columns: tuple[str, ...], 
         return
     if format is ListFormat.csv:
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        reportfiles.csv_rows(writer, ([row.get(c) for c in columns] for row in rows))
         emit(out.getvalue().encode(), None)
         return
     table = Table(*headings[lang.value])

@@ -12,7 +12,7 @@ from fastapi import Query, Request, Response
 from api.access import ADMIN_ROLES, check_within
 from api.deps import CurrentCaller, ServicesDep
 from api.presenters import month_filed
-from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, flatten, monthly_xlsx
+from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, csv_rows, flatten, monthly_xlsx
 from api.routes.common import MinPosition, command, router, wants_csv
 from api.schemas import FileRequest
 from api.services import check_report_year, monthly_figures
@@ -23,9 +23,9 @@ routes = router("/v1/reports", "reports")
 
 def as_csv(rows: list[dict[str, Any]]) -> Response:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(rows[0]))
+    csv_rows(writer, (list(row.values()) for row in rows))
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
 
 

@@ -6,15 +6,19 @@ field, never 500, and records nothing."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 from urllib.parse import quote
 
+import openpyxl
 import pytest
 from httpx import Response
 
+from api.reportfiles import list_csv, list_xlsx
 from domain.identifiers import make_registration_no
 from tests.api.conftest import Api
 from tests.api.helpers import assert_problem, document_operations, fresh_org, new_member_body, refused
@@ -276,3 +280,26 @@ def test_free_text_keeps_tab_and_newline_and_is_stored_in_nfc(api: Api, known: d
     declined = clerk.post(f"/v1/transfers/{transfer.json()['transfer_id']}/decline",
                           {"reason": "第一行\n\t第二行"})
     assert declined.status_code == 200, declined.text
+
+
+FORMULA_NAME = "=cmd|' /C calc'!A0"
+
+
+def test_a_name_typed_as_a_formula_is_text_in_every_csv_and_excel_file(api: Api) -> None:
+    """A name (or an organization's) a clerk typed starting with `=`, `+`, `-` or `@` is
+    recorded as typed, and a spreadsheet program opening a list shows it as text: a CSV
+    cell gets a leading `'`, an Excel cell is a text cell, never a formula."""
+    number = admit(api.ledger, 902, org="XW-C1-B2", name=FORMULA_NAME)
+    answer = api.client("admin").get("/v1/organizations/XW-C1-B2/roster", headers={"Accept": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    rows = {row["registration_no"]: row for row in csv.DictReader(io.StringIO(answer.text))}
+    assert rows[number]["name"] == "'" + FORMULA_NAME
+    columns = ["registration_no", "name"]
+    for start in ("=", "+", "-", "@", "\t"):
+        text = list_csv(columns, columns, [{"registration_no": number, "name": start + "1+1"}], lang="en").decode()
+        assert next(csv.DictReader(io.StringIO(text)))["name"] == "'" + start + "1+1", start
+    workbook = openpyxl.load_workbook(io.BytesIO(list_xlsx("名册", columns, ["登记号", "姓名"],
+                                                           [{"registration_no": number, "name": FORMULA_NAME}],
+                                                           date(2026, 11, 20))))
+    cell = workbook.active.cell(row=2, column=2)
+    assert (cell.value, cell.data_type) == (FORMULA_NAME, "s")
