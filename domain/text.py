@@ -11,7 +11,10 @@ identifiers refuse them by their patterns (domain/identifiers.py). The aggregate
 every field they record again (`clean_fields`), whoever calls them.
 
 Free text is kept in Unicode NFC (`normalize_text`): the same words typed on two keyboards
-are stored, compared and counted alike.
+are stored, compared and counted alike; but Chinese text round-trips unchanged (API.md), so
+the CJK compatibility ideographs (U+F900-U+FAFF, U+2F800-U+2FA1F: 郎 U+F92C is how GBK's
+FD9C decodes), which NFC would replace by their unified forms, are kept as they came. A
+search looks for both forms (`search_forms`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from domain.errors import ValidationError
 
 # Lone surrogates, NUL and the other C0 controls but tab, LF and CR, and DEL.
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# The CJK compatibility ideographs, one a match (`split` keeps them as parts of their own).
+_CJK_COMPATIBILITY = re.compile("([\uf900-\ufaff\U0002f800-\U0002fa1f])")
 # The same, and tab, LF and CR too: for values that are one line.
 _FORBIDDEN_IN_A_LINE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
@@ -85,8 +90,23 @@ def check_incoming_tree(data: Any, field: str = "body") -> None:
 
 
 def normalize_text(value: str) -> str:
-    """Free text in Unicode NFC (composed: "é" is one character however it was typed)."""
-    return value if unicodedata.is_normalized("NFC", value) else unicodedata.normalize("NFC", value)
+    """Free text in Unicode NFC (composed: "é" is one character however it was typed), but
+    for the CJK compatibility ideographs, kept as they are (see the module's documentation)."""
+    if unicodedata.is_normalized("NFC", value):
+        return value
+    if _CJK_COMPATIBILITY.search(value) is None:
+        return unicodedata.normalize("NFC", value)
+    return "".join(part if _CJK_COMPATIBILITY.fullmatch(part) else unicodedata.normalize("NFC", part)
+                   for part in _CJK_COMPATIBILITY.split(value))
+
+
+def search_forms(value: str) -> list[str]:
+    """The forms a search for `value` looks for: as free text is kept (`normalize_text`),
+    and, when it holds a CJK compatibility ideograph, with the unified form instead (the
+    way almost every name is typed)."""
+    kept = normalize_text(value)
+    unified = unicodedata.normalize("NFC", value)
+    return [kept] if unified == kept else [kept, unified]
 
 
 def clean_fields(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 from domain.errors import ValidationError
-from domain.text import normalize_text
+from domain.text import search_forms
 from projections.cases import bounced, case_rows
 from projections.certificates import certificate_rows
 from projections.queries.base import Reads
@@ -41,10 +41,11 @@ class Lists(Reads):
         received since a day, or received or with the receipt back since a day."""
         clauses: list[Sql] = []
         if search:
-            search = normalize_text(search)  # as names are kept (NFC)
+            forms = search_forms(search)  # as names are kept (NFC but CJK compatibility ideographs)
+            names = Sql.join(" OR ", (Sql("name LIKE ?", f"%{form}%") for form in forms))
             clauses.append(Sql("(letter_no LIKE ? OR registration_no LIKE ? OR registration_no IN "
-                               "(SELECT registration_no FROM proj_members WHERE name LIKE ?))",
-                               f"%{search.upper()}%", f"{search.upper()}%", f"%{search}%"))
+                               "(SELECT registration_no FROM proj_members WHERE ", f"%{forms[0].upper()}%",
+                               f"{forms[0].upper()}%") + names + ")" + ")")
         for clause, day in (("valid_until >= ?", valid_until_from), ("valid_until <= ?", valid_until_to),
                             ("received_on >= ?", received_since)):
             if day is not None:

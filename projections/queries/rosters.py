@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from domain.calendar import check_day
-from domain.text import normalize_text
+from domain.text import search_forms
 from projections.db import Row
 from projections.queries.base import Reads
 from projections.sql import EMPTY, Sql, in_subtree, marks, subtree_as_of
@@ -27,9 +27,9 @@ class Rosters(Reads):
         check_day(as_of, "as_of")
         self.organization(code)
         kinds = marks(("held", "in_transit") if include_in_transit else ("held",))
-        search = normalize_text(search) if search else None  # as names are kept (NFC)
-        found = Sql(" AND (m.name LIKE ? OR m.registration_no LIKE ?)", f"%{search}%", f"{search.upper()}%") \
-            if search else EMPTY
+        forms = search_forms(search) if search else []  # as names are kept (NFC but CJK compatibility ideographs)
+        found = (Sql(" AND (") + Sql.join(" OR ", (Sql("m.name LIKE ?", f"%{form}%") for form in forms))
+                 + Sql(" OR m.registration_no LIKE ?)", f"{forms[0].upper()}%")) if forms else EMPTY
         page = Sql(" LIMIT ? OFFSET ?", limit, offset)
         if as_of is None:
             base = ("FROM proj_members m WHERE "

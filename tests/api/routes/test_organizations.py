@@ -214,13 +214,19 @@ def test_roster_now_as_of_subtree_in_transit_and_paging(api: Api) -> None:
 
 
 def test_a_search_finds_a_name_however_its_characters_were_typed(api: Api) -> None:
-    """Names are kept in NFC; a search is put in NFC too: a compatibility ideograph
-    (U+F900, as some input methods and old files give it) finds the name typed with the
-    unified one (U+8C48), in the roster and in the transfers' search."""
+    """Names are kept in NFC but for the CJK compatibility ideographs (Chinese text
+    round-trips unchanged); a search looks for its text as kept and in unified form: a
+    compatibility ideograph (U+F900, as some input methods and old files give it) finds the
+    name typed with the unified one (U+8C48), in the roster and in the transfers' search,
+    and a name kept with one (郎 U+F92C, GBK's FD9C) is found as it was typed."""
     clerk = api.client("xw_clerk")
     admitted = recorded(api, clerk.post("/v1/members", new_member_body(name="\u8c48小明")), 201)
     found = clerk.get("/v1/organizations/XW-C1-B1/roster", q="\uf900小明").json()
     assert [row["registration_no"] for row in found["data"]] == [admitted["registration_no"]]
+    kept = recorded(api, clerk.post("/v1/members", new_member_body(name="张\uf92c")), 201)
+    assert kept["name"] == clerk.get(f"/v1/members/{kept['registration_no']}").json()["name"] == "张\uf92c"
+    found = clerk.get("/v1/organizations/XW-C1-B1/roster", q="张\uf92c").json()
+    assert [row["name"] for row in found["data"]] == ["张\uf92c"]
     transfer_id = requested(api, admitted["registration_no"])
     with api.services.queries() as queries:
         rows, _ = queries.transfers("XW-C1", search="\uf900小明")
