@@ -240,6 +240,8 @@ class Member(LedgerAggregate):
             raise ValidationError("joined_on can't be after the effective date")
         if joined < FOUNDED:
             raise ValidationError(f"joined_on can't be before {FOUNDED}")
+        if birth.year < 1900:  # as the API reads any date (1900-2999): a typo, 0001-01-01 or 1072-03-03
+            raise ValidationError("birth_date can't be before 1900")
         if birth >= joined or years_after(birth, 18) > joined:
             raise ValidationError("a member joins at 18 or older (党章 art. 1): check birth_date and joined_on")
         return fields

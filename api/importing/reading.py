@@ -98,34 +98,58 @@ def read_table(path: Path, *, encoding: str | None = None, sheet: str | None = N
         raise ImportFileError(f"{path.name} is not valid {chosen} (byte {error.start})") from None
     text = text.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""))
-    headings = next(reader, [])
+
+    def unreadable(error: csv.Error) -> ImportFileError:
+        return ImportFileError(f"{path.name} line {reader.line_num}: not readable as CSV ({error}): a quote "
+                               "left open, or a cell of more than 131,072 characters")
+
+    try:
+        headings = next(reader, [])
+    except csv.Error as error:
+        raise unreadable(error) from None
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
-        yield from enumerate(reader, start=2)
+        try:
+            yield from enumerate(reader, start=2)
+        except csv.Error as error:
+            raise unreadable(error) from None
 
     return headings, rows(), chosen
 
 
 def _read_xlsx(path: Path, sheet: str | None) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
     import zipfile
+    from xml.etree.ElementTree import ParseError
 
     from openpyxl import load_workbook
 
+    damaged = (zipfile.BadZipFile, OSError, KeyError, ValueError, ParseError)
+
+    def unreadable(error: Exception) -> ImportFileError:
+        return ImportFileError(f"{path.name} is not a readable .xlsx file ({type(error).__name__})")
+
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-        raise ImportFileError(f"{path.name} is not a readable .xlsx file ({type(error).__name__})") from None
+    except damaged as error:
+        raise unreadable(error) from None
     if sheet is not None and sheet not in book.sheetnames:
         raise ImportFileError(f"{path.name} has no sheet {sheet!r} (sheets: {', '.join(book.sheetnames)})")
     worksheet = book[sheet] if sheet is not None else book.worksheets[0]
+    if not hasattr(worksheet, "iter_rows"):  # a chart sheet
+        raise ImportFileError(f"{path.name}: sheet {worksheet.title!r} is a chart, not rows")
     values = worksheet.iter_rows(values_only=True)
-    first = next(values, ())
+    try:
+        first = next(values, ())
+    except damaged as error:
+        raise unreadable(error) from None
     headings = [str(_cell(h)) for h in first]
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         try:
             for number, cells in enumerate(values, start=2):
                 yield number, [_cell(c) for c in cells]
+        except damaged as error:
+            raise unreadable(error) from None
         finally:
             book.close()
 

@@ -7,6 +7,7 @@ import names every such cell by its row and column, records nothing, and keeps f
 from __future__ import annotations
 
 import unicodedata
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -134,3 +135,60 @@ def test_import_keeps_line_breaks_in_free_text_and_stores_it_in_nfc(env: Store, 
     code, out, err = run("import", "members", path, "--on", ON)  # the same file again: nothing new
     assert code == 0, err
     assert "recorded 0, 1 already recorded" in out
+
+
+def test_a_file_the_reader_can_not_read_is_a_clear_error_and_records_nothing(env: Store, tmp_path: Path) -> None:
+    """A quote left open (the rest of the file one cell), a cell past the CSV reader's limit,
+    a damaged .xlsx, or a chart sheet named: exit 2 with the file's name and what is wrong,
+    never a traceback, nothing recorded."""
+    import openpyxl
+    from openpyxl.chart import BarChart
+
+    import_orgs(tmp_path)
+    before = env.ledger().max_position()
+    open_quote = tmp_path / "quote.csv"
+    open_quote.write_text(",".join(MEMBER_HEADINGS_ZH) + "\n" + ",".join(member_row(1)).replace("单位1", '"单位1')
+                          + "\n" + "\n".join(",".join(member_row(n)) for n in range(2, 3000)) + "\n", encoding="utf-8")
+    long_cell = write_csv(tmp_path / "long.csv", MEMBER_HEADINGS_ZH, [member_row(1, workplace="单" * 140_000)])
+    book = openpyxl.Workbook()
+    book.active.append(MEMBER_HEADINGS_ZH)
+    book.active.append(member_row(1))
+    chart = book.create_chartsheet("图表")
+    chart.add_chart(BarChart())
+    book.save(tmp_path / "good.xlsx")
+    with zipfile.ZipFile(tmp_path / "good.xlsx") as source, zipfile.ZipFile(tmp_path / "cut.xlsx", "w") as cut:
+        for entry in source.infolist():
+            content = source.read(entry.filename)
+            cut.writestr(entry, content[: len(content) // 2] if entry.filename.endswith("sheet1.xml") else content)
+    for args, said in (((open_quote,), "quote.csv line"), ((long_cell,), "long.csv line"),
+                       ((tmp_path / "cut.xlsx",), "cut.xlsx is not a readable .xlsx file"),
+                       ((tmp_path / "good.xlsx", "--sheet", "图表"), "is a chart")):
+        code, _, err = run("import", "members", *args, "--on", ON)
+        assert code == 2 and said in err and "Traceback" not in err, (args, code, err)
+    assert env.ledger().max_position() == before
+
+
+def test_a_csv_row_longer_than_its_heading_row_is_a_problem_of_that_row(env: Store, tmp_path: Path) -> None:
+    """An unquoted comma in a cell moves the cells after it: the row has more cells than
+    the heading row, and it is refused, naming the row, where it was recorded with its
+    residence in the workplace's column and the rest dropped."""
+    import_orgs(tmp_path)
+    before = env.ledger().max_position()
+    shifted = [*member_row(2)[:10], "南京市", "玄武区人民政府", "玄武区某小区"]
+    path = write_csv(tmp_path / "comma.csv", MEMBER_HEADINGS_ZH, [member_row(1), shifted])
+    code, _, err = run("import", "members", path, "--on", ON)
+    assert code == 1, err
+    assert problems(err) == {("comma.csv", "3", "column 13", "validation_error")}
+    assert env.ledger().max_position() == before
+
+
+def test_a_birth_date_before_1900_is_refused_as_the_api_refuses_it(env: Store, tmp_path: Path) -> None:
+    import_orgs(tmp_path)
+    before = env.ledger().max_position()
+    path = write_csv(tmp_path / "old.csv", MEMBER_HEADINGS_ZH,
+                     [member_row(1, birth_date="00010101"), member_row(2, birth_date="1072-03-03")])
+    code, _, err = run("import", "members", path, "--on", ON)
+    assert code == 1, err
+    assert problems(err) == {("old.csv", "2", "出生日期", "validation_error"),
+                             ("old.csv", "3", "出生日期", "validation_error")}
+    assert env.ledger().max_position() == before
