@@ -12,7 +12,7 @@ from fastapi import Query
 from api.access import check_root_auditor
 from api.deps import CurrentCaller, ServicesDep
 from api.errors import ApiError
-from api.routes.common import router
+from api.routes.common import MinPosition, router
 from api.services import event_record
 from domain.identifiers import validate_registration_no
 from domain.sealing import sign
@@ -26,7 +26,8 @@ routes = router("/v1/audit", "audit")
 
 @routes.get("/events")
 def events(services: ServicesDep, operator: CurrentCaller,
-           after: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> Any:
+           after: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+           min_position: MinPosition = None) -> Any:
     check_root_auditor(services, operator)
     data = []
     for position, event in services.ledger.read_events(after=after, limit=limit):
@@ -41,7 +42,8 @@ def events(services: ServicesDep, operator: CurrentCaller,
 def access_rows(services: ServicesDep, operator: CurrentCaller,
                 after: Annotated[int, Query(ge=0, le=2**53)] = 0,
                 limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-                registration_no: Annotated[str | None, Query(max_length=18)] = None) -> Any:
+                registration_no: Annotated[str | None, Query(max_length=18)] = None,
+                min_position: MinPosition = None) -> Any:
     """Who read which member's personal record, oldest first (projections/access.py)."""
     check_root_auditor(services, operator)
     number = validate_registration_no(registration_no) if registration_no else None
@@ -51,7 +53,7 @@ def access_rows(services: ServicesDep, operator: CurrentCaller,
 
 
 @routes.get("/verify")
-def verify(services: ServicesDep, operator: CurrentCaller) -> Any:
+def verify(services: ServicesDep, operator: CurrentCaller, min_position: MinPosition = None) -> Any:
     check_root_auditor(services, operator)
     result = services.engine.verify()
     chain = services.sealer.verify().as_dict()
@@ -66,7 +68,7 @@ def verify(services: ServicesDep, operator: CurrentCaller) -> Any:
 
 
 @routes.get("/checkpoint")
-def checkpoint(services: ServicesDep, operator: CurrentCaller) -> Any:
+def checkpoint(services: ServicesDep, operator: CurrentCaller, min_position: MinPosition = None) -> Any:
     """The last sealed position and its seal, signed with LEDGER_CHECKPOINT_KEY: kept by an
     auditor outside the database, it proves later that the log only grew."""
     check_root_auditor(services, operator)

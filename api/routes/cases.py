@@ -49,6 +49,6 @@ def list_cases(
 
 
 @routes.get("/{case_id}", response_model=CasePublic)
-def get_case(case_id: str, services: ServicesDep, operator: CurrentCaller) -> Any:
+def get_case(case_id: str, services: ServicesDep, operator: CurrentCaller, min_position: MinPosition = None) -> Any:
     check_case_visible(services, operator, case_id)
     return case_public(services, case_id)

@@ -57,6 +57,7 @@ def list_certificates(
 
 
 @routes.get("/{certificate_no}", response_model=CertificatePublic)
-def get_certificate(certificate_no: str, services: ServicesDep, operator: CurrentCaller) -> Any:
+def get_certificate(certificate_no: str, services: ServicesDep, operator: CurrentCaller,
+                    min_position: MinPosition = None) -> Any:
     check_certificate_visible(services, operator, certificate_no)
     return certificate_public(services, certificate_no)

@@ -18,20 +18,24 @@ from api.access import MEMBER_ROLES
 from api.deps import CurrentCaller, ServicesDep
 from api.errors import ApiError
 from api.presenters import located
-from api.routes.common import router
+from api.routes.common import MinPosition, router
 
 routes = router("/v1/locate", "locate")
 NOT_FOUND = "no living member holds both numbers"
+# A number longer than any is still a call to log (then 422, as any malformed number): the
+# bound only keeps what a request may carry short.
+LONGEST = 64
 
 
 @routes.get("")
 def locate(services: ServicesDep, operator: CurrentCaller,
-           registration_no: Annotated[str, Query(min_length=1, max_length=18)],
-           id_card_no: Annotated[str, Query(min_length=1, max_length=18)]) -> Any:
-    operator.require(*MEMBER_ROLES)
+           registration_no: Annotated[str, Query(min_length=1, max_length=LONGEST)],
+           id_card_no: Annotated[str, Query(min_length=1, max_length=LONGEST)],
+           min_position: MinPosition = None) -> Any:
     try:
+        operator.require(*MEMBER_ROLES)
         member = services.ledger.locate(registration_no, id_card_no)
-    finally:  # found or not (a malformed number included), the call is logged
+    finally:  # found or not, malformed or refused to the caller's role, the call is logged
         services.record_access(operator, "locate", registration_no=registration_no.strip().upper()[:18])
     if member is None:
         raise ApiError("not_found", NOT_FOUND, 404)

@@ -49,7 +49,7 @@ def revoke_access(registration_no: str, services: ServicesDep, operator: Current
 
 @access_routes.get("/{registration_no}/reports", response_model=ReportsPublic)
 def list_reports(registration_no: str, services: ServicesDep, operator: CurrentCaller,
-                 limit: Limit = 100, offset: Offset = 0) -> Any:
+                 limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None) -> Any:
     """The member's regular reports sent to organizations in the operator's subtree, oldest first."""
     check_member_visible(services, operator, registration_no)
     decide = rights(services, operator)

@@ -35,14 +35,15 @@ def register_organization(body: OrganizationCreate, services: ServicesDep, opera
 
 
 @routes.get("/{code}", response_model=OrganizationPublic)
-def get_organization(code: str, services: ServicesDep, operator: CurrentCaller) -> Any:
+def get_organization(code: str, services: ServicesDep, operator: CurrentCaller,
+                     min_position: MinPosition = None) -> Any:
     within_or_above(services, operator, code)
     return organization_public(services, code)
 
 
 @routes.get("/{code}/children", response_model=OrganizationsPublic)
 def get_children(code: str, services: ServicesDep, operator: CurrentCaller,
-                 limit: Limit = 100, offset: Offset = 0) -> Any:
+                 limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None) -> Any:
     within_or_above(services, operator, code)
     children = sorted(services.ledger.organization(code).children)
     return page_of(children, offset, limit, lambda child: organization_public(services, child))

@@ -66,14 +66,16 @@ def list_transfers(
 
 
 @routes.get("/{transfer_id}", response_model=TransferPublic)
-def get_transfer(transfer_id: str, services: ServicesDep, operator: CurrentCaller) -> Any:
+def get_transfer(transfer_id: str, services: ServicesDep, operator: CurrentCaller,
+                 min_position: MinPosition = None) -> Any:
     check_transfer_visible(services, operator, transfer_id)
     return transfer_public(services, transfer_id)
 
 
 @routes.get("/{transfer_id}/letter", response_class=HTMLResponse,
             responses={200: {"content": {"text/html": {}}, "description": "the letter, printable on A4"}})
-def letter(transfer_id: str, services: ServicesDep, operator: CurrentCaller) -> HTMLResponse:
+def letter(transfer_id: str, services: ServicesDep, operator: CurrentCaller,
+           min_position: MinPosition = None) -> HTMLResponse:
     """The printable letter (介绍信) with its stub (存根) and receipt (回执); either side may
     print it, as either side may read the transfer. 409 invalid_transition before issue."""
     check_transfer_visible(services, operator, transfer_id)

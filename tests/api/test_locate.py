@@ -78,6 +78,20 @@ def test_every_call_is_logged_without_the_id_number(located: tuple[Api, str, str
     assert person(1)["id_card_no"] not in repr(access_rows(api))
 
 
+def test_a_malformed_or_refused_call_is_logged_too(located: tuple[Api, str, str]) -> None:
+    """API.md: every call is written to the access log: an ID number a character too long
+    (422, as any malformed number) and an auditor's call (403: the role doesn't locate)."""
+    api, first, _ = located
+    before = len(access_rows(api))
+    too_long = api.client("qh_clerk").get("/v1/locate", registration_no=first, id_card_no=person(1)["id_card_no"] + "1")
+    assert too_long.status_code == 422
+    refused = api.client("auditor").get("/v1/locate", registration_no=first, id_card_no=person(1)["id_card_no"])
+    assert refused.status_code == 403
+    new = access_rows(api)[before:]
+    assert [(r["operator_id"], r["action"], r["registration_no"]) for r in new] == [
+        (api.operator_ids["qh_clerk"], "locate", first), (api.operator_ids["auditor"], "locate", first)]
+
+
 def request_line(target: str) -> logging.LogRecord:
     return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
                              ("127.0.0.1:5", "GET", target, "1.1", 200), None)

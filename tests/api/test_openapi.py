@@ -121,6 +121,22 @@ def test_reads_with_min_position_say_when_they_answer_503() -> None:
     assert "min_position" in roster["description"]
 
 
+def test_every_read_accepts_min_position() -> None:
+    """API.md: "Reads accept `min_position`": every GET under /v1."""
+    missing = [path for path, operations in DOC["paths"].items() if path.startswith("/v1") and "get" in operations
+               and "min_position" not in {p["name"] for p in operations["get"].get("parameters", [])}]
+    assert missing == []
+
+
+def test_a_read_of_one_record_waits_for_min_position(api: Api) -> None:
+    """A read of one record given a position the views haven't reached answers 503
+    `not_ready` (after LEDGER_READ_WAIT_SECONDS), as the lists do."""
+    ahead = api.ledger.max_position() + 1000
+    answer = api.client("admin").get("/v1/organizations/XW", min_position=ahead)
+    assert (answer.status_code, answer.json()["code"]) == (503, "not_ready")
+    assert api.client("admin").get("/v1/organizations/XW", min_position=api.ledger.max_position()).status_code == 200
+
+
 # --- 405 ------------------------------------------------------------------------------------------
 
 
