@@ -9,7 +9,7 @@ from uuid import uuid4
 from fastapi import Depends, Header, Request
 
 from api.bearer import bearer_token
-from api.errors import ApiError
+from api.errors import MEMBER_TOKEN_ONLY, ApiError
 from api.services import Services
 from domain.base import Actor
 from domain.jurisdiction import check_role
@@ -71,7 +71,7 @@ def get_caller(
     found = known[1] if known is not None and known[0] == token else services.ledger.operator_for_token(token)
     if found is None:
         if services.ledger.member_for_token(token) is not None:
-            raise ApiError("forbidden", "a member's token opens only the member's own pages (/v1/me)")
+            raise ApiError("forbidden", MEMBER_TOKEN_ONLY)
         raise ApiError("unauthenticated", "the token is unknown or revoked")
     return Caller(str(found.id), found.name, found.role, found.organization_code, request_id_of(x_request_id))
 

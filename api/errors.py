@@ -11,9 +11,11 @@ from eventsourcing.persistence import OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from api.bearer import bearer_token
 from domain.errors import LedgerError
 from domain.personal import PersonalDataUnreadable
 
@@ -80,6 +82,15 @@ def allowed_methods(request: Request) -> str:
     )
 
 
+MEMBER_TOKEN_ONLY = "a member's token opens only the member's own pages (/v1/me)"
+
+
+def is_member_token(request: Request) -> bool:
+    """Whether the request's bearer token is a member's (api/routes/me.py)."""
+    token = bearer_token(request.headers.get("authorization"))
+    return token is not None and request.app.state.services.ledger.member_for_token(token) is not None
+
+
 def install(app: FastAPI) -> None:
     async def known(_: Request, error: Exception) -> JSONResponse:
         response = known_error_response(error)
@@ -93,6 +104,10 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 400:  # e.g. a body that is not JSON or not UTF-8
             return problem(422, "validation_error", str(error.detail))
+        if error.status_code in (404, 405) and request.url.path.startswith("/v1/") and \
+                await run_in_threadpool(is_member_token, request):
+            # API.md: with a member's token, any call but the member's own is 403
+            return problem(403, "forbidden", MEMBER_TOKEN_ONLY)
         code = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
             error.status_code, "http_error")
         response = problem(error.status_code, code, str(error.detail))

@@ -196,6 +196,14 @@ def test_a_members_token_is_refused_on_every_other_route(api: Api) -> None:
             assert api.ledger.max_position() == before, (method, url)
             with_key = member.post(url, {}, key="k-" + url) if method == "POST" else answer
             assert with_key.status_code == 403, (method, url, with_key.text)
+    # nor does it open a method /v1/me's paths don't have, or a path the API doesn't have
+    # (404 and 405 stay so for anyone else)
+    for method, url in (("GET", "/v1/me/reports"), ("POST", "/v1/me"), ("GET", "/v1/me/transfer-requests"),
+                        ("GET", "/v1/nonexistent"), ("POST", "/v1/nonexistent")):
+        answer = member.get(url) if method == "GET" else member.post(url, {})
+        assert (answer.status_code, answer.json()["code"]) == (403, "forbidden"), (method, url, answer.text)
+    assert api.client("admin").get("/v1/nonexistent").status_code == 404
+    assert api.client("admin").post("/v1/me", {}).status_code == 405
 
 
 def test_a_member_sees_only_itself(api: Api) -> None:
