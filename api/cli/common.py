@@ -90,6 +90,14 @@ class Lang(StrEnum):
     en = "en"
 
 
+class OperatorRole(StrEnum):
+    """An operator's role (domain/vocabulary.py ROLES)."""
+
+    admin = "admin"
+    clerk = "clerk"
+    auditor = "auditor"
+
+
 class HistoryFormat(StrEnum):
     table = "table"
     json = "json"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.common import err, fail, first_root, open_ledger
+from api.cli.common import OperatorRole, err, fail, first_root, open_ledger
 from domain.errors import LedgerError
 
 operator_app = typer.Typer(help="Operators and their bearer tokens.", no_args_is_help=True)
@@ -16,14 +16,14 @@ operator_app = typer.Typer(help="Operators and their bearer tokens.", no_args_is
 
 @operator_app.command("add")
 def add_operator(
-    role: Annotated[str, typer.Option(help="admin, clerk or auditor")],
+    role: Annotated[OperatorRole, typer.Option(help="what it may do (domain/jurisdiction.py)")],
     organization: Annotated[str, typer.Option(help="the organization code it acts on (with its subtree)")],
     name: Annotated[str, typer.Option(help="the operator's name")],
 ) -> None:
     """Grant an operator; prints its bearer token as the last line (shown this once)."""
     ledger = open_ledger()
     try:
-        recorded, token = ledger.grant_operator(name, role, organization)
+        recorded, token = ledger.grant_operator(name, role.value, organization)
     except LedgerError as error:
         fail(error)
     typer.echo(f"operator_id: {recorded.code}")

@@ -7,7 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from api.cli.common import OperatorRole
 from api.cli.reports import OverdueKind
+from domain.vocabulary import ROLES
 from projections.queries.overdue_kinds import OVERDUE_KINDS
 from tests.conftest import TEST_ID_KEY
 
@@ -31,6 +33,8 @@ def configured(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: igno
      "ledger report monthly"),
     (["bogus"], "No such command 'bogus'", "ledger"),
     (["export", "--after", "-1"], "greater than or equal to 0", "ledger export"),
+    (["operator", "add", "--role", "boss", "--organization", "XW", "--name", "x"],
+     "'boss' is not one of 'admin', 'clerk', 'auditor'", "ledger operator add"),
 ])
 def test_a_usage_error_is_one_line_and_exit_2(args: list[str], words: str, command: str) -> None:
     result = runner.invoke(app, args, prog_name="ledger")
@@ -57,6 +61,10 @@ def test_a_command_keeps_its_own_exit_status() -> None:
 def test_help_lists_the_choices(args: list[str], choices: str) -> None:
     result = runner.invoke(app, args, prog_name="ledger", env={"COLUMNS": "200"})
     assert result.exit_code == 0 and choices in result.stdout
+
+
+def test_the_roles_of_the_command_line_are_the_domains() -> None:
+    assert tuple(role.value for role in OperatorRole) == ROLES
 
 
 def test_the_overdue_kinds_of_the_command_line_are_the_lists_kinds() -> None:
