@@ -83,7 +83,6 @@ def csv_rows(writer: Any, rows: Any) -> None:
     writer.writerows([text_cell(value) for value in row] for row in rows)
 
 
-
 def report_json(report: dict[str, Any]) -> bytes:
     """A monthly or annual report as the API gives it (UTF-8, Chinese unescaped)."""
     return (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode()
