@@ -217,14 +217,24 @@ class Sealer:
         """Seal what is not yet sealed, then recompute the chain of the event log (or of
         `log`), see `verify_chain`."""
         with self._lock:
+            self._settle()
             self.seal()
             return verify_chain(self.db, log or self.log, checkpoint, progress)
 
     def checkpoint(self) -> tuple[int, bytes]:
         """The last sealed position and its seal, once everything settled is sealed."""
         with self._lock:
+            self._settle()
             self.seal()
             return last_seal(self.db)
+
+    def _settle(self) -> None:
+        """Before a read asked for (verify, checkpoint): a connection that no longer answers
+        (the database restarted, and the sealing thread has not replaced it yet) is replaced
+        now, rather than the read failing on it (raises while the database can't be reached)."""
+        if not self.db.ping():
+            log.warning("the sealer's database connection was lost; reconnecting")
+            self.db.reconnect()
 
 
 def drop(db: ViewDatabase) -> None:

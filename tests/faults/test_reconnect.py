@@ -111,6 +111,26 @@ def test_the_app_heals_after_the_database_drops_its_connections(store: Store) ->
         api.close()
 
 
+@pytest.mark.postgres_only
+def test_the_audit_reads_replace_the_sealers_lost_connection(store: Store) -> None:
+    """The sealer's own connection cut (as a restart of the database cuts it) before its
+    thread has noticed: GET /v1/audit/verify and /checkpoint replace it and answer, instead
+    of 503 until the thread's next try."""
+    api = Api(store)
+    try:
+        auditor = api.client("auditor")
+        admit(api.client("xw_clerk"), 1)
+        assert auditor.get("/v1/audit/verify").status_code == 200
+        sealer_db = api.services.sealer.db
+        with psycopg.connect(sealer_db.url.split("?")[0], autocommit=True, connect_timeout=5) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (sealer_db._pg.info.backend_pid,))
+        verified = auditor.get("/v1/audit/verify")
+        assert verified.status_code == 200 and verified.json()["chain"]["ok"], verified.text
+        assert_views_whole_and_current(auditor, api.services)
+    finally:
+        api.close()
+
+
 # --- a real restart, on a cluster of the test's own --------------------------------------------
 
 
