@@ -204,11 +204,10 @@ class Sealer:
                     log.exception("could not seal the latest events; trying again")
                 failing = True
                 with self._lock:
-                    if not self.db.ping():
-                        try:
-                            self.db.reconnect()
-                        except Exception:
-                            log.warning("the sealer's database is away; trying again")
+                    try:
+                        self._settle()
+                    except Exception:
+                        log.warning("the sealer's database is away; trying again")
 
     # --- reading -----------------------------------------------------------------------------
 

@@ -8,8 +8,6 @@ status 1 (2 for a usage error such as an unknown option value).
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -262,11 +260,7 @@ def emit_rows(rows: list[dict[str, Any]], count: int, columns: tuple[str, ...], 
         emit(reportfiles.report_json({"data": rows, "count": count}), None)
         return
     if format is ListFormat.csv:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        reportfiles.csv_rows(writer, ([row.get(c) for c in columns] for row in rows))
-        emit(out.getvalue().encode(), None)
+        emit(reportfiles.list_csv(list(columns), list(columns), rows, lang="en"), None)
         return
     table = Table(*headings[lang.value])
     for row in rows:

@@ -122,8 +122,9 @@ class _Import:
                 continue  # blank lines between blocks of a roster
             values: dict[str, Any] = {"_bad": True} if unreadable else {}
             bad = bool(unreadable)
-            if self.path.suffix.lower() not in (".xlsx", ".xlsm") and any(c != "" for c in cells[len(self.headings):]):
-                # a CSV row longer than its heading row: an unquoted comma moved the cells after it
+            if self.result.encoding is not None and any(c != "" for c in cells[len(self.headings):]):
+                # a CSV row (an Excel file has no encoding: read_table) longer than its heading
+                # row: an unquoted comma moved the cells after it
                 self.problem(number, f"column {len(self.headings) + 1}",
                              f"the row has {len(cells)} cells and the heading row {len(self.headings)}: "
                              "a comma inside a cell? put that cell in quotes")

@@ -3,8 +3,6 @@ application/vnd.openxmlformats-officedocument.spreadsheetml.sheet) and filing.""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
@@ -12,7 +10,7 @@ from fastapi import Query, Request, Response
 from api.access import ADMIN_ROLES, check_within
 from api.deps import CurrentCaller, ServicesDep
 from api.presenters import month_filed
-from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, csv_rows, flatten, monthly_xlsx
+from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, flatten, list_csv, monthly_xlsx
 from api.routes.common import MinPosition, command, router, wants_csv
 from api.schemas import FileRequest
 from api.services import check_report_year, monthly_figures
@@ -22,11 +20,8 @@ routes = router("/v1/reports", "reports")
 
 
 def as_csv(rows: list[dict[str, Any]]) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(list(rows[0]))
-    csv_rows(writer, (list(row.values()) for row in rows))
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+    columns = list(rows[0])
+    return Response(list_csv(columns, columns, rows, lang="en"), media_type="text/csv; charset=utf-8")
 
 
 def wants_xlsx(request: Request) -> bool:
