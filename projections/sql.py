@@ -83,6 +83,13 @@ def table_of(db: ViewDatabase, values: Sequence[Any]) -> Sql:
     return Sql(db.table_of(), db.list_param(values))
 
 
+def like(column: str, text: str, *, anywhere: bool = True) -> Sql:
+    """`column` (a fixed name) contains `text` (or, not `anywhere`, begins with it), every
+    character of it taken as itself: `%` and `_` typed in a search are not wildcards."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Sql(name(column) + " LIKE ? ESCAPE '\\'", ("%" if anywhere else "") + escaped + "%")
+
+
 def subtree(code: str) -> Sql:
     """The codes of an organization's subtree as it is now (itself included)."""
     return Sql("SELECT descendant FROM proj_org_closure WHERE ancestor = ?", code)

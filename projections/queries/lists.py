@@ -10,7 +10,7 @@ from domain.text import search_forms
 from projections.cases import bounced, case_rows
 from projections.certificates import certificate_rows
 from projections.queries.base import Reads
-from projections.sql import EMPTY, Sql, in_subtree
+from projections.sql import EMPTY, Sql, in_subtree, like
 
 TRANSFER_COLUMNS = (
     "transfer_id", "letter_no", "registration_no", "from_organization_code",
@@ -42,10 +42,11 @@ class Lists(Reads):
         clauses: list[Sql] = []
         if search:
             forms = search_forms(search)  # as names are kept (NFC but CJK compatibility ideographs)
-            names = Sql.join(" OR ", (Sql("name LIKE ?", f"%{form}%") for form in forms))
-            clauses.append(Sql("(letter_no LIKE ? OR registration_no LIKE ? OR registration_no IN "
-                               "(SELECT registration_no FROM proj_members WHERE ", f"%{forms[0].upper()}%",
-                               f"{forms[0].upper()}%") + names + ")" + ")")
+            names = Sql.join(" OR ", (like("name", form) for form in forms))
+            clauses.append(Sql("(") + like("letter_no", forms[0].upper()) + " OR "
+                           + like("registration_no", forms[0].upper(), anywhere=False)
+                           + " OR registration_no IN (SELECT registration_no FROM proj_members WHERE "
+                           + names + "))")
         for clause, day in (("valid_until >= ?", valid_until_from), ("valid_until <= ?", valid_until_to),
                             ("received_on >= ?", received_since)):
             if day is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from domain.calendar import check_day, month_text
 from projections.queries.base import Reads
-from projections.sql import Sql, marks
+from projections.sql import Sql, like, marks
 
 NAMES_A_QUERY = 500  # keys in one IN list
 
@@ -19,10 +19,10 @@ class Organizations(Reads):
         """Active organizations a letter may be addressed to (any kind but a department)
         whose name contains `text` or whose code begins with it, by name: for a member
         choosing where to go (organization codes and names are no secret)."""
-        rows = self.db.query(
-            "SELECT code, name, kind FROM proj_organizations WHERE status = 'active' AND kind <> 'department' "
-            "AND (name LIKE ? OR code LIKE ?) ORDER BY name, code LIMIT ?", (f"%{text}%", f"{text}%", limit),
-        )
+        statement = (Sql("SELECT code, name, kind FROM proj_organizations WHERE status = 'active' "
+                         "AND kind <> 'department' AND (") + like("name", text) + " OR "
+                     + like("code", text, anywhere=False) + Sql(") ORDER BY name, code LIMIT ?", limit))
+        rows = self._query(statement)
         return [dict(zip(("code", "name", "kind"), row, strict=True)) for row in rows]
 
     def subtree(self, code: str, depth: int | None = None) -> list[dict[str, Any]]:

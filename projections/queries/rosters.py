@@ -10,7 +10,7 @@ from domain.calendar import check_day
 from domain.text import search_forms
 from projections.db import Row
 from projections.queries.base import Reads
-from projections.sql import EMPTY, Sql, in_subtree, marks, subtree_as_of
+from projections.sql import EMPTY, Sql, in_subtree, like, marks, subtree_as_of
 
 ROSTER_COLUMNS = ("registration_no", "name", "status", "organization_code", "since", "place")
 OPERATOR_COLUMNS = ("operator_id", "name", "role", "organization_code", "active", "granted_on", "revoked_on")
@@ -28,8 +28,8 @@ class Rosters(Reads):
         self.organization(code)
         kinds = marks(("held", "in_transit") if include_in_transit else ("held",))
         forms = search_forms(search) if search else []  # as names are kept (NFC but CJK compatibility ideographs)
-        found = (Sql(" AND (") + Sql.join(" OR ", (Sql("m.name LIKE ?", f"%{form}%") for form in forms))
-                 + Sql(" OR m.registration_no LIKE ?)", f"{forms[0].upper()}%")) if forms else EMPTY
+        found = (Sql(" AND (") + Sql.join(" OR ", (like("m.name", form) for form in forms))
+                 + " OR " + like("m.registration_no", forms[0].upper(), anywhere=False) + ")") if forms else EMPTY
         page = Sql(" LIMIT ? OFFSET ?", limit, offset)
         if as_of is None:
             base = ("FROM proj_members m WHERE "

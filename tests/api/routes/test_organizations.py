@@ -233,6 +233,29 @@ def test_a_search_finds_a_name_however_its_characters_were_typed(api: Api) -> No
     assert [row["transfer_id"] for row in rows] == [transfer_id]
 
 
+def test_percent_and_underscore_in_a_search_are_the_characters_typed(api: Api) -> None:
+    """`%` and `_` (and a backslash) in a search find names holding them, not any name: the
+    roster's, the transfers' and the targets' searches."""
+    clerk = api.client("xw_clerk")
+    plain = recorded(api, clerk.post("/v1/members", new_member_body(name="王百分")), 201)
+    odd = recorded(api, clerk.post("/v1/members", new_member_body(name="王%_\\百分")), 201)
+    requested(api, plain["registration_no"])
+    requested(api, odd["registration_no"])
+    for text, expected in (("%", [odd]), ("_", [odd]), ("\\", [odd]), ("%_\\百", [odd]), ("王_百", []),
+                           ("王%百", []), ("百分", [plain, odd])):
+        numbers = sorted(member["registration_no"] for member in expected)
+        roster = clerk.get("/v1/organizations/XW-C1-B1/roster", q=text, limit=500).json()["data"]
+        assert sorted(row["registration_no"] for row in roster) == numbers, text
+        with api.services.queries() as queries:
+            rows, _ = queries.transfers("XW-C1", search=text, limit=500)
+            assert sorted(row["registration_no"] for row in rows) == numbers, text
+    api.ledger.register_organization(f"T{uuid.uuid4().hex[:6].upper()}", "百分_之百党委", "committee", "XW", "320102",
+                                     on=date(2026, 1, 5))
+    with api.services.queries() as queries:
+        assert [row["name"] for row in queries.targets_named("分_之")] == ["百分_之百党委"]
+        assert queries.targets_named("分%百") == queries.targets_named("X_-") == []
+
+
 def test_overdue_list_names_pocket_members_and_unreturned_certificates(api: Api) -> None:
     committee = fresh_org(api, "XW", "committee")
     branch = fresh_org(api, committee)
