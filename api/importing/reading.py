@@ -38,9 +38,12 @@ _DATE = re.compile("([0-9]{4}) *[-/.年] *([0-9]{1,2}) *[-/.月] *([0-9]{1,2}) *
 _DATE_DIGITS = re.compile("([0-9]{4})([0-9]{2})([0-9]{2})", re.ASCII)
 
 def detect_encoding(data: bytes) -> str:
-    """UTF-8 (with or without a byte-order mark), else GB18030."""
+    """UTF-8 (with or without a byte-order mark), UTF-16 with its byte-order mark (Excel's
+    "Unicode text"), else GB18030."""
     if data.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -97,7 +100,10 @@ def read_table(path: Path, *, encoding: str | None = None, sheet: str | None = N
     except UnicodeDecodeError as error:
         raise ImportFileError(f"{path.name} is not valid {chosen} (byte {error.start})") from None
     text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    first = text.split("\n", 1)[0]
+    # Tab-separated (Excel's "Unicode text" and "Text (tab delimited)") when the headings'
+    # line has a tab and no comma; else comma-separated.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if "\t" in first and "," not in first else ",")
 
     def unreadable(error: csv.Error) -> ImportFileError:
         return ImportFileError(f"{path.name} line {reader.line_num}: not readable as CSV ({error}): a quote "

@@ -52,9 +52,10 @@ def member_row(n: int, org: str = "XW-C1-B1", **changes: str) -> list[str]:
     return list(row.values())
 
 
-def write_csv(path: Path, headings: list[str], rows: list[list[Any]], encoding: str = "utf-8") -> Path:
+def write_csv(path: Path, headings: list[str], rows: list[list[Any]], encoding: str = "utf-8",
+              delimiter: str = ",") -> Path:
     with path.open("w", encoding=encoding, newline="") as file:
-        writer = csv.writer(file)
+        writer = csv.writer(file, delimiter=delimiter)
         writer.writerow(headings)
         writer.writerows(rows)
     return path
@@ -135,16 +136,23 @@ def test_good_files_import_and_the_roster_shows_the_members(env: Store, tmp_path
     assert all(e.actor == "system" and e.request_id.startswith("import-") for e in events)
 
 
-@pytest.mark.parametrize("variant", ["utf-8-sig", "gb18030", "xlsx"])
+@pytest.mark.parametrize("variant", ["utf-8-sig", "gb18030", "utf-16", "xlsx"])
 def test_encodings_and_excel_import_the_same_rows(env: Store, tmp_path: Path, variant: str) -> None:
+    """utf-16 is Excel's "Unicode text" (a .txt file, tab-separated, with a byte-order mark);
+    a workplace holding a comma stays one cell."""
     import_orgs(tmp_path)
     rows = [member_row(n) for n in range(1, 4)] + [member_row(4, name="欧阳䶮", residence="鼓楼区𠀋巷")]
+    rows[1][10] = "玄武区, 某单位"
     if variant == "xlsx":
         # Excel keeps dates as dates and region codes as numbers
         rows = [[*r[:4], date.fromisoformat(r[4]), date.fromisoformat(r[5]), *r[6:9], int(r[9]), *r[10:]]
                 for r in rows]
         path = write_xlsx(tmp_path / "花名册.xlsx", MEMBER_HEADINGS_ZH, rows)
         code, out, err = run("import", "members", path, "--sheet", "花名册", "--on", ON, "--json")
+    elif variant == "utf-16":
+        path = write_csv(tmp_path / "花名册.txt", MEMBER_HEADINGS_ZH, rows, encoding=variant, delimiter="\t")
+        assert path.read_bytes().startswith(b"\xff\xfe")
+        code, out, err = run("import", "members", path, "--on", ON, "--json")
     else:
         path = write_csv(tmp_path / "m.csv", MEMBER_HEADINGS_ZH, rows, encoding=variant)
         assert path.read_bytes().startswith(b"\xef\xbb\xbf") == (variant == "utf-8-sig")
@@ -154,6 +162,7 @@ def test_encodings_and_excel_import_the_same_rows(env: Store, tmp_path: Path, va
     assert (summary["recorded"], summary["encoding"]) == (4, None if variant == "xlsx" else variant)
     member = env.ledger().member(rows[3][0])
     assert (member.name, member.residence, member.household_region) == ("欧阳䶮", "鼓楼区𠀋巷", "320102")
+    assert env.ledger().member(rows[1][0]).workplace == "玄武区, 某单位"
     assert {r["name"] for r in roster(env, "XW-C1-B1")} == {"党员1", "党员2", "党员3", "欧阳䶮"}
 
 
