@@ -115,12 +115,13 @@ class _Import:
         if problems:
             return []
         parsers = PARSERS[self.kind]
+        absent = {c.name: None for c in COLUMNS[self.kind] if c.name not in self.index}  # optional columns left out
         rows = []
         for number, raw_cells in raw:
             cells, unreadable = self.cells(number, raw_cells)
             if not any(c != "" for c in cells):
                 continue  # blank lines between blocks of a roster
-            values: dict[str, Any] = {"_bad": True} if unreadable else {}
+            values: dict[str, Any] = {**absent, "_bad": True} if unreadable else dict(absent)
             bad = bool(unreadable)
             if self.result.encoding is not None and any(c != "" for c in cells[len(self.headings):]):
                 # a CSV row (an Excel file has no encoding: read_table) longer than its heading

@@ -166,6 +166,23 @@ def test_encodings_and_excel_import_the_same_rows(env: Store, tmp_path: Path, va
     assert {r["name"] for r in roster(env, "XW-C1-B1")} == {"党员1", "党员2", "党员3", "欧阳䶮"}
 
 
+def test_a_members_file_without_the_optional_columns_imports(env: Store, tmp_path: Path) -> None:
+    """工作单位 and 居住地 may be left out of the file: its members are recorded without them,
+    and importing the file again records nothing new."""
+    import_orgs(tmp_path)
+    rows = [member_row(n)[:10] for n in (1, 2)]
+    path = write_csv(tmp_path / "m.csv", MEMBER_HEADINGS_ZH[:10], rows)
+    for dry_run in (("--dry-run",), ()):
+        code, out, err = run("import", "members", path, "--on", ON, "--json", *dry_run)
+        assert code == 0, err
+        assert json.loads(out)["would_record" if dry_run else "recorded"] == 2
+    member = env.ledger().member(rows[0][0])
+    assert (member.name, member.workplace, member.residence) == ("党员1", None, None)
+    code, out, err = run("import", "members", path, "--on", ON, "--json")
+    assert code == 0, err
+    assert (json.loads(out)["recorded"], json.loads(out)["already_recorded"]) == (0, 2)
+
+
 def test_encoding_option_overrides_detection(env: Store, tmp_path: Path) -> None:
     import_orgs(tmp_path)
     path = write_csv(tmp_path / "m.csv", MEMBER_HEADINGS_ZH, [member_row(1)], encoding="gb18030")
