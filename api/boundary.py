@@ -86,15 +86,38 @@ def head_problem(scope: Scope) -> tuple[list[str], str, str] | None:
     return None
 
 
+# No body of the API nests more than a few levels; a deeper one is refused before any code
+# that walks it recursively (the route's own parsing included) meets it.
+MAX_DEPTH = 32
+
+
+def nested_deeper(data: Any, limit: int) -> bool:
+    """Whether a parsed JSON document has objects or arrays more than `limit` levels deep
+    (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
 def body_problem(body: bytes) -> tuple[list[str], str, str] | None:
     """The same for a JSON body's strings (a body that is not JSON is left to the route,
     which refuses it)."""
     if not body:
         return None
+    deep = ["body"], "the body", f"JSON nested more than {MAX_DEPTH} levels deep"
     try:
         data: Any = json.loads(body)
     except ValueError:
         return None
+    except RecursionError:  # nested deeper than the parser goes (about a thousand levels)
+        return deep
+    if nested_deeper(data, MAX_DEPTH):
+        return deep
     found = incoming_tree_problem(data, ("body",))
     if found is None:
         return None

@@ -3,7 +3,8 @@
 Every string that comes in (an HTTP request's path, query, headers and JSON body, a web
 form, a command-line argument, a spreadsheet cell) is checked once, where it comes in, by
 `check_incoming`: it carries no lone surrogate (not text: it can't be encoded, stored or
-compared), no NUL and no other C0 control character, and no DEL. Tab, line feed and
+compared), no NUL and no other C0 control character, no DEL and no C1 control (U+0080-U+009F,
+U+0085 a line break among them). Tab, line feed and
 carriage return are the only control characters allowed, and only in free text (names,
 reasons, notes: JSON bodies and spreadsheet cells); single-line values (paths, query
 parameters, headers, web form fields, command-line arguments) refuse them too, and
@@ -26,12 +27,12 @@ from typing import Any
 
 from domain.errors import ValidationError
 
-# Lone surrogates, NUL and the other C0 controls but tab, LF and CR, and DEL.
-_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# Lone surrogates, NUL and the other C0 controls but tab, LF and CR, DEL and the C1 controls.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # The CJK compatibility ideographs, one a match (`split` keeps them as parts of their own).
 _CJK_COMPATIBILITY = re.compile("([\uf900-\ufaff\U0002f800-\U0002fa1f])")
 # The same, and tab, LF and CR too: for values that are one line.
-_FORBIDDEN_IN_A_LINE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_FORBIDDEN_IN_A_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _what(char: str) -> str:

@@ -199,6 +199,33 @@ def test_a_lone_surrogate_in_a_json_body_is_refused_not_500(api: Api, known: dic
         assert "\ud800" not in problem["detail"]
 
 
+@pytest.mark.parametrize("depth", [33, 1_000, 100_000])
+def test_a_body_nested_too_deep_is_refused_not_500(api: Api, depth: int) -> None:
+    """A JSON body nested deeper than any of the API's (32 levels) is 422, with a token or
+    without one, however deep: the parser's own limit (about a thousand) gave 500."""
+    for body in ("[" * depth + "]" * depth, '{"a":' * depth + "1" + "}" * depth):
+        for headers in (api.client("admin").headers(), {}):
+            response = refused(api, lambda b=body, h=headers: api.test_client.post(
+                "/v1/transfers", content=b.encode(), headers={**h, "Content-Type": "application/json"}),
+                "validation_error")
+            assert response["errors"][0]["loc"] == ["body"] and "nested" in response["detail"], response
+    shallow = {"registration_no": "X", "to_organization_code": "QH-C1", "reason": "other", "basis": "household",
+               "evidence": {"kind": "lease", "reference": "r"}}
+    assert "nested" not in post_raw(api, "/v1/transfers", shallow).text
+
+
+@pytest.mark.parametrize("char", ["\x80", "\x85", "\x9b", "\x9f"])
+def test_a_c1_control_character_is_refused_like_the_others(api: Api, char: str) -> None:
+    """U+0080-U+009F are control characters too (U+0085 a line break): refused in a body and
+    in a query parameter, as NUL and the C0 controls are."""
+    problem = refused(api, lambda: post_raw(api, "/v1/members", new_member_body(name=f"张{char}三")),
+                      "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "name"] and f"U+{ord(char):04X}" in problem["detail"]
+    response = api.client("admin").get("/v1/organizations/XW/roster", q=f"张{char}")
+    assert_problem(response, "validation_error")
+    assert loc_of(response) == ["query", "q"]
+
+
 def body_fields(api: Api) -> dict[str, list[str]]:
     """The fields of each POST operation's JSON body, as the OpenAPI document states them."""
     schemas = api.test_client.get("/openapi.json").json()["components"]["schemas"]
