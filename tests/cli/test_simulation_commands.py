@@ -90,6 +90,30 @@ def test_a_script_of_commands_is_saved_batch_by_batch_and_a_refusal_keeps_nothin
     ledger.close()
 
 
+def test_a_batch_records_its_events_in_the_order_its_commands_made_them(store: Store) -> None:
+    """The events of several commands saved at once (a batch, a group of requests) take
+    their positions in the order the commands made them, not aggregate by aggregate: a
+    member's history, read by position, is oldest first."""
+    ledger = store.ledger()
+    build_tree(ledger)
+    number = admit(ledger, 1)
+    before = ledger.max_position()
+    ledger.batch([
+        lambda: ledger.request_transfer(number, "XW-C1-B3", reason="job_change", basis="household"),
+        lambda: ledger.record_org_life(number, "XW-C1-B1"),
+        lambda: ledger.record_dues(number, "2026-01", "12.50"),
+    ])
+    saved = [(position, event) for position, event in ledger.read_events() if position > before]
+    kinds = [type(event).__qualname__ for _, event in saved]
+    assert "Transfer.Requested" in kinds and "Member.OrgLifeAttended" in kinds, kinds
+    made = [event.timestamp for _, event in saved]
+    assert made == sorted(made), kinds
+    for aggregate_id in {event.originator_id for _, event in saved}:  # each aggregate's own order kept
+        versions = [event.originator_version for _, event in saved if event.originator_id == aggregate_id]
+        assert versions == sorted(versions)
+    ledger.close()
+
+
 def test_a_transfer_may_carry_the_id_its_caller_chose_once(ledger: Ledger) -> None:
     build_tree(ledger)
     first, second = admit(ledger, 1), admit(ledger, 2)
