@@ -143,7 +143,7 @@ IDEMPOTENCY_KEY = {
 
 # A path, query or header value is one line of text (api/boundary.py refuses the rest):
 # no control character at all, tab, line feed and carriage return included.
-LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 # An optional filter by organization code given empty is no filter.

@@ -44,8 +44,8 @@ from domain.vocabulary import NAME_MAX, ORGANIZATION_NAME_MAX, TEXT_MAX
 # domain.base.check_text rules; a text that is required also holds something besides white space
 # (str.isspace()), as the domain's strip() rules. The domain refuses, with its own words; these
 # patterns say the same in the OpenAPI document.
-_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-_SHOWN_CHAR = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_SHOWN_CHAR = r"[^\x00-\x20\x7f-\x9f\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 TEXT_PATTERN = f"^{_TEXT_CHAR}*$"
 FILLED_PATTERN = f"^{_TEXT_CHAR}*{_SHOWN_CHAR}{_TEXT_CHAR}*$"
 
