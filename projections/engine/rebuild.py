@@ -130,6 +130,19 @@ class Rebuilding(Tailing):
                 "mismatch_count": total, "mismatches": mismatches,
                 "views": {"checked": True, "reason": None, "first_bad_position": None, "detail": None}}
 
+    def difference(self, mismatch: dict[str, Any]) -> dict[str, Any]:
+        """A mismatch of `verify()` without its rows (they can hold personal data): its table,
+        its key, and how it differs: `missing` (from the view), `extra` (in the view, not
+        re-derived) or `changed`, with the names of the columns that differ."""
+        live, rebuilt = mismatch["live"], mismatch["rebuilt"]
+        table = next(t for t in self.all_tables if t.name == mismatch["table"])
+        names = getattr(table, "columns", ("organization_code", "month", "figure", "value"))
+        if live is None or rebuilt is None:
+            return {"table": mismatch["table"], "key": mismatch["key"],
+                    "difference": "missing" if live is None else "extra", "columns": []}
+        return {"table": mismatch["table"], "key": mismatch["key"], "difference": "changed",
+                "columns": [name for name, a, b in zip(names, live, rebuilt, strict=False) if a != b]}
+
     def verify_sealed(self, chain: Verdict, progress: Progress | None = None, limit: int = 100) -> dict[str, Any]:
         """`verify()` once the sealed log's chain checks out (`chain`, projections/sealer.py);
         with a broken chain the views are not re-derived (`unchecked`, CHAIN_BROKEN): a log

@@ -195,3 +195,26 @@ def test_resealed_garbage_is_reported_as_views_not_rederivable_at_its_position(k
     assert answer["chain"]["ok"] and not answer["ok"]
     assert answer["views"]["checked"] is False and answer["views"]["reason"] == "underivable"
     assert answer["views"]["first_bad_position"] == position
+
+
+def test_verify_names_the_rows_and_columns_that_differ_never_their_values(keyed: Api, store: Store) -> None:
+    """A view row changed with SQL: the mismatch says which table, row and columns, and
+    carries none of the row's values (a member's name, ID number, birth date...), which
+    would be a read of a personal record that the access log does not show."""
+    numbers = [admit(keyed.ledger, n, "XW-C1-B1") for n in range(1, 4)]
+    stored = Stored(keyed, store)
+    try:
+        key, name, birth = stored.db.query("SELECT * FROM proj_members WHERE registration_no = ?",
+                                           (numbers[1],))[0][:1] + stored.db.query(
+            "SELECT name, birth_date FROM proj_members WHERE registration_no = ?", (numbers[1],))[0]
+        stored.sql("UPDATE proj_members SET status = ? WHERE registration_no = ?", ("probationary", numbers[1]))
+    finally:
+        stored.db.close()
+    response = keyed.client("auditor").get("/v1/audit/verify")
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert not answer["ok"] and answer["chain"]["ok"] and answer["views"]["checked"]
+    assert answer["mismatch_count"] == 1
+    assert answer["mismatches"] == [{"table": "proj_members", "key": [str(key)], "difference": "changed",
+                                     "columns": ["status"]}]
+    assert name not in response.text and str(birth) not in response.text
