@@ -331,7 +331,9 @@ def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: 
             decoded = json.loads(json.dumps(event_record(position, mapper.to_domain_event(stored)),
                                             ensure_ascii=False))
         except (KeyError, TypeError, ValueError, AttributeError, TopicError):
-            return _broke(verdict, last_position, CHANGED)
+            # the line's own position when it can be read, else the one after the last good line
+            readable = _position(raw)
+            return _broke(verdict, readable if readable != UNREADABLE else _after(last_position), CHANGED)
         if last_position is not None and position <= last_position:
             return _broke(verdict, position, REORDERED)
         if last_seal is None:
@@ -341,7 +343,8 @@ def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: 
                 return _broke(verdict, last_position, INSERTED)
             following = next(remaining, None)  # a later line moved before an earlier one?
             moved = following is not None and _position(following) < position
-            return _broke(verdict, position, REORDERED if moved else MISSING)
+            # a line missing here: the position after the last good line (the store's check names it)
+            return _broke(verdict, position if moved else _after(last_position), REORDERED if moved else MISSING)
         if keys is None:  # the personal fields can't be opened: compared as sealed bytes only
             decoded, line = without_personal(decoded, stored.topic), without_personal(line, stored.topic)
         if event_digest != bytes.fromhex(sealed["digest"]) or decoded != line:
@@ -361,12 +364,20 @@ def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: 
     return verdict
 
 
+UNREADABLE = 2**63  # `_position` of a line whose position can't be read
+
+
 def _position(raw: bytes) -> int:
-    """A line's position, as far as it can be read (none before any other when it can't)."""
+    """A line's position, as far as it can be read (UNREADABLE, after any other, when it can't)."""
     try:
         return int(json.loads(raw)["position"])
     except (KeyError, TypeError, ValueError):
-        return 2**63
+        return UNREADABLE
+
+
+def _after(position: int | None) -> int | None:
+    """The position after the last good line (none before the first line)."""
+    return None if position is None else position + 1
 
 
 def _broke(verdict: Verdict, position: int | None, reason: str) -> Verdict:
