@@ -23,12 +23,13 @@ from datetime import date
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import Mapper, StoredEvent
 
 from api.errors import ApiError
 from api.idempotency import IdempotencyStore
 from api.idempotency import setup as setup_idempotency
 from domain.ledger import Ledger
-from domain.personal import DataKeys
+from domain.personal import DataKeys, PersonalDataUnreadable
 from domain.settings import Settings
 from projections import access
 from projections.db import ViewDatabase
@@ -381,6 +382,22 @@ def check_report_year(queries: Queries, code: str, year: int, today: date) -> No
     if year < int(registered[:4]):
         raise ValidationError(f"year {year} is before organization {code} was entered in the ledger "
                               f"({registered}): the ledger has no figures for it")
+
+
+def stored_record(position: int, stored: StoredEvent, mapper: Mapper[UUID]) -> dict[str, Any]:
+    """`event_record` of a stored event; one that no longer decodes (its bytes or topic
+    changed in the table) is given as stored, flagged: its type from the stored topic, its
+    aggregate and version, no fields (`data` null), `undecodable: true`. A data key that does
+    not open it still raises (a configuration error: domain/personal.py)."""
+    try:
+        return event_record(position, mapper.to_domain_event(stored))
+    except PersonalDataUnreadable:
+        raise
+    except Exception:
+        return {"position": position, "type": stored.topic.rpartition(":")[2] or stored.topic,
+                "aggregate_id": str(stored.originator_id), "version": stored.originator_version,
+                "on": None, "recorded_at": None, "actor": None, "actor_organization": None, "request_id": None,
+                "data": None, "undecodable": True}
 
 
 def event_record(position: int, event: Any) -> dict[str, Any]:

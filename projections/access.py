@@ -30,8 +30,9 @@ from projections.sealer import Log, Sealer
 TABLE = "access_log"
 SEALS = "access_seals"
 # the API's member, history, roster and event stream; the web pages' member and roster pages
-# and the roster's download; the command line's history and export; the locator
-ACTIONS = ("member", "history", "roster", "export", "member_page", "roster_page", "roster_file", "locate")
+# and the roster's download; the command line's history and export; the locator; a mobile
+# member's reports read by the home side
+ACTIONS = ("member", "history", "roster", "export", "member_page", "roster_page", "roster_file", "locate", "reports")
 COLUMNS = ("position", "at", "operator_id", "organization_code", "action", "registration_no", "scope")
 FIELDS = "at, operator_id, organization_code, action, registration_no, scope"
 DDL = {

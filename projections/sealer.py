@@ -41,7 +41,7 @@ from typing import Any
 
 from domain.ledger import Ledger
 from domain.pglog import HORIZON
-from domain.sealing import GENESIS, ChainCheck, Event, Seal, Verdict, chain, digest
+from domain.sealing import GENESIS, INSERTED, ChainCheck, Event, Seal, Verdict, chain, digest
 from projections.db import ViewDatabase
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class Sealer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.sealed = 0  # events sealed by this object
+        self._warned: set[str] = set()  # the logs found with a row below the first position
         with self._lock, db.transaction():
             for log in self.logs:
                 db.execute(log.ddl(db.kind))
@@ -154,6 +155,13 @@ class Sealer:
             if self.postgres:
                 db.execute("SELECT pg_advisory_xact_lock(?)", (self._lock_keys[log.seals],))
             position, previous = last_seal(db, seals_table=log.seals)
+            below = first_below(db, log)
+            if below is not None:  # no event is ever saved there: a row written past the store
+                if log.table not in self._warned:
+                    self._warned.add(log.table)
+                    logging.getLogger(__name__).warning(
+                        "%s has a row at position %s, below the first: no more of it is sealed", log.table, below)
+                return 0, position
             upper = log.horizon or "?"
             statement = (f"SELECT {log.column}, {log.fields} FROM {log.table} WHERE {log.column} > ? "
                          f"AND {log.column} <= {upper} ORDER BY {log.column} LIMIT ?")
@@ -285,12 +293,23 @@ def seals(db: ViewDatabase, after: int = 0, seals_table: str = TABLE) -> Iterato
         yield at, bytes(row_digest), bytes(sealed)
 
 
+def first_below(db: ViewDatabase, log: Log) -> int | None:
+    """The lowest position of a row of the log below the first position (1), if any: no save
+    ever writes one there (SQLite's rowids and PostgreSQL's ids start at 1), and no seal
+    covers it, yet the rows are read like the others: a row put there is an insertion."""
+    low = db.scalar(f"SELECT min({log.column}) FROM {log.table} WHERE {log.column} < 1")
+    return None if low is None else int(low)
+
+
 def verify_chain(db: ViewDatabase, log: Log, checkpoint: dict[str, Any] | None = None,
                  progress: Progress | None = None) -> Verdict:
     """The chain recomputed from the stored bytes against the seals, in one consistent read
     of both: the first position where it breaks and why, and with a checkpoint whether the
-    log still extends it."""
+    log still extends it. A row below the first position is the first break (`inserted`)."""
     with db.snapshot():
+        below = first_below(db, log)
+        if below is not None:
+            return Verdict(first_bad_position=below, reason=INSERTED)
         last = int(db.scalar(f"SELECT max({log.column}) FROM {log.table}") or 0)
         moved = (lambda at: progress(at, last)) if progress is not None else None
         verdict = ChainCheck(checkpoint).check(stored_rows(db, log, 0, moved), seals(db, 0, log.seals))

@@ -55,7 +55,24 @@ def list_reports(registration_no: str, services: ServicesDep, operator: CurrentC
     decide = rights(services, operator)
     number = services.ledger.member(registration_no).registration_no
     found = [e for e in services.ledger.member_reports(number) if decide.holds(e.organization_code)]
-    return page_of(found, offset, limit, lambda e: report_public(number, e))
+    positions = report_positions(services, found)
+    answer = page_of(found, offset, limit,
+                     lambda e: {**report_public(number, e), "position": positions.get(e.originator_version)})
+    services.record_access(operator, "reports", registration_no=number)  # the member's own words
+    return answer
+
+
+def report_positions(services: Any, reports: list[Any]) -> dict[int, int]:
+    """The global positions of a member's reports (the events of one aggregate), by version."""
+    if not reports:
+        return {}
+    sealer = services.sealer
+    originator = reports[0].originator_id
+    with services.pool.connection() as db:
+        key = originator if db.kind == "postgres" else originator.hex  # as each store keeps it
+        rows = db.query(f"SELECT originator_version, {sealer.column} FROM {sealer.events_table} "
+                        "WHERE originator_id = ?", (key,))
+    return {int(version): int(position) for version, position in rows}
 
 
 # --- the member -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, PersistenceError
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper, Notification, PersistenceError
 from eventsourcing.utils import Environment, strtobool
 
 from domain.base import SYSTEM, Actor, Context, LedgerAggregate
@@ -348,12 +348,18 @@ class LedgerStore(Application[UUID]):
     ) -> Iterator[tuple[int, DomainEventProtocol[UUID]]]:
         """Events after a global position, in order, read in pages (for projections,
         exports and audits). Positions may have gaps."""
+        for notification in self.read_stored(after, limit, topics):
+            yield notification.id, self.mapper.to_domain_event(notification)
+
+    def read_stored(self, after: int = 0, limit: int = 1000, topics: Sequence[str] = ()) -> Iterator[Notification]:
+        """The stored events after a global position, in order, not decoded (`read_events`
+        decodes them; the audit stream decodes each on its own, so that one which no longer
+        decodes is shown as such instead of failing the rest)."""
         while True:
             page = self.recorder.select_notifications(
                 start=after, limit=limit, topics=topics, inclusive_of_start=False
             )
-            for notification in page:
-                yield notification.id, self.mapper.to_domain_event(notification)
+            yield from page
             if len(page) < limit:
                 return
             after = page[-1].id

@@ -7,13 +7,20 @@ import sqlite3
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import OperationalError
 
+from domain.personal import PersonalDataUnreadable
+from domain.sealing import Verdict
 from projections.db import ViewDatabase
 from projections.engine.core import SET_ASIDE
 from projections.engine.tailing import Tailing
 from projections.engine.tracking import TRACKING_NAME, Progress, views_lag
 
 REBUILD_BATCH = 100_000
+# Why `verify()` did not compare the views (its `views.reason`)
+CHAIN_BROKEN, UNDERIVABLE = "chain_broken", "underivable"
+# Failures of a re-derivation that say nothing about the events: raised as they are
+UNAVAILABLE = (PersonalDataUnreadable, OperationalError, psycopg.OperationalError, sqlite3.OperationalError)
 
 
 class Rebuilding(Tailing):
@@ -86,11 +93,23 @@ class Rebuilding(Tailing):
 
     def verify(self, progress: Progress | None = None, limit: int = 100) -> dict[str, Any]:
         """Re-derive every view into a scratch database from the events up to the live
-        position, and compare row by row. Returns {ok, events, position, mismatches}."""
+        position, and compare row by row. Returns {ok, events, position, mismatches, views}:
+        `views` says whether the views were checked, or at which position an event could not
+        be applied (a stored event that no longer decodes: `underivable`). A data key that
+        does not open an event still raises (a configuration error), as a database that is
+        away does."""
         position, live = self.snapshot()
         scratch = type(self)(self.ledger, ViewDatabase.scratch(), batch_size=self.batch_size)
         try:
-            scratch.catch_up(until=position, progress=progress, batch_size=max(self.batch_size, REBUILD_BATCH))
+            try:
+                scratch.catch_up(until=position, progress=progress, batch_size=max(self.batch_size, REBUILD_BATCH))
+            except UNAVAILABLE:
+                raise
+            except Exception:
+                failed, error = scratch._first_failing(position)
+                return self.unchecked(UNDERIVABLE, failed, f"the event at position {failed} can't be applied "
+                                      f"to the views ({error}): the views are not compared",
+                                      scratch.applied)
             _, rebuilt = scratch.snapshot()
             events = scratch.applied
         finally:
@@ -108,5 +127,53 @@ class Rebuilding(Tailing):
                         mismatches.append({"table": table.name, "key": list(key),
                                            "live": left.get(key), "rebuilt": right.get(key)})
         return {"ok": total == 0, "position": position, "events": events,
-                "mismatch_count": total, "mismatches": mismatches}
+                "mismatch_count": total, "mismatches": mismatches,
+                "views": {"checked": True, "reason": None, "first_bad_position": None, "detail": None}}
 
+    def difference(self, mismatch: dict[str, Any]) -> dict[str, Any]:
+        """A mismatch of `verify()` without its rows (they can hold personal data): its table,
+        its key, and how it differs: `missing` (from the view), `extra` (in the view, not
+        re-derived) or `changed`, with the names of the columns that differ."""
+        live, rebuilt = mismatch["live"], mismatch["rebuilt"]
+        table = next(t for t in self.all_tables if t.name == mismatch["table"])
+        names = getattr(table, "columns", ("organization_code", "month", "figure", "value"))
+        if live is None or rebuilt is None:
+            return {"table": mismatch["table"], "key": mismatch["key"],
+                    "difference": "missing" if live is None else "extra", "columns": []}
+        return {"table": mismatch["table"], "key": mismatch["key"], "difference": "changed",
+                "columns": [name for name, a, b in zip(names, live, rebuilt, strict=False) if a != b]}
+
+    def verify_sealed(self, chain: Verdict, progress: Progress | None = None, limit: int = 100) -> dict[str, Any]:
+        """`verify()` once the sealed log's chain checks out (`chain`, projections/sealer.py);
+        with a broken chain the views are not re-derived (`unchecked`, CHAIN_BROKEN): a log
+        that is not the one sealed would only re-derive what it was changed to say, or fail
+        on an event changed into one that no longer decodes."""
+        if not chain.ok:
+            where = f" at position {chain.first_bad_position}" if chain.first_bad_position is not None else ""
+            return self.unchecked(CHAIN_BROKEN, chain.first_bad_position,
+                                  f"the sealed log breaks{where} ({chain.reason}): the views are not "
+                                  "re-derived from a log that is not the one sealed")
+        return self.verify(progress=progress, limit=limit)
+
+    def unchecked(self, reason: str, first_bad_position: int | None, detail: str, events: int = 0) -> dict[str, Any]:
+        """`verify()`'s answer when the views were not compared: `reason` CHAIN_BROKEN (the
+        log is not the one sealed: nothing is re-derived from it) or UNDERIVABLE."""
+        return {"ok": False, "position": self.position, "events": events, "mismatch_count": 0, "mismatches": [],
+                "views": {"checked": False, "reason": reason, "first_bad_position": first_bad_position,
+                          "detail": detail}}
+
+    def _first_failing(self, until: int) -> tuple[int, str]:
+        """After a batch failed: apply the events one by one (a thousand at a time first)
+        from the last batch applied, up to the one that fails; its position, and the name
+        of its failure (no message: it could quote the event)."""
+        error = "no failure when applied again"
+        for step in (1000, 1):
+            try:
+                while self.position < until and self.process_batch(until=until, limit=step) != 0:
+                    pass
+            except UNAVAILABLE:
+                raise
+            except Exception as failure:
+                error = type(failure).__name__
+        page, end, count = self.reader.select_range(self.position, 1, until)
+        return (self.reader.position(page[0]) if page else end if count else self.position + 1), error

@@ -260,6 +260,23 @@ def test_a_mobile_member_reports_home_and_the_home_side_reads_it(api: Api) -> No
     refused(api, lambda: member.post("/v1/me/reports", {"text": "回来了"}), "mobile_certificate_required")
 
 
+def test_reading_a_members_reports_is_logged_and_each_report_names_its_position(api: Api) -> None:
+    """The reports are the member's own words: reading them is an access-log row (`reports`,
+    whose record, who read), and each one carries the position its POST answered."""
+    number, token = member_with_token(api)
+    mobile_certificate(api, number)
+    member = api.client(None).as_(token)
+    sent = [recorded(api, member.post("/v1/me/reports", {"text": text}), 201) for text in ("第一次汇报", "第二次汇报")]
+    auditor = api.client("auditor")
+    before = auditor.get("/v1/audit/access", registration_no=number).json()["data"]
+    listed = api.client("xw_clerk").get(f"/v1/members/{number}/reports").json()
+    assert [(r["text"], r["position"]) for r in listed["data"]] == [
+        ("第一次汇报", sent[0]["position"]), ("第二次汇报", sent[1]["position"])]
+    rows = auditor.get("/v1/audit/access", registration_no=number).json()["data"][len(before):]
+    assert [(r["action"], r["registration_no"], r["operator_id"], r["organization_code"]) for r in rows] == [
+        ("reports", number, api.operator_ids["xw_clerk"], "XW-C1")]
+
+
 def test_reports_list_only_what_went_to_the_readers_subtree(api: Api) -> None:
     number, token = member_with_token(api)
     mobile_certificate(api, number)

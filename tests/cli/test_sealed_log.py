@@ -5,6 +5,7 @@ checked on its own against a checkpoint."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,9 +150,19 @@ def test_an_exported_file_is_checked_on_its_own(told: Store, tmp_path: Path) -> 
     line["recorded_at"] = "2020-01-01T00:00:00+00:00"
     found = check([*lines[:10], json.dumps(line).encode(), *lines[11:]])
     assert (found["first_bad_position"], found["reason"]) == (line["position"], "changed")
-    # a line removed
+    # a line removed: the position after the last good line, the removed line's
     found = check([*lines[:10], *lines[11:]])
-    assert (found["first_bad_position"], found["reason"]) == (json.loads(lines[11])["position"], "missing")
+    assert (found["first_bad_position"], found["reason"]) == (json.loads(lines[10])["position"], "missing")
+    # a line that can't be read: its own position when that is readable, else the one after the last good line
+    position = json.loads(lines[10])["position"]
+    assert json.loads(lines[9])["position"] == position - 1
+    garbage_state, os_topic, no_position = (json.loads(lines[10]) for _ in range(3))
+    garbage_state["sealed"]["state"] = base64.b64encode(b"\xff\xfe").decode()
+    os_topic["sealed"]["topic"] = "os:system"
+    no_position["position"] = None
+    for bad in (b"\xff\x00{{garbage", *(json.dumps(x).encode() for x in (garbage_state, os_topic, no_position))):
+        found = check([*lines[:10], bad, *lines[11:]])
+        assert (found["first_bad_position"], found["reason"], found["events"]) == (position, "changed", 10), bad
     # the tail cut off before the checkpoint's position
     found = check(lines[:5])
     assert (found["first_bad_position"], found["reason"]) == (json.loads(checkpoint.read_text())["position"],
@@ -199,3 +210,51 @@ def test_an_exported_file_is_checked_with_its_personal_fields_only_given_the_dat
                                  for i, line in enumerate(lines)))
     result = run("verify", "--file", str(other))
     assert result.exit_code == 1, result.output
+
+
+def set_garbage(store: Store, nth: int) -> int:
+    """Garbage bytes for the state of the nth stored event of a member (sealed before: one
+    that the views read); its position."""
+    db = ViewDatabase(store.url)
+    try:
+        sealer = Sealer(store.ledger(), db)
+        sealer.seal()
+        table, column = sealer.events_table, sealer.column
+        position = db.query(f"SELECT {column} FROM {table} WHERE topic LIKE ? ORDER BY {column} "
+                            "LIMIT 1 OFFSET ?", ("%:Member.%", nth))[0][0]
+        with db.transaction():
+            db.execute(f"UPDATE {table} SET state = ? WHERE {column} = ?", (b"\xff\xfe\x00garbage{{", position))
+        return int(position)
+    finally:
+        db.close()
+
+
+def test_an_event_that_no_longer_decodes_is_the_chain_break_and_is_exported_flagged(told: Store,
+                                                                                   tmp_path: Path) -> None:
+    """Garbage bytes in one stored event: `ledger verify` names the chain's break and does not
+    re-derive the views from that log (no traceback); `ledger export` writes every event, that
+    one flagged `undecodable` with its stored bytes, and the file's check names its position."""
+    position = set_garbage(told, 5)
+    result = run("verify")
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    answer = json.loads(result.stdout)
+    assert (answer["ok"], answer["chain"]["first_bad_position"], answer["chain"]["reason"]) == (
+        False, position, "changed")
+    assert answer["views"] == {"checked": False, "reason": "chain_broken", "first_bad_position": position,
+                               "detail": f"the sealed log breaks at position {position} (changed): the views "
+                                         "are not re-derived from a log that is not the one sealed"}
+    assert "views not checked" in result.stderr
+
+    export = tmp_path / "export.jsonl"
+    result = run("export", "--output", str(export))
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in export.read_bytes().splitlines()]
+    assert len(lines) == len({line["position"] for line in lines}) > 30
+    flagged = [line for line in lines if line.get("undecodable")]
+    assert [line["position"] for line in flagged] == [position]
+    assert flagged[0]["data"] is None and flagged[0]["sealed"]["state"]
+    assert all(line["data"] is not None for line in lines if line["position"] != position)
+    result = run("verify", "--file", str(export))  # the file's own check names the same position
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["chain"]["first_bad_position"] == position

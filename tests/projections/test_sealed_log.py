@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -143,6 +144,28 @@ def test_an_event_inserted_where_the_log_has_a_gap(sealed: Sealed) -> None:
     sealed.insert(gap, (originator_id, version + 1000, topic, state))
     result = sealed.verify()
     assert (result["first_bad_position"], result["reason"]) == (gap, "inserted")
+
+
+@pytest.mark.parametrize("below", [0, -7])
+def test_an_event_inserted_below_the_first_position_is_found_and_never_sealed(sealed: Sealed, below: int) -> None:
+    """No save writes a row at position 0 or below, and no seal covers one, but the domain
+    reads it like any other (an operator's grant put there gave a working token): verifying
+    names it, and the sealer seals nothing more after it, without failing."""
+    positions = sealed.positions()
+    originator_id, version, topic, state = sealed.row(positions[4])
+    for at in (below, below - 3):  # events of an aggregate of their own: the ledger still works
+        stranger = uuid.uuid4()
+        sealed.insert(at, (stranger if isinstance(originator_id, uuid.UUID) else stranger.hex, version, topic, state))
+    result = sealed.verify()
+    assert result == {"ok": False, "events": 0, "unsealed": 0, "first_bad_position": below - 3,
+                      "reason": "inserted"}
+    checkpoint = sign(positions[-1], last_seal(sealed.db)[1], KEY)
+    assert sealed.verify(checkpoint)["reason"] == "inserted"  # an untouched checkpoint does not hide it
+    admit(sealed.ledger, 9, "XW-C1-B2")  # the log grows: nothing more is sealed
+    assert sealed.ledger.max_position() > positions[-1]
+    assert sealed.sealer.seal() == positions[-1]
+    assert last_seal(sealed.db)[0] == positions[-1]
+    assert sealed.db.scalar(f"SELECT min(position) FROM {TABLE}") == positions[0]
 
 
 def test_two_events_swapped(sealed: Sealed) -> None:
