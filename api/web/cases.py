@@ -69,8 +69,10 @@ def close_case(request: Request, case_id: str, services: ServicesDep, operator: 
     seen(operator, request)
     check_csrf(request, csrf_token)
     operator.require(*CASE_ROLES)
+    # Every field is checked before anything is recorded (a refusal records nothing).
     number = validate_registration_no(registration_no.strip()) if registration_no.strip() else None
-    recorded = services.ledger.close_case(case_id, outcome, note.strip() or None, number, actor=operator.actor,
-                                          on=parse_day(on, "on"), request_id=operator.request_id)
+    day = parse_day(on, "on")
     back = validate_code(org.strip(), "org") if org.strip() else None
+    recorded = services.ledger.close_case(case_id, outcome, note.strip() or None, number, actor=operator.actor,
+                                          on=day, request_id=operator.request_id)
     return done("/web/cases", recorded.position, org=back)
