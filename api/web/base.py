@@ -31,6 +31,7 @@ from api.access import TRANSFER_ROLES, list_scope
 from api.deps import Caller
 from api.errors import STATUS_BY_CODE, ApiError
 from api.services import Services
+from api.web.forms import FORM_TYPES, read_form
 from api.web.i18n import LANGUAGES, describe, error_text, translate
 from api.web.session import (
     LANGUAGE_COOKIE,
@@ -115,7 +116,6 @@ def sign_in_redirect(request: Request) -> Response:
     return response
 
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MULTILINE_FIELDS = frozenset({"report_text"})  # a textarea's lines (a member's regular report)
 
 
@@ -123,7 +123,8 @@ async def check_incoming_request(request: Request) -> None:
     """Every string of a page's request (path parameters, query parameters, form fields)
     is one line of text: no lone surrogate, NUL or other control character, tab and line
     breaks included (domain/text.py), as the API's boundary checks its requests
-    (api/boundary.py). A refusal names the field, never the value."""
+    (api/boundary.py); the form is read strictly first (api/web/forms.py: not too large,
+    readable, UTF-8). A refusal names the field, never the value."""
     for name, value in request.path_params.items():
         if isinstance(value, str):
             check_incoming(value, f"path parameter {name}", single_line=True)
@@ -132,7 +133,7 @@ async def check_incoming_request(request: Request) -> None:
         check_incoming(value, name, single_line=True)
     content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if request.method == "POST" and content_type in FORM_TYPES:
-        for name, field in (await request.form()).multi_items():
+        for name, field in (await read_form(request)).multi_items():
             check_incoming(name, "a form field's name", single_line=True)
             if isinstance(field, str):
                 check_incoming(field, name, single_line=name not in MULTILINE_FIELDS)
