@@ -343,3 +343,18 @@ def test_the_language_switch_is_kept_in_a_cookie(web) -> None:  # type: ignore[n
     assert client.client.cookies.get("ledger_lang") == "en"
     assert WORDS["nav_inbox"][1] in client.get("/web/inbox").text
     assert WORDS["nav_inbox"][0] in client.get("/web/inbox", lang="zh").text
+
+
+def test_the_rosters_subtree_box_can_be_unticked(web) -> None:  # type: ignore[no-untyped-def]
+    """The first view includes the subtree (the box ticked); the form sent with the box
+    unticked (no `subtree`, the hidden `filtered`) shows the organization's own members only."""
+    api, _ = web
+    client = WebClient(api, "xw_clerk")
+    first = client.get("/web/orgs/XW-C1/roster")
+    assert first.text.count("data-member=") == 2 and re.search(r'name="subtree" value="1" checked', first.text)
+    assert 'name="filtered" value="1"' in first.text
+    unticked = client.get("/web/orgs/XW-C1/roster", q="", as_of="", filtered="1")
+    assert unticked.text.count("data-member=") == 0  # XW-C1 itself holds none: they are in XW-C1-B1
+    assert not re.search(r'name="subtree" value="1" checked', unticked.text) and "subtree=0" in unticked.text
+    ticked = client.get("/web/orgs/XW-C1/roster", q="", as_of="", subtree="1", filtered="1")
+    assert ticked.text.count("data-member=") == 2
