@@ -358,3 +358,14 @@ def test_the_rosters_subtree_box_can_be_unticked(web) -> None:  # type: ignore[n
     assert not re.search(r'name="subtree" value="1" checked', unticked.text) and "subtree=0" in unticked.text
     ticked = client.get("/web/orgs/XW-C1/roster", q="", as_of="", subtree="1", filtered="1")
     assert ticked.text.count("data-member=") == 2
+
+
+def test_a_refusal_page_shows_no_done_notice(web) -> None:  # type: ignore[no-untyped-def]
+    """A page reached with `done=1` (after a form) that refuses says 无法办理 alone, never
+    已办理 beside it; a page that answers keeps the notice."""
+    api, _ = web
+    client = WebClient(api, "xw_clerk")
+    refused = client.get("/web/orgs/XW-C1/roster", done="1", as_of="2026-02-30")
+    assert refused.status_code == 422 and WORDS["error_title"][0] in refused.text
+    assert WORDS["done"][0] not in refused.text and 'role="status"' not in refused.text
+    assert WORDS["done"][0] in client.get("/web/orgs/XW-C1/roster", done="1").text
