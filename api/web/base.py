@@ -33,6 +33,7 @@ from api.errors import STATUS_BY_CODE, ApiError
 from api.services import Services
 from api.web.forms import FORM_TYPES, read_form
 from api.web.i18n import LANGUAGES, describe, error_text, translate
+from api.web.once import once_field
 from api.web.session import (
     LANGUAGE_COOKIE,
     MEMBER_SESSION_COOKIE,
@@ -50,9 +51,10 @@ from domain.vocabulary import CASE_OVERDUE_AFTER_DAYS, DEFAULT_VALID_DAYS, MAX_V
 log = logging.getLogger("api.web")
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-# The limits the pages show (a letter's validity, a case's days before it is overdue).
+# The limits the pages show (a letter's validity, a case's days before it is overdue), and
+# the one-time key of a form whose second submit would record again (api/web/once.py).
 TEMPLATES.env.globals.update(DEFAULT_VALID_DAYS=DEFAULT_VALID_DAYS, MAX_VALID_DAYS=MAX_VALID_DAYS,
-                             CASE_OVERDUE_AFTER_DAYS=CASE_OVERDUE_AFTER_DAYS)
+                             CASE_OVERDUE_AFTER_DAYS=CASE_OVERDUE_AFTER_DAYS, once_field=once_field)
 PAGE_SIZE = 50
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
