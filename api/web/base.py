@@ -17,7 +17,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import psycopg
 from eventsourcing.persistence import OperationalError
@@ -107,12 +107,25 @@ def refusal(request: Request, code: str, status: int, detail: str) -> Response:
                   detail=detail, operator=getattr(request.state, "operator", None))
 
 
+def referring_page(request: Request) -> str | None:
+    """The page of this site (under /web/) a request came from, by its Referer; None for
+    another site's or none (the pages send it within the site: Referrer-Policy same-origin)."""
+    referer = urlsplit(request.headers.get("referer") or "")
+    page = referer.path + (f"?{referer.query}" if referer.query else "")
+    if referer.netloc != request.url.netloc or not page.startswith("/web/") or page.startswith("//"):
+        return None
+    return page
+
+
 def sign_in_redirect(request: Request) -> Response:
     if is_member_page(request.url.path):  # the member's own pages have their own sign-in
         response = RedirectResponse("/web/me/sign-in", status_code=303)
         clear_cookie(request, response, MEMBER_SESSION_COOKIE)
         return response
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:  # a form's path is no page to come back to: the page the form was on (or the home page)
+        target = referring_page(request) or "/web/"
     response = RedirectResponse(f"/web/sign-in?next={quote(target)}", status_code=303)
     clear_cookie(request, response, SESSION_COOKIE)
     return response
