@@ -17,7 +17,7 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import psycopg
 from eventsourcing.persistence import OperationalError
@@ -31,7 +31,9 @@ from api.access import TRANSFER_ROLES, list_scope
 from api.deps import Caller
 from api.errors import STATUS_BY_CODE, ApiError
 from api.services import Services
+from api.web.forms import FORM_TYPES, read_form
 from api.web.i18n import LANGUAGES, describe, error_text, translate
+from api.web.once import once_field
 from api.web.session import (
     LANGUAGE_COOKIE,
     MEMBER_SESSION_COOKIE,
@@ -49,9 +51,10 @@ from domain.vocabulary import CASE_OVERDUE_AFTER_DAYS, DEFAULT_VALID_DAYS, MAX_V
 log = logging.getLogger("api.web")
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-# The limits the pages show (a letter's validity, a case's days before it is overdue).
+# The limits the pages show (a letter's validity, a case's days before it is overdue), and
+# the one-time key of a form whose second submit would record again (api/web/once.py).
 TEMPLATES.env.globals.update(DEFAULT_VALID_DAYS=DEFAULT_VALID_DAYS, MAX_VALID_DAYS=MAX_VALID_DAYS,
-                             CASE_OVERDUE_AFTER_DAYS=CASE_OVERDUE_AFTER_DAYS)
+                             CASE_OVERDUE_AFTER_DAYS=CASE_OVERDUE_AFTER_DAYS, once_field=once_field)
 PAGE_SIZE = 50
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -104,18 +107,30 @@ def refusal(request: Request, code: str, status: int, detail: str) -> Response:
                   detail=detail, operator=getattr(request.state, "operator", None))
 
 
+def referring_page(request: Request) -> str | None:
+    """The page of this site (under /web/) a request came from, by its Referer; None for
+    another site's or none (the pages send it within the site: Referrer-Policy same-origin)."""
+    referer = urlsplit(request.headers.get("referer") or "")
+    page = referer.path + (f"?{referer.query}" if referer.query else "")
+    if referer.netloc != request.url.netloc or not page.startswith("/web/") or page.startswith("//"):
+        return None
+    return page
+
+
 def sign_in_redirect(request: Request) -> Response:
     if is_member_page(request.url.path):  # the member's own pages have their own sign-in
         response = RedirectResponse("/web/me/sign-in", status_code=303)
         clear_cookie(request, response, MEMBER_SESSION_COOKIE)
         return response
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:  # a form's path is no page to come back to: the page the form was on (or the home page)
+        target = referring_page(request) or "/web/"
     response = RedirectResponse(f"/web/sign-in?next={quote(target)}", status_code=303)
     clear_cookie(request, response, SESSION_COOKIE)
     return response
 
 
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 MULTILINE_FIELDS = frozenset({"report_text"})  # a textarea's lines (a member's regular report)
 
 
@@ -123,7 +138,8 @@ async def check_incoming_request(request: Request) -> None:
     """Every string of a page's request (path parameters, query parameters, form fields)
     is one line of text: no lone surrogate, NUL or other control character, tab and line
     breaks included (domain/text.py), as the API's boundary checks its requests
-    (api/boundary.py). A refusal names the field, never the value."""
+    (api/boundary.py); the form is read strictly first (api/web/forms.py: not too large,
+    readable, UTF-8). A refusal names the field, never the value."""
     for name, value in request.path_params.items():
         if isinstance(value, str):
             check_incoming(value, f"path parameter {name}", single_line=True)
@@ -132,7 +148,7 @@ async def check_incoming_request(request: Request) -> None:
         check_incoming(value, name, single_line=True)
     content_type = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if request.method == "POST" and content_type in FORM_TYPES:
-        for name, field in (await request.form()).multi_items():
+        for name, field in (await read_form(request)).multi_items():
             check_incoming(name, "a form field's name", single_line=True)
             if isinstance(field, str):
                 check_incoming(field, name, single_line=name not in MULTILINE_FIELDS)

@@ -24,6 +24,7 @@ from api.web.base import (
     render,
     seen,
 )
+from api.web.once import sent_once
 from api.web.session import WebCaller, check_csrf
 from domain.errors import ValidationError
 from domain.identifiers import validate_code, validate_registration_no
@@ -51,15 +52,21 @@ def cases_page(request: Request, services: ServicesDep, operator: WebCaller, org
 @routes.post("/cases")
 def open_case(request: Request, services: ServicesDep, operator: WebCaller, csrf_token: FormText = "",
               organization_code: FormText = "", name: FormText = "", registration_no: FormText = "",
-              case_request: FormText = "", on: FormText = "") -> Response:
+              case_request: FormText = "", on: FormText = "", once: FormText = "") -> Response:
     seen(operator, request)
     check_csrf(request, csrf_token)
     operator.require(*CASE_ROLES)
     code = validate_code(organization_code.strip(), "organization_code")
     number = validate_registration_no(registration_no.strip()) if registration_no.strip() else None
-    recorded = services.ledger.open_case(code, name=name, registration_no=number, request=case_request,
-                                         actor=operator.actor, on=parse_day(on, "on"), request_id=operator.request_id)
-    return done("/web/cases", recorded.position, org=code)
+    day = parse_day(on, "on")
+
+    def open_it() -> Response:
+        recorded = services.ledger.open_case(code, name=name, registration_no=number, request=case_request,
+                                             actor=operator.actor, on=day, request_id=operator.request_id)
+        return done("/web/cases", recorded.position, org=code)
+
+    return sent_once(request, services, operator.id, once, {"organization_code": code, "name": name,
+                     "registration_no": number, "case_request": case_request, "on": on}, open_it)
 
 
 @routes.post("/cases/{case_id}/close")
@@ -69,8 +76,10 @@ def close_case(request: Request, case_id: str, services: ServicesDep, operator: 
     seen(operator, request)
     check_csrf(request, csrf_token)
     operator.require(*CASE_ROLES)
+    # Every field is checked before anything is recorded (a refusal records nothing).
     number = validate_registration_no(registration_no.strip()) if registration_no.strip() else None
-    recorded = services.ledger.close_case(case_id, outcome, note.strip() or None, number, actor=operator.actor,
-                                          on=parse_day(on, "on"), request_id=operator.request_id)
+    day = parse_day(on, "on")
     back = validate_code(org.strip(), "org") if org.strip() else None
+    recorded = services.ledger.close_case(case_id, outcome, note.strip() or None, number, actor=operator.actor,
+                                          on=day, request_id=operator.request_id)
     return done("/web/cases", recorded.position, org=back)

@@ -156,6 +156,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "receive_into": ("接收到", "Receive into"),
     "actions": ("办理", "Actions"),
     "print_letter": ("打印介绍信", "Print the letter"),
+    "letter_void": ("介绍信已作废，不再打印", "The letter is void: it is not printed"),
     "transfer_query": ("姓名、登记号码或介绍信编号", "Name, registration or letter number"),
     "select": ("选择", "Select"),
     "select_all": ("全选", "Select all"),

@@ -60,11 +60,15 @@ ENVIRONMENT = Environment(loader=FileSystemLoader(Path(__file__).parent / "templ
 STYLESHEET = (Path(__file__).parent / "static" / "letter.css").read_text(encoding="utf-8")
 GENDERS = {"male": "男", "female": "女", "M": "男", "F": "女"}
 STATUSES = {"full": "正式党员", "probationary": "预备党员"}
+# A letter cancelled by the sender or rejected by the receiver is void (DOMAIN §5): it still
+# prints (either side may print it), each part marked 作废 with how and when it was voided.
+VOIDED = {"cancelled": "已撤销", "rejected": "已退回"}
 
 
 def letter_facts(services: Services, transfer_id: str) -> dict[str, Any]:
     """What the letter says, read from the ledger. A transfer whose letter was never issued
-    has no letter to print (409 invalid_transition)."""
+    has no letter to print (409 invalid_transition); a voided one (`void`: how and when)
+    prints with its void mark."""
     transfer = services.ledger.transfer(transfer_id)
     if not transfer.letter_no or transfer.issued_on is None or transfer.valid_until is None:
         raise InvalidTransition(f"transfer {transfer_id} has no letter issued")
@@ -85,6 +89,8 @@ def letter_facts(services: Services, transfer_id: str) -> dict[str, Any]:
         "valid_days": days, "valid_days_capital": capital_numeral(days),
         "issued_on": chinese_date(transfer.issued_on), "valid_until": chinese_date(transfer.valid_until),
         "dues_until": max(paid) if paid else None,
+        "void": {"how": VOIDED[transfer.status], "on": chinese_date(transfer.closed_on)}
+        if transfer.status in VOIDED else None,
     }
 
 

@@ -21,6 +21,7 @@ from api.presenters import me_public
 from api.routes.common import MinPosition
 from api.services import member_history
 from api.web.base import FormText, done, page_router, parse_day, render, timeline
+from api.web.once import sent_once
 from api.web.session import (
     MEMBER_SESSION_COOKIE,
     SignInRequired,
@@ -115,17 +116,24 @@ def request_transfer(request: Request, services: ServicesDep, me: WebMember, csr
                      to_organization_code: FormText = "", reason: FormText = "", basis: FormText = "",
                      evidence_kind: FormText = "", evidence_reference: FormText = "",
                      performance_record: FormText = "", probation_override_reason: FormText = "",
-                     on: FormText = "") -> Response:
+                     on: FormText = "", once: FormText = "") -> Response:
     check_csrf(request, csrf_token)
     evidence = ({"kind": evidence_kind, "reference": evidence_reference.strip()}
                 if evidence_kind or evidence_reference.strip() else None)
-    recorded = services.ledger.request_own_transfer(
-        me.registration_no, validate_code(to_organization_code.strip(), "to_organization_code"), reason=reason,
-        basis=basis, evidence=evidence, performance_record=performance_record.strip() or None,
-        probation_override_reason=probation_override_reason.strip() or None, on=parse_day(on, "on"),
-        request_id=me.request_id,
-    )
-    return done("/web/me/", recorded.position)
+    to_code, day = validate_code(to_organization_code.strip(), "to_organization_code"), parse_day(on, "on")
+    fields = {"to_organization_code": to_code, "reason": reason, "basis": basis, "evidence": evidence,
+              "performance_record": performance_record, "probation_override_reason": probation_override_reason,
+              "on": on}
+
+    def request_it() -> Response:
+        recorded = services.ledger.request_own_transfer(
+            me.registration_no, to_code, reason=reason, basis=basis, evidence=evidence,
+            performance_record=performance_record.strip() or None,
+            probation_override_reason=probation_override_reason.strip() or None, on=day, request_id=me.request_id,
+        )
+        return done("/web/me/", recorded.position)
+
+    return sent_once(request, services, me.id, once, fields, request_it)
 
 
 @pages.get("/report")
@@ -141,7 +149,11 @@ def report_form(request: Request, services: ServicesDep, me: WebMember) -> Respo
 
 @pages.post("/report")
 def send_report(request: Request, services: ServicesDep, me: WebMember, csrf_token: FormText = "",
-                report_text: ReportText = "") -> Response:
+                report_text: ReportText = "", once: FormText = "") -> Response:
     check_csrf(request, csrf_token)
-    recorded = services.ledger.send_member_report(me.registration_no, report_text, request_id=me.request_id)
-    return done("/web/me/report", recorded.position)
+
+    def send_it() -> Response:
+        recorded = services.ledger.send_member_report(me.registration_no, report_text, request_id=me.request_id)
+        return done("/web/me/report", recorded.position)
+
+    return sent_once(request, services, me.id, once, {"report_text": report_text}, send_it)

@@ -49,9 +49,12 @@ def tree(request: Request, services: ServicesDep, operator: WebCaller,
 
 @routes.get("/orgs/{code}/roster")
 def roster(request: Request, code: str, services: ServicesDep, operator: WebCaller,
-           q: SearchText = "", as_of: str = "", subtree: str = "1", page: PageNumber = 1,
-           min_position: MinPosition = None) -> Response:
+           q: SearchText = "", as_of: str = "", subtree: str | None = None, filtered: str = "",
+           page: PageNumber = 1, min_position: MinPosition = None) -> Response:
+    """The roster, subtree included unless asked otherwise: the page's form sends `filtered`
+    (a hidden field), so a box left unticked (which sends no `subtree`) means without."""
     chosen_org(request, services, operator, code)
+    subtree = "1" if subtree == "1" or (subtree is None and not filtered) else "0"
     day = parse_day(as_of, "as_of")
     with services.queries(min_position) as queries:
         organization = queries.organization(code)

@@ -34,6 +34,7 @@ from api.web.base import (
 from api.web.downloads import list_file
 from api.web.i18n import error_text, translate
 from api.web.letter import letter_facts, render_letter
+from api.web.once import sent_once
 from api.web.session import WebCaller, check_csrf, language
 from domain.errors import LedgerError, ValidationError
 from domain.identifiers import validate_code, validate_registration_no
@@ -275,21 +276,28 @@ def request_transfer(request: Request, services: ServicesDep, operator: WebCalle
                      registration_no: FormText = "", to_organization_code: FormText = "", reason: FormText = "",
                      basis: FormText = "", evidence_kind: FormText = "", evidence_reference: FormText = "",
                      performance_record: FormText = "", probation_override_reason: FormText = "",
-                     on: FormText = "") -> Response:
+                     on: FormText = "", once: FormText = "") -> Response:
     seen(operator, request)
     check_csrf(request, csrf_token)
     operator.require(*TRANSFER_ROLES)
     evidence = ({"kind": evidence_kind, "reference": evidence_reference.strip()}
                 if evidence_kind or evidence_reference.strip() else None)
-    recorded = services.ledger.request_transfer(
-        validate_registration_no(registration_no.strip()),
-        validate_code(to_organization_code.strip(), "to_organization_code"), reason=reason, basis=basis,
-        evidence=evidence,
-        performance_record=performance_record.strip() or None,
-        probation_override_reason=probation_override_reason.strip() or None,
-        actor=operator.actor, on=parse_day(on, "on"), request_id=operator.request_id,
-    )
-    return done(f"/web/transfers/{recorded.transfer_id}", recorded.position)
+    number = validate_registration_no(registration_no.strip())
+    to_code, day = validate_code(to_organization_code.strip(), "to_organization_code"), parse_day(on, "on")
+    fields = {"registration_no": number, "to_organization_code": to_code, "reason": reason, "basis": basis,
+              "evidence": evidence, "performance_record": performance_record,
+              "probation_override_reason": probation_override_reason, "on": on}
+
+    def request_it() -> Response:
+        recorded = services.ledger.request_transfer(
+            number, to_code, reason=reason, basis=basis, evidence=evidence,
+            performance_record=performance_record.strip() or None,
+            probation_override_reason=probation_override_reason.strip() or None,
+            actor=operator.actor, on=day, request_id=operator.request_id,
+        )
+        return done(f"/web/transfers/{recorded.transfer_id}", recorded.position)
+
+    return sent_once(request, services, operator.id, once, fields, request_it)
 
 
 @routes.post("/transfers/{transfer_id}/{action}")

@@ -67,3 +67,17 @@ def test_the_report_page_shows_open_cases_and_the_timely_rate_by_kind(web) -> No
     assert re.search(r'data-figure="timely_by_side.external"><td>外部及时率</td><td class="num">1</td>'
                      r'<td class="num">1</td><td class="num">100.0%</td>', report)
     assert 'data-figure="timely_by_side.internal"' not in report  # none received from inside
+
+
+def test_a_refused_close_case_form_leaves_the_case_open(web) -> None:  # type: ignore[no-untyped-def]
+    """A field the page refuses (the hidden `org`, tampered) is checked before the case is
+    closed: the refusal records nothing."""
+    api, _ = web
+    client = WebClient(api, "xw_clerk")
+    opened = client.post("/web/cases", {"organization_code": "XW-C1", "name": "刘洋", "case_request": "落实组织关系"})
+    (case_id,) = re.findall(r'data-case="([0-9a-f-]+)"', client.get(opened.headers["location"]).text)
+    before = api.ledger.max_position()
+    refused = client.post(f"/web/cases/{case_id}/close", {"outcome": "withdrawn", "note": "", "org": "XW C1"})
+    assert refused.status_code == 422 and "org" in refused.text
+    assert api.ledger.max_position() == before
+    assert case_id in client.get("/web/cases", org="XW-C1", status="open").text

@@ -102,3 +102,32 @@ def test_the_transfer_page_links_to_the_printable_letter(web: tuple[Api, Scenari
     assert 'href="/web/static/letter.css"' in printed.text and "<style>" not in printed.text
     assert "data-print" in printed.text
     assert WebClient(api, "sc_clerk").get(f"/web/transfers/{transfer}/letter").status_code == 403
+
+
+@pytest.mark.parametrize("void", ["cancelled", "rejected"])
+def test_a_cancelled_or_rejected_letter_prints_marked_void_and_the_page_offers_no_print(
+        web: tuple[Api, Scenario], void: str) -> None:
+    """DOMAIN §5: cancel or reject voids the letter. It still prints (200, either side),
+    but every part (stub, letter, receipt) carries 作废 with how and when; the transfer page
+    offers no print button for it."""
+    api, _ = web
+    transfer, letter, _member = issued_letter(api)
+    valid = api.client("xw_clerk").get(f"/v1/transfers/{transfer}/letter").text
+    assert "data-void" not in valid and "（作废）" not in valid
+    if void == "cancelled":
+        api.ledger.cancel_transfer(transfer, "工作变动", on=date(2026, 11, 12))
+    else:
+        api.ledger.reject_transfer(transfer, "材料不全", on=date(2026, 11, 12))
+    how = "已撤销" if void == "cancelled" else "已退回"
+    clerk = WebClient(api, "qh_clerk")
+    for answer in (api.client("xw_clerk").get(f"/v1/transfers/{transfer}/letter"),
+                   clerk.get(f"/web/transfers/{transfer}/letter")):
+        assert answer.status_code == 200
+        parts = re.split(r'<section class="letter-part [a-z]+" data-part="', answer.text)[1:]
+        assert [p.split('"', 1)[0] for p in parts] == ["stub", "letter", "receipt"]
+        for part in parts:
+            assert f'data-void="{void}"' in part and "作废" in part and f"{how}（2026年11月12日）" in part
+        assert "叁拾天" in answer.text and letter in answer.text  # the letter as it was, marked
+    assert "data-print" not in clerk.get(f"/web/transfers/{transfer}/letter").text
+    page = clerk.get(f"/web/transfers/{transfer}").text
+    assert f'href="/web/transfers/{transfer}/letter"' not in page and f'data-letter-void="{void}"' in page

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from urllib.parse import quote
 
 import pytest
 from markupsafe import escape
@@ -343,3 +344,56 @@ def test_the_language_switch_is_kept_in_a_cookie(web) -> None:  # type: ignore[n
     assert client.client.cookies.get("ledger_lang") == "en"
     assert WORDS["nav_inbox"][1] in client.get("/web/inbox").text
     assert WORDS["nav_inbox"][0] in client.get("/web/inbox", lang="zh").text
+
+
+def test_the_rosters_subtree_box_can_be_unticked(web) -> None:  # type: ignore[no-untyped-def]
+    """The first view includes the subtree (the box ticked); the form sent with the box
+    unticked (no `subtree`, the hidden `filtered`) shows the organization's own members only."""
+    api, _ = web
+    client = WebClient(api, "xw_clerk")
+    first = client.get("/web/orgs/XW-C1/roster")
+    assert first.text.count("data-member=") == 2 and re.search(r'name="subtree" value="1" checked', first.text)
+    assert 'name="filtered" value="1"' in first.text
+    unticked = client.get("/web/orgs/XW-C1/roster", q="", as_of="", filtered="1")
+    assert unticked.text.count("data-member=") == 0  # XW-C1 itself holds none: they are in XW-C1-B1
+    assert not re.search(r'name="subtree" value="1" checked', unticked.text) and "subtree=0" in unticked.text
+    ticked = client.get("/web/orgs/XW-C1/roster", q="", as_of="", subtree="1", filtered="1")
+    assert ticked.text.count("data-member=") == 2
+
+
+def test_a_refusal_page_shows_no_done_notice(web) -> None:  # type: ignore[no-untyped-def]
+    """A page reached with `done=1` (after a form) that refuses says 无法办理 alone, never
+    已办理 beside it; a page that answers keeps the notice."""
+    api, _ = web
+    client = WebClient(api, "xw_clerk")
+    refused = client.get("/web/orgs/XW-C1/roster", done="1", as_of="2026-02-30")
+    assert refused.status_code == 422 and WORDS["error_title"][0] in refused.text
+    assert WORDS["done"][0] not in refused.text and 'role="status"' not in refused.text
+    assert WORDS["done"][0] in client.get("/web/orgs/XW-C1/roster", done="1").text
+
+
+def test_a_form_sent_after_the_session_ended_leads_back_to_its_page_after_sign_in(web) -> None:  # type: ignore[no-untyped-def]
+    """A POST without a live session goes to sign-in with `next` the page the form was on
+    (its Referer, this site's only), never the form's path, which is no page (a GET of it
+    is 404); another site's referrer or none: the home page."""
+    api, scenario = web
+    client = WebClient(api, "xw_clerk")
+    assert client.post("/web/sign-out").status_code == 303
+    page = "http://testserver/web/cases?org=XW-C1"
+    sent = client.client.post("/web/cases", data={"name": "刘洋", "csrf_token": client.csrf},
+                              headers={"Referer": page})
+    assert sent.status_code == 303 and sent.headers["location"] == "/web/sign-in?next=" + quote("/web/cases?org=XW-C1")
+    form = client.get(sent.headers["location"])
+    assert 'name="next" value="/web/cases?org=XW-C1"' in form.text
+    nonce = re.search(r'name="nonce" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    back = client.client.post("/web/sign-in", data={"token": api.tokens["xw_clerk"], "nonce": nonce,
+                                                    "next": "/web/cases?org=XW-C1"})
+    assert back.status_code == 303 and client.get(back.headers["location"]).status_code == 200
+    assert client.post("/web/sign-out").status_code == 303  # (the CSRF token is the same token's)
+    for referer in ("https://elsewhere.example/web/cases", None):
+        headers = {"Referer": referer} if referer else {}
+        elsewhere = client.client.post(f"/web/transfers/{scenario.inbound}/reject", data={"reason": "x"},
+                                       headers=headers)
+        assert elsewhere.status_code == 303 and elsewhere.headers["location"] == "/web/sign-in?next=" + quote("/web/")
+    # a page asked for (GET) still comes back to itself
+    assert client.get("/web/inbox").headers["location"] == "/web/sign-in?next=" + quote("/web/inbox")
