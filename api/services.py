@@ -383,6 +383,24 @@ def check_report_year(queries: Queries, code: str, year: int, today: date) -> No
                               f"({registered}): the ledger has no figures for it")
 
 
+def annual_figures(queries: Queries, code: str, year: int, today: date) -> dict[str, Any]:
+    """The annual report of the months that have a monthly report (check_report_month):
+    from the organization's registration month (or January) to the current month (or
+    December), each as monthly_figures gives it (with `month_over`; the current month's
+    overdue letters are today's). The totals sum those months; the closing and the
+    composition are as of `as_of`: 31 December, or today for the current year
+    (`year_over` false)."""
+    check_report_year(queries, code, year, today)
+    registered = str(queries.organization(code)["registered_on"])[:7]
+    months = [month for month in (f"{year:04d}-{m:02d}" for m in range(1, 13))
+              if registered <= month <= month_text(today)]
+    over = year < today.year
+    report = queries.annual_report(code, year, [monthly_figures(queries, code, month, today) for month in months],
+                                   as_of=date(year, 12, 31) if over else today)
+    report["year_over"] = over
+    return report
+
+
 def event_record(position: int, event: Any) -> dict[str, Any]:
     """One event of the stream with its envelope (also the lines of `ledger export`)."""
     return {
