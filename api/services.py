@@ -323,7 +323,7 @@ class Services:
 from uuid import UUID  # noqa: E402
 
 from domain.calendar import month_text  # noqa: E402
-from domain.errors import ValidationError  # noqa: E402
+from domain.errors import FutureDate, ValidationError  # noqa: E402
 from domain.member import validate_month  # noqa: E402
 from projections.history import event_data, event_type  # noqa: E402
 
@@ -358,6 +358,15 @@ def check_report_month(queries: Queries, code: str, month: str, today: date) -> 
     if month < registered[:7]:
         raise ValidationError(f"month {month} is before organization {code} was entered in the ledger "
                               f"({registered}): the ledger has no figures for it")
+
+
+def check_not_future(day: date | None, field: str, today: date) -> None:
+    """A list asked as of a day (a roster's `as_of`, the overdue list's `on`) is of today or
+    a past day: a later one would answer a forecast as fact, as a month not begun has no
+    report (future_date)."""
+    if day is not None and day > today:
+        raise FutureDate(f"{field} {day.isoformat()} is after today ({today.isoformat()}): "
+                         "a list is of today or a past day")
 
 
 def monthly_figures(queries: Queries, code: str, month: str, today: date) -> dict[str, Any]:

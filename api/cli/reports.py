@@ -20,7 +20,7 @@ from rich.table import Table
 
 from api import reportfiles
 from api.cli.common import HistoryFormat, Lang, Output, emit, err, opened, parse_day, prose, stdout_console
-from api.services import annual_figures, member_history, monthly_figures
+from api.services import annual_figures, check_not_future, member_history, monthly_figures
 from api.web.i18n import describe, translate
 from domain.ledger import Ledger
 from domain.member import validate_month
@@ -243,6 +243,7 @@ def overdue(
     """
     with opened() as ledger:
         day = parse_day(on, "on") if on else ledger.ledger.today()
+        check_not_future(day, "--on", ledger.ledger.today())
         rows, count = ledger.queries().overdue(organization, day, kind=kind.value if kind else None,
                                                   limit=sys.maxsize)
     emit_rows(rows, count, OVERDUE_COLUMNS, OVERDUE_HEADINGS, format, lang,
