@@ -216,6 +216,23 @@ def test_target_dissolved_after_the_request_is_refused_at_issue(ledger: Ledger) 
         ledger.issue_letter(transfer_id, on=ISSUED)
 
 
+def test_a_request_effective_before_its_target_was_registered_or_moved_is_refused(ledger: Ledger) -> None:
+    """As its issue would be (nothing recorded); from the day the target stands as it
+    does, it is accepted. The target's filed month is not the request's to respect: a
+    request changes none of its figures."""
+    number = member(ledger)
+    ledger.register_organization("QH-C1-B9", "秦淮第九支部", "branch", "QH-C1", "320104", on=date(2026, 9, 5))
+    with refused(ledger, BeforeLastEvent, "before_last_event"):
+        request(ledger, number, to="QH-C1-B9", on=date(2026, 9, 4))
+    ledger.move_organization("SC-C1", "QH", on=date(2026, 9, 6))  # the target's committee moves
+    with refused(ledger, BeforeLastEvent, "before_last_event"):
+        request(ledger, number, to="SC-C1-B1", on=date(2026, 9, 5))
+    ledger.file_month("QH", "2026-09", on=date(2026, 10, 1))
+    first = request(ledger, number, to="QH-C1-B9", on=date(2026, 9, 5))
+    ledger.decline_transfer(first, "改投他处", on=date(2026, 10, 6))
+    assert ledger.transfer(request(ledger, number, to="SC-C1-B1", on=date(2026, 10, 6))).status == "requested"
+
+
 def test_unknown_reason_basis_or_evidence_kind_is_validation_error(ledger: Ledger) -> None:
     number = member(ledger)
     cases: list[dict[str, Any]] = [
