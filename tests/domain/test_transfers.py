@@ -160,6 +160,18 @@ def test_extension_must_lengthen_the_validity(ledger: Ledger) -> None:
     assert ledger.transfer(transfer_id).valid_until == ISSUED + timedelta(days=30)
 
 
+
+def test_an_extension_must_reach_at_least_its_own_day(ledger: Ledger) -> None:
+    """Valid until 2026-10-02; extended on 2026-10-20 to 2026-10-19 it could never make a
+    receipt on time: refused, nothing recorded. To the extension's own day it is accepted."""
+    number = member(ledger)
+    transfer_id = issued(ledger, number)
+    with refused(ledger, ValidationError, "validation_error"):
+        ledger.extend_letter(transfer_id, date(2026, 10, 19), on=date(2026, 10, 20))
+    assert ledger.transfer(transfer_id).valid_until == ISSUED + timedelta(days=30)
+    ledger.extend_letter(transfer_id, date(2026, 10, 20), on=date(2026, 10, 20))
+    assert ledger.transfer(transfer_id).valid_until == date(2026, 10, 20)
+
 # --- who can be sent, and where -----------------------------------------------------------
 
 
