@@ -263,7 +263,7 @@ def year_chart_figure(annual_report: dict[str, Any], lang: str = "zh", name: str
     if font is None and not title.isascii():
         title = annual_report["organization_code"]  # no glyphs for its name: its code, not a row of boxes
     months = annual_report["months"]
-    x = list(range(1, len(months) + 1))
+    x = [int(m["month"][5:7]) for m in months]  # the months of the year it has (from January, or later)
     held = [m["held"] for m in months]
     transit = [m["in_transit"] for m in months]
     flows = {

@@ -324,7 +324,7 @@ class Services:
 from uuid import UUID  # noqa: E402
 
 from domain.calendar import month_text  # noqa: E402
-from domain.errors import ValidationError  # noqa: E402
+from domain.errors import FutureDate, ValidationError  # noqa: E402
 from domain.member import validate_month  # noqa: E402
 from projections.history import event_data, event_type  # noqa: E402
 
@@ -359,6 +359,15 @@ def check_report_month(queries: Queries, code: str, month: str, today: date) -> 
     if month < registered[:7]:
         raise ValidationError(f"month {month} is before organization {code} was entered in the ledger "
                               f"({registered}): the ledger has no figures for it")
+
+
+def check_not_future(day: date | None, field: str, today: date) -> None:
+    """A list asked as of a day (a roster's `as_of`, the overdue list's `on`) is of today or
+    a past day: a later one would answer a forecast as fact, as a month not begun has no
+    report (future_date)."""
+    if day is not None and day > today:
+        raise FutureDate(f"{field} {day.isoformat()} is after today ({today.isoformat()}): "
+                         "a list is of today or a past day")
 
 
 def monthly_figures(queries: Queries, code: str, month: str, today: date) -> dict[str, Any]:
@@ -398,6 +407,24 @@ def stored_record(position: int, stored: StoredEvent, mapper: Mapper[UUID]) -> d
                 "aggregate_id": str(stored.originator_id), "version": stored.originator_version,
                 "on": None, "recorded_at": None, "actor": None, "actor_organization": None, "request_id": None,
                 "data": None, "undecodable": True}
+
+
+def annual_figures(queries: Queries, code: str, year: int, today: date) -> dict[str, Any]:
+    """The annual report of the months that have a monthly report (check_report_month):
+    from the organization's registration month (or January) to the current month (or
+    December), each as monthly_figures gives it (with `month_over`; the current month's
+    overdue letters are today's). The totals sum those months; the closing and the
+    composition are as of `as_of`: 31 December, or today for the current year
+    (`year_over` false)."""
+    check_report_year(queries, code, year, today)
+    registered = str(queries.organization(code)["registered_on"])[:7]
+    months = [month for month in (f"{year:04d}-{m:02d}" for m in range(1, 13))
+              if registered <= month <= month_text(today)]
+    over = year < today.year
+    report = queries.annual_report(code, year, [monthly_figures(queries, code, month, today) for month in months],
+                                   as_of=date(year, 12, 31) if over else today)
+    report["year_over"] = over
+    return report
 
 
 def event_record(position: int, event: Any) -> dict[str, Any]:

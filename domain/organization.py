@@ -223,6 +223,11 @@ class Organization(LedgerAggregate):
         return number
 
     def file_month(self, ctx: Context, month: str) -> None:
+        """A month is filed from the one the organization was entered in (as its monthly
+        report exists from then: api.services.check_report_month)."""
+        if month < f"{self.registered_on:%Y-%m}":
+            raise ValidationError(f"month {month} is before organization {self.code} was entered in the ledger "
+                                  f"({self.registered_on}): the ledger has no figures for it")
         if month in self.filed_months:
             raise InvalidTransition(f"{month} is already filed for {self.code}")
         self.record(self.MonthFiled, ctx, month=month)

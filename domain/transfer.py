@@ -238,6 +238,9 @@ class Transfer(LedgerAggregate):
         assert self.issued_on is not None and self.valid_until is not None
         if valid_until <= self.valid_until:
             raise ValidationError(f"the letter is already valid until {self.valid_until}")
+        if valid_until < ctx.on:
+            raise ValidationError(f"an extension on {ctx.on} must make the letter valid until that day or "
+                                  f"later, not {valid_until}")
         if valid_until > self.issued_on + timedelta(days=MAX_VALID_DAYS):
             raise ValidityTooLong(
                 f"a letter is valid for at most {MAX_VALID_DAYS} days from issue "

@@ -15,7 +15,7 @@ from typing import Any
 from domain.case import Case
 from domain.vocabulary import BOUNCED_AFTER, CASE_OVERDUE_AFTER_DAYS, STALE_REQUEST_AFTER_DAYS
 from projections.db import ViewDatabase
-from projections.sql import EMPTY, Sql, in_subtree, name, names
+from projections.sql import EMPTY, Sql, in_subtree, name, names, subtree_as_of
 from projections.tables import Table, originator_key
 
 CASES = Table(
@@ -142,20 +142,23 @@ def report_waiting(db: ViewDatabase, code: str, first: date, last: date) -> dict
     end, opened and closed in the month (placed among them), and the members of record in
     the subtree at the month's end whose transfers were declined or rejected twice or more."""
     start, end = first.isoformat(), last.isoformat()
-    cases = Sql(
+    # The subtree as it stood at the month's end, as the closing counts it: a later move
+    # changes no month already over (a filed month stays as filed).
+    cases = subtree_as_of(code, end) + Sql(
         "SELECT COALESCE(SUM(CASE WHEN opened_on >= ? AND opened_on <= ? THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN closed_on >= ? AND closed_on <= ? THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN closed_on >= ? AND closed_on <= ? AND outcome = 'placed' THEN 1 ELSE 0 END), 0), "
         "COALESCE(SUM(CASE WHEN opened_on <= ? AND (closed_on IS NULL OR closed_on > ?) THEN 1 ELSE 0 END), 0) "
-        "FROM proj_cases WHERE ", start, end, start, end, start, end, end, end) + in_subtree("organization_code", code)
+        "FROM proj_cases WHERE organization_code IN (SELECT code FROM sub)",
+        start, end, start, end, start, end, end, end)
     opened, closed, placed, still_open = db.query(cases.text, cases.params)[0]
     # From the few bounced members (by the transfers' status index), to their stint at the
-    # month's end, in the subtree (the closure's key).
-    bounced_members = db.scalar(
+    # month's end, in the subtree as it stood then.
+    members = subtree_as_of(code, end) + Sql(
         "SELECT COUNT(*) FROM (SELECT registration_no FROM proj_transfers WHERE status IN ('declined', 'rejected') "
         "AND closed_on <= ? GROUP BY registration_no HAVING COUNT(*) >= ?) b WHERE EXISTS (SELECT 1 FROM "
-        "proj_stints s JOIN proj_org_closure k ON k.ancestor = ? AND k.descendant = s.organization_code "
-        "WHERE s.registration_no = b.registration_no AND s.from_on <= ? AND (s.to_on IS NULL OR s.to_on > ?))",
-        (end, BOUNCED_AFTER, code, end, end))
+        "proj_stints s WHERE s.registration_no = b.registration_no AND s.organization_code IN (SELECT code FROM sub) "
+        "AND s.from_on <= ? AND (s.to_on IS NULL OR s.to_on > ?))", end, BOUNCED_AFTER, end, end)
+    bounced_members = db.scalar(members.text, members.params)
     return {"open_cases": int(still_open), "cases_opened": int(opened), "cases_closed": int(closed),
             "cases_placed": int(placed), "bounced_members": int(bounced_members or 0)}

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from api import reportfiles
 from api.cli.common import HistoryFormat, Lang, Output, emit, err, opened, parse_day, prose, stdout_console
-from api.services import check_report_year, member_history, monthly_figures
+from api.services import annual_figures, check_not_future, member_history, monthly_figures
 from api.web.i18n import describe, translate
 from domain.ledger import Ledger
 from domain.member import validate_month
@@ -117,15 +117,15 @@ def report_annual(
     lang: LangOption = Lang.zh,
     output: Output = None,
 ) -> None:
-    """The annual report of an organization's subtree: twelve months, their totals and
-    the composition at year end.
+    """The annual report of an organization's subtree: the year's months (from its
+    registration month, to the current one in the current year), their totals and the
+    composition at year end (as of today in the current year).
 
     csv: one row per month; xlsx: every figure by month with the year's column, and a
     sheet of the year-end composition.
     """
     with opened() as ledger:
-        check_report_year(ledger.queries(), organization, year, ledger.ledger.today())
-        report = ledger.queries().annual_report(organization, year)
+        report = annual_figures(ledger.queries(), organization, year, ledger.ledger.today())
     emit(render_report(report, "annual", format, lang), output, binary=format is ReportFormat.xlsx)
 
 
@@ -138,11 +138,11 @@ def report_chart(
     lang: Annotated[Lang, typer.Option(
         help="labels: zh needs a font with Chinese glyphs (fc-list :lang=zh), else English")] = Lang.zh,
 ) -> None:
-    """A PNG chart of an organization's twelve months of a year: members at month end
-    (held and in transit) and the month's flows. The same figures give the same bytes."""
+    """A PNG chart of an organization's months of a year (those of the annual report):
+    members at month end (held and in transit) and the month's flows. The same figures
+    give the same bytes."""
     with opened() as ledger:
-        check_report_year(ledger.queries(), organization, year, ledger.ledger.today())
-        report = ledger.queries().annual_report(organization, year)
+        report = annual_figures(ledger.queries(), organization, year, ledger.ledger.today())
         name = str(ledger.queries().organization(organization)["name"])
     emit(reportfiles.year_chart_png(report, lang.value, name=name), output)
 
@@ -243,6 +243,7 @@ def overdue(
     """
     with opened() as ledger:
         day = parse_day(on, "on") if on else ledger.ledger.today()
+        check_not_future(day, "--on", ledger.ledger.today())
         rows, count = ledger.queries().overdue(organization, day, kind=kind.value if kind else None,
                                                   limit=sys.maxsize)
     emit_rows(rows, count, OVERDUE_COLUMNS, OVERDUE_HEADINGS, format, lang,

@@ -21,6 +21,7 @@ from api.schemas import (
     OverduePublic,
     RosterPublic,
 )
+from api.services import check_not_future
 from domain.vocabulary import OverdueKind
 from projections.queries.overdue_kinds import OVERDUE_COLUMNS
 
@@ -71,6 +72,7 @@ def roster(
     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     check_within(services, operator, code)
+    check_not_future(as_of, "as_of", services.ledger.today())
     with services.queries(min_position) as queries:
         rows, count = queries.roster(code, as_of=as_of, subtree=subtree, include_in_transit=include_in_transit,
                                      limit=limit, offset=offset, search=q)
@@ -86,6 +88,8 @@ def overdue(
     limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
     check_within(services, operator, code)
+    today = services.ledger.today()
+    check_not_future(on, "on", today)
     with services.queries(min_position) as queries:
-        rows, count = queries.overdue(code, on or services.ledger.today(), kind=kind, limit=limit, offset=offset)
+        rows, count = queries.overdue(code, on or today, kind=kind, limit=limit, offset=offset)
     return list_answer(request, list(OVERDUE_COLUMNS), rows, count)

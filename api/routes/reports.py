@@ -13,7 +13,7 @@ from api.presenters import month_filed
 from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, flatten, list_csv, monthly_xlsx
 from api.routes.common import MinPosition, command, router, wants_csv
 from api.schemas import FileRequest
-from api.services import check_report_year, monthly_figures
+from api.services import annual_figures, monthly_figures
 from domain.member import validate_month
 
 routes = router("/v1/reports", "reports")
@@ -60,8 +60,7 @@ def annual(
 ) -> Any:
     check_within(services, operator, organization_code)
     with services.queries(min_position) as queries:
-        check_report_year(queries, organization_code, year, services.ledger.today())
-        report = queries.annual_report(organization_code, year)
+        report = annual_figures(queries, organization_code, year, services.ledger.today())
     if wants_xlsx(request):
         return as_xlsx(annual_xlsx(report), f"annual-{organization_code}-{year}")
     return as_csv([flatten(m) for m in report["months"]]) if wants_csv(request) else report

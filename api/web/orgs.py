@@ -14,6 +14,7 @@ from api.deps import ServicesDep
 from api.presenters import member_public
 from api.routes.common import MinPosition
 from api.routes.members import visible_history as member_history
+from api.services import check_not_future
 from api.web.base import (
     PageNumber,
     SearchText,
@@ -56,6 +57,7 @@ def roster(request: Request, code: str, services: ServicesDep, operator: WebCall
     chosen_org(request, services, operator, code)
     subtree = "1" if subtree == "1" or (subtree is None and not filtered) else "0"
     day = parse_day(as_of, "as_of")
+    check_not_future(day, "as_of", services.ledger.today())
     with services.queries(min_position) as queries:
         organization = queries.organization(code)
         rows, count = queries.roster(code, as_of=day, subtree=subtree == "1", include_in_transit=True,
@@ -77,6 +79,7 @@ def roster_file(request: Request, code: str, services: ServicesDep, operator: We
     """The whole roster (every page) as CSV or Excel, with the page's search and date."""
     chosen_org(request, services, operator, code)
     day = parse_day(as_of, "as_of")
+    check_not_future(day, "as_of", services.ledger.today())
     with services.queries() as queries:
         rows, _ = queries.roster(code, as_of=day, subtree=subtree == "1", include_in_transit=True,
                                  limit=sys.maxsize, offset=0, search=q.strip() or None)

@@ -59,11 +59,13 @@ def known_member(ctx: Context, session: Session, registration_no: str) -> tuple[
         raise rights.unknown(error, f"member {registration_key(registration_no) or registration_no}") from None
 
 
-def check_open_period(ctx: Context, session: Session, *orgs: Organization) -> None:
+def check_open_period(ctx: Context, session: Session, *orgs: Organization, filed: bool = True) -> None:
     """A filed month is frozen for the filing organization's whole subtree, and nothing
     is effective before the last restructuring (registration, move, dissolution) of
     any organization it touches or of their ancestors: reports see one tree per date.
-    A refusal names an ancestor only to an operator who may see it."""
+    `filed=False` checks the restructurings only (a request's target, none of whose
+    figures a request changes). A refusal names an ancestor only to an operator who may
+    see it."""
     month = f"{ctx.on:%Y-%m}"
 
     def name(node: Organization, org: Organization) -> str:
@@ -73,7 +75,7 @@ def check_open_period(ctx: Context, session: Session, *orgs: Organization) -> No
 
     for org in orgs:
         for node in _chain(session, org):
-            if node.filed_months and node.filed_months[-1] >= month:
+            if filed and node.filed_months and node.filed_months[-1] >= month:
                 raise PeriodClosed(
                     f"{name(node, org)} has filed {node.filed_months[-1]}: nothing may be "
                     f"recorded on {ctx.on} or earlier"

@@ -39,6 +39,9 @@ def request(
     target.check_can_be_target()
     check_probation(ctx, member, performance_record, probation_override_reason)
     check_open_period(ctx, session, home)
+    # nor before the target (or an organization above it) was registered, moved or
+    # dissolved, as its issue would be; the target's filing is not the request's to respect
+    check_open_period(ctx, session, target, filed=False)
     route = classify_route(
         session.committee_of(home).code, session.committee_of(target).code,
         home.region, target.region,

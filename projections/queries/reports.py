@@ -172,20 +172,24 @@ class Reports(Reads):
         report.update(timely_groups(f))
         return report
 
-    def annual_report(self, code: str, year: int) -> dict[str, Any]:
-        """The year's twelve months, their totals, and the composition at year end."""
+    def annual_report(self, code: str, year: int, months: list[dict[str, Any]] | None = None,
+                      as_of: date | None = None) -> dict[str, Any]:
+        """The year's months (the monthly reports given, else all twelve), their totals,
+        and the composition as of `as_of` (the year's end unless given: the current year's
+        is as of today, api.services.annual_figures)."""
         if not isinstance(year, int) or not 1900 <= year <= 2999:
             raise ValidationError("year must be a four-digit year")
-        months = [self.monthly_report(code, f"{year:04d}-{m:02d}") for m in range(1, 13)]
+        if months is None:
+            months = [self.monthly_report(code, f"{year:04d}-{m:02d}") for m in range(1, 13)]
         summed = ("admitted", "imported", "transferred_in", "transferred_out", "deceased", "left",
                   "letters_issued", "letters_received", "received_on_time", "receipts_returned",
                   "certificates_issued", "certificates_returned", "certificates_closed")
-        year_end = date(year, 12, 31).isoformat()
+        year_end = (as_of or date(year, 12, 31)).isoformat()
         composition: dict[str, dict[str, int]] = {}
         for column in COMPOSITION:
             composition[column] = {
                 key: int(n) for key, n in self._query(
-                    # the subtree as it stood at year end, as the months' closings count it
+                    # the subtree as it stood at year end (or `as_of`), as the months' closings count it
                     subtree_as_of(code, year_end) + "SELECT " + name("m." + column)
                     + ", COUNT(*) FROM proj_stints s JOIN proj_members m ON m.registration_no = s.registration_no "
                     "WHERE s.organization_code IN (SELECT code FROM sub)"
@@ -194,7 +198,7 @@ class Reports(Reads):
                 )
             }
         return {
-            "organization_code": code, "year": year,
+            "organization_code": code, "year": year, "as_of": year_end,
             "opening": months[0]["opening"], "closing": months[-1]["closing"],
             "totals": with_return_rate({k: sum(m[k] for m in months) for k in summed}),
             **summed_timely(months),

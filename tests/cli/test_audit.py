@@ -151,6 +151,7 @@ def test_overdue_matches_the_overdue_query(told: tuple[Store, Story]) -> None:
 @pytest.mark.parametrize("args, code", [
     (("--organization", "NOWHERE", "--on", "2026-11-20"), "not_found"),
     (("--organization", "XW", "--on", "2026-02-30"), "validation_error"),
+    (("--organization", "XW", "--on", "2999-12-31"), "future_date"),  # after any today of the tests
 ])
 def test_overdue_refusals_exit_1_with_the_code(told: tuple[Store, Story], args: tuple[str, ...], code: str) -> None:
     result = run("overdue", *args)

@@ -259,3 +259,16 @@ def test_only_a_past_month_can_be_filed(ledger: Ledger) -> None:
         ledger.file_month("XW", "2026-11")
     with refused(ledger, ValidationError, "validation_error"):
         ledger.file_month("XW", "2026-13")
+
+
+def test_a_month_before_the_organization_was_entered_is_not_filed(ledger: Ledger) -> None:
+    """As its monthly report is refused (api.services.check_report_month): nothing recorded;
+    the month it was entered in is filed."""
+    build_tree(ledger)
+    ledger.register_organization("XW-C1-B9", "第九党支部", "branch", "XW-C1", "320102", on=date(2026, 6, 15))
+    for month in ("2026-05", "2026-03", "2019-12"):
+        with refused(ledger, ValidationError, "validation_error", case=month):
+            ledger.file_month("XW-C1-B9", month)
+    assert ledger.organization("XW-C1-B9").filed_months == []
+    ledger.file_month("XW-C1-B9", "2026-06")
+    assert ledger.organization("XW-C1-B9").filed_months == ["2026-06"]

@@ -160,6 +160,18 @@ def test_extension_must_lengthen_the_validity(ledger: Ledger) -> None:
     assert ledger.transfer(transfer_id).valid_until == ISSUED + timedelta(days=30)
 
 
+
+def test_an_extension_must_reach_at_least_its_own_day(ledger: Ledger) -> None:
+    """Valid until 2026-10-02; extended on 2026-10-20 to 2026-10-19 it could never make a
+    receipt on time: refused, nothing recorded. To the extension's own day it is accepted."""
+    number = member(ledger)
+    transfer_id = issued(ledger, number)
+    with refused(ledger, ValidationError, "validation_error"):
+        ledger.extend_letter(transfer_id, date(2026, 10, 19), on=date(2026, 10, 20))
+    assert ledger.transfer(transfer_id).valid_until == ISSUED + timedelta(days=30)
+    ledger.extend_letter(transfer_id, date(2026, 10, 20), on=date(2026, 10, 20))
+    assert ledger.transfer(transfer_id).valid_until == date(2026, 10, 20)
+
 # --- who can be sent, and where -----------------------------------------------------------
 
 
@@ -214,6 +226,23 @@ def test_target_dissolved_after_the_request_is_refused_at_issue(ledger: Ledger) 
     ledger.dissolve_organization("QH-C1-B1", "XW-S", on=ISSUED)
     with refused(ledger, OrganizationDissolved, "organization_dissolved"):
         ledger.issue_letter(transfer_id, on=ISSUED)
+
+
+def test_a_request_effective_before_its_target_was_registered_or_moved_is_refused(ledger: Ledger) -> None:
+    """As its issue would be (nothing recorded); from the day the target stands as it
+    does, it is accepted. The target's filed month is not the request's to respect: a
+    request changes none of its figures."""
+    number = member(ledger)
+    ledger.register_organization("QH-C1-B9", "秦淮第九支部", "branch", "QH-C1", "320104", on=date(2026, 9, 5))
+    with refused(ledger, BeforeLastEvent, "before_last_event"):
+        request(ledger, number, to="QH-C1-B9", on=date(2026, 9, 4))
+    ledger.move_organization("SC-C1", "QH", on=date(2026, 9, 6))  # the target's committee moves
+    with refused(ledger, BeforeLastEvent, "before_last_event"):
+        request(ledger, number, to="SC-C1-B1", on=date(2026, 9, 5))
+    ledger.file_month("QH", "2026-09", on=date(2026, 10, 1))
+    first = request(ledger, number, to="QH-C1-B9", on=date(2026, 9, 5))
+    ledger.decline_transfer(first, "改投他处", on=date(2026, 10, 6))
+    assert ledger.transfer(request(ledger, number, to="SC-C1-B1", on=date(2026, 10, 6))).status == "requested"
 
 
 def test_unknown_reason_basis_or_evidence_kind_is_validation_error(ledger: Ledger) -> None:

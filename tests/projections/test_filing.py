@@ -41,3 +41,34 @@ def test_a_filed_month_keeps_its_figures(store: Store) -> None:
     assert after["filed"] is True
     assert {k: v for k, v in after.items() if k != "filed"} == {k: v for k, v in before.items() if k != "filed"}
     assert queries.monthly_report("XW", "2026-10")["imported"] == 1
+
+
+def test_a_filed_months_cases_and_bounced_members_stay_after_a_later_move(store: Store) -> None:
+    """XW-C2-B1 has an open case and a member declined twice in August 2026; XW-C2 files
+    September, then the branch moves under XW-C1 in October. September's waiting lines
+    stay at XW-C2, as the tree stood at the month's end (as its closing does); XW-C1's
+    September has neither; October counts them at XW-C1."""
+    ledger = store.ledger()
+    build_tree(ledger)
+    number = admit(ledger, 1, org="XW-C2-B1", on=date(2026, 7, 1))
+    for day in (date(2026, 8, 1), date(2026, 8, 2)):
+        transfer = ledger.request_transfer(number, "QH-C1", reason="job_change", basis="household",
+                                           on=day).transfer_id or ""
+        ledger.decline_transfer(transfer, "材料不全", on=day)
+    ledger.open_case("XW-C2-B1", name="刘洋", request="找组织", on=date(2026, 8, 10))
+    engine, queries = store.engine(ledger), store.queries()
+    waiting = ("closing", "open_cases", "bounced_members")
+
+    def lines(code: str, month: str) -> tuple[int, ...]:
+        report = queries.monthly_report(code, month)
+        return tuple(report[k] for k in waiting)
+
+    engine.catch_up()
+    assert lines("XW-C2", "2026-09") == (1, 1, 1)
+    ledger.file_month("XW-C2", "2026-09")
+    ledger.move_organization("XW-C2-B1", "XW-C1", on=date(2026, 10, 5))
+    engine.catch_up()
+    assert lines("XW-C2", "2026-09") == (1, 1, 1)
+    assert lines("XW-C1", "2026-09") == (0, 0, 0)
+    assert lines("XW-C1", "2026-10") == (1, 1, 1)
+    assert lines("XW-C2", "2026-10") == (0, 0, 0)

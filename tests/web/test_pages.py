@@ -157,6 +157,9 @@ def test_roster_searches_by_name_and_number_as_of_a_date_with_paging(web, monkey
     assert re.findall(r'data-member="(\w+)"', first.text) != re.findall(r'data-member="(\w+)"', second.text)
     bad = client.get("/web/orgs/XW-C1/roster", as_of="2026-02-30")
     assert bad.status_code == 422 and WORDS["err_validation_error"][0] in bad.text
+    for path in ("/web/orgs/XW-C1/roster", "/web/orgs/XW-C1/roster/file"):  # today is 2026-11-20
+        later = client.get(path, as_of="2026-11-21")
+        assert later.status_code == 422 and WORDS["err_future_date"][0] in later.text, path
 
 
 def test_receiving_from_the_inbox_shows_at_once_on_roster_report_and_member(web) -> None:  # type: ignore[no-untyped-def]

@@ -69,3 +69,5 @@ def test_the_report_page_says_the_month_is_not_over_and_an_admin_files_a_past_mo
     assert clerk.post("/web/orgs/XW-C1/report/filing", {"month": "2026-09"}).status_code == 403
     early = admin.post("/web/orgs/XW-C1/report/filing", {"month": "2026-11"})
     assert early.status_code == 422
+    before = admin.post("/web/orgs/XW-C1/report/filing", {"month": "2019-12"})  # XW-C1 entered in 2020
+    assert before.status_code == 422 and WORDS["err_validation_error"][0] in before.text

@@ -339,6 +339,21 @@ def test_roster_as_of_shows_the_status_of_that_date(api: Api) -> None:
     assert api.client("xw_clerk").get(f"/v1/organizations/{branch}/roster", as_of="2025-05-31").json()["count"] == 0
 
 
+def test_a_roster_or_overdue_list_of_a_day_after_today_is_refused(api: Api) -> None:
+    """A roster is of now or a past day, the overdue list of today or a past day (today is
+    2026-11-20): a later day would answer a forecast as fact (an inactive_6m row whose six
+    months are all to come), as a month not begun has no report."""
+    branch = fresh_org(api, "XW-C1")
+    full_member(api, branch, on=date(2026, 1, 10))
+    clerk = api.client("xw_clerk")
+    for day in ("2026-11-21", "2027-06-01", "2999-12-31"):
+        assert_problem(clerk.get(f"/v1/organizations/{branch}/roster", as_of=day), "future_date")
+        assert_problem(clerk.get(f"/v1/organizations/{branch}/overdue", on=day), "future_date")
+    assert clerk.get(f"/v1/organizations/{branch}/roster", as_of=TODAY.isoformat()).json()["count"] == 1
+    today = clerk.get(f"/v1/organizations/{branch}/overdue", on=TODAY.isoformat())
+    assert today.status_code == 200 and today.json() == clerk.get(f"/v1/organizations/{branch}/overdue").json()
+
+
 # --- edges the fuzzer found (tests/api/test_fuzz.py leaves these inputs to these tests) -------
 
 

@@ -108,8 +108,8 @@ def test_annual_report(api: Api, october: dict[str, Any]) -> None:
     response = auditor.get("/v1/reports/annual", organization_code=october["committee"], year=2026)
     assert response.status_code == 200, response.text
     report = response.json()
-    assert len(report["months"]) == 12
-    assert [m["month"] for m in report["months"]] == [f"2026-{m:02d}" for m in range(1, 13)]
+    # the current year: January to the current month (today is 2026-11-20)
+    assert [m["month"] for m in report["months"]] == [f"2026-{m:02d}" for m in range(1, 12)]
     assert report["opening"] == report["months"][0]["opening"] == 6
     assert report["closing"] == report["months"][-1]["closing"] == 6
     assert report["totals"]["admitted"] == 1 and report["totals"]["deceased"] == 1
@@ -123,6 +123,40 @@ def test_annual_report(api: Api, october: dict[str, Any]) -> None:
                    "validation_error")
     assert_problem(auditor.get("/v1/reports/annual", organization_code=october["committee"], year="MMXXVI"),
                    "validation_error")
+
+
+def test_the_current_years_annual_report_has_the_months_the_monthly_report_has(api: Api) -> None:
+    """Today is 2026-11-20. An organization entered on 2026-06-15: its annual report of 2026
+    has June to November (the months with a monthly report), each as the monthly report
+    gives it (November's overdue letters are today's, not November's end's), with
+    `month_over`; the totals sum those months; the closing and composition are as of
+    today. 2025, before it was entered, is refused; a past year has twelve months over."""
+    auditor = api.client("xw_auditor")
+    branch = fresh_org(api, "XW-C1", on=date(2026, 6, 15))
+    overdue, later = (full_member(api, branch, on=date(2026, 6, 20)) for _ in range(2))
+    api.ledger.import_member(branch, registration_no=None, status="full", on=date(2026, 7, 1),
+                             **person(next(numbers)))
+    issued(api, overdue, to="QH-C1", on=date(2026, 10, 25))  # valid until 2026-11-24: overdue at November's end
+    issued(api, later, to="QH-C1", on=date(2026, 11, 20), valid_days=35)  # valid until 2026-12-25
+    report = auditor.get("/v1/reports/annual", organization_code=branch, year=2026).json()
+    months = [f"2026-{m:02d}" for m in range(6, 12)]
+    assert [m["month"] for m in report["months"]] == months
+    for got, month in zip(report["months"], months, strict=True):
+        monthly = auditor.get("/v1/reports/monthly", organization_code=branch, month=month).json()
+        assert got == monthly, month
+    assert [m["month_over"] for m in report["months"]] == [True] * 5 + [False]
+    assert report["months"][-1]["overdue_letters"] == 0  # none overdue today
+    assert report["totals"]["imported"] == 3 == sum(m["imported"] for m in report["months"])
+    assert report["totals"]["letters_issued"] == 2
+    assert report["as_of"] == "2026-11-20" and report["year_over"] is False
+    assert report["closing"] == report["months"][-1]["closing"] == 3
+    assert report["composition"]["category"] == {"worker": 3}
+    assert (report["composition"]["held"], report["composition"]["in_transit"]) == (1, 2)
+    assert_problem(auditor.get("/v1/reports/annual", organization_code=branch, year=2025), "validation_error")
+    past = auditor.get("/v1/reports/annual", organization_code="XW", year=2025).json()
+    assert [m["month"] for m in past["months"]] == [f"2025-{m:02d}" for m in range(1, 13)]
+    assert all(m["month_over"] for m in past["months"])
+    assert past["as_of"] == "2025-12-31" and past["year_over"] is True
 
 
 @pytest.mark.parametrize(("params", "code"), [
