@@ -12,7 +12,7 @@ from fastapi import Query
 from api.access import check_root_auditor
 from api.deps import CurrentCaller, ServicesDep
 from api.errors import ApiError
-from api.routes.common import MinPosition, router
+from api.routes.common import MinPosition, Number, router
 from api.services import stored_record
 from domain.identifiers import validate_registration_no
 from domain.sealing import sign
@@ -26,7 +26,8 @@ routes = router("/v1/audit", "audit")
 
 @routes.get("/events")
 def events(services: ServicesDep, operator: CurrentCaller,
-           after: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+           after: Annotated[int, Query(ge=0, le=2**53), Number] = 0,
+           limit: Annotated[int, Query(ge=1, le=5000), Number] = 500,
            min_position: MinPosition = None) -> Any:
     check_root_auditor(services, operator)
     data = []
@@ -40,8 +41,8 @@ def events(services: ServicesDep, operator: CurrentCaller,
 
 @routes.get("/access")
 def access_rows(services: ServicesDep, operator: CurrentCaller,
-                after: Annotated[int, Query(ge=0, le=2**53)] = 0,
-                limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+                after: Annotated[int, Query(ge=0, le=2**53), Number] = 0,
+                limit: Annotated[int, Query(ge=1, le=5000), Number] = 500,
                 registration_no: Annotated[str | None, Query(max_length=18)] = None,
                 min_position: MinPosition = None) -> Any:
     """Who read which member's personal record, oldest first (projections/access.py)."""

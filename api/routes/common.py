@@ -3,22 +3,40 @@ operator, list answers as JSON or CSV."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BeforeValidator
 
 from api.deps import Caller
 from api.idempotency import IdempotentRoute
+from api.schemas.common import iso_date_only
 from api.services import Services
+from domain.identifiers import DATE_PATTERN
 
 R = TypeVar("R")
 
 
+def ascii_number(value: Any) -> Any:
+    """A number in a query is ASCII digits alone: no sign, space, underscore or other
+    script's digits (which int() would take)."""
+    if isinstance(value, str) and re.fullmatch("[0-9]{1,20}", value, re.ASCII) is None:
+        raise ValueError("a whole number in ASCII digits")
+    return value
+
+
+# A number in a query (the validator after `Query`, so that the OpenAPI document keeps its
+# minimum and maximum).
+Number = BeforeValidator(ascii_number)
+
+
 async def views_reached(
     request: Request,
-    min_position: Annotated[int | None, Query(ge=0, le=2**53,
-                                              description="answer once the views have applied this position")] = None,
+    min_position: Annotated[int | None, Query(ge=0, le=2**53, description="answer once the views have applied "
+                                              "this position"), Number] = None,
 ) -> int | None:
     """Wait for the views to apply `min_position` before the route runs: on the event loop,
     so that a read waiting holds no thread of the pool that runs routes and no connection
@@ -30,9 +48,12 @@ async def views_reached(
     return min_position
 
 
+# A date in a query, checked as a body's is.
+QueryDay = Annotated[date | None, BeforeValidator(iso_date_only),
+                     Query(description="ISO date YYYY-MM-DD", json_schema_extra={"pattern": DATE_PATTERN})]
 MinPosition = Annotated[int | None, Depends(views_reached)]
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000_000)]
+Limit = Annotated[int, Query(ge=1, le=1000), Number]
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000), Number]
 
 
 def router(prefix: str, tag: str) -> APIRouter:

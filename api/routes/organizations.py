@@ -3,7 +3,6 @@ overdue lists."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Query, Request
@@ -11,7 +10,7 @@ from fastapi import Query, Request
 from api.access import ADMIN_ROLES, check_within, within_or_above
 from api.deps import CurrentCaller, ServicesDep
 from api.presenters import organization_public, page_of
-from api.routes.common import LIST_TYPES, Limit, MinPosition, Offset, command, list_answer, router
+from api.routes.common import LIST_TYPES, Limit, MinPosition, Offset, QueryDay, command, list_answer, router
 from api.schemas import (
     DissolveRequest,
     MoveRequest,
@@ -67,7 +66,7 @@ ROSTER_COLUMNS = ["registration_no", "name", "status", "organization_code", "sin
 @routes.get("/{code}/roster", response_model=RosterPublic, responses=LIST_TYPES)
 def roster(
     request: Request, code: str, services: ServicesDep, operator: CurrentCaller,
-    as_of: Annotated[date | None, Query()] = None, subtree: bool = False, include_in_transit: bool = False,
+    as_of: QueryDay = None, subtree: bool = False, include_in_transit: bool = False,
     q: Annotated[str | None, Query(max_length=50, description="name or registration number")] = None,
     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:
@@ -83,7 +82,7 @@ def roster(
 @routes.get("/{code}/overdue", response_model=OverduePublic, responses=LIST_TYPES)
 def overdue(
     request: Request, code: str, services: ServicesDep, operator: CurrentCaller,
-    on: Annotated[date | None, Query()] = None,
+    on: QueryDay = None,
     kind: Annotated[OverdueKind | None, Query()] = None,
     limit: Limit = 1000, offset: Offset = 0, min_position: MinPosition = None,
 ) -> Any:

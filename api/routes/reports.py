@@ -11,7 +11,7 @@ from api.access import ADMIN_ROLES, check_within
 from api.deps import CurrentCaller, ServicesDep
 from api.presenters import month_filed
 from api.reportfiles import XLSX_MEDIA_TYPE, annual_xlsx, flatten, list_csv, monthly_xlsx
-from api.routes.common import MinPosition, command, router, wants_csv
+from api.routes.common import MinPosition, Number, command, router, wants_csv
 from api.schemas import FileRequest
 from api.services import annual_figures, monthly_figures
 from domain.member import validate_month
@@ -55,7 +55,7 @@ def monthly(
 @routes.get("/annual", responses=FILE_TYPES)
 def annual(
     request: Request, services: ServicesDep, operator: CurrentCaller,
-    organization_code: Annotated[str, Query(min_length=1)], year: Annotated[int, Query(ge=1900, le=2999)],
+    organization_code: Annotated[str, Query(min_length=1)], year: Annotated[int, Query(ge=1900, le=2999), Number],
     min_position: MinPosition = None,
 ) -> Any:
     check_within(services, operator, organization_code)

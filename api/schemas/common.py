@@ -64,7 +64,7 @@ def domain_check(check: Callable[[Any, str], Any]) -> Callable[[Any, ValidationI
     return validate
 
 
-def _iso_date_only(value: Any, info: ValidationInfo) -> Any:
+def iso_date_only(value: Any, info: ValidationInfo) -> Any:
     """Dates are ISO strings (YYYY-MM-DD, ASCII digits): numbers and datetimes are refused."""
     if isinstance(value, str):
         return domain_check(parse_iso_date)(value, info)
@@ -73,9 +73,9 @@ def _iso_date_only(value: Any, info: ValidationInfo) -> Any:
     return value
 
 
-Day = Annotated[date, BeforeValidator(_iso_date_only),
+Day = Annotated[date, BeforeValidator(iso_date_only),
                 Field(description="ISO date YYYY-MM-DD", json_schema_extra={"pattern": DATE_PATTERN})]
-OptionalDay = Annotated[date | None, BeforeValidator(_iso_date_only),
+OptionalDay = Annotated[date | None, BeforeValidator(iso_date_only),
                         Field(default=None, description="effective date YYYY-MM-DD; default today, never in the "
                               "future", json_schema_extra={"pattern": DATE_PATTERN})]
 Text = Annotated[StrictStr, Field(max_length=TEXT_MAX, description="free text, stored in Unicode NFC; no control "

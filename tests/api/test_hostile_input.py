@@ -226,6 +226,29 @@ def test_a_c1_control_character_is_refused_like_the_others(api: Api, char: str) 
     assert loc_of(response) == ["query", "q"]
 
 
+def test_a_day_or_a_number_in_a_query_is_written_as_api_md_writes_it(api: Api) -> None:
+    """A query's date is YYYY-MM-DD, as in a body: a Unix timestamp, a datetime or digits
+    alone were read as some day (`as_of=20260601` as 1970-08-23, an empty roster that looked
+    real); a number is ASCII digits alone (no sign, space or underscore)."""
+    admin = api.client("admin")
+    for value in ("1780272000", "0", "20260601", "2026-06-01T00:00", "2026-06-01T00:00:00Z", "1e9"):
+        for path, name in (("/v1/organizations/XW/roster", "as_of"), ("/v1/organizations/XW/overdue", "on")):
+            response = admin.get(path, **{name: value})
+            assert_problem(response, "validation_error")
+            assert loc_of(response) == ["query", name], (path, value, response.text)
+    assert admin.get("/v1/organizations/XW/roster", as_of="2026-06-01").status_code == 200
+    for path, name, value in (("/v1/reports/annual", "year", " 2026"), ("/v1/reports/annual", "year", "+2026"),
+                              ("/v1/reports/annual", "year", "2_026"), ("/v1/organizations/XW/roster", "limit", "1_0"),
+                              ("/v1/organizations/XW/roster", "offset", "+1"),
+                              ("/v1/organizations/XW/roster", "min_position", "1_0"),
+                              ("/v1/audit/events", "after", "-0"), ("/v1/audit/events", "limit", "1_0")):
+        params = {"organization_code": "XW"} if "reports" in path else {}
+        response = admin.get(path, **params, **{name: value})
+        assert_problem(response, "validation_error")
+        assert loc_of(response) == ["query", name], (path, value, response.text)
+    assert admin.get("/v1/reports/annual", organization_code="XW", year="2025").status_code == 200
+
+
 def body_fields(api: Api) -> dict[str, list[str]]:
     """The fields of each POST operation's JSON body, as the OpenAPI document states them."""
     schemas = api.test_client.get("/openapi.json").json()["components"]["schemas"]
