@@ -54,8 +54,13 @@ def required_token(authorization: str | None) -> str:
 
 
 def request_id_of(x_request_id: str | None) -> str:
-    """The caller's X-Request-Id (at most 100 characters), or a new one."""
-    return (x_request_id or "").strip()[:100] or uuid4().hex
+    """The request's own id, recorded on every event it causes: new for each request, so
+    that one request's events are told from another's whatever the caller sends; after the
+    caller's X-Request-Id (at most 100 characters) and a `/` when it sent one, so that the
+    caller's own tracing finds them."""
+    own = uuid4().hex
+    sent = (x_request_id or "").strip()[:100]
+    return f"{sent}/{own}" if sent else own
 
 
 def get_caller(

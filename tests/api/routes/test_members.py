@@ -317,6 +317,20 @@ def test_member_history_oldest_first_with_who_and_when(api: Api) -> None:
     assert any(r["data"].get("name") == "李四·历史" for r in rows)  # Chinese round-trips in the trail
 
 
+def test_requests_sending_the_same_x_request_id_record_their_own_ids(api: Api) -> None:
+    """The request id an event records is the request's own: two requests sending the same
+    X-Request-Id record two ids, each after the caller's id (its tracing finds them)."""
+    clerk = api.client("xw_clerk")
+    number = recorded(api, clerk.post("/v1/members", new_member_body(), **{"X-Request-Id": "trace-7"}), 201)[
+        "registration_no"]
+    recorded(api, clerk.post(f"/v1/members/{number}/dues", {"month": "2026-10", "amount": "12.50"},
+                             **{"X-Request-Id": "trace-7"}))
+    recorded(api, clerk.post(f"/v1/members/{number}/dues", {"month": "2026-11", "amount": "12.50"}))
+    ids = [row["request_id"] for row in clerk.get(f"/v1/members/{number}/history").json()["data"]]
+    sent = [i for i in ids if i.startswith("trace-7/")]
+    assert len(set(sent)) == 2 and len(set(ids)) == 3, ids
+
+
 # --- edges the fuzzer found (tests/api/test_fuzz.py leaves these inputs to these tests) -------
 
 
