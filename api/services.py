@@ -343,7 +343,7 @@ def member_history(ledger: Ledger, queries: Queries, registration_no: str,
         data.append({"position": position, "type": event_type(event), "on": event.on.isoformat(),
                      "recorded_at": event.timestamp.isoformat(), "actor": event.actor,
                      "actor_organization": event.actor_organization, "request_id": event.request_id,
-                     "data": event_data(event)})
+                     "data": {k: v for k, v in event_data(event).items() if k != "digest"}})  # no token's
     return {"data": data, "count": count}
 
 

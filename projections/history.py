@@ -1,7 +1,9 @@
 """Read model of each member's history, for auditors.
 
-Table: proj_history (an index of the events that concern a member: its own and those of
-its transfers and certificates, by global position).
+Tables: proj_history (an index of the events that concern a member: its own, those of its
+transfers and certificates, of its own access (its tokens; its regular reports have a list
+of their own) and of the first-responder cases linked to it, by global position);
+proj_member_access (whose access aggregate is whose: its later events don't name the member).
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
+from domain.case import Case
 from domain.certificate import Certificate
 from domain.member import Member
+from domain.member_access import MemberAccess
 from domain.transfer import Transfer
+from projections.cases import CasesView
 from projections.certificates import CertificatesView
 from projections.db import ViewDatabase
 from projections.members import MembersView
@@ -36,6 +41,13 @@ HISTORY = Table(
      "aggregate_id TEXT NOT NULL, version INTEGER NOT NULL)",
      "CREATE INDEX IF NOT EXISTS proj_history_member ON proj_history (registration_no, position)"],
     written_once=True,  # one row an event, never changed
+)
+
+ACCESS = Table(
+    "proj_member_access",
+    ["aggregate_id", "registration_no"],
+    ["aggregate_id"],
+    ["CREATE TABLE IF NOT EXISTS proj_member_access (aggregate_id TEXT PRIMARY KEY, registration_no TEXT NOT NULL)"],
 )
 
 
@@ -63,10 +75,13 @@ class HistoryView:
     from the rows of the members', transfers' and certificates' views for its later events
     (rows that earlier events created), whatever the order in which the views apply an event."""
 
-    def __init__(self, members: MembersView, transfers: TransfersView, certificates: CertificatesView) -> None:
+    def __init__(self, members: MembersView, transfers: TransfersView, certificates: CertificatesView,
+                 cases: CasesView) -> None:
         self.members_view, self.transfers_view, self.certificates_view = members, transfers, certificates
+        self.cases_view = cases
         self.history = HISTORY.fresh()
-        self.tables = (self.history,)
+        self.access = ACCESS.fresh()
+        self.tables = (self.history, self.access)
 
     def _record(self, registration_no: str, aggregate_id: str, event: Any, position: int) -> None:
         self.history.append((position, registration_no, aggregate_id, event.originator_version))  # HISTORY's columns
@@ -101,3 +116,31 @@ class HistoryView:
         row = self.certificates_view.certificates.get(db, (key,))
         assert row is not None
         self._record(row["registration_no"], key, event, position)
+
+    @apply.register
+    def _(self, event: MemberAccess.Opened, position: int, db: ViewDatabase) -> None:
+        """The member's first token names the member; its later events don't."""
+        key = originator_key(event)
+        self.access.put({"aggregate_id": key, "registration_no": event.registration_no}, new=True)
+        self._record(event.registration_no, key, event, position)
+
+    @apply.register
+    def _(self, event: MemberAccess.Event, position: int, db: ViewDatabase) -> None:
+        row = self.access.originator_row(db, event)
+        assert row is not None, f"no member access row for {event.originator_id}"
+        self._record(row["registration_no"], originator_key(event), event, position)
+
+    @apply.register
+    def _(self, event: MemberAccess.ReportSent, position: int, db: ViewDatabase) -> None:
+        """A mobile member's regular reports have their own list, which each side reads of
+        the reports sent to it (GET /v1/members/{registration_no}/reports)."""
+
+    @apply.register
+    def _(self, event: Case.Opened | Case.Closed, position: int, db: ViewDatabase) -> None:
+        """A first-responder case linked to a member (when opened, or only when closed)."""
+        number = event.registration_no
+        if number is None and isinstance(event, Case.Closed):
+            row = self.cases_view.cases.originator_row(db, event)
+            number = row["registration_no"] if row is not None else None
+        if number is not None:
+            self._record(number, originator_key(event), event, position)

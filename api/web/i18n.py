@@ -222,6 +222,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "ev_Certificate.Issued": ("开具证明", "certificate issued"),
     "ev_Certificate.Returned": ("证明交回", "certificate returned"),
     "ev_Certificate.Closed": ("证明终止（未交回）", "certificate closed (not returned)"),
+    "ev_MemberAccess.Opened": ("开通本人自助查询", "own access opened"),
+    "ev_MemberAccess.TokenIssued": ("本人自助查询凭证更换", "own access token replaced"),
+    "ev_MemberAccess.TokenRevoked": ("本人自助查询停用", "own access revoked"),
+    "ev_Case.Opened": ("首问受理", "first-responder case opened"),
+    "ev_Case.Closed": ("首问事项办结", "first-responder case closed"),
     # report
     "report_title": ("月度统计", "Monthly report"),
     "month": ("月份", "Month"),
@@ -438,6 +443,7 @@ def describe(entry: dict[str, Any], lang: str, org: Callable[[str | None], str])
         "route": word("route", data.get("route"), lang), "status": word("status", data.get("status"), lang),
         "leave": word("leave", reason, lang), "kind": word("cert", data.get("kind"), lang),
         "outcome": word("tstatus", data.get("outcome"), lang),
+        "case_outcome": translate(f"case_{data.get('outcome')}", lang) if data.get("outcome") else "—",
         "on_time": translate("on_time" if data.get("on_time") else "late", lang),
         # receipts recorded before presenters were asked have no presented_by: the member
         "presenter": "" if data.get("presented_by") != "agent"

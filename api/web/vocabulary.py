@@ -83,6 +83,11 @@ VOCABULARY: dict[str, tuple[str, str]] = {
     "say_Certificate.Returned": ("证明 {certificate} 交回", "certificate {certificate} returned"),
     "say_Certificate.Closed": ("证明 {certificate} 终止，未交回（{closing}）",
                                "certificate {certificate} closed, not returned ({closing})"),
+    "say_MemberAccess.Opened": ("开通本人自助查询", "own access opened"),
+    "say_MemberAccess.TokenIssued": ("本人自助查询凭证更换", "own access token replaced"),
+    "say_MemberAccess.TokenRevoked": ("本人自助查询停用", "own access revoked"),
+    "say_Case.Opened": ("{org}首问受理", "first-responder case opened at {org}"),
+    "say_Case.Closed": ("首问事项办结（{case_outcome}）", "first-responder case closed ({case_outcome})"),
     "closing_received": ("已正式转接", "transferred formally"),
     "closing_deceased": ("去世", "died"), "closing_left": ("出党", "left"),
 }

@@ -48,8 +48,8 @@ class EngineCore:
         self.certificates = CertificatesView()
         self.operators = OperatorsView()
         self.figures = FiguresView(self.tree, self.transfers, self.certificates)
-        self.history = HistoryView(self.members, self.transfers, self.certificates)
         self.cases = CasesView()
+        self.history = HistoryView(self.members, self.transfers, self.certificates, self.cases)
         # The read models, one a module, each with its tables. They apply an event in any
         # order: each reads the event, its own rows, and rows of the others that earlier
         # events wrote (tests/projections/test_engine.py applies them in other orders).

@@ -277,6 +277,32 @@ def test_reading_a_members_reports_is_logged_and_each_report_names_its_position(
         ("reports", number, api.operator_ids["xw_clerk"], "XW-C1")]
 
 
+def test_a_members_history_has_its_tokens_and_its_cases(api: Api) -> None:
+    """DOMAIN §10, a member's full history: its tokens given and revoked (never their digests)
+    and the first-responder cases linked to it (when opened, or only when closed), in order;
+    its regular reports stay in their own list."""
+    number, token = member_with_token(api)
+    mobile_certificate(api, number)
+    recorded(api, api.client(None).as_(token).post("/v1/me/reports", {"text": "汇报"}), 201)
+    clerk = api.client("xw_clerk")
+    recorded(api, clerk.post(f"/v1/members/{number}/access"), 201)
+    recorded(api, clerk.post(f"/v1/members/{number}/access/revoke"))
+    linked = recorded(api, clerk.post("/v1/cases", {"organization_code": "XW-C1", "name": "求助者",
+                                                    "registration_no": number, "request": "接转组织关系"}), 201)
+    later = recorded(api, clerk.post("/v1/cases", {"organization_code": "XW-C1", "name": "求助者",
+                                                   "request": "找组织"}), 201)
+    recorded(api, clerk.post(f"/v1/cases/{later['case_id']}/close", {"outcome": "withdrawn",
+                                                                      "registration_no": number}))
+    rows = clerk.get(f"/v1/members/{number}/history").json()["data"]
+    kinds = [row["type"] for row in rows if row["type"].startswith(("MemberAccess.", "Case."))]
+    assert kinds == ["MemberAccess.Opened", "MemberAccess.TokenIssued", "MemberAccess.TokenRevoked",
+                     "Case.Opened", "Case.Closed"]
+    assert [row["position"] for row in rows] == sorted(row["position"] for row in rows)
+    assert not any("digest" in row["data"] for row in rows)
+    opened = next(row for row in rows if row["type"] == "Case.Opened")
+    assert opened["data"]["request"] == "接转组织关系" and opened["position"] == linked["position"]
+
+
 def test_reports_list_only_what_went_to_the_readers_subtree(api: Api) -> None:
     number, token = member_with_token(api)
     mobile_certificate(api, number)

@@ -62,6 +62,27 @@ def test_one_vocabulary_for_the_pages_the_report_files_and_the_command_line() ->
         "transfer requested from 甲支部 to 乙支部 (job change, across counties)")
 
 
+def test_every_kind_of_event_in_a_members_history_reads_as_words() -> None:
+    """A member's history holds its own events, its transfers', certificates', access's and
+    linked cases': each kind has its words (the timeline, `ledger history`), never its class."""
+    from domain.case import Case
+    from domain.certificate import Certificate
+    from domain.member import Member
+    from domain.member_access import MemberAccess
+    from domain.transfer import Transfer
+
+    kinds = {f"{aggregate.__name__}.{name}" for aggregate in (Member, Transfer, Certificate, MemberAccess, Case)
+             for name, value in vars(aggregate).items()
+             if isinstance(value, type) and issubclass(value, aggregate.Event)
+             and name not in ("Event", "Created", "Bookkeeping", "Enrolled", "ReportSent")}  # bases; reports
+    assert {"MemberAccess.Opened", "Case.Closed", "Transfer.Requested"} <= kinds
+    unsaid = sorted(kind for kind in kinds if f"say_{kind}" not in WORDS and f"ev_{kind}" not in WORDS)
+    assert unsaid == []
+    closed = {"type": "Case.Closed", "data": {"outcome": "placed"}}
+    assert describe(closed, "zh", str) == "首问事项办结（已落实组织）"
+    assert describe({"type": "MemberAccess.Opened", "data": {}}, "en", str) == "own access opened"
+
+
 MONTHS = [{"month": f"2026-{m:02d}", "held": 40 + m, "in_transit": 3, "admitted": 1, "imported": 0,
            "transferred_in": 5, "transferred_out": 4, "deceased": 0, "left": 0} for m in range(1, 13)]
 
