@@ -620,7 +620,7 @@ def machine_for(stores: Stores) -> type[RuleBasedStateMachine]:
                 expected |= {"invalid_transition", "validation_error", "validity_too_long"}
             else:
                 assert t.issued_on is not None
-                if extra == 0:
+                if extra == 0 or until < self.on:  # no later, or not even until the extension's own day
                     expected.add("validation_error")
                 if until > t.issued_on + timedelta(days=90):
                     expected.add("validity_too_long")  # 90 days from issue, extensions included

@@ -20,8 +20,9 @@ CTX = Context(on=date(2020, 1, 1))
 
 
 def test_a_copy_changes_alone() -> None:
-    root = Organization.register(CTX, "R", "根", "department", None, "320102")
-    branch = Organization.register(CTX, "R-B", "支部", "service_center", root, "320102")
+    registered = Context(on=date(2019, 6, 1))  # before the month filed below
+    root = Organization.register(registered, "R", "根", "department", None, "320102")
+    branch = Organization.register(registered, "R-B", "支部", "service_center", root, "320102")
     branch.attach_member(CTX, "32010220150701001X")
     branch.take_number(CTX, "letter-2020", "a")
     before = (dict(branch.members), dict(branch.counters), list(branch.filed_months), len(branch.pending_events))
