@@ -62,18 +62,31 @@ def request(
     return Recorded(0, registration_no=member.registration_no, transfer_id=transfer.transfer_id)
 
 
-def on_transfer(session: Session, ctx: Context, transfer_id: str, side: str, act: TransferAct) -> Recorded:
+# Whose figures each step changes (projections/figures.py), and so whose filed months it
+# must respect: the sender's alone for a request's decline and a letter's issue, extension,
+# cancellation and rejection (letters issued, cancelled, rejected, in transit, overdue: all
+# counted at the sender); both sides' for the receipt, which moves the member from one to
+# the other, and for the receipt's return, which closes the sender's loop as it is counted
+# where the member was received.
+SENDER, BOTH = ("from",), ("from", "to", "into")
+
+
+def on_transfer(session: Session, ctx: Context, transfer_id: str, side: str, act: TransferAct,
+                figures: tuple[str, ...] = SENDER) -> Recorded:
     """A command on a transfer by its sending side ("from") or its receiving side ("to"):
-    the committee that issues or receives letters for that side, or an operator above it."""
+    the committee that issues or receives letters for that side, or an operator above it.
+    The months filed on the sides whose `figures` it changes are closed to it; on every
+    side, nothing before the last restructuring."""
     transfer = session.transfer(transfer_id)
     home = session.org(transfer.from_organization_code)
     side_org = home if side == "from" else session.receiving_org(transfer.to_organization_code)
     jurisdiction(ctx, session).check(session.committee_of(side_org).code, f"transfer {transfer.transfer_id}")
     member = session.member(transfer.registration_no)
-    sides = [home, session.org(transfer.to_organization_code)]
+    sides = {"from": home, "to": session.org(transfer.to_organization_code)}
     if transfer.received_in_code:
-        sides.append(session.org(transfer.received_in_code))
-    check_open_period(ctx, session, *sides)
+        sides["into"] = session.org(transfer.received_in_code)
+    check_open_period(ctx, session, *(org for key, org in sides.items() if key in figures))
+    check_open_period(ctx, session, *(org for key, org in sides.items() if key not in figures), filed=False)
     result = act(transfer, member, session)
     return result or Recorded(
         0, registration_no=transfer.registration_no, transfer_id=transfer.transfer_id,
@@ -159,9 +172,9 @@ def receive(
         # home (a mobile member transferred to where it worked) ends in this save.
         check_open_period(ctx, session, *close_open(session, ctx, member, "received", transfer.transfer_id))
 
-    return on_transfer(session, ctx, transfer_id, "to", act)
+    return on_transfer(session, ctx, transfer_id, "to", act, BOTH)
 
 
 def return_receipt(session: Session, ctx: Context, transfer_id: str) -> Recorded:
     """The receipt (回执) goes from the receiving committee straight to the sender."""
-    return on_transfer(session, ctx, transfer_id, "to", lambda t, _m, _s: t.return_receipt(ctx))
+    return on_transfer(session, ctx, transfer_id, "to", lambda t, _m, _s: t.return_receipt(ctx), BOTH)

@@ -146,13 +146,13 @@ def test_a_closed_period_on_the_other_side_names_no_organization_above_it(ledger
                                        on=date(2026, 9, 1)).transfer_id
     assert transfer is not None
     ledger.issue_letter(transfer, on=date(2026, 9, 2))
-    ledger.file_month("HZ", "2026-09")  # the receiving side's city has filed September
-    with pytest.raises(PeriodClosed) as caught:
-        ledger.cancel_transfer(transfer, "撤回", actor=XW_CLERK, on=date(2026, 9, 20))
-    assert "HZ" not in caught.value.detail and "SC" not in caught.value.detail.replace("SC-C1", "")
-    with pytest.raises(PeriodClosed) as seen:  # the same refusal, to the side that filed, names it
-        ledger.reject_transfer(transfer, "不符合", actor=Actor("hz", "HZ"), on=date(2026, 9, 20))
-    assert "HZ has filed 2026-09" in seen.value.detail
+    ledger.file_month("XW", "2026-09")  # the sending side's county has filed September
+    with pytest.raises(PeriodClosed) as caught:  # a receipt counts on both sides
+        ledger.receive_member(transfer, "SC-C1-B1", actor=SC_CLERK, on=date(2026, 9, 20))
+    assert "XW" not in caught.value.detail.replace("XW-C1-B1", "")
+    with pytest.raises(PeriodClosed) as seen:  # the same refusal, to one who sees the side that filed, names it
+        ledger.receive_member(transfer, "SC-C1-B1", on=date(2026, 9, 20))
+    assert "XW has filed 2026-09" in seen.value.detail
 
 
 def test_roles_and_subtrees_are_decided_by_one_rule() -> None:

@@ -43,6 +43,47 @@ def test_a_filed_month_keeps_its_figures(store: Store) -> None:
     assert queries.monthly_report("XW", "2026-10")["imported"] == 1
 
 
+def test_a_step_of_a_transfer_respects_the_filings_of_the_side_whose_figures_it_changes(store: Store) -> None:
+    """Letters issued, extended, cancelled or rejected are counted at the sender (a receipt
+    and its return close both sides' books): the receiving side's filed month does not stop
+    these steps, whose figures it does not hold, and keeps its figures."""
+    ledger = store.ledger()
+    build_tree(ledger)
+    engine, queries = store.engine(ledger), store.queries()
+    first, second, third, fourth = (admit(ledger, n, on=date(2026, 8, 1)) for n in (1, 2, 3, 4))
+
+    def requested(number: str, day: date) -> str:
+        return ledger.request_transfer(number, "QH-C1", reason="job_change", basis="household",
+                                       on=day).transfer_id or ""
+
+    to_cancel, to_reject, to_receive, to_issue = (requested(n, date(2026, 8, 20))
+                                                  for n in (first, second, third, fourth))
+    ledger.issue_letter(to_receive, valid_days=60, on=date(2026, 8, 25))
+    ledger.file_month("QH", "2026-09")  # the receiver's county
+    engine.catch_up()
+    receiver_before = queries.monthly_report("QH", "2026-09")
+    ledger.issue_letter(to_cancel, on=date(2026, 9, 10))
+    ledger.extend_letter(to_cancel, date(2026, 10, 20), on=date(2026, 9, 12))
+    ledger.cancel_transfer(to_cancel, "本人放弃", on=date(2026, 9, 15))
+    ledger.issue_letter(to_reject, on=date(2026, 9, 10))
+    ledger.reject_transfer(to_reject, "材料不全", on=date(2026, 9, 16))
+    position = ledger.max_position()
+    with pytest.raises(PeriodClosed):  # the receipt counts at the receiver too
+        ledger.receive_member(to_receive, "QH-C1-B1", on=date(2026, 9, 20))
+    assert ledger.max_position() == position
+    ledger.receive_member(to_receive, "QH-C1-B1", on=date(2026, 10, 2))
+    engine.catch_up()
+    assert queries.monthly_report("QH", "2026-09") == receiver_before | {"filed": True}
+    assert queries.monthly_report("XW", "2026-09")["letters_cancelled"] == 1
+    ledger.file_month("XW", "2026-10")  # the sender's county
+    position = ledger.max_position()
+    for step in (lambda: ledger.issue_letter(to_issue, on=date(2026, 10, 5)),  # its own filing still holds
+                 lambda: ledger.return_receipt(to_receive, on=date(2026, 10, 20))):
+        with pytest.raises(PeriodClosed):
+            step()
+    assert ledger.max_position() == position
+
+
 def test_a_filed_months_cases_and_bounced_members_stay_after_a_later_move(store: Store) -> None:
     """XW-C2-B1 has an open case and a member declined twice in August 2026; XW-C2 files
     September, then the branch moves under XW-C1 in October. September's waiting lines
