@@ -103,11 +103,14 @@ def read_table(path: Path, *, encoding: str | None = None, sheet: str | None = N
     first = text.split("\n", 1)[0]
     # Tab-separated (Excel's "Unicode text" and "Text (tab delimited)") when the headings'
     # line has a tab and no comma; else comma-separated.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if "\t" in first and "," not in first else ",")
+    # strict: a quote left open at the end of the file, or one followed by more than a
+    # separator, is an error (the lenient reader ends the cell quietly, taking the next rows in)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True,
+                        delimiter="\t" if "\t" in first and "," not in first else ",")
 
     def unreadable(error: csv.Error) -> ImportFileError:
         return ImportFileError(f"{path.name} line {reader.line_num}: not readable as CSV ({error}): a quote "
-                               "left open, or a cell of more than 131,072 characters")
+                               "left open or misplaced, or a cell of more than 131,072 characters")
 
     try:
         headings = next(reader, [])

@@ -138,7 +138,7 @@ def test_import_keeps_line_breaks_in_free_text_and_stores_it_in_nfc(env: Store, 
 
 
 def test_a_file_the_reader_can_not_read_is_a_clear_error_and_records_nothing(env: Store, tmp_path: Path) -> None:
-    """A quote left open (the rest of the file one cell), a cell past the CSV reader's limit,
+    """A quote left open (the rest of the file one cell, however short), a cell past the CSV reader's limit,
     a damaged .xlsx, or a chart sheet named: exit 2 with the file's name and what is wrong,
     never a traceback, nothing recorded."""
     import openpyxl
@@ -149,6 +149,10 @@ def test_a_file_the_reader_can_not_read_is_a_clear_error_and_records_nothing(env
     open_quote = tmp_path / "quote.csv"
     open_quote.write_text(",".join(MEMBER_HEADINGS_ZH) + "\n" + ",".join(member_row(1)).replace("单位1", '"单位1')
                           + "\n" + "\n".join(",".join(member_row(n)) for n in range(2, 3000)) + "\n", encoding="utf-8")
+    short_quote = tmp_path / "short.csv"  # a quote left open in the last cell, one row after it
+    short_quote.write_text("\n".join(",".join(row) for row in (
+        MEMBER_HEADINGS_ZH, member_row(1), member_row(2, residence='"南京市玄武区某路'), member_row(3))) + "\n",
+        encoding="utf-8")
     long_cell = write_csv(tmp_path / "long.csv", MEMBER_HEADINGS_ZH, [member_row(1, workplace="单" * 140_000)])
     book = openpyxl.Workbook()
     book.active.append(MEMBER_HEADINGS_ZH)
@@ -160,7 +164,8 @@ def test_a_file_the_reader_can_not_read_is_a_clear_error_and_records_nothing(env
         for entry in source.infolist():
             content = source.read(entry.filename)
             cut.writestr(entry, content[: len(content) // 2] if entry.filename.endswith("sheet1.xml") else content)
-    for args, said in (((open_quote,), "quote.csv line"), ((long_cell,), "long.csv line"),
+    for args, said in (((open_quote,), "quote.csv line"), ((short_quote,), "short.csv line"),
+                       ((long_cell,), "long.csv line"),
                        ((tmp_path / "cut.xlsx",), "cut.xlsx is not a readable .xlsx file"),
                        ((tmp_path / "good.xlsx", "--sheet", "图表"), "is a chart")):
         code, _, err = run("import", "members", *args, "--on", ON)
