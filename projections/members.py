@@ -43,12 +43,15 @@ MEMBERS = Table(
 )
 STINTS = Table(
     "proj_stints",
-    ["registration_no", "start_position", "organization_code", "kind", "transfer_id", "from_on", "to_on"],
+    ["registration_no", "start_position", "organization_code", "kind", "transfer_id", "from_on", "to_on", "since"],
     ["registration_no", "start_position"],
+    # `since`: the day the member has been of record at the organization (a roster's
+    # `since`): a stint in transit, and the stay back home after a letter cancelled or
+    # rejected, keep the one of the stay before
     ["CREATE TABLE IF NOT EXISTS proj_stints (registration_no TEXT NOT NULL, "
      "start_position INTEGER NOT NULL, organization_code TEXT NOT NULL, kind TEXT NOT NULL, "
-     "transfer_id TEXT, from_on TEXT NOT NULL, to_on TEXT, PRIMARY KEY (registration_no, start_position)) "
-     "WITHOUT ROWID",
+     "transfer_id TEXT, from_on TEXT NOT NULL, to_on TEXT, since TEXT NOT NULL, "
+     "PRIMARY KEY (registration_no, start_position)) WITHOUT ROWID",
      "CREATE INDEX IF NOT EXISTS proj_stints_org ON proj_stints (organization_code, from_on)"],
 )
 ACTIVITY = Table(
@@ -118,8 +121,10 @@ class MembersView:
         return row
 
     def _stay(self, db: ViewDatabase, row: Row, position: int, on: str,
-              kind: str | None, organization_code: str | None = None) -> None:
-        """End the current stint on `on`; start a new one of `kind` unless the member is gone."""
+              kind: str | None, organization_code: str | None = None, back: bool = False) -> None:
+        """End the current stint on `on`; start a new one of `kind` unless the member is gone.
+        In transit, or `back` home (a letter cancelled or rejected), the member is still of
+        record where it was held: its `since` stays."""
         current = self.stints.get(db, (row["registration_no"], row["stint_key"]))
         assert current is not None
         current["to_on"] = on
@@ -134,13 +139,12 @@ class MembersView:
         if kind is None:
             return
         code = organization_code or row["organization_code"]
+        since = row["since"] if kind == "in_transit" or back else on
         self.stints.put({"registration_no": row["registration_no"], "start_position": position,
                          "organization_code": code, "kind": kind,
                          "transfer_id": row["transfer_id"] if kind == "in_transit" else None,
-                         "from_on": on, "to_on": None}, new=True)  # keyed by this event's position
-        row["stint_key"], row["organization_code"] = position, code
-        if kind == "held":
-            row["since"] = on
+                         "from_on": on, "to_on": None, "since": since}, new=True)  # keyed by this event's position
+        row["stint_key"], row["organization_code"], row["since"] = position, code, since
 
     @singledispatchmethod
     def apply(self, event: Any, position: int, db: ViewDatabase) -> None:
@@ -167,7 +171,7 @@ class MembersView:
                                 "held_from": on, "held_to": None, "enrolled_on": on}, new=True)
         self.stints.put({"registration_no": event.registration_no, "start_position": position,
                          "organization_code": event.organization_code, "kind": "held",
-                         "transfer_id": None, "from_on": on, "to_on": None}, new=True)
+                         "transfer_id": None, "from_on": on, "to_on": None, "since": on}, new=True)
 
     @apply.register
     def _(self, event: Member.Confirmed, position: int, db: ViewDatabase) -> None:
@@ -206,7 +210,7 @@ class MembersView:
     def _(self, event: Member.ReturnedHome, position: int, db: ViewDatabase) -> None:
         row = self.member(db, event)
         row["transfer_id"] = None
-        self._stay(db, row, position, event.on.isoformat(), "held")
+        self._stay(db, row, position, event.on.isoformat(), "held", back=True)
         row["place"] = "held"
         self.members.touch(row)
 

@@ -51,7 +51,7 @@ class Rosters(Reads):
             # `|| ''`: the same order, which no index gives, so that PostgreSQL joins from the
             # subtree's organizations instead of walking every stint in index order.
             rows = self._query(prefix + "SELECT m.registration_no, m.name, " + status
-                               + ", s.organization_code, s.from_on, s.kind " + base
+                               + ", s.organization_code, s.since, s.kind " + base
                                + " ORDER BY s.organization_code || '', m.registration_no" + page)
         return [dict(zip(ROSTER_COLUMNS, row, strict=True)) for row in rows], int(count or 0)
 

@@ -328,6 +328,24 @@ def test_whole_organization_move_in_reports_and_rosters(api: Api) -> None:
     assert subtree(old, "2026-06-10") == set() and subtree(new, "2026-06-10") == members
 
 
+def test_a_letter_voided_leaves_the_members_since_as_it_was(api: Api) -> None:
+    """A member whose letter was cancelled or rejected never left its branch of record: the
+    roster's `since` (now and as of any day) stays the day it came, in transit and back."""
+    home = fresh_org(api, "XW-C1")
+    cancelled, rejected = full_member(api, home), full_member(api, home)
+    for number, void in ((cancelled, api.ledger.cancel_transfer), (rejected, api.ledger.reject_transfer)):
+        void(issued(api, number, on=date(2026, 3, 2)), "放弃", on=date(2026, 3, 8))
+    clerk = api.client("xw_clerk")
+
+    def since(**params: Any) -> dict[str, str]:
+        rows = clerk.get(f"/v1/organizations/{home}/roster", include_in_transit="true", **params).json()["data"]
+        return {row["registration_no"]: row["since"] for row in rows}
+
+    came = {cancelled: "2020-06-01", rejected: "2020-06-01"}
+    for day in (None, "2026-03-01", "2026-03-05", "2026-03-10"):
+        assert since(**({"as_of": day} if day else {})) == came, day
+
+
 def test_roster_as_of_shows_the_status_of_that_date(api: Api) -> None:
     branch = fresh_org(api, "XW-C1")
     number = probationary_member(api, date(2025, 6, 1), branch)
