@@ -27,6 +27,7 @@ replayed as it is.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -47,6 +48,7 @@ from starlette.concurrency import run_in_threadpool
 from api.bearer import bearer_token
 from api.errors import known_error_response, problem
 from domain.commandkey import keyed
+from domain.errors import Conflict
 from domain.operator import operator_id_for
 from domain.personal import DataKeys, is_sealed
 from projections.db import ViewDatabase
@@ -86,8 +88,21 @@ def setup(db: ViewDatabase) -> None:
 
 
 def request_digest(method: str, path: str, query: str, body: bytes) -> str:
-    """What makes two requests with one key the same request."""
-    return hashlib.sha256(b"\n".join([method.encode(), path.encode(), query.encode(), body])).hexdigest()
+    """What makes two requests with one key the same request: the method, the path, the
+    query and the body; a JSON body as the document it is (keys in any order, characters
+    escaped or not, any spacing; no body the same as `{}`), another body as its bytes."""
+    return hashlib.sha256(b"\n".join([method.encode(), path.encode(), query.encode(), canonical(body)])).hexdigest()
+
+
+def canonical(body: bytes) -> bytes:
+    """A JSON body written one way (no body: `{}`); another body as it came."""
+    if not body.strip():
+        return b"{}"
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return body
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def command_name(owner: str, key: str, digest: str) -> str:
@@ -353,6 +368,10 @@ class IdempotentRoute(APIRoute):
                     if known is None or known.status_code in (401, 503):
                         await run_in_threadpool(store.release, owner, key, claim.holder)
                         raise
+                    if isinstance(error, Conflict):  # a passing one ("try again"): not kept, so
+                        # that the same request with the same key is judged again
+                        await run_in_threadpool(store.release, owner, key, claim.holder)
+                        return known
                     response = known
                 if response.status_code >= 500 or response.status_code == 401:
                     await run_in_threadpool(store.release, owner, key, claim.holder)

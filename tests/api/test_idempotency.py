@@ -5,6 +5,7 @@ refused with 422 idempotency_key_reused; keys belong to one operator and survive
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.services import Services
+from domain.errors import Conflict
 from domain.identifiers import make_registration_no
 from domain.settings import Settings
 from tests.api.conftest import Api, ApiClient, member_body
@@ -165,6 +167,57 @@ def test_the_same_key_with_another_body_is_refused(shared: Api) -> None:
     assert shared.ledger.max_position() == position
     assert clerk.post("/v1/members", body, key="admit-2").json() == first.json()  # the first still replays
     assert clerk.post("/v1/members", other, key="admit-3").status_code == 201
+
+
+def test_the_same_document_written_another_way_is_the_same_request(shared: Api) -> None:
+    """API.md's "the same body" is the same JSON document: keys in another order, characters
+    escaped, other spacing, and no body for `{}`, are replayed, not refused as another body."""
+    clerk = shared.client("xw_clerk")
+    headers = {**clerk.headers("doc-1"), "Content-Type": "application/json"}
+    body = new_body(name="张三")
+    first = shared.test_client.post("/v1/members", content=json.dumps(body, ensure_ascii=False).encode(),
+                                    headers=headers)
+    assert first.status_code == 201, first.text
+    position = shared.ledger.max_position()
+    for written in (json.dumps(dict(reversed(list(body.items()))), ensure_ascii=False),
+                    json.dumps(body), json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+                    "\n  " + json.dumps(body, indent=2, ensure_ascii=False)):
+        again = shared.test_client.post("/v1/members", content=written.encode(), headers=headers)
+        assert (again.status_code, again.json()) == (201, first.json()), written
+        assert again.headers.get("Idempotent-Replayed") == "true"
+    number = full_member(shared)
+    died = shared.test_client.post(f"/v1/members/{number}/death", headers=clerk.headers("doc-2"))
+    assert died.status_code == 200, died.text
+    assert clerk.post(f"/v1/members/{number}/death", {}, key="doc-2").json() == died.json()
+    assert shared.ledger.max_position() == died.json()["position"] > position
+
+
+def test_a_passing_conflict_is_not_kept_and_the_same_request_is_judged_again(
+    shared: Api, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 409 `conflict` (a concurrent change, a busy writer: nothing recorded, "try again")
+    is not kept under the key: the same request with the same key is judged again, and is
+    then kept and replayed as any answer."""
+    clerk = shared.client("xw_clerk")
+    number = full_member(shared)
+    record_dues = shared.ledger.record_dues
+    calls = itertools.count()
+
+    def busy_once(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == 0:
+            raise Conflict("the ledger did not take the command in time; nothing was recorded: try again")
+        return record_dues(*args, **kwargs)
+
+    monkeypatch.setattr(shared.ledger, "record_dues", busy_once)
+    body = {"month": "2026-10", "amount": "12.50"}
+    assert_problem(clerk.post(f"/v1/members/{number}/dues", body, key="dues-busy"), "conflict")
+    paid = clerk.post(f"/v1/members/{number}/dues", body, key="dues-busy")
+    assert paid.status_code == 200 and paid.headers.get("Idempotent-Replayed") is None, paid.text
+    again = clerk.post(f"/v1/members/{number}/dues", body, key="dues-busy")
+    assert (again.json(), again.headers.get("Idempotent-Replayed")) == (paid.json(), "true")
+    assert shared.ledger.max_position() == paid.json()["position"]
+    history = clerk.get(f"/v1/members/{number}/history").json()["data"]
+    assert [row["data"]["month"] for row in history if row["type"] == "Member.DuesPaid"] == ["2026-10"]
 
 
 def test_keys_belong_to_one_operator(shared: Api) -> None:
