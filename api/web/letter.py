@@ -76,13 +76,13 @@ def letter_facts(services: Services, transfer_id: str) -> dict[str, Any]:
     with services.queries() as queries:
         sending = queries.organization(transfer.from_organization_code)
         receiving = queries.organization(transfer.to_organization_code)
-    paid = [e.month for e in services.ledger.aggregate_events(member.id) if isinstance(e, Member.DuesPaid)]
+    status, paid = as_issued(services.ledger.aggregate_events(member.id), transfer.transfer_id)
     days = (transfer.valid_until - transfer.issued_on).days
     return {
         "letter_no": transfer.letter_no, "transfer_id": transfer.transfer_id, "status": transfer.status,
         "name": member.name, "gender": GENDERS.get(member.gender, member.gender),
         "age": age_on(member.birth_date, transfer.issued_on),
-        "member_status": STATUSES.get(member.status, member.status),
+        "member_status": STATUSES.get(status, status),
         "registration_no": member.registration_no,
         "from_name": sending["name"], "from_code": sending["code"],
         "to_name": receiving["name"], "to_code": receiving["code"],
@@ -92,6 +92,22 @@ def letter_facts(services: Services, transfer_id: str) -> dict[str, Any]:
         "void": {"how": VOIDED[transfer.status], "on": chinese_date(transfer.closed_on)}
         if transfer.status in VOIDED else None,
     }
+
+
+def as_issued(events: Any, transfer_id: str) -> tuple[str, list[str]]:
+    """The member's status and the months its dues were paid for when the letter was issued
+    (its events up to the issue): a letter printed again later says what it said then."""
+    status, paid = "", []
+    for event in events:
+        if isinstance(event, Member.WentInTransit) and event.transfer_id == transfer_id:
+            break
+        if isinstance(event, Member.Enrolled):
+            status = event.status
+        elif isinstance(event, Member.Confirmed):
+            status = "full"
+        elif isinstance(event, Member.DuesPaid):
+            paid.append(event.month)
+    return status, paid
 
 
 def render_letter(facts: dict[str, Any], *, stylesheet_url: str | None = None, print_script: str | None = None,

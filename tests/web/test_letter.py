@@ -75,6 +75,27 @@ def test_the_letter_shows_the_member_age_on_the_day_of_issue(web: tuple[Api, Sce
     assert "壹拾伍天" in page
 
 
+def test_a_letter_printed_again_later_says_what_it_said_when_issued(web: tuple[Api, Scenario]) -> None:
+    """The letter is a numbered document: printed after the member was received, confirmed
+    and paid more dues elsewhere, it still gives the status and the dues of its issue."""
+    api, _ = web
+    ledger = api.ledger
+    member = admit(ledger, 8, "XW-C1-B1", status="probationary", joined_on=date(2025, 10, 1), on=date(2025, 10, 1))
+    ledger.record_dues(member, "2026-08", Decimal("3.00"), on=date(2026, 8, 8))
+    transfer = ledger.request_transfer(member, "QH-C1-B1", reason="job_change", basis="household",
+                                       probation_override_reason="工作调动", performance_record="表现良好",
+                                       on=date(2026, 9, 1)).transfer_id or ""
+    ledger.issue_letter(transfer, on=date(2026, 9, 1))
+    first = api.client("xw_clerk").get(f"/v1/transfers/{transfer}/letter").text
+    ledger.receive_member(transfer, "QH-C1-B1", on=date(2026, 9, 10))
+    ledger.record_dues(member, "2026-11", Decimal("3.00"), on=date(2026, 11, 5))
+    ledger.confirm_member(member, on=date(2026, 11, 5))
+    again = api.client("xw_clerk").get(f"/v1/transfers/{transfer}/letter").text
+    assert "预备党员" in first and "党费已交到2026年8月" in first
+    assert "预备党员" in again and "正式党员" not in again and "党费已交到2026年8月" in again
+    assert "2026年11月" not in again
+
+
 def test_a_letter_is_refused_outside_both_sides_and_before_issue(web: tuple[Api, Scenario]) -> None:
     api, _ = web
     transfer, _, _member = issued_letter(api)
