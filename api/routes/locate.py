@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query, Request
 
 from api.access import MEMBER_ROLES
 from api.deps import CurrentCaller, ServicesDep
@@ -27,16 +27,21 @@ NOT_FOUND = "no living member holds both numbers"
 LONGEST = 64
 
 
-@routes.get("")
+def logged(request: Request, services: ServicesDep, operator: CurrentCaller) -> None:
+    """The call, written to the access log before anything else is checked: found or not,
+    malformed, missing a number or refused to the caller's role (a dependency runs before
+    the route's own parameters are checked)."""
+    number = request.query_params.get("registration_no") or ""
+    services.record_access(operator, "locate", registration_no=number.strip().upper()[:18])
+
+
+@routes.get("", dependencies=[Depends(logged)])
 def locate(services: ServicesDep, operator: CurrentCaller,
            registration_no: Annotated[str, Query(min_length=1, max_length=LONGEST)],
            id_card_no: Annotated[str, Query(min_length=1, max_length=LONGEST)],
            min_position: MinPosition = None) -> Any:
-    try:
-        operator.require(*MEMBER_ROLES)
-        member = services.ledger.locate(registration_no, id_card_no)
-    finally:  # found or not, malformed or refused to the caller's role, the call is logged
-        services.record_access(operator, "locate", registration_no=registration_no.strip().upper()[:18])
+    operator.require(*MEMBER_ROLES)
+    member = services.ledger.locate(registration_no, id_card_no)
     if member is None:
         raise ApiError("not_found", NOT_FOUND, 404)
     return located(services, member.registration_no, member.place, member.organization_code)

@@ -80,16 +80,22 @@ def test_every_call_is_logged_without_the_id_number(located: tuple[Api, str, str
 
 def test_a_malformed_or_refused_call_is_logged_too(located: tuple[Api, str, str]) -> None:
     """API.md: every call is written to the access log: an ID number a character too long
-    (422, as any malformed number) and an auditor's call (403: the role doesn't locate)."""
+    (422, as any malformed number), an auditor's call (403: the role doesn't locate), and a
+    number missing, empty or longer than any (422 before the route's own checks)."""
     api, first, _ = located
     before = len(access_rows(api))
     too_long = api.client("qh_clerk").get("/v1/locate", registration_no=first, id_card_no=person(1)["id_card_no"] + "1")
     assert too_long.status_code == 422
     refused = api.client("auditor").get("/v1/locate", registration_no=first, id_card_no=person(1)["id_card_no"])
     assert refused.status_code == 403
+    clerk = api.client("qh_clerk")
+    for params in ({"registration_no": first}, {"registration_no": first, "id_card_no": ""},
+                   {"registration_no": first + "X" * 60, "id_card_no": person(1)["id_card_no"]}):
+        assert clerk.get("/v1/locate", **params).status_code == 422, params  # a number missing, empty, too long
     new = access_rows(api)[before:]
     assert [(r["operator_id"], r["action"], r["registration_no"]) for r in new] == [
-        (api.operator_ids["qh_clerk"], "locate", first), (api.operator_ids["auditor"], "locate", first)]
+        (api.operator_ids["qh_clerk"], "locate", first), (api.operator_ids["auditor"], "locate", first)] + [
+        (api.operator_ids["qh_clerk"], "locate", first)] * 3
 
 
 def request_line(target: str) -> logging.LogRecord:
