@@ -113,7 +113,7 @@ def certificate_rows(
     count = "SELECT COUNT(*) FROM proj_certificates c" + where
     selected = names(["m.name" if column == "name" else "c." + column for column in COLUMNS])
     select = ("SELECT " + selected + " FROM proj_certificates c JOIN proj_members m ON m.registration_no = "
-              "c.registration_no") + where + Sql(" ORDER BY c.issued_on DESC, c.certificate_no LIMIT ? OFFSET ?",
+              "c.registration_no") + where + Sql(" ORDER BY c.issued_on DESC, c.certificate_no DESC LIMIT ? OFFSET ?",
                                                  limit, offset)
     total = db.scalar(count.text, count.params)
     rows = db.query(select.text, select.params)

@@ -61,6 +61,16 @@ def _certificate_body(number: str, **overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not ...}
 
 
+def test_the_certificate_list_is_newest_first_within_a_day_too(api: Api) -> None:
+    """README: newest first; certificates of one day by their numbers, the last issued first."""
+    clerk = api.client("xw_clerk")
+    branch = fresh_org(api, "XW-C1")
+    issued_numbers = [recorded(api, clerk.post("/v1/certificates", _certificate_body(
+        full_member(api, branch), on="2026-11-02")), 201)["certificate_no"] for _ in range(3)]
+    rows = clerk.get("/v1/certificates", organization_code=branch).json()["data"]
+    assert [row["certificate_no"] for row in rows] == issued_numbers[::-1]
+
+
 def test_certificate_refusals(api: Api) -> None:
     clerk = api.client("xw_clerk")
     number = full_member(api)
