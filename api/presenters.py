@@ -36,8 +36,11 @@ def organization_public(services: Services, code: str, position: int | None = No
 
 def operator_public(services: Services, operator_id: str, position: int | None = None) -> dict[str, Any]:
     found = services.ledger.operator(operator_id)
+    granted, revoked = getattr(found, "granted_on", None), getattr(found, "revoked_on", None)  # (older snapshots)
     return {"operator_id": str(found.id), "name": found.name, "role": found.role,
-            "organization_code": found.organization_code, "active": found.active, "position": position}
+            "organization_code": found.organization_code, "active": found.active,
+            "granted_on": granted.isoformat() if granted else None,
+            "revoked_on": revoked.isoformat() if revoked else None, "position": position}
 
 
 def member_public(services: Services, registration_no: str, position: int | None = None) -> dict[str, Any]:

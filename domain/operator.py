@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import date
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid5
 
@@ -32,6 +33,8 @@ class Operator(LedgerAggregate):
         role: str
         organization_code: str
         active: bool
+        granted_on: date
+        revoked_on: date | None
 
     class Granted(LedgerAggregate.Created):
         name: str
@@ -40,10 +43,11 @@ class Operator(LedgerAggregate):
 
         def change(self, op: Operator) -> None:
             op.name, op.role, op.organization_code, op.active = self.name, self.role, self.organization_code, True
+            op.granted_on, op.revoked_on = self.on, None
 
     class Revoked(LedgerAggregate.Event):
         def change(self, op: Operator) -> None:
-            op.active = False
+            op.active, op.revoked_on = False, self.on
 
     @classmethod
     def grant(cls, ctx: Context, token: str, name: str, role: str, organization_code: str) -> Operator:

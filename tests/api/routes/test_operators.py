@@ -40,6 +40,11 @@ def test_grant_list_and_revoke_an_operator(api: Api) -> None:
     assert_problem(api.client().as_(token).get("/v1/organizations/XW-C2"), "unauthenticated")
     listed = api.client("xw_admin").get("/v1/operators", organization_code="XW-C2").json()
     assert [o["active"] for o in listed["data"] if o["operator_id"] == operator_id] == [False]
+    # the answers agree with the list: the day granted, and the day revoked
+    row = next(o for o in listed["data"] if o["operator_id"] == operator_id)
+    assert (body["granted_on"], revoked["granted_on"], revoked["revoked_on"]) == (
+        row["granted_on"], row["granted_on"], row["revoked_on"]) and row["revoked_on"] is not None
+    assert body["revoked_on"] is None
     refused(api, lambda: api.client("xw_admin").post(f"/v1/operators/{operator_id}/revoke"), "invalid_transition")
 
 
