@@ -214,20 +214,24 @@ def home_or_host_member(
 ) -> tuple[Member, Organization, list[str]]:
     """A member for org life or dues (DOMAIN.md §6: holders of a certificate attend the
     host's org life and pay dues there): the operator holds the member where it is of record,
-    or is on the host's side (for dues: at or above the host, or below it; for org life: holds
-    the organization `at`, itself at or below a host) of one of its certificates valid that
-    day. To anyone else the member is refused like an unknown one.
+    or is on the host's side (at or above the host, or below it; for org life at a place
+    inside a host: holding that place) of one of its certificates valid that day. To anyone
+    else the member is refused like an unknown one.
     Returns the member, its home and the hosts of that day."""
     rights, member = known_member(ctx, session, registration_no)
     home = session.org(member.organization_code)
     hosts = hosts_on(ctx, session, member)
     if not rights.holds(home.code):
-        if at is None:  # dues: the host's side, at or below the host
-            scope = ctx.actor.organization_code
-            hosting = any(rights.holds(host) or (scope is not None and session.is_within(session.org(scope), host))
-                          for host in hosts)
-        else:
-            hosting = rights.holds(at.code) and any(session.is_within(at, host) for host in hosts)
+        # the host's side, at or above a host or below it; org life at a place inside a host
+        # only by one who holds that place, and never at the member's home (a place neither
+        # home nor inside a host is the command's `member_not_held` to a caller who hosts)
+        scope = ctx.actor.organization_code
+        hosting = any(rights.holds(host) or (scope is not None and session.is_within(session.org(scope), host))
+                      for host in hosts)
+        if at is not None and any(session.is_within(at, host) for host in hosts):
+            hosting = hosting and rights.holds(at.code)
+        elif at is not None and at.code == home.code:
+            hosting = False
         if not hosting:
             raise rights.refusal(f"member {member.registration_no}")
     return member, home, hosts

@@ -114,6 +114,12 @@ def test_org_life_neither_at_home_nor_at_a_host_is_member_not_held(api: Api) -> 
     problem(api, api.client("qh_clerk").post(f"/v1/members/{number}/dues",
                                               {"month": "2026-04", "amount": "10.00", "on": "2026-04-10"}),
             "out_of_jurisdiction", 403)
+    # the host's side (SC-C1 holds the host SC-C1-B1), at a place outside the host: 409, as at home
+    problem(api, api.client("sc_clerk").post(f"/v1/members/{number}/org-life",
+                                             {"organization_code": "SC-C1", "on": "2026-04-10"}),
+            "member_not_held", 409)
+    ok(api.client("sc_clerk").post(f"/v1/members/{number}/org-life",
+                                   {"organization_code": "SC-C1-B1", "on": "2026-04-10"}))
 
 
 def test_an_expired_mobile_certificate_not_returned_is_on_the_overdue_list(api: Api) -> None:
