@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from domain.personal import new_key_entry
 from projections.db import ViewDatabase
 from projections.sealer import Sealer
 from tests.cli.audit_story import tell_story
@@ -210,6 +211,39 @@ def test_an_exported_file_is_checked_with_its_personal_fields_only_given_the_dat
                                  for i, line in enumerate(lines)))
     result = run("verify", "--file", str(other))
     assert result.exit_code == 1, result.output
+
+
+def test_an_exported_file_checked_with_keys_that_do_not_open_it_is_a_configuration_error(
+        told: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Data keys that don't open the file's personal fields (another key under the same id,
+    or only a newer key after a rotation) are a configuration error, exit 2, as against the
+    store: not the file's break (an audit's false alarm); bytes changed are still the break."""
+    export = tmp_path / "export.jsonl"
+    assert run("export", "--output", str(export)).exit_code == 0
+    for wrong in (new_key_entry("test1"), new_key_entry("test2")):
+        monkeypatch.setenv("LEDGER_DATA_KEYS", wrong)
+        result = run("verify", "--file", str(export))
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""
+        said = result.stderr.strip()
+        assert said.startswith("configuration error:") and "'test1'" in said and "LEDGER_DATA_KEYS" in said
+        assert "broken" not in result.stderr and "Traceback" not in result.output
+        assert wrong.split(":")[1] not in result.output
+
+    # with the same wrong key, a member's stored bytes changed in the file are still the break
+    lines = export.read_bytes().splitlines()
+    records = [json.loads(line) for line in lines]
+    nth = next(i for i, r in enumerate(records) if r["type"] in ("Member.Admitted", "Member.Imported"))
+    state = bytearray(base64.b64decode(records[nth]["sealed"]["state"]))
+    state[-3] ^= 1
+    records[nth]["sealed"]["state"] = base64.b64encode(bytes(state)).decode()
+    changed = tmp_path / "changed.jsonl"
+    changed.write_bytes(b"\n".join(json.dumps(records[nth], ensure_ascii=False).encode() if i == nth else line
+                                   for i, line in enumerate(lines)))
+    result = run("verify", "--file", str(changed))
+    assert result.exit_code == 1, result.output
+    chain = json.loads(result.stdout)["chain"]
+    assert (chain["first_bad_position"], chain["reason"]) == (records[nth]["position"], "changed")
 
 
 def set_garbage(store: Store, nth: int) -> int:
