@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from api.cli.common import OperatorRole, err, fail, first_root, open_ledger
 from domain.errors import LedgerError
@@ -50,21 +51,50 @@ def read_setting(env_file: Path, name: str) -> str | None:
     return found
 
 
+def setting_file_problem(env_file: Path) -> str | None:
+    """Why a .env file could not be kept (`keep_setting`), or None: its directory missing or
+    not writable, the file itself a directory or not readable."""
+    directory = env_file.parent
+    if not directory.is_dir():
+        return f"its directory {directory} does not exist"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f"its directory {directory} is not writable"
+    if env_file.exists() and not env_file.is_file():
+        return "it is not a regular file"
+    if env_file.exists() and not os.access(env_file, os.R_OK):
+        return "it is not readable"
+    return None
+
+
+def writable_setting_file(env_file: Path) -> None:
+    """Exit 2 with one line when the .env file could not be kept: checked before anything
+    is recorded, so that a token is never granted to be kept nowhere."""
+    problem = setting_file_problem(env_file)
+    if problem is not None:
+        err.print(f"[red]validation_error:[/red] cannot write {escape(str(env_file))}: {problem}", highlight=False)
+        raise typer.Exit(2)
+
+
 def keep_setting(env_file: Path, name: str, value: str) -> None:
     """Write `NAME=value` into a .env file (replacing the setting's lines, keeping the others),
-    readable by its owner only (mode 600), in one rename."""
+    readable by its owner only (mode 600), in one rename. A failure is one line, exit 2."""
     try:
-        lines = env_file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        lines = []
-    kept = [line for line in lines if line.strip().removeprefix("export ").partition("=")[0].strip() != name]
-    partial = env_file.with_name(env_file.name + ".partial")
-    partial.unlink(missing_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write("\n".join([*kept, f"{name}={value}"]) + "\n")
-    os.replace(partial, env_file)
-    env_file.chmod(0o600)
+        try:
+            lines = env_file.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            lines = []
+        kept = [line for line in lines if line.strip().removeprefix("export ").partition("=")[0].strip() != name]
+        partial = env_file.with_name(env_file.name + ".partial")
+        partial.unlink(missing_ok=True)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write("\n".join([*kept, f"{name}={value}"]) + "\n")
+        os.replace(partial, env_file)
+        env_file.chmod(0o600)
+    except (OSError, UnicodeError) as error:
+        said = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        err.print(f"[red]validation_error:[/red] cannot write {escape(str(env_file))}: {said}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 @operator_app.command("ensure-admin")
@@ -76,6 +106,7 @@ def ensure_admin(
     """An admin token for the first root, kept in ENV_FILE: the one kept there while it is an
     active admin of that root, else a new one, granted and kept there (mode 600). Prints a
     new token as the only line on standard output; nothing when the kept one is still valid."""
+    writable_setting_file(env_file)
     ledger = open_ledger()
     root = first_root(ledger)
     if not root:
@@ -90,9 +121,9 @@ def ensure_admin(
         recorded, token = ledger.grant_operator(name, "admin", root)
     except LedgerError as error:
         fail(error)
+    typer.echo(token)  # first: should the file fail after all, the token is not lost
     keep_setting(env_file, ADMIN_TOKEN, token)
     err.print(f"granted admin operator {recorded.code} of {root}; its token is kept in {env_file} ({ADMIN_TOKEN})")
-    typer.echo(token)
 
 
 @operator_app.command("revoke")

@@ -22,7 +22,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli.common import err, fail, open_engine, open_ledger, progress_bar
-from api.cli.operators import ADMIN_TOKEN, keep_setting
+from api.cli.operators import ADMIN_TOKEN, keep_setting, writable_setting_file
 from api.simulation.generator import Generator
 from api.simulation.runs import empty_store, only_simulated, plan_dates, summary
 from api.simulation.trees import SCALES
@@ -82,6 +82,8 @@ def demo(
     if scale not in ("city", "small"):
         err.print("[red]validation_error:[/red] --scale is city or small")
         raise typer.Exit(2)
+    if env_file is not None:
+        writable_setting_file(env_file)  # before loading: a demo loaded can't be loaded again
     ledger = open_ledger()
     try:
         token = load_demo(ledger, seed=seed, progress=err, scale_name=scale)
@@ -95,9 +97,9 @@ def demo(
     with progress_bar("building views") as bar:
         task = bar.add_task("events", total=ledger.max_position())
         engine.catch_up(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    typer.echo(token)  # first: should the file fail after all, the token is not lost
     if env_file is not None:
         keep_setting(env_file, ADMIN_TOKEN, token)
-    typer.echo(token)
 
 
 @commands.command()
