@@ -26,7 +26,7 @@ from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.organization import Organization
-from domain.settings import Settings, named_problems
+from domain.settings import Settings, faulty_settings, named_problems
 from projections import access
 from projections.engine import ProjectionEngine
 from projections.queries import Queries
@@ -40,15 +40,17 @@ def settings() -> Settings:
     except Exception as error:  # named by variable and problem, never with the value given
         said = named_problems(error) if isinstance(error, ValidationError) else str(error)
         err.print(f"[red]configuration error:[/red] {escape(said)}", highlight=False)
-        err.print("Set LEDGER_ID_KEY (a secret of 16+ characters), LEDGER_DATA_KEYS (`id:key`, see README) and, "
-                  "for PostgreSQL, LEDGER_DATABASE_URL.")
+        if isinstance(error, ValidationError) and faulty_settings(error) & {"LEDGER_ID_KEY", "LEDGER_DATA_KEYS"}:
+            # the secrets every store needs, and no default can stand for
+            err.print("Set LEDGER_ID_KEY (a secret of 16+ characters), LEDGER_DATA_KEYS (`id:key`, see README) "
+                      "and, for PostgreSQL, LEDGER_DATABASE_URL.")
         raise typer.Exit(2) from None
 
 
 def open_ledger() -> Ledger:
-    env = settings().event_store_env()
+    configured = settings()
     try:
-        return Ledger(env)
+        return Ledger(configured.event_store_env())
     except ValueError as error:  # a setting the ledger refuses, such as a short LEDGER_ID_KEY
         err.print(f"[red]configuration error:[/red] {error}")
         raise typer.Exit(2) from None

@@ -291,9 +291,13 @@ def file_keys() -> DataKeys | None:
     fields are opened and compared too (an auditor without them checks the rest)."""
     import os
 
-    from domain.personal import SETTING
+    from domain.personal import SETTING, DataKeyError
 
-    return DataKeys.from_env(os.environ) if os.environ.get(SETTING) else None
+    try:
+        return DataKeys.from_env(os.environ) if os.environ.get(SETTING) else None
+    except DataKeyError as error:  # malformed: named in one line, as every command does
+        err.print(f"[red]configuration error:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def without_personal(record: dict[str, Any], topic: str) -> dict[str, Any]:

@@ -35,6 +35,9 @@ def serve(
             err.print(f"[red]usage_error:[/red] {escape(str(error))}", highlight=False)
             raise typer.Exit(2) from None
         return
+    # A setting the ledger refuses (malformed data keys, a short LEDGER_ID_KEY): one line and
+    # exit 2 here, not a traceback from the server's start-up.
+    open_ledger().close()
     uvicorn.run(create_app(settings(), settle=True), host=host, port=port, log_level="info")
 
 

@@ -47,6 +47,42 @@ def test_a_usage_error_is_one_line_and_exit_2(args: list[str], words: str, comma
     assert lines[0].endswith(f"(see `{command} --help`)")
 
 
+@pytest.mark.parametrize(("setting", "value", "words"), [
+    ("LEDGER_DATABASE_URL", "mysql://x", "not the URL of a store"),
+    ("LEDGER_DATABASE_URL", "sqlite:///", "a SQLite URL looks like"),
+    ("LEDGER_TIMEZONE", "Mars/Base", "not a time zone"),
+    ("LEDGER_TIMEZONE", "../../etc/passwd", "not a time zone"),
+    ("LEDGER_AGGREGATE_CACHE", "abc", "integer"),
+    ("LEDGER_DATA_KEYS", "k1:AAAA", "32 bytes"),
+])
+@pytest.mark.parametrize("args", [["status"], ["serve"], ["report", "monthly", "--organization", "XW", "--month",
+                                                             "2026-10"], ["verify", "--file", "FILE"]])
+def test_a_malformed_setting_is_one_line_naming_it_and_exit_2(
+        setting: str, value: str, words: str, args: list[str], tmp_path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """README: a missing or malformed setting is a one-line configuration error naming it
+    (exit 2), never a traceback; `ledger verify --file` reads only the data keys."""
+    if args[0] == "verify" and setting != "LEDGER_DATA_KEYS":
+        return
+    exported = tmp_path / "export.jsonl"
+    exported.write_bytes(b"")
+    monkeypatch.setenv(setting, value)
+    result = runner.invoke(app, [str(exported) if a == "FILE" else a for a in args], prog_name="ledger")
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith(f"configuration error: {setting}") and words in lines[0]
+    assert "AAAA" not in result.stderr and "Mars" not in result.stderr and "mysql" not in result.stderr
+
+
+def test_the_hint_about_the_secrets_comes_only_when_one_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LEDGER_ID_KEY")
+    result = runner.invoke(app, ["status"], prog_name="ledger")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("configuration error: LEDGER_ID_KEY")
+    assert result.stderr.splitlines()[1].startswith("Set LEDGER_ID_KEY")
+
+
 def test_a_command_keeps_its_own_exit_status() -> None:
     assert runner.invoke(app, ["status", "--field", "root"], prog_name="ledger").exit_code == 0
     assert runner.invoke(app, ["--help"], prog_name="ledger").exit_code == 0
