@@ -5,6 +5,7 @@ output or a file."""
 from __future__ import annotations
 
 import inspect
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -177,6 +178,44 @@ def stdout_bytes() -> BinaryIO:
     return sys.stdout.buffer
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a file could not be written at `path`, or None: its directory missing or not
+    writable, the path something other than a regular file, or a file not writable."""
+    directory = path.parent
+    if not directory.is_dir():
+        return f"its directory {directory} does not exist"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f"its directory {directory} is not writable"
+    if path.exists() and not path.is_file():
+        return "it is not a regular file"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "it is not writable"
+    return None
+
+
+def check_output(output: Path | None, *, binary: bool = False) -> None:
+    """Refuse, as `emit` would, output it could not write: before anything is recorded (a
+    month filed, say), so that a refusal records nothing."""
+    if output is not None:
+        problem = unwritable(output)
+        if problem is not None:
+            err.print(f"[red]validation_error:[/red] cannot write {escape(str(output))}: {problem}", highlight=False)
+            raise typer.Exit(1)
+        return
+    if binary and stdout_is_terminal():
+        binary_on_terminal()
+
+
+def binary_on_terminal() -> NoReturn:
+    err.print("[red]validation_error:[/red] an Excel file is binary: give --output FILE.xlsx "
+              "or redirect standard output to a file")
+    raise typer.Exit(2)
+
+
 def emit(content: bytes, output: Path | None, *, binary: bool = False) -> None:
     """Write to the file, or to standard output; binary content is refused on a terminal."""
     if output is not None:
@@ -187,10 +226,8 @@ def emit(content: bytes, output: Path | None, *, binary: bool = False) -> None:
             raise typer.Exit(1) from None
         err.print(f"wrote {output} ({len(content)} bytes)", highlight=False)
         return
-    if binary and sys.stdout.isatty():
-        err.print("[red]validation_error:[/red] an Excel file is binary: give --output FILE.xlsx "
-                  "or redirect standard output to a file")
-        raise typer.Exit(2)
+    if binary and stdout_is_terminal():
+        binary_on_terminal()
     stream = stdout_bytes()
     stream.write(content)
     stream.flush()

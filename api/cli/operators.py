@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from api.cli.common import OperatorRole, err, fail, first_root, open_ledger
+from api.cli.common import OperatorRole, err, fail, first_root, open_ledger, unwritable
 from domain.errors import LedgerError
 
 operator_app = typer.Typer(help="Operators and their bearer tokens.", no_args_is_help=True)
@@ -51,25 +51,13 @@ def read_setting(env_file: Path, name: str) -> str | None:
     return found
 
 
-def setting_file_problem(env_file: Path) -> str | None:
-    """Why a .env file could not be kept (`keep_setting`), or None: its directory missing or
-    not writable, the file itself a directory or not readable."""
-    directory = env_file.parent
-    if not directory.is_dir():
-        return f"its directory {directory} does not exist"
-    if not os.access(directory, os.W_OK | os.X_OK):
-        return f"its directory {directory} is not writable"
-    if env_file.exists() and not env_file.is_file():
-        return "it is not a regular file"
-    if env_file.exists() and not os.access(env_file, os.R_OK):
-        return "it is not readable"
-    return None
-
-
 def writable_setting_file(env_file: Path) -> None:
-    """Exit 2 with one line when the .env file could not be kept: checked before anything
-    is recorded, so that a token is never granted to be kept nowhere."""
-    problem = setting_file_problem(env_file)
+    """Exit 2 with one line when the .env file could not be kept (`keep_setting`: its
+    directory missing or not writable, the file not a regular one or not readable): checked
+    before anything is recorded, so that a token is never granted to be kept nowhere."""
+    problem = unwritable(env_file)
+    if problem is None and env_file.exists() and not os.access(env_file, os.R_OK):
+        problem = "it is not readable"
     if problem is not None:
         err.print(f"[red]validation_error:[/red] cannot write {escape(str(env_file))}: {problem}", highlight=False)
         raise typer.Exit(2)

@@ -19,7 +19,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from api import reportfiles
-from api.cli.common import HistoryFormat, Lang, Output, emit, err, opened, parse_day, prose, stdout_console
+from api.cli.common import (
+    HistoryFormat,
+    Lang,
+    Output,
+    check_output,
+    emit,
+    err,
+    opened,
+    parse_day,
+    prose,
+    stdout_console,
+)
 from api.services import annual_figures, check_not_future, member_history, monthly_figures
 from api.web.i18n import describe, translate
 from domain.ledger import Ledger
@@ -97,8 +108,10 @@ def report_monthly(
     to --output, or to standard output only when that is redirected (not a terminal).
     With --file the month is filed first, and the report printed is the filed one; a
     refusal (invalid_transition when already filed, validation_error when the month is
-    not over, not_found for an unknown organization) exits 1 and writes no report.
+    not over, not_found for an unknown organization) exits 1 and writes no report; an
+    --output that can't be written, or an xlsx to a terminal, is refused before filing.
     """
+    check_output(output, binary=format is ReportFormat.xlsx)  # before the month is filed: a refusal records nothing
     with opened() as ledger:
         validate_month(month)
         if file:
