@@ -298,19 +298,22 @@ CASE_HEADINGS = {
 def cases(
     organization: Annotated[str, typer.Option(help="organization code (the cases its subtree owns)")],
     status: Annotated[CaseStatus | None, typer.Option(help="open or closed (default both)")] = None,
-    on: Annotated[str | None, typer.Option(help="days open as of this date, YYYY-MM-DD (default today)")] = None,
+    on: Annotated[str | None, typer.Option(help="the cases as of this date, YYYY-MM-DD (default today)")] = None,
     format: Annotated[ListFormat, typer.Option(help="table (default), json or csv")] = ListFormat.table,
     lang: Annotated[Lang, typer.Option(help="the table's language")] = Lang.zh,
 ) -> None:
     """First-responder cases (首问责任制) owned in an organization's subtree, open ones
     first (oldest first), with the days each has been open (to the day it was closed).
+    With --on, the cases as they stood that day: those opened by then, open unless closed
+    by then (a later date is refused).
 
     json: {data, count} as GET /v1/cases; csv: those columns.
     """
     with opened() as ledger:
         day = parse_day(on, "on") if on else ledger.ledger.today()
-        rows, count = ledger.queries().cases(organization, day,
-                                             status=status.value if status else None, limit=sys.maxsize)
+        check_not_future(day, "--on", ledger.ledger.today())
+        rows, count = ledger.queries().cases(organization, day, status=status.value if status else None,
+                                             limit=sys.maxsize, as_of=on is not None)
     emit_rows(rows, count, CASE_COLUMNS, CASE_HEADINGS, format, lang, lambda row: {
         **row, "status": translate(f"case_{row['status']}", lang.value),
         "outcome": translate(f"case_{row['outcome']}", lang.value) if row["outcome"] else None})
