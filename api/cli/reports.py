@@ -269,12 +269,15 @@ def overdue(
 def emit_rows(rows: list[dict[str, Any]], count: int, columns: tuple[str, ...], headings: Mapping[str, tuple[str, ...]],
               format: ListFormat, lang: Lang, words: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """A list on standard output: JSON `{data, count}` as the HTTP API answers, CSV of the
-    columns, or a table in `lang` (`words` puts a row's codes in words)."""
+    columns, or a table in `lang` (`words` puts a row's codes in words). The CSV is the
+    API's with --lang en; in Chinese it has the table's headings and words, and a byte
+    order mark for spreadsheet programs, as a report's CSV has."""
     if format is ListFormat.json:
         emit(reportfiles.report_json({"data": rows, "count": count}), None)
         return
     if format is ListFormat.csv:
-        emit(reportfiles.list_csv(list(columns), list(columns), rows, lang="en"), None)
+        shown = [words(row) for row in rows] if lang is Lang.zh else rows
+        emit(reportfiles.list_csv(list(columns), list(headings[lang.value]), shown, lang=lang.value), None)
         return
     table = Table(*headings[lang.value])
     for row in rows:
