@@ -276,8 +276,8 @@ def emit_rows(rows: list[dict[str, Any]], count: int, columns: tuple[str, ...], 
         emit(reportfiles.report_json({"data": rows, "count": count}), None)
         return
     if format is ListFormat.csv:
-        shown = [words(row) for row in rows] if lang is Lang.zh else rows
-        emit(reportfiles.list_csv(list(columns), list(headings[lang.value]), shown, lang=lang.value), None)
+        worded = [words(row) for row in rows] if lang is Lang.zh else rows
+        emit(reportfiles.list_csv(list(columns), list(headings[lang.value]), worded, lang=lang.value), None)
         return
     table = Table(*headings[lang.value])
     for row in rows:
