@@ -8,6 +8,7 @@ status 1 (2 for a usage error such as an unknown option value).
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -72,6 +73,17 @@ class CaseStatus(StrEnum):
 
 
 Organization = Annotated[str, typer.Option(help="organization code (the report covers its subtree)")]
+
+
+def ascii_year(text: str) -> int:
+    """A year typed as ASCII digits alone, as the HTTP API takes it (int() also reads a
+    sign, spaces, underscores and other scripts' digits)."""
+    if re.fullmatch("[0-9]{1,20}", text, re.ASCII) is None:
+        raise typer.BadParameter("a year is YYYY in ASCII digits")
+    return int(text)
+
+
+Year = Annotated[int, typer.Option(help="the year, YYYY", parser=ascii_year, metavar="YYYY")]
 LangOption = Annotated[Lang, typer.Option(
     help="headings: zh (Chinese, the default) or en (the report's field names, as in the HTTP API's "
          "CSV); JSON always has the field names")]
@@ -125,7 +137,7 @@ def report_monthly(
 @prose
 def report_annual(
     organization: Organization,
-    year: Annotated[int, typer.Option(help="the year, YYYY")],
+    year: Year,
     format: Annotated[ReportFormat, typer.Option(help="json (default), csv or xlsx")] = ReportFormat.json,
     lang: LangOption = Lang.zh,
     output: Output = None,
@@ -146,7 +158,7 @@ def report_annual(
 @prose
 def report_chart(
     organization: Organization,
-    year: Annotated[int, typer.Option(help="the year, YYYY")],
+    year: Year,
     output: Annotated[Path, typer.Option(help="the PNG file to write", dir_okay=False)],
     lang: Annotated[Lang, typer.Option(
         help="labels: zh needs a font with Chinese glyphs (fc-list :lang=zh), else English")] = Lang.zh,

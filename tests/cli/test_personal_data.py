@@ -206,3 +206,5 @@ def test_new_data_key_prints_an_entry_the_setting_accepts(monkeypatch: pytest.Mo
     assert keys.current == "2027a" and len(keys.ids) == 2
     refused = run("new-data-key", "--id", "two words")
     assert refused.exit_code == 2 and "LEDGER_DATA_KEYS" in refused.stderr and refused.stdout == ""
+    refused = run("new-data-key", "--id", "")  # not the default id in silence
+    assert refused.exit_code == 2 and "--id is empty" in refused.stderr and refused.stdout == ""

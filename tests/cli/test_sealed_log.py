@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,11 @@ def test_an_exported_file_is_checked_on_its_own(told: Store, tmp_path: Path) -> 
     result = run("verify", "--file", str(export), "--checkpoint", str(checkpoint))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["chain"]["events"] == len(lines)
+    # the personal fields are in plain text there: readable by its owner only, as .env is
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    export.chmod(0o644)
+    assert run("export", "--output", str(export)).exit_code == 0
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600 and len(export.read_bytes().splitlines()) == len(lines)
 
     def check(changed: list[bytes]) -> dict[str, Any]:
         path = tmp_path / "changed.jsonl"

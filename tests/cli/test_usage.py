@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 from api.cli import app
 from api.cli.common import OperatorRole
 from api.cli.reports import OverdueKind
+from api.cli.simulate import DemoScale, Scale
+from api.simulation.trees import SCALES
 from domain.vocabulary import ROLES
 from projections.queries.overdue_kinds import OVERDUE_KINDS
 from tests.conftest import TEST_ID_KEY
@@ -35,6 +37,15 @@ def configured(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: igno
     (["export", "--after", "-1"], "greater than or equal to 0", "ledger export"),
     (["operator", "add", "--role", "boss", "--organization", "XW", "--name", "x"],
      "'boss' is not one of 'admin', 'clerk', 'auditor'", "ledger operator add"),
+    (["serve", "--port", "99999"], "less than or equal to 65535", "ledger serve"),
+    (["report", "annual", "--organization", "XW", "--year", "2_026"], "ASCII digits", "ledger report annual"),
+    (["report", "annual", "--organization", "XW", "--year", "+2026"], "ASCII digits", "ledger report annual"),
+    (["report", "annual", "--organization", "XW", "--year", " 2026"], "ASCII digits", "ledger report annual"),
+    (["report", "chart", "--organization", "XW", "--year", "２０２６", "--output", "x.png"], "ASCII digits",
+     "ledger report chart"),
+    (["demo", "--scale", "bogus"], "'bogus' is not one of 'city', 'small'", "ledger demo"),
+    (["simulate", "--scale", "bogus"], "'bogus' is not one of 'small', 'city', 'province'", "ledger simulate"),
+    (["simulate", "--format", "xml"], "'xml' is not one of 'text', 'json'", "ledger simulate"),
 ])
 def test_a_usage_error_is_one_line_and_exit_2(args: list[str], words: str, command: str) -> None:
     result = runner.invoke(app, args, prog_name="ledger")
@@ -93,6 +104,9 @@ def test_a_command_keeps_its_own_exit_status() -> None:
     (["overdue", "--help"], "table|json|csv"),
     (["history", "--help"], "zh|en"),
     (["report", "monthly", "--help"], "json|csv|xlsx"),
+    (["demo", "--help"], "city|small"),
+    (["simulate", "--help"], "small|city|province"),
+    (["simulate", "--help"], "text|json"),
 ])
 def test_help_lists_the_choices(args: list[str], choices: str) -> None:
     result = runner.invoke(app, args, prog_name="ledger", env={"COLUMNS": "200"})
@@ -107,3 +121,8 @@ def test_the_overdue_kinds_of_the_command_line_are_the_lists_kinds() -> None:
     assert tuple(k.value for k in OverdueKind) == OVERDUE_KINDS
     help_text = runner.invoke(app, ["overdue", "--help"], prog_name="ledger", env={"COLUMNS": "300"}).stdout
     assert all(kind in help_text for kind in OVERDUE_KINDS)
+
+
+def test_the_scales_of_the_command_line_are_the_simulations() -> None:
+    assert tuple(scale.value for scale in Scale) == tuple(SCALES)
+    assert {scale.value for scale in DemoScale} <= set(SCALES)
