@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +49,24 @@ class Settings(BaseSettings):
     # database, with no default: without it no checkpoint is given nor checked.
     checkpoint_key: SecretStr | None = None
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_store(cls, value: str) -> str:
+        """A URL `parse_database_url` reads (refused here, so that every command and server
+        names the setting in one line rather than failing later on it)."""
+        parse_database_url(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_zone(cls, value: str) -> str:
+        """A zone of the IANA database (`zoneinfo`), such as Asia/Shanghai."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a time zone of the IANA database, such as Asia/Shanghai") from None
+        return value
+
     def database(self) -> DatabaseURL:
         """The store `database_url` names (ValueError when it names none)."""
         return parse_database_url(self.database_url)
@@ -72,7 +91,13 @@ CHECKPOINT_KEY_SETTING = "LEDGER_CHECKPOINT_KEY"
 def named_problems(error: ValidationError) -> str:
     """The settings pydantic refused, on one line: each by its variable (`LEDGER_...`) and
     the problem, never with the value given."""
-    return "; ".join(f"LEDGER_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors())
+    return "; ".join(f"LEDGER_{'.'.join(map(str, e['loc'])).upper()}: {e['msg'].removeprefix('Value error, ')}"
+                     for e in error.errors())
+
+
+def faulty_settings(error: ValidationError) -> set[str]:
+    """The variables (`LEDGER_...`) of the settings pydantic refused."""
+    return {f"LEDGER_{'.'.join(map(str, e['loc'])).upper()}" for e in error.errors()}
 
 
 class MissingSetting(Exception):
@@ -158,7 +183,7 @@ def parse_database_url(database_url: str) -> DatabaseURL:
             schema=query["schema"][0] if "schema" in query else None,
             pool_size=query.get("pool_size", ["5"])[0],
         )
-    raise ValueError(f"unsupported LEDGER_DATABASE_URL scheme {parts.scheme!r}: use sqlite or postgresql")
+    raise ValueError("not the URL of a store: use sqlite:///PATH or postgresql://user:password@host/db")
 
 
 def store_env(database_url: str, *, create_tables: bool = True) -> dict[str, str]:

@@ -81,17 +81,31 @@ def still_requested(columns: Sequence[str], cutoff: str, day: str) -> Sql:
 
 
 def case_rows(db: ViewDatabase, code: str, status: str | None, on: date, limit: int,
-              offset: int) -> tuple[list[dict[str, Any]], int]:
+              offset: int, as_of: bool = False) -> tuple[list[dict[str, Any]], int]:
     """The cases owned in an organization's subtree (oldest open first), with days open as
-    of `on` (to the day closed, for a closed one), and how many in all."""
-    where = " WHERE " + in_subtree("organization_code", code) + (Sql(" AND status = ?", status) if status else EMPTY)
+    of `on` (to the day closed, for a closed one), and how many in all. With `as_of`, the
+    subtree's cases as they stood on `on`: those opened by then, closed only if closed by
+    then (a case closed later is open, without its outcome, note or day closed); else every
+    case as it stands."""
+    day = on.isoformat()
+    where = " WHERE " + in_subtree("organization_code", code)
+    if not as_of:
+        where += Sql(" AND status = ?", status) if status else EMPTY
+        order = Sql(" ORDER BY status DESC, opened_on, case_id")
+    else:
+        where += Sql(" AND opened_on <= ?", day) + {
+            None: EMPTY, "open": Sql(" AND (closed_on IS NULL OR closed_on > ?)", day),
+            "closed": Sql(" AND closed_on <= ?", day)}[status]
+        order = Sql(" ORDER BY CASE WHEN closed_on <= ? THEN 1 ELSE 0 END, opened_on, case_id", day)
     count = "SELECT COUNT(*) FROM proj_cases" + where
-    select = ("SELECT " + names(CASE_COLUMNS) + " FROM proj_cases") + where + Sql(
-        " ORDER BY status DESC, opened_on, case_id LIMIT ? OFFSET ?", limit, offset)
+    select = ("SELECT " + names(CASE_COLUMNS) + " FROM proj_cases") + where + order + Sql(
+        " LIMIT ? OFFSET ?", limit, offset)
     total = db.scalar(count.text, count.params)
     found = []
     for row in db.query(select.text, select.params):
         case = dict(zip(CASE_COLUMNS, row, strict=True))
+        if as_of and case["closed_on"] and case["closed_on"] > day:  # closed after `on`: open then
+            case.update(status="open", outcome=None, note=None, closed_on=None)
         end = date.fromisoformat(case["closed_on"]) if case["closed_on"] else on
         case["days_open"] = (end - date.fromisoformat(case["opened_on"])).days
         found.append(case)

@@ -8,6 +8,7 @@ its code and words on standard error and exit status 1 (2 for a usage error).
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, BinaryIO
 
 import typer
@@ -43,8 +44,10 @@ def export(
     with opened() as ledger:
         target: BinaryIO = stdout_bytes()
         if output is not None:
-            try:
-                target = open(output, "wb")  # noqa: SIM115 (closed below)
+            try:  # readable by its owner only: the lines hold the members' personal fields in plain text
+                descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                os.fchmod(descriptor, 0o600)  # a file there before keeps no wider mode
+                target = os.fdopen(descriptor, "wb")
             except OSError as error:
                 err.print(f"[red]validation_error:[/red] cannot write {output}: {error.strerror}")
                 raise typer.Exit(1) from None

@@ -5,6 +5,7 @@ output or a file."""
 from __future__ import annotations
 
 import inspect
+import os
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from domain.errors import LedgerError
 from domain.identifiers import parse_iso_date
 from domain.ledger import Ledger
 from domain.organization import Organization
-from domain.settings import Settings, named_problems
+from domain.settings import Settings, faulty_settings, named_problems
 from projections import access
 from projections.engine import ProjectionEngine
 from projections.queries import Queries
@@ -40,15 +41,17 @@ def settings() -> Settings:
     except Exception as error:  # named by variable and problem, never with the value given
         said = named_problems(error) if isinstance(error, ValidationError) else str(error)
         err.print(f"[red]configuration error:[/red] {escape(said)}", highlight=False)
-        err.print("Set LEDGER_ID_KEY (a secret of 16+ characters), LEDGER_DATA_KEYS (`id:key`, see README) and, "
-                  "for PostgreSQL, LEDGER_DATABASE_URL.")
+        if isinstance(error, ValidationError) and faulty_settings(error) & {"LEDGER_ID_KEY", "LEDGER_DATA_KEYS"}:
+            # the secrets every store needs, and no default can stand for
+            err.print("Set LEDGER_ID_KEY (a secret of 16+ characters), LEDGER_DATA_KEYS (`id:key`, see README) "
+                      "and, for PostgreSQL, LEDGER_DATABASE_URL.")
         raise typer.Exit(2) from None
 
 
 def open_ledger() -> Ledger:
-    env = settings().event_store_env()
+    configured = settings()
     try:
-        return Ledger(env)
+        return Ledger(configured.event_store_env())
     except ValueError as error:  # a setting the ledger refuses, such as a short LEDGER_ID_KEY
         err.print(f"[red]configuration error:[/red] {error}")
         raise typer.Exit(2) from None
@@ -175,6 +178,44 @@ def stdout_bytes() -> BinaryIO:
     return sys.stdout.buffer
 
 
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a file could not be written at `path`, or None: its directory missing or not
+    writable, the path something other than a regular file, or a file not writable."""
+    directory = path.parent
+    if not directory.is_dir():
+        return f"its directory {directory} does not exist"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return f"its directory {directory} is not writable"
+    if path.exists() and not path.is_file():
+        return "it is not a regular file"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "it is not writable"
+    return None
+
+
+def check_output(output: Path | None, *, binary: bool = False) -> None:
+    """Refuse, as `emit` would, output it could not write: before anything is recorded (a
+    month filed, say), so that a refusal records nothing."""
+    if output is not None:
+        problem = unwritable(output)
+        if problem is not None:
+            err.print(f"[red]validation_error:[/red] cannot write {escape(str(output))}: {problem}", highlight=False)
+            raise typer.Exit(1)
+        return
+    if binary and stdout_is_terminal():
+        binary_on_terminal()
+
+
+def binary_on_terminal() -> NoReturn:
+    err.print("[red]validation_error:[/red] an Excel file is binary: give --output FILE.xlsx "
+              "or redirect standard output to a file")
+    raise typer.Exit(2)
+
+
 def emit(content: bytes, output: Path | None, *, binary: bool = False) -> None:
     """Write to the file, or to standard output; binary content is refused on a terminal."""
     if output is not None:
@@ -185,10 +226,8 @@ def emit(content: bytes, output: Path | None, *, binary: bool = False) -> None:
             raise typer.Exit(1) from None
         err.print(f"wrote {output} ({len(content)} bytes)", highlight=False)
         return
-    if binary and sys.stdout.isatty():
-        err.print("[red]validation_error:[/red] an Excel file is binary: give --output FILE.xlsx "
-                  "or redirect standard output to a file")
-        raise typer.Exit(2)
+    if binary and stdout_is_terminal():
+        binary_on_terminal()
     stream = stdout_bytes()
     stream.write(content)
     stream.flush()

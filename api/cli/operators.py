@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from api.cli.common import OperatorRole, err, fail, first_root, open_ledger
+from api.cli.common import OperatorRole, err, fail, first_root, open_ledger, unwritable
 from domain.errors import LedgerError
 
 operator_app = typer.Typer(help="Operators and their bearer tokens.", no_args_is_help=True)
@@ -50,21 +51,38 @@ def read_setting(env_file: Path, name: str) -> str | None:
     return found
 
 
+def writable_setting_file(env_file: Path) -> None:
+    """Exit 2 with one line when the .env file could not be kept (`keep_setting`: its
+    directory missing or not writable, the file not a regular one or not readable): checked
+    before anything is recorded, so that a token is never granted to be kept nowhere."""
+    problem = unwritable(env_file)
+    if problem is None and env_file.exists() and not os.access(env_file, os.R_OK):
+        problem = "it is not readable"
+    if problem is not None:
+        err.print(f"[red]validation_error:[/red] cannot write {escape(str(env_file))}: {problem}", highlight=False)
+        raise typer.Exit(2)
+
+
 def keep_setting(env_file: Path, name: str, value: str) -> None:
     """Write `NAME=value` into a .env file (replacing the setting's lines, keeping the others),
-    readable by its owner only (mode 600), in one rename."""
+    readable by its owner only (mode 600), in one rename. A failure is one line, exit 2."""
     try:
-        lines = env_file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        lines = []
-    kept = [line for line in lines if line.strip().removeprefix("export ").partition("=")[0].strip() != name]
-    partial = env_file.with_name(env_file.name + ".partial")
-    partial.unlink(missing_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write("\n".join([*kept, f"{name}={value}"]) + "\n")
-    os.replace(partial, env_file)
-    env_file.chmod(0o600)
+        try:
+            lines = env_file.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            lines = []
+        kept = [line for line in lines if line.strip().removeprefix("export ").partition("=")[0].strip() != name]
+        partial = env_file.with_name(env_file.name + ".partial")
+        partial.unlink(missing_ok=True)
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write("\n".join([*kept, f"{name}={value}"]) + "\n")
+        os.replace(partial, env_file)
+        env_file.chmod(0o600)
+    except (OSError, UnicodeError) as error:
+        said = error.strerror if isinstance(error, OSError) and error.strerror else type(error).__name__
+        err.print(f"[red]validation_error:[/red] cannot write {escape(str(env_file))}: {said}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 @operator_app.command("ensure-admin")
@@ -76,6 +94,7 @@ def ensure_admin(
     """An admin token for the first root, kept in ENV_FILE: the one kept there while it is an
     active admin of that root, else a new one, granted and kept there (mode 600). Prints a
     new token as the only line on standard output; nothing when the kept one is still valid."""
+    writable_setting_file(env_file)
     ledger = open_ledger()
     root = first_root(ledger)
     if not root:
@@ -90,9 +109,9 @@ def ensure_admin(
         recorded, token = ledger.grant_operator(name, "admin", root)
     except LedgerError as error:
         fail(error)
+    typer.echo(token)  # first: should the file fail after all, the token is not lost
     keep_setting(env_file, ADMIN_TOKEN, token)
     err.print(f"granted admin operator {recorded.code} of {root}; its token is kept in {env_file} ({ADMIN_TOKEN})")
-    typer.echo(token)
 
 
 @operator_app.command("revoke")

@@ -8,6 +8,7 @@ status 1 (2 for a usage error such as an unknown option value).
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping
 from enum import StrEnum
@@ -19,7 +20,18 @@ from rich.markup import escape
 from rich.table import Table
 
 from api import reportfiles
-from api.cli.common import HistoryFormat, Lang, Output, emit, err, opened, parse_day, prose, stdout_console
+from api.cli.common import (
+    HistoryFormat,
+    Lang,
+    Output,
+    check_output,
+    emit,
+    err,
+    opened,
+    parse_day,
+    prose,
+    stdout_console,
+)
 from api.services import annual_figures, check_not_future, member_history, monthly_figures
 from api.web.i18n import describe, translate
 from domain.ledger import Ledger
@@ -61,6 +73,17 @@ class CaseStatus(StrEnum):
 
 
 Organization = Annotated[str, typer.Option(help="organization code (the report covers its subtree)")]
+
+
+def ascii_year(text: str) -> int:
+    """A year typed as ASCII digits alone, as the HTTP API takes it (int() also reads a
+    sign, spaces, underscores and other scripts' digits)."""
+    if re.fullmatch("[0-9]{1,20}", text, re.ASCII) is None:
+        raise typer.BadParameter("a year is YYYY in ASCII digits")
+    return int(text)
+
+
+Year = Annotated[int, typer.Option(help="the year, YYYY", parser=ascii_year, metavar="YYYY")]
 LangOption = Annotated[Lang, typer.Option(
     help="headings: zh (Chinese, the default) or en (the report's field names, as in the HTTP API's "
          "CSV); JSON always has the field names")]
@@ -97,8 +120,10 @@ def report_monthly(
     to --output, or to standard output only when that is redirected (not a terminal).
     With --file the month is filed first, and the report printed is the filed one; a
     refusal (invalid_transition when already filed, validation_error when the month is
-    not over, not_found for an unknown organization) exits 1 and writes no report.
+    not over, not_found for an unknown organization) exits 1 and writes no report; an
+    --output that can't be written, or an xlsx to a terminal, is refused before filing.
     """
+    check_output(output, binary=format is ReportFormat.xlsx)  # before the month is filed: a refusal records nothing
     with opened() as ledger:
         validate_month(month)
         if file:
@@ -112,7 +137,7 @@ def report_monthly(
 @prose
 def report_annual(
     organization: Organization,
-    year: Annotated[int, typer.Option(help="the year, YYYY")],
+    year: Year,
     format: Annotated[ReportFormat, typer.Option(help="json (default), csv or xlsx")] = ReportFormat.json,
     lang: LangOption = Lang.zh,
     output: Output = None,
@@ -133,7 +158,7 @@ def report_annual(
 @prose
 def report_chart(
     organization: Organization,
-    year: Annotated[int, typer.Option(help="the year, YYYY")],
+    year: Year,
     output: Annotated[Path, typer.Option(help="the PNG file to write", dir_okay=False)],
     lang: Annotated[Lang, typer.Option(
         help="labels: zh needs a font with Chinese glyphs (fc-list :lang=zh), else English")] = Lang.zh,
@@ -256,12 +281,15 @@ def overdue(
 def emit_rows(rows: list[dict[str, Any]], count: int, columns: tuple[str, ...], headings: Mapping[str, tuple[str, ...]],
               format: ListFormat, lang: Lang, words: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """A list on standard output: JSON `{data, count}` as the HTTP API answers, CSV of the
-    columns, or a table in `lang` (`words` puts a row's codes in words)."""
+    columns, or a table in `lang` (`words` puts a row's codes in words). The CSV is the
+    API's with --lang en; in Chinese it has the table's headings and words, and a byte
+    order mark for spreadsheet programs, as a report's CSV has."""
     if format is ListFormat.json:
         emit(reportfiles.report_json({"data": rows, "count": count}), None)
         return
     if format is ListFormat.csv:
-        emit(reportfiles.list_csv(list(columns), list(columns), rows, lang="en"), None)
+        worded = [words(row) for row in rows] if lang is Lang.zh else rows
+        emit(reportfiles.list_csv(list(columns), list(headings[lang.value]), worded, lang=lang.value), None)
         return
     table = Table(*headings[lang.value])
     for row in rows:
@@ -285,19 +313,22 @@ CASE_HEADINGS = {
 def cases(
     organization: Annotated[str, typer.Option(help="organization code (the cases its subtree owns)")],
     status: Annotated[CaseStatus | None, typer.Option(help="open or closed (default both)")] = None,
-    on: Annotated[str | None, typer.Option(help="days open as of this date, YYYY-MM-DD (default today)")] = None,
+    on: Annotated[str | None, typer.Option(help="the cases as of this date, YYYY-MM-DD (default today)")] = None,
     format: Annotated[ListFormat, typer.Option(help="table (default), json or csv")] = ListFormat.table,
     lang: Annotated[Lang, typer.Option(help="the table's language")] = Lang.zh,
 ) -> None:
     """First-responder cases (首问责任制) owned in an organization's subtree, open ones
     first (oldest first), with the days each has been open (to the day it was closed).
+    With --on, the cases as they stood that day: those opened by then, open unless closed
+    by then (a later date is refused).
 
     json: {data, count} as GET /v1/cases; csv: those columns.
     """
     with opened() as ledger:
         day = parse_day(on, "on") if on else ledger.ledger.today()
-        rows, count = ledger.queries().cases(organization, day,
-                                             status=status.value if status else None, limit=sys.maxsize)
+        check_not_future(day, "--on", ledger.ledger.today())
+        rows, count = ledger.queries().cases(organization, day, status=status.value if status else None,
+                                             limit=sys.maxsize, as_of=on is not None)
     emit_rows(rows, count, CASE_COLUMNS, CASE_HEADINGS, format, lang, lambda row: {
         **row, "status": translate(f"case_{row['status']}", lang.value),
         "outcome": translate(f"case_{row['outcome']}", lang.value) if row["outcome"] else None})

@@ -23,13 +23,14 @@ import typer
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.persistence import Transcoding as LibraryTranscoding
 from eventsourcing.utils import TopicError
+from rich.markup import escape
 from rich.progress import Progress
 
 from api.cli.common import emit, err, open_engine, open_ledger, progress_bar, settings
 from api.services import event_record, stored_record
 from domain.ledger import Ledger
 from domain.personal import FIELD as PERSONAL_FIELD
-from domain.personal import PERSONAL_FIELDS, DataKeys, PersonalDataMapper
+from domain.personal import PERSONAL_FIELDS, DataKeys, PersonalDataMapper, PersonalDataUnreadable
 from domain.sealing import (
     CHANGED,
     CHECKPOINT,
@@ -185,6 +186,9 @@ def verify(
         except OSError as error:
             err.print(f"[red]validation_error:[/red] cannot read {file}: {error.strerror}")
             raise typer.Exit(2) from None
+        except PersonalDataUnreadable as error:  # as against the store: the keys, not the file, are at fault
+            err.print(f"[red]configuration error:[/red] {escape(str(error))}", highlight=False)
+            raise typer.Exit(2) from None
         typer.echo(json.dumps({"ok": verdict.ok, "chain": verdict.as_dict()}, indent=2))
         report_break(verdict)
         raise typer.Exit(0 if verdict.ok else 1)
@@ -287,9 +291,13 @@ def file_keys() -> DataKeys | None:
     fields are opened and compared too (an auditor without them checks the rest)."""
     import os
 
-    from domain.personal import SETTING
+    from domain.personal import SETTING, DataKeyError
 
-    return DataKeys.from_env(os.environ) if os.environ.get(SETTING) else None
+    try:
+        return DataKeys.from_env(os.environ) if os.environ.get(SETTING) else None
+    except DataKeyError as error:  # malformed: named in one line, as every command does
+        err.print(f"[red]configuration error:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def without_personal(record: dict[str, Any], topic: str) -> dict[str, Any]:
@@ -307,7 +315,9 @@ def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: 
     """An exported file checked on its own: each line's stored bytes give its digest and
     its fields, each seal follows the line before it, and with a checkpoint the seal at the
     checkpoint's position is its root. The first line's `previous` is taken as given (the
-    file may start after the first event) unless the file starts at the first position."""
+    file may start after the first event) unless the file starts at the first position.
+    Personal fields that the keys given don't open, in bytes that agree with their digest and
+    seal, raise PersonalDataUnreadable: the keys are wrong, not the file (as against the store)."""
     verdict = unsigned(checkpoint, key) or Verdict()
     if not verdict.ok:
         return verdict
@@ -328,8 +338,12 @@ def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: 
             previous, seal = bytes.fromhex(sealed["previous"]), bytes.fromhex(sealed["seal"])
             stored = StoredEvent(originator_id=UUID(str(sealed["originator_id"])),
                                  originator_version=int(sealed["version"]), topic=str(sealed["topic"]), state=state)
-            decoded = json.loads(json.dumps(event_record(position, mapper.to_domain_event(stored)),
-                                            ensure_ascii=False))
+            unreadable: PersonalDataUnreadable | None = None
+            try:
+                decoded = json.loads(json.dumps(event_record(position, mapper.to_domain_event(stored)),
+                                                ensure_ascii=False))
+            except PersonalDataUnreadable as error:  # the keys' fault or the bytes': told apart by the seals
+                decoded, unreadable = {}, error
         except (KeyError, TypeError, ValueError, AttributeError, TopicError):
             # the line's own position when it can be read, else the one after the last good line
             readable = _position(raw)
@@ -347,11 +361,13 @@ def verify_file(lines: Iterable[bytes], checkpoint: dict[str, Any] | None, key: 
             return _broke(verdict, position if moved else _after(last_position), REORDERED if moved else MISSING)
         if keys is None:  # the personal fields can't be opened: compared as sealed bytes only
             decoded, line = without_personal(decoded, stored.topic), without_personal(line, stored.topic)
-        if event_digest != bytes.fromhex(sealed["digest"]) or decoded != line:
+        if event_digest != bytes.fromhex(sealed["digest"]) or (unreadable is None and decoded != line):
             return _broke(verdict, position, CHANGED)
         computed = chain(computed, position, event_digest)
         if computed != seal:
             return _broke(verdict, position, SEAL_CHANGED)
+        if unreadable is not None:  # the bytes are the ones sealed: the data keys given don't open them
+            raise unreadable
         if checkpoint is not None and position == checkpoint.get("position"):
             seen_checkpoint = True
             if computed.hex() != checkpoint.get("root"):

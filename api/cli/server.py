@@ -16,7 +16,8 @@ commands = typer.Typer()
 
 @commands.command()
 def serve(
-    host: str = "127.0.0.1", port: int = 8000,
+    host: str = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="the TCP port (0: any free one)")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help=(
         "serve processes on host:port; above 1 (PostgreSQL only) the tables are created first, "
         "once, and the views are kept by a projection worker this command starts too"))] = 1,
@@ -35,6 +36,9 @@ def serve(
             err.print(f"[red]usage_error:[/red] {escape(str(error))}", highlight=False)
             raise typer.Exit(2) from None
         return
+    # A setting the ledger refuses (malformed data keys, a short LEDGER_ID_KEY): one line and
+    # exit 2 here, not a traceback from the server's start-up.
+    open_ledger().close()
     uvicorn.run(create_app(settings(), settle=True), host=host, port=port, log_level="info")
 
 
@@ -86,6 +90,10 @@ def new_data_key(
     rotate, put it first and keep the older ones after it: README "Personal data at rest")."""
     from domain.personal import DataKeyError, DataKeys, new_key_entry
 
+    if key_id is not None and not key_id:  # not the default id: an id typed empty by mistake
+        err.print("[red]validation_error:[/red] --id is empty: give an id of 1-32 letters, digits, '_' or '-', "
+                  "or leave --id out for the default", highlight=False)
+        raise typer.Exit(2)
     entry = new_key_entry(key_id)
     try:
         DataKeys(entry)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,13 +23,31 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from api.cli.common import err, fail, open_engine, open_ledger, progress_bar
-from api.cli.operators import ADMIN_TOKEN, keep_setting
+from api.cli.operators import ADMIN_TOKEN, keep_setting, writable_setting_file
 from api.simulation.generator import Generator
 from api.simulation.runs import empty_store, only_simulated, plan_dates, summary
 from api.simulation.trees import SCALES
 from domain.errors import Conflict, LedgerError
 
 commands = typer.Typer()
+
+
+class DemoScale(StrEnum):
+    city = "city"
+    small = "small"
+
+
+class Scale(StrEnum):
+    """The simulation's scales (api/simulation/trees.py SCALES)."""
+
+    small = "small"
+    city = "city"
+    province = "province"
+
+
+class SummaryFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 class _Watched(Generator):
@@ -72,19 +91,19 @@ def _print_summary(data: dict[str, Any]) -> None:
 @commands.command()
 def demo(
     seed: Annotated[int, typer.Option(help="the random seed: the same seed, the same city")] = 1,
-    scale: Annotated[str, typer.Option(help="city (seed 001's sizes) or small (a county, for trying out)")] = "city",
+    scale: Annotated[DemoScale, typer.Option(help="city (seed 001's sizes) or small (a county, for trying out)")]
+    = DemoScale.city,
     env_file: Annotated[Path | None, typer.Option(help="also keep the admin token in this file, as "
                                                        "LEDGER_ADMIN_TOKEN=... (see operator ensure-admin)")] = None,
 ) -> None:
     """Load the demo city (seed 001's sizes) into an empty store; prints an admin token last."""
     from api.demo import load_demo
 
-    if scale not in ("city", "small"):
-        err.print("[red]validation_error:[/red] --scale is city or small")
-        raise typer.Exit(2)
+    if env_file is not None:
+        writable_setting_file(env_file)  # before loading: a demo loaded can't be loaded again
     ledger = open_ledger()
     try:
-        token = load_demo(ledger, seed=seed, progress=err, scale_name=scale)
+        token = load_demo(ledger, seed=seed, progress=err, scale_name=scale.value)
     except LedgerError as error:
         fail(error)
     from projections.sealer import seal_with_progress
@@ -95,15 +114,15 @@ def demo(
     with progress_bar("building views") as bar:
         task = bar.add_task("events", total=ledger.max_position())
         engine.catch_up(progress=lambda done, total: bar.update(task, completed=done, total=total))
+    typer.echo(token)  # first: should the file fail after all, the token is not lost
     if env_file is not None:
         keep_setting(env_file, ADMIN_TOKEN, token)
-    typer.echo(token)
 
 
 @commands.command()
 def simulate(
-    scale: Annotated[str, typer.Option(help="small (a county), city (seed 001's sizes) or province "
-                                            "(~1,000,000 members, ~50,000 organizations)")] = "city",
+    scale: Annotated[Scale, typer.Option(help="small (a county), city (seed 001's sizes) or province "
+                                              "(~1,000,000 members, ~50,000 organizations)")] = Scale.city,
     seed: Annotated[int, typer.Option(help="the random seed: the same seed and dates, the same events")] = 1,
     start: Annotated[str | None, typer.Option(help="the history's first day YYYY-MM-DD")] = None,
     end: Annotated[str | None, typer.Option(help="its last day YYYY-MM-DD (default yesterday)")] = None,
@@ -111,18 +130,12 @@ def simulate(
     replace: Annotated[bool, typer.Option(
         "--replace", help="empty the store first; only if everything in it came from a simulation")] = False,
     views: Annotated[bool, typer.Option(help="bring the views up to date afterwards")] = True,
-    format: Annotated[str, typer.Option(help="the summary as text or json")] = "text",
+    format: Annotated[SummaryFormat, typer.Option(help="the summary as text or json")] = SummaryFormat.text,
 ) -> None:
     """Generate a realistic history into the configured store (an empty one); prints a summary."""
-    if scale not in SCALES:
-        err.print(f"[red]validation_error:[/red] --scale is one of {', '.join(SCALES)}")
-        raise typer.Exit(2)
-    if format not in ("text", "json"):
-        err.print("[red]validation_error:[/red] --format is text or json")
-        raise typer.Exit(2)
     ledger = open_ledger()
     try:
-        chosen = plan_dates(SCALES[scale], ledger.today(), start, end, years)
+        chosen = plan_dates(SCALES[scale.value], ledger.today(), start, end, years)
         held = ledger.max_position()
         if held and not replace:
             raise Conflict(
@@ -165,7 +178,7 @@ def simulate(
     engine.db.close()
     ledger.close()
     data = summary(stats, chosen, views)
-    if format == "json":
+    if format is SummaryFormat.json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         _print_summary(data)

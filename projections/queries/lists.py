@@ -84,12 +84,13 @@ class Lists(Reads):
                                 registration_no=registration_no, limit=limit, offset=offset)
 
     def cases(self, code: str, on: date, status: str | None = None, limit: int = 100,
-              offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """The first-responder cases owned in an organization's subtree, with days open."""
+              offset: int = 0, as_of: bool = False) -> tuple[list[dict[str, Any]], int]:
+        """The first-responder cases owned in an organization's subtree, with days open as of
+        `on`; with `as_of`, as they stood on `on` (projections/cases.py `case_rows`)."""
         self.organization(code)
         if status is not None and status not in ("open", "closed"):
             raise ValidationError("status must be open or closed")
-        return case_rows(self.db, code, status, on, limit, offset)
+        return case_rows(self.db, code, status, on, limit, offset, as_of=as_of)
 
     def is_bounced(self, registration_no: str, on: date) -> bool:
         """Whether the member's transfers were declined or rejected twice or more by `on`."""

@@ -74,3 +74,18 @@ def test_an_empty_store_has_no_root_to_administer(env: Store, tmp_path: Path) ->
     result = runner.invoke(app, ["operator", "ensure-admin", "--env-file", str(tmp_path / ".env")])
     assert result.exit_code == 1
     assert not (tmp_path / ".env").exists()
+
+
+def test_a_file_that_can_not_be_written_is_refused_before_anything_is_granted(env: Store, tmp_path: Path) -> None:
+    """A missing directory, or a directory given as the file: one line, exit 2, no operator
+    granted (the token would be kept nowhere), no traceback."""
+    ledger = env.ledger()
+    ledger.register_root("XW", "玄武区委组织部", "320102", on=date(2020, 1, 1))
+    for env_file in (tmp_path / "nowhere" / ".env", tmp_path):
+        result = runner.invoke(app, ["operator", "ensure-admin", "--env-file", str(env_file)])
+        assert result.exit_code == 2, result.output
+        assert result.stdout == "" and "Traceback" not in result.output
+        assert result.stderr.startswith(f"validation_error: cannot write {env_file}")
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "nowhere").exists()
+    assert count_events(ledger, Operator.Granted) == 0

@@ -130,9 +130,9 @@ def test_overdue_matches_the_overdue_query(told: tuple[Store, Story]) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"data": rows, "count": count}
 
-    result = run("overdue", "--organization", "XW", "--on", TODAY.isoformat(), "--format", "csv")
+    result = run("overdue", "--organization", "XW", "--on", TODAY.isoformat(), "--format", "csv", "--lang", "en")
     assert result.exit_code == 0, result.output
-    read = list(csv.DictReader(io.StringIO(result.stdout)))
+    read = list(csv.DictReader(io.StringIO(result.stdout)))  # the API's CSV
     assert read == [{k: "" if v is None else str(v) for k, v in row.items()} for row in rows]
 
     result = run("overdue", "--organization", "XW", "--on", TODAY.isoformat())

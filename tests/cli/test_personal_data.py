@@ -169,6 +169,34 @@ def test_a_wrong_or_missing_data_key_is_a_configuration_error_naming_the_setting
     assert "32 bytes" in malformed.stderr and "short" not in malformed.stderr
 
 
+def test_a_rebuild_with_keys_that_do_not_open_the_log_leaves_the_views_as_they_were(
+    told: tuple[Store, Story], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A wrong key under the same id, or only a newer key after a rotation: the rebuild is
+    refused before anything is dropped (exit 2), the views keep their rows and position, and
+    `ledger verify` with that key is refused as well, not answered from empty views."""
+    store, _ = told
+    assert run("rebuild").exit_code == 0
+    db = store.queries().db
+    before = {table: db.query(f"SELECT * FROM {table} ORDER BY 1, 2")
+              for table in ("proj_members", "proj_transfers", "proj_organizations")}
+    assert before["proj_members"] and before["proj_transfers"]
+    position = json.loads(run("status", "--field", "lag").stdout)["views_position"]
+    assert position > 0
+    for wrong in (new_key_entry("test1"), new_key_entry("test2")):
+        monkeypatch.setenv("LEDGER_DATA_KEYS", wrong)
+        result = run("rebuild")
+        assert result.exit_code == 2, result.output
+        said = result.stderr.splitlines()[-1]
+        assert said.startswith("configuration error:") and "'test1'" in said and "LEDGER_DATA_KEYS" in said
+        assert "rebuilt" not in result.stdout
+        assert {table: db.query(f"SELECT * FROM {table} ORDER BY 1, 2") for table in before} == before
+        assert json.loads(run("status", "--field", "lag").stdout)["views_position"] == position
+        assert run("verify").exit_code == 2
+    monkeypatch.setenv("LEDGER_DATA_KEYS", TEST_DATA_KEYS)
+    assert run("verify").exit_code == 0
+
+
 def test_new_data_key_prints_an_entry_the_setting_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LEDGER_DATA_KEYS")  # needs no store and no key
     first, second = run("new-data-key"), run("new-data-key", "--id", "2027a")
@@ -178,3 +206,5 @@ def test_new_data_key_prints_an_entry_the_setting_accepts(monkeypatch: pytest.Mo
     assert keys.current == "2027a" and len(keys.ids) == 2
     refused = run("new-data-key", "--id", "two words")
     assert refused.exit_code == 2 and "LEDGER_DATA_KEYS" in refused.stderr and refused.stdout == ""
+    refused = run("new-data-key", "--id", "")  # not the default id in silence
+    assert refused.exit_code == 2 and "--id is empty" in refused.stderr and refused.stdout == ""

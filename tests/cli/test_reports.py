@@ -238,6 +238,33 @@ def test_filing_a_month_records_it_and_a_second_filing_is_refused(city: tuple[Ap
     assert api.ledger.max_position() == filed
 
 
+def test_a_report_that_could_not_be_written_files_nothing(
+    city: tuple[Api, Story], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where the report goes is checked before the month is filed: an --output in a missing
+    directory (exit 1), an Excel file to a terminal (exit 2); the month stays open, and is
+    filed when asked again with somewhere to write."""
+    api, _ = city
+    before = api.ledger.max_position()
+    missing = tmp_path / "nowhere" / "r.json"
+    result = run("report", "monthly", "--organization", "XW-C1", "--month", "2026-09", "--file",
+                 "--output", str(missing))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"validation_error: cannot write {missing}") and "filed" not in result.stderr
+    monkeypatch.setattr("api.cli.common.stdout_is_terminal", lambda: True)
+    result = run("report", "monthly", "--organization", "XW-C1", "--month", "2026-09", "--file", "--format", "xlsx")
+    assert result.exit_code == 2, result.output
+    assert "an Excel file is binary" in result.stderr and result.stdout == ""
+    assert api.ledger.max_position() == before
+    assert "2026-09" not in api.ledger.organization("XW-C1").filed_months
+
+    target = tmp_path / "r.xlsx"
+    result = run("report", "monthly", "--organization", "XW-C1", "--month", "2026-09", "--file", "--format", "xlsx",
+                 "--output", str(target))
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(b"PK") and "2026-09" in api.ledger.organization("XW-C1").filed_months
+
+
 @pytest.mark.parametrize("args, code", [
     (("report", "monthly", "--organization", "NOWHERE", "--month", "2026-10"), "not_found"),
     (("report", "monthly", "--organization", "XW", "--month", "2026-13"), "validation_error"),

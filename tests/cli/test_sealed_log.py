@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from domain.personal import new_key_entry
 from projections.db import ViewDatabase
 from projections.sealer import Sealer
 from tests.cli.audit_story import tell_story
@@ -137,6 +139,11 @@ def test_an_exported_file_is_checked_on_its_own(told: Store, tmp_path: Path) -> 
     result = run("verify", "--file", str(export), "--checkpoint", str(checkpoint))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["chain"]["events"] == len(lines)
+    # the personal fields are in plain text there: readable by its owner only, as .env is
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    export.chmod(0o644)
+    assert run("export", "--output", str(export)).exit_code == 0
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600 and len(export.read_bytes().splitlines()) == len(lines)
 
     def check(changed: list[bytes]) -> dict[str, Any]:
         path = tmp_path / "changed.jsonl"
@@ -210,6 +217,39 @@ def test_an_exported_file_is_checked_with_its_personal_fields_only_given_the_dat
                                  for i, line in enumerate(lines)))
     result = run("verify", "--file", str(other))
     assert result.exit_code == 1, result.output
+
+
+def test_an_exported_file_checked_with_keys_that_do_not_open_it_is_a_configuration_error(
+        told: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Data keys that don't open the file's personal fields (another key under the same id,
+    or only a newer key after a rotation) are a configuration error, exit 2, as against the
+    store: not the file's break (an audit's false alarm); bytes changed are still the break."""
+    export = tmp_path / "export.jsonl"
+    assert run("export", "--output", str(export)).exit_code == 0
+    for wrong in (new_key_entry("test1"), new_key_entry("test2")):
+        monkeypatch.setenv("LEDGER_DATA_KEYS", wrong)
+        result = run("verify", "--file", str(export))
+        assert result.exit_code == 2, result.output
+        assert result.stdout == ""
+        said = result.stderr.strip()
+        assert said.startswith("configuration error:") and "'test1'" in said and "LEDGER_DATA_KEYS" in said
+        assert "broken" not in result.stderr and "Traceback" not in result.output
+        assert wrong.split(":")[1] not in result.output
+
+    # with the same wrong key, a member's stored bytes changed in the file are still the break
+    lines = export.read_bytes().splitlines()
+    records = [json.loads(line) for line in lines]
+    nth = next(i for i, r in enumerate(records) if r["type"] in ("Member.Admitted", "Member.Imported"))
+    state = bytearray(base64.b64decode(records[nth]["sealed"]["state"]))
+    state[-3] ^= 1
+    records[nth]["sealed"]["state"] = base64.b64encode(bytes(state)).decode()
+    changed = tmp_path / "changed.jsonl"
+    changed.write_bytes(b"\n".join(json.dumps(records[nth], ensure_ascii=False).encode() if i == nth else line
+                                   for i, line in enumerate(lines)))
+    result = run("verify", "--file", str(changed))
+    assert result.exit_code == 1, result.output
+    chain = json.loads(result.stdout)["chain"]
+    assert (chain["first_bad_position"], chain["reason"]) == (records[nth]["position"], "changed")
 
 
 def set_garbage(store: Store, nth: int) -> int:

@@ -70,3 +70,11 @@ def test_demo_then_report_rebuild_and_verify(env: Store, tmp_path: Path) -> None
     assert cases and cases[0]["name"]
     code, _ = run("demo", "--scale", "small")
     assert code == 1  # only into an empty store
+
+
+def test_demo_refuses_an_env_file_it_could_not_write_before_loading_anything(env: Store, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--scale", "small", "--env-file", str(tmp_path / "nowhere" / ".env")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"validation_error: cannot write {tmp_path / 'nowhere' / '.env'}")
+    assert "Traceback" not in result.output and result.stdout == ""
+    assert env.ledger().max_position() == 0  # nothing loaded: the demo can still be loaded

@@ -4,8 +4,17 @@ reads from each form of URL, and the event store's environment made from it."""
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
-from domain.settings import SQLITE_SHARED_MEMORY, DatabaseURL, Settings, parse_database_url, store_env
+from domain.settings import (
+    SQLITE_SHARED_MEMORY,
+    DatabaseURL,
+    Settings,
+    faulty_settings,
+    named_problems,
+    parse_database_url,
+    store_env,
+)
 
 
 def test_a_sqlite_url_names_a_file_or_the_memory() -> None:
@@ -58,3 +67,15 @@ def test_the_event_stores_environment_is_made_from_it() -> None:
     }
     assert (env["PERSISTENCE_MODULE"], env["CREATE_TABLE"]) == ("eventsourcing.postgres", "y")
     assert "POSTGRES_SCHEMA" not in store_env("postgresql://h/d")
+
+
+@pytest.mark.parametrize(("field", "value"), [("database_url", "mysql://x/y"), ("database_url", "sqlite:///"),
+                                              ("timezone", "Mars/Base"), ("timezone", "")])
+def test_the_settings_refuse_a_store_or_zone_that_is_none(field: str, value: str) -> None:
+    """Refused as the settings are read, naming the setting (and not the value given)."""
+    with pytest.raises(ValidationError) as refused:
+        Settings(id_key="k", data_keys="d", **{field: value})  # type: ignore[arg-type]
+    said = named_problems(refused.value)
+    assert said.startswith(f"LEDGER_{field.upper()}: ") and "Value error" not in said
+    assert faulty_settings(refused.value) == {f"LEDGER_{field.upper()}"}
+    assert Settings(id_key="k", data_keys="d", timezone="Europe/Berlin").timezone == "Europe/Berlin"  # type: ignore[arg-type]
