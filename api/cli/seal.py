@@ -149,10 +149,15 @@ def rebuild() -> None:
     typer.echo(f"rebuilt to position {position}")
 
 
+def _columns(engine: Any) -> dict[str, tuple[str, ...]]:
+    tables: list[Any] = [*engine.tables, *engine.counters]
+    return {t.name: getattr(t, "columns", ("organization_code", "month", "figure", "value")) for t in tables}
+
+
 def _difference(columns: tuple[str, ...], live: tuple[object, ...] | None,
                 rebuilt: tuple[object, ...] | None) -> str:
     """Which columns of a view row differ from the re-derived row (names, not values:
-    view rows can hold personal data; the JSON on standard output has the rows)."""
+    view rows can hold personal data; the JSON on standard output names them likewise)."""
     if live is None:
         return "missing from the view"
     if rebuilt is None:
@@ -173,8 +178,8 @@ def verify(
     chain from the stored bytes; exit 1 on any mismatch or break.
 
     Prints the result as JSON on standard output (`chain`: {ok, events, unsealed,
-    first_bad_position, reason}), and each mismatch (view table, row key, live row,
-    re-derived row) on standard error. The views are checked as they stand, at their
+    first_bad_position, reason}; each mismatch as its view table, row key and the columns
+    that differ, never their values), and each mismatch in words on standard error. The views are checked as they stand, at their
     position: `lag` says how far that trails the log, and standard error says so when it
     does. With --file only the exported file is checked."""
     found = read_checkpoint(checkpoint) if checkpoint is not None else None
@@ -201,6 +206,11 @@ def verify(
         task = bar.add_task("events", total=engine.position)
         result = engine.verify_sealed(chain, progress=lambda done, total: bar.update(task, completed=done,
                                                                                      total=total), limit=show)
+    columns = _columns(engine)
+    stderr_lines = [f"[red]mismatch[/red] {m['table']} {m['key']}: "
+                    f"{_difference(columns[m['table']], m['live'], m['rebuilt'])}" for m in result["mismatches"]]
+    # the JSON names the rows and the columns that differ, never their values (personal data), as the API does
+    result["mismatches"] = [engine.difference(m) for m in result["mismatches"]]
     result["lag"] = lag = engine.lag(result["position"])
     result["chain"] = chain.as_dict()
     result["access_chain"] = access_chain.as_dict()
@@ -213,12 +223,8 @@ def verify(
         err.print(f"[yellow]stale:[/yellow] the views trail the log by {lag['behind']} events: this answer is "
                   f"for position {lag['views_position']}, the log is at {lag['log_position']} (the views "
                   "catch up under `ledger serve` or the worker, or with any `ledger report`)", highlight=False)
-    tables: list[Any] = [*engine.tables, *engine.counters]
-    columns = {t.name: getattr(t, "columns", ("organization_code", "month", "figure", "value")) for t in tables}
-    for mismatch in result["mismatches"]:
-        err.print(f"[red]mismatch[/red] {mismatch['table']} {mismatch['key']}: "
-                  f"{_difference(columns[mismatch['table']], mismatch['live'], mismatch['rebuilt'])}",
-                  highlight=False)
+    for line in stderr_lines:
+        err.print(line, highlight=False)
     hidden = result["mismatch_count"] - len(result["mismatches"])
     if hidden > 0:
         err.print(f"... and {hidden} more mismatches (raise --show to list them)")

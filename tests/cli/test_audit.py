@@ -183,6 +183,8 @@ def test_verify_exits_1_and_lists_each_mismatch_of_a_corrupted_view(told: tuple[
     verdict = json.loads(result.stdout)
     assert verdict["ok"] is False and verdict["mismatch_count"] == 2
     assert {m["table"] for m in verdict["mismatches"]} == {"proj_counts", "proj_members"}
+    assert all("live" not in m and "rebuilt" not in m and m["difference"] == "changed" for m in verdict["mismatches"])
+    assert [m["columns"] for m in verdict["mismatches"] if m["table"] == "proj_members"] == [["organization_code"]]
     mismatches = [line for line in result.stderr.splitlines() if line.startswith("mismatch")]
     assert len(mismatches) == 2
     assert any("proj_counts" in m and "'XW-C1', '2026-10', 'admitted'" in m and "value" in m for m in mismatches)
