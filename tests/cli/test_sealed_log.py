@@ -42,6 +42,18 @@ def run(*args: str) -> Any:
     return runner.invoke(app, list(args))
 
 
+def line_changed(tmp_path: Path, lines: list[bytes], nth: int, record: dict[str, Any]) -> tuple[Any, Any]:
+    """`ledger verify --file` of the export with its `nth` line replaced by `record`: it
+    exits 1; the chain's first bad position and reason."""
+    changed = tmp_path / "changed.jsonl"
+    changed.write_bytes(b"\n".join(json.dumps(record, ensure_ascii=False).encode() if i == nth else line
+                                   for i, line in enumerate(lines)))
+    result = run("verify", "--file", str(changed))
+    assert result.exit_code == 1, result.output
+    chain = json.loads(result.stdout)["chain"]
+    return chain["first_bad_position"], chain["reason"]
+
+
 def change_state(store: Store, nth: int) -> int:
     """Change one byte of the nth stored event's state with SQL; its position."""
     db = ViewDatabase(store.url)
@@ -195,20 +207,13 @@ def test_an_exported_file_is_checked_with_its_personal_fields_only_given_the_dat
     records = [json.loads(line) for line in lines]
     nth = next(i for i, r in enumerate(records) if r["type"] in ("Member.Admitted", "Member.Imported"))
     records[nth]["data"]["name"] += "改"
-    changed = tmp_path / "changed.jsonl"
-    changed.write_bytes(b"\n".join(json.dumps(records[nth], ensure_ascii=False).encode() if i == nth else line
-                                   for i, line in enumerate(lines)))
-
-    result = run("verify", "--file", str(changed))
-    assert result.exit_code == 1, result.output
-    chain = json.loads(result.stdout)["chain"]
-    assert (chain["first_bad_position"], chain["reason"]) == (records[nth]["position"], "changed")
+    assert line_changed(tmp_path, lines, nth, records[nth]) == (records[nth]["position"], "changed")
 
     monkeypatch.delenv("LEDGER_DATA_KEYS")
     result = run("verify", "--file", str(export))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["chain"]["events"] == len(lines)
-    result = run("verify", "--file", str(changed))  # the name can't be opened: not compared
+    result = run("verify", "--file", str(tmp_path / "changed.jsonl"))  # the name can't be opened: not compared
     assert result.exit_code == 0, result.output
     bad = json.loads(lines[nth])
     bad["data"]["version_note"] = "added"  # any other readable field still is
@@ -243,13 +248,7 @@ def test_an_exported_file_checked_with_keys_that_do_not_open_it_is_a_configurati
     state = bytearray(base64.b64decode(records[nth]["sealed"]["state"]))
     state[-3] ^= 1
     records[nth]["sealed"]["state"] = base64.b64encode(bytes(state)).decode()
-    changed = tmp_path / "changed.jsonl"
-    changed.write_bytes(b"\n".join(json.dumps(records[nth], ensure_ascii=False).encode() if i == nth else line
-                                   for i, line in enumerate(lines)))
-    result = run("verify", "--file", str(changed))
-    assert result.exit_code == 1, result.output
-    chain = json.loads(result.stdout)["chain"]
-    assert (chain["first_bad_position"], chain["reason"]) == (records[nth]["position"], "changed")
+    assert line_changed(tmp_path, lines, nth, records[nth]) == (records[nth]["position"], "changed")
 
 
 def set_garbage(store: Store, nth: int) -> int:
