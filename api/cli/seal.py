@@ -179,9 +179,10 @@ def verify(
 
     Prints the result as JSON on standard output (`chain`: {ok, events, unsealed,
     first_bad_position, reason}; each mismatch as its view table, row key and the columns
-    that differ, never their values), and each mismatch in words on standard error. The views are checked as they stand, at their
-    position: `lag` says how far that trails the log, and standard error says so when it
-    does. With --file only the exported file is checked."""
+    that differ, never their values), and each mismatch in words on standard error. The
+    views are checked as they stand, at their position: `lag` says how far that trails the
+    log, and standard error says so when it does. With --file only the exported file is
+    checked."""
     found = read_checkpoint(checkpoint) if checkpoint is not None else None
     if file is not None:
         key = checkpoint_key() if found is not None else None
