@@ -15,6 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
 
+import click
 import psycopg
 import typer
 from eventsourcing.persistence import PersistenceError
@@ -48,10 +49,21 @@ def settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def closed_with_command(close: Callable[[], None]) -> None:
+    """`close` called when the command ends, whatever its end (a refusal, an error): its
+    connections go then, not when the process ends (a test's runner runs many commands in
+    one process, each with its own pool)."""
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.find_root().call_on_close(close)
+
+
 def open_ledger() -> Ledger:
     configured = settings()
     try:
-        return Ledger(configured.event_store_env())
+        ledger = Ledger(configured.event_store_env())
+        closed_with_command(ledger.close)
+        return ledger
     except ValueError as error:  # a setting the ledger refuses, such as a short LEDGER_ID_KEY
         err.print(f"[red]configuration error:[/red] {error}")
         raise typer.Exit(2) from None
@@ -64,7 +76,9 @@ def open_engine(ledger: Ledger) -> ProjectionEngine:
     """The projection engine of the configured store's views."""
     from projections.db import ViewDatabase
 
-    return ProjectionEngine(ledger, ViewDatabase(settings().database_url))
+    engine = ProjectionEngine(ledger, ViewDatabase(settings().database_url))
+    closed_with_command(engine.db.close)
+    return engine
 
 
 def fail(error: LedgerError) -> NoReturn:
