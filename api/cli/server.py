@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from api.cli.common import err, first_root, open_ledger, settings
+from api.cli.common import err, first_root, open_engine, open_ledger, settings
 
 commands = typer.Typer()
 
@@ -36,9 +36,12 @@ def serve(
             err.print(f"[red]usage_error:[/red] {escape(str(error))}", highlight=False)
             raise typer.Exit(2) from None
         return
-    # A setting the ledger refuses (malformed data keys, a short LEDGER_ID_KEY): one line and
-    # exit 2 here, not a traceback from the server's start-up.
-    open_ledger().close()
+    # A setting the ledger refuses (malformed data keys, a short LEDGER_ID_KEY), or data keys
+    # that don't open the log when the views must be rebuilt (an upgrade changed their
+    # tables): one line and exit 2 here, not a traceback from the server's start-up.
+    ledger = open_ledger()
+    open_engine(ledger).db.close()  # its set-up checks the keys before it drops views of an older version
+    ledger.close()  # the server opens its own
     uvicorn.run(create_app(settings(), settle=True), host=host, port=port, log_level="info")
 
 

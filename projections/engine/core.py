@@ -10,11 +10,14 @@ import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import TopicError, resolve_topic
 
 from domain.base import LedgerAggregate
 from domain.ledger import Ledger
+from domain.personal import FIELD
 from projections.cases import CasesView
 from projections.certificates import CertificatesView
 from projections.db import ViewDatabase
@@ -113,6 +116,7 @@ class EngineCore:
                 stored = self.db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (SCHEMA_NAME,))
                 applied = self.db.scalar("SELECT position FROM proj_tracking WHERE name = ?", (TRACKING_NAME,))
                 if stored != fingerprint and (stored is not None or applied):
+                    self.check_data_keys()  # before the views are dropped, as a rebuild does
                     log.warning("the view tables' definitions changed: rebuilding the views from the first event")
                     self._drop_tables()
                     self.db.execute(TRACKING_DDL)
@@ -190,6 +194,28 @@ class EngineCore:
                     found.append((view, handler))
             self._dispatch[event_type] = found
         return found
+
+    def check_data_keys(self) -> None:
+        """Raise PersonalDataUnreadable when the data keys configured don't open the log's
+        sealed personal fields, found by SQL in the stored bytes: one event sealed under each
+        key id configured, and one sealed under any id not configured, decoded with the
+        ledger's mapper. A rebuild checks this before dropping the views, which a key that
+        opens nothing would otherwise leave empty (its first sealed event refused)."""
+        keys = getattr(self.ledger.mapper, "keys", None)
+        if keys is None:
+            return
+        table = self.ledger.recorder.events_table_name  # type: ignore[attr-defined]
+        holds = "position(CAST(? AS bytea) IN state) > 0" if self.db.kind == "postgres" else "instr(state, ?) > 0"
+        select = f"SELECT originator_id, originator_version, topic, state FROM {table} WHERE {holds}"
+        marker = f'"{FIELD}":"'.encode()
+        prefixes = [marker + key_id.encode() + b":" for key_id in keys.ids]
+        found = [self.db.query(select + " LIMIT 1", (prefix,)) for prefix in prefixes]
+        found.append(self.db.query(select + f" AND NOT {holds}" * len(prefixes) + " LIMIT 1", (marker, *prefixes)))
+        for rows in found:
+            for originator_id, version, topic, state in rows:
+                self.ledger.mapper.to_domain_event(StoredEvent(originator_id=UUID(str(originator_id)),
+                                                               originator_version=version, topic=topic,
+                                                               state=bytes(state)))
 
     def unread_topics(self) -> list[str]:
         """The topics of the ledger's event classes that no view handles (bookkeeping such

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any
-from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import OperationalError
 
-from domain.personal import FIELD, PersonalDataUnreadable
+from domain.personal import PersonalDataUnreadable
 from domain.sealing import Verdict
 from projections.db import ViewDatabase
 from projections.engine.core import SET_ASIDE
@@ -72,28 +71,6 @@ class Rebuilding(Tailing):
             finally:
                 self._set_aside = []  # any left (a failure): dropped by the next setup()
             return position
-
-    def check_data_keys(self) -> None:
-        """Raise PersonalDataUnreadable when the data keys configured don't open the log's
-        sealed personal fields, found by SQL in the stored bytes: one event sealed under each
-        key id configured, and one sealed under any id not configured, decoded with the
-        ledger's mapper. A rebuild checks this before dropping the views, which a key that
-        opens nothing would otherwise leave empty (its first sealed event refused)."""
-        keys = getattr(self.ledger.mapper, "keys", None)
-        if keys is None:
-            return
-        table = self.ledger.recorder.events_table_name  # type: ignore[attr-defined]
-        holds = "position(CAST(? AS bytea) IN state) > 0" if self.db.kind == "postgres" else "instr(state, ?) > 0"
-        select = f"SELECT originator_id, originator_version, topic, state FROM {table} WHERE {holds}"
-        marker = f'"{FIELD}":"'.encode()
-        prefixes = [marker + key_id.encode() + b":" for key_id in keys.ids]
-        found = [self.db.query(select + " LIMIT 1", (prefix,)) for prefix in prefixes]
-        found.append(self.db.query(select + f" AND NOT {holds}" * len(prefixes) + " LIMIT 1", (marker, *prefixes)))
-        for rows in found:
-            for originator_id, version, topic, state in rows:
-                self.ledger.mapper.to_domain_event(StoredEvent(originator_id=UUID(str(originator_id)),
-                                                               originator_version=version, topic=topic,
-                                                               state=bytes(state)))
 
     def lag(self, views_position: int | None = None) -> dict[str, int]:
         """How far the views (at `views_position`, by default this engine's) trail the log:

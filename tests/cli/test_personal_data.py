@@ -197,6 +197,27 @@ def test_a_rebuild_with_keys_that_do_not_open_the_log_leaves_the_views_as_they_w
     assert run("verify").exit_code == 0
 
 
+def test_views_of_an_older_version_are_not_dropped_under_keys_that_do_not_open_the_log(
+    told: tuple[Store, Story], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Views written by other table definitions (an upgrade) are rebuilt at the first start,
+    once the data keys are known to open the log: under a wrong key the start is refused
+    (exit 2) and the views stay as they were, to be rebuilt under the right key."""
+    store, _ = told
+    assert run("rebuild").exit_code == 0
+    db = store.queries().db
+    db.execute("UPDATE proj_tracking SET position = position + 1 WHERE name = 'schema'")  # as an older version
+    before = db.query("SELECT * FROM proj_members ORDER BY 1")
+    assert before
+    monkeypatch.setenv("LEDGER_DATA_KEYS", new_key_entry("test1"))
+    result = run("overdue", "--organization", "XW")  # a command that opens the views
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1].startswith("configuration error:"), result.output
+    assert db.query("SELECT * FROM proj_members ORDER BY 1") == before
+    monkeypatch.setenv("LEDGER_DATA_KEYS", TEST_DATA_KEYS)
+    assert run("overdue", "--organization", "XW").exit_code == 0
+    assert db.query("SELECT * FROM proj_members ORDER BY 1") == before  # rebuilt: the same rows
+
+
 def test_new_data_key_prints_an_entry_the_setting_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LEDGER_DATA_KEYS")  # needs no store and no key
     first, second = run("new-data-key"), run("new-data-key", "--id", "2027a")
