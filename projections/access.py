@@ -29,10 +29,13 @@ from projections.sealer import Log, Sealer
 
 TABLE = "access_log"
 SEALS = "access_seals"
-# the API's member, history, roster and event stream; the web pages' member and roster pages
-# and the roster's download; the command line's history and export; the locator; a mobile
-# member's reports read by the home side
-ACTIONS = ("member", "history", "roster", "export", "member_page", "roster_page", "roster_file", "locate", "reports")
+# the API's member, history, roster, overdue list, certificates and event stream; the web
+# pages' member, roster, overdue, hosted, inbox, outbox and transfer pages and their
+# downloads; the printable letter; the command line's history and export; the locator; a
+# mobile member's reports read by the home side
+ACTIONS = ("member", "history", "roster", "export", "member_page", "roster_page", "roster_file", "locate", "reports",
+           "overdue", "certificates", "certificate", "overdue_page", "overdue_file", "hosted_page", "inbox_page",
+           "outbox_page", "transfer_page", "transfers_file", "letter")
 COLUMNS = ("position", "at", "operator_id", "organization_code", "action", "registration_no", "scope")
 FIELDS = "at, operator_id, organization_code, action, registration_no, scope"
 DDL = {

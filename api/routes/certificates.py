@@ -53,6 +53,7 @@ def list_certificates(
     with services.queries(min_position) as queries:
         rows, count = queries.certificates(code, kind=kind, status=status, side=side,
                                            registration_no=registration_no, limit=limit, offset=offset)
+    services.record_access(operator, "certificates", scope=code)  # the rows name members
     return {"data": rows, "count": count}
 
 
@@ -60,4 +61,6 @@ def list_certificates(
 def get_certificate(certificate_no: str, services: ServicesDep, operator: CurrentCaller,
                     min_position: MinPosition = None) -> Any:
     check_certificate_visible(services, operator, certificate_no)
-    return certificate_public(services, certificate_no)
+    answer = certificate_public(services, certificate_no)
+    services.record_access(operator, "certificate", registration_no=answer["registration_no"])
+    return answer

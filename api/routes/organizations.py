@@ -91,4 +91,5 @@ def overdue(
     check_not_future(on, "on", today)
     with services.queries(min_position) as queries:
         rows, count = queries.overdue(code, on or today, kind=kind, limit=limit, offset=offset)
+    services.record_access(operator, "overdue", scope=code)  # the rows name members
     return list_answer(request, list(OVERDUE_COLUMNS), rows, count)

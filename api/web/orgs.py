@@ -129,6 +129,7 @@ def hosted(request: Request, code: str, services: ServicesDep, operator: WebCall
         rows, count = queries.certificates(code, status="open", side="host", **paging(page))
         names = queries.organization_names(
             [c for r in rows for c in (r["home_organization_code"], r["host_organization_code"])])
+    services.record_access(operator, "hosted_page", scope=code)
     return render(request, "hosted.html", operator=operator, organization=organization, rows=rows, names=names,
                   pages=page_links(request, "page", page, count), count=count, today=services.ledger.today())
 

@@ -82,6 +82,7 @@ def overdue(request: Request, code: str, services: ServicesDep, operator: WebCal
                                               "received_in_code")])
         people = queries.member_names(r["registration_no"] for r in rows)
     biggest = max(count for _, count in bands.values())
+    services.record_access(operator, "overdue_page", scope=code)
     return render(request, "overdue.html", operator=operator, organization=organization, bands=bands,
                   kind=kind, kinds=list(OVERDUE_BANDS), today=today, names=names, people=people,
                   pager=page_links(request, "page", page, biggest) if kind else None)
@@ -99,6 +100,7 @@ def overdue_file(request: Request, code: str, services: ServicesDep, operator: W
         rows, _ = queries.overdue(code, today, kind=kind or None, limit=sys.maxsize)
         names = queries.organization_names(
             [r.get(c) for r in rows for c in ("organization_code", "responsible_organization_code")])
+    services.record_access(operator, "overdue_file", scope=code)
     lang = language(request)
     rows = [{**r, "kind": translate(f"okind_{r['kind']}", lang) if lang == "zh" else r["kind"],
              "organization_name": names.get(r["organization_code"] or "", ""),

@@ -111,6 +111,7 @@ def inbox(request: Request, services: ServicesDep, operator: WebCaller, org: str
     returnable = {t["transfer_id"] for t in receipts if acts(t["to_organization_code"])}
     with services.queries() as queries:
         names, people = transfer_names(queries, waiting + receipts + recent)
+    services.record_access(operator, "inbox_page", scope=code)
     return render(request, "inbox.html", operator=operator, organization=organization, waiting=waiting,
                   receipts=receipts, recent=recent, count=pages["recent"]["count"], choices=choices,
                   returnable=returnable, today=services.ledger.today().isoformat(), names=names, people=people,
@@ -132,6 +133,7 @@ def outbox(request: Request, services: ServicesDep, operator: WebCaller, org: st
         names, people = transfer_names(queries, lists["requested"] + lists["issued"] + lists["recent"])
     acts = Sides(services, operator)
     issuable = {t["transfer_id"] for t in lists["requested"] if acts(t["from_organization_code"])}
+    services.record_access(operator, "outbox_page", scope=code)
     return render(request, "outbox.html", operator=operator, organization=organization,
                   requested=lists["requested"], issued=lists["issued"], recent=lists["recent"],
                   count=pages["recent"]["count"], issuable=issuable, names=names, people=people, q=q,
@@ -255,6 +257,7 @@ def transfer_page(request: Request, transfer_id: str, services: ServicesDep, ope
         names = queries.organization_names(
             [transfer["from_organization_code"], transfer["to_organization_code"], transfer["received_in_code"]])
         people = queries.member_names([transfer["registration_no"]])
+    services.record_access(operator, "transfer_page", registration_no=transfer["registration_no"])
     return render(request, "transfer.html", operator=operator, transfer=transfer, sending=sending,
                   receiving=receiving, choices=choices, names=names, people=people)
 

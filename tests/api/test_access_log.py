@@ -1,7 +1,8 @@
 """Reads of personal records are logged, on both stores: every route that shows a member's
-record (the API's member, history, roster, event stream and printable letter; the web's
-member page, roster page, roster download, letter page and the inbox's or outbox's
-download; the command line's history and export; a member's own record through /v1/me and
+record or names members (the API's member, history, roster, overdue list, certificates,
+event stream and printable letter; the web's member page, roster page and download,
+overdue page and download, hosted page, inbox, outbox, transfer page, letter page and the
+inbox's or outbox's download; the command line's history and export; a member's own record through /v1/me and
 its pages /web/me/ and /web/me/history) leaves exactly one row of the access log, saying
 who, which member (or list) and how; a refused read leaves none. Auditors of a root read the log; it is
 sealed, so a row changed or removed shows."""
@@ -79,6 +80,16 @@ def read_transfers_file(api: Api, number: str) -> int:
     return WebClient(api, "xw_clerk").get("/web/transfers/file", org="XW-C1", direction="out").status_code
 
 
+def read_certificate(api: Api, number: str) -> int:
+    found = api.ledger.issue_certificate(number, kind="temporary", purpose="培训", valid_until=date(2026, 12, 31),
+                                         host_description="省委党校", on=date(2026, 11, 10))
+    return api.client("xw_clerk").get(f"/v1/certificates/{found.certificate_no}").status_code
+
+
+def read_transfer_page(api: Api, number: str) -> int:
+    return WebClient(api, "xw_clerk").get(f"/web/transfers/{issued_letter(api, number)}").status_code
+
+
 ROUTES = {
     "member": (read_api("/v1/members/{number}"), "xw_clerk", "member", True, None),
     "history": (read_api("/v1/members/{number}/history"), "xw_clerk", "history", True, None),
@@ -92,6 +103,16 @@ ROUTES = {
     "my_record_page": (read_own_page("/web/me/"), "member", "member", True, None),
     "my_history_page": (read_own_page("/web/me/history"), "member", "history", True, None),
     "transfers_file": (read_transfers_file, "xw_clerk", "transfers_file", False, "XW-C1"),
+    "overdue": (read_api("/v1/organizations/XW-C1/overdue"), "xw_clerk", "overdue", False, "XW-C1"),
+    "certificates": (read_api("/v1/certificates?organization_code=XW-C1"), "xw_clerk", "certificates", False,
+                     "XW-C1"),
+    "certificate": (read_certificate, "xw_clerk", "certificate", True, None),
+    "overdue_page": (read_web("/web/orgs/XW-C1/overdue"), "xw_clerk", "overdue_page", False, "XW-C1"),
+    "overdue_file": (read_web("/web/orgs/XW-C1/overdue/file"), "xw_clerk", "overdue_file", False, "XW-C1"),
+    "hosted_page": (read_web("/web/orgs/XW-C1/hosted"), "xw_clerk", "hosted_page", False, "XW-C1"),
+    "inbox_page": (read_web("/web/inbox?org=XW-C1"), "xw_clerk", "inbox_page", False, "XW-C1"),
+    "outbox_page": (read_web("/web/outbox?org=XW-C1"), "xw_clerk", "outbox_page", False, "XW-C1"),
+    "transfer_page": (read_transfer_page, "xw_clerk", "transfer_page", True, None),
 }
 
 
