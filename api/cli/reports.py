@@ -271,6 +271,7 @@ def overdue(
         check_not_future(day, "--on", ledger.ledger.today())
         rows, count = ledger.queries().overdue(organization, day, kind=kind.value if kind else None,
                                                   limit=sys.maxsize)
+        ledger.read_by_system("overdue", scope=organization)  # the rows name members
     emit_rows(rows, count, OVERDUE_COLUMNS, OVERDUE_HEADINGS, format, lang,
               lambda row: {**row, "kind": translate(f"okind_{row['kind']}", lang.value)})
     if format is ListFormat.table:

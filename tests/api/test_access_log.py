@@ -207,11 +207,12 @@ def test_the_command_lines_reads_are_logged_as_the_systems(store: Store, monkeyp
     runner = CliRunner()
     assert runner.invoke(app, ["history", number]).exit_code == 0
     assert runner.invoke(app, ["export", "--after", "3"]).exit_code == 0
+    assert runner.invoke(app, ["overdue", "--organization", "XW-C1", "--on", "2026-11-20"]).exit_code == 0
     result = runner.invoke(app, ["audit", "access", "--format", "json"])
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)["data"]
     assert [(r["operator_id"], r["action"], r["registration_no"], r["scope"]) for r in found] == [
-        (None, "history", number, None), (None, "export", None, "3")]
+        (None, "history", number, None), (None, "export", None, "3"), (None, "overdue", None, "XW-C1")]
     result = runner.invoke(app, ["audit", "access", "--registration-no", number])
     assert result.exit_code == 0 and number in result.stdout and "history" in result.stdout
     result = runner.invoke(app, ["verify"])
