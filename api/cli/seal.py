@@ -149,21 +149,13 @@ def rebuild() -> None:
     typer.echo(f"rebuilt to position {position}")
 
 
-def _columns(engine: Any) -> dict[str, tuple[str, ...]]:
-    tables: list[Any] = [*engine.tables, *engine.counters]
-    return {t.name: getattr(t, "columns", ("organization_code", "month", "figure", "value")) for t in tables}
-
-
-def _difference(columns: tuple[str, ...], live: tuple[object, ...] | None,
-                rebuilt: tuple[object, ...] | None) -> str:
-    """Which columns of a view row differ from the re-derived row (names, not values:
-    view rows can hold personal data; the JSON on standard output names them likewise)."""
-    if live is None:
+def _difference(mismatch: dict[str, Any]) -> str:
+    """A mismatch (`engine.difference`: names, never values) in words."""
+    if mismatch["difference"] == "missing":
         return "missing from the view"
-    if rebuilt is None:
+    if mismatch["difference"] == "extra":
         return "in the view but not re-derived from the events"
-    changed = [name for name, a, b in zip(columns, live, rebuilt, strict=False) if a != b]
-    return "differs in " + ", ".join(changed or ["its values"])
+    return "differs in " + ", ".join(mismatch["columns"] or ["its values"])
 
 
 @commands.command()
@@ -207,10 +199,7 @@ def verify(
         task = bar.add_task("events", total=engine.position)
         result = engine.verify_sealed(chain, progress=lambda done, total: bar.update(task, completed=done,
                                                                                      total=total), limit=show)
-    columns = _columns(engine)
-    stderr_lines = [f"[red]mismatch[/red] {m['table']} {m['key']}: "
-                    f"{_difference(columns[m['table']], m['live'], m['rebuilt'])}" for m in result["mismatches"]]
-    # the JSON names the rows and the columns that differ, never their values (personal data), as the API does
+    # the rows and the columns that differ, never their values (personal data), as the API gives them
     result["mismatches"] = [engine.difference(m) for m in result["mismatches"]]
     result["lag"] = lag = engine.lag(result["position"])
     result["chain"] = chain.as_dict()
@@ -224,8 +213,9 @@ def verify(
         err.print(f"[yellow]stale:[/yellow] the views trail the log by {lag['behind']} events: this answer is "
                   f"for position {lag['views_position']}, the log is at {lag['log_position']} (the views "
                   "catch up under `ledger serve` or the worker, or with any `ledger report`)", highlight=False)
-    for line in stderr_lines:
-        err.print(line, highlight=False)
+    for mismatch in result["mismatches"]:
+        err.print(f"[red]mismatch[/red] {mismatch['table']} {mismatch['key']}: {_difference(mismatch)}",
+                  highlight=False)
     hidden = result["mismatch_count"] - len(result["mismatches"])
     if hidden > 0:
         err.print(f"... and {hidden} more mismatches (raise --show to list them)")

@@ -107,14 +107,19 @@ def refusal(request: Request, code: str, status: int, detail: str) -> Response:
                   detail=detail, operator=getattr(request.state, "operator", None))
 
 
-def referring_page(request: Request) -> str | None:
-    """The page of this site (under /web/) a request came from, by its Referer; None for
-    another site's or none (the pages send it within the site: Referrer-Policy same-origin)."""
+def safe_next(target: str | None) -> str:
+    """A page of this site to go to (under /web/), else the home page: never another site's."""
+    target = target or ""
+    return target if target.startswith("/web/") and not target.startswith("//") else "/web/"
+
+
+def referring_page(request: Request) -> str:
+    """The page of this site a request came from, by its Referer (the pages send it within
+    the site: Referrer-Policy same-origin); the home page for another site's or none."""
     referer = urlsplit(request.headers.get("referer") or "")
-    page = referer.path + (f"?{referer.query}" if referer.query else "")
-    if referer.netloc != request.url.netloc or not page.startswith("/web/") or page.startswith("//"):
-        return None
-    return page
+    if referer.netloc != request.url.netloc:
+        return "/web/"
+    return safe_next(referer.path + (f"?{referer.query}" if referer.query else ""))
 
 
 def sign_in_redirect(request: Request) -> Response:
@@ -125,7 +130,7 @@ def sign_in_redirect(request: Request) -> Response:
     if request.method == "GET":
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     else:  # a form's path is no page to come back to: the page the form was on (or the home page)
-        target = referring_page(request) or "/web/"
+        target = referring_page(request)
     response = RedirectResponse(f"/web/sign-in?next={quote(target)}", status_code=303)
     clear_cookie(request, response, SESSION_COOKIE)
     return response

@@ -12,7 +12,7 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from api.deps import ServicesDep
-from api.web.base import FormText, log, refusal, render, routes
+from api.web.base import FormText, log, refusal, render, routes, safe_next
 from api.web.i18n import error_text
 from api.web.session import (
     SESSION_COOKIE,
@@ -25,11 +25,6 @@ from api.web.session import (
     operator_for,
     set_cookie,
 )
-
-
-def safe_next(target: str | None) -> str:
-    target = target or ""
-    return target if target.startswith("/web/") and not target.startswith("//") else "/web/"
 
 
 def sign_in_form(request: Request, nonce_cookie: str, status: int = 200, **form: Any) -> Response:

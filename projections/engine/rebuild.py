@@ -15,6 +15,7 @@ from projections.db import ViewDatabase
 from projections.engine.core import SET_ASIDE
 from projections.engine.tailing import Tailing
 from projections.engine.tracking import TRACKING_NAME, Progress, views_lag
+from projections.tables import COUNTER_COLUMNS
 
 REBUILD_BATCH = 100_000
 # Why `verify()` did not compare the views (its `views.reason`)
@@ -137,7 +138,7 @@ class Rebuilding(Tailing):
         re-derived) or `changed`, with the names of the columns that differ."""
         live, rebuilt = mismatch["live"], mismatch["rebuilt"]
         table = next(t for t in self.all_tables if t.name == mismatch["table"])
-        names = getattr(table, "columns", ("organization_code", "month", "figure", "value"))
+        names = getattr(table, "columns", COUNTER_COLUMNS)  # a Table's, or a Counters
         if live is None or rebuilt is None:
             return {"table": mismatch["table"], "key": mismatch["key"],
                     "difference": "missing" if live is None else "extra", "columns": []}
